@@ -1,0 +1,74 @@
+"""The observation the networks see: a small, scale-invariant float32 vector.
+
+Layout (``OBSERVATION_FEATURES``), for year ``t`` and pre-goal wealth ``W``:
+
+0. ``time_fraction``          t / T, in [0, 1].
+1. ``log_wealth_ratio``       log(W / W0), with W floored at ``WEALTH_FLOOR * W0`` and
+                              the log capped at LOG_CLIP.
+2. ``goal_affordable``        1.0 if a goal sits at ``t < T`` and ``W >= C(t)``,
+                              i.e. the goal decision has an effect; else 0.0.
+3. ``log_wealth_to_next_cost`` log(W / C_next), C_next the cost of the first goal
+                              at or after ``t`` (0.0 if none is left), clipped to
+                              [-LOG_CLIP, LOG_CLIP].
+
+Every feature is a ratio of money amounts or of years, so multiplying ``W0``
+and every cost by the same factor leaves the observation unchanged.
+``GBWMPolicy`` reads ``goal_affordable`` to mask the goal head.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .dynamics import ProblemArrays
+
+__all__ = [
+    "OBSERVATION_FEATURES",
+    "OBSERVATION_DIM",
+    "GOAL_AFFORDABLE_INDEX",
+    "WEALTH_FLOOR",
+    "LOG_CLIP",
+    "encode_observation",
+    "observation_bounds",
+]
+
+OBSERVATION_FEATURES = (
+    "time_fraction",
+    "log_wealth_ratio",
+    "goal_affordable",
+    "log_wealth_to_next_cost",
+)
+OBSERVATION_DIM = len(OBSERVATION_FEATURES)
+GOAL_AFFORDABLE_INDEX = OBSERVATION_FEATURES.index("goal_affordable")
+WEALTH_FLOOR = 1e-3
+LOG_CLIP = 7.0
+
+
+def observation_bounds() -> tuple[np.ndarray, np.ndarray]:
+    """Lower and upper bounds of each feature (for the Box observation space)."""
+    low = np.array([0.0, np.log(WEALTH_FLOOR), 0.0, -LOG_CLIP], dtype=np.float32)
+    high = np.array([1.0, LOG_CLIP, 1.0, LOG_CLIP], dtype=np.float32)
+    return low, high
+
+
+def goal_affordable(arrays: ProblemArrays, t: int, wealth: np.ndarray) -> np.ndarray:
+    """Where the goal decision at year ``t`` has an effect (goal present, affordable, t < T)."""
+    if t >= arrays.horizon or not arrays.has_goal[t]:
+        return np.zeros(np.shape(wealth), dtype=bool)
+    return np.asarray(wealth) >= arrays.costs[t]
+
+
+def encode_observation(arrays: ProblemArrays, t: int, wealth: np.ndarray) -> np.ndarray:
+    """Observations of shape (len(wealth), OBSERVATION_DIM) for year ``t`` and pre-goal wealth."""
+    wealth = np.atleast_1d(np.asarray(wealth, dtype=np.float64))
+    obs = np.empty((wealth.shape[0], OBSERVATION_DIM), dtype=np.float32)
+    safe_wealth = np.maximum(wealth, WEALTH_FLOOR * arrays.initial_wealth)
+    obs[:, 0] = t / arrays.horizon
+    obs[:, 1] = np.minimum(np.log(safe_wealth / arrays.initial_wealth), LOG_CLIP)
+    obs[:, 2] = goal_affordable(arrays, t, wealth)
+    next_cost = arrays.next_cost[min(t, arrays.horizon)]
+    if np.isfinite(next_cost) and next_cost > 0.0:
+        obs[:, 3] = np.clip(np.log(safe_wealth / next_cost), -LOG_CLIP, LOG_CLIP)
+    else:
+        obs[:, 3] = 0.0
+    return obs
