@@ -111,14 +111,17 @@ class EfficientFrontier:
         n_portfolios = int(n_portfolios)
         if mean_range is None:
             mean_range = (self.min_mean, float(self.asset_means.max()))
-        lo, hi = (float(x) for x in as_float_sequence(mean_range, "mean_range"))
+        bounds = as_float_sequence(mean_range, "mean_range")
+        if bounds.size != 2:
+            raise ValueError(f"mean_range must be a pair (low, high), got {mean_range!r}")
+        lo, hi = float(bounds[0]), float(bounds[1])
         if hi < lo:
             raise ValueError(f"mean_range must be (low, high) with low <= high, got {mean_range}")
         tolerance = 1e-9 * max(abs(self.min_mean), 1.0)
         if lo < self.min_mean - tolerance:
             raise ValueError(
-                f"mean_range must lie on the efficient frontier: low must be >= {self.min_mean:.6f} "
-                f"(the minimum-variance portfolio's mean), got {lo}"
+                "mean_range must lie on the efficient frontier: low must be >= "
+                f"{self.min_mean:.6f} (the minimum-variance portfolio's mean), got {lo}"
             )
         if n_portfolios == 1 and hi != lo:
             raise ValueError("mean_range must have low == high when n_portfolios is 1")

@@ -58,7 +58,11 @@ class Goal:
     name: str | None = None
 
     def __post_init__(self) -> None:
-        if isinstance(self.time, bool) or not float(self.time).is_integer():
+        try:
+            integral = not isinstance(self.time, bool) and float(self.time).is_integer()
+        except (TypeError, ValueError):
+            integral = False
+        if not integral:
             raise ValueError(f"goal time must be an integer year, got {self.time!r}")
         object.__setattr__(self, "time", int(self.time))
         object.__setattr__(self, "cost", _finite_float(self.cost, "goal cost", minimum=0.0))
@@ -239,6 +243,7 @@ def paper_problem(num_goals: int = 4, unit: float = 1.0,
     """
     if isinstance(num_goals, bool) or num_goals not in PAPER_NUM_GOALS:
         raise ValueError(f"num_goals must be one of {PAPER_NUM_GOALS}, got {num_goals!r}")
+    num_goals = int(num_goals)
     unit = _finite_float(unit, "unit", strictly_positive=True)
     spacing = PAPER_HORIZON // num_goals
     goals = tuple(

@@ -1,0 +1,269 @@
+"""``GBWMEnv``: one goals-based wealth management trajectory as a Gymnasium env.
+
+One step per year ``t = 0..T-1``. The action ``(take, portfolio)`` first
+decides this year's goal (taken only if a goal sits at ``t`` and the wealth
+covers its cost), then picks the portfolio that wealth grows in for the year.
+After the last step's growth the goal at ``T`` (if any) is taken automatically
+when affordable, and its utility is part of that step's reward. The mechanics
+live in :mod:`gbwm_sb3.dynamics` and the observation in
+:mod:`gbwm_sb3.observation`, shared with :class:`gbwm_sb3.vec_env.GBWMVecEnv`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+from gymnasium.envs.registration import EnvSpec
+
+from .dynamics import problem_arrays, step_year
+from .observation import encode_observation, goal_affordable, observation_bounds
+from .problem import GBWMProblem, paper_problem
+
+__all__ = ["GBWMEnv", "resolve_problem", "validate_actions", "ENV_ID"]
+
+ENV_ID = "GBWM-v0"
+_ENTRY_POINT = "gbwm_sb3.env:GBWMEnv"
+_DEFAULT_NUM_GOALS = 4
+
+
+def resolve_problem(problem: GBWMProblem | None = None,
+                    num_goals: int | None = None) -> GBWMProblem:
+    """The problem an env runs: ``problem``, else ``paper_problem(num_goals)``, else 4 goals."""
+    if problem is not None and num_goals is not None:
+        raise ValueError(
+            "give either problem= (a GBWMProblem) or num_goals= (a paper problem), not both; "
+            f"got problem={problem!r} and num_goals={num_goals!r}"
+        )
+    if problem is not None:
+        if not isinstance(problem, GBWMProblem):
+            raise ValueError(
+                f"problem must be a GBWMProblem, got {type(problem).__name__}"
+            )
+        return problem
+    if num_goals is None:
+        return paper_problem(_DEFAULT_NUM_GOALS)
+    return paper_problem(num_goals)  # validates num_goals against PAPER_NUM_GOALS
+
+
+def validate_actions(actions: Any, num_portfolios: int,
+                     shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Check actions of ``shape`` (last axis: take flag, portfolio) and split them.
+
+    Returns ``(take, portfolio)`` as bool and integer arrays of ``shape[:-1]``.
+    Raises a ValueError naming the offending field; nothing is ever wrapped or clipped.
+    """
+    try:
+        array = np.asarray(actions)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"action must be an integer array of shape {shape} (take flag, portfolio), "
+            f"got {actions!r}"
+        ) from None
+    if array.shape != shape:
+        raise ValueError(
+            f"action must have shape {shape} (take flag, portfolio index), got shape {array.shape}"
+        )
+    if array.dtype.kind in "iu":
+        integers = array
+    elif (array.dtype.kind == "f" and np.all(np.isfinite(array))
+          and np.all(array == np.round(array))):
+        integers = array.astype(np.int64)
+    else:
+        raise ValueError(
+            f"action must contain integers (take flag, portfolio index), got {array.tolist()!r} "
+            f"of dtype {array.dtype}"
+        )
+    take = integers[..., 0]
+    portfolio = integers[..., 1]
+    bad_take = (take != 0) & (take != 1)
+    if np.any(bad_take):
+        where = _first_bad(bad_take)
+        raise ValueError(
+            f"action[0] (take goal flag) must be 0 or 1, got {take[where]}{_where_text(where)}"
+        )
+    bad_portfolio = (portfolio < 0) | (portfolio >= num_portfolios)
+    if np.any(bad_portfolio):
+        where = _first_bad(bad_portfolio)
+        raise ValueError(
+            f"action[1] (portfolio index) must be in 0..{num_portfolios - 1}, "
+            f"got {portfolio[where]}{_where_text(where)}"
+        )
+    return take.astype(bool), portfolio.astype(np.intp)
+
+
+def _first_bad(mask: np.ndarray) -> tuple[int, ...]:
+    return tuple(int(i) for i in np.argwhere(mask)[0]) if mask.ndim else ()
+
+
+def _where_text(where: tuple[int, ...]) -> str:
+    return f" (env {where[0]})" if where else ""
+
+
+class GBWMEnv(gym.Env[np.ndarray, np.ndarray]):
+    """One GBWM trajectory (GBWM-SPEC §1) as a Gymnasium env, registered as ``GBWM-v0``.
+
+    ``GBWMEnv()`` runs the paper's 4-goal problem; ``GBWMEnv(num_goals=8)`` another
+    paper problem; ``GBWMEnv(problem=my_problem)`` any :class:`GBWMProblem`.
+    Actions are ``MultiDiscrete([2, n])``: (take this year's goal?, portfolio index).
+    Observations are the 4 scale-invariant features of :mod:`gbwm_sb3.observation`.
+    Reward: utility of the goals taken in the step (incl. the automatic take at ``T``).
+    """
+
+    metadata: dict[str, Any] = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
+
+    def __init__(self, problem: GBWMProblem | None = None, num_goals: int | None = None,
+                 render_mode: str | None = None) -> None:
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(
+                f"render_mode must be None, 'ansi' or 'rgb_array', got {render_mode!r}"
+            )
+        self.problem = resolve_problem(problem, num_goals)
+        self._arrays = problem_arrays(self.problem)
+        n = self.problem.num_portfolios
+        self.action_space = spaces.MultiDiscrete([2, n])
+        low, high = observation_bounds()
+        self.observation_space = spaces.Box(low=low, high=high, dtype=np.float32)
+        self.render_mode = render_mode
+        # The spec that rebuilds this env (gym.make replaces it with its own).
+        self.spec = EnvSpec(ENV_ID, entry_point=_ENTRY_POINT, kwargs={"problem": self.problem})
+        self._t: int | None = None
+        self._wealth = self._arrays.initial_wealth
+        self._utility = 0.0
+        self._goals_taken = 0
+        self._queued_draws = np.empty(0)
+
+    # ----- state -----
+    @property
+    def time(self) -> int | None:
+        """The current year ``t`` (``None`` before the first reset)."""
+        return self._t
+
+    @property
+    def wealth(self) -> float:
+        """The current (pre-decision) wealth."""
+        return float(self._wealth)
+
+    def queue_normal_draws(self, draws: Sequence[float] | np.ndarray) -> None:
+        """Use these N(0, 1) draws, in order, for the next steps before drawing from ``np_random``.
+
+        Lets tests and evaluations feed common random numbers (e.g. the same draws to
+        ``GBWMEnv`` and ``GBWMVecEnv``); queued draws survive ``reset``.
+        """
+        values = np.asarray(draws, dtype=np.float64).reshape(-1)
+        if not np.all(np.isfinite(values)):
+            raise ValueError("draws must be finite numbers")
+        self._queued_draws = np.concatenate([self._queued_draws, values])
+
+    def _next_draw(self) -> float:
+        if self._queued_draws.size:
+            draw, self._queued_draws = self._queued_draws[0], self._queued_draws[1:]
+            return float(draw)
+        return float(self.np_random.standard_normal())
+
+    # ----- gymnasium API -----
+    def reset(self, *, seed: int | None = None,
+              options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+        """Start a trajectory at ``t = 0`` with ``W = W0``; ``seed`` re-seeds ``np_random``."""
+        super().reset(seed=seed)
+        self._t = 0
+        self._wealth = self._arrays.initial_wealth
+        self._utility = 0.0
+        self._goals_taken = 0
+        return self._observation(), self._info(False, False)
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        """Apply (take, portfolio) for year ``t`` and move to ``t + 1``."""
+        if self._t is None or self._t >= self.problem.horizon:
+            raise RuntimeError("the episode is over (or never started): call reset() first")
+        take, portfolio = self._checked_action(action)
+        t = self._t
+        wealth, reward, taken, taken_final = step_year(
+            self._arrays, t, np.array([self._wealth]), take, portfolio,
+            np.array([self._next_draw()]),
+        )
+        self._wealth = float(wealth[0])
+        self._t = t + 1
+        reward_value = float(reward[0])
+        self._utility += reward_value
+        self._goals_taken += int(taken[0]) + int(taken_final[0])
+        terminated = self._t == self.problem.horizon
+        return (self._observation(), reward_value, terminated, False,
+                self._info(bool(taken[0]), bool(taken_final[0])))
+
+    def _checked_action(self, action: Any) -> tuple[np.ndarray, np.ndarray]:
+        """(take, portfolio) as length-1 arrays; the common valid case skips the full check."""
+        if isinstance(action, np.ndarray) and action.shape == (2,) and action.dtype.kind in "iu":
+            take, portfolio = action.tolist()
+            if take in (0, 1) and 0 <= portfolio < self.problem.num_portfolios:
+                return np.array([take == 1]), np.array([portfolio], dtype=np.intp)
+        take, portfolio = validate_actions(action, self.problem.num_portfolios, (2,))
+        return take.reshape(1), portfolio.reshape(1)
+
+    def action_masks(self) -> np.ndarray:
+        """Valid actions, flat ``[skip, take, portfolio 0..n-1]`` (sb3-contrib convention).
+
+        ``take`` is valid only where a goal sits at ``t < T`` and is affordable.
+        """
+        mask = np.ones(2 + self.problem.num_portfolios, dtype=bool)
+        t = self._t if self._t is not None else 0
+        mask[1] = bool(goal_affordable(self._arrays, t, np.array([self._wealth]))[0])
+        return mask
+
+    def render(self) -> str | np.ndarray | None:
+        """``ansi``: a one-line state summary; ``rgb_array``: three progress bars (time,
+        wealth / next goal cost capped at 2, utility collected / utility on offer)."""
+        if self.render_mode is None:
+            return None
+        t = self._t if self._t is not None else 0
+        info = self._info(False, False)
+        next_cost = self._arrays.next_cost[min(t, self.problem.horizon)]
+        if self.render_mode == "ansi":
+            cost_text = f"{next_cost:.6g}" if np.isfinite(next_cost) else "none"
+            return (f"t={t}/{self.problem.horizon} wealth={self._wealth:.6g} "
+                    f"next goal cost={cost_text} utility={self._utility:.6g} "
+                    f"goals taken={info['goals_taken']}/{info['goals_offered']}\n")
+        coverage = self._wealth / next_cost if np.isfinite(next_cost) and next_cost > 0 else 2.0
+        total = self.problem.total_utility
+        bars = (
+            (t / self.problem.horizon, (128, 128, 128)),
+            (min(coverage, 2.0) / 2.0, (40, 160, 40) if coverage >= 1.0 else (200, 40, 40)),
+            (self._utility / total if total > 0 else 0.0, (40, 80, 200)),
+        )
+        image = np.full((48, 160, 3), 255, dtype=np.uint8)
+        for row, (fraction, colour) in enumerate(bars):
+            width = int(round(160 * min(max(fraction, 0.0), 1.0)))
+            image[4 + 16 * row: 12 + 16 * row, :width] = colour
+        return image
+
+    # ----- helpers -----
+    def _observation(self) -> np.ndarray:
+        assert self._t is not None
+        return encode_observation(self._arrays, self._t, np.array([self._wealth]))[0]
+
+    def _info(self, goal_taken: bool, final_goal_taken: bool) -> dict[str, Any]:
+        assert self._t is not None
+        return {
+            "wealth": float(self._wealth),
+            "time": self._t,
+            "goal_taken": goal_taken,
+            "final_goal_taken": final_goal_taken,
+            "goals_taken": self._goals_taken,
+            "goals_offered": goals_offered(self._arrays, self._t),
+            "utility": self._utility,
+        }
+
+
+def goals_offered(arrays: Any, t: int) -> int:
+    """Goals offered once a trajectory stands at year ``t`` (decisions made for years < t).
+
+    At ``t = T`` the goal at ``T`` counts too: its automatic take has happened.
+    """
+    if t <= 0:
+        return 0
+    if t >= arrays.horizon:
+        return int(arrays.goals_offered_by[arrays.horizon])
+    return int(arrays.goals_offered_by[t - 1])
