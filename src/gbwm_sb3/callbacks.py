@@ -1,0 +1,106 @@
+"""Training metrics for GBWM in SB3's logger (stdout, CSV, TensorBoard).
+
+``GBWMMetricsCallback`` records, after every rollout, the statistics of the
+episodes completed in it, as reported by ``GBWMVecEnv.pop_episode_statistics()``:
+
+- ``gbwm/mean_episode_utility``: mean total utility of the completed episodes;
+- ``gbwm/goal_success_rate``: goals taken / goals offered (offered = reached a
+  goal year with enough wealth to take it);
+- ``gbwm/episodes``: how many episodes the two figures average over.
+
+SB3 itself logs the policy and value losses (``train/policy_gradient_loss``,
+``train/value_loss``), the entropy loss and the learning rate (``train/learning_rate``).
+``GBWMMetricsMixin`` makes an algorithm's ``learn()`` add the callback by itself.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stable_baselines3.common.callbacks import BaseCallback, CallbackList, ConvertCallback
+from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
+
+__all__ = ["GBWMMetricsCallback", "GBWMMetricsMixin", "find_gbwm_vec_env"]
+
+_STATS_METHOD = "pop_episode_statistics"
+
+
+def find_gbwm_vec_env(env: Any) -> VecEnv:
+    """The innermost VecEnv under SB3 wrappers, checked to report episode statistics.
+
+    Raises ``TypeError`` naming the env when it has no ``pop_episode_statistics()``
+    (only ``GBWMVecEnv`` has it).
+    """
+    inner = env
+    while isinstance(inner, VecEnvWrapper):
+        inner = inner.venv
+    if not callable(getattr(inner, _STATS_METHOD, None)):
+        raise TypeError(
+            f"GBWM training metrics need a GBWMVecEnv (an env with {_STATS_METHOD}()); "
+            f"got {type(inner).__name__}. Train on gbwm_sb3.GBWMVecEnv, or use plain "
+            "stable_baselines3.PPO without GBWMMetricsCallback."
+        )
+    return inner
+
+
+class GBWMMetricsCallback(BaseCallback):
+    """Log mean episode utility and goal success rate after every rollout."""
+
+    def __init__(self, verbose: int = 0):
+        super().__init__(verbose)
+        self._vec_env: VecEnv | None = None
+
+    def _on_training_start(self) -> None:
+        self._vec_env = find_gbwm_vec_env(self.training_env)
+        getattr(self._vec_env, _STATS_METHOD)()  # drop episodes finished before this run
+
+    def _on_step(self) -> bool:
+        return True
+
+    def _on_rollout_end(self) -> None:
+        if self._vec_env is None:
+            self._vec_env = find_gbwm_vec_env(self.training_env)
+        stats = getattr(self._vec_env, _STATS_METHOD)()
+        if not stats or not stats.get("episodes"):
+            return
+        self.logger.record("gbwm/mean_episode_utility", float(stats["mean_utility"]))
+        if stats.get("goal_success_rate") is not None:  # None when no goal was offered
+            self.logger.record("gbwm/goal_success_rate", float(stats["goal_success_rate"]))
+        self.logger.record("gbwm/episodes", int(stats["episodes"]))
+
+
+def with_metrics_callback(callback: Any) -> BaseCallback:
+    """``callback`` (None, a callback, a list of them or a function) plus the metrics callback."""
+    if callback is None:
+        callbacks: list[BaseCallback] = []
+    elif isinstance(callback, list):
+        callbacks = [c if isinstance(c, BaseCallback) else ConvertCallback(c) for c in callback]
+    elif isinstance(callback, BaseCallback):
+        callbacks = [callback]
+    else:
+        callbacks = [ConvertCallback(callback)]
+    if not any(_contains_metrics(c) for c in callbacks):
+        callbacks.insert(0, GBWMMetricsCallback())
+    return callbacks[0] if len(callbacks) == 1 else CallbackList(callbacks)
+
+
+def _contains_metrics(callback: BaseCallback) -> bool:
+    if isinstance(callback, GBWMMetricsCallback):
+        return True
+    return isinstance(callback, CallbackList) and any(
+        _contains_metrics(c) for c in callback.callbacks
+    )
+
+
+class GBWMMetricsMixin:
+    """Mix in before an SB3 on-policy algorithm: ``learn()`` logs the GBWM metrics too.
+
+    Example: ``class GBWMPPO(GBWMMetricsMixin, PPO)``. The user's ``callback`` still
+    runs (the two are combined in a ``CallbackList``); ``progress_bar=True`` works
+    as in SB3.
+    """
+
+    def learn(self, total_timesteps: int, callback: Any = None, **kwargs: Any):  # type: ignore[no-untyped-def]
+        return super().learn(  # type: ignore[misc]
+            total_timesteps, callback=with_metrics_callback(callback), **kwargs
+        )

@@ -1,0 +1,267 @@
+"""Two-headed actor-critic policies for the GBWM action space MultiDiscrete([2, n]).
+
+The policy MLP feeds a goal head (2 logits: skip / take) and a portfolio head
+(n logits); an independent MLP feeds the value head. Where the goal decision has
+no effect (no goal this year, or the goal is unaffordable; observation feature
+``GOAL_AFFORDABLE_INDEX`` is 0) the goal head adds nothing to the log-probability
+or the entropy, whatever action is stored, and sampling returns "skip" there.
+So PPO neither gets gradient noise nor entropy bonus from decisions that do
+nothing, with plain ``PPO`` as with ``MaskablePPO``.
+
+``GBWMPolicy`` works with ``stable_baselines3.PPO``; ``MaskableGBWMPolicy`` with
+``sb3_contrib.MaskablePPO`` and additionally applies the action masks it is given.
+Both share the heads, the distribution and the forward passes.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import numpy as np
+import torch as th
+from gymnasium import spaces
+from sb3_contrib.common.maskable.distributions import (
+    MaskableCategorical,
+    MaskableDistribution,
+    MaybeMasks,
+)
+from sb3_contrib.common.maskable.policies import MaskableActorCriticPolicy
+from stable_baselines3.common.policies import ActorCriticPolicy, BaseModel
+from stable_baselines3.common.type_aliases import PyTorchObs, Schedule
+from torch import nn
+from torch.distributions import Categorical
+
+from .observation import GOAL_AFFORDABLE_INDEX, OBSERVATION_DIM
+
+__all__ = [
+    "GBWMActionDistribution",
+    "GBWMPolicy",
+    "MaskableGBWMPolicy",
+    "goal_active_from_obs",
+    "masked_log_prob_entropy",
+]
+
+
+def goal_active_from_obs(obs: th.Tensor) -> th.Tensor:
+    """Boolean (batch,) tensor: where the goal decision has an effect."""
+    return obs[:, GOAL_AFFORDABLE_INDEX] > 0.5
+
+
+def masked_log_prob_entropy(
+    goal_logits: th.Tensor,
+    portfolio_logits: th.Tensor,
+    goal_active: th.Tensor,
+    actions: th.Tensor,
+) -> tuple[th.Tensor, th.Tensor]:
+    """Log-probability of ``actions`` (batch, 2) and entropy, goal part zeroed where inactive.
+
+    The plain-tensor form of ``GBWMActionDistribution`` (no action masks), for
+    training loops that skip the distribution objects.
+    """
+    actions = actions.long()
+    goal_logp = th.log_softmax(goal_logits, dim=-1)
+    port_logp = th.log_softmax(portfolio_logits, dim=-1)
+    goal_lp = goal_logp.gather(1, actions[:, :1]).squeeze(1)
+    port_lp = port_logp.gather(1, actions[:, 1:2]).squeeze(1)
+    goal_ent = -(goal_logp.exp() * goal_logp).sum(-1)
+    port_ent = -(port_logp.exp() * port_logp).sum(-1)
+    zero = th.zeros((), dtype=goal_lp.dtype, device=goal_lp.device)
+    log_prob = th.where(goal_active, goal_lp, zero) + port_lp
+    entropy = th.where(goal_active, goal_ent, zero) + port_ent
+    return log_prob, entropy
+
+
+class GBWMActionDistribution(MaskableDistribution):
+    """Goal x portfolio distribution; the goal factor drops out where it has no effect.
+
+    ``proba_distribution(goal_logits, portfolio_logits, goal_active)`` sets the
+    parameters; ``apply_masking(masks)`` takes sb3-contrib's flat boolean masks of
+    length ``2 + n`` (skip, take, portfolio 0..n-1) or ``None`` to remove them.
+    """
+
+    def __init__(self, n_portfolios: int):
+        super().__init__()
+        self.n_portfolios = int(n_portfolios)
+        self.goal: Categorical | None = None
+        self.portfolio: Categorical | None = None
+        self.goal_active: th.Tensor | None = None
+        self._logits: tuple[th.Tensor, th.Tensor] | None = None
+
+    def proba_distribution_net(self, latent_dim: int) -> tuple[nn.Linear, nn.Linear]:
+        """The goal head and the portfolio head on top of the policy latent."""
+        return nn.Linear(latent_dim, 2), nn.Linear(latent_dim, self.n_portfolios)
+
+    def proba_distribution(  # type: ignore[override]
+        self,
+        goal_logits: th.Tensor,
+        portfolio_logits: th.Tensor,
+        goal_active: th.Tensor,
+    ) -> GBWMActionDistribution:
+        self._logits = (goal_logits, portfolio_logits)
+        self.goal_active = goal_active.to(device=goal_logits.device, dtype=th.bool).reshape(-1)
+        self.apply_masking(None)
+        return self
+
+    def apply_masking(self, masks: MaybeMasks) -> None:
+        if self._logits is None:
+            raise RuntimeError("call proba_distribution() before apply_masking()")
+        goal_logits, portfolio_logits = self._logits
+        if masks is None:  # plain categoricals: cheaper than masked ones without masks
+            self.goal = Categorical(logits=goal_logits, validate_args=False)
+            self.portfolio = Categorical(logits=portfolio_logits, validate_args=False)
+            return
+        masks = th.as_tensor(masks, dtype=th.bool, device=goal_logits.device)
+        masks = masks.reshape(-1, 2 + self.n_portfolios)
+        self.goal = MaskableCategorical(logits=goal_logits, masks=masks[:, :2])
+        self.portfolio = MaskableCategorical(logits=portfolio_logits, masks=masks[:, 2:])
+
+    def _zero_inactive(self, goal_part: th.Tensor) -> th.Tensor:
+        return th.where(self.goal_active, goal_part, th.zeros_like(goal_part))
+
+    def log_prob(self, actions: th.Tensor) -> th.Tensor:
+        actions = actions.long().reshape(-1, 2)
+        goal_lp = self._zero_inactive(self.goal.log_prob(actions[:, 0]))
+        return goal_lp + self.portfolio.log_prob(actions[:, 1])
+
+    def entropy(self) -> th.Tensor:
+        return self._zero_inactive(self.goal.entropy()) + self.portfolio.entropy()
+
+    def _combine(self, take: th.Tensor, portfolio: th.Tensor) -> th.Tensor:
+        return th.stack((self._zero_inactive(take), portfolio), dim=1)
+
+    def sample(self) -> th.Tensor:
+        return self._combine(self.goal.sample(), self.portfolio.sample())
+
+    def mode(self) -> th.Tensor:
+        return self._combine(self.goal.logits.argmax(-1), self.portfolio.logits.argmax(-1))
+
+    def actions_from_params(  # type: ignore[override]
+        self,
+        goal_logits: th.Tensor,
+        portfolio_logits: th.Tensor,
+        goal_active: th.Tensor,
+        deterministic: bool = False,
+    ) -> th.Tensor:
+        self.proba_distribution(goal_logits, portfolio_logits, goal_active)
+        return self.get_actions(deterministic=deterministic)
+
+    def log_prob_from_params(  # type: ignore[override]
+        self, goal_logits: th.Tensor, portfolio_logits: th.Tensor, goal_active: th.Tensor
+    ) -> tuple[th.Tensor, th.Tensor]:
+        actions = self.actions_from_params(goal_logits, portfolio_logits, goal_active)
+        return actions, self.log_prob(actions)
+
+
+def _check_spaces(observation_space: spaces.Space, action_space: spaces.Space) -> int:
+    """Validate the spaces and return the number of portfolios."""
+    if not isinstance(action_space, spaces.MultiDiscrete) or action_space.nvec.shape != (2,):
+        raise ValueError(
+            f"action_space must be MultiDiscrete([2, n_portfolios]), got {action_space!r}"
+        )
+    if int(action_space.nvec[0]) != 2 or int(action_space.nvec[1]) < 1:
+        raise ValueError(
+            f"action_space must be MultiDiscrete([2, n]) with n >= 1, got nvec={action_space.nvec}"
+        )
+    if not isinstance(observation_space, spaces.Box) or observation_space.shape != (
+        OBSERVATION_DIM,
+    ):
+        raise ValueError(
+            f"observation_space must be the GBWM Box of shape ({OBSERVATION_DIM},), "
+            f"got {observation_space!r}"
+        )
+    return int(action_space.nvec[1])
+
+
+class _GBWMHeads:
+    """Heads, initialisation and forward passes shared by both policy classes.
+
+    Mixed in before an SB3 actor-critic policy class; ``action_masks`` is only
+    ever passed by sb3-contrib's MaskablePPO.
+    """
+
+    goal_head: nn.Linear
+    portfolio_head: nn.Linear
+    value_net: nn.Linear
+
+    def __init__(self, observation_space: spaces.Space, action_space: spaces.Space, *args, **kw):
+        self.n_portfolios = _check_spaces(observation_space, action_space)
+        super().__init__(observation_space, action_space, *args, **kw)  # type: ignore[call-arg]
+
+    def _build(self, lr_schedule: Schedule) -> None:
+        self._build_mlp_extractor()
+        self.action_dist = GBWMActionDistribution(self.n_portfolios)
+        self.goal_head, self.portfolio_head = self.action_dist.proba_distribution_net(
+            self.mlp_extractor.latent_dim_pi
+        )
+        self.value_net = nn.Linear(self.mlp_extractor.latent_dim_vf, 1)
+        if self.ortho_init:  # SB3's gains: sqrt(2) hidden, 0.01 action outputs, 1 value
+            module_gains: dict[nn.Module, float] = {
+                self.mlp_extractor: np.sqrt(2),
+                self.goal_head: 0.01,
+                self.portfolio_head: 0.01,
+                self.value_net: 1.0,
+            }
+            extractors = {self.pi_features_extractor, self.vf_features_extractor}
+            module_gains.update({fe: np.sqrt(2) for fe in extractors})
+            for module, gain in module_gains.items():
+                module.apply(partial(self.init_weights, gain=gain))
+        self.optimizer = self.optimizer_class(
+            self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs
+        )
+
+    def _latents(self, obs: PyTorchObs) -> tuple[th.Tensor, th.Tensor]:
+        features = self.extract_features(obs)
+        if self.share_features_extractor:
+            return self.mlp_extractor(features)
+        pi_features, vf_features = features
+        return (
+            self.mlp_extractor.forward_actor(pi_features),
+            self.mlp_extractor.forward_critic(vf_features),
+        )
+
+    def _distribution(
+        self, latent_pi: th.Tensor, obs: th.Tensor, action_masks: MaybeMasks = None
+    ) -> GBWMActionDistribution:
+        dist = self.action_dist.proba_distribution(
+            self.goal_head(latent_pi), self.portfolio_head(latent_pi), goal_active_from_obs(obs)
+        )
+        if action_masks is not None:
+            dist.apply_masking(action_masks)
+        return dist
+
+    def forward(
+        self, obs: th.Tensor, deterministic: bool = False, action_masks: MaybeMasks = None
+    ) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
+        """Actions, values and log-probabilities (the rollout-collection pass)."""
+        latent_pi, latent_vf = self._latents(obs)
+        dist = self._distribution(latent_pi, obs, action_masks)
+        actions = dist.get_actions(deterministic=deterministic)
+        return actions, self.value_net(latent_vf), dist.log_prob(actions)
+
+    def evaluate_actions(
+        self, obs: th.Tensor, actions: th.Tensor, action_masks: MaybeMasks = None
+    ) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
+        """Values, log-probabilities of ``actions`` and entropies (the PPO update pass)."""
+        latent_pi, latent_vf = self._latents(obs)
+        dist = self._distribution(latent_pi, obs, action_masks)
+        return self.value_net(latent_vf), dist.log_prob(actions), dist.entropy()
+
+    def get_distribution(
+        self, obs: PyTorchObs, action_masks: MaybeMasks = None
+    ) -> GBWMActionDistribution:
+        """The action distribution for ``obs`` (used by ``predict``)."""
+        features = BaseModel.extract_features(self, obs, self.pi_features_extractor)
+        latent_pi = self.mlp_extractor.forward_actor(features)
+        return self._distribution(latent_pi, obs, action_masks)
+
+
+class GBWMPolicy(_GBWMHeads, ActorCriticPolicy):
+    """Actor-critic policy for ``PPO`` on GBWM: goal head masked by the observation.
+
+    Keyword arguments are SB3's (``net_arch=dict(pi=[64, 64], vf=[64, 64])`` by
+    default, ``activation_fn=nn.Tanh``, ``ortho_init=True``, ...).
+    """
+
+
+class MaskableGBWMPolicy(_GBWMHeads, MaskableActorCriticPolicy):
+    """``GBWMPolicy`` for ``sb3_contrib.MaskablePPO``: also applies the env's action masks."""
