@@ -4,8 +4,8 @@
 episodes completed in it, as reported by ``GBWMVecEnv.pop_episode_statistics()``:
 
 - ``gbwm/mean_episode_utility``: mean total utility of the completed episodes;
-- ``gbwm/goal_success_rate``: goals taken / goals offered (offered = reached a
-  goal year with enough wealth to take it);
+- ``gbwm/goal_success_rate``: goals taken / goals offered (offered = every goal whose year the
+  episode reached, affordable or not);
 - ``gbwm/episodes``: how many episodes the two figures average over.
 
 SB3 itself logs the policy and value losses (``train/policy_gradient_loss``,

@@ -1,0 +1,537 @@
+"""The ``gbwm`` command line: solve, train, evaluate and plot GBWM problems.
+
+    gbwm solve PROBLEM                       optimal expected utility, first decision, goal odds
+    gbwm train PROBLEM --out DIR             train a preset, save a safe model directory
+    gbwm evaluate DIR                        RL vs DP and the paper's benchmark strategies
+    gbwm plot DIR                            policy heatmaps, wealth fan, goal odds, curves
+    gbwm reproduce table1|sensitivity|figure2 [ARGS]   the paper's experiments
+
+PROBLEM is a problem file (``.yaml``, ``.yml``, ``.json``; see docs/problem_files.md) or
+``paper:NG`` (NG in 1, 2, 4, 8, 16; ``paper:NG:UNIT`` scales money by UNIT).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = ["main", "build_parser"]
+
+BENCHMARKS = ("greedy_goals_rl_portfolios", "buy_and_hold_coin_flip", "random",
+              "dp_portfolios_rl_goals", "rl_portfolios_dp_goals")
+REPRODUCTIONS = ("table1", "sensitivity", "figure2")
+EVALUATION_FILE = "evaluation.json"
+LOG_DIR = "logs"
+
+
+class CLIError(Exception):
+    """A user error: printed as ``gbwm <command>: error: <message>``, exit status 2."""
+
+
+# ----------------------------------------------------------------------------- option types
+def _int_in(low: int, high: int | None = None) -> Callable[[str], int]:
+    allowed = f"an integer >= {low}" if high is None else f"an integer in [{low}, {high}]"
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text.replace("_", ""))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {allowed}, got {text!r}") from None
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"must be {allowed}, got {value}")
+        return value
+
+    return parse
+
+
+def _float_in(low: float, high: float) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not (math.isfinite(value) and low <= value <= high):
+            raise argparse.ArgumentTypeError(f"must be a number in [{low:g}, {high:g}], "
+                                             f"got {text!r}")
+        return value
+
+    return parse
+
+
+def _preset_names() -> tuple[str, ...]:
+    return ("paper", "paper-stock", "tuned")
+
+
+# ----------------------------------------------------------------------------- helpers
+def _problem(spec: str) -> Any:
+    from .problem_io import resolve_problem
+
+    try:
+        return resolve_problem(spec)
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+
+
+def _paper_num_goals(problem: Any) -> int | None:
+    """NG if ``problem`` is the paper's problem (at any unit), else None."""
+    from .problem import PAPER_NUM_GOALS, paper_problem
+
+    for ng in PAPER_NUM_GOALS:
+        if problem == paper_problem(ng, unit=problem.unit):
+            return ng
+    return None
+
+
+def _money(value: float) -> str:
+    return f"{value:,.2f}" if abs(value) < 1e7 else f"{value:.4g}"
+
+
+def _describe_problem(problem: Any, spec: str) -> str:
+    wealth = _money(problem.initial_wealth)
+    return (f"{spec}: T = {problem.horizon} years, initial wealth {wealth}, "
+            f"{len(problem.goals)} goals worth {problem.total_utility:g} in total, "
+            f"{problem.num_portfolios} portfolios")
+
+
+def _goal_name(goal: Any) -> str:
+    return goal.name if goal.name else f"goal at t={goal.time}"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[bool]) -> str:
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=True)]
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(str(c).rjust(w) if r else str(c).ljust(w)
+                         for c, w, r in zip(cells, widths, right, strict=True)).rstrip()
+
+    return "\n".join([line(header), line(["-" * w for w in widths])] + [line(r) for r in rows])
+
+
+def _check_output_dir(path: Path, force: bool, option: str) -> None:
+    if path.exists() and not path.is_dir():
+        raise CLIError(f"{option} {path} exists and is not a directory")
+    if path.is_dir() and any(path.iterdir()) and not force:
+        raise CLIError(f"{option} {path} already exists and is not empty; pass --force to "
+                       "write into it anyway (files of the same name are replaced)")
+
+
+def _load_model_dir(directory: str) -> tuple[Any, Any, dict[str, Any]]:
+    from .model_io import load_model_safely, read_manifest
+
+    try:
+        manifest = read_manifest(directory)
+        model, problem = load_model_safely(directory)
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+    return model, problem, manifest
+
+
+def _solve(problem: Any, grid_density: float | None = None) -> Any:
+    from .dp import solve_dp
+
+    kwargs = {} if grid_density is None else {"grid_density": grid_density}
+    try:
+        return solve_dp(problem, **kwargs)
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+
+
+# ----------------------------------------------------------------------------- solve
+def cmd_solve(args: argparse.Namespace) -> int:
+    from .evaluation import evaluate
+
+    problem = _problem(args.problem)
+    start = time.perf_counter()
+    dp = _solve(problem, args.grid_density)
+    solve_seconds = time.perf_counter() - start
+    report = evaluate({"dp": dp}, problem, n_paths=args.paths, seed=args.seed)
+    take, portfolio = dp.act(0, [problem.initial_wealth])
+    j = int(portfolio[0])
+    mean, vol = problem.portfolios.means[j], problem.portfolios.volatilities[j]
+    success = report["dp"].goal_success
+    result = {
+        "problem": args.problem,
+        "expected_utility": dp.expected_utility,
+        "total_utility": problem.total_utility,
+        "solve_seconds": solve_seconds,
+        "first_year": {"goal_at_t0": bool(problem.has_goal[0]), "take_goal": bool(take[0]),
+                       "portfolio": j + 1, "mean": mean, "volatility": vol},
+        "goal_success": [{"name": g.name, "time": g.time, "cost": g.cost,
+                          "utility": g.utility, "probability": success[str(g.time)]}
+                         for g in problem.goals],
+        "simulated_mean_utility": report["dp"].mean_utility,
+        "simulated_std_error": report["dp"].std_error,
+        "paths": args.paths,
+    }
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    print(_describe_problem(problem, args.problem))
+    share = dp.expected_utility / problem.total_utility if problem.total_utility else 0.0
+    print(f"Optimal expected utility: {dp.expected_utility:.4f} ({share:.1%} of the "
+          f"{problem.total_utility:g} on offer; dynamic programming, {solve_seconds:.2f} s)")
+    goal_now = ("no goal this year" if not problem.has_goal[0]
+                else ("take the goal" if take[0] else "skip the goal"))
+    print(f"First-year decision (t = 0, wealth {_money(problem.initial_wealth)}): {goal_now}; "
+          f"hold portfolio #{j + 1} of {problem.num_portfolios} "
+          f"(mean {mean:.2%}, volatility {vol:.2%})")
+    print(f"\nGoal success under the optimal policy ({args.paths:,} simulated markets, "
+          f"seed {args.seed}; mean utility {report['dp'].mean_utility:.3f} "
+          f"+- {1.96 * report['dp'].std_error:.3f}):")
+    rows = [[_goal_name(g), str(g.time), _money(g.cost), f"{g.utility:g}",
+             f"{success[str(g.time)]:.1%}"] for g in problem.goals]
+    print(_table(["goal", "year", "cost", "utility", "P(reached)"], rows,
+                 [False, True, True, True, True]))
+    return 0
+
+
+# ----------------------------------------------------------------------------- train
+def _make_model(preset: str, problem: Any, seed: int, overrides: dict[str, Any]) -> Any:
+    from .presets import paper_ppo
+
+    if preset == "paper":
+        return paper_ppo(problem=problem, seed=seed, fast=True, **overrides)
+    if preset == "paper-stock":
+        return paper_ppo(problem=problem, seed=seed, fast=False, **overrides)
+    from .sweep import preset_factory
+
+    return preset_factory(preset)(problem=problem, seed=seed, **overrides)
+
+
+def _logger_formats() -> list[str]:
+    try:
+        import tensorboard  # noqa: F401
+    except ImportError:
+        return ["csv"]
+    return ["csv", "tensorboard"]
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from stable_baselines3.common.logger import configure
+
+    from .eval_callback import GBWMEvalCallback
+    from .evaluation import evaluate
+    from .model_io import save_model
+    from .presets import paper_total_timesteps
+    from .strategies import SB3Policy
+    from .threads import configure_torch_threads
+
+    problem = _problem(args.problem)
+    out = Path(args.out)
+    _check_output_dir(out, args.force, "--out")
+    configure_torch_threads()
+    overrides: dict[str, Any] = {}
+    if args.rollout_trajectories is not None:
+        overrides["n_trajectories_per_rollout"] = args.rollout_trajectories
+    if args.learning_rate is not None:
+        overrides["learning_rate"] = args.learning_rate
+    try:
+        model = _make_model(args.preset, problem, args.seed, overrides)
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+    print(_describe_problem(problem, args.problem))
+    dp = _solve(problem)
+    if not dp.expected_utility > 1e-6 * problem.total_utility:
+        raise CLIError(
+            f"practically no goal can be reached even under the optimal policy (optimal "
+            f"expected utility {dp.expected_utility:.3g} of {problem.total_utility:g}): there "
+            "is nothing to train for; check the goals' costs against the initial wealth")
+    out.mkdir(parents=True, exist_ok=True)
+    model.set_logger(configure(str(out / LOG_DIR), _logger_formats()))
+    callback = GBWMEvalCallback(problem=problem, eval_every=args.eval_every,
+                                n_paths=args.eval_paths, seed=args.eval_seed,
+                                best_model_dir=out / "best", overwrite=True,
+                                preset_name=args.preset, dp_solution=dp)
+    total = paper_total_timesteps(problem, args.trajectories)
+    print(f"Training preset {args.preset!r} (seed {args.seed}) for {args.trajectories:,} "
+          f"trajectories ({total:,} steps); logs in {out / LOG_DIR}")
+    start = time.perf_counter()
+    model.learn(total_timesteps=total, callback=callback, progress_bar=not args.no_progress)
+    train_seconds = time.perf_counter() - start
+    report = evaluate({"dp": dp, "rl": SB3Policy(model, problem)}, problem,
+                      n_paths=args.eval_paths, seed=args.eval_seed)
+    metrics = {
+        "efficiency": report["rl"].efficiency,
+        "efficiency_ci": list(report["rl"].efficiency_ci or []),
+        "mean_utility": report["rl"].mean_utility,
+        "dp_mean_utility": report["dp"].mean_utility,
+        "dp_expected_utility": dp.expected_utility,
+        "eval_paths": args.eval_paths,
+        "eval_seed": args.eval_seed,
+        "best_efficiency": callback.best_efficiency,
+        "train_seconds": train_seconds,
+        "trajectories": int(model.num_timesteps // problem.horizon),
+        "total_timesteps": int(model.num_timesteps),
+        "evaluation_history": callback.history,
+    }
+    save_model(model, out, problem, args.preset, metrics, overwrite=True,
+               extra={"problem_spec": args.problem, "train_seed": args.seed})
+    efficiency = metrics["efficiency"]
+    efficiency_text = "undefined" if efficiency is None else f"{efficiency:.4f}"
+    print(f"Trained {metrics['trajectories']:,} trajectories in {train_seconds:.1f} s. "
+          f"Efficiency against DP: {efficiency_text} on {args.eval_paths:,} paths "
+          f"(best during training {callback.best_efficiency:.4f}, kept in {out / 'best'}).")
+    print(f"Saved to {out}. Next: gbwm evaluate {out}; gbwm plot {out}")
+    return 0
+
+
+# ----------------------------------------------------------------------------- evaluate
+def _policies(model: Any, problem: Any, dp: Any, seed: int) -> dict[str, Any]:
+    from . import strategies as s
+
+    rl = s.SB3Policy(model, problem)
+    buy_and_hold = s.BuyAndHold(portfolio=min(7, problem.num_portfolios - 1), seed=seed)
+    return {
+        "dp": dp,
+        "rl": rl,
+        "greedy_goals_rl_portfolios": s.GreedyGoals(rl),
+        "buy_and_hold_coin_flip": buy_and_hold,
+        "random": s.RandomPolicy(problem, seed=seed),
+        "dp_portfolios_rl_goals": s.Hybrid(goals_from=rl, portfolios_from=dp),
+        "rl_portfolios_dp_goals": s.Hybrid(goals_from=dp, portfolios_from=rl),
+    }
+
+
+def _evaluate_dir(directory: str, paths: int, seed: int) -> tuple[Any, Any, Any, Any]:
+    from .evaluation import evaluate
+
+    model, problem, _ = _load_model_dir(directory)
+    dp = _solve(problem)
+    report = evaluate(_policies(model, problem, dp, seed), problem, n_paths=paths, seed=seed,
+                      reference="dp")
+    return model, problem, dp, report
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .plots import STRATEGY_LABELS
+    from .reporting import PAPER_FIGURE2
+
+    start = time.perf_counter()
+    _, problem, _, report = _evaluate_dir(args.directory, args.paths, args.seed)
+    seconds = time.perf_counter() - start
+    ng = _paper_num_goals(problem)
+    data = {"directory": args.directory, "paper_num_goals": ng, "report": report.to_dict()}
+    if not args.no_save:
+        (Path(args.directory) / EVALUATION_FILE).write_text(json.dumps(data, indent=2) + "\n")
+    if args.json:
+        print(json.dumps(data, indent=2))
+        return 0
+    print(f"{args.paths:,} simulated markets (seed {args.seed}), the same for every strategy; "
+          f"efficiency = mean utility / DP mean utility ({seconds:.1f} s)")
+    rows = []
+    for name, result in report.results.items():
+        low, high = result.efficiency_ci or (math.nan, math.nan)
+        paper = PAPER_FIGURE2.get(name, {}).get(ng) if ng else None
+        if name == "dp":
+            paper = 1.0 if ng else None
+        rows.append([STRATEGY_LABELS.get(name, name), f"{result.mean_utility:.3f}",
+                     f"{result.efficiency:.4f}" if result.efficiency is not None else "",
+                     f"[{low:.4f}, {high:.4f}]" if name != "dp" else "",
+                     f"{paper:.3f}" if paper is not None else "-"])
+    header = ["strategy", "mean utility", "efficiency", "95% CI",
+              f"paper (NG={ng})" if ng else "paper"]
+    print(_table(header, rows, [False, True, True, True, True]))
+    if not args.no_save:
+        print(f"\nWritten to {Path(args.directory) / EVALUATION_FILE}")
+    return 0
+
+
+# ----------------------------------------------------------------------------- plot
+def cmd_plot(args: argparse.Namespace) -> int:
+    from . import plots
+
+    directory = Path(args.directory)
+    out = Path(args.out) if args.out else directory / "plots"
+    _check_output_dir(out, args.force, "--out")
+    model, problem, dp, report = _evaluate_dir(args.directory, args.paths, args.seed)
+    from .strategies import SB3Policy
+
+    rl = SB3Policy(model, problem)
+    formats = tuple(args.formats)
+    written: list[Path] = []
+    written += plots.save_figure(plots.plot_policy_heatmaps(problem, {"dp": dp, "rl": rl}),
+                                 out / "policy_heatmaps", formats)
+    for name, policy in (("rl", rl), ("dp", dp)):
+        fig = plots.plot_wealth_fan(problem, policy, n_paths=min(args.paths, 20_000),
+                                    seed=args.seed, name=name)
+        written += plots.save_figure(fig, out / f"wealth_fan_{name}", formats)
+    success = {name: [report[name].goal_success[str(t)] for t in problem.goal_times]
+               for name in ("dp", "rl", "greedy_goals_rl_portfolios", "buy_and_hold_coin_flip")}
+    written += plots.save_figure(plots.plot_goal_success(problem, success),
+                                 out / "goal_success", formats)
+    progress = directory / LOG_DIR / "progress.csv"
+    if progress.is_file():
+        try:
+            fig = plots.plot_training_curves(progress, horizon=problem.horizon)
+        except ValueError as exc:
+            print(f"skipping training curves: {exc}", file=sys.stderr)
+        else:
+            written += plots.save_figure(fig, out / "training_curves", formats)
+    else:
+        print(f"no {progress} (model not trained by `gbwm train`): no training curves",
+              file=sys.stderr)
+    ng = _paper_num_goals(problem) or len(problem.goals)
+    results = {name: {ng: report[name].efficiency} for name in report.results if name != "dp"}
+    from .reporting import PAPER_FIGURE2
+
+    paper = PAPER_FIGURE2 if _paper_num_goals(problem) else None
+    fig = plots.plot_efficiency_by_goals(results, paper,
+                                         title=f"Efficiency against DP ({args.paths:,} paths)")
+    written += plots.save_figure(fig, out / "efficiency", formats)
+    for path in written:
+        print(path)
+    return 0
+
+
+# ----------------------------------------------------------------------------- reproduce
+def _examples_dir() -> Path | None:
+    env = os.environ.get("GBWM_EXAMPLES_DIR")
+    candidates = [Path(env)] if env else []
+    candidates += [Path(__file__).resolve().parents[2] / "examples", Path.cwd() / "examples"]
+    for candidate in candidates:
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    examples = _examples_dir()
+    script = examples / f"reproduce_{args.experiment}.py" if examples else None
+    if script is None or not script.is_file():
+        raise CLIError(
+            f"the reproduction script reproduce_{args.experiment}.py was not found; it ships "
+            "with the source repository (examples/), not with the installed package: run "
+            "`gbwm reproduce` from a checkout, or set GBWM_EXAMPLES_DIR to its examples/ folder"
+        )
+    extra = list(args.args)
+    if extra[:1] == ["--"]:
+        extra = extra[1:]
+    command = [sys.executable, str(script), *extra]
+    print("running: " + " ".join(command), flush=True)
+    return subprocess.call(command)
+
+
+# ----------------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    """The ``gbwm`` argument parser (every command has ``--help``)."""
+    from . import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="gbwm",
+        description="Goals-based wealth management: solve, train, evaluate and plot problems.",
+        epilog="PROBLEM: a problem file (.yaml/.yml/.json) or paper:NG with NG in 1, 2, 4, 8, 16. "
+               "Run `gbwm COMMAND --help` for each command's options.")
+    parser.add_argument("--version", action="version", version=f"gbwm-sb3 {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    solve = commands.add_parser(
+        "solve", help="optimal expected utility, first-year decision, goal success odds",
+        description="Solve PROBLEM exactly by dynamic programming and print the optimal "
+                    "expected utility, the decision for the first year and the probability of "
+                    "reaching each goal under the optimal policy (by simulation).")
+    solve.add_argument("problem", metavar="PROBLEM", help="problem file or paper:NG")
+    solve.add_argument("--paths", type=_int_in(2, 10_000_000), default=20_000,
+                       help="simulated markets for the goal probabilities (default 20,000)")
+    solve.add_argument("--seed", type=_int_in(0), default=0, help="seed of the markets")
+    solve.add_argument("--grid-density", type=_float_in(5.0, 1000.0), default=None,
+                       help="DP grid points per unit of log-wealth (default: the solver's)")
+    solve.add_argument("--json", action="store_true", help="print the result as JSON")
+    solve.set_defaults(func=cmd_solve)
+
+    train = commands.add_parser(
+        "train", help="train a PPO preset and save a model directory",
+        description="Train PPO on PROBLEM with a preset and save the model, the problem, the "
+                    "preset and the metrics in --out (a safe model directory). Efficiency "
+                    "against DP is logged during training (TensorBoard and CSV in OUT/logs) "
+                    "and the best model is kept in OUT/best.")
+    train.add_argument("problem", metavar="PROBLEM", help="problem file or paper:NG")
+    train.add_argument("--preset", choices=_preset_names(), default="paper",
+                       help="paper: the documented configuration (fast update path); "
+                            "paper-stock: the same with stock SB3 updates; tuned: paper plus "
+                            "measured improvements (default paper)")
+    train.add_argument("--seed", type=_int_in(0), default=0, help="training seed (default 0)")
+    train.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    train.add_argument("--trajectories", type=_int_in(1, 100_000_000), default=50_000,
+                       help="training budget in trajectories (default 50,000, the paper's)")
+    train.add_argument("--rollout-trajectories", type=_int_in(1, 1_000_000), default=None,
+                       help="trajectories per PPO rollout (default: the preset's, 4,800)")
+    train.add_argument("--learning-rate", type=_float_in(1e-8, 1.0), default=None,
+                       help="initial learning rate (default: the preset's, 0.01)")
+    train.add_argument("--eval-every", type=_int_in(1), default=2,
+                       help="evaluate against DP every K PPO iterations (default 2)")
+    train.add_argument("--eval-paths", type=_int_in(2, 10_000_000), default=10_000,
+                       help="simulated markets per evaluation (default 10,000)")
+    train.add_argument("--eval-seed", type=_int_in(0), default=12_345,
+                       help="seed of the evaluation markets (default 12345)")
+    train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    train.add_argument("--force", action="store_true",
+                       help="write into --out even if it exists and is not empty")
+    train.set_defaults(func=cmd_train)
+
+    evaluate = commands.add_parser(
+        "evaluate", help="RL against DP and the paper's benchmark strategies",
+        description="Load a model directory safely and score, on the same simulated markets: "
+                    "DP, the RL policy, greedy goals with RL portfolios, buy-and-hold of "
+                    "portfolio #8 with coin-flip goals, random, and the two hybrids (the "
+                    "paper's Figure 2). Writes DIR/evaluation.json.")
+    evaluate.add_argument("directory", metavar="DIR", help="model directory from gbwm train")
+    evaluate.add_argument("--paths", type=_int_in(2, 10_000_000), default=100_000,
+                          help="simulated markets (default 100,000, as in the paper)")
+    evaluate.add_argument("--seed", type=_int_in(0), default=0, help="seed of the markets")
+    evaluate.add_argument("--json", action="store_true", help="print the result as JSON")
+    evaluate.add_argument("--no-save", action="store_true",
+                          help=f"do not write DIR/{EVALUATION_FILE}")
+    evaluate.set_defaults(func=cmd_evaluate)
+
+    plot = commands.add_parser(
+        "plot", help="write policy heatmaps, wealth fans, goal odds, training curves",
+        description="Write the pictures of a model directory (PNG and SVG) to --out "
+                    "(default DIR/plots): DP and RL policy heatmaps, wealth fan charts, goal "
+                    "success probabilities, training curves and efficiency by strategy.")
+    plot.add_argument("directory", metavar="DIR", help="model directory from gbwm train")
+    plot.add_argument("--out", default=None, help="output directory (default DIR/plots)")
+    plot.add_argument("--paths", type=_int_in(2, 10_000_000), default=20_000,
+                      help="simulated markets (default 20,000)")
+    plot.add_argument("--seed", type=_int_in(0), default=0, help="seed of the markets")
+    plot.add_argument("--formats", nargs="+", choices=("png", "svg", "pdf"),
+                      default=["png", "svg"], help="file formats (default png svg)")
+    plot.add_argument("--force", action="store_true",
+                      help="write into --out even if it exists and is not empty")
+    plot.set_defaults(func=cmd_plot)
+
+    reproduce = commands.add_parser(
+        "reproduce", help="run the paper's experiments (examples/reproduce_*.py)",
+        description="Run examples/reproduce_EXPERIMENT.py with ARGS (see `gbwm reproduce "
+                    "EXPERIMENT -- --help`). Needs the source repository's examples/.")
+    reproduce.add_argument("experiment", choices=REPRODUCTIONS, metavar="EXPERIMENT",
+                           help="one of " + ", ".join(REPRODUCTIONS))
+    reproduce.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS",
+                           help="arguments passed to the script")
+    reproduce.set_defaults(func=cmd_reproduce)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``gbwm`` console script; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except CLIError as exc:
+        print(f"gbwm {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"gbwm {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,430 @@
+"""Pictures of GBWM policies and results (matplotlib, Agg backend; PNG and SVG).
+
+- :func:`plot_policy_heatmaps`: the decision over (year, wealth) for several policies side by
+  side (e.g. DP and RL): the portfolio chosen, and whether the goal is taken or skipped.
+- :func:`plot_wealth_fan`: percentile bands of wealth over time under a policy, goals marked.
+- :func:`plot_goal_success`: probability that each goal is reached, per policy.
+- :func:`plot_training_curves`: mean utility, goal success rate and efficiency against DP
+  over training (from SB3's ``progress.csv`` or a dict of arrays).
+- :func:`plot_efficiency_by_goals`: the paper's Figure 2: efficiency of each strategy across
+  the number of goals, with the paper's values beside ours.
+
+Every ``plot_*`` function returns a matplotlib ``Figure``; :func:`save_figure` writes it as
+PNG and SVG. Policies are anything with ``act(t, wealth) -> (take, portfolio)``.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.colors import BoundaryNorm, ListedColormap  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
+
+from .dynamics import apply_goal, grow_wealth, problem_arrays  # noqa: E402
+from .evaluation import normal_draws  # noqa: E402
+from .problem import GBWMProblem  # noqa: E402
+
+__all__ = [
+    "SimulatedPaths",
+    "simulate_paths",
+    "goal_success_probabilities",
+    "policy_grid",
+    "plot_policy_heatmaps",
+    "plot_wealth_fan",
+    "plot_goal_success",
+    "plot_training_curves",
+    "plot_efficiency_by_goals",
+    "read_progress_csv",
+    "save_figure",
+    "STRATEGY_LABELS",
+    "FIGURE_FORMATS",
+]
+
+FIGURE_FORMATS = ("png", "svg")
+
+#: Readable names of the strategies used by the evaluation and the sweeps.
+STRATEGY_LABELS: dict[str, str] = {
+    "dp": "DP (optimum)",
+    "rl": "RL (PPO)",
+    "greedy_goals_rl_portfolios": "Greedy goals + RL portfolios",
+    "buy_and_hold_coin_flip": "Buy-and-hold + coin-flip goals",
+    "random": "Random portfolios + coin-flip goals",
+    "dp_portfolios_rl_goals": "RL goals + DP portfolios",
+    "rl_portfolios_dp_goals": "DP goals + RL portfolios",
+}
+
+# Goal-decision categories of the heatmap.
+_NO_GOAL, _UNAFFORDABLE, _SKIP, _TAKE = range(4)
+_GOAL_COLOURS = ("#f4f4f4", "#c9c9c9", "#e8843c", "#2e9a57")
+_GOAL_LABELS = ("no goal this year", "goal unaffordable", "goal skipped", "goal taken")
+
+
+def _label(name: str) -> str:
+    return STRATEGY_LABELS.get(name, name)
+
+
+def _check_problem(problem: Any) -> GBWMProblem:
+    if not isinstance(problem, GBWMProblem):
+        raise ValueError(f"problem must be a GBWMProblem, got {type(problem).__name__}")
+    return problem
+
+
+def _check_positive_int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    return int(value)
+
+
+def _check_policies(policies: Mapping[str, Any]) -> dict[str, Any]:
+    if not isinstance(policies, Mapping) or not policies:
+        raise ValueError("policies must be a non-empty mapping of name -> policy")
+    for name, policy in policies.items():
+        if not callable(getattr(policy, "act", None)):
+            raise ValueError(f"policies[{name!r}] must have an act(t, wealth) method, "
+                             f"got {type(policy).__name__}")
+    return dict(policies)
+
+
+def _goal_label(problem: GBWMProblem, index: int) -> str:
+    goal = problem.goals[index]
+    return f"{goal.name} (t={goal.time})" if goal.name else f"t={goal.time}"
+
+
+def _money(problem: GBWMProblem) -> str:
+    return "wealth" if problem.unit == 1.0 else f"wealth (unit {problem.unit:g})"
+
+
+# ----------------------------------------------------------------------------- simulation
+@dataclass(frozen=True)
+class SimulatedPaths:
+    """Paths of a policy: pre-goal wealth (T+1, n), goals taken (T+1, n), portfolios (T, n)."""
+
+    wealth: np.ndarray
+    taken: np.ndarray
+    portfolio: np.ndarray
+    utility: np.ndarray
+
+
+def simulate_paths(problem: GBWMProblem, policy: Any, n_paths: int = 2_000,
+                   seed: int = 0) -> SimulatedPaths:
+    """Simulate ``policy`` on ``n_paths`` markets (vectorised over paths; shared dynamics).
+
+    The markets are the evaluator's for ``seed`` (:func:`gbwm_sb3.evaluation.normal_draws`),
+    so the paths are those that ``evaluate(..., seed=seed)`` scores.
+    """
+    problem = _check_problem(problem)
+    n_paths = _check_positive_int(n_paths, "n_paths")
+    _check_policies({"policy": policy})
+    arrays = problem_arrays(problem)
+    horizon = problem.horizon
+    draws = normal_draws(seed, horizon, 0, n_paths)  # the evaluator's markets for this seed
+    reset = getattr(policy, "reset", None)
+    if callable(reset):
+        reset()
+    wealth = np.full(n_paths, problem.initial_wealth)
+    wealth_paths = np.empty((horizon + 1, n_paths))
+    taken = np.zeros((horizon + 1, n_paths), dtype=bool)
+    portfolios = np.empty((horizon, n_paths), dtype=np.intp)
+    utility = np.zeros(n_paths)
+    for t in range(horizon):
+        wealth_paths[t] = wealth
+        take, portfolio = policy.act(t, wealth)
+        portfolio = np.asarray(portfolio, dtype=np.intp)
+        wealth, reward, taken[t] = apply_goal(arrays, t, wealth, np.asarray(take))
+        utility += reward
+        portfolios[t] = portfolio
+        wealth = grow_wealth(arrays, wealth, portfolio, draws[t])
+    wealth_paths[horizon] = wealth
+    _, reward, taken[horizon] = apply_goal(arrays, horizon, wealth, np.ones(n_paths, dtype=bool))
+    utility += reward
+    return SimulatedPaths(wealth_paths, taken, portfolios, utility)
+
+
+def goal_success_probabilities(problem: GBWMProblem, paths: SimulatedPaths) -> np.ndarray:
+    """Fraction of paths on which each goal (in time order) was taken, shape (num_goals,)."""
+    return paths.taken[list(problem.goal_times)].mean(axis=1)
+
+
+def _default_wealth_range(problem: GBWMProblem) -> tuple[float, float]:
+    costs = [g.cost for g in problem.goals if g.cost > 0]
+    low = 0.25 * min([problem.initial_wealth] + costs)
+    growth = math.exp(max(problem.portfolios.means) * problem.horizon)
+    high = 2.0 * max([problem.initial_wealth * growth] + costs)
+    return low, high
+
+
+def policy_grid(problem: GBWMProblem, policy: Any, wealth: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Decisions over (year, wealth): portfolio (T, W) and goal category (T, W).
+
+    Goal categories: 0 no goal, 1 unaffordable, 2 skipped, 3 taken.
+    """
+    problem = _check_problem(problem)
+    wealth = np.asarray(wealth, dtype=np.float64)
+    horizon = problem.horizon
+    portfolio = np.empty((horizon, wealth.size), dtype=np.intp)
+    goal = np.full((horizon, wealth.size), _NO_GOAL, dtype=np.intp)
+    costs, has_goal = problem.cost_by_time, problem.has_goal
+    for t in range(horizon):
+        take, chosen = policy.act(t, wealth)
+        portfolio[t] = np.asarray(chosen, dtype=np.intp)
+        if has_goal[t]:
+            affordable = wealth >= costs[t]
+            goal[t] = np.where(~affordable, _UNAFFORDABLE,
+                               np.where(np.asarray(take, dtype=bool), _TAKE, _SKIP))
+    return portfolio, goal
+
+
+# ----------------------------------------------------------------------------- figures
+def plot_policy_heatmaps(problem: GBWMProblem, policies: Mapping[str, Any],
+                         wealth_range: tuple[float, float] | None = None,
+                         n_wealth: int = 240) -> Figure:
+    """Portfolio chosen (top) and goal decision (bottom) over (year, wealth), one column each."""
+    problem = _check_problem(problem)
+    policies = _check_policies(policies)
+    n_wealth = _check_positive_int(n_wealth, "n_wealth")
+    low, high = wealth_range if wealth_range is not None else _default_wealth_range(problem)
+    if not (0 < low < high and math.isfinite(high)):
+        raise ValueError(f"wealth_range must be (low, high) with 0 < low < high, got "
+                         f"{wealth_range!r}")
+    wealth = np.geomspace(low, high, n_wealth)
+    edges_w = np.geomspace(low, high, n_wealth + 1)
+    edges_t = np.arange(problem.horizon + 1) - 0.5
+    n = problem.num_portfolios
+    columns = len(policies)
+    fig, axes = plt.subplots(2, columns, figsize=(4.2 * columns + 1.6, 7.4), sharex=True,
+                             sharey=True, squeeze=False, constrained_layout=True)
+    portfolio_cmap = plt.get_cmap("viridis", n)
+    portfolio_norm = BoundaryNorm(np.arange(n + 1) + 0.5, n)
+    goal_cmap = ListedColormap(_GOAL_COLOURS)
+    goal_norm = BoundaryNorm(np.arange(5) - 0.5, 4)
+    for col, (name, policy) in enumerate(policies.items()):
+        portfolio, goal = policy_grid(problem, policy, wealth)
+        top, bottom = axes[0, col], axes[1, col]
+        mesh = top.pcolormesh(edges_t, edges_w, (portfolio + 1).T, cmap=portfolio_cmap,
+                              norm=portfolio_norm, shading="flat", rasterized=True)
+        bottom.pcolormesh(edges_t, edges_w, goal.T, cmap=goal_cmap, norm=goal_norm,
+                          shading="flat", rasterized=True)
+        top.set_title(f"{_label(name)}: portfolio")
+        bottom.set_title(f"{_label(name)}: goal decision")
+        for ax in (top, bottom):
+            ax.set_yscale("log")
+            ax.axhline(problem.initial_wealth, color="white", lw=0.8, ls=":")
+        bottom.set_xlabel("year t")
+        bottom.xaxis.set_major_locator(MaxNLocator(integer=True))
+        for t in problem.goal_times:
+            if t < problem.horizon:
+                bottom.plot([t - 0.5, t + 0.5], [problem.cost_by_time[t]] * 2, color="black",
+                            lw=1.0)
+    for row in range(2):
+        axes[row, 0].set_ylabel(f"{_money(problem)} before the goal (log scale)")
+    bar = fig.colorbar(mesh, ax=axes[0, :].tolist(), shrink=0.9, pad=0.01)
+    bar.set_label("portfolio # (1 = lowest risk)")
+    ticks = np.unique(np.linspace(1, n, min(n, 8)).round().astype(int))
+    bar.set_ticks(ticks)
+    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in _GOAL_COLOURS]
+    handles.append(plt.Line2D([0], [0], color="black", lw=1.0))
+    fig.legend(handles, list(_GOAL_LABELS) + ["goal cost"], loc="outside lower center",
+               ncol=5, frameon=False, fontsize=8)
+    fig.suptitle("Policy over (year, wealth); dotted line: initial wealth")
+    return fig
+
+
+def plot_wealth_fan(problem: GBWMProblem, policy: Any, n_paths: int = 5_000, seed: int = 0,
+                    name: str = "policy", paths: SimulatedPaths | None = None,
+                    log_scale: bool = False) -> Figure:
+    """Percentile bands (5-95, 25-75) and median of pre-goal wealth over time, goals marked."""
+    problem = _check_problem(problem)
+    if paths is None:
+        paths = simulate_paths(problem, policy, n_paths, seed)
+    years = np.arange(problem.horizon + 1)
+    q = np.percentile(paths.wealth, [5, 25, 50, 75, 95], axis=1)
+    fig, ax = plt.subplots(figsize=(8, 4.8), constrained_layout=True)
+    colour = "#2b6cb0"
+    ax.fill_between(years, q[0], q[4], color=colour, alpha=0.15, label="5-95th percentile")
+    ax.fill_between(years, q[1], q[3], color=colour, alpha=0.3, label="25-75th percentile")
+    ax.plot(years, q[2], color=colour, lw=2, label="median")
+    success = goal_success_probabilities(problem, paths)
+    for i, goal in enumerate(problem.goals):
+        ax.axvline(goal.time, color="grey", lw=0.8, ls="--", zorder=0)
+        ax.scatter([goal.time], [goal.cost], marker="D", color="#c53030", zorder=3,
+                   label="goal cost" if i == 0 else None)
+        text = goal.name or f"goal {i + 1}"
+        ax.annotate(f"{text}\n{success[i]:.0%} reached", (goal.time, goal.cost),
+                    textcoords="offset points", xytext=(4, 6), fontsize=8, color="#742a2a")
+    if log_scale:
+        ax.set_yscale("log")
+    else:
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}"
+                                                   if abs(value) >= 1000 else f"{value:g}"))
+    ax.set_xlim(-0.3, problem.horizon + 0.8)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("year t")
+    ax.set_ylabel(f"{_money(problem)} before the year's goal")
+    ax.set_title(f"Wealth under {_label(name)} ({paths.wealth.shape[1]:,} simulated markets; "
+                 f"mean utility {paths.utility.mean():.2f})")
+    ax.legend(loc="upper left", frameon=False, fontsize=8)
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def plot_goal_success(problem: GBWMProblem, success: Mapping[str, Sequence[float]]) -> Figure:
+    """Grouped bars: probability that each goal is reached, for each policy."""
+    problem = _check_problem(problem)
+    if not isinstance(success, Mapping) or not success:
+        raise ValueError("success must be a non-empty mapping of name -> per-goal probabilities")
+    n_goals = len(problem.goals)
+    rows = {}
+    for name, values in success.items():
+        array = np.asarray(values, dtype=np.float64)
+        if array.shape != (n_goals,) or np.any((array < 0) | (array > 1)):
+            raise ValueError(f"success[{name!r}] must hold {n_goals} probabilities in [0, 1], "
+                             f"got {values!r}")
+        rows[name] = array
+    width = 0.8 / len(rows)
+    x = np.arange(n_goals)
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.9 * n_goals * max(1, len(rows)) / 2 + 4), 4.4),
+                           constrained_layout=True)
+    for k, (name, values) in enumerate(rows.items()):
+        bars = ax.bar(x + (k - (len(rows) - 1) / 2) * width, values, width, label=_label(name))
+        if n_goals * len(rows) <= 24:
+            ax.bar_label(bars, labels=[f"{v:.0%}" for v in values], fontsize=7, padding=1)
+    ax.set_xticks(x, [_goal_label(problem, i) for i in range(n_goals)],
+                  rotation=30 if n_goals > 6 else 0, ha="right" if n_goals > 6 else "center")
+    ax.set_ylim(0, 1.08)
+    ax.set_ylabel("probability the goal is reached")
+    ax.set_title("Goal success probabilities")
+    fig.legend(loc="outside lower center", ncol=min(len(rows), 4), frameon=False, fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
+    return fig
+
+
+def read_progress_csv(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
+    """Columns of an SB3 ``progress.csv`` as float arrays (NaN where a row has no value)."""
+    with open(path, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    if not rows:
+        raise ValueError(f"{path}: no rows (has training logged anything?)")
+    columns: dict[str, np.ndarray] = {}
+    for key in rows[0]:
+        values = []
+        for row in rows:
+            try:
+                values.append(float(row.get(key) or "nan"))
+            except ValueError:
+                values.append(float("nan"))
+        columns[key] = np.asarray(values)
+    return columns
+
+
+_CURVES = (
+    ("gbwm/mean_episode_utility", "mean episode utility (training rollouts)"),
+    ("gbwm/goal_success_rate", "goal success rate (taken / offered)"),
+    ("gbwm/efficiency", "efficiency against DP (deterministic policy)"),
+)
+
+
+def plot_training_curves(progress: Mapping[str, Sequence[float]] | str | os.PathLike[str],
+                         horizon: int | None = None) -> Figure:
+    """Mean utility, goal success rate and efficiency against training progress.
+
+    ``progress``: a ``progress.csv`` path or a mapping with ``time/total_timesteps`` and the
+    ``gbwm/...`` columns (missing columns leave their panel empty). With ``horizon`` the
+    x axis counts trajectories (timesteps / T).
+    """
+    data = read_progress_csv(progress) if isinstance(progress, (str, os.PathLike)) else progress
+    if "time/total_timesteps" not in data:
+        raise ValueError("progress must have a 'time/total_timesteps' column")
+    steps = np.asarray(data["time/total_timesteps"], dtype=np.float64)
+    x, xlabel = (steps / horizon, "trajectories") if horizon else (steps, "environment steps")
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8), constrained_layout=True)
+    for ax, (key, title) in zip(axes, _CURVES, strict=True):
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel(xlabel)
+        ax.grid(alpha=0.3)
+        if key not in data:
+            ax.text(0.5, 0.5, "not logged", ha="center", va="center", transform=ax.transAxes,
+                    color="grey")
+            continue
+        y = np.asarray(data[key], dtype=np.float64)
+        keep = np.isfinite(y) & np.isfinite(x)
+        ax.plot(x[keep], y[keep], marker="o", ms=3)
+        if key == "gbwm/efficiency" and keep.any():
+            ax.axhline(1.0, color="black", lw=0.8, ls="--")
+            best = np.nanargmax(np.where(keep, y, np.nan))
+            ax.annotate(f"best {y[best]:.3f}", (x[best], y[best]), textcoords="offset points",
+                        xytext=(-6, -14), ha="right", fontsize=8)
+    fig.suptitle("Training progress")
+    return fig
+
+
+def plot_efficiency_by_goals(results: Mapping[str, Mapping[int, float]],
+                             paper: Mapping[str, Mapping[int, float]] | None = None,
+                             title: str = "Efficiency against DP by number of goals") -> Figure:
+    """The paper's Figure 2: each strategy's efficiency (vs DP) per number of goals.
+
+    ``results`` maps a strategy to ``{NG: efficiency}``; ``paper`` (same form) is drawn as
+    hollow markers of the same colour for comparison.
+    """
+    if not isinstance(results, Mapping) or not results:
+        raise ValueError("results must be a non-empty mapping of strategy -> {NG: efficiency}")
+    goal_counts = sorted({int(ng) for row in results.values() for ng in row})
+    position = {ng: i for i, ng in enumerate(goal_counts)}
+    fig, ax = plt.subplots(figsize=(8.5, 4.8), constrained_layout=True)
+    colours = plt.get_cmap("tab10")
+    width = 0.8 / len(results)
+    for k, (name, row) in enumerate(results.items()):
+        xs = np.array([position[int(ng)] for ng in row], dtype=float)
+        ys = np.array([row[ng] for ng in row], dtype=float)
+        offset = (k - (len(results) - 1) / 2) * width
+        bars = ax.bar(xs + offset, ys, width, color=colours(k % 10), label=_label(name))
+        if len(goal_counts) == 1:
+            ax.bar_label(bars, fmt="%.3f", fontsize=8, label_type="center", color="white",
+                         fontweight="bold")
+        reference = (paper or {}).get(name)
+        if reference:
+            ref = [(position[int(ng)], v) for ng, v in reference.items() if int(ng) in position]
+            if ref:
+                rx, ry = np.array(ref).T
+                ax.scatter(rx + offset, ry, marker="_", s=120, color="black", zorder=3,
+                           label="paper" if k == 0 or "paper" not in
+                           ax.get_legend_handles_labels()[1] else None)
+    ax.set_xticks(range(len(goal_counts)), [f"NG = {ng}" for ng in goal_counts])
+    all_values = [v for row in results.values() for v in row.values()]
+    ax.set_ylim(max(0.0, min(all_values) - 0.1), 1.03)
+    ax.axhline(1.0, color="black", lw=0.8, ls="--")
+    ax.set_ylabel("mean utility / DP mean utility")
+    ax.set_title(title)
+    ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    ax.grid(axis="y", alpha=0.3)
+    return fig
+
+
+def save_figure(fig: Figure, stem: str | os.PathLike[str],
+                formats: Sequence[str] = FIGURE_FORMATS, dpi: int = 130) -> list[Path]:
+    """Write ``fig`` as ``stem.png`` / ``stem.svg`` (the formats asked), close it, return paths."""
+    bad = [f for f in formats if f not in ("png", "svg", "pdf")]
+    if bad or not formats:
+        raise ValueError(f"formats must be a non-empty selection of png, svg, pdf; got {formats}")
+    stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for fmt in formats:
+        path = stem.with_name(f"{stem.name}.{fmt}")
+        fig.savefig(path, dpi=dpi, metadata={"Date": None} if fmt == "svg" else None)
+        paths.append(path)
+    plt.close(fig)
+    return paths

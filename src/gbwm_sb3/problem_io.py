@@ -1,0 +1,555 @@
+"""Problem files: a client's goals and assets in YAML or JSON, loaded into a :class:`GBWMProblem`.
+
+A problem file describes one investor::
+
+    name: Example client                # optional
+    horizon: 16                         # years, T >= 1
+    initial_wealth: 389881.0            # W0 > 0, in currency
+    unit: 10000.0                       # optional (default 1): size of one model unit
+    currency: USD                       # optional label shown next to amounts
+    goals:
+      - {time: 4, cost: 136048.9, utility: 14, name: car}
+    portfolios:                         # either listed ...
+      means: [0.052632, ...]
+      volatilities: [0.037351, ...]
+    # ... or built on the efficient frontier of asset classes (instead of `portfolios`):
+    asset_classes:
+      names: [US bonds, US stocks, International stocks]
+      means: [0.0493, 0.0770, 0.0886]
+      covariance: [[0.0017, -0.0017, -0.0021], [...], [...]]
+      n_portfolios: 15                  # optional, default 15
+      mean_range: [0.052632, 0.088636]  # optional, default: min-variance mean .. top asset mean
+
+``paper: {num_goals: 4, unit: 10000}`` (or ``paper: 4``) stands for the paper's problem.
+Every error is a :class:`ProblemFileError` (a ``ValueError``) naming the file, the field
+path (``goals[2].cost``) and what is allowed. ``save_problem`` writes floats with ``repr``
+precision, so ``load_problem(save_problem(p))`` gives back ``p`` exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from .frontier import EfficientFrontier
+from .problem import PAPER_NUM_GOALS, GBWMProblem, Goal, Portfolios, paper_problem
+
+__all__ = [
+    "ProblemFileError",
+    "ProblemFile",
+    "load_problem",
+    "read_problem_file",
+    "save_problem",
+    "dump_problem_text",
+    "problem_to_dict",
+    "problem_from_dict",
+    "resolve_problem",
+    "PROBLEM_SUFFIXES",
+]
+
+PROBLEM_SUFFIXES = (".yaml", ".yml", ".json")
+_TOP_FIELDS = ("name", "description", "horizon", "initial_wealth", "unit", "currency", "goals",
+               "portfolios", "asset_classes", "paper")
+_GOAL_FIELDS = ("time", "cost", "utility", "name")
+_ASSET_FIELDS = ("names", "means", "covariance", "n_portfolios", "mean_range")
+_PAPER_FIELDS = ("num_goals", "unit")
+
+
+class ProblemFileError(ValueError):
+    """A problem file that cannot be read: names the file, the field path and what is allowed."""
+
+    def __init__(self, source: str, field_path: str, message: str) -> None:
+        self.source = source
+        self.field = field_path
+        self.message = message
+        where = f"{source}: {field_path}" if field_path else source
+        super().__init__(f"{where}: {message}")
+
+
+@dataclass(frozen=True)
+class ProblemFile:
+    """A loaded problem file: the problem plus the descriptive fields that are not maths."""
+
+    problem: GBWMProblem
+    name: str | None = None
+    description: str | None = None
+    currency: str | None = None
+    asset_names: tuple[str, ...] | None = None
+    source: str = "<memory>"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+# ----------------------------------------------------------------------------------------------
+# YAML loading: YAML 1.2 style numbers (``1e5`` is a float), only true/false are booleans, and
+# duplicate keys are errors rather than silently overwritten.
+# ----------------------------------------------------------------------------------------------
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader with YAML 1.2 core-schema floats/booleans and duplicate-key detection."""
+
+
+_StrictLoader.yaml_implicit_resolvers = {
+    key: [(tag, regexp) for tag, regexp in resolvers
+          if tag not in ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:float")]
+    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_StrictLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+    list("tTfF"),
+)
+_StrictLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*\.[0-9_]*|\.[0-9_]+)(?:[eE][-+]?[0-9]+)?
+                  |[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+
+                  |[-+]?\.(?:inf|Inf|INF)
+                  |\.(?:nan|NaN|NAN))$""", re.X),
+    list("-+0123456789."),
+)
+
+
+def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode,
+                       deep: bool = False) -> dict[Any, Any]:
+    loader.flatten_mapping(node)
+    mapping: dict[Any, Any] = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in mapping:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r}", key_node.start_mark
+            )
+        mapping[key] = loader.construct_object(value_node, deep=deep)
+    return mapping
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+class _StrictDumper(yaml.SafeDumper):
+    """SafeDumper that quotes exactly the strings ``_StrictLoader`` would not read as strings."""
+
+
+_StrictDumper.yaml_implicit_resolvers = _StrictLoader.yaml_implicit_resolvers
+
+
+def _parse_text(text: str, source: str, suffix: str) -> Any:
+    if suffix == ".json":
+        def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+            result: dict[str, Any] = {}
+            for key, value in pairs:
+                if key in result:
+                    raise ProblemFileError(source, key, "duplicate key")
+                result[key] = value
+            return result
+        try:
+            return json.loads(text, object_pairs_hook=_no_duplicates)
+        except json.JSONDecodeError as exc:
+            raise ProblemFileError(source, "", f"not valid JSON: {exc}") from None
+    try:
+        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        what = exc.problem or exc.context or "syntax error"
+        raise ProblemFileError(source, "", f"not valid YAML{where}: {what}") from None
+    except yaml.YAMLError as exc:
+        raise ProblemFileError(source, "", f"not valid YAML: {exc}") from None
+
+
+# ----------------------------------------------------------------------------------------------
+# Field readers: each checks one value and raises a ProblemFileError naming its path.
+# ----------------------------------------------------------------------------------------------
+class _Reader:
+    """Reads typed values out of parsed data, raising errors that name the file and field."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, path: str, message: str) -> ProblemFileError:
+        return ProblemFileError(self.source, path, message)
+
+    def mapping(self, value: Any, path: str, allowed: tuple[str, ...],
+                required: tuple[str, ...] = ()) -> Mapping[str, Any]:
+        if not isinstance(value, Mapping):
+            raise self.fail(path or "<top level>",
+                            f"must be a mapping with fields {', '.join(allowed)}; "
+                            f"got {_describe(value)}")
+        for key in value:
+            if not isinstance(key, str) or key not in allowed:
+                prefix = f"{path}." if path else ""
+                raise self.fail(f"{prefix}{key}",
+                                f"unknown field; allowed fields are {', '.join(allowed)}")
+        for key in required:
+            if key not in value:
+                prefix = f"{path}." if path else ""
+                raise self.fail(f"{prefix}{key}", "missing required field")
+        return value
+
+    def number(self, value: Any, path: str, *, minimum: float | None = None,
+               positive: bool = False) -> float:
+        allowed = "a number > 0" if positive else (
+            f"a number >= {minimum:g}" if minimum is not None else "a number")
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.fail(path, f"must be {allowed}; got {_describe(value)}")
+        number = float(value)
+        if not math.isfinite(number):
+            raise self.fail(path, f"must be a finite number; got {value!r}")
+        if positive and number <= 0.0:
+            raise self.fail(path, f"must be {allowed}; got {value!r}")
+        if minimum is not None and number < minimum:
+            raise self.fail(path, f"must be {allowed}; got {value!r}")
+        return number
+
+    def integer(self, value: Any, path: str, *, minimum: int | None = None,
+                maximum: int | None = None) -> int:
+        if minimum is not None and maximum is not None:
+            allowed = f"an integer in {minimum}..{maximum}"
+        elif minimum is not None:
+            allowed = f"an integer >= {minimum}"
+        else:
+            allowed = "an integer"
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.fail(path, f"must be {allowed}; got {_describe(value)}")
+        if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+            raise self.fail(path, f"must be {allowed}; got {value}")
+        return int(value)
+
+    def string(self, value: Any, path: str) -> str:
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(path, f"must be a non-empty string; got {_describe(value)}")
+        return value
+
+    def sequence(self, value: Any, path: str, what: str, *, min_length: int = 0) -> list[Any]:
+        if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, (list, tuple)):
+            raise self.fail(path, f"must be a list of {what}; got {_describe(value)}")
+        if len(value) < min_length:
+            raise self.fail(path, f"must list at least {min_length} {what}; got {len(value)}")
+        return list(value)
+
+    def numbers(self, value: Any, path: str, *, min_length: int = 1, positive: bool = False,
+                minimum: float | None = None) -> list[float]:
+        items = self.sequence(value, path, "numbers", min_length=min_length)
+        return [self.number(v, f"{path}[{i}]", positive=positive, minimum=minimum)
+                for i, v in enumerate(items)]
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "nothing (null)"
+    text = repr(value)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"{type(value).__name__} {text}"
+
+
+# ----------------------------------------------------------------------------------------------
+# dict <-> problem
+# ----------------------------------------------------------------------------------------------
+def _read_goals(reader: _Reader, value: Any, horizon: int) -> tuple[Goal, ...]:
+    items = reader.sequence(value, "goals", "goals (each a mapping with time, cost, utility)",
+                            min_length=1)
+    goals = []
+    times: dict[int, int] = {}
+    for i, item in enumerate(items):
+        path = f"goals[{i}]"
+        entry = reader.mapping(item, path, _GOAL_FIELDS, required=("time", "cost", "utility"))
+        time = reader.integer(entry["time"], f"{path}.time", minimum=0, maximum=horizon)
+        if time in times:
+            raise reader.fail(f"{path}.time", f"two goals at time {time} (goals[{times[time]}] "
+                                              "too); at most one goal per year is allowed")
+        times[time] = i
+        cost = reader.number(entry["cost"], f"{path}.cost", minimum=0.0)
+        utility = reader.number(entry["utility"], f"{path}.utility", minimum=0.0)
+        name = reader.string(entry["name"], f"{path}.name") if "name" in entry else None
+        goals.append(Goal(time=time, cost=cost, utility=utility, name=name))
+    return tuple(goals)
+
+
+def _read_portfolios(reader: _Reader, value: Any) -> Portfolios:
+    if isinstance(value, Mapping):
+        entry = reader.mapping(value, "portfolios", ("means", "volatilities"),
+                               required=("means", "volatilities"))
+        means = reader.numbers(entry["means"], "portfolios.means")
+        vols = reader.numbers(entry["volatilities"], "portfolios.volatilities", positive=True)
+        if len(means) != len(vols):
+            raise reader.fail("portfolios.volatilities",
+                              f"must have one volatility per mean ({len(means)}); got {len(vols)}")
+        return Portfolios(means=means, volatilities=vols)
+    items = reader.sequence(
+        value, "portfolios",
+        "portfolios (each {mean, volatility}), or a mapping with means and volatilities",
+        min_length=1)
+    means, vols = [], []
+    for i, item in enumerate(items):
+        path = f"portfolios[{i}]"
+        entry = reader.mapping(item, path, ("mean", "volatility"), required=("mean", "volatility"))
+        means.append(reader.number(entry["mean"], f"{path}.mean"))
+        vols.append(reader.number(entry["volatility"], f"{path}.volatility", positive=True))
+    return Portfolios(means=means, volatilities=vols)
+
+
+def _read_asset_classes(reader: _Reader, value: Any) -> tuple[Portfolios, tuple[str, ...] | None]:
+    entry = reader.mapping(value, "asset_classes", _ASSET_FIELDS, required=("means", "covariance"))
+    means = reader.numbers(entry["means"], "asset_classes.means", min_length=2)
+    n_assets = len(means)
+    names = None
+    if "names" in entry:
+        raw_names = reader.sequence(entry["names"], "asset_classes.names", "strings")
+        names = tuple(reader.string(v, f"asset_classes.names[{i}]")
+                      for i, v in enumerate(raw_names))
+        if len(names) != n_assets:
+            raise reader.fail("asset_classes.names",
+                              f"must name each of the {n_assets} assets; got {len(names)} names")
+    rows = reader.sequence(entry["covariance"], "asset_classes.covariance",
+                           f"{n_assets} rows (a {n_assets}x{n_assets} matrix)")
+    if len(rows) != n_assets:
+        raise reader.fail("asset_classes.covariance",
+                          f"must be a {n_assets}x{n_assets} matrix (one row per asset); "
+                          f"got {len(rows)} rows")
+    cov = []
+    for i, row in enumerate(rows):
+        values = reader.numbers(row, f"asset_classes.covariance[{i}]")
+        if len(values) != n_assets:
+            raise reader.fail(f"asset_classes.covariance[{i}]",
+                              f"must have {n_assets} entries (one per asset); got {len(values)}")
+        cov.append(values)
+    matrix = np.asarray(cov)
+    for i in range(n_assets):
+        if matrix[i, i] <= 0.0:
+            raise reader.fail(f"asset_classes.covariance[{i}][{i}]",
+                              f"a variance must be > 0; got {cov[i][i]!r}")
+    bad = np.argwhere(~np.isclose(matrix, matrix.T, rtol=1e-9,
+                                  atol=1e-12 * float(np.abs(matrix).max())))
+    if bad.size:
+        i, j = (int(x) for x in bad[0])
+        raise reader.fail(f"asset_classes.covariance[{i}][{j}]",
+                          f"the matrix must be symmetric; [{i}][{j}] = {cov[i][j]!r} but "
+                          f"[{j}][{i}] = {cov[j][i]!r}")
+    n_portfolios = 15
+    if "n_portfolios" in entry:
+        n_portfolios = reader.integer(entry["n_portfolios"], "asset_classes.n_portfolios",
+                                      minimum=1)
+    mean_range = None
+    if "mean_range" in entry:
+        bounds = reader.numbers(entry["mean_range"], "asset_classes.mean_range", min_length=2)
+        if len(bounds) != 2:
+            raise reader.fail("asset_classes.mean_range",
+                              f"must be [low, high] (2 numbers); got {len(bounds)} numbers")
+        mean_range = (bounds[0], bounds[1])
+    try:
+        frontier = EfficientFrontier(means, matrix)
+    except ValueError as exc:
+        raise reader.fail("asset_classes.covariance", str(exc)) from None
+    try:
+        portfolios = frontier.portfolios(n_portfolios, mean_range)
+    except ValueError as exc:
+        raise reader.fail("asset_classes.mean_range", str(exc)) from None
+    return portfolios, names
+
+
+def _read_paper(reader: _Reader, value: Any) -> GBWMProblem:
+    allowed_ng = ", ".join(str(n) for n in PAPER_NUM_GOALS)
+    unit = 1.0
+    if isinstance(value, Mapping):
+        entry = reader.mapping(value, "paper", _PAPER_FIELDS, required=("num_goals",))
+        num_goals_value = entry["num_goals"]
+        path = "paper.num_goals"
+        if "unit" in entry:
+            unit = reader.number(entry["unit"], "paper.unit", positive=True)
+    else:
+        num_goals_value, path = value, "paper"
+    if isinstance(num_goals_value, bool) or num_goals_value not in PAPER_NUM_GOALS:
+        raise reader.fail(path, f"number of goals must be one of {allowed_ng}; "
+                                f"got {_describe(num_goals_value)}")
+    return paper_problem(int(num_goals_value), unit=unit)
+
+
+def _read(data: Any, source: str) -> ProblemFile:
+    reader = _Reader(source)
+    top = reader.mapping(data, "", _TOP_FIELDS)
+    name = reader.string(top["name"], "name") if "name" in top else None
+    description = (reader.string(top["description"], "description")
+                   if "description" in top else None)
+    currency = reader.string(top["currency"], "currency") if "currency" in top else None
+    if "paper" in top:
+        clash = [k for k in top if k not in ("paper", "name", "description", "currency")]
+        if clash:
+            raise reader.fail(clash[0], "cannot be combined with `paper` (the paper shorthand "
+                                        "defines horizon, wealth, goals and portfolios)")
+        problem = _read_paper(reader, top["paper"])
+        return ProblemFile(problem, name, description, currency, None, source)
+    for key in ("horizon", "initial_wealth", "goals"):
+        if key not in top:
+            raise reader.fail(key, "missing required field")
+    if "portfolios" in top and "asset_classes" in top:
+        raise reader.fail("asset_classes", "give either `portfolios` (listed) or `asset_classes` "
+                                           "(built on the efficient frontier), not both")
+    if "portfolios" not in top and "asset_classes" not in top:
+        raise reader.fail("portfolios", "missing: give `portfolios` (means and volatilities) or "
+                                        "`asset_classes` (means and covariance)")
+    horizon = reader.integer(top["horizon"], "horizon", minimum=1)
+    initial_wealth = reader.number(top["initial_wealth"], "initial_wealth", positive=True)
+    unit = reader.number(top["unit"], "unit", positive=True) if "unit" in top else 1.0
+    goals = _read_goals(reader, top["goals"], horizon)
+    asset_names = None
+    if "portfolios" in top:
+        portfolios = _read_portfolios(reader, top["portfolios"])
+    else:
+        portfolios, asset_names = _read_asset_classes(reader, top["asset_classes"])
+    try:
+        problem = GBWMProblem(horizon=horizon, initial_wealth=initial_wealth, goals=goals,
+                              portfolios=portfolios, unit=unit)
+    except ValueError as exc:  # every field was checked above; keep the file name regardless
+        raise reader.fail("", str(exc)) from None
+    return ProblemFile(problem, name, description, currency, asset_names, source)
+
+
+def problem_from_dict(data: Any, source: str = "<dict>") -> GBWMProblem:
+    """A :class:`GBWMProblem` from already-parsed problem-file data (errors name ``source``)."""
+    return _read(data, source).problem
+
+
+def problem_to_dict(problem: GBWMProblem, *, name: str | None = None,
+                    description: str | None = None, currency: str | None = None
+                    ) -> dict[str, Any]:
+    """The problem-file form of ``problem`` (portfolios listed), JSON/YAML serialisable."""
+    if not isinstance(problem, GBWMProblem):
+        raise ValueError(f"problem must be a GBWMProblem, got {type(problem).__name__}")
+    data: dict[str, Any] = {}
+    if name is not None:
+        data["name"] = name
+    if description is not None:
+        data["description"] = description
+    data["horizon"] = int(problem.horizon)
+    data["initial_wealth"] = float(problem.initial_wealth)
+    data["unit"] = float(problem.unit)
+    if currency is not None:
+        data["currency"] = currency
+    goals = []
+    for goal in problem.goals:
+        entry: dict[str, Any] = {"time": int(goal.time), "cost": float(goal.cost),
+                                 "utility": float(goal.utility)}
+        if goal.name is not None:
+            entry["name"] = goal.name
+        goals.append(entry)
+    data["goals"] = goals
+    data["portfolios"] = {
+        "means": [float(m) for m in problem.portfolios.means],
+        "volatilities": [float(s) for s in problem.portfolios.volatilities],
+    }
+    return data
+
+
+# ----------------------------------------------------------------------------------------------
+# Files
+# ----------------------------------------------------------------------------------------------
+def _suffix(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix not in PROBLEM_SUFFIXES:
+        raise ProblemFileError(str(path), "", "unsupported file type: the name must end in "
+                                              f"{', '.join(PROBLEM_SUFFIXES)}")
+    return suffix
+
+
+def read_problem_file(path: str | os.PathLike[str]) -> ProblemFile:
+    """Read a YAML/JSON problem file into a :class:`ProblemFile` (problem plus labels)."""
+    path = Path(path)
+    suffix = _suffix(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ProblemFileError(str(path), "", "no such file") from None
+    except IsADirectoryError:
+        raise ProblemFileError(str(path), "", "is a directory, expected a problem file") from None
+    except UnicodeDecodeError as exc:
+        raise ProblemFileError(str(path), "", f"not UTF-8 text: {exc}") from None
+    except OSError as exc:
+        raise ProblemFileError(str(path), "", f"cannot be read: {exc.strerror}") from None
+    data = _parse_text(text, str(path), suffix)
+    return _read(data, str(path))
+
+
+def load_problem(path: str | os.PathLike[str]) -> GBWMProblem:
+    """Load a :class:`GBWMProblem` from a YAML (``.yaml``/``.yml``) or JSON (``.json``) file."""
+    return read_problem_file(path).problem
+
+
+def dump_problem_text(problem: GBWMProblem, fmt: str = "yaml", *, name: str | None = None,
+                      description: str | None = None, currency: str | None = None,
+                      comment: str | None = None) -> str:
+    """The text of a problem file for ``problem`` in ``fmt`` ("yaml" or "json")."""
+    data = problem_to_dict(problem, name=name, description=description, currency=currency)
+    if fmt == "json":
+        return json.dumps(data, indent=2) + "\n"
+    if fmt != "yaml":
+        raise ValueError(f"fmt must be 'yaml' or 'json', got {fmt!r}")
+    # Goals one per line, portfolio lists in flow style: compact and easy to edit.
+    lines = []
+    if comment:
+        lines += [f"# {line}".rstrip() for line in comment.splitlines()]
+    for key in ("name", "description", "horizon", "initial_wealth", "unit", "currency"):
+        if key in data:
+            lines.append(_yaml_line(key, data[key]))
+    lines.append("goals:")
+    for goal in data["goals"]:
+        lines.append("  - " + yaml.dump(goal, Dumper=_StrictDumper, default_flow_style=True,
+                                        sort_keys=False, width=1_000_000).strip())
+    lines.append("portfolios:")
+    for key in ("means", "volatilities"):
+        lines.append(f"  {key}: " + yaml.dump(data["portfolios"][key], Dumper=_StrictDumper,
+                                              default_flow_style=True, width=1_000_000).strip())
+    return "\n".join(lines) + "\n"
+
+
+def _yaml_line(key: str, value: Any) -> str:
+    return yaml.dump({key: value}, Dumper=_StrictDumper, default_flow_style=False,
+                     width=1_000_000, allow_unicode=True).strip()
+
+
+def save_problem(problem: GBWMProblem, path: str | os.PathLike[str], overwrite: bool = False, *,
+                 name: str | None = None, description: str | None = None,
+                 currency: str | None = None, comment: str | None = None) -> Path:
+    """Write ``problem`` to a YAML or JSON file (chosen by the suffix); returns the path.
+
+    Refuses to replace an existing file unless ``overwrite=True``. Floats are written with
+    ``repr`` precision so loading the file gives back an equal problem.
+    """
+    path = Path(path)
+    suffix = _suffix(path)
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path} already exists; pass overwrite=True to replace it")
+    text = dump_problem_text(problem, "json" if suffix == ".json" else "yaml", name=name,
+                             description=description, currency=currency,
+                             comment=comment if suffix != ".json" else None)
+    # Check the text reads back to the same problem before touching the file.
+    if problem_from_dict(_parse_text(text, str(path), suffix), str(path)) != problem:
+        raise RuntimeError(f"{path}: the written problem does not read back identically")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def resolve_problem(spec: str | os.PathLike[str]) -> GBWMProblem:
+    """A problem from ``paper:NG`` (``paper:4``, ``paper:4:10000`` for a unit) or a file path."""
+    text = os.fspath(spec)
+    if text.startswith("paper:"):
+        parts = text.split(":")
+        allowed = ", ".join(f"paper:{n}" for n in PAPER_NUM_GOALS)
+        try:
+            num_goals = int(parts[1])
+            unit = float(parts[2]) if len(parts) == 3 else 1.0
+        except (ValueError, IndexError):
+            num_goals, unit = -1, 1.0
+        if len(parts) > 3 or num_goals not in PAPER_NUM_GOALS or not unit > 0:
+            raise ValueError(f"problem {text!r}: use one of {allowed} (optionally "
+                             f"paper:NG:UNIT with UNIT > 0), or a path to a "
+                             f"{'/'.join(PROBLEM_SUFFIXES)} problem file")
+        return paper_problem(num_goals, unit=unit)
+    return load_problem(text)

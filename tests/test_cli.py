@@ -1,0 +1,190 @@
+"""The ``gbwm`` command line on a tiny problem with very short training."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gbwm_sb3 import paper_problem
+from gbwm_sb3.cli import main
+from gbwm_sb3.dp import solve_dp
+from gbwm_sb3.model_io import load_model_safely, read_manifest
+from gbwm_sb3.problem_io import load_problem
+
+TINY = """\
+horizon: 4
+initial_wealth: 10.0
+goals:
+  - {time: 2, cost: 6.0, utility: 5, name: early}
+  - {time: 4, cost: 8.0, utility: 10, name: late}
+portfolios:
+  - {mean: 0.02, volatility: 0.03}
+  - {mean: 0.06, volatility: 0.10}
+  - {mean: 0.09, volatility: 0.20}
+"""
+TRAIN = ["--trajectories", "256", "--rollout-trajectories", "64", "--eval-paths", "400",
+         "--eval-every", "1", "--no-progress"]
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("problems") / "tiny.yaml"
+    path.write_text(TINY)
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(tiny: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("runs") / "tiny_run"
+    assert main(["train", str(tiny), "--seed", "1", "--out", str(out), *TRAIN]) == 0
+    return out
+
+
+@pytest.mark.parametrize("command", [[], ["solve"], ["train"], ["evaluate"], ["plot"],
+                                     ["reproduce"]])
+def test_help_on_every_command(command: list[str], capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as info:
+        main([*command, "--help"])
+    assert info.value.code == 0
+    assert "usage: gbwm" in capsys.readouterr().out
+
+
+def test_solve(tiny: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["solve", str(tiny), "--paths", "2000"]) == 0
+    out = capsys.readouterr().out
+    optimum = solve_dp(load_problem(tiny)).expected_utility
+    assert f"Optimal expected utility: {optimum:.4f}" in out
+    assert "First-year decision" in out and "early" in out and "late" in out
+
+    assert main(["solve", "paper:2", "--json", "--paths", "2000"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["expected_utility"] == pytest.approx(solve_dp(paper_problem(2))
+                                                       .expected_utility)
+    assert [g["time"] for g in result["goal_success"]] == [8, 16]
+    assert all(0.0 <= g["probability"] <= 1.0 for g in result["goal_success"])
+    assert 1 <= result["first_year"]["portfolio"] <= 15
+
+
+def test_solve_errors(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["solve", "paper:3"]) == 2
+    assert "paper:1, paper:2, paper:4, paper:8, paper:16" in capsys.readouterr().err
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(TINY.replace("cost: 8.0", "cost: -8.0"))
+    assert main(["solve", str(bad)]) == 2
+    assert "bad.yaml: goals[1].cost: must be a number >= 0" in capsys.readouterr().err
+    assert main(["solve", str(tmp_path / "missing.yaml")]) == 2
+    assert "no such file" in capsys.readouterr().err
+    for option, value, message in [("--paths", "1", "argument --paths: must be an integer in"),
+                                   ("--seed", "-3", "argument --seed: must be an integer >= 0"),
+                                   ("--grid-density", "nan", "argument --grid-density")]:
+        with pytest.raises(SystemExit) as info:
+            main(["solve", "paper:1", option, value])
+        assert info.value.code == 2
+        assert message in capsys.readouterr().err
+
+
+def test_train_saves_a_safe_model_directory(trained: Path, tiny: Path) -> None:
+    names = {p.name for p in trained.iterdir()}
+    assert {"manifest.json", "problem.yaml", "policy.pt", "model.zip", "logs", "best"} <= names
+    manifest = read_manifest(trained)
+    assert manifest["preset"] == "paper"
+    metrics = manifest["metrics"]
+    assert 0.0 < metrics["efficiency"] <= 1.05
+    assert metrics["trajectories"] >= 256 and metrics["eval_paths"] == 400
+    assert len(metrics["evaluation_history"]) >= 4
+    model, problem = load_model_safely(trained)
+    assert problem == load_problem(tiny)
+    assert model.n_envs == 64
+    assert (trained / "logs" / "progress.csv").read_text().count("gbwm/efficiency") == 1
+    load_model_safely(trained / "best")
+
+
+def test_train_refuses_to_overwrite(trained: Path, tiny: Path,
+                                    capsys: pytest.CaptureFixture) -> None:
+    before = (trained / "policy.pt").read_bytes()
+    assert main(["train", str(tiny), "--out", str(trained), *TRAIN]) == 2
+    assert "--force" in capsys.readouterr().err
+    assert (trained / "policy.pt").read_bytes() == before
+
+
+def test_train_force_and_option_errors(tiny: Path, tmp_path: Path,
+                                       capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    assert main(["train", str(tiny), "--out", str(out), "--force", "--seed", "2", *TRAIN]) == 0
+    assert (out / "notes.txt").read_text() == "mine"
+    assert read_manifest(out)["extra"]["train_seed"] == 2
+    for args, message in [(["--trajectories", "0"], "argument --trajectories"),
+                          (["--preset", "bogus"], "argument --preset: invalid choice"),
+                          (["--eval-every", "x"], "argument --eval-every: must be an integer")]:
+        with pytest.raises(SystemExit):
+            main(["train", str(tiny), "--out", str(tmp_path / "x"), *args])
+        assert message in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["train", str(tiny)])
+    assert "--out" in capsys.readouterr().err
+    hopeless = tmp_path / "hopeless.yaml"
+    hopeless.write_text(TINY.replace("cost: 6.0", "cost: 600.0").replace("cost: 8.0",
+                                                                         "cost: 800.0"))
+    assert main(["train", str(hopeless), "--out", str(tmp_path / "h"), *TRAIN]) == 2
+    assert "nothing to train for" in capsys.readouterr().err
+    assert not (tmp_path / "h").exists()
+
+
+def test_evaluate(trained: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["evaluate", str(trained), "--paths", "2000"]) == 0
+    out = capsys.readouterr().out
+    for label in ("DP (optimum)", "RL (PPO)", "Greedy goals + RL portfolios",
+                  "Buy-and-hold + coin-flip goals", "Random portfolios + coin-flip goals",
+                  "RL goals + DP portfolios", "DP goals + RL portfolios"):
+        assert label in out
+    saved = json.loads((trained / "evaluation.json").read_text())
+    results = saved["report"]["results"]
+    assert results["dp"]["efficiency"] == pytest.approx(1.0)
+    assert results["rl"]["efficiency"] == pytest.approx(
+        results["rl"]["mean_utility"] / results["dp"]["mean_utility"])
+    assert main(["evaluate", str(trained), "--paths", "500", "--json", "--no-save"]) == 0
+    assert json.loads(capsys.readouterr().out)["report"]["n_paths"] == 500
+
+
+def test_evaluate_rejects_non_model_directories(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture) -> None:
+    assert main(["evaluate", str(tmp_path)]) == 2
+    assert "manifest.json: missing" in capsys.readouterr().err
+
+
+def test_plot(trained: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "pictures"
+    assert main(["plot", str(trained), "--out", str(out), "--paths", "500"]) == 0
+    names = {p.name for p in out.iterdir()}
+    for stem in ("policy_heatmaps", "wealth_fan_rl", "wealth_fan_dp", "goal_success",
+                 "training_curves", "efficiency"):
+        assert {f"{stem}.png", f"{stem}.svg"} <= names
+    assert main(["plot", str(trained), "--out", str(out)]) == 2
+    assert "--force" in capsys.readouterr().err
+
+
+def test_reproduce_runs_the_example_script(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                           capsys: pytest.CaptureFixture) -> None:
+    script = tmp_path / "reproduce_figure2.py"
+    script.write_text("import sys, pathlib\n"
+                      f"pathlib.Path({str(tmp_path / 'args.json')!r}).write_text("
+                      "__import__('json').dumps(sys.argv[1:]))\nsys.exit(3)\n")
+    monkeypatch.setenv("GBWM_EXAMPLES_DIR", str(tmp_path))
+    assert main(["reproduce", "figure2", "--seeds", "2", "--goals", "4"]) == 3
+    assert json.loads((tmp_path / "args.json").read_text()) == ["--seeds", "2", "--goals", "4"]
+    assert main(["reproduce", "table1"]) == 2
+    assert "reproduce_table1.py was not found" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["reproduce", "table2"])
+
+
+def test_console_entry_point_runs() -> None:
+    result = subprocess.run([sys.executable, "-m", "gbwm_sb3.cli", "--version"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and result.stdout.startswith("gbwm-sb3 ")
