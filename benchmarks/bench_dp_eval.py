@@ -1,0 +1,74 @@
+"""Timings of the DP solver and the common-random-number evaluator.
+
+    python benchmarks/bench_dp_eval.py [--repeats 5] [--skip-million]
+
+Prints, for the paper's problem family: solve_dp time (median of ``--repeats``
+runs) and grid size per NG, then evaluate() time and peak traced memory for
+five policies (DP, greedy + DP portfolios, buy-and-hold #8, random, DP goals +
+buy-and-hold portfolio) over 100,000 and 1,000,000 paths.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+import tracemalloc
+
+from gbwm_sb3 import paper_problem, solve_dp
+from gbwm_sb3.evaluation import evaluate
+from gbwm_sb3.strategies import BuyAndHold, GreedyGoals, Hybrid, RandomPolicy
+
+
+def bench_solve(repeats: int) -> None:
+    print("| NG | grid points | solve_dp median (s) | min (s) | expected utility |")
+    print("|---|---|---|---|---|")
+    for num_goals in (1, 2, 4, 8, 16):
+        problem = paper_problem(num_goals)
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            solution = solve_dp(problem)
+            times.append(time.perf_counter() - start)
+        print(f"| {num_goals} | {solution.wealth_grid.size} | {statistics.median(times):.3f} | "
+              f"{min(times):.3f} | {solution.expected_utility:.3f} |")
+
+
+def bench_evaluate(num_goals: int, path_counts: list[int]) -> None:
+    problem = paper_problem(num_goals)
+    dp = solve_dp(problem)
+    print(f"\nevaluate(), NG = {num_goals}, five policies")
+    print("| paths | seconds | peak traced memory (MB) | per-policy seconds |")
+    print("|---|---|---|---|")
+    for n_paths in path_counts:
+        policies = {
+            "DP": dp,
+            "greedy": GreedyGoals(dp),
+            "buy-and-hold #8": BuyAndHold(seed=1),
+            "random": RandomPolicy(problem, seed=2),
+            "DP goals + #8": Hybrid(dp, BuyAndHold()),
+        }
+        tracemalloc.start()
+        start = time.perf_counter()
+        report = evaluate(policies, problem, n_paths=n_paths, seed=0)
+        seconds = time.perf_counter() - start
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        per = ", ".join(f"{r.name} {r.seconds:.2f}" for r in report.results.values())
+        print(f"| {n_paths:,} | {seconds:.2f} | {peak / 1e6:.0f} | {per} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--num-goals", type=int, default=4, choices=(1, 2, 4, 8, 16))
+    parser.add_argument("--skip-million", action="store_true")
+    args = parser.parse_args()
+    if args.repeats < 1:
+        parser.error(f"--repeats must be >= 1, got {args.repeats}")
+    bench_solve(args.repeats)
+    bench_evaluate(args.num_goals, [100_000] if args.skip_million else [100_000, 1_000_000])
+
+
+if __name__ == "__main__":
+    main()

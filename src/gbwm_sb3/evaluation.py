@@ -1,0 +1,287 @@
+"""Monte Carlo scoring of GBWM policies on common random numbers.
+
+Every policy is simulated on the same ``T x n_paths`` standard normal draws, so
+differences between policies are not market luck, and the efficiency against
+a reference (the DP optimum) comes with a paired confidence interval. The
+draws are generated in fixed blocks of ``DRAW_BLOCK`` paths, each from its own
+``SeedSequence(seed, spawn_key=(block,))``: path ``k`` always gets the same
+draws for a given seed, whatever ``chunk_size`` or ``n_paths`` is. Wealth moves
+by :func:`gbwm_sb3.dynamics.step_year`, the same mechanics as the envs.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .dynamics import problem_arrays, step_year
+from .problem import GBWMProblem
+from .strategies import reset_policy
+
+__all__ = ["DRAW_BLOCK", "PolicyResult", "EvaluationReport", "evaluate", "normal_draws"]
+
+#: Paths per block of random numbers (the unit of reproducibility, not of memory).
+DRAW_BLOCK = 8192
+_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+_Z95 = 1.959963984540054
+
+
+def normal_draws(seed: int, horizon: int, start: int, stop: int) -> np.ndarray:
+    """The evaluator's standard normal draws for paths ``start..stop-1``, shape (T, stop-start)."""
+    first, last = start // DRAW_BLOCK, (stop - 1) // DRAW_BLOCK
+    blocks = []
+    for block in range(first, last + 1):
+        sequence = np.random.SeedSequence(seed, spawn_key=(block,))
+        blocks.append(np.random.Generator(np.random.PCG64(sequence))
+                      .standard_normal((horizon, DRAW_BLOCK)))
+    draws = np.concatenate(blocks, axis=1) if len(blocks) > 1 else blocks[0]
+    offset = start - first * DRAW_BLOCK
+    return draws[:, offset:offset + (stop - start)]
+
+
+@dataclass
+class PolicyResult:
+    """One policy's scores over the simulated paths."""
+
+    name: str
+    mean_utility: float
+    std_error: float
+    goal_success: dict[str, float]  # goal time (as str, for JSON) -> fraction of paths taking it
+    goals_taken_mean: float
+    terminal_wealth_mean: float
+    terminal_wealth_quantiles: dict[str, float]  # quantile (as str) -> terminal wealth
+    efficiency: float | None = None
+    efficiency_ci: tuple[float, float] | None = None
+    difference_mean: float | None = None  # mean of (policy - reference) per path
+    difference_std_error: float | None = None
+    seconds: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.efficiency_ci is not None:
+            self.efficiency_ci = (float(self.efficiency_ci[0]), float(self.efficiency_ci[1]))
+
+
+@dataclass
+class EvaluationReport:
+    """Scores of every evaluated policy (indexable by name), printable and JSON-serialisable."""
+
+    n_paths: int
+    seed: int
+    reference: str | None
+    total_utility: float
+    horizon: int
+    initial_wealth: float
+    goal_times: list[int]
+    results: dict[str, PolicyResult] = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> PolicyResult:
+        return self.results[name]
+
+    def __iter__(self):
+        return iter(self.results)
+
+    def __len__(self) -> int:
+        return len(self.results)
+
+    def to_markdown(self, per_goal: bool = False) -> str:
+        """A Markdown table: mean utility, s.e., efficiency with its 95% CI, goals, wealth."""
+        header = ["policy", "mean utility", "s.e.", "efficiency", "95% CI", "goals taken",
+                  "success", "terminal W (median)"]
+        if per_goal:
+            header += [f"goal t={t}" for t in self.goal_times]
+        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        offered = max(len(self.goal_times), 1)
+        for r in self.results.values():
+            eff = "" if r.efficiency is None else f"{r.efficiency:.4f}"
+            ci = "" if r.efficiency_ci is None else \
+                f"[{r.efficiency_ci[0]:.4f}, {r.efficiency_ci[1]:.4f}]"
+            row = [r.name, f"{r.mean_utility:.3f}", f"{r.std_error:.3f}", eff, ci,
+                   f"{r.goals_taken_mean:.2f}", f"{r.goals_taken_mean / offered:.3f}",
+                   f"{r.terminal_wealth_quantiles['0.5']:.4g}"]
+            if per_goal:
+                row += [f"{r.goal_success[str(t)]:.3f}" for t in self.goal_times]
+            lines.append("| " + " | ".join(row) + " |")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        ref = f", efficiency vs {self.reference!r}" if self.reference else ""
+        return (f"{self.n_paths:,} paths (seed {self.seed}), T = {self.horizon}, "
+                f"{len(self.goal_times)} goals worth {self.total_utility:g}{ref}\n"
+                + self.to_markdown())
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        for r in data["results"].values():
+            if r["efficiency_ci"] is not None:
+                r["efficiency_ci"] = list(r["efficiency_ci"])
+        return data
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> EvaluationReport:
+        data = dict(data)
+        results = {}
+        for name, r in data.pop("results").items():
+            r = dict(r)
+            if r.get("efficiency_ci") is not None:
+                r["efficiency_ci"] = tuple(r["efficiency_ci"])
+            results[name] = PolicyResult(**r)
+        return cls(results=results, **data)
+
+    @classmethod
+    def from_json(cls, text: str) -> EvaluationReport:
+        return cls.from_dict(json.loads(text))
+
+
+def _check_int(value: Any, name: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
+            or not low <= value <= high:
+        raise ValueError(f"{name} must be an integer in [{low}, {high}], got {value!r}")
+    return int(value)
+
+
+def _resolve_reference(policies: Mapping[str, Any], reference: str | None) -> str | None:
+    if reference is None:
+        return None
+    if reference == "auto":
+        from .dp import DPSolution
+
+        for name, policy in policies.items():
+            if isinstance(policy, DPSolution):
+                return name
+        return None
+    if reference not in policies:
+        raise ValueError(
+            f"reference must be one of the policy names {list(policies)}, 'auto' or None, "
+            f"got {reference!r}"
+        )
+    return reference
+
+
+def _simulate(policy: Any, name: str, problem: GBWMProblem, n_paths: int, seed: int,
+              chunk_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-path total utility, terminal wealth and goals taken per goal time."""
+    arrays = problem_arrays(problem)
+    horizon, n = problem.horizon, problem.num_portfolios
+    goal_times = list(problem.goal_times)
+    goal_column = {t: i for i, t in enumerate(goal_times)}
+    utility = np.empty(n_paths)
+    terminal = np.empty(n_paths)
+    taken_count = np.zeros(len(goal_times), dtype=np.int64)
+    reset_policy(policy)
+    for start in range(0, n_paths, chunk_size):
+        stop = min(start + chunk_size, n_paths)
+        draws = normal_draws(seed, horizon, start, stop)
+        wealth = np.full(stop - start, problem.initial_wealth)
+        total = np.zeros(stop - start)
+        for t in range(horizon):
+            take, portfolio = policy.act(t, wealth)
+            take = np.asarray(take)
+            portfolio = np.asarray(portfolio)
+            if take.shape != wealth.shape or portfolio.shape != wealth.shape:
+                raise ValueError(
+                    f"policy {name!r}: act({t}, wealth) must return two arrays of shape "
+                    f"{wealth.shape}, got {take.shape} and {portfolio.shape}"
+                )
+            if portfolio.size and (portfolio.min() < 0 or portfolio.max() >= n
+                                   or not np.issubdtype(portfolio.dtype, np.integer)):
+                raise ValueError(
+                    f"policy {name!r}: portfolio indices must be integers in [0, {n - 1}], got "
+                    f"range [{portfolio.min()}, {portfolio.max()}] ({portfolio.dtype})"
+                )
+            wealth, reward, taken, taken_final = step_year(arrays, t, wealth, take != 0,
+                                                           portfolio, draws[t])
+            total += reward
+            if t in goal_column:
+                taken_count[goal_column[t]] += int(taken.sum())
+            if t + 1 == horizon and horizon in goal_column:
+                taken_count[goal_column[horizon]] += int(taken_final.sum())
+        utility[start:stop] = total
+        terminal[start:stop] = wealth
+    return utility, terminal, taken_count
+
+
+def evaluate(policies: Mapping[str, Any], problem: GBWMProblem, n_paths: int = 100_000,
+             seed: int = 0, reference: str | None = "auto",
+             chunk_size: int = 65_536) -> EvaluationReport:
+    """Score ``policies`` (name -> object with ``act(t, wealth)``) on common random numbers.
+
+    ``reference``: the name of the policy efficiencies are measured against;
+    ``"auto"`` (default) picks the first ``DPSolution`` among ``policies``
+    (none: no efficiencies); ``None`` turns efficiencies off. ``chunk_size``
+    paths are simulated at a time (memory: about 40 bytes x T x chunk_size plus
+    16 bytes x n_paths per policy); results do not depend on it.
+    """
+    if not isinstance(problem, GBWMProblem):
+        raise ValueError(f"problem must be a GBWMProblem, got {type(problem).__name__}")
+    if not isinstance(policies, Mapping) or len(policies) == 0:
+        raise ValueError("policies must be a non-empty mapping of name -> policy")
+    for name, policy in policies.items():
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"policy names must be non-empty strings, got {name!r}")
+        if not callable(getattr(policy, "act", None)):
+            raise ValueError(f"policies[{name!r}] must have an act(t, wealth) method, "
+                             f"got {type(policy).__name__}")
+        own = getattr(policy, "problem", None)
+        if isinstance(own, GBWMProblem) and own != problem:
+            raise ValueError(f"policies[{name!r}] was built for a different problem than the "
+                             "one being evaluated")
+    n_paths = _check_int(n_paths, "n_paths", 2, 100_000_000)
+    seed = _check_int(seed, "seed", 0, 2**63 - 1)
+    chunk_size = _check_int(chunk_size, "chunk_size", 1, 100_000_000)
+    reference = _resolve_reference(policies, reference)
+
+    utilities: dict[str, np.ndarray] = {}
+    report = EvaluationReport(
+        n_paths=n_paths, seed=seed, reference=reference, total_utility=problem.total_utility,
+        horizon=problem.horizon, initial_wealth=problem.initial_wealth,
+        goal_times=list(problem.goal_times),
+    )
+    order = list(policies)
+    if reference is not None:  # the reference first, so efficiencies can be filled in at once
+        order.remove(reference)
+        order.insert(0, reference)
+    sqrt_n = math.sqrt(n_paths)
+    for name in order:
+        start = time.perf_counter()
+        utility, terminal, taken = _simulate(policies[name], name, problem, n_paths, seed,
+                                             chunk_size)
+        seconds = time.perf_counter() - start
+        utilities[name] = utility
+        mean = float(utility.mean())
+        result = PolicyResult(
+            name=name,
+            mean_utility=mean,
+            std_error=float(utility.std(ddof=1) / sqrt_n),
+            goal_success={str(t): float(c / n_paths)
+                          for t, c in zip(problem.goal_times, taken, strict=True)},
+            goals_taken_mean=float(taken.sum() / n_paths),
+            terminal_wealth_mean=float(terminal.mean()),
+            terminal_wealth_quantiles={str(q): float(v) for q, v in
+                                       zip(_QUANTILES, np.quantile(terminal, _QUANTILES),
+                                           strict=True)},
+            seconds=seconds,
+        )
+        if reference is not None:
+            ref = utilities[reference]
+            ref_mean = float(ref.mean())
+            diff = utility - ref
+            result.difference_mean = float(diff.mean())
+            result.difference_std_error = float(diff.std(ddof=1) / sqrt_n)
+            if ref_mean > 0.0:
+                ratio = mean / ref_mean
+                # delta method for a ratio of paired means: se = sd(A - R B) / (sqrt(n) mean(B))
+                se = float((utility - ratio * ref).std(ddof=1) / (sqrt_n * ref_mean))
+                result.efficiency = ratio
+                result.efficiency_ci = (ratio - _Z95 * se, ratio + _Z95 * se)
+        report.results[name] = result
+    report.results = {name: report.results[name] for name in policies}
+    return report

@@ -1,0 +1,308 @@
+"""Policies that the evaluator can score, behind one small protocol.
+
+Anything with ``act(t, wealth) -> (take, portfolio)`` is a policy: ``t`` is the
+year (0..T-1), ``wealth`` a 1-D array of pre-goal wealth, ``take`` a bool array
+(a take where no goal is affordable is ignored by the dynamics) and
+``portfolio`` an int array of 0-based portfolio indices. ``DPSolution`` is one;
+this module adds an adapter for trained SB3 models and the benchmark
+strategies of the paper's Figure 2.
+
+Randomised strategies draw from their own generators, one stream per year
+(``SeedSequence(seed).spawn`` keyed by the year), so their coin flips do not
+touch the market's random numbers, are reproducible, and do not depend on how
+the evaluator splits paths into chunks (the k-th path of year t always gets the
+k-th number of that year's stream). ``reset()`` restarts the streams; the
+evaluator calls it before each evaluation.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from .dynamics import problem_arrays
+from .observation import encode_observation, goal_affordable
+from .problem import GBWMProblem
+
+__all__ = [
+    "GBWMPolicyLike",
+    "SB3Policy",
+    "GreedyGoals",
+    "BuyAndHold",
+    "RandomPolicy",
+    "Hybrid",
+    "reset_policy",
+]
+
+
+@runtime_checkable
+class GBWMPolicyLike(Protocol):
+    """The policy protocol: decisions for every wealth value at year ``t``."""
+
+    def act(self, t: int, wealth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(take: bool array, portfolio: int array)``, each of ``wealth``'s shape."""
+        ...
+
+
+def reset_policy(policy: Any) -> None:
+    """Restart a policy's random streams if it has any (``reset()``); no-op otherwise."""
+    reset = getattr(policy, "reset", None)
+    if callable(reset):
+        reset()
+
+
+def _check_policy(policy: Any, name: str) -> Any:
+    if not callable(getattr(policy, "act", None)):
+        raise ValueError(f"{name} must have an act(t, wealth) method, got {type(policy).__name__}")
+    return policy
+
+
+def _check_seed(seed: Any) -> int | None:
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer or None, got {seed!r}")
+    return int(seed)
+
+
+def _check_probability(value: Any, name: str) -> float:
+    try:
+        p = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a probability in [0, 1], got {value!r}") from None
+    if isinstance(value, bool) or not 0.0 <= p <= 1.0:
+        raise ValueError(f"{name} must be a probability in [0, 1], got {value!r}")
+    return p
+
+
+class _YearStreams:
+    """One uniform-number stream per (year, purpose), reproducible from a seed."""
+
+    def __init__(self, seed: int | None) -> None:
+        self.seed = seed
+        self._entropy = np.random.SeedSequence(seed).entropy
+        self.reset()
+
+    def reset(self) -> None:
+        self._streams: dict[tuple[int, int], np.random.Generator] = {}
+
+    def uniform(self, t: int, purpose: int, size: int) -> np.ndarray:
+        key = (int(t), purpose)
+        stream = self._streams.get(key)
+        if stream is None:
+            sequence = np.random.SeedSequence(self._entropy, spawn_key=key)
+            stream = np.random.Generator(np.random.PCG64(sequence))
+            self._streams[key] = stream
+        return stream.random(size)
+
+
+_COIN, _PORTFOLIO, _SB3_GOAL, _SB3_PORTFOLIO = range(4)
+
+
+class SB3Policy:
+    """A trained SB3 ``PPO`` or sb3-contrib ``MaskablePPO`` model as a GBWM policy.
+
+    Observations come from :func:`gbwm_sb3.observation.encode_observation`, one
+    batched ``torch.no_grad`` forward pass per call. ``deterministic=True``
+    takes the argmax of each factor of the final stochastic policy (as the
+    paper does); ``deterministic=False`` samples it with the policy's own
+    ``seed``-ed streams. For a ``MaskablePPO`` model the action masks forbid
+    "take" where the goal is not affordable.
+    """
+
+    def __init__(self, model: Any, problem: GBWMProblem, deterministic: bool = True,
+                 seed: int | None = 0) -> None:
+        policy = getattr(model, "policy", None)
+        if policy is None or not callable(getattr(policy, "get_distribution", None)):
+            raise ValueError(
+                f"model must be an SB3 PPO or MaskablePPO model, got {type(model).__name__}"
+            )
+        if not isinstance(problem, GBWMProblem):
+            raise ValueError(f"problem must be a GBWMProblem, got {type(problem).__name__}")
+        nvec = getattr(model.action_space, "nvec", None)
+        if nvec is None or list(np.asarray(nvec)) != [2, problem.num_portfolios]:
+            raise ValueError(
+                f"model.action_space must be MultiDiscrete([2, {problem.num_portfolios}]) "
+                f"for this problem, got {model.action_space}"
+            )
+        self.model = model
+        self.problem = problem
+        self.deterministic = bool(deterministic)
+        self._arrays = problem_arrays(problem)
+        self._streams = _YearStreams(_check_seed(seed))
+        try:
+            from sb3_contrib.common.maskable.policies import MaskableActorCriticPolicy
+        except ImportError:  # pragma: no cover - sb3-contrib is a dependency
+            self._maskable = False
+        else:
+            self._maskable = isinstance(policy, MaskableActorCriticPolicy)
+
+    def reset(self) -> None:
+        """Restart the sampling streams (only used when ``deterministic=False``)."""
+        self._streams.reset()
+
+    def act(self, t: int, wealth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        import torch as th
+
+        wealth = np.atleast_1d(np.asarray(wealth, dtype=np.float64))
+        obs = encode_observation(self._arrays, t, wealth)
+        policy = self.model.policy
+        with th.no_grad():
+            obs_tensor = th.as_tensor(obs, device=policy.device)
+            if self._maskable:
+                masks = np.ones((wealth.shape[0], 2 + self.problem.num_portfolios), dtype=bool)
+                masks[:, 1] = goal_affordable(self._arrays, t, wealth)
+                dist = policy.get_distribution(obs_tensor, action_masks=masks)
+            else:
+                dist = policy.get_distribution(obs_tensor)
+            if self.deterministic:
+                actions = dist.get_actions(deterministic=True).cpu().numpy().reshape(-1, 2)
+                return actions[:, 0] != 0, actions[:, 1].astype(np.intp)
+            goal_probs, portfolio_probs = _factor_probabilities(dist)
+        take = _inverse_cdf(goal_probs, self._streams.uniform(t, _SB3_GOAL, wealth.size)) == 1
+        portfolio = _inverse_cdf(portfolio_probs,
+                                 self._streams.uniform(t, _SB3_PORTFOLIO, wealth.size))
+        return take, portfolio
+
+
+def _factor_probabilities(dist: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Probabilities of the goal and portfolio factors of an SB3 MultiDiscrete distribution."""
+    if hasattr(dist, "goal") and hasattr(dist, "portfolio"):  # GBWMActionDistribution
+        goal = dist.goal.probs.cpu().numpy().astype(np.float64)
+        active = dist.goal_active.cpu().numpy()
+        goal = np.where(active[:, None], goal, np.array([1.0, 0.0]))
+        return goal, dist.portfolio.probs.cpu().numpy().astype(np.float64)
+    factors = getattr(dist, "distribution", None)
+    if factors is None:
+        factors = getattr(dist, "distributions", None)
+    if factors is None or len(factors) != 2:
+        raise ValueError(f"cannot sample from distribution {type(dist).__name__}")
+    return (factors[0].probs.cpu().numpy().astype(np.float64),
+            factors[1].probs.cpu().numpy().astype(np.float64))
+
+
+def _inverse_cdf(probs: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
+    """Categorical samples (one per row of ``probs``) from uniforms."""
+    cdf = np.cumsum(probs, axis=1)
+    cdf /= cdf[:, -1:]
+    return np.minimum((uniforms[:, None] >= cdf).sum(axis=1), probs.shape[1] - 1).astype(np.intp)
+
+
+def _portfolios_after_goals(source: Any, t: int, wealth: np.ndarray, take: np.ndarray,
+                            cost_by_time: np.ndarray | None) -> np.ndarray:
+    """``source``'s portfolios, given the goal decisions ``take`` already made.
+
+    A source with ``portfolio_given(t, post_goal_wealth)`` (``DPSolution``)
+    chooses for the wealth actually left after the goal decision; any other
+    source is asked ``act`` at the pre-goal wealth and its portfolio is used.
+    """
+    given = getattr(source, "portfolio_given", None)
+    if callable(given) and cost_by_time is not None and t < cost_by_time.shape[0] - 1:
+        cost = cost_by_time[t]
+        taken = take & (wealth >= cost) & (cost > 0.0)
+        return np.asarray(given(t, np.where(taken, wealth - cost, wealth)), dtype=np.intp)
+    _, portfolio = source.act(t, wealth)
+    return np.asarray(portfolio, dtype=np.intp)
+
+
+def _source_costs(source: Any) -> np.ndarray | None:
+    problem = getattr(source, "problem", None)
+    if isinstance(problem, GBWMProblem):
+        costs = problem.cost_by_time.copy()
+        costs[~problem.has_goal] = np.inf  # nothing to take at goal-free years
+        return costs
+    return None
+
+
+class GreedyGoals:
+    """Take every goal as soon as it is affordable; portfolios from ``portfolios_from``."""
+
+    def __init__(self, portfolios_from: Any) -> None:
+        self.portfolios_from = _check_policy(portfolios_from, "portfolios_from")
+
+    def reset(self) -> None:
+        reset_policy(self.portfolios_from)
+
+    def act(self, t: int, wealth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        wealth = np.atleast_1d(np.asarray(wealth, dtype=np.float64))
+        # a take where nothing is affordable is a no-op in the dynamics
+        take = np.ones(wealth.shape, dtype=bool)
+        portfolio = _portfolios_after_goals(self.portfolios_from, t, wealth, take,
+                                            _source_costs(self.portfolios_from))
+        return take, portfolio
+
+
+class BuyAndHold:
+    """Hold one portfolio throughout (0-based index; default 7 = the paper's #8).
+
+    Goals are taken by a coin flip with ``take_probability`` whenever affordable.
+    """
+
+    def __init__(self, portfolio: int = 7, take_probability: float = 0.5,
+                 seed: int | None = 0) -> None:
+        if isinstance(portfolio, bool) or not isinstance(portfolio, (int, np.integer)) \
+                or portfolio < 0:
+            raise ValueError(f"portfolio must be a non-negative integer index, got {portfolio!r}")
+        self.portfolio = int(portfolio)
+        self.take_probability = _check_probability(take_probability, "take_probability")
+        self._streams = _YearStreams(_check_seed(seed))
+
+    def reset(self) -> None:
+        self._streams.reset()
+
+    def act(self, t: int, wealth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        wealth = np.atleast_1d(np.asarray(wealth, dtype=np.float64))
+        take = self._streams.uniform(t, _COIN, wealth.size) < self.take_probability
+        return take, np.full(wealth.shape, self.portfolio, dtype=np.intp)
+
+
+class RandomPolicy:
+    """A uniformly random portfolio each year and coin-flip goal taking."""
+
+    def __init__(self, num_portfolios: int | GBWMProblem = 15, take_probability: float = 0.5,
+                 seed: int | None = 0) -> None:
+        if isinstance(num_portfolios, GBWMProblem):
+            num_portfolios = num_portfolios.num_portfolios
+        if isinstance(num_portfolios, bool) or not isinstance(num_portfolios, (int, np.integer)) \
+                or num_portfolios < 1:
+            raise ValueError(f"num_portfolios must be an integer >= 1, got {num_portfolios!r}")
+        self.num_portfolios = int(num_portfolios)
+        self.take_probability = _check_probability(take_probability, "take_probability")
+        self._streams = _YearStreams(_check_seed(seed))
+
+    def reset(self) -> None:
+        self._streams.reset()
+
+    def act(self, t: int, wealth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        wealth = np.atleast_1d(np.asarray(wealth, dtype=np.float64))
+        take = self._streams.uniform(t, _COIN, wealth.size) < self.take_probability
+        u = self._streams.uniform(t, _PORTFOLIO, wealth.size)
+        portfolio = np.minimum((u * self.num_portfolios).astype(np.intp), self.num_portfolios - 1)
+        return take, portfolio
+
+
+class Hybrid:
+    """Goal decisions from ``goals_from``, portfolio choices from ``portfolios_from``.
+
+    A ``DPSolution`` as the portfolio source picks the best portfolio for the
+    wealth left after ``goals_from``'s decision (``portfolio_given``); any
+    other portfolio source (e.g. an SB3 model, whose portfolio comes jointly
+    with its own goal decision) is asked at the same pre-goal wealth.
+    """
+
+    def __init__(self, goals_from: Any, portfolios_from: Any) -> None:
+        self.goals_from = _check_policy(goals_from, "goals_from")
+        self.portfolios_from = _check_policy(portfolios_from, "portfolios_from")
+
+    def reset(self) -> None:
+        reset_policy(self.goals_from)
+        reset_policy(self.portfolios_from)
+
+    def act(self, t: int, wealth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        wealth = np.atleast_1d(np.asarray(wealth, dtype=np.float64))
+        take, _ = self.goals_from.act(t, wealth)
+        take = np.asarray(take, dtype=bool)
+        portfolio = _portfolios_after_goals(self.portfolios_from, t, wealth, take,
+                                            _source_costs(self.portfolios_from))
+        return take, portfolio
