@@ -23,6 +23,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from .preset_names import PRESET_NAMES
+
 __all__ = ["main", "build_parser"]
 
 BENCHMARKS = ("greedy_goals_rl_portfolios", "buy_and_hold_coin_flip", "random",
@@ -64,10 +66,6 @@ def _float_in(low: float, high: float) -> Callable[[str], float]:
         return value
 
     return parse
-
-
-def _preset_names() -> tuple[str, ...]:
-    return ("paper", "paper-stock", "tuned")
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -195,15 +193,9 @@ def cmd_solve(args: argparse.Namespace) -> int:
 
 # ----------------------------------------------------------------------------- train
 def _make_model(preset: str, problem: Any, seed: int, overrides: dict[str, Any]) -> Any:
-    from .presets import paper_ppo
+    from .presets import make_preset_model
 
-    if preset == "paper":
-        return paper_ppo(problem=problem, seed=seed, fast=True, **overrides)
-    if preset == "paper-stock":
-        return paper_ppo(problem=problem, seed=seed, fast=False, **overrides)
-    from .sweep import preset_factory
-
-    return preset_factory(preset)(problem=problem, seed=seed, **overrides)
+    return make_preset_model(preset, problem=problem, seed=seed, **overrides)
 
 
 def _logger_formats() -> list[str]:
@@ -453,7 +445,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "against DP is logged during training (TensorBoard and CSV in OUT/logs) "
                     "and the best model is kept in OUT/best.")
     train.add_argument("problem", metavar="PROBLEM", help="problem file or paper:NG")
-    train.add_argument("--preset", choices=_preset_names(), default="paper",
+    train.add_argument("--preset", choices=PRESET_NAMES, default="paper",
                        help="paper: the documented configuration (fast update path); "
                             "paper-stock: the same with stock SB3 updates; tuned: paper plus "
                             "measured improvements (default paper)")
@@ -531,6 +523,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"gbwm {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into a command that stopped reading (e.g. head)
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

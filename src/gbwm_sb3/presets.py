@@ -23,6 +23,7 @@ from torch import nn
 
 from .callbacks import GBWMMetricsMixin, find_gbwm_vec_env
 from .policy import GBWMPolicy
+from .preset_names import PRESET_NAMES
 from .problem import GBWMProblem, paper_problem
 from .threads import configure_torch_threads
 from .vec_env import GBWMVecEnv
@@ -34,6 +35,8 @@ __all__ = [
     "paper_ppo",
     "paper_total_timesteps",
     "learn_paper",
+    "PRESET_NAMES",
+    "make_preset_model",
 ]
 
 PAPER_HYPERPARAMS: dict[str, Any] = {
@@ -220,3 +223,17 @@ def learn_paper(model: PPO, n_trajectories: int = 50_000, **learn_kwargs: Any) -
     if "total_timesteps" in learn_kwargs:
         raise ValueError("learn_paper takes n_trajectories, not total_timesteps")
     return model.learn(paper_total_timesteps(problem, n_trajectories), **learn_kwargs)
+
+
+def make_preset_model(preset: str, problem: GBWMProblem | None = None, seed: int | None = 0,
+                      **kwargs: Any) -> PPO:
+    """The untrained model of a named preset (one of ``PRESET_NAMES``) on ``problem``."""
+    if preset == "paper":
+        return paper_ppo(problem=problem, seed=seed, **kwargs)
+    if preset == "paper-stock":
+        return paper_ppo(problem=problem, seed=seed, fast=False, **kwargs)
+    if preset == "tuned":
+        from .tuned import tuned_ppo
+
+        return tuned_ppo(problem=problem, seed=seed, **kwargs)
+    raise ValueError(f"preset must be one of {', '.join(PRESET_NAMES)}, got {preset!r}")
