@@ -1,4 +1,4 @@
-"""Efficient frontier from asset means and covariance (GBWM-SPEC §2)."""
+"""Efficient frontier from asset means and covariance."""
 
 from __future__ import annotations
 

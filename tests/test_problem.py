@@ -1,4 +1,4 @@
-"""GBWMProblem validation and the paper's problem family (GBWM-SPEC §2)."""
+"""GBWMProblem validation and the paper's problem family."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from gbwm_sb3 import GBWMProblem, Goal, Portfolios, paper_portfolios, paper_problem
 from gbwm_sb3.problem import PAPER_HORIZON, PAPER_NUM_GOALS
 
-# The GBWM-SPEC §2 portfolio table: (mu, sigma) for portfolios #1..#15.
+# The paper's portfolio table: (mu, sigma) for portfolios #1..#15.
 SPEC_TABLE = [
     (0.052632, 0.037351), (0.055204, 0.039785), (0.057775, 0.046326), (0.060347, 0.055542),
     (0.062919, 0.066327), (0.065491, 0.078032), (0.068062, 0.090302), (0.070634, 0.102933),

@@ -1,6 +1,6 @@
 """The exact optimum of a GBWM problem by dynamic programming (Bellman recursion).
 
-Method (GBWM-SPEC §3):
+Method (the paper's dynamic-programming benchmark):
 
 * Wealth lives on a grid uniform in log-wealth, ``x_i = x_0 + i h`` with
   ``h = 1 / grid_density``. The grid runs from ``wealth_floor`` times the

@@ -1,4 +1,4 @@
-"""The year-by-year mechanics of GBWM-SPEC §1, vectorised over trajectories.
+"""The year-by-year mechanics of the GBWM problem, vectorised over trajectories.
 
 One implementation shared by the single env, the vectorised env and the
 evaluator, so that all three agree to the last bit on the same draws.

@@ -104,7 +104,7 @@ def _where_text(where: tuple[int, ...]) -> str:
 
 
 class GBWMEnv(gym.Env[np.ndarray, np.ndarray]):
-    """One GBWM trajectory (GBWM-SPEC §1) as a Gymnasium env, registered as ``GBWM-v0``.
+    """One GBWM trajectory as a Gymnasium env, registered as ``GBWM-v0``.
 
     ``GBWMEnv()`` runs the paper's 4-goal problem; ``GBWMEnv(num_goals=8)`` another
     paper problem; ``GBWMEnv(problem=my_problem)`` any :class:`GBWMProblem`.

@@ -1,7 +1,7 @@
 """Validated, immutable description of one goals-based wealth management problem.
 
 A :class:`GBWMProblem` holds everything that defines the decision problem of
-GBWM-SPEC §1: the horizon ``T``, the initial wealth ``W0``, the goals (time,
+the problem: the horizon ``T``, the initial wealth ``W0``, the goals (time,
 cost, utility) and the efficient-frontier portfolios (mean, volatility).
 Every field is checked where it enters, so downstream code (envs, the DP
 solver, the evaluator) can trust it and never sees a NaN.
@@ -116,7 +116,7 @@ class Portfolios:
 
 
 def paper_portfolios() -> Portfolios:
-    """The paper's 15 efficient-frontier portfolios (GBWM-SPEC §2 table)."""
+    """The paper's 15 efficient-frontier portfolios (the paper's portfolio table)."""
     lo, hi = _PAPER_MEAN_RANGE
     means = np.linspace(lo, hi, 15)
     vols = np.sqrt(_PAPER_FRONTIER_CURVATURE * (means - lo) ** 2 + _PAPER_MIN_VOLATILITY**2)
@@ -234,7 +234,7 @@ class GBWMProblem:
 
 def paper_problem(num_goals: int = 4, unit: float = 1.0,
                   portfolios: Portfolios | None = None) -> GBWMProblem:
-    """The paper's problem family (GBWM-SPEC §2).
+    """The paper's problem family.
 
     ``T = 16``; ``num_goals`` in {1, 2, 4, 8, 16} goals at ``t_k = k * 16 / NG``;
     ``C(t) = 10 * 1.08^t``, ``U(t) = 10 + t``, ``W0 = 12 * NG^0.85``, all money

@@ -1,0 +1,144 @@
+"""Reproduce Figure 2 of the paper: RL against simple strategies and RL/DP hybrids.
+
+For each NG and seed one model is trained (base case) and scored, on the same
+100,000 common-random-number paths, with:
+
+- RL (argmax policy), greedy goal-taking with RL's portfolios, buy-and-hold
+  portfolio #8 with coin-flip goals, random portfolios and coin-flip goals,
+- DP's portfolios with RL's goal decisions, RL's portfolios with DP's goal decisions,
+
+each as efficiency against DP. Runs are appended to ``<out>/runs.jsonl`` (resumable).
+
+    python examples/reproduce_figure2.py --seeds 3 --workers 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from gbwm_sb3.reporting import (
+    PAPER_FIGURE2,
+    PAPER_NUM_GOALS,
+    fmt,
+    markdown_table,
+    write_csv,
+    write_json,
+)
+from gbwm_sb3.sweep import BENCHMARK_POLICIES, SweepConfig, make_jobs, run_sweep
+
+STRATEGIES = ("rl", *BENCHMARK_POLICIES)
+LABELS = {
+    "rl": "RL",
+    "greedy_goals_rl_portfolios": "greedy goals + RL portfolios",
+    "buy_and_hold_coin_flip": "buy-and-hold #8 + coin-flip goals",
+    "random": "random portfolios + coin-flip goals",
+    "dp_portfolios_rl_goals": "DP portfolios + RL goals",
+    "rl_portfolios_dp_goals": "RL portfolios + DP goals",
+}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seeds", type=int, default=30)
+    parser.add_argument("--first-seed", type=int, default=0)
+    parser.add_argument("--goals", type=int, nargs="+", default=list(PAPER_NUM_GOALS))
+    parser.add_argument("--preset", default="paper")
+    parser.add_argument("--trajectories", type=int, default=50_000)
+    parser.add_argument("--eval-paths", type=int, default=100_000)
+    parser.add_argument("--workers", type=int, default=None)
+    parser.add_argument("--out", type=Path, default=Path("docs/results/figure2"))
+    parser.add_argument("--results", type=Path, default=None,
+                        help="runs file (default: <out>/runs.jsonl); scripts may share one")
+    parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--report-only", action="store_true",
+                        help="train nothing: rebuild the tables from the runs already saved")
+    args = parser.parse_args(argv)
+    if args.seeds < 1:
+        parser.error("--seeds must be >= 1")
+    return args
+
+
+def efficiencies(record: dict) -> dict[str, float]:
+    return {"rl": record["efficiency"], **record["benchmark_efficiency"]}
+
+
+def table_rows(records: list[dict]) -> list[dict]:
+    rows = []
+    for strategy in STRATEGIES:
+        row: dict = {"strategy": strategy, "label": LABELS[strategy]}
+        for ng in sorted({r["num_goals"] for r in records}):
+            values = np.array([efficiencies(r)[strategy] for r in records
+                               if r["num_goals"] == ng])
+            row[f"NG{ng}_mean"] = float(values.mean())
+            row[f"NG{ng}_sd"] = float(values.std(ddof=1)) if values.size > 1 else float("nan")
+            row[f"NG{ng}_n"] = int(values.size)
+            row[f"NG{ng}_paper"] = PAPER_FIGURE2[strategy].get(ng)
+        rows.append(row)
+    return rows
+
+
+def plot(rows: list[dict], goals: list[int], path: Path, preset: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    width = 0.8 / len(rows)
+    xs = np.arange(len(goals))
+    for i, row in enumerate(rows):
+        means = [row.get(f"NG{ng}_mean", np.nan) for ng in goals]
+        bars = ax.bar(xs - 0.4 + width * (i + 0.5), means, width, label=row["label"])
+        paper = [row.get(f"NG{ng}_paper") or np.nan for ng in goals]
+        ax.scatter(xs - 0.4 + width * (i + 0.5), paper, marker="_", s=120, color="k", zorder=3)
+        del bars
+    ax.set_xticks(xs, [str(ng) for ng in goals])
+    ax.set_xlabel("number of goals")
+    ax.set_ylabel("efficiency vs DP (black ticks: paper)")
+    ax.set_ylim(0.5, 1.02)
+    ax.set_title(f"Figure 2: strategies against the DP optimum ({preset} preset)")
+    ax.legend(fontsize=7, loc="lower left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    jobs = make_jobs([SweepConfig(args.preset, preset=args.preset)], args.goals, seeds,
+                     args.trajectories, n_eval_paths=args.eval_paths, benchmarks=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    try:
+        outcome = run_sweep(jobs, args.results or args.out / "runs.jsonl", workers=args.workers,
+                            progress=not args.no_progress, description="Figure 2",
+                            run=not args.report_only)
+    except KeyboardInterrupt:
+        return 130
+    for failure in outcome.failures:
+        print(failure, file=sys.stderr)
+    if not outcome.records:
+        return 1
+    rows = table_rows(outcome.records)
+    goals = sorted({r["num_goals"] for r in outcome.records})
+    write_csv(rows, args.out / "figure2.csv")
+    write_json({"command": " ".join(sys.argv), "preset": args.preset, "rows": rows},
+               args.out / "figure2.json")
+    columns = [("label", "strategy", str)]
+    for ng in goals:
+        columns.append((f"NG{ng}_mean", f"NG={ng}", fmt(".3f")))
+        columns.append((f"NG{ng}_paper", "paper", fmt(".3f")))
+    table = markdown_table(rows, columns)
+    (args.out / "figure2.md").write_text(
+        f"# Figure 2: efficiency against DP ({args.preset} preset, mean over runs)\n\n" + table)
+    plot(rows, goals, args.out / "figure2.png", args.preset)
+    print(table)
+    return 1 if outcome.failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

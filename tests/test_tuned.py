@@ -1,0 +1,94 @@
+"""Tests for the tuned preset's training options and the reporting helpers."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from gbwm_sb3.problem import paper_problem
+from gbwm_sb3.reporting import (
+    PAPER_SENSITIVITY,
+    PAPER_TABLE1,
+    markdown_table,
+    paper_interval,
+    write_csv,
+    write_json,
+)
+from gbwm_sb3.tuned import EntropyDecayCallback, ScaledRewardVecEnv, tuned_ppo
+from gbwm_sb3.vec_env import GBWMVecEnv
+
+
+def test_scaled_rewards_are_the_plain_rewards_times_the_scale() -> None:
+    problem = paper_problem(2)
+    plain = GBWMVecEnv(64, problem=problem, seed=3)
+    scaled = ScaledRewardVecEnv(GBWMVecEnv(64, problem=problem, seed=3), 0.25)
+    plain.reset(), scaled.reset()
+    rng = np.random.default_rng(0)
+    total_plain = total_scaled = 0.0
+    for _ in range(problem.horizon):
+        actions = np.stack([rng.integers(0, 2, 64), rng.integers(0, 15, 64)], axis=1)
+        obs_a, r_a, d_a, _ = plain.step(actions)
+        obs_b, r_b, d_b, _ = scaled.step(actions)
+        np.testing.assert_array_equal(obs_a, obs_b)
+        np.testing.assert_array_equal(d_a, d_b)
+        np.testing.assert_allclose(r_b, 0.25 * r_a, rtol=1e-6)
+        total_plain += float(r_a.sum())
+        total_scaled += float(r_b.sum())
+    assert total_plain > 0  # some goals were taken, so the check had something to compare
+    assert scaled.pop_episode_statistics()["mean_utility"] == pytest.approx(total_plain / 64)
+
+
+@pytest.mark.parametrize("scale", [0.0, -1.0, float("inf")])
+def test_bad_reward_scale_is_rejected(scale: float) -> None:
+    with pytest.raises(ValueError, match="reward scale"):
+        ScaledRewardVecEnv(GBWMVecEnv(4, num_goals=2), scale)
+
+
+def test_tuned_preset_scales_rewards_by_total_utility() -> None:
+    problem = paper_problem(4)
+    model = tuned_ppo(problem=problem, seed=0, n_trajectories_per_rollout=32)
+    env = model.get_env()
+    assert isinstance(env, ScaledRewardVecEnv)
+    assert env.scale == pytest.approx(1.0 / problem.total_utility)
+    plain = tuned_ppo(problem=problem, seed=0, n_trajectories_per_rollout=32, reward_scale=None)
+    assert not isinstance(plain.get_env(), ScaledRewardVecEnv)
+    with pytest.raises(ValueError, match="reward_scale"):
+        tuned_ppo(problem=problem, n_trajectories_per_rollout=32, reward_scale="big")
+
+
+def test_entropy_coefficient_decays_to_its_final_value() -> None:
+    model = tuned_ppo(num_goals=2, seed=0, n_trajectories_per_rollout=16, batch_size=64,
+                      ent_coef=0.02, ent_coef_final=0.0)
+    seen: list[float] = []
+    original = model.train
+
+    def spy() -> None:
+        seen.append(model.ent_coef)
+        original()
+
+    model.train = spy  # type: ignore[method-assign]
+    model.learn(16 * 16 * 4)
+    assert len(seen) == 4
+    assert seen == pytest.approx([0.015, 0.01, 0.005, 0.0])
+    assert isinstance(EntropyDecayCallback(0.1, 0.0), EntropyDecayCallback)
+
+
+def test_paper_numbers_and_interval() -> None:
+    assert PAPER_TABLE1[2] == (0.948, 0.0100, 32.6)
+    low, high = paper_interval(2)
+    assert high - low == pytest.approx(2 * 1.96 * 0.01 / math.sqrt(30))
+    assert PAPER_SENSITIVITY[("learning_rate", 0.05)][1] == 0.791
+    assert PAPER_SENSITIVITY[("clip_range", 0.5)][16] == 0.978
+
+
+def test_writers(tmp_path) -> None:
+    rows = [{"a": 1, "b": float("nan")}, {"a": 2, "c": "x"}]
+    text = write_csv(rows, tmp_path / "t.csv").read_text().splitlines()
+    assert text == ["a,b,c", "1,,", "2,,x"]
+    data = json.loads(write_json({"rows": rows}, tmp_path / "t.json").read_text())
+    assert data["rows"][0]["b"] is None
+    table = markdown_table(rows, [("a", "A", str), ("c", "C", lambda v: v or "-")])
+    assert table.splitlines() == ["| A | C |", "|---|---|", "| 1 | - |", "| 2 | x |"]
