@@ -17,10 +17,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 from gbwm_sb3.reporting import fmt, markdown_table, write_csv, write_json
-from gbwm_sb3.sweep import ResultsFile, SweepConfig, make_jobs, run_sweep, summarize
+from gbwm_sb3.sweep import ResultsFile, SweepConfig, make_jobs, summarize
+from gbwm_sb3.sweep_cli import (
+    add_sweep_arguments,
+    execute_sweep,
+    parse_sweep_args,
+    results_path,
+    seed_range,
+)
 
 # name -> (preset, overrides, what it tests). "tuned" options: see gbwm_sb3.tuned.
 ABLATIONS: dict[str, tuple[str, dict, str]] = {
@@ -38,22 +44,8 @@ ABLATIONS: dict[str, tuple[str, dict, str]] = {
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--configs", nargs="+", default=list(ABLATIONS), choices=list(ABLATIONS))
-    parser.add_argument("--seeds", type=int, default=10)
-    parser.add_argument("--first-seed", type=int, default=0)
-    parser.add_argument("--goals", type=int, nargs="+", default=[2, 4])
-    parser.add_argument("--trajectories", type=int, default=50_000)
-    parser.add_argument("--eval-paths", type=int, default=100_000)
-    parser.add_argument("--workers", type=int, default=None)
-    parser.add_argument("--out", type=Path, default=Path("docs/results/ablation"))
-    parser.add_argument("--results", type=Path, default=None,
-                        help="runs file (default: <out>/runs.jsonl); scripts may share one")
-    parser.add_argument("--no-progress", action="store_true")
-    parser.add_argument("--report-only", action="store_true",
-                        help="train nothing: rebuild the tables from the runs already saved")
-    args = parser.parse_args(argv)
-    if args.seeds < 1:
-        parser.error("--seeds must be >= 1")
-    return args
+    add_sweep_arguments(parser, seeds=10, goals=[2, 4], out="docs/results/ablation")
+    return parse_sweep_args(parser, argv)
 
 
 COLUMNS = [
@@ -69,22 +61,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     configs = [SweepConfig(name, preset=ABLATIONS[name][0], overrides=ABLATIONS[name][1])
                for name in args.configs]
-    seeds = range(args.first_seed, args.first_seed + args.seeds)
-    jobs = make_jobs(configs, args.goals, seeds, args.trajectories, n_eval_paths=args.eval_paths)
-    args.out.mkdir(parents=True, exist_ok=True)
-    try:
-        outcome = run_sweep(jobs, args.results or args.out / "runs.jsonl", workers=args.workers,
-                            progress=not args.no_progress, description="ablation",
-                            run=not args.report_only)
-    except KeyboardInterrupt:
+    jobs = make_jobs(configs, args.goals, seed_range(args), args.trajectories,
+                     n_eval_paths=args.eval_paths)
+    outcome = execute_sweep(jobs, args, "ablation")
+    if outcome is None:
         return 130
-    for failure in outcome.failures:
-        print(failure, file=sys.stderr)
     # Every saved run of these configurations (same budget, evaluation and preset
     # versions), including seeds beyond --seeds from earlier invocations.
     wanted = {(job.config, job.num_goals, job.preset_fingerprint, job.overrides_json)
               for job in jobs}
-    records = [r for r in ResultsFile(args.results or args.out / "runs.jsonl").load()
+    records = [r for r in ResultsFile(results_path(args)).load()
                if r.get("n_trajectories") == args.trajectories
                and r.get("n_eval_paths") == args.eval_paths and not r.get("benchmarks")
                and (r["config"], r["num_goals"], r.get("preset_fingerprint", ""),

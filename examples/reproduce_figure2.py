@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from gbwm_sb3.preset_names import PRESET_NAMES
 from gbwm_sb3.reporting import (
     PAPER_FIGURE2,
     PAPER_NUM_GOALS,
@@ -28,7 +29,8 @@ from gbwm_sb3.reporting import (
     write_csv,
     write_json,
 )
-from gbwm_sb3.sweep import BENCHMARK_POLICIES, SweepConfig, make_jobs, run_sweep
+from gbwm_sb3.sweep import BENCHMARK_POLICIES, SweepConfig, make_jobs
+from gbwm_sb3.sweep_cli import add_sweep_arguments, execute_sweep, parse_sweep_args, seed_range
 
 STRATEGIES = ("rl", *BENCHMARK_POLICIES)
 LABELS = {
@@ -43,23 +45,9 @@ LABELS = {
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seeds", type=int, default=30)
-    parser.add_argument("--first-seed", type=int, default=0)
-    parser.add_argument("--goals", type=int, nargs="+", default=list(PAPER_NUM_GOALS))
-    parser.add_argument("--preset", default="paper")
-    parser.add_argument("--trajectories", type=int, default=50_000)
-    parser.add_argument("--eval-paths", type=int, default=100_000)
-    parser.add_argument("--workers", type=int, default=None)
-    parser.add_argument("--out", type=Path, default=Path("docs/results/figure2"))
-    parser.add_argument("--results", type=Path, default=None,
-                        help="runs file (default: <out>/runs.jsonl); scripts may share one")
-    parser.add_argument("--no-progress", action="store_true")
-    parser.add_argument("--report-only", action="store_true",
-                        help="train nothing: rebuild the tables from the runs already saved")
-    args = parser.parse_args(argv)
-    if args.seeds < 1:
-        parser.error("--seeds must be >= 1")
-    return args
+    parser.add_argument("--preset", default="paper", choices=PRESET_NAMES)
+    add_sweep_arguments(parser, seeds=30, goals=PAPER_NUM_GOALS, out="docs/results/figure2")
+    return parse_sweep_args(parser, argv)
 
 
 def efficiencies(record: dict) -> dict[str, float]:
@@ -109,18 +97,12 @@ def plot(rows: list[dict], goals: list[int], path: Path, preset: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    seeds = range(args.first_seed, args.first_seed + args.seeds)
-    jobs = make_jobs([SweepConfig(args.preset, preset=args.preset)], args.goals, seeds,
-                     args.trajectories, n_eval_paths=args.eval_paths, benchmarks=True)
-    args.out.mkdir(parents=True, exist_ok=True)
-    try:
-        outcome = run_sweep(jobs, args.results or args.out / "runs.jsonl", workers=args.workers,
-                            progress=not args.no_progress, description="Figure 2",
-                            run=not args.report_only)
-    except KeyboardInterrupt:
+    jobs = make_jobs([SweepConfig(args.preset, preset=args.preset)], args.goals,
+                     seed_range(args), args.trajectories, n_eval_paths=args.eval_paths,
+                     benchmarks=True)
+    outcome = execute_sweep(jobs, args, "Figure 2")
+    if outcome is None:
         return 130
-    for failure in outcome.failures:
-        print(failure, file=sys.stderr)
     if not outcome.records:
         return 1
     rows = table_rows(outcome.records)

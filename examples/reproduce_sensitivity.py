@@ -17,6 +17,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from gbwm_sb3.preset_names import PRESET_NAMES
 from gbwm_sb3.reporting import (
     PAPER_NUM_GOALS,
     PAPER_SENSITIVITY,
@@ -25,7 +26,8 @@ from gbwm_sb3.reporting import (
     write_csv,
     write_json,
 )
-from gbwm_sb3.sweep import SweepConfig, make_jobs, run_sweep, summarize
+from gbwm_sb3.sweep import SweepConfig, make_jobs, summarize
+from gbwm_sb3.sweep_cli import add_sweep_arguments, execute_sweep, parse_sweep_args, seed_range
 
 BASE_TRAJECTORIES = 50_000
 
@@ -55,28 +57,16 @@ def variant_name(parameter: str, value: float) -> str:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seeds", type=int, default=30)
-    parser.add_argument("--first-seed", type=int, default=0)
-    parser.add_argument("--goals", type=int, nargs="+", default=list(PAPER_NUM_GOALS))
-    parser.add_argument("--preset", default="paper")
+    parser.add_argument("--preset", default="paper", choices=PRESET_NAMES)
     parser.add_argument("--parameters", nargs="+", default=sorted(BASE_VALUES),
                         choices=sorted(BASE_VALUES), help="which rows to run")
-    parser.add_argument("--eval-paths", type=int, default=100_000)
-    parser.add_argument("--workers", type=int, default=None)
-    parser.add_argument("--out", type=Path, default=Path("docs/results/sensitivity"))
-    parser.add_argument("--results", type=Path, default=None,
-                        help="runs file (default: <out>/runs.jsonl); scripts may share one")
-    parser.add_argument("--no-progress", action="store_true")
-    parser.add_argument("--report-only", action="store_true",
-                        help="train nothing: rebuild the tables from the runs already saved")
-    args = parser.parse_args(argv)
-    if args.seeds < 1:
-        parser.error("--seeds must be >= 1")
-    return args
+    add_sweep_arguments(parser, seeds=30, goals=PAPER_NUM_GOALS, out="docs/results/sensitivity",
+                        trajectories=False)
+    return parse_sweep_args(parser, argv)
 
 
 def build_jobs(args: argparse.Namespace) -> tuple[list, dict[str, tuple[str, float]]]:
-    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    seeds = seed_range(args)
     jobs, names = [], {}
     base = SweepConfig("base", preset=args.preset)
     jobs += make_jobs([base], args.goals, seeds, BASE_TRAJECTORIES, n_eval_paths=args.eval_paths)
@@ -97,7 +87,7 @@ def table_rows(summary: list[dict], names: dict[str, tuple[str, float]],
     by_key = {(r["config"], r["num_goals"]): r for r in summary}
     rows = []
     for parameter in parameters:
-        values = sorted({v for p, v, _, _ in VARIANTS if p == parameter})
+        values = sorted({BASE_VALUES[parameter]} | {v for p, v, _, _ in VARIANTS if p == parameter})
         for value in values:
             config = "base" if value == BASE_VALUES[parameter] else variant_name(parameter, value)
             row: dict = {"parameter": parameter, "value": value}
@@ -165,15 +155,9 @@ def plot(rows: list[dict], goals: list[int], path: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     jobs, names = build_jobs(args)
-    args.out.mkdir(parents=True, exist_ok=True)
-    try:
-        outcome = run_sweep(jobs, args.results or args.out / "runs.jsonl", workers=args.workers,
-                            progress=not args.no_progress, description="sensitivity",
-                            run=not args.report_only)
-    except KeyboardInterrupt:
+    outcome = execute_sweep(jobs, args, "sensitivity")
+    if outcome is None:
         return 130
-    for failure in outcome.failures:
-        print(failure, file=sys.stderr)
     summary = summarize(outcome.records)
     rows = table_rows(summary, names, args.parameters)
     write_csv(rows, args.out / "sensitivity.csv")

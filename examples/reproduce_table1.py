@@ -16,6 +16,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from gbwm_sb3.preset_names import PRESET_NAMES
 from gbwm_sb3.reporting import (
     PAPER_NUM_GOALS,
     PAPER_TABLE1,
@@ -25,31 +26,16 @@ from gbwm_sb3.reporting import (
     write_csv,
     write_json,
 )
-from gbwm_sb3.sweep import SweepConfig, make_jobs, run_sweep, summarize
+from gbwm_sb3.sweep import SweepConfig, make_jobs, summarize
+from gbwm_sb3.sweep_cli import add_sweep_arguments, execute_sweep, parse_sweep_args, seed_range
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seeds", type=int, default=30, help="training runs per NG (paper: 30)")
-    parser.add_argument("--first-seed", type=int, default=0)
-    parser.add_argument("--goals", type=int, nargs="+", default=list(PAPER_NUM_GOALS))
-    parser.add_argument("--preset", nargs="+", default=["paper"],
+    parser.add_argument("--preset", nargs="+", default=["paper"], choices=PRESET_NAMES,
                         help="preset name(s), e.g. paper tuned")
-    parser.add_argument("--trajectories", type=int, default=50_000,
-                        help="training budget in trajectories per run")
-    parser.add_argument("--eval-paths", type=int, default=100_000)
-    parser.add_argument("--workers", type=int, default=None,
-                        help="worker processes (default: the number of cores)")
-    parser.add_argument("--out", type=Path, default=Path("docs/results/table1"))
-    parser.add_argument("--results", type=Path, default=None,
-                        help="runs file (default: <out>/runs.jsonl); scripts may share one")
-    parser.add_argument("--no-progress", action="store_true")
-    parser.add_argument("--report-only", action="store_true",
-                        help="train nothing: rebuild the tables from the runs already saved")
-    args = parser.parse_args(argv)
-    if args.seeds < 1:
-        parser.error("--seeds must be >= 1")
-    return args
+    add_sweep_arguments(parser, seeds=30, goals=PAPER_NUM_GOALS, out="docs/results/table1")
+    return parse_sweep_args(parser, argv)
 
 
 def table_rows(summary: list[dict], trajectories: int) -> list[dict]:
@@ -120,17 +106,11 @@ def plot(rows: list[dict], path: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     configs = [SweepConfig(name, preset=name) for name in args.preset]
-    seeds = range(args.first_seed, args.first_seed + args.seeds)
-    jobs = make_jobs(configs, args.goals, seeds, args.trajectories, n_eval_paths=args.eval_paths)
-    args.out.mkdir(parents=True, exist_ok=True)
-    try:
-        outcome = run_sweep(jobs, args.results or args.out / "runs.jsonl", workers=args.workers,
-                            progress=not args.no_progress, description="Table I",
-                            run=not args.report_only)
-    except KeyboardInterrupt:
+    jobs = make_jobs(configs, args.goals, seed_range(args), args.trajectories,
+                     n_eval_paths=args.eval_paths)
+    outcome = execute_sweep(jobs, args, "Table I")
+    if outcome is None:
         return 130
-    for failure in outcome.failures:
-        print(failure, file=sys.stderr)
     rows = table_rows(summarize(outcome.records), args.trajectories)
     write_csv(rows, args.out / "table1.csv")
     write_json({"command": " ".join(sys.argv), "trajectories": args.trajectories,

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from .parallel import JobFailure, run_parallel
+from .preset_names import PRESET_NAMES
 
 __all__ = [
     "SweepConfig",
@@ -68,8 +69,9 @@ class SweepConfig:
         if not isinstance(self.name, str) or not self.name or "|" in self.name:
             raise ValueError(f"config name must be a non-empty string without '|', "
                              f"got {self.name!r}")
-        if not isinstance(self.preset, str) or not self.preset:
-            raise ValueError(f"preset must be a non-empty string, got {self.preset!r}")
+        if self.preset not in PRESET_NAMES:
+            raise ValueError(f"preset of config {self.name!r} must be one of "
+                             f"{', '.join(PRESET_NAMES)}, got {self.preset!r}")
         _canonical_json(dict(self.overrides), f"overrides of config {self.name!r}")
 
 
@@ -282,7 +284,7 @@ def preset_fingerprint(name: str) -> str:
     """
     import hashlib
 
-    if name not in ("paper", "tuned"):
+    if name not in ("paper", "paper-stock", "tuned"):
         return ""
     from .presets import PAPER_HYPERPARAMS
 
@@ -293,28 +295,6 @@ def preset_fingerprint(name: str) -> str:
         settings.update(TUNED_HYPERPARAMS)
     text = repr(sorted((k, repr(v)) for k, v in settings.items()))
     return name + ":" + hashlib.sha1(text.encode()).hexdigest()[:10]
-
-
-def preset_factory(name: str) -> Callable[..., Any]:
-    """The model factory ``f(problem=..., seed=..., **overrides) -> PPO`` of a preset."""
-    from . import presets
-
-    registry = getattr(presets, "PRESETS", None)
-    if isinstance(registry, Mapping) and name in registry:
-        return registry[name]
-    getter = getattr(presets, "get_preset", None)
-    if callable(getter):
-        try:
-            return getter(name)
-        except (KeyError, ValueError):
-            pass
-    if name == "paper":
-        return presets.paper_ppo
-    if name == "tuned":
-        from .tuned import tuned_ppo
-
-        return tuned_ppo
-    raise ValueError(f"unknown preset {name!r}; known: 'paper', 'tuned'")
 
 
 @lru_cache(maxsize=8)
@@ -357,17 +337,17 @@ def _resolve_overrides(overrides: dict[str, Any]) -> dict[str, Any]:
 def train_and_evaluate(job: SweepJob) -> dict[str, Any]:
     """Train one model for ``job`` and score it against DP on common random numbers."""
     from .evaluation import evaluate
-    from .presets import paper_total_timesteps
+    from .presets import make_preset_model, paper_total_timesteps
     from .problem import paper_problem
     from .strategies import SB3Policy
     from .threads import configure_torch_threads
 
     configure_torch_threads()
     problem = paper_problem(job.num_goals)
-    factory = preset_factory(job.preset)
     total_timesteps = paper_total_timesteps(problem, n_trajectories=job.n_trajectories)
     start = time.perf_counter()
-    model = factory(problem=problem, seed=job.seed, **_resolve_overrides(job.overrides))
+    model = make_preset_model(job.preset, problem=problem, seed=job.seed,
+                              **_resolve_overrides(job.overrides))
     model.learn(total_timesteps=total_timesteps)
     train_seconds = time.perf_counter() - start
 
