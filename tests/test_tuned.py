@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 
+from gbwm_sb3.presets import paper_ppo
 from gbwm_sb3.problem import paper_problem
 from gbwm_sb3.reporting import (
     PAPER_SENSITIVITY,
@@ -17,46 +18,50 @@ from gbwm_sb3.reporting import (
     write_csv,
     write_json,
 )
-from gbwm_sb3.tuned import EntropyDecayCallback, ScaledRewardVecEnv, tuned_ppo
+from gbwm_sb3.tuned import EntropyDecayCallback, tuned_ppo
 from gbwm_sb3.vec_env import GBWMVecEnv
 
 
 def test_scaled_rewards_are_the_plain_rewards_times_the_scale() -> None:
     problem = paper_problem(2)
     plain = GBWMVecEnv(64, problem=problem, seed=3)
-    scaled = ScaledRewardVecEnv(GBWMVecEnv(64, problem=problem, seed=3), 0.25)
+    scaled = GBWMVecEnv(64, problem=problem, seed=3, reward_scale=0.25)
     plain.reset(), scaled.reset()
     rng = np.random.default_rng(0)
-    total_plain = total_scaled = 0.0
+    total_plain = 0.0
     for _ in range(problem.horizon):
         actions = np.stack([rng.integers(0, 2, 64), rng.integers(0, 15, 64)], axis=1)
-        obs_a, r_a, d_a, _ = plain.step(actions)
-        obs_b, r_b, d_b, _ = scaled.step(actions)
+        obs_a, r_a, d_a, info_a = plain.step(actions)
+        obs_b, r_b, d_b, info_b = scaled.step(actions)
         np.testing.assert_array_equal(obs_a, obs_b)
         np.testing.assert_array_equal(d_a, d_b)
         np.testing.assert_allclose(r_b, 0.25 * r_a, rtol=1e-6)
         total_plain += float(r_a.sum())
-        total_scaled += float(r_b.sum())
     assert total_plain > 0  # some goals were taken, so the check had something to compare
+    # Episode utilities stay in the problem's units.
+    assert [i["episode"]["r"] for i in info_b] == [i["episode"]["r"] for i in info_a]
     assert scaled.pop_episode_statistics()["mean_utility"] == pytest.approx(total_plain / 64)
 
 
-@pytest.mark.parametrize("scale", [0.0, -1.0, float("inf")])
-def test_bad_reward_scale_is_rejected(scale: float) -> None:
-    with pytest.raises(ValueError, match="reward scale"):
-        ScaledRewardVecEnv(GBWMVecEnv(4, num_goals=2), scale)
+@pytest.mark.parametrize("scale", [0.0, -1.0, float("inf"), float("nan"), True, "1"])
+def test_bad_reward_scale_is_rejected(scale: object) -> None:
+    with pytest.raises(ValueError, match="reward_scale must be a finite number > 0"):
+        GBWMVecEnv(4, num_goals=2, reward_scale=scale)
 
 
 def test_tuned_preset_scales_rewards_by_total_utility() -> None:
     problem = paper_problem(4)
     model = tuned_ppo(problem=problem, seed=0, n_trajectories_per_rollout=32)
     env = model.get_env()
-    assert isinstance(env, ScaledRewardVecEnv)
-    assert env.scale == pytest.approx(1.0 / problem.total_utility)
+    assert isinstance(env, GBWMVecEnv)
+    assert env.reward_scale == pytest.approx(1.0 / problem.total_utility)
     plain = tuned_ppo(problem=problem, seed=0, n_trajectories_per_rollout=32, reward_scale=None)
-    assert not isinstance(plain.get_env(), ScaledRewardVecEnv)
+    assert plain.get_env().reward_scale == 1.0
+    assert paper_ppo(problem=problem, n_trajectories_per_rollout=32).get_env().reward_scale == 1.0
     with pytest.raises(ValueError, match="reward_scale"):
         tuned_ppo(problem=problem, n_trajectories_per_rollout=32, reward_scale="big")
+    with pytest.raises(ValueError, match="reward_scale must be a number in"):
+        paper_ppo(problem=problem, n_trajectories_per_rollout=32, reward_scale=-2.0)
 
 
 def test_entropy_coefficient_decays_to_its_final_value() -> None:

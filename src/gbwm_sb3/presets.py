@@ -151,6 +151,17 @@ def resolve_hyperparams(**overrides: Any) -> dict[str, Any]:
     return hp
 
 
+def resolve_reward_scale(value: float | str | None, problem: GBWMProblem) -> float:
+    """``None`` -> 1, ``"total"`` -> 1 / total utility on offer, a number > 0 -> itself."""
+    if value is None:
+        return 1.0
+    if isinstance(value, str):
+        if value != "total":
+            raise ValueError(f"reward_scale must be None, 'total' or a number > 0, got {value!r}")
+        return 1.0 / problem.total_utility
+    return _real_in("reward_scale", value, 0.0, math.inf, low_open=True)
+
+
 def paper_total_timesteps(problem: GBWMProblem, n_trajectories: int = 50_000) -> int:
     """Environment steps for ``n_trajectories`` episodes of ``problem`` (T steps each)."""
     if not isinstance(problem, GBWMProblem):
@@ -166,6 +177,7 @@ def paper_ppo(
     device: str = "cpu",
     verbose: int = 0,
     tensorboard_log: str | None = None,
+    reward_scale: float | str | None = 1.0,
     **overrides: Any,
 ) -> PPO:
     """PPO in the documented configuration on ``problem``, else on ``paper_problem(num_goals)``.
@@ -173,6 +185,8 @@ def paper_ppo(
     ``fast=True`` uses ``FastPPO`` (same objective, leaner update); ``fast=False``
     stock SB3 (``GBWMPPO``). ``overrides`` replace entries of ``PAPER_HYPERPARAMS``
     (``n_trajectories`` is the training budget: pass it to ``learn_paper``).
+    ``reward_scale`` multiplies the rewards PPO trains on: a number > 0, ``"total"``
+    for ``1 / problem.total_utility`` (returns in [0, 1]), or ``None`` for 1 (the paper).
     Torch runs on one thread (see ``configure_torch_threads``).
     """
     hp = resolve_hyperparams(**overrides)
@@ -182,7 +196,8 @@ def paper_ppo(
         raise ValueError(f"problem must be a GBWMProblem or None, got {type(problem).__name__}")
     algo = _algorithm(fast)
     configure_torch_threads()
-    env = GBWMVecEnv(hp["n_trajectories_per_rollout"], problem=problem, seed=seed)
+    env = GBWMVecEnv(hp["n_trajectories_per_rollout"], problem=problem, seed=seed,
+                     reward_scale=resolve_reward_scale(reward_scale, problem))
     return algo(
         GBWMPolicy,
         env,

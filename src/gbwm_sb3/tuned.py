@@ -8,11 +8,12 @@ is scale-invariant; the ablation behind each one is in ``docs/results/ablation``
 - ``n_epochs=16``, ``batch_size=1024`` (paper: 4 and 256): more passes over each
   rollout in larger minibatches (12,600 gradient steps in all, the paper 13,200;
   larger minibatches cost little more per step on a CPU).
-- ``reward_scale="total"``: rewards are divided by the total utility on offer, so
-  returns lie in [0, 1] whatever the number of goals. PPO normalises advantages
-  per minibatch, so this leaves the policy loss unchanged; what it changes is the
-  value network, which otherwise has to fit returns of 20-230 with a tanh network
-  whose loss dominates the joint gradient-norm clip.
+- ``reward_scale="total"`` (a ``paper_ppo`` argument): rewards are divided by the
+  total utility on offer, so returns lie in [0, 1] whatever the number of goals.
+  PPO normalises advantages per minibatch, so this leaves the policy loss
+  unchanged; what it changes is the value network, which otherwise has to fit
+  returns of 20-230 with a tanh network whose loss dominates the joint
+  gradient-norm clip.
 - ``ent_coef_final``: the entropy coefficient decays linearly from ``ent_coef`` to
   this value over training (the policy is scored by its argmax).
 
@@ -21,18 +22,14 @@ Other keyword arguments are overrides of :data:`gbwm_sb3.presets.PAPER_HYPERPARA
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
-import numpy as np
 from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import BaseCallback
-from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 
 from .problem import GBWMProblem, paper_problem
 
-__all__ = ["TUNED_HYPERPARAMS", "ScaledRewardVecEnv", "EntropyDecayCallback", "tuned_ppo",
-           "apply_training_options"]
+__all__ = ["TUNED_HYPERPARAMS", "EntropyDecayCallback", "tuned_ppo", "apply_training_options"]
 
 # Settings of the tuned preset (overrides of the paper preset + the options above).
 TUNED_HYPERPARAMS: dict[str, Any] = {
@@ -42,30 +39,7 @@ TUNED_HYPERPARAMS: dict[str, Any] = {
     "reward_scale": "total",
 }
 
-_OPTIONS = ("reward_scale", "ent_coef_final")
-
-
-class ScaledRewardVecEnv(VecEnvWrapper):
-    """Multiplies every reward by a constant (the episode statistics stay unscaled)."""
-
-    def __init__(self, venv: VecEnv, scale: float) -> None:
-        if not (isinstance(scale, (int, float)) and math.isfinite(scale) and scale > 0):
-            raise ValueError(f"reward scale must be a finite number > 0, got {scale!r}")
-        super().__init__(venv)
-        self.scale = float(scale)
-
-    def reset(self) -> Any:
-        return self.venv.reset()
-
-    def step_wait(self) -> Any:
-        obs, rewards, dones, infos = self.venv.step_wait()
-        return obs, (rewards * self.scale).astype(np.float32), dones, infos
-
-    def action_masks(self) -> np.ndarray:
-        return self.venv.action_masks()
-
-    def pop_episode_statistics(self) -> dict[str, Any]:
-        return self.venv.pop_episode_statistics()
+_OPTIONS = ("ent_coef_final",)
 
 
 class EntropyDecayCallback(BaseCallback):
@@ -85,22 +59,8 @@ class EntropyDecayCallback(BaseCallback):
         return True
 
 
-def _reward_scale(value: Any, problem: GBWMProblem) -> float | None:
-    if value is None or value == 1 or value == 1.0:
-        return None
-    if value == "total":
-        return 1.0 / problem.total_utility
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
-        return float(value)
-    raise ValueError(f"reward_scale must be None, 'total' or a number > 0, got {value!r}")
-
-
-def apply_training_options(model: PPO, problem: GBWMProblem, reward_scale: Any = None,
-                           ent_coef_final: float | None = None) -> PPO:
-    """Apply the tuned preset's options to a model built by ``paper_ppo``."""
-    scale = _reward_scale(reward_scale, problem)
-    if scale is not None:
-        model.set_env(ScaledRewardVecEnv(model.get_env(), scale))
+def apply_training_options(model: PPO, ent_coef_final: float | None = None) -> PPO:
+    """Apply the options that are not ``paper_ppo`` arguments to a model it built."""
     if ent_coef_final is not None:
         if not (isinstance(ent_coef_final, (int, float)) and ent_coef_final >= 0):
             raise ValueError(f"ent_coef_final must be a number >= 0, got {ent_coef_final!r}")
@@ -133,4 +93,4 @@ def tuned_ppo(num_goals: int = 4, problem: GBWMProblem | None = None, seed: int 
     if problem is None:
         problem = paper_problem(num_goals)
     model = paper_ppo(problem=problem, seed=seed, **settings)
-    return apply_training_options(model, problem, **options)
+    return apply_training_options(model, **options)

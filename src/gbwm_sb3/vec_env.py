@@ -70,17 +70,26 @@ class GBWMVecEnv(VecEnv):
     adds the :class:`GBWMEnv` info keys to every info of every step (slower: a few ms
     per step for N = 4800); the same quantities are always available as arrays
     (:attr:`wealth`, :attr:`utility`, :attr:`goals_taken`, :attr:`time`).
+
+    ``reward_scale`` multiplies the rewards PPO sees (e.g. ``1 / problem.total_utility``
+    puts returns in [0, 1] for the value network); utilities in ``info["episode"]``,
+    :attr:`utility` and the episode statistics stay in the problem's units.
     """
 
     def __init__(self, num_envs: int, problem: GBWMProblem | None = None,
                  num_goals: int | None = None, seed: int | None = None,
-                 step_info: bool = False) -> None:
+                 step_info: bool = False, reward_scale: float = 1.0) -> None:
         if (isinstance(num_envs, (bool, np.bool_)) or not isinstance(num_envs, (int, np.integer))
                 or num_envs < 1):
             raise ValueError(f"num_envs must be an integer >= 1, got {num_envs!r}")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
                                  or seed < 0):
             raise ValueError(f"seed must be None or an integer >= 0, got {seed!r}")
+        scale_ok = (isinstance(reward_scale, (int, float, np.floating))
+                    and not isinstance(reward_scale, bool))
+        if not scale_ok or not np.isfinite(reward_scale) or reward_scale <= 0:
+            raise ValueError(f"reward_scale must be a finite number > 0, got {reward_scale!r}")
+        self.reward_scale = float(reward_scale)
         self.problem = resolve_problem(problem, num_goals)
         self._arrays = problem_arrays(self.problem)
         self.step_info = bool(step_info)
@@ -189,7 +198,7 @@ class GBWMVecEnv(VecEnv):
         self._goals_taken += taken_final
         self._goals_affordable += taken_final
         self._t = t + 1
-        rewards = reward.astype(np.float32)
+        rewards = (reward * self.reward_scale).astype(np.float32)
         horizon = self.problem.horizon
         if self._t < horizon:
             obs = encode_observation(self._arrays, self._t, self._wealth)
