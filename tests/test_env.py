@@ -49,13 +49,20 @@ def test_goal_taken_and_final_take():
     assert info["wealth"] == pytest.approx(w1, rel=1e-12)
     assert info["goal_taken"] is False and info["goals_taken"] == 0 and info["time"] == 1
     assert info["goals_offered"] == 0
-    # Observation at t = 1, by hand.
+    # Observation at t = 1, by hand: goal this year, both goals (4 + 6) still ahead.
     np.testing.assert_allclose(
-        obs, [1 / 3, math.log(w1 / 10.0), 1.0, math.log(w1 / 4.0)], rtol=1e-6
+        obs, [1 / 3, math.log(w1 / 10.0), 1.0, math.log(w1 / 4.0), 0.0, math.log(w1 / 10.0)],
+        rtol=1e-6,
     )
     assert env.action_masks()[1]
     # t = 1: take the goal (affordable: w1 = 10.46 >= 4), portfolio 1.
     obs, reward, term, _, info = env.step(np.array([1, 1]))
+    w2_by_hand = grow(w1 - 4.0, 1, z[1])
+    # Observation at t = 2: no goal now, the goal at 3 (cost 6) one year away.
+    np.testing.assert_allclose(
+        obs, [2 / 3, math.log(w2_by_hand / 10.0), 0.0, math.log(w2_by_hand / 6.0), 1 / 3,
+              math.log(w2_by_hand / 6.0)], rtol=1e-6,
+    )
     w2 = grow(w1 - 4.0, 1, z[1])
     assert reward == 5.0 and not term
     assert info["goal_taken"] is True and info["goals_taken"] == 1 and info["goals_offered"] == 1

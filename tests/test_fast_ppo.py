@@ -268,3 +268,25 @@ def test_gbwm_policy_with_unequal_networks_uses_autograd_path_and_matches():
     assert fast._fused is None
     _assert_same_update(stock, fast, rtol=1e-5, atol=1e-6)
     _assert_same_logs(stock_logs, fast_logs, rtol=1e-5)
+
+
+def test_conditional_portfolio_head_fused_path_matches_stock_train(float64_obs):
+    """One portfolio distribution per goal decision: the hand-written update is still exact."""
+    stock, fast = _paper_pair(double=True, n_epochs=2, portfolio_given_goal=True)
+    assert fused_path_available(fast.policy)
+    stock_logs, fast_logs = _train(stock, seed=9), _train(fast, seed=9)
+    assert fast._fused is not None and fast._fused.conditional and fast._fused.verified
+    _assert_same_update(stock, fast, rtol=1e-9, atol=1e-11)
+    _assert_same_logs(stock_logs, fast_logs, rtol=1e-9)
+
+
+def test_conditional_portfolio_head_fused_rollout_matches_stock():
+    buffers = []
+    for fast in (False, True):
+        model = _collect(paper_ppo(fast=fast, n_trajectories_per_rollout=N_ENVS, seed=8,
+                                   portfolio_given_goal=True))
+        buffers.append(model.rollout_buffer)
+    stock, fast = buffers
+    np.testing.assert_array_equal(fast.actions, stock.actions)
+    np.testing.assert_array_equal(fast.rewards, stock.rewards)
+    np.testing.assert_allclose(fast.log_probs, stock.log_probs, rtol=1e-5, atol=1e-5)

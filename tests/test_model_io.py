@@ -15,6 +15,7 @@ from sb3_contrib import MaskablePPO
 from stable_baselines3 import PPO
 
 from gbwm_sb3 import paper_problem
+from gbwm_sb3.dynamics import problem_arrays
 from gbwm_sb3.model_io import (
     MANIFEST_FILE,
     PROBLEM_FILE,
@@ -25,6 +26,7 @@ from gbwm_sb3.model_io import (
     read_manifest,
     save_model,
 )
+from gbwm_sb3.observation import encode_observation
 from gbwm_sb3.policy import MaskableGBWMPolicy
 from gbwm_sb3.presets import paper_ppo
 from gbwm_sb3.problem_io import ProblemFileError
@@ -55,14 +57,13 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[PPO, Path]:
 
 
 def observations(n: int = 500) -> np.ndarray:
+    """The env's observations at random years and wealth levels around W0."""
     rng = np.random.default_rng(1)
-    obs = np.column_stack([
-        rng.integers(0, PROBLEM.horizon, n) / PROBLEM.horizon,
-        rng.normal(0, 0.7, n),
-        rng.integers(0, 2, n),
-        rng.normal(0, 0.7, n),
-    ]).astype(np.float32)
-    return obs
+    arrays = problem_arrays(PROBLEM)
+    years = rng.integers(0, PROBLEM.horizon, n)
+    wealth = PROBLEM.initial_wealth * np.exp(rng.normal(0, 0.7, n))
+    return np.concatenate([encode_observation(arrays, t, wealth[years == t])
+                           for t in range(PROBLEM.horizon)])
 
 
 def assert_same_predictions(a: PPO, b: PPO) -> None:
@@ -119,6 +120,22 @@ def test_fast_ppo_round_trip(tmp_path: Path) -> None:
     assert type(loaded) is type(model) and type(model).__name__ == "FastPPO"
     assert read_manifest(tmp_path / "fast")["hyperparameters"]["learning_rate_initial"] == 0.02
     assert_same_predictions(model, loaded)
+
+
+def test_conditional_portfolio_head_round_trip(tmp_path: Path) -> None:
+    model = paper_ppo(problem=PROBLEM, seed=5, n_trajectories_per_rollout=64, batch_size=64,
+                      portfolio_given_goal=True)
+    model.learn(64 * PROBLEM.horizon * 2)
+    save_model(model, tmp_path / "cond", PROBLEM, "tuned")
+    assert read_manifest(tmp_path / "cond")["policy_kwargs"]["portfolio_given_goal"] is True
+    loaded, _ = load_model_safely(tmp_path / "cond")
+    assert loaded.policy.portfolio_given_goal is True
+    assert_same_predictions(model, loaded)
+    manifest = json.loads((tmp_path / "cond" / MANIFEST_FILE).read_text())
+    manifest["policy_kwargs"]["portfolio_given_goal"] = "yes"
+    (tmp_path / "cond" / MANIFEST_FILE).write_text(json.dumps(manifest))
+    with pytest.raises(UnsafeModelFileError, match="portfolio_given_goal must be true or false"):
+        load_model_safely(tmp_path / "cond")
 
 
 def test_loaded_model_keeps_training(trained: tuple[PPO, Path]) -> None:

@@ -281,3 +281,94 @@ def test_maskable_ppo_learns_and_survives_save_load(tmp_path):
     single = MaskablePPO(MaskableGBWMPolicy, gym.make("GBWM-v0"), n_steps=64, batch_size=64,
                          n_epochs=1, seed=0, device="cpu")
     single.learn(128)
+
+
+# ---------------------------------------------------------------- portfolio head given the goal
+def _conditional_dist(batch: int = 64, seed: int = 0):
+    gen = th.Generator().manual_seed(seed)
+    goal_logits = 2.0 * th.randn(batch, 2, generator=gen)
+    port_logits = 2.0 * th.randn(batch, 2 * N_PORT, generator=gen)
+    active = th.arange(batch) % 2 == 0
+    dist = GBWMActionDistribution(N_PORT, portfolio_given_goal=True)
+    return dist.proba_distribution(goal_logits, port_logits, active), goal_logits, \
+        port_logits.view(batch, 2, N_PORT), active
+
+
+def test_conditional_log_prob_uses_the_branch_of_the_goal_decision():
+    dist, goal_logits, port_logits, active = _conditional_dist()
+    gen = th.Generator().manual_seed(1)
+    take = th.randint(0, 2, (64,), generator=gen)
+    port = th.randint(0, N_PORT, (64,), generator=gen)
+    log_prob = dist.log_prob(th.stack([take, port], 1))
+    goal_lp = th.log_softmax(goal_logits, 1)
+    port_lp = th.log_softmax(port_logits, 2)
+    rows = th.arange(64)
+    branch = take * active  # where the goal decision has no effect: the "skip" row
+    expected = th.where(active, goal_lp[rows, take], th.zeros(64)) + port_lp[rows, branch, port]
+    th.testing.assert_close(log_prob, expected)
+    # the two branches really differ, so a wrong row would show
+    other = port_lp[rows, 1 - branch, port]
+    assert not th.allclose(port_lp[rows, branch, port][active], other[active])
+
+
+def test_conditional_entropy_is_the_exact_joint_entropy():
+    dist, goal_logits, port_logits, active = _conditional_dist(seed=2)
+    goal_p = th.softmax(goal_logits, 1)
+    port_p = th.softmax(port_logits, 2)
+    joint = goal_p.unsqueeze(2) * port_p  # (batch, 2, n): p(take) p(portfolio | take)
+    h_active = -(joint * joint.log()).sum((1, 2))
+    h_inactive = -(port_p[:, 0] * port_p[:, 0].log()).sum(1)
+    th.testing.assert_close(dist.entropy(), th.where(active, h_active, h_inactive))
+    actions = th.stack([th.arange(64) % 2, th.arange(64) % N_PORT], 1)
+    log_prob, entropy = masked_log_prob_entropy(goal_logits, port_logits, active, actions)
+    th.testing.assert_close(log_prob, dist.log_prob(actions))
+    th.testing.assert_close(entropy, dist.entropy())
+
+
+def test_conditional_sampling_and_mode_follow_the_goal_decision():
+    n = 20000
+    goal_logits = th.log(th.tensor([[0.4, 0.6]])).repeat(n, 1)
+    skip_row = th.log(th.tensor([0.8, 0.1, 0.1]))
+    take_row = th.log(th.tensor([0.1, 0.1, 0.8]))
+    port_logits = th.cat([skip_row, take_row]).repeat(n, 1)
+    active = th.arange(n) < n // 2
+    dist = GBWMActionDistribution(3, portfolio_given_goal=True)
+    dist.proba_distribution(goal_logits, port_logits, active)
+    th.manual_seed(0)
+    sample = dist.sample()
+    assert th.all(sample[~active, 0] == 0)
+    for take, row in ((1, take_row), (0, skip_row)):
+        chosen = sample[active & (sample[:, 0] == take), 1]
+        freq = th.bincount(chosen, minlength=3).float() / chosen.numel()
+        th.testing.assert_close(freq, row.exp(), atol=0.02, rtol=0)
+    freq = th.bincount(sample[~active, 1], minlength=3).float() / (n // 2)
+    th.testing.assert_close(freq, skip_row.exp(), atol=0.02, rtol=0)
+    mode = dist.mode()  # take where it counts, then the take row's argmax
+    assert th.all(mode[active] == th.tensor([1, 2])) and th.all(mode[~active] == th.tensor([0, 0]))
+    th.testing.assert_close(dist.portfolio_probs(mode[:, 0]),
+                            th.where(active.unsqueeze(1), take_row.exp(), skip_row.exp()))
+
+
+def test_conditional_masks_apply_to_both_branches():
+    dist, *_ = _conditional_dist(batch=8, seed=4)
+    masks = np.ones((8, 2 + N_PORT), dtype=bool)
+    masks[:, 2 + 5:] = False
+    dist.apply_masking(masks)
+    for _ in range(5):
+        assert th.all(dist.sample()[:, 1] < 5)
+
+
+@pytest.mark.parametrize("algo,cls", [(PPO, GBWMPolicy), (MaskablePPO, MaskableGBWMPolicy)])
+def test_conditional_policy_trains_and_survives_save_load(tmp_path, algo, cls):
+    env = GBWMVecEnv(128, seed=3)
+    model = algo(cls, env, n_steps=16, batch_size=256, n_epochs=2, gamma=1.0, seed=3,
+                 device="cpu", policy_kwargs=dict(portfolio_given_goal=True))
+    assert model.policy.portfolio_head.out_features == 2 * N_PORT
+    model.learn(2 * 128 * 16)
+    loaded = _assert_same_after_reload(model, algo, tmp_path / "cond", _obs(256, seed=7).numpy())
+    assert loaded.policy.portfolio_given_goal is True
+
+
+def test_portfolio_given_goal_must_be_a_bool():
+    with pytest.raises(ValueError, match="portfolio_given_goal must be True or False"):
+        GBWMPolicy(OBS_SPACE, ACT_SPACE, lambda _: 1e-3, portfolio_given_goal="yes")

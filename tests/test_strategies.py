@@ -212,3 +212,33 @@ def test_hybrid_combines_sources(dp):
 def test_validation_errors(build, field):
     with pytest.raises(ValueError, match=field):
         build()
+
+
+def test_portfolio_after_another_policys_goal_decision_uses_the_matching_head(dp):
+    """A portfolio head per goal decision: hybrids and greedy get the row of *their* decision."""
+    configure_torch_threads()
+    model = PPO(GBWMPolicy, GBWMEnv(PROBLEM), n_steps=64, batch_size=32, n_epochs=1, seed=0,
+                policy_kwargs=dict(portfolio_given_goal=True))
+    n = PROBLEM.num_portfolios
+    with th.no_grad():  # skip row prefers portfolio 2, take row portfolio 11, goal head "skip"
+        head = model.policy.portfolio_head
+        head.weight.zero_()
+        head.bias.zero_()
+        head.bias[2] = head.bias[n + 11] = 20.0
+        model.policy.goal_head.weight.zero_()
+        model.policy.goal_head.bias.copy_(th.tensor([20.0, 0.0]))
+    cost = PROBLEM.cost_by_time[4]
+    affordable = WEALTH >= cost
+    for deterministic in (True, False):
+        policy = SB3Policy(model, PROBLEM, deterministic=deterministic, seed=1)
+        take, port = policy.act(4, WEALTH)
+        assert not take.any() and np.all(port == 2)  # its own decision: skip
+        after_take = policy.portfolio_for_decision(4, WEALTH, np.ones(WEALTH.shape, bool))
+        np.testing.assert_array_equal(after_take, np.where(affordable, 11, 2))
+        take, port = GreedyGoals(policy).act(4, WEALTH)
+        np.testing.assert_array_equal(port, np.where(affordable, 11, 2))
+        # a year without a goal: a "take" changes nothing, so the skip row applies
+        assert np.all(policy.portfolio_for_decision(5, WEALTH, np.ones(WEALTH.shape, bool)) == 2)
+    take, port = Hybrid(dp, SB3Policy(model, PROBLEM)).act(4, WEALTH)
+    assert take.any() and not take.all()
+    np.testing.assert_array_equal(port, np.where(take & affordable, 11, 2))

@@ -11,6 +11,7 @@ import pytest
 import yaml
 from torch import nn
 
+from gbwm_sb3.observation import OBSERVATION_DIM
 from gbwm_sb3.presets import PAPER_HYPERPARAMS
 from gbwm_sb3.zoo import MASKABLE_PPO_CONFIG, PPO_CONFIG, config_path
 from gbwm_sb3.zoo.__main__ import main as zoo_main
@@ -64,7 +65,7 @@ def _check(saved: Path, algo_cls: type, policy_cls: type) -> None:
     assert type(model.policy) is policy_cls
     assert model.policy.goal_head.out_features == 2
     assert model.policy.portfolio_head.out_features == 15
-    obs = np.zeros((3, 4), dtype=np.float32)
+    obs = np.zeros((3, OBSERVATION_DIM), dtype=np.float32)
     actions, _ = model.predict(obs, deterministic=True)
     assert actions.shape == (3, 2)
 

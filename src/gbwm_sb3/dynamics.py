@@ -28,6 +28,8 @@ class ProblemArrays:
     log_drifts: np.ndarray
     volatilities: np.ndarray
     next_cost: np.ndarray  # cost of the first goal at or after each year (nan if none)
+    next_goal_time: np.ndarray  # year of the first goal at or after each year (nan if none)
+    remaining_cost: np.ndarray  # total cost of the goals at or after each year
     goals_offered_by: np.ndarray  # number of goals at times <= t, shape (T+1,)
 
 
@@ -37,11 +39,14 @@ def problem_arrays(problem: GBWMProblem) -> ProblemArrays:
     costs = problem.cost_by_time
     has_goal = problem.has_goal
     next_cost = np.full(problem.horizon + 1, np.nan)
-    upcoming = np.nan
+    next_goal_time = np.full(problem.horizon + 1, np.nan)
+    upcoming, upcoming_time = np.nan, np.nan
     for t in range(problem.horizon, -1, -1):
         if has_goal[t]:
-            upcoming = costs[t]
+            upcoming, upcoming_time = costs[t], float(t)
         next_cost[t] = upcoming
+        next_goal_time[t] = upcoming_time
+    remaining_cost = np.cumsum(np.where(has_goal, costs, 0.0)[::-1])[::-1].copy()
     arrays = ProblemArrays(
         horizon=problem.horizon,
         initial_wealth=problem.initial_wealth,
@@ -51,10 +56,13 @@ def problem_arrays(problem: GBWMProblem) -> ProblemArrays:
         log_drifts=problem.portfolios.log_drifts,
         volatilities=problem.portfolios.volatility_array,
         next_cost=next_cost,
+        next_goal_time=next_goal_time,
+        remaining_cost=remaining_cost,
         goals_offered_by=np.cumsum(has_goal),
     )
     for array in (arrays.costs, arrays.utilities, arrays.has_goal, arrays.log_drifts,
-                  arrays.volatilities, arrays.next_cost, arrays.goals_offered_by):
+                  arrays.volatilities, arrays.next_cost, arrays.next_goal_time,
+                  arrays.remaining_cost, arrays.goals_offered_by):
         array.setflags(write=False)
     return arrays
 

@@ -203,11 +203,14 @@ class _FusedGBWMUpdate:
     """
 
     def __init__(self, policy: ActorCriticPolicy, layers: list[tuple[nn.Linear, nn.Linear]],
-                 activation: type[nn.Module], n_portfolios: int) -> None:
+                 activation: type[nn.Module], n_portfolios: int,
+                 portfolio_given_goal: bool = False) -> None:
         self.policy = policy
         self.optimizer = policy.optimizer
         self.activation = activation
         self.n_portfolios = n_portfolios
+        # One portfolio distribution per goal decision (rows skip, take), see GBWMPolicy.
+        self.conditional = bool(portfolio_given_goal)
         goal, port, value = policy.goal_head, policy.portfolio_head, policy.value_net
         # Groups of parameters adjacent in the flat buffer, and how each group is viewed:
         # "stack" -> (2, *shape) (policy and value layer side by side), "cat" -> rows
@@ -321,23 +324,52 @@ class _FusedGBWMUpdate:
             out = (th.empty_like(obs[:, 0]), th.empty_like(obs[:, 0]), th.empty_like(obs[:, 0]))
         value = th.addmm(val_b, h[1], val_w.t(), out=out[2].unsqueeze(1)).squeeze(1)
         goal_logp = F.log_softmax(logits[:, :2], dim=1)
-        port_logp = F.log_softmax(logits[:, 2:], dim=1)
-        goal_np, port_np = goal_logp.exp().neg_(), port_logp.exp().neg_()  # -probabilities
+        goal_np = goal_logp.exp().neg_()  # -probabilities
         goal_h = (goal_np * goal_logp).sum(1)
-        port_h = (port_np * port_logp).sum(1)
         goal_a, port_a = actions[:, :1], actions[:, 1:]
-        log_prob = th.addcmul(port_logp.gather(1, port_a).squeeze(1),
+        heads = self._portfolio_terms(logits[:, 2:], goal_np, goal_a, active)
+        port_logp, port_np, port_h, branch, weights = heads
+        port_entropy = port_h if weights is None else (weights * port_h).sum(1)
+        selected = port_logp if branch is None else self._branch_rows(port_logp, branch)
+        log_prob = th.addcmul(selected.gather(1, port_a).squeeze(1),
                               goal_logp.gather(1, goal_a).squeeze(1), active, out=out[0])
-        entropy = th.addcmul(port_h, goal_h, active, out=out[1])
-        cache = (hidden, goal_logp, port_logp, goal_np, port_np, goal_h, port_h, goal_a, port_a)
+        entropy = th.addcmul(port_entropy, goal_h, active, out=out[1])
+        cache = (hidden, goal_logp, goal_np, goal_h, goal_a, port_a, heads)
         return log_prob, entropy, value, cache
+
+    def _portfolio_terms(self, logits: th.Tensor, goal_np: th.Tensor, goal_a: th.Tensor,
+                         active: th.Tensor):
+        """Log-probabilities, -probabilities and entropies of the portfolio head.
+
+        Independent head: (batch, n) arrays, ``branch`` and ``weights`` None.
+        Conditional head: (batch, 2, n) arrays and (batch, 2) entropies, the row that
+        applies to each stored action (``branch``) and the entropy weights p(goal)
+        where the goal decision counts, (1, 0) elsewhere.
+        """
+        if not self.conditional:
+            port_logp = F.log_softmax(logits, dim=1)
+            port_np = port_logp.exp().neg_()
+            return port_logp, port_np, (port_np * port_logp).sum(1), None, None
+        port_logp = F.log_softmax(logits.view(logits.shape[0], 2, self.n_portfolios), dim=2)
+        port_np = port_logp.exp().neg_()
+        port_h = (port_np * port_logp).sum(2)
+        branch = goal_a.squeeze(1) * active.to(goal_a.dtype)
+        act = active.unsqueeze(1)
+        weights = th.addcmul(th.cat((1.0 - act, th.zeros_like(act)), 1), -goal_np, act)
+        return port_logp, port_np, port_h, branch, weights
+
+    def _branch_rows(self, per_branch: th.Tensor, branch: th.Tensor) -> th.Tensor:
+        """(batch, 2, n) -> the (batch, n) rows that ``branch`` selects."""
+        index = branch.view(-1, 1, 1).expand(-1, 1, per_branch.shape[2])
+        return per_branch.gather(1, index).squeeze(1)
 
     def sample(self, obs: th.Tensor) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
         """GBWMPolicy.forward(obs): sampled actions (N, 2), values (N, 1), log-probs (N,).
 
         Samples each head with ``torch.multinomial`` on its probabilities, goal head
-        first, as ``torch.distributions.Categorical.sample`` does; the goal action is
-        0 ("skip") where the goal decision has no effect.
+        first, as ``torch.distributions.Categorical.sample`` does (a conditional
+        portfolio head samples both rows, then keeps the one of the goal decision);
+        the goal action is 0 ("skip") where the goal decision has no effect.
         """
         active = obs[:, GOAL_AFFORDABLE_INDEX] > 0.5
         h = obs.unsqueeze(0).expand(2, obs.shape[0], obs.shape[1])
@@ -346,10 +378,18 @@ class _FusedGBWMUpdate:
         logits = th.addmm(self.group_views[-3][0], h[0], self.group_views[-4][0].t())
         value = th.addmm(self.group_views[-1][0], h[1], self.group_views[-2][0].t())
         goal_logp = F.log_softmax(logits[:, :2], dim=1)
-        port_logp = F.log_softmax(logits[:, 2:], dim=1)
         goal = th.multinomial(goal_logp.exp(), 1, True)
-        port = th.multinomial(port_logp.exp(), 1, True)
-        goal.mul_(active.unsqueeze(1))
+        if self.conditional:
+            n = self.n_portfolios
+            port_logp = F.log_softmax(logits[:, 2:].reshape(-1, n), dim=1)
+            both = th.multinomial(port_logp.exp(), 1, True).view(-1, 2)
+            goal.mul_(active.unsqueeze(1))
+            port = both.gather(1, goal)
+            port_logp = self._branch_rows(port_logp.view(-1, 2, n), goal.squeeze(1))
+        else:
+            port_logp = F.log_softmax(logits[:, 2:], dim=1)
+            port = th.multinomial(port_logp.exp(), 1, True)
+            goal.mul_(active.unsqueeze(1))
         log_prob = th.where(active, goal_logp.gather(1, goal).squeeze(1), 0.0)
         log_prob += port_logp.gather(1, port).squeeze(1)
         return th.cat((goal, port), dim=1), value, log_prob
@@ -357,14 +397,26 @@ class _FusedGBWMUpdate:
     def backward(self, cache, active: th.Tensor, d_log_prob: th.Tensor, d_entropy: float,
                  d_value: th.Tensor) -> None:
         """Gradient of the loss into ``self.grad`` given dL/dlogp, dL/dentropy, dL/dvalue."""
-        hidden, goal_logp, port_logp, goal_np, port_np, goal_h, port_h, goal_a, port_a = cache
+        hidden, goal_logp, goal_np, goal_h, goal_a, port_a, heads = cache
+        port_logp, port_np, port_h, branch, weights = heads
         # dH/dz = -p (log p + H); dlogp_a/dz = onehot(a) - p.
         dlp = d_log_prob.unsqueeze(1)
-        d_port = th.add(dlp, port_logp + port_h.unsqueeze(1), alpha=d_entropy).mul_(port_np)
-        d_port.scatter_add_(1, port_a, dlp)
+        goal_term = goal_logp + goal_h.unsqueeze(1)
+        if branch is None:
+            d_port = th.add(dlp, port_logp + port_h.unsqueeze(1), alpha=d_entropy).mul_(port_np)
+            d_port.scatter_add_(1, port_a, dlp)
+        else:
+            # Row b: entropy weight p(b) (or 1/0 where inactive); log-prob only on the
+            # stored action's row. The goal logits also move the weights of H(row).
+            rows = F.one_hot(branch, 2).to(dlp.dtype).mul_(dlp)
+            coef = weights.mul(d_entropy).unsqueeze(2)
+            d_port = th.addcmul(rows.unsqueeze(2), coef, port_logp + port_h.unsqueeze(2))
+            d_port = d_port.mul_(port_np).view(port_np.shape[0], -1)
+            d_port.scatter_add_(1, branch.unsqueeze(1) * self.n_portfolios + port_a, dlp)
+            expected_h = (port_h * goal_np).sum(1, keepdim=True).neg_()
+            goal_term = goal_term + expected_h - port_h
         dlp_goal = (d_log_prob * active).unsqueeze(1)
-        d_goal = th.addcmul(dlp_goal, (active * d_entropy).unsqueeze(1),
-                            goal_logp + goal_h.unsqueeze(1)).mul_(goal_np)
+        d_goal = th.addcmul(dlp_goal, (active * d_entropy).unsqueeze(1), goal_term).mul_(goal_np)
         d_goal.scatter_add_(1, goal_a, dlp_goal)
         d_logits = th.cat((d_goal, d_port), dim=1)
         (head_w, g_head_w), (_, g_head_b) = self.group_views[-4], self.group_views[-3]
@@ -452,13 +504,16 @@ def _build_fused(policy: Any) -> _FusedGBWMUpdate | None:
     if not all(type(h) is nn.Linear and h.bias is not None for h in heads):
         return None
     n = int(space.nvec[1])
-    if heads[0].out_features != 2 or heads[1].out_features != n or heads[2].out_features != 1:
+    conditional = getattr(policy, "portfolio_given_goal", False) is True
+    n_port_logits = 2 * n if conditional else n
+    if heads[0].out_features != 2 or heads[1].out_features != n_port_logits \
+            or heads[2].out_features != 1:
         return None
     found = _fused_layers(policy)
     if found is None:
         return None
     layers, activation = found
-    fused = _FusedGBWMUpdate(policy, layers, activation, n)
+    fused = _FusedGBWMUpdate(policy, layers, activation, n, conditional)
     policy_params = list(policy.parameters())
     if {id(p) for p in policy_params} != {id(p) for p in fused.params} \
             or len(policy_params) != len(fused.params):

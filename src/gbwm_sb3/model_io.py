@@ -67,7 +67,8 @@ _ACTIVATIONS: dict[str, type[nn.Module]] = {
     cls.__name__: cls for cls in (nn.Tanh, nn.ReLU, nn.ELU, nn.LeakyReLU, nn.GELU, nn.SiLU,
                                   nn.Sigmoid, nn.Softplus)
 }
-_POLICY_KWARGS = ("net_arch", "activation_fn", "ortho_init", "share_features_extractor")
+_POLICY_KWARGS = ("net_arch", "activation_fn", "ortho_init", "share_features_extractor",
+                  "portfolio_given_goal")
 _HYPERPARAMETERS = ("n_envs", "n_steps", "batch_size", "n_epochs", "gamma", "gae_lambda",
                     "clip_range", "ent_coef", "vf_coef", "max_grad_norm",
                     "learning_rate_initial", "learning_rate_final")
@@ -325,6 +326,11 @@ def read_manifest(directory: str | os.PathLike[str]) -> dict[str, Any]:
         raise UnsafeModelFileError(
             f"{path}: policy_kwargs may only have the keys {', '.join(_POLICY_KWARGS)}"
         )
+    for flag in ("ortho_init", "share_features_extractor", "portfolio_given_goal"):
+        if flag in kwargs and not isinstance(kwargs[flag], bool):
+            raise UnsafeModelFileError(
+                f"{path}: policy_kwargs.{flag} must be true or false, got {kwargs[flag]!r}"
+            )
     if "activation_fn" in kwargs and kwargs["activation_fn"] not in _ACTIVATIONS:
         raise UnsafeModelFileError(
             f"{path}: policy_kwargs.activation_fn must be one of {', '.join(_ACTIVATIONS)}, "

@@ -56,19 +56,34 @@ def masked_log_prob_entropy(
     """Log-probability of ``actions`` (batch, 2) and entropy, goal part zeroed where inactive.
 
     The plain-tensor form of ``GBWMActionDistribution`` (no action masks), for
-    training loops that skip the distribution objects.
+    training loops that skip the distribution objects. ``portfolio_logits`` of
+    shape (batch, n) is the independent portfolio head, (batch, 2, n) the one
+    conditioned on the goal decision (rows: skip, take).
     """
     actions = actions.long()
     goal_logp = th.log_softmax(goal_logits, dim=-1)
     port_logp = th.log_softmax(portfolio_logits, dim=-1)
     goal_lp = goal_logp.gather(1, actions[:, :1]).squeeze(1)
-    port_lp = port_logp.gather(1, actions[:, 1:2]).squeeze(1)
     goal_ent = -(goal_logp.exp() * goal_logp).sum(-1)
     port_ent = -(port_logp.exp() * port_logp).sum(-1)
     zero = th.zeros((), dtype=goal_lp.dtype, device=goal_lp.device)
+    if port_logp.dim() == 3:
+        branch = th.where(goal_active, actions[:, 0], th.zeros_like(actions[:, 0]))
+        port_lp = _branch_rows(port_logp, branch).gather(1, actions[:, 1:2]).squeeze(1)
+        skip_only = th.tensor([1.0, 0.0], dtype=port_ent.dtype, device=port_ent.device)
+        weights = th.where(goal_active.unsqueeze(1), goal_logp.exp(), skip_only)
+        port_ent = (weights * port_ent).sum(1)
+    else:
+        port_lp = port_logp.gather(1, actions[:, 1:2]).squeeze(1)
     log_prob = th.where(goal_active, goal_lp, zero) + port_lp
     entropy = th.where(goal_active, goal_ent, zero) + port_ent
     return log_prob, entropy
+
+
+def _branch_rows(per_branch: th.Tensor, branch: th.Tensor) -> th.Tensor:
+    """The row of ``per_branch`` (batch, 2, n) that ``branch`` (batch,) selects -> (batch, n)."""
+    index = branch.long().view(-1, 1, 1).expand(-1, 1, per_branch.shape[-1])
+    return per_branch.gather(1, index).squeeze(1)
 
 
 class GBWMActionDistribution(MaskableDistribution):
@@ -77,11 +92,20 @@ class GBWMActionDistribution(MaskableDistribution):
     ``proba_distribution(goal_logits, portfolio_logits, goal_active)`` sets the
     parameters; ``apply_masking(masks)`` takes sb3-contrib's flat boolean masks of
     length ``2 + n`` (skip, take, portfolio 0..n-1) or ``None`` to remove them.
+
+    With ``portfolio_given_goal=True`` the portfolio head has ``2 n`` logits: one
+    portfolio distribution for "skip" and one for "take", and the portfolio is
+    drawn from the one matching the goal decision (the "skip" one where the goal
+    decision has no effect). Taking a goal moves wealth from W to W - C before the
+    portfolio is held, so the best portfolio depends on that decision; an
+    independent portfolio factor has to average over it. The entropy is then the
+    exact joint entropy ``H(goal) + sum_g p(g) H(portfolio | g)``.
     """
 
-    def __init__(self, n_portfolios: int):
+    def __init__(self, n_portfolios: int, portfolio_given_goal: bool = False):
         super().__init__()
         self.n_portfolios = int(n_portfolios)
+        self.portfolio_given_goal = bool(portfolio_given_goal)
         self.goal: Categorical | None = None
         self.portfolio: Categorical | None = None
         self.goal_active: th.Tensor | None = None
@@ -89,7 +113,8 @@ class GBWMActionDistribution(MaskableDistribution):
 
     def proba_distribution_net(self, latent_dim: int) -> tuple[nn.Linear, nn.Linear]:
         """The goal head and the portfolio head on top of the policy latent."""
-        return nn.Linear(latent_dim, 2), nn.Linear(latent_dim, self.n_portfolios)
+        branches = 2 if self.portfolio_given_goal else 1
+        return nn.Linear(latent_dim, 2), nn.Linear(latent_dim, branches * self.n_portfolios)
 
     def proba_distribution(  # type: ignore[override]
         self,
@@ -97,6 +122,8 @@ class GBWMActionDistribution(MaskableDistribution):
         portfolio_logits: th.Tensor,
         goal_active: th.Tensor,
     ) -> GBWMActionDistribution:
+        if self.portfolio_given_goal:  # (batch, 2 n) -> (batch, 2, n): [skip, take] rows
+            portfolio_logits = portfolio_logits.reshape(-1, 2, self.n_portfolios)
         self._logits = (goal_logits, portfolio_logits)
         self.goal_active = goal_active.to(device=goal_logits.device, dtype=th.bool).reshape(-1)
         self.apply_masking(None)
@@ -112,28 +139,67 @@ class GBWMActionDistribution(MaskableDistribution):
             return
         masks = th.as_tensor(masks, dtype=th.bool, device=goal_logits.device)
         masks = masks.reshape(-1, 2 + self.n_portfolios)
+        portfolio_masks = masks[:, 2:]
+        if self.portfolio_given_goal:
+            portfolio_masks = portfolio_masks.unsqueeze(1).expand(-1, 2, -1)
         self.goal = MaskableCategorical(logits=goal_logits, masks=masks[:, :2])
-        self.portfolio = MaskableCategorical(logits=portfolio_logits, masks=masks[:, 2:])
+        self.portfolio = MaskableCategorical(logits=portfolio_logits, masks=portfolio_masks)
 
     def _zero_inactive(self, goal_part: th.Tensor) -> th.Tensor:
         return th.where(self.goal_active, goal_part, th.zeros_like(goal_part))
 
+    def _branch(self, take: th.Tensor) -> th.Tensor:
+        """Which portfolio distribution applies: 1 where the goal is taken and that counts."""
+        return self._zero_inactive(take.long())
+
+    def portfolio_probs(self, take: th.Tensor | None = None) -> th.Tensor:
+        """(batch, n) portfolio probabilities given the goal decisions ``take``.
+
+        ``take`` is ignored for the independent head; for the conditional head it
+        defaults to "skip" (the distribution where the goal decision has no effect).
+        """
+        probs = self.portfolio.probs
+        if not self.portfolio_given_goal:
+            return probs
+        if take is None:
+            take = th.zeros(probs.shape[0], dtype=th.long, device=probs.device)
+        return _branch_rows(probs, self._branch(take))
+
     def log_prob(self, actions: th.Tensor) -> th.Tensor:
         actions = actions.long().reshape(-1, 2)
         goal_lp = self._zero_inactive(self.goal.log_prob(actions[:, 0]))
-        return goal_lp + self.portfolio.log_prob(actions[:, 1])
+        if not self.portfolio_given_goal:
+            return goal_lp + self.portfolio.log_prob(actions[:, 1])
+        # Categorical over (batch, 2) rows: the log-probability of the stored portfolio in
+        # both rows, then the row of the goal decision that applied.
+        port_lp = self.portfolio.log_prob(actions[:, 1:2].expand(-1, 2))
+        return goal_lp + port_lp.gather(1, self._branch(actions[:, 0]).unsqueeze(1)).squeeze(1)
 
     def entropy(self) -> th.Tensor:
-        return self._zero_inactive(self.goal.entropy()) + self.portfolio.entropy()
+        goal_entropy = self._zero_inactive(self.goal.entropy())
+        if not self.portfolio_given_goal:
+            return goal_entropy + self.portfolio.entropy()
+        branch_entropy = self.portfolio.entropy()  # (batch, 2)
+        weights = th.where(self.goal_active.unsqueeze(1), self.goal.probs,
+                           th.tensor([1.0, 0.0], dtype=branch_entropy.dtype,
+                                     device=branch_entropy.device))
+        return goal_entropy + (weights * branch_entropy).sum(1)
 
     def _combine(self, take: th.Tensor, portfolio: th.Tensor) -> th.Tensor:
         return th.stack((self._zero_inactive(take), portfolio), dim=1)
 
+    def _portfolio_for(self, take: th.Tensor, per_branch: th.Tensor) -> th.Tensor:
+        if not self.portfolio_given_goal:
+            return per_branch
+        return per_branch.gather(1, self._branch(take).unsqueeze(1)).squeeze(1)
+
     def sample(self) -> th.Tensor:
-        return self._combine(self.goal.sample(), self.portfolio.sample())
+        take = self.goal.sample()
+        return self._combine(take, self._portfolio_for(take, self.portfolio.sample()))
 
     def mode(self) -> th.Tensor:
-        return self._combine(self.goal.logits.argmax(-1), self.portfolio.logits.argmax(-1))
+        take = self.goal.logits.argmax(-1)
+        return self._combine(take, self._portfolio_for(take, self.portfolio.logits.argmax(-1)))
 
     def actions_from_params(  # type: ignore[override]
         self,
@@ -183,13 +249,24 @@ class _GBWMHeads:
     portfolio_head: nn.Linear
     value_net: nn.Linear
 
-    def __init__(self, observation_space: spaces.Space, action_space: spaces.Space, *args, **kw):
+    def __init__(self, observation_space: spaces.Space, action_space: spaces.Space, *args,
+                 portfolio_given_goal: bool = False, **kw):
         self.n_portfolios = _check_spaces(observation_space, action_space)
+        if not isinstance(portfolio_given_goal, (bool, np.bool_)):
+            raise ValueError(
+                f"portfolio_given_goal must be True or False, got {portfolio_given_goal!r}"
+            )
+        self.portfolio_given_goal = bool(portfolio_given_goal)
         super().__init__(observation_space, action_space, *args, **kw)  # type: ignore[call-arg]
+
+    def _get_constructor_parameters(self) -> dict:
+        data = super()._get_constructor_parameters()  # type: ignore[misc]
+        data["portfolio_given_goal"] = self.portfolio_given_goal
+        return data
 
     def _build(self, lr_schedule: Schedule) -> None:
         self._build_mlp_extractor()
-        self.action_dist = GBWMActionDistribution(self.n_portfolios)
+        self.action_dist = GBWMActionDistribution(self.n_portfolios, self.portfolio_given_goal)
         self.goal_head, self.portfolio_head = self.action_dist.proba_distribution_net(
             self.mlp_extractor.latent_dim_pi
         )

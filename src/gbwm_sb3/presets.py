@@ -178,6 +178,7 @@ def paper_ppo(
     verbose: int = 0,
     tensorboard_log: str | None = None,
     reward_scale: float | str | None = 1.0,
+    portfolio_given_goal: bool = False,
     **overrides: Any,
 ) -> PPO:
     """PPO in the documented configuration on ``problem``, else on ``paper_problem(num_goals)``.
@@ -187,6 +188,8 @@ def paper_ppo(
     (``n_trajectories`` is the training budget: pass it to ``learn_paper``).
     ``reward_scale`` multiplies the rewards PPO trains on: a number > 0, ``"total"``
     for ``1 / problem.total_utility`` (returns in [0, 1]), or ``None`` for 1 (the paper).
+    ``portfolio_given_goal=True`` gives ``GBWMPolicy`` one portfolio head per goal
+    decision (see ``GBWMActionDistribution``); the paper's policy has one.
     Torch runs on one thread (see ``configure_torch_threads``).
     """
     hp = resolve_hyperparams(**overrides)
@@ -211,12 +214,24 @@ def paper_ppo(
         ent_coef=hp["ent_coef"],
         vf_coef=hp["vf_coef"],
         max_grad_norm=hp["max_grad_norm"],
-        policy_kwargs=dict(net_arch=hp["net_arch"], activation_fn=hp["activation_fn"]),
+        policy_kwargs=_policy_kwargs(hp, portfolio_given_goal),
         tensorboard_log=tensorboard_log,
         verbose=verbose,
         seed=seed,
         device=device,
     )
+
+
+def _policy_kwargs(hp: dict[str, Any], portfolio_given_goal: bool) -> dict[str, Any]:
+    """GBWMPolicy's keyword arguments (the conditional-portfolio flag only when set)."""
+    kwargs: dict[str, Any] = dict(net_arch=hp["net_arch"], activation_fn=hp["activation_fn"])
+    if not isinstance(portfolio_given_goal, bool):
+        raise ValueError(
+            f"portfolio_given_goal must be True or False, got {portfolio_given_goal!r}"
+        )
+    if portfolio_given_goal:
+        kwargs["portfolio_given_goal"] = True
+    return kwargs
 
 
 def _algorithm(fast: bool) -> type[PPO]:

@@ -142,10 +142,9 @@ class SB3Policy:
         """Restart the sampling streams (only used when ``deterministic=False``)."""
         self._streams.reset()
 
-    def act(self, t: int, wealth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _distribution(self, t: int, wealth: np.ndarray) -> Any:
         import torch as th
 
-        wealth = np.atleast_1d(np.asarray(wealth, dtype=np.float64))
         obs = encode_observation(self._arrays, t, wealth)
         policy = self.model.policy
         with th.no_grad():
@@ -153,17 +152,41 @@ class SB3Policy:
             if self._maskable:
                 masks = np.ones((wealth.shape[0], 2 + self.problem.num_portfolios), dtype=bool)
                 masks[:, 1] = goal_affordable(self._arrays, t, wealth)
-                dist = policy.get_distribution(obs_tensor, action_masks=masks)
-            else:
-                dist = policy.get_distribution(obs_tensor)
-            if self.deterministic:
-                actions = dist.get_actions(deterministic=True).cpu().numpy().reshape(-1, 2)
-                return actions[:, 0] != 0, actions[:, 1].astype(np.intp)
-            goal_probs, portfolio_probs = _factor_probabilities(dist)
+                return policy.get_distribution(obs_tensor, action_masks=masks)
+            return policy.get_distribution(obs_tensor)
+
+    def act(self, t: int, wealth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        wealth = np.atleast_1d(np.asarray(wealth, dtype=np.float64))
+        dist = self._distribution(t, wealth)
+        if self.deterministic:
+            actions = dist.get_actions(deterministic=True).cpu().numpy().reshape(-1, 2)
+            return actions[:, 0] != 0, actions[:, 1].astype(np.intp)
+        goal_probs, _ = _factor_probabilities(dist)
         take = _inverse_cdf(goal_probs, self._streams.uniform(t, _SB3_GOAL, wealth.size)) == 1
-        portfolio = _inverse_cdf(portfolio_probs,
-                                 self._streams.uniform(t, _SB3_PORTFOLIO, wealth.size))
-        return take, portfolio
+        return take, self._portfolios(dist, t, take)
+
+    def portfolio_for_decision(self, t: int, wealth: np.ndarray, take: np.ndarray) -> np.ndarray:
+        """The portfolio this policy holds after the goal decisions ``take`` (made elsewhere).
+
+        For a policy whose portfolio head depends on the goal decision
+        (``portfolio_given_goal``) that is the portfolio for ``take``; otherwise the
+        same portfolio as ``act``.
+        """
+        wealth = np.atleast_1d(np.asarray(wealth, dtype=np.float64))
+        take = np.broadcast_to(np.asarray(take, dtype=bool), wealth.shape)
+        return self._portfolios(self._distribution(t, wealth), t, take)
+
+    def _portfolios(self, dist: Any, t: int, take: np.ndarray) -> np.ndarray:
+        import torch as th
+
+        if hasattr(dist, "portfolio_probs"):  # GBWMActionDistribution
+            decision = th.as_tensor(np.asarray(take), dtype=th.long, device=dist.goal.logits.device)
+            probs = dist.portfolio_probs(decision).cpu().numpy().astype(np.float64)
+        else:
+            probs = _factor_probabilities(dist)[1]
+        if self.deterministic:
+            return probs.argmax(axis=1).astype(np.intp)
+        return _inverse_cdf(probs, self._streams.uniform(t, _SB3_PORTFOLIO, probs.shape[0]))
 
 
 def _factor_probabilities(dist: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -172,7 +195,7 @@ def _factor_probabilities(dist: Any) -> tuple[np.ndarray, np.ndarray]:
         goal = dist.goal.probs.cpu().numpy().astype(np.float64)
         active = dist.goal_active.cpu().numpy()
         goal = np.where(active[:, None], goal, np.array([1.0, 0.0]))
-        return goal, dist.portfolio.probs.cpu().numpy().astype(np.float64)
+        return goal, dist.portfolio_probs().cpu().numpy().astype(np.float64)
     factors = getattr(dist, "distribution", None)
     if factors is None:
         factors = getattr(dist, "distributions", None)
@@ -194,14 +217,18 @@ def _portfolios_after_goals(source: Any, t: int, wealth: np.ndarray, take: np.nd
     """``source``'s portfolios, given the goal decisions ``take`` already made.
 
     A source with ``portfolio_given(t, post_goal_wealth)`` (``DPSolution``)
-    chooses for the wealth actually left after the goal decision; any other
-    source is asked ``act`` at the pre-goal wealth and its portfolio is used.
+    chooses for the wealth actually left after the goal decision; a source with
+    ``portfolio_for_decision(t, wealth, take)`` (``SB3Policy``) is told the decision;
+    any other source is asked ``act`` at the pre-goal wealth and its portfolio is used.
     """
     given = getattr(source, "portfolio_given", None)
     if callable(given) and cost_by_time is not None and t < cost_by_time.shape[0] - 1:
         cost = cost_by_time[t]
         taken = take & (wealth >= cost) & (cost > 0.0)
         return np.asarray(given(t, np.where(taken, wealth - cost, wealth)), dtype=np.intp)
+    decided = getattr(source, "portfolio_for_decision", None)
+    if callable(decided):
+        return np.asarray(decided(t, wealth, take), dtype=np.intp)
     _, portfolio = source.act(t, wealth)
     return np.asarray(portfolio, dtype=np.intp)
 
@@ -286,9 +313,10 @@ class Hybrid:
     """Goal decisions from ``goals_from``, portfolio choices from ``portfolios_from``.
 
     A ``DPSolution`` as the portfolio source picks the best portfolio for the
-    wealth left after ``goals_from``'s decision (``portfolio_given``); any
-    other portfolio source (e.g. an SB3 model, whose portfolio comes jointly
-    with its own goal decision) is asked at the same pre-goal wealth.
+    wealth left after ``goals_from``'s decision (``portfolio_given``); an
+    ``SB3Policy`` gives the portfolio it holds after that decision (the same as its
+    own unless its portfolio head depends on the goal decision); any other source
+    is asked ``act`` at the same pre-goal wealth.
     """
 
     def __init__(self, goals_from: Any, portfolios_from: Any) -> None:

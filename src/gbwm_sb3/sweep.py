@@ -279,16 +279,17 @@ def _write_out(message: str, bar: Any) -> None:
 def preset_fingerprint(name: str) -> str:
     """A short hash of a built-in preset's settings ('' for others).
 
-    Part of each run's key, so that runs made before a preset's values changed are
-    not taken for runs of the new values.
+    Part of each run's key, so that runs made before a preset's values (or the
+    observation the networks see) changed are not taken for runs of the new ones.
     """
     import hashlib
 
     if name not in ("paper", "paper-stock", "tuned"):
         return ""
+    from .observation import OBSERVATION_FEATURES
     from .presets import PAPER_HYPERPARAMS
 
-    settings: dict[str, Any] = dict(PAPER_HYPERPARAMS)
+    settings: dict[str, Any] = dict(PAPER_HYPERPARAMS, observation=OBSERVATION_FEATURES)
     if name == "tuned":
         from .tuned import TUNED_HYPERPARAMS
 
