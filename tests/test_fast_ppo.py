@@ -290,3 +290,26 @@ def test_conditional_portfolio_head_fused_rollout_matches_stock():
     np.testing.assert_array_equal(fast.actions, stock.actions)
     np.testing.assert_array_equal(fast.rewards, stock.rewards)
     np.testing.assert_allclose(fast.log_probs, stock.log_probs, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("conditional", [False, True])
+def test_polynomial_portfolio_head_fused_path_matches_stock_train(float64_obs, conditional):
+    stock, fast = _paper_pair(double=True, n_epochs=2, portfolio_degree=3,
+                              portfolio_given_goal=conditional)
+    assert fused_path_available(fast.policy)
+    stock_logs, fast_logs = _train(stock, seed=10), _train(fast, seed=10)
+    assert fast._fused is not None and fast._fused.verified
+    assert fast._fused.basis is not None and fast._fused.conditional is conditional
+    _assert_same_update(stock, fast, rtol=1e-9, atol=1e-11)
+    _assert_same_logs(stock_logs, fast_logs, rtol=1e-9)
+
+
+def test_polynomial_portfolio_head_fused_rollout_matches_stock():
+    buffers = []
+    for fast in (False, True):
+        model = _collect(paper_ppo(fast=fast, n_trajectories_per_rollout=N_ENVS, seed=8,
+                                   portfolio_degree=2))
+        buffers.append(model.rollout_buffer)
+    stock, fast = buffers
+    np.testing.assert_array_equal(fast.actions, stock.actions)
+    np.testing.assert_allclose(fast.log_probs, stock.log_probs, rtol=1e-5, atol=1e-5)

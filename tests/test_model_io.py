@@ -122,14 +122,15 @@ def test_fast_ppo_round_trip(tmp_path: Path) -> None:
     assert_same_predictions(model, loaded)
 
 
-def test_conditional_portfolio_head_round_trip(tmp_path: Path) -> None:
+def test_portfolio_head_options_round_trip(tmp_path: Path) -> None:
     model = paper_ppo(problem=PROBLEM, seed=5, n_trajectories_per_rollout=64, batch_size=64,
-                      portfolio_given_goal=True)
+                      portfolio_given_goal=True, portfolio_degree=2)
     model.learn(64 * PROBLEM.horizon * 2)
     save_model(model, tmp_path / "cond", PROBLEM, "tuned")
-    assert read_manifest(tmp_path / "cond")["policy_kwargs"]["portfolio_given_goal"] is True
+    kwargs = read_manifest(tmp_path / "cond")["policy_kwargs"]
+    assert kwargs["portfolio_given_goal"] is True and kwargs["portfolio_degree"] == 2
     loaded, _ = load_model_safely(tmp_path / "cond")
-    assert loaded.policy.portfolio_given_goal is True
+    assert loaded.policy.portfolio_given_goal is True and loaded.policy.portfolio_degree == 2
     assert_same_predictions(model, loaded)
     manifest = json.loads((tmp_path / "cond" / MANIFEST_FILE).read_text())
     manifest["policy_kwargs"]["portfolio_given_goal"] = "yes"

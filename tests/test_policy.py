@@ -19,6 +19,8 @@ from gbwm_sb3.policy import (
     GBWMActionDistribution,
     GBWMPolicy,
     MaskableGBWMPolicy,
+    goal_active_from_obs,
+    legendre_portfolio_basis,
     masked_log_prob_entropy,
 )
 from gbwm_sb3.threads import configure_torch_threads
@@ -372,3 +374,50 @@ def test_conditional_policy_trains_and_survives_save_load(tmp_path, algo, cls):
 def test_portfolio_given_goal_must_be_a_bool():
     with pytest.raises(ValueError, match="portfolio_given_goal must be True or False"):
         GBWMPolicy(OBS_SPACE, ACT_SPACE, lambda _: 1e-3, portfolio_given_goal="yes")
+
+
+# ---------------------------------------------------------------- polynomial portfolio head
+def test_legendre_basis_rows():
+    basis = legendre_portfolio_basis(5, 3).double()
+    u = th.linspace(-1, 1, 5, dtype=th.float64)
+    th.testing.assert_close(basis[0], u)
+    th.testing.assert_close(basis[1], (3 * u**2 - 1) / 2)
+    th.testing.assert_close(basis[2], (5 * u**3 - 3 * u) / 2)
+
+
+@pytest.mark.parametrize("conditional", [False, True])
+def test_polynomial_head_logits_are_the_polynomial_of_its_coefficients(conditional):
+    policy = GBWMPolicy(OBS_SPACE, ACT_SPACE, lambda _: 1e-3, portfolio_degree=2,
+                        portfolio_given_goal=conditional)
+    rows = 2 if conditional else 1
+    assert policy.portfolio_head.out_features == 2 * rows
+    obs = _obs(32, seed=8)
+    latent = policy.mlp_extractor.forward_actor(obs)
+    coefficients = policy.portfolio_head(latent).view(32, rows, 2)
+    u = th.linspace(-1, 1, N_PORT)
+    expected = coefficients[..., :1] * u + coefficients[..., 1:] * (3 * u**2 - 1) / 2
+    logits = policy.portfolio_logits(latent).view(32, rows, N_PORT)
+    th.testing.assert_close(logits, expected)
+    dist = policy.get_distribution(obs)
+    take = th.ones(32, dtype=th.long)
+    probs = dist.portfolio_probs(take)
+    row = th.where(goal_active_from_obs(obs), take, 0) if conditional else th.zeros(32, dtype=int)
+    th.testing.assert_close(probs, th.softmax(expected[th.arange(32), row], dim=1))
+
+
+def test_polynomial_head_trains_and_survives_save_load(tmp_path):
+    env = GBWMVecEnv(128, seed=4)
+    model = PPO(GBWMPolicy, env, n_steps=16, batch_size=256, n_epochs=2, gamma=1.0, seed=4,
+                device="cpu", policy_kwargs=dict(portfolio_degree=2))
+    basis = model.policy.portfolio_basis.clone()
+    model.learn(2 * 128 * 16)
+    th.testing.assert_close(model.policy.portfolio_basis, basis)  # a constant, not trained
+    assert all(p is not model.policy.portfolio_basis for p in model.policy.parameters())
+    loaded = _assert_same_after_reload(model, PPO, tmp_path / "poly", _obs(256, seed=9).numpy())
+    assert loaded.policy.portfolio_degree == 2
+
+
+@pytest.mark.parametrize("degree", [0, 15, 2.0, True, "2"])
+def test_portfolio_degree_is_validated(degree):
+    with pytest.raises(ValueError, match=r"portfolio_degree must be None or an integer in 1\.\.14"):
+        GBWMPolicy(OBS_SPACE, ACT_SPACE, lambda _: 1e-3, portfolio_degree=degree)

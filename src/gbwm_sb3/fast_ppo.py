@@ -211,6 +211,8 @@ class _FusedGBWMUpdate:
         self.n_portfolios = n_portfolios
         # One portfolio distribution per goal decision (rows skip, take), see GBWMPolicy.
         self.conditional = bool(portfolio_given_goal)
+        # (degree, n) polynomial basis of a GBWMPolicy with portfolio_degree, else None.
+        self.basis: th.Tensor | None = getattr(policy, "portfolio_basis", None)
         goal, port, value = policy.goal_head, policy.portfolio_head, policy.value_net
         # Groups of parameters adjacent in the flat buffer, and how each group is viewed:
         # "stack" -> (2, *shape) (policy and value layer side by side), "cat" -> rows
@@ -327,7 +329,8 @@ class _FusedGBWMUpdate:
         goal_np = goal_logp.exp().neg_()  # -probabilities
         goal_h = (goal_np * goal_logp).sum(1)
         goal_a, port_a = actions[:, :1], actions[:, 1:]
-        heads = self._portfolio_terms(logits[:, 2:], goal_np, goal_a, active)
+        heads = self._portfolio_terms(self._portfolio_logits(logits[:, 2:]), goal_np, goal_a,
+                                      active)
         port_logp, port_np, port_h, branch, weights = heads
         port_entropy = port_h if weights is None else (weights * port_h).sum(1)
         selected = port_logp if branch is None else self._branch_rows(port_logp, branch)
@@ -358,6 +361,22 @@ class _FusedGBWMUpdate:
         weights = th.addcmul(th.cat((1.0 - act, th.zeros_like(act)), 1), -goal_np, act)
         return port_logp, port_np, port_h, branch, weights
 
+    def _portfolio_logits(self, head_out: th.Tensor) -> th.Tensor:
+        """Portfolio head output -> logits (batch, rows * n): the polynomial basis if any."""
+        if self.basis is None:
+            return head_out
+        batch = head_out.shape[0]
+        coefficients = head_out.reshape(batch, -1, self.basis.shape[0])
+        return th.matmul(coefficients, self.basis).reshape(batch, -1)
+
+    def _portfolio_logits_backward(self, d_logits: th.Tensor) -> th.Tensor:
+        """Gradient with respect to the head output, given the one with respect to the logits."""
+        if self.basis is None:
+            return d_logits
+        batch = d_logits.shape[0]
+        rows = d_logits.reshape(batch, -1, self.n_portfolios)
+        return th.matmul(rows, self.basis.t()).reshape(batch, -1)
+
     def _branch_rows(self, per_branch: th.Tensor, branch: th.Tensor) -> th.Tensor:
         """(batch, 2, n) -> the (batch, n) rows that ``branch`` selects."""
         index = branch.view(-1, 1, 1).expand(-1, 1, per_branch.shape[2])
@@ -379,15 +398,16 @@ class _FusedGBWMUpdate:
         value = th.addmm(self.group_views[-1][0], h[1], self.group_views[-2][0].t())
         goal_logp = F.log_softmax(logits[:, :2], dim=1)
         goal = th.multinomial(goal_logp.exp(), 1, True)
+        port_logits = self._portfolio_logits(logits[:, 2:])
         if self.conditional:
             n = self.n_portfolios
-            port_logp = F.log_softmax(logits[:, 2:].reshape(-1, n), dim=1)
+            port_logp = F.log_softmax(port_logits.reshape(-1, n), dim=1)
             both = th.multinomial(port_logp.exp(), 1, True).view(-1, 2)
             goal.mul_(active.unsqueeze(1))
             port = both.gather(1, goal)
             port_logp = self._branch_rows(port_logp.view(-1, 2, n), goal.squeeze(1))
         else:
-            port_logp = F.log_softmax(logits[:, 2:], dim=1)
+            port_logp = F.log_softmax(port_logits, dim=1)
             port = th.multinomial(port_logp.exp(), 1, True)
             goal.mul_(active.unsqueeze(1))
         log_prob = th.where(active, goal_logp.gather(1, goal).squeeze(1), 0.0)
@@ -418,7 +438,7 @@ class _FusedGBWMUpdate:
         dlp_goal = (d_log_prob * active).unsqueeze(1)
         d_goal = th.addcmul(dlp_goal, (active * d_entropy).unsqueeze(1), goal_term).mul_(goal_np)
         d_goal.scatter_add_(1, goal_a, dlp_goal)
-        d_logits = th.cat((d_goal, d_port), dim=1)
+        d_logits = th.cat((d_goal, self._portfolio_logits_backward(d_port)), dim=1)
         (head_w, g_head_w), (_, g_head_b) = self.group_views[-4], self.group_views[-3]
         (val_w, g_val_w), (_, g_val_b) = self.group_views[-2], self.group_views[-1]
         h = hidden[-1]
@@ -505,7 +525,11 @@ def _build_fused(policy: Any) -> _FusedGBWMUpdate | None:
         return None
     n = int(space.nvec[1])
     conditional = getattr(policy, "portfolio_given_goal", False) is True
-    n_port_logits = 2 * n if conditional else n
+    basis = getattr(policy, "portfolio_basis", None)
+    if basis is not None and (not isinstance(basis, th.Tensor) or basis.dim() != 2
+                              or basis.shape[1] != n):
+        return None
+    n_port_logits = (2 if conditional else 1) * (n if basis is None else basis.shape[0])
     if heads[0].out_features != 2 or heads[1].out_features != n_port_logits \
             or heads[2].out_features != 1:
         return None

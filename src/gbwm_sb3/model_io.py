@@ -68,7 +68,7 @@ _ACTIVATIONS: dict[str, type[nn.Module]] = {
                                   nn.Sigmoid, nn.Softplus)
 }
 _POLICY_KWARGS = ("net_arch", "activation_fn", "ortho_init", "share_features_extractor",
-                  "portfolio_given_goal")
+                  "portfolio_given_goal", "portfolio_degree")
 _HYPERPARAMETERS = ("n_envs", "n_steps", "batch_size", "n_epochs", "gamma", "gae_lambda",
                     "clip_range", "ent_coef", "vf_coef", "max_grad_norm",
                     "learning_rate_initial", "learning_rate_final")
@@ -331,6 +331,13 @@ def read_manifest(directory: str | os.PathLike[str]) -> dict[str, Any]:
             raise UnsafeModelFileError(
                 f"{path}: policy_kwargs.{flag} must be true or false, got {kwargs[flag]!r}"
             )
+    degree = kwargs.get("portfolio_degree")
+    if degree is not None and (isinstance(degree, bool) or not isinstance(degree, int)
+                               or degree < 1):
+        raise UnsafeModelFileError(
+            f"{path}: policy_kwargs.portfolio_degree must be null or an integer >= 1, "
+            f"got {degree!r}"
+        )
     if "activation_fn" in kwargs and kwargs["activation_fn"] not in _ACTIVATIONS:
         raise UnsafeModelFileError(
             f"{path}: policy_kwargs.activation_fn must be one of {', '.join(_ACTIVATIONS)}, "

@@ -38,6 +38,7 @@ __all__ = [
     "GBWMPolicy",
     "MaskableGBWMPolicy",
     "goal_active_from_obs",
+    "legendre_portfolio_basis",
     "masked_log_prob_entropy",
 ]
 
@@ -80,6 +81,20 @@ def masked_log_prob_entropy(
     return log_prob, entropy
 
 
+def legendre_portfolio_basis(n_portfolios: int, degree: int) -> th.Tensor:
+    """(degree, n) Legendre polynomials P_1..P_degree at the portfolios' positions in [-1, 1].
+
+    Portfolio j of n sits at ``u_j = -1 + 2 j / (n - 1)`` (ordered by risk, as the
+    efficient-frontier builder returns them). P_0 is left out: a constant shift
+    does not change a softmax.
+    """
+    u = th.linspace(-1.0, 1.0, n_portfolios, dtype=th.float64)
+    rows = [th.ones_like(u), u]
+    for k in range(1, degree):  # Bonnet: (k + 1) P_{k+1} = (2k + 1) u P_k - k P_{k-1}
+        rows.append(((2 * k + 1) * u * rows[k] - k * rows[k - 1]) / (k + 1))
+    return th.stack(rows[1: degree + 1]).to(th.get_default_dtype())
+
+
 def _branch_rows(per_branch: th.Tensor, branch: th.Tensor) -> th.Tensor:
     """The row of ``per_branch`` (batch, 2, n) that ``branch`` (batch,) selects -> (batch, n)."""
     index = branch.long().view(-1, 1, 1).expand(-1, 1, per_branch.shape[-1])
@@ -111,10 +126,17 @@ class GBWMActionDistribution(MaskableDistribution):
         self.goal_active: th.Tensor | None = None
         self._logits: tuple[th.Tensor, th.Tensor] | None = None
 
-    def proba_distribution_net(self, latent_dim: int) -> tuple[nn.Linear, nn.Linear]:
-        """The goal head and the portfolio head on top of the policy latent."""
+    def proba_distribution_net(self, latent_dim: int, portfolio_degree: int | None = None
+                               ) -> tuple[nn.Linear, nn.Linear]:
+        """The goal head and the portfolio head on top of the policy latent.
+
+        The portfolio head gives one logit per portfolio, or ``portfolio_degree``
+        polynomial coefficients per row (see ``GBWMPolicy``), for each goal decision
+        when ``portfolio_given_goal``.
+        """
         branches = 2 if self.portfolio_given_goal else 1
-        return nn.Linear(latent_dim, 2), nn.Linear(latent_dim, branches * self.n_portfolios)
+        per_branch = self.n_portfolios if portfolio_degree is None else portfolio_degree
+        return nn.Linear(latent_dim, 2), nn.Linear(latent_dim, branches * per_branch)
 
     def proba_distribution(  # type: ignore[override]
         self,
@@ -238,6 +260,19 @@ def _check_spaces(observation_space: spaces.Space, action_space: spaces.Space) -
     return int(action_space.nvec[1])
 
 
+def check_portfolio_degree(degree: object, n_portfolios: int) -> int | None:
+    """``portfolio_degree``: None, or an integer in 1..n-1."""
+    if degree is None:
+        return None
+    ok = isinstance(degree, (int, np.integer)) and not isinstance(degree, (bool, np.bool_))
+    if not ok or not 1 <= int(degree) <= n_portfolios - 1:
+        raise ValueError(
+            f"portfolio_degree must be None or an integer in 1..{n_portfolios - 1} "
+            f"(number of portfolios - 1), got {degree!r}"
+        )
+    return int(degree)
+
+
 class _GBWMHeads:
     """Heads, initialisation and forward passes shared by both policy classes.
 
@@ -250,26 +285,33 @@ class _GBWMHeads:
     value_net: nn.Linear
 
     def __init__(self, observation_space: spaces.Space, action_space: spaces.Space, *args,
-                 portfolio_given_goal: bool = False, **kw):
+                 portfolio_given_goal: bool = False, portfolio_degree: int | None = None,
+                 **kw):
         self.n_portfolios = _check_spaces(observation_space, action_space)
         if not isinstance(portfolio_given_goal, (bool, np.bool_)):
             raise ValueError(
                 f"portfolio_given_goal must be True or False, got {portfolio_given_goal!r}"
             )
         self.portfolio_given_goal = bool(portfolio_given_goal)
+        self.portfolio_degree = check_portfolio_degree(portfolio_degree, self.n_portfolios)
         super().__init__(observation_space, action_space, *args, **kw)  # type: ignore[call-arg]
 
     def _get_constructor_parameters(self) -> dict:
         data = super()._get_constructor_parameters()  # type: ignore[misc]
         data["portfolio_given_goal"] = self.portfolio_given_goal
+        data["portfolio_degree"] = self.portfolio_degree
         return data
 
     def _build(self, lr_schedule: Schedule) -> None:
         self._build_mlp_extractor()
         self.action_dist = GBWMActionDistribution(self.n_portfolios, self.portfolio_given_goal)
         self.goal_head, self.portfolio_head = self.action_dist.proba_distribution_net(
-            self.mlp_extractor.latent_dim_pi
+            self.mlp_extractor.latent_dim_pi, self.portfolio_degree
         )
+        basis = None  # a buffer: follows .to() / .double() and is saved with the weights
+        if self.portfolio_degree is not None:
+            basis = legendre_portfolio_basis(self.n_portfolios, self.portfolio_degree)
+        self.register_buffer("portfolio_basis", basis)
         self.value_net = nn.Linear(self.mlp_extractor.latent_dim_vf, 1)
         if self.ortho_init:  # SB3's gains: sqrt(2) hidden, 0.01 action outputs, 1 value
             module_gains: dict[nn.Module, float] = {
@@ -300,11 +342,19 @@ class _GBWMHeads:
         self, latent_pi: th.Tensor, obs: th.Tensor, action_masks: MaybeMasks = None
     ) -> GBWMActionDistribution:
         dist = self.action_dist.proba_distribution(
-            self.goal_head(latent_pi), self.portfolio_head(latent_pi), goal_active_from_obs(obs)
+            self.goal_head(latent_pi), self.portfolio_logits(latent_pi), goal_active_from_obs(obs)
         )
         if action_masks is not None:
             dist.apply_masking(action_masks)
         return dist
+
+    def portfolio_logits(self, latent_pi: th.Tensor) -> th.Tensor:
+        """Portfolio logits (batch, rows * n) from the policy latent (1 row, or 1 per decision)."""
+        out = self.portfolio_head(latent_pi)
+        if self.portfolio_basis is None:
+            return out
+        coefficients = out.view(out.shape[0], -1, self.portfolio_degree)
+        return (coefficients @ self.portfolio_basis).view(out.shape[0], -1)
 
     def forward(
         self, obs: th.Tensor, deterministic: bool = False, action_masks: MaybeMasks = None
@@ -336,7 +386,17 @@ class GBWMPolicy(_GBWMHeads, ActorCriticPolicy):
     """Actor-critic policy for ``PPO`` on GBWM: goal head masked by the observation.
 
     Keyword arguments are SB3's (``net_arch=dict(pi=[64, 64], vf=[64, 64])`` by
-    default, ``activation_fn=nn.Tanh``, ``ortho_init=True``, ...).
+    default, ``activation_fn=nn.Tanh``, ``ortho_init=True``, ...) and two of its own:
+
+    - ``portfolio_degree=None``: with an integer d, the portfolio head outputs d
+      coefficients and the portfolio logits are the polynomial they define over the
+      portfolios' positions on the frontier (Legendre basis, ``legendre_portfolio_basis``;
+      d = 2 is a discretised Gaussian over the ordered portfolios). Neighbouring
+      portfolios then share what is learnt about each, instead of n independent
+      logits; the portfolios must be ordered by risk, as ``efficient_frontier`` and
+      ``paper_portfolios`` give them.
+    - ``portfolio_given_goal=False``: with True, one portfolio distribution for
+      "skip" and one for "take" (see ``GBWMActionDistribution``).
     """
 
 

@@ -22,7 +22,7 @@ from stable_baselines3.common.utils import LinearSchedule
 from torch import nn
 
 from .callbacks import GBWMMetricsMixin, find_gbwm_vec_env
-from .policy import GBWMPolicy
+from .policy import GBWMPolicy, check_portfolio_degree
 from .preset_names import PRESET_NAMES
 from .problem import GBWMProblem, paper_problem
 from .threads import configure_torch_threads
@@ -179,6 +179,7 @@ def paper_ppo(
     tensorboard_log: str | None = None,
     reward_scale: float | str | None = 1.0,
     portfolio_given_goal: bool = False,
+    portfolio_degree: int | None = None,
     **overrides: Any,
 ) -> PPO:
     """PPO in the documented configuration on ``problem``, else on ``paper_problem(num_goals)``.
@@ -190,6 +191,8 @@ def paper_ppo(
     for ``1 / problem.total_utility`` (returns in [0, 1]), or ``None`` for 1 (the paper).
     ``portfolio_given_goal=True`` gives ``GBWMPolicy`` one portfolio head per goal
     decision (see ``GBWMActionDistribution``); the paper's policy has one.
+    ``portfolio_degree=d`` makes the portfolio logits a degree-d polynomial over the
+    ordered portfolios (see ``GBWMPolicy``); ``None`` (the paper): one logit each.
     Torch runs on one thread (see ``configure_torch_threads``).
     """
     hp = resolve_hyperparams(**overrides)
@@ -214,7 +217,8 @@ def paper_ppo(
         ent_coef=hp["ent_coef"],
         vf_coef=hp["vf_coef"],
         max_grad_norm=hp["max_grad_norm"],
-        policy_kwargs=_policy_kwargs(hp, portfolio_given_goal),
+        policy_kwargs=_policy_kwargs(hp, portfolio_given_goal, portfolio_degree,
+                                     problem.num_portfolios),
         tensorboard_log=tensorboard_log,
         verbose=verbose,
         seed=seed,
@@ -222,8 +226,9 @@ def paper_ppo(
     )
 
 
-def _policy_kwargs(hp: dict[str, Any], portfolio_given_goal: bool) -> dict[str, Any]:
-    """GBWMPolicy's keyword arguments (the conditional-portfolio flag only when set)."""
+def _policy_kwargs(hp: dict[str, Any], portfolio_given_goal: bool,
+                   portfolio_degree: int | None, n_portfolios: int) -> dict[str, Any]:
+    """GBWMPolicy's keyword arguments (the portfolio-head options only when set)."""
     kwargs: dict[str, Any] = dict(net_arch=hp["net_arch"], activation_fn=hp["activation_fn"])
     if not isinstance(portfolio_given_goal, bool):
         raise ValueError(
@@ -231,6 +236,8 @@ def _policy_kwargs(hp: dict[str, Any], portfolio_given_goal: bool) -> dict[str, 
         )
     if portfolio_given_goal:
         kwargs["portfolio_given_goal"] = True
+    if check_portfolio_degree(portfolio_degree, n_portfolios) is not None:
+        kwargs["portfolio_degree"] = int(portfolio_degree)
     return kwargs
 
 
