@@ -37,7 +37,10 @@ ABLATIONS: dict[str, tuple[str, dict, str]] = {
     "tuned-M": ("tuned", {"n_trajectories_per_rollout": 4800},
                 "tuned with the paper's 4800 trajectories per rollout"),
     "tuned+gae_lambda_1": ("tuned", {"gae_lambda": 1.0}, "tuned + GAE lambda 1"),
-    "tuned": ("tuned", {}, "tuned: M 1200, 16 epochs, minibatch 1024, rewards / total utility"),
+    "tuned-portfolio_degree": ("tuned", {"portfolio_degree": None},
+                               "tuned without the quadratic portfolio head"),
+    "tuned": ("tuned", {}, "tuned: M 1200, 16 epochs, minibatch 1024, rewards / total utility, "
+              "quadratic + free portfolio logits"),
 }
 
 

@@ -292,10 +292,11 @@ def test_conditional_portfolio_head_fused_rollout_matches_stock():
     np.testing.assert_allclose(fast.log_probs, stock.log_probs, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("conditional", [False, True])
-def test_polynomial_portfolio_head_fused_path_matches_stock_train(float64_obs, conditional):
+@pytest.mark.parametrize("conditional,free", [(False, False), (True, False), (False, True)])
+def test_polynomial_portfolio_head_fused_path_matches_stock_train(float64_obs, conditional,
+                                                                  free):
     stock, fast = _paper_pair(double=True, n_epochs=2, portfolio_degree=3,
-                              portfolio_given_goal=conditional)
+                              portfolio_given_goal=conditional, portfolio_free_logits=free)
     assert fused_path_available(fast.policy)
     stock_logs, fast_logs = _train(stock, seed=10), _train(fast, seed=10)
     assert fast._fused is not None and fast._fused.verified

@@ -385,17 +385,20 @@ def test_legendre_basis_rows():
     th.testing.assert_close(basis[2], (5 * u**3 - 3 * u) / 2)
 
 
+@pytest.mark.parametrize("free", [False, True])
 @pytest.mark.parametrize("conditional", [False, True])
-def test_polynomial_head_logits_are_the_polynomial_of_its_coefficients(conditional):
+def test_polynomial_head_logits_are_the_polynomial_of_its_coefficients(conditional, free):
     policy = GBWMPolicy(OBS_SPACE, ACT_SPACE, lambda _: 1e-3, portfolio_degree=2,
-                        portfolio_given_goal=conditional)
-    rows = 2 if conditional else 1
-    assert policy.portfolio_head.out_features == 2 * rows
+                        portfolio_given_goal=conditional, portfolio_free_logits=free)
+    rows, width = (2 if conditional else 1), 2 + (N_PORT if free else 0)
+    assert policy.portfolio_head.out_features == rows * width
     obs = _obs(32, seed=8)
     latent = policy.mlp_extractor.forward_actor(obs)
-    coefficients = policy.portfolio_head(latent).view(32, rows, 2)
+    out = policy.portfolio_head(latent).view(32, rows, width)
     u = th.linspace(-1, 1, N_PORT)
-    expected = coefficients[..., :1] * u + coefficients[..., 1:] * (3 * u**2 - 1) / 2
+    expected = out[..., :1] * u + out[..., 1:2] * (3 * u**2 - 1) / 2
+    if free:
+        expected = expected + out[..., 2:]
     logits = policy.portfolio_logits(latent).view(32, rows, N_PORT)
     th.testing.assert_close(logits, expected)
     dist = policy.get_distribution(obs)
@@ -421,3 +424,6 @@ def test_polynomial_head_trains_and_survives_save_load(tmp_path):
 def test_portfolio_degree_is_validated(degree):
     with pytest.raises(ValueError, match=r"portfolio_degree must be None or an integer in 1\.\.14"):
         GBWMPolicy(OBS_SPACE, ACT_SPACE, lambda _: 1e-3, portfolio_degree=degree)
+    with pytest.raises(ValueError, match="portfolio_free_logits must be True or False"):
+        GBWMPolicy(OBS_SPACE, ACT_SPACE, lambda _: 1e-3, portfolio_degree=2,
+                   portfolio_free_logits=1)

@@ -68,7 +68,7 @@ _ACTIVATIONS: dict[str, type[nn.Module]] = {
                                   nn.Sigmoid, nn.Softplus)
 }
 _POLICY_KWARGS = ("net_arch", "activation_fn", "ortho_init", "share_features_extractor",
-                  "portfolio_given_goal", "portfolio_degree")
+                  "portfolio_given_goal", "portfolio_degree", "portfolio_free_logits")
 _HYPERPARAMETERS = ("n_envs", "n_steps", "batch_size", "n_epochs", "gamma", "gae_lambda",
                     "clip_range", "ent_coef", "vf_coef", "max_grad_norm",
                     "learning_rate_initial", "learning_rate_final")
@@ -326,7 +326,8 @@ def read_manifest(directory: str | os.PathLike[str]) -> dict[str, Any]:
         raise UnsafeModelFileError(
             f"{path}: policy_kwargs may only have the keys {', '.join(_POLICY_KWARGS)}"
         )
-    for flag in ("ortho_init", "share_features_extractor", "portfolio_given_goal"):
+    for flag in ("ortho_init", "share_features_extractor", "portfolio_given_goal",
+                 "portfolio_free_logits"):
         if flag in kwargs and not isinstance(kwargs[flag], bool):
             raise UnsafeModelFileError(
                 f"{path}: policy_kwargs.{flag} must be true or false, got {kwargs[flag]!r}"

@@ -126,16 +126,16 @@ class GBWMActionDistribution(MaskableDistribution):
         self.goal_active: th.Tensor | None = None
         self._logits: tuple[th.Tensor, th.Tensor] | None = None
 
-    def proba_distribution_net(self, latent_dim: int, portfolio_degree: int | None = None
+    def proba_distribution_net(self, latent_dim: int, coefficients: int | None = None
                                ) -> tuple[nn.Linear, nn.Linear]:
         """The goal head and the portfolio head on top of the policy latent.
 
-        The portfolio head gives one logit per portfolio, or ``portfolio_degree``
-        polynomial coefficients per row (see ``GBWMPolicy``), for each goal decision
-        when ``portfolio_given_goal``.
+        The portfolio head gives one logit per portfolio, or ``coefficients`` numbers
+        per row that a basis turns into logits (see ``GBWMPolicy``), for each goal
+        decision when ``portfolio_given_goal``.
         """
         branches = 2 if self.portfolio_given_goal else 1
-        per_branch = self.n_portfolios if portfolio_degree is None else portfolio_degree
+        per_branch = self.n_portfolios if coefficients is None else coefficients
         return nn.Linear(latent_dim, 2), nn.Linear(latent_dim, branches * per_branch)
 
     def proba_distribution(  # type: ignore[override]
@@ -286,7 +286,7 @@ class _GBWMHeads:
 
     def __init__(self, observation_space: spaces.Space, action_space: spaces.Space, *args,
                  portfolio_given_goal: bool = False, portfolio_degree: int | None = None,
-                 **kw):
+                 portfolio_free_logits: bool = True, **kw):
         self.n_portfolios = _check_spaces(observation_space, action_space)
         if not isinstance(portfolio_given_goal, (bool, np.bool_)):
             raise ValueError(
@@ -294,24 +294,32 @@ class _GBWMHeads:
             )
         self.portfolio_given_goal = bool(portfolio_given_goal)
         self.portfolio_degree = check_portfolio_degree(portfolio_degree, self.n_portfolios)
+        if not isinstance(portfolio_free_logits, (bool, np.bool_)):
+            raise ValueError(
+                f"portfolio_free_logits must be True or False, got {portfolio_free_logits!r}"
+            )
+        self.portfolio_free_logits = bool(portfolio_free_logits)
         super().__init__(observation_space, action_space, *args, **kw)  # type: ignore[call-arg]
 
     def _get_constructor_parameters(self) -> dict:
         data = super()._get_constructor_parameters()  # type: ignore[misc]
         data["portfolio_given_goal"] = self.portfolio_given_goal
         data["portfolio_degree"] = self.portfolio_degree
+        data["portfolio_free_logits"] = self.portfolio_free_logits
         return data
 
     def _build(self, lr_schedule: Schedule) -> None:
         self._build_mlp_extractor()
         self.action_dist = GBWMActionDistribution(self.n_portfolios, self.portfolio_given_goal)
-        self.goal_head, self.portfolio_head = self.action_dist.proba_distribution_net(
-            self.mlp_extractor.latent_dim_pi, self.portfolio_degree
-        )
         basis = None  # a buffer: follows .to() / .double() and is saved with the weights
         if self.portfolio_degree is not None:
             basis = legendre_portfolio_basis(self.n_portfolios, self.portfolio_degree)
+            if self.portfolio_free_logits:  # polynomial + one free logit per portfolio
+                basis = th.cat([basis, th.eye(self.n_portfolios, dtype=basis.dtype)])
         self.register_buffer("portfolio_basis", basis)
+        self.goal_head, self.portfolio_head = self.action_dist.proba_distribution_net(
+            self.mlp_extractor.latent_dim_pi, None if basis is None else basis.shape[0]
+        )
         self.value_net = nn.Linear(self.mlp_extractor.latent_dim_vf, 1)
         if self.ortho_init:  # SB3's gains: sqrt(2) hidden, 0.01 action outputs, 1 value
             module_gains: dict[nn.Module, float] = {
@@ -353,7 +361,7 @@ class _GBWMHeads:
         out = self.portfolio_head(latent_pi)
         if self.portfolio_basis is None:
             return out
-        coefficients = out.view(out.shape[0], -1, self.portfolio_degree)
+        coefficients = out.view(out.shape[0], -1, self.portfolio_basis.shape[0])
         return (coefficients @ self.portfolio_basis).view(out.shape[0], -1)
 
     def forward(
@@ -388,13 +396,14 @@ class GBWMPolicy(_GBWMHeads, ActorCriticPolicy):
     Keyword arguments are SB3's (``net_arch=dict(pi=[64, 64], vf=[64, 64])`` by
     default, ``activation_fn=nn.Tanh``, ``ortho_init=True``, ...) and two of its own:
 
-    - ``portfolio_degree=None``: with an integer d, the portfolio head outputs d
-      coefficients and the portfolio logits are the polynomial they define over the
-      portfolios' positions on the frontier (Legendre basis, ``legendre_portfolio_basis``;
-      d = 2 is a discretised Gaussian over the ordered portfolios). Neighbouring
-      portfolios then share what is learnt about each, instead of n independent
-      logits; the portfolios must be ordered by risk, as ``efficient_frontier`` and
-      ``paper_portfolios`` give them.
+    - ``portfolio_degree=None``: with an integer d, the portfolio logits are a
+      polynomial of degree d over the portfolios' positions on the frontier
+      (Legendre basis, ``legendre_portfolio_basis``; d = 2 is a discretised Gaussian
+      over the ordered portfolios) whose coefficients the head outputs, plus, with
+      ``portfolio_free_logits=True`` (default), one free logit per portfolio.
+      Neighbouring portfolios then share what is learnt about each; the portfolios
+      must be ordered by risk, as ``efficient_frontier`` and ``paper_portfolios``
+      give them.
     - ``portfolio_given_goal=False``: with True, one portfolio distribution for
       "skip" and one for "take" (see ``GBWMActionDistribution``).
     """

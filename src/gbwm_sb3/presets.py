@@ -180,6 +180,7 @@ def paper_ppo(
     reward_scale: float | str | None = 1.0,
     portfolio_given_goal: bool = False,
     portfolio_degree: int | None = None,
+    portfolio_free_logits: bool = True,
     **overrides: Any,
 ) -> PPO:
     """PPO in the documented configuration on ``problem``, else on ``paper_problem(num_goals)``.
@@ -191,8 +192,9 @@ def paper_ppo(
     for ``1 / problem.total_utility`` (returns in [0, 1]), or ``None`` for 1 (the paper).
     ``portfolio_given_goal=True`` gives ``GBWMPolicy`` one portfolio head per goal
     decision (see ``GBWMActionDistribution``); the paper's policy has one.
-    ``portfolio_degree=d`` makes the portfolio logits a degree-d polynomial over the
-    ordered portfolios (see ``GBWMPolicy``); ``None`` (the paper): one logit each.
+    ``portfolio_degree=d`` adds a degree-d polynomial over the ordered portfolios to
+    the portfolio logits (only the polynomial with ``portfolio_free_logits=False``;
+    see ``GBWMPolicy``); ``None`` (the paper): one free logit each.
     Torch runs on one thread (see ``configure_torch_threads``).
     """
     hp = resolve_hyperparams(**overrides)
@@ -218,7 +220,7 @@ def paper_ppo(
         vf_coef=hp["vf_coef"],
         max_grad_norm=hp["max_grad_norm"],
         policy_kwargs=_policy_kwargs(hp, portfolio_given_goal, portfolio_degree,
-                                     problem.num_portfolios),
+                                     portfolio_free_logits, problem.num_portfolios),
         tensorboard_log=tensorboard_log,
         verbose=verbose,
         seed=seed,
@@ -227,7 +229,8 @@ def paper_ppo(
 
 
 def _policy_kwargs(hp: dict[str, Any], portfolio_given_goal: bool,
-                   portfolio_degree: int | None, n_portfolios: int) -> dict[str, Any]:
+                   portfolio_degree: int | None, portfolio_free_logits: bool,
+                   n_portfolios: int) -> dict[str, Any]:
     """GBWMPolicy's keyword arguments (the portfolio-head options only when set)."""
     kwargs: dict[str, Any] = dict(net_arch=hp["net_arch"], activation_fn=hp["activation_fn"])
     if not isinstance(portfolio_given_goal, bool):
@@ -238,6 +241,11 @@ def _policy_kwargs(hp: dict[str, Any], portfolio_given_goal: bool,
         kwargs["portfolio_given_goal"] = True
     if check_portfolio_degree(portfolio_degree, n_portfolios) is not None:
         kwargs["portfolio_degree"] = int(portfolio_degree)
+        if not isinstance(portfolio_free_logits, bool):
+            raise ValueError(
+                f"portfolio_free_logits must be True or False, got {portfolio_free_logits!r}"
+            )
+        kwargs["portfolio_free_logits"] = portfolio_free_logits
     return kwargs
 
 

@@ -14,6 +14,10 @@ is scale-invariant; the ablation behind each one is in ``docs/results/ablation``
   unchanged; what it changes is the value network, which otherwise has to fit
   returns of 20-230 with a tanh network whose loss dominates the joint
   gradient-norm clip.
+- ``portfolio_degree=2`` (a ``paper_ppo`` argument): the portfolio logits get a
+  quadratic over the ordered portfolios on top of the free logits (see
+  ``GBWMPolicy``), so what PPO learns about one portfolio carries over to its
+  neighbours on the frontier.
 - ``ent_coef_final``: the entropy coefficient decays linearly from ``ent_coef`` to
   this value over training (the policy is scored by its argmax).
 
@@ -37,6 +41,7 @@ TUNED_HYPERPARAMS: dict[str, Any] = {
     "n_epochs": 16,
     "batch_size": 1024,
     "reward_scale": "total",
+    "portfolio_degree": 2,
 }
 
 _OPTIONS = ("ent_coef_final",)
