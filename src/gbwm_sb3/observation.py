@@ -12,18 +12,16 @@ Layout (``OBSERVATION_FEATURES``), for year ``t`` and pre-goal wealth ``W``:
                               [-LOG_CLIP, LOG_CLIP].
 4. ``years_to_next_goal``     (t_next - t) / T, t_next the year of that goal (0.0 if
                               none is left), in [0, 1].
-5. ``log_remaining_to_next_cost`` log(C_left / C_next), C_left the total cost of
-                              the goals at or after ``t`` (0.0 if none is left),
-                              clipped to [0, LOG_CLIP]: how much more than the next
-                              goal is still to be paid for.
+5. ``log_wealth_to_remaining_cost`` log(W / C_left), C_left the total cost of the
+                              goals at or after ``t`` (0.0 if none is left), clipped
+                              to [-LOG_CLIP, LOG_CLIP].
 
 Features 4 and 5 put the goal schedule into the observation: how long the
-wealth has to grow before the next goal, and how much is due after it
-(``log(W / C_left)`` is feature 3 minus feature 5). Neither depends on wealth
-beyond feature 3, and with a single goal left feature 5 is 0, so nothing is fed
-twice. With only ``t / T`` a network has to learn the goal
-calendar (a saw-tooth in t for equally spaced goals) from data; measured on the
-paper family they lift efficiency most where goals are many (docs/tuning.md).
+wealth has to grow before the next goal, and how much of everything still on
+offer it could pay for. With only ``t / T`` a network has to learn the goal
+calendar (a saw-tooth in t for equally spaced goals) from data. With one goal
+left feature 5 equals feature 3; a wealth-free variant, log(C_left / C_next),
+trained worse with the paper preset (docs/tuning.md).
 
 Every feature is a ratio of money amounts or of years, so multiplying ``W0``
 and every cost by the same factor leaves the observation unchanged.
@@ -52,7 +50,7 @@ OBSERVATION_FEATURES = (
     "goal_affordable",
     "log_wealth_to_next_cost",
     "years_to_next_goal",
-    "log_remaining_to_next_cost",
+    "log_wealth_to_remaining_cost",
 )
 OBSERVATION_DIM = len(OBSERVATION_FEATURES)
 GOAL_AFFORDABLE_INDEX = OBSERVATION_FEATURES.index("goal_affordable")
@@ -62,7 +60,8 @@ LOG_CLIP = 7.0
 
 def observation_bounds() -> tuple[np.ndarray, np.ndarray]:
     """Lower and upper bounds of each feature (for the Box observation space)."""
-    low = np.array([0.0, np.log(WEALTH_FLOOR), 0.0, -LOG_CLIP, 0.0, 0.0], dtype=np.float32)
+    low = np.array([0.0, np.log(WEALTH_FLOOR), 0.0, -LOG_CLIP, 0.0, -LOG_CLIP],
+                   dtype=np.float32)
     high = np.array([1.0, LOG_CLIP, 1.0, LOG_CLIP, 1.0, LOG_CLIP], dtype=np.float32)
     return low, high
 
@@ -86,13 +85,12 @@ def encode_observation(arrays: ProblemArrays, t: int, wealth: np.ndarray) -> np.
     obs[:, 3] = _log_ratio_to(safe_wealth, arrays.next_cost[year])
     next_time = arrays.next_goal_time[year]
     obs[:, 4] = (next_time - t) / arrays.horizon if np.isfinite(next_time) else 0.0
-    obs[:, 5] = np.clip(_log_ratio_to(arrays.remaining_cost[year], arrays.next_cost[year]),
-                        0.0, LOG_CLIP)
+    obs[:, 5] = _log_ratio_to(safe_wealth, arrays.remaining_cost[year])
     return obs
 
 
-def _log_ratio_to(numerator: np.ndarray | float, amount: float) -> np.ndarray | float:
-    """log(numerator / amount) clipped to [-LOG_CLIP, LOG_CLIP]; 0.0 when there is no amount."""
+def _log_ratio_to(wealth: np.ndarray, amount: float) -> np.ndarray | float:
+    """log(wealth / amount) clipped to [-LOG_CLIP, LOG_CLIP]; 0.0 when there is no amount."""
     if not (np.isfinite(amount) and amount > 0.0):
         return 0.0
-    return np.clip(np.log(numerator / amount), -LOG_CLIP, LOG_CLIP)
+    return np.clip(np.log(wealth / amount), -LOG_CLIP, LOG_CLIP)
