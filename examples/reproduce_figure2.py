@@ -75,22 +75,21 @@ def plot(rows: list[dict], goals: list[int], path: Path, preset: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+    fig, ax = plt.subplots(figsize=(8, 5), layout="constrained")
     width = 0.8 / len(rows)
     xs = np.arange(len(goals))
     for i, row in enumerate(rows):
         means = [row.get(f"NG{ng}_mean", np.nan) for ng in goals]
-        bars = ax.bar(xs - 0.4 + width * (i + 0.5), means, width, label=row["label"])
+        ax.bar(xs - 0.4 + width * (i + 0.5), means, width, label=row["label"])
         paper = [row.get(f"NG{ng}_paper") or np.nan for ng in goals]
         ax.scatter(xs - 0.4 + width * (i + 0.5), paper, marker="_", s=120, color="k", zorder=3)
-        del bars
     ax.set_xticks(xs, [str(ng) for ng in goals])
     ax.set_xlabel("number of goals")
     ax.set_ylabel("efficiency vs DP (black ticks: paper)")
     ax.set_ylim(0.5, 1.02)
     ax.set_title(f"Figure 2: strategies against the DP optimum ({preset} preset)")
-    ax.legend(fontsize=7, loc="lower left")
-    fig.tight_layout()
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=3, fontsize=8,
+               frameon=False)
     fig.savefig(path, dpi=120)
     plt.close(fig)
 

@@ -229,6 +229,16 @@ def test_key_changes_when_a_preset_changes(monkeypatch: pytest.MonkeyPatch) -> N
     assert before.preset_fingerprint.startswith("tuned:")
 
 
+def test_key_changes_when_the_observation_changes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Runs trained on another observation layout are not taken for runs of this one."""
+    from gbwm_sb3 import observation
+
+    before = make_jobs([SweepConfig("p", preset="paper")], [2], [0], 100)[0]
+    monkeypatch.setattr(observation, "OBSERVATION_FEATURES", observation.OBSERVATION_FEATURES[:4])
+    after = make_jobs([SweepConfig("p", preset="paper")], [2], [0], 100)[0]
+    assert before.key != after.key
+
+
 def test_report_only_runs_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     results = tmp_path / "results.jsonl"
     jobs = make_jobs([SweepConfig("paper")], [2], [0, 1, 2], n_trajectories=100)
