@@ -15,7 +15,8 @@ overhead:
 - logged statistics are computed on-device for the whole epoch from stored
   per-sample log-probabilities, values and entropies (no per-minibatch syncs);
 - for :class:`~gbwm_sb3.policy.GBWMPolicy` (identical policy and value MLPs with
-  ``Tanh`` or ``ReLU``) the forward and backward passes are written out by hand:
+  ``Tanh`` or ``ReLU``, any of its portfolio-head options) the forward and
+  backward passes are written out by hand:
   the policy and value networks run as one batched computation, gradients land
   in one flat buffer, and gradient clipping and Adam act on that buffer
   (elementwise identical to ``torch.optim.Adam``); the parameters and the

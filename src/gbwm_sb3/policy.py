@@ -8,6 +8,10 @@ or the entropy, whatever action is stored, and sampling returns "skip" there.
 So PPO neither gets gradient noise nor entropy bonus from decisions that do
 nothing, with plain ``PPO`` as with ``MaskablePPO``.
 
+Two options shape the portfolio head: ``portfolio_degree`` adds a polynomial
+over the ordered portfolios to its logits (neighbouring portfolios learn
+together), ``portfolio_given_goal`` gives it one row per goal decision.
+
 ``GBWMPolicy`` works with ``stable_baselines3.PPO``; ``MaskableGBWMPolicy`` with
 ``sb3_contrib.MaskablePPO`` and additionally applies the action masks it is given.
 Both share the heads, the distribution and the forward passes.
