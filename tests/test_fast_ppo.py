@@ -280,18 +280,6 @@ def test_conditional_portfolio_head_fused_path_matches_stock_train(float64_obs):
     _assert_same_logs(stock_logs, fast_logs, rtol=1e-9)
 
 
-def test_conditional_portfolio_head_fused_rollout_matches_stock():
-    buffers = []
-    for fast in (False, True):
-        model = _collect(paper_ppo(fast=fast, n_trajectories_per_rollout=N_ENVS, seed=8,
-                                   portfolio_given_goal=True))
-        buffers.append(model.rollout_buffer)
-    stock, fast = buffers
-    np.testing.assert_array_equal(fast.actions, stock.actions)
-    np.testing.assert_array_equal(fast.rewards, stock.rewards)
-    np.testing.assert_allclose(fast.log_probs, stock.log_probs, rtol=1e-5, atol=1e-5)
-
-
 @pytest.mark.parametrize("conditional,free", [(False, False), (True, False), (False, True)])
 def test_polynomial_portfolio_head_fused_path_matches_stock_train(float64_obs, conditional,
                                                                   free):
@@ -305,12 +293,16 @@ def test_polynomial_portfolio_head_fused_path_matches_stock_train(float64_obs, c
     _assert_same_logs(stock_logs, fast_logs, rtol=1e-9)
 
 
-def test_polynomial_portfolio_head_fused_rollout_matches_stock():
+@pytest.mark.parametrize("head", [dict(portfolio_given_goal=True), dict(portfolio_degree=2),
+                                  dict(portfolio_degree=2, portfolio_given_goal=True)])
+def test_portfolio_head_options_fused_rollout_matches_stock(head):
+    """Same seed and parameters: the fused sampling pass draws what the policy draws."""
     buffers = []
     for fast in (False, True):
         model = _collect(paper_ppo(fast=fast, n_trajectories_per_rollout=N_ENVS, seed=8,
-                                   portfolio_degree=2))
+                                   **head))
         buffers.append(model.rollout_buffer)
     stock, fast = buffers
     np.testing.assert_array_equal(fast.actions, stock.actions)
+    np.testing.assert_array_equal(fast.rewards, stock.rewards)
     np.testing.assert_allclose(fast.log_probs, stock.log_probs, rtol=1e-5, atol=1e-5)
