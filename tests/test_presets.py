@@ -254,3 +254,13 @@ def test_plain_ppo_still_works_without_metrics():
                 n_steps=16, batch_size=256, n_epochs=1)
     model.learn(SMALL * 16)
     assert model.num_timesteps == SMALL * 16
+
+
+@pytest.mark.parametrize("kwargs,field", [
+    (dict(portfolio_given_goal="yes"), "portfolio_given_goal"),
+    (dict(portfolio_degree=15), "portfolio_degree"),
+    (dict(portfolio_degree=2, portfolio_free_logits=1), "portfolio_free_logits"),
+])
+def test_portfolio_head_options_are_validated_by_name(kwargs, field):
+    with pytest.raises(ValueError, match=field):
+        paper_ppo(n_trajectories_per_rollout=8, batch_size=128, **kwargs)

@@ -53,6 +53,7 @@ from torch.nn import functional as F
 
 from .callbacks import GBWMMetricsMixin
 from .observation import GOAL_AFFORDABLE_INDEX
+from .policy import branch_rows
 
 __all__ = ["FastPPO", "fused_path_available"]
 
@@ -344,7 +345,7 @@ class _FusedGBWMUpdate:
                                       active)
         port_logp, port_np, port_h, branch, weights = heads
         port_entropy = port_h if weights is None else (weights * port_h).sum(1)
-        selected = port_logp if branch is None else self._branch_rows(port_logp, branch)
+        selected = port_logp if branch is None else branch_rows(port_logp, branch)
         log_prob = th.addcmul(selected.gather(1, port_a).squeeze(1),
                               goal_logp.gather(1, goal_a).squeeze(1), active, out=out[0])
         entropy = th.addcmul(port_entropy, goal_h, active, out=out[1])
@@ -388,11 +389,6 @@ class _FusedGBWMUpdate:
         rows = d_logits.reshape(batch, -1, self.n_portfolios)
         return th.matmul(rows, self.basis.t()).reshape(batch, -1)
 
-    def _branch_rows(self, per_branch: th.Tensor, branch: th.Tensor) -> th.Tensor:
-        """(batch, 2, n) -> the (batch, n) rows that ``branch`` selects."""
-        index = branch.view(-1, 1, 1).expand(-1, 1, per_branch.shape[2])
-        return per_branch.gather(1, index).squeeze(1)
-
     def sample(self, obs: th.Tensor) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
         """GBWMPolicy.forward(obs): sampled actions (N, 2), values (N, 1), log-probs (N,).
 
@@ -417,7 +413,7 @@ class _FusedGBWMUpdate:
             both = th.multinomial(port_logp.exp().contiguous(), 1, True).view(-1, 2)
             goal.mul_(active.unsqueeze(1))
             port = both.gather(1, goal)
-            port_logp = self._branch_rows(port_logp.view(-1, 2, n), goal.squeeze(1))
+            port_logp = branch_rows(port_logp.view(-1, 2, n), goal.squeeze(1))
         else:
             port_logp = _log_softmax_last(port_logits)
             port = th.multinomial(port_logp.exp().contiguous(), 1, True)

@@ -74,7 +74,7 @@ def masked_log_prob_entropy(
     zero = th.zeros((), dtype=goal_lp.dtype, device=goal_lp.device)
     if port_logp.dim() == 3:
         branch = th.where(goal_active, actions[:, 0], th.zeros_like(actions[:, 0]))
-        port_lp = _branch_rows(port_logp, branch).gather(1, actions[:, 1:2]).squeeze(1)
+        port_lp = branch_rows(port_logp, branch).gather(1, actions[:, 1:2]).squeeze(1)
         skip_only = th.tensor([1.0, 0.0], dtype=port_ent.dtype, device=port_ent.device)
         weights = th.where(goal_active.unsqueeze(1), goal_logp.exp(), skip_only)
         port_ent = (weights * port_ent).sum(1)
@@ -99,7 +99,7 @@ def legendre_portfolio_basis(n_portfolios: int, degree: int) -> th.Tensor:
     return th.stack(rows[1: degree + 1]).to(th.get_default_dtype())
 
 
-def _branch_rows(per_branch: th.Tensor, branch: th.Tensor) -> th.Tensor:
+def branch_rows(per_branch: th.Tensor, branch: th.Tensor) -> th.Tensor:
     """The row of ``per_branch`` (batch, 2, n) that ``branch`` (batch,) selects -> (batch, n)."""
     index = branch.long().view(-1, 1, 1).expand(-1, 1, per_branch.shape[-1])
     return per_branch.gather(1, index).squeeze(1)
@@ -189,7 +189,7 @@ class GBWMActionDistribution(MaskableDistribution):
             return probs
         if take is None:
             take = th.zeros(probs.shape[0], dtype=th.long, device=probs.device)
-        return _branch_rows(probs, self._branch(take))
+        return branch_rows(probs, self._branch(take))
 
     def log_prob(self, actions: th.Tensor) -> th.Tensor:
         actions = actions.long().reshape(-1, 2)

@@ -22,7 +22,7 @@ from stable_baselines3.common.utils import LinearSchedule
 from torch import nn
 
 from .callbacks import GBWMMetricsMixin, find_gbwm_vec_env
-from .policy import GBWMPolicy, check_portfolio_degree
+from .policy import GBWMPolicy
 from .preset_names import PRESET_NAMES
 from .problem import GBWMProblem, paper_problem
 from .threads import configure_torch_threads
@@ -220,7 +220,7 @@ def paper_ppo(
         vf_coef=hp["vf_coef"],
         max_grad_norm=hp["max_grad_norm"],
         policy_kwargs=_policy_kwargs(hp, portfolio_given_goal, portfolio_degree,
-                                     portfolio_free_logits, problem.num_portfolios),
+                                     portfolio_free_logits),
         tensorboard_log=tensorboard_log,
         verbose=verbose,
         seed=seed,
@@ -229,22 +229,14 @@ def paper_ppo(
 
 
 def _policy_kwargs(hp: dict[str, Any], portfolio_given_goal: bool,
-                   portfolio_degree: int | None, portfolio_free_logits: bool,
-                   n_portfolios: int) -> dict[str, Any]:
-    """GBWMPolicy's keyword arguments (the portfolio-head options only when set)."""
+                   portfolio_degree: int | None, portfolio_free_logits: bool) -> dict[str, Any]:
+    """GBWMPolicy's keyword arguments; the portfolio-head options only when set
+    (GBWMPolicy validates them and names the field)."""
     kwargs: dict[str, Any] = dict(net_arch=hp["net_arch"], activation_fn=hp["activation_fn"])
-    if not isinstance(portfolio_given_goal, bool):
-        raise ValueError(
-            f"portfolio_given_goal must be True or False, got {portfolio_given_goal!r}"
-        )
-    if portfolio_given_goal:
-        kwargs["portfolio_given_goal"] = True
-    if check_portfolio_degree(portfolio_degree, n_portfolios) is not None:
-        kwargs["portfolio_degree"] = int(portfolio_degree)
-        if not isinstance(portfolio_free_logits, bool):
-            raise ValueError(
-                f"portfolio_free_logits must be True or False, got {portfolio_free_logits!r}"
-            )
+    if portfolio_given_goal is not False:
+        kwargs["portfolio_given_goal"] = portfolio_given_goal
+    if portfolio_degree is not None:
+        kwargs["portfolio_degree"] = portfolio_degree
         kwargs["portfolio_free_logits"] = portfolio_free_logits
     return kwargs
 
