@@ -16,8 +16,8 @@ import time
 import tracemalloc
 
 from gbwm_sb3 import paper_problem, solve_dp
-from gbwm_sb3.evaluation import evaluate
-from gbwm_sb3.strategies import BuyAndHold, GreedyGoals, Hybrid, RandomPolicy
+from gbwm_sb3.evaluation.evaluator import evaluate
+from gbwm_sb3.evaluation.strategies import BuyAndHold, GreedyGoals, Hybrid, RandomPolicy
 
 
 def bench_solve(repeats: int) -> None:

@@ -1,6 +1,6 @@
 """Parallel training runs: do two runs on two cores take about as long as one?
 
-Times, with ``gbwm_sb3.parallel.run_parallel`` (one process per run, one torch thread
+Times, with ``gbwm_sb3.experiments.parallel.run_parallel`` (one process per run, one torch thread
 each), the base case of the documented configuration (``paper_ppo``, 4 goals, 50,000
 trajectories by default):
 
@@ -22,12 +22,12 @@ import os
 import statistics
 import time
 
-from gbwm_sb3.parallel import JobFailure, run_parallel
+from gbwm_sb3.experiments.parallel import JobFailure, run_parallel
 
 
 def train_base_case(job: tuple[int, int]) -> float:
     """Train one base-case run (seed, trajectories); return its own training seconds."""
-    from gbwm_sb3.presets import learn_paper, paper_ppo
+    from gbwm_sb3.ppo.presets import learn_paper, paper_ppo
 
     seed, trajectories = job
     model = paper_ppo(seed=seed)

@@ -45,7 +45,7 @@ def _build(config: str, seed: int):
     from stable_baselines3.common.env_util import make_vec_env
 
     import gbwm_sb3  # noqa: F401  (registers GBWM-v0)
-    from gbwm_sb3.presets import paper_ppo, resolve_hyperparams
+    from gbwm_sb3.ppo.presets import paper_ppo, resolve_hyperparams
 
     if config == "naive":
         hp = resolve_hyperparams()
@@ -73,7 +73,7 @@ def _total_timesteps(model, n_trajectories: int) -> int:
 
 def _per_iteration(config: str, iterations: int, n_trajectories: int) -> dict[str, Any]:
     """Rollout and update seconds of each of the first ``iterations`` PPO iterations."""
-    from gbwm_sb3.callbacks import with_metrics_callback
+    from gbwm_sb3.ppo.callbacks import with_metrics_callback
 
     model = _build(config, seed=100)
     total = _total_timesteps(model, n_trajectories)
@@ -112,7 +112,7 @@ def _full_runs(config: str, runs: int, n_trajectories: int) -> dict[str, Any]:
 def worker(config: str, iterations: int, runs: int, n_trajectories: int) -> dict[str, Any]:
     """Everything measured for one configuration (run in a fresh process)."""
     if config != "naive":
-        from gbwm_sb3.threads import configure_torch_threads
+        from gbwm_sb3.common.threads import configure_torch_threads
 
         configure_torch_threads()
     import torch

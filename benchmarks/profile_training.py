@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.trajectories < 1:
         parser.error("--trajectories must be >= 1")
 
-    from gbwm_sb3.presets import learn_paper, paper_ppo
+    from gbwm_sb3.ppo.presets import learn_paper, paper_ppo
 
     t0, c0 = time.perf_counter(), time.process_time()
     model = paper_ppo(fast=args.path == "fast", seed=0)

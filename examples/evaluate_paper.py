@@ -22,8 +22,8 @@ import time
 from pathlib import Path
 
 from gbwm_sb3 import paper_problem, solve_dp
-from gbwm_sb3.evaluation import evaluate
-from gbwm_sb3.strategies import BuyAndHold, GreedyGoals, Hybrid, RandomPolicy, SB3Policy
+from gbwm_sb3.evaluation.evaluator import evaluate
+from gbwm_sb3.evaluation.strategies import BuyAndHold, GreedyGoals, Hybrid, RandomPolicy, SB3Policy
 
 # Figure 2 of the paper (efficiency vs DP), NG = 1, 2, 4, 8, 16
 PAPER_FIGURE_2 = {
@@ -39,7 +39,7 @@ NUM_GOALS = (1, 2, 4, 8, 16)
 
 def load_or_train(args: argparse.Namespace, problem):
     if args.load is None:
-        from gbwm_sb3.presets import learn_paper, paper_ppo
+        from gbwm_sb3.ppo.presets import learn_paper, paper_ppo
 
         model = paper_ppo(problem=problem, seed=args.seed)
         start = time.perf_counter()

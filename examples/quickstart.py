@@ -15,7 +15,7 @@ import argparse
 import time
 
 from gbwm_sb3 import SB3Policy, evaluate, learn_paper, paper_problem, solve_dp
-from gbwm_sb3.presets import PRESET_NAMES, make_preset_model
+from gbwm_sb3.ppo.presets import PRESET_NAMES, make_preset_model
 
 PAPER_TABLE1 = {1: 0.974, 2: 0.948, 4: 0.961, 8: 0.978, 16: 0.978}
 

@@ -18,17 +18,17 @@ import argparse
 import json
 import sys
 
-from gbwm_sb3.reporting import fmt, markdown_table, write_csv, write_json
-from gbwm_sb3.sweep import ResultsFile, SweepConfig, make_jobs, summarize
-from gbwm_sb3.sweep_cli import (
+from gbwm_sb3.cli.sweep_options import (
     add_sweep_arguments,
     execute_sweep,
     parse_sweep_args,
     results_path,
     seed_range,
 )
+from gbwm_sb3.experiments.reporting import fmt, markdown_table, write_csv, write_json
+from gbwm_sb3.experiments.sweep import ResultsFile, SweepConfig, make_jobs, summarize
 
-# name -> (preset, overrides, what it tests). "tuned" options: see gbwm_sb3.tuned.
+# name -> (preset, overrides, what it tests). "tuned" options: see gbwm_sb3.ppo.tuned.
 ABLATIONS: dict[str, tuple[str, dict, str]] = {
     "paper": ("paper", {}, "documented hyperparameters (M 4800, 4 epochs, minibatch 256)"),
     "tuned-reward_scale": ("tuned", {"reward_scale": None}, "tuned without the reward scaling"),

@@ -20,8 +20,13 @@ from pathlib import Path
 
 import numpy as np
 
-from gbwm_sb3.preset_names import PRESET_NAMES
-from gbwm_sb3.reporting import (
+from gbwm_sb3.cli.sweep_options import (
+    add_sweep_arguments,
+    execute_sweep,
+    parse_sweep_args,
+    seed_range,
+)
+from gbwm_sb3.experiments.reporting import (
     PAPER_FIGURE2,
     PAPER_NUM_GOALS,
     fmt,
@@ -29,8 +34,8 @@ from gbwm_sb3.reporting import (
     write_csv,
     write_json,
 )
-from gbwm_sb3.sweep import BENCHMARK_POLICIES, SweepConfig, make_jobs
-from gbwm_sb3.sweep_cli import add_sweep_arguments, execute_sweep, parse_sweep_args, seed_range
+from gbwm_sb3.experiments.sweep import BENCHMARK_POLICIES, SweepConfig, make_jobs
+from gbwm_sb3.ppo.registry import PRESET_NAMES
 
 STRATEGIES = ("rl", *BENCHMARK_POLICIES)
 LABELS = {

@@ -16,8 +16,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from gbwm_sb3.preset_names import PRESET_NAMES
-from gbwm_sb3.reporting import (
+from gbwm_sb3.cli.sweep_options import (
+    add_sweep_arguments,
+    execute_sweep,
+    parse_sweep_args,
+    seed_range,
+)
+from gbwm_sb3.experiments.reporting import (
     PAPER_NUM_GOALS,
     PAPER_TABLE1,
     fmt,
@@ -26,8 +31,8 @@ from gbwm_sb3.reporting import (
     write_csv,
     write_json,
 )
-from gbwm_sb3.sweep import SweepConfig, make_jobs, summarize
-from gbwm_sb3.sweep_cli import add_sweep_arguments, execute_sweep, parse_sweep_args, seed_range
+from gbwm_sb3.experiments.sweep import SweepConfig, make_jobs, summarize
+from gbwm_sb3.ppo.registry import PRESET_NAMES
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from gbwm_sb3 import paper_problem
-from gbwm_sb3.cli import main
+from gbwm_sb3.cli.main import main
 from gbwm_sb3.dp import solve_dp
 from gbwm_sb3.model_io import load_model_safely, read_manifest
-from gbwm_sb3.problem_io import load_problem
+from gbwm_sb3.problem.files import load_problem
 
 TINY = """\
 horizon: 4
@@ -185,6 +185,6 @@ def test_reproduce_runs_the_example_script(tmp_path: Path, monkeypatch: pytest.M
 
 
 def test_console_entry_point_runs() -> None:
-    result = subprocess.run([sys.executable, "-m", "gbwm_sb3.cli", "--version"],
+    result = subprocess.run([sys.executable, "-m", "gbwm_sb3.cli.main", "--version"],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and result.stdout.startswith("gbwm-sb3 ")

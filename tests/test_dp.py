@@ -11,9 +11,9 @@ from scipy.special import ndtr
 
 from gbwm_sb3 import GBWMProblem, Goal, Portfolios, paper_problem
 from gbwm_sb3.dp import DEFAULT_GRID_DENSITY, DPSolution, solve_dp
-from gbwm_sb3.dynamics import problem_arrays, step_year
-from gbwm_sb3.evaluation import evaluate
-from gbwm_sb3.strategies import BuyAndHold, GreedyGoals, Hybrid, RandomPolicy
+from gbwm_sb3.envs.dynamics import problem_arrays, step_year
+from gbwm_sb3.evaluation.evaluator import evaluate
+from gbwm_sb3.evaluation.strategies import BuyAndHold, GreedyGoals, Hybrid, RandomPolicy
 
 # ---------------------------------------------------------------- brute force
 

@@ -13,7 +13,7 @@ from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import gbwm_sb3
 from gbwm_sb3 import GBWMEnv, GBWMProblem, Goal, Portfolios, paper_problem
-from gbwm_sb3.observation import GOAL_AFFORDABLE_INDEX, OBSERVATION_DIM
+from gbwm_sb3.envs.observation import GOAL_AFFORDABLE_INDEX, OBSERVATION_DIM
 
 # Horizon 3, goals at t = 1 (cost 4, utility 5) and t = 3 (cost 6, utility 7).
 MU = (0.05, 0.10)

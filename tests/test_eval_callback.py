@@ -10,12 +10,12 @@ from stable_baselines3.common.logger import configure
 
 from gbwm_sb3 import paper_problem
 from gbwm_sb3.dp import solve_dp
-from gbwm_sb3.eval_callback import GBWMEvalCallback
-from gbwm_sb3.evaluation import evaluate
+from gbwm_sb3.evaluation.callback import GBWMEvalCallback
+from gbwm_sb3.evaluation.evaluator import evaluate
+from gbwm_sb3.evaluation.strategies import SB3Policy
 from gbwm_sb3.model_io import load_model_safely, read_manifest
 from gbwm_sb3.plots import read_progress_csv
-from gbwm_sb3.presets import paper_ppo
-from gbwm_sb3.strategies import SB3Policy
+from gbwm_sb3.ppo.presets import paper_ppo
 
 PROBLEM = paper_problem(2)
 PATHS, SEED = 3000, 7

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from gbwm_sb3 import paper_problem, solve_dp
-from gbwm_sb3.dynamics import problem_arrays, step_year
-from gbwm_sb3.evaluation import DRAW_BLOCK, EvaluationReport, evaluate, normal_draws
-from gbwm_sb3.strategies import BuyAndHold, GreedyGoals, Hybrid, RandomPolicy
+from gbwm_sb3.envs.dynamics import problem_arrays, step_year
+from gbwm_sb3.evaluation.evaluator import DRAW_BLOCK, EvaluationReport, evaluate, normal_draws
+from gbwm_sb3.evaluation.strategies import BuyAndHold, GreedyGoals, Hybrid, RandomPolicy
 
 PROBLEM = paper_problem(4)
 

@@ -21,9 +21,9 @@ from stable_baselines3.common.logger import configure
 from torch import nn
 
 from gbwm_sb3 import GBWMVecEnv
-from gbwm_sb3.fast_ppo import FastPPO, fused_path_available
-from gbwm_sb3.policy import GBWMPolicy
-from gbwm_sb3.presets import paper_ppo
+from gbwm_sb3.policies import GBWMPolicy
+from gbwm_sb3.ppo.fast_ppo import FastPPO, fused_path_available
+from gbwm_sb3.ppo.presets import paper_ppo
 
 N_ENVS = 320  # 320 trajectories x 16 steps = 5,120 samples = 20 minibatches of 256
 BUFFER_FIELDS = ("observations", "actions", "rewards", "returns", "episode_starts", "values",

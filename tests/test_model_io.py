@@ -15,7 +15,9 @@ from sb3_contrib import MaskablePPO
 from stable_baselines3 import PPO
 
 from gbwm_sb3 import paper_problem
-from gbwm_sb3.dynamics import problem_arrays
+from gbwm_sb3.envs.dynamics import problem_arrays
+from gbwm_sb3.envs.observation import encode_observation
+from gbwm_sb3.envs.vec_env import GBWMVecEnv
 from gbwm_sb3.model_io import (
     MANIFEST_FILE,
     PROBLEM_FILE,
@@ -26,11 +28,9 @@ from gbwm_sb3.model_io import (
     read_manifest,
     save_model,
 )
-from gbwm_sb3.observation import encode_observation
-from gbwm_sb3.policy import MaskableGBWMPolicy
-from gbwm_sb3.presets import paper_ppo
-from gbwm_sb3.problem_io import ProblemFileError
-from gbwm_sb3.vec_env import GBWMVecEnv
+from gbwm_sb3.policies import MaskableGBWMPolicy
+from gbwm_sb3.ppo.presets import paper_ppo
+from gbwm_sb3.problem.files import ProblemFileError
 
 PROBLEM = paper_problem(2)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from gbwm_sb3.parallel import JobFailure, run_parallel
+from gbwm_sb3.experiments.parallel import JobFailure, run_parallel
 
 
 def square(x: int) -> int:
@@ -103,7 +103,7 @@ def test_ctrl_c_stops_the_parent_and_its_workers(tmp_path: Path) -> None:
     pid_file = tmp_path / "pids.txt"
     script.write_text(textwrap.dedent(f"""
         import os, sys, time
-        from gbwm_sb3.parallel import run_parallel
+        from gbwm_sb3.experiments.parallel import run_parallel
 
         def job(seconds):
             with open({str(pid_file)!r}, "a") as handle:
@@ -149,7 +149,7 @@ def test_workers_do_not_outlive_a_killed_parent(tmp_path: Path, sig: int) -> Non
     pid_file = tmp_path / "pids.txt"
     script.write_text(textwrap.dedent(f"""
         import os, time
-        from gbwm_sb3.parallel import run_parallel
+        from gbwm_sb3.experiments.parallel import run_parallel
 
         def job(seconds):
             with open({str(pid_file)!r}, "a") as handle:

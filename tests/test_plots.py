@@ -9,7 +9,9 @@ import pytest
 
 from gbwm_sb3 import paper_problem
 from gbwm_sb3.dp import solve_dp
-from gbwm_sb3.evaluation import evaluate
+from gbwm_sb3.evaluation.evaluator import evaluate
+from gbwm_sb3.evaluation.strategies import BuyAndHold, GreedyGoals
+from gbwm_sb3.experiments.reporting import PAPER_FIGURE2
 from gbwm_sb3.plots import (
     goal_success_probabilities,
     plot_efficiency_by_goals,
@@ -22,8 +24,6 @@ from gbwm_sb3.plots import (
     save_figure,
     simulate_paths,
 )
-from gbwm_sb3.reporting import PAPER_FIGURE2
-from gbwm_sb3.strategies import BuyAndHold, GreedyGoals
 
 PROBLEM = paper_problem(4)
 

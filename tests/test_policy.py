@@ -14,8 +14,10 @@ from torch import nn
 from torch.distributions import Categorical
 
 import gbwm_sb3  # noqa: F401  (registers GBWM-v0)
-from gbwm_sb3.observation import GOAL_AFFORDABLE_INDEX, observation_bounds
-from gbwm_sb3.policy import (
+from gbwm_sb3.common.threads import configure_torch_threads
+from gbwm_sb3.envs.observation import GOAL_AFFORDABLE_INDEX, observation_bounds
+from gbwm_sb3.envs.vec_env import GBWMVecEnv
+from gbwm_sb3.policies import (
     GBWMActionDistribution,
     GBWMPolicy,
     MaskableGBWMPolicy,
@@ -23,8 +25,6 @@ from gbwm_sb3.policy import (
     legendre_portfolio_basis,
     masked_log_prob_entropy,
 )
-from gbwm_sb3.threads import configure_torch_threads
-from gbwm_sb3.vec_env import GBWMVecEnv
 
 N_PORT = 15
 LOW, HIGH = observation_bounds()

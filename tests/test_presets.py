@@ -16,10 +16,10 @@ from stable_baselines3.common.vec_env import DummyVecEnv
 from torch import nn
 
 import gbwm_sb3  # noqa: F401  (registers GBWM-v0)
-from gbwm_sb3.callbacks import GBWMMetricsCallback, with_metrics_callback
-from gbwm_sb3.env import GBWMEnv
-from gbwm_sb3.policy import GBWMPolicy
-from gbwm_sb3.presets import (
+from gbwm_sb3.envs.gbwm_env import GBWMEnv
+from gbwm_sb3.policies import GBWMPolicy
+from gbwm_sb3.ppo.callbacks import GBWMMetricsCallback, with_metrics_callback
+from gbwm_sb3.ppo.presets import (
     GBWMPPO,
     PAPER_HYPERPARAM_SOURCES,
     PAPER_HYPERPARAMS,
@@ -27,7 +27,7 @@ from gbwm_sb3.presets import (
     paper_ppo,
     paper_total_timesteps,
 )
-from gbwm_sb3.problem import GBWMProblem, Goal, paper_portfolios, paper_problem
+from gbwm_sb3.problem.model import GBWMProblem, Goal, paper_portfolios, paper_problem
 
 SMALL = 96  # trajectories per rollout in the short training runs
 
@@ -129,7 +129,7 @@ def test_overrides_are_applied():
         (dict(max_grad_norm=float("inf")), "max_grad_norm"),
         (dict(net_arch=[64, 0]), "net_arch"),
         (dict(net_arch=dict(pi=[64])), "net_arch"),
-        (dict(activation_fn="tanh"), "activation_fn"),
+        (dict(activation_fn="sigmoid"), "activation_fn must be one of"),
     ],
 )
 def test_bad_overrides_raise(overrides, match):
@@ -144,13 +144,13 @@ def test_bad_problem_raises():
 
 def test_fast_path(monkeypatch):
     try:
-        from gbwm_sb3.fast_ppo import FastPPO
+        from gbwm_sb3.ppo.fast_ppo import FastPPO
     except ImportError:
         FastPPO = None
     if FastPPO is not None:
         model = paper_ppo(n_trajectories_per_rollout=SMALL)
         assert isinstance(model, FastPPO)
-    monkeypatch.setitem(sys.modules, "gbwm_sb3.fast_ppo", None)  # import now fails
+    monkeypatch.setitem(sys.modules, "gbwm_sb3.ppo.fast_ppo", None)  # import now fails
     with pytest.raises(ImportError, match="fast=False"):
         paper_ppo(n_trajectories_per_rollout=SMALL)
 
@@ -264,3 +264,10 @@ def test_plain_ppo_still_works_without_metrics():
 def test_portfolio_head_options_are_validated_by_name(kwargs, field):
     with pytest.raises(ValueError, match=field):
         paper_ppo(n_trajectories_per_rollout=8, batch_size=128, **kwargs)
+
+
+def test_activation_by_name_builds_the_same_network_as_the_class() -> None:
+    """Presets and sweep overrides are data: the activation may be given by name."""
+    by_name = paper_ppo(num_goals=2, n_trajectories_per_rollout=8, activation_fn="relu")
+    by_class = paper_ppo(num_goals=2, n_trajectories_per_rollout=8, activation_fn=nn.ReLU)
+    assert by_name.policy.activation_fn is nn.ReLU is by_class.policy.activation_fn

@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 
 from gbwm_sb3 import GBWMProblem, Goal, Portfolios, efficient_frontier, paper_problem
-from gbwm_sb3.frontier import PAPER_ASSET_COVARIANCE, PAPER_ASSET_MEANS
-from gbwm_sb3.problem_io import (
+from gbwm_sb3.problem.files import (
     ProblemFileError,
     load_problem,
     problem_to_dict,
@@ -19,6 +18,7 @@ from gbwm_sb3.problem_io import (
     resolve_problem,
     save_problem,
 )
+from gbwm_sb3.problem.frontier import PAPER_ASSET_COVARIANCE, PAPER_ASSET_MEANS
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "problems"
 

@@ -9,7 +9,7 @@ from types import ModuleType
 
 import pytest
 
-from gbwm_sb3.sweep import ResultsFile, SweepConfig, _record
+from gbwm_sb3.experiments.sweep import ResultsFile, SweepConfig, _record
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -96,7 +96,7 @@ def test_figure2_table_from_saved_runs(tmp_path: Path) -> None:
     argv = ["--goals", "2", "--seeds", "2", "--out", str(tmp_path), "--report-only",
             "--no-progress"]
     args = script.parse_args(argv)
-    from gbwm_sb3.sweep import BENCHMARK_POLICIES, make_jobs
+    from gbwm_sb3.experiments.sweep import BENCHMARK_POLICIES, make_jobs
 
     jobs = make_jobs([SweepConfig(args.preset, preset=args.preset)], args.goals,
                      range(2), args.trajectories, n_eval_paths=args.eval_paths, benchmarks=True)

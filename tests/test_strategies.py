@@ -9,9 +9,10 @@ from sb3_contrib import MaskablePPO
 from stable_baselines3 import PPO
 
 from gbwm_sb3 import GBWMEnv, GBWMPolicy, GBWMProblem, Portfolios, paper_problem, solve_dp
-from gbwm_sb3.dynamics import problem_arrays
-from gbwm_sb3.observation import encode_observation
-from gbwm_sb3.strategies import (
+from gbwm_sb3.common.threads import configure_torch_threads
+from gbwm_sb3.envs.dynamics import problem_arrays
+from gbwm_sb3.envs.observation import encode_observation
+from gbwm_sb3.evaluation.strategies import (
     BuyAndHold,
     GBWMPolicyLike,
     GreedyGoals,
@@ -19,7 +20,6 @@ from gbwm_sb3.strategies import (
     RandomPolicy,
     SB3Policy,
 )
-from gbwm_sb3.threads import configure_torch_threads
 
 PROBLEM = paper_problem(4)
 WEALTH = PROBLEM.initial_wealth * np.exp(np.linspace(-2.0, 2.0, 257))

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from gbwm_sb3.sweep import ResultsFile, SweepConfig, make_jobs, run_sweep, summarize
+from gbwm_sb3.experiments.sweep import ResultsFile, SweepConfig, make_jobs, run_sweep, summarize
 
 CONFIGS = [SweepConfig("paper"), SweepConfig("small", overrides={"learning_rate": 0.005})]
 
@@ -131,7 +131,7 @@ def test_summary_statistics_match_numpy_and_scipy() -> None:
 
 SWEEP_SCRIPT = """
 import os, sys, time
-from gbwm_sb3.sweep import SweepConfig, make_jobs, run_sweep
+from gbwm_sb3.experiments.sweep import SweepConfig, make_jobs, run_sweep
 
 def slow_job(job):
     with open(os.environ["FAKE_JOB_LOG"], "a") as handle:
@@ -220,10 +220,11 @@ def test_real_training_job_end_to_end(tmp_path: Path) -> None:
 
 
 def test_key_changes_when_a_preset_changes(monkeypatch: pytest.MonkeyPatch) -> None:
-    from gbwm_sb3 import tuned
+    from gbwm_sb3.ppo import registry
 
     before = make_jobs([SweepConfig("t", preset="tuned")], [2], [0], 100)[0]
-    monkeypatch.setitem(tuned.TUNED_HYPERPARAMS, "gae_lambda", 0.5)
+    changed = registry.Preset("tuned", "test", {**registry.TUNED_HYPERPARAMS, "gae_lambda": 0.5})
+    monkeypatch.setitem(registry.PRESETS, "tuned", changed)
     after = make_jobs([SweepConfig("t", preset="tuned")], [2], [0], 100)[0]
     assert before.key != after.key
     assert before.preset_fingerprint.startswith("tuned:")
@@ -231,7 +232,7 @@ def test_key_changes_when_a_preset_changes(monkeypatch: pytest.MonkeyPatch) -> N
 
 def test_key_changes_when_the_observation_changes(monkeypatch: pytest.MonkeyPatch) -> None:
     """Runs trained on another observation layout are not taken for runs of this one."""
-    from gbwm_sb3 import observation
+    from gbwm_sb3.envs import observation
 
     before = make_jobs([SweepConfig("p", preset="paper")], [2], [0], 100)[0]
     monkeypatch.setattr(observation, "OBSERVATION_FEATURES", observation.OBSERVATION_FEATURES[:4])

@@ -8,9 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from gbwm_sb3.presets import paper_ppo
-from gbwm_sb3.problem import paper_problem
-from gbwm_sb3.reporting import (
+from gbwm_sb3.envs.vec_env import GBWMVecEnv
+from gbwm_sb3.experiments.reporting import (
     PAPER_SENSITIVITY,
     PAPER_TABLE1,
     markdown_table,
@@ -18,8 +17,9 @@ from gbwm_sb3.reporting import (
     write_csv,
     write_json,
 )
-from gbwm_sb3.tuned import EntropyDecayCallback, tuned_ppo
-from gbwm_sb3.vec_env import GBWMVecEnv
+from gbwm_sb3.ppo.callbacks import EntropyDecayCallback
+from gbwm_sb3.ppo.presets import paper_ppo, tuned_ppo
+from gbwm_sb3.problem.model import paper_problem
 
 
 def test_scaled_rewards_are_the_plain_rewards_times_the_scale() -> None:

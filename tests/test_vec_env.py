@@ -13,8 +13,8 @@ from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import VecEnv, VecMonitor
 
 from gbwm_sb3 import GBWMEnv, GBWMVecEnv, paper_problem
-from gbwm_sb3.dynamics import problem_arrays
-from gbwm_sb3.env import goals_offered
+from gbwm_sb3.envs.dynamics import problem_arrays
+from gbwm_sb3.envs.gbwm_env import goals_offered
 
 N = 6
 

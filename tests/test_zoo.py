@@ -11,15 +11,15 @@ import pytest
 import yaml
 from torch import nn
 
-from gbwm_sb3.observation import OBSERVATION_DIM
-from gbwm_sb3.presets import PAPER_HYPERPARAMS
+from gbwm_sb3.envs.observation import OBSERVATION_DIM
+from gbwm_sb3.ppo.presets import PAPER_HYPERPARAMS
 from gbwm_sb3.zoo import MASKABLE_PPO_CONFIG, PPO_CONFIG, config_path
 from gbwm_sb3.zoo.__main__ import main as zoo_main
 
 
-@pytest.mark.parametrize("path, policy", [(PPO_CONFIG, "gbwm_sb3.policy.GBWMPolicy"),
+@pytest.mark.parametrize("path, policy", [(PPO_CONFIG, "gbwm_sb3.policies.GBWMPolicy"),
                                           (MASKABLE_PPO_CONFIG,
-                                           "gbwm_sb3.policy.MaskableGBWMPolicy")])
+                                           "gbwm_sb3.policies.MaskableGBWMPolicy")])
 def test_configs_are_the_documented_preset(path: Path, policy: str) -> None:
     config = yaml.safe_load(path.read_text())["GBWM-v0"]
     assert config["policy"] == policy
@@ -74,7 +74,7 @@ def test_rl_zoo_trains_gbwm_with_gbwm_policy(tmp_path: Path) -> None:
     pytest.importorskip("rl_zoo3")
     from stable_baselines3 import PPO
 
-    from gbwm_sb3.policy import GBWMPolicy
+    from gbwm_sb3.policies import GBWMPolicy
 
     _check(_train("rl_zoo3.train", "ppo", PPO_CONFIG, tmp_path), PPO, GBWMPolicy)
 
@@ -84,7 +84,7 @@ def test_rl_zoo_trains_gbwm_with_maskable_ppo(tmp_path: Path) -> None:
     pytest.importorskip("rl_zoo3")
     from sb3_contrib import MaskablePPO
 
-    from gbwm_sb3.policy import MaskableGBWMPolicy
+    from gbwm_sb3.policies import MaskableGBWMPolicy
 
     _check(_train("gbwm_sb3.zoo.train", "ppo_mask", MASKABLE_PPO_CONFIG, tmp_path),
            MaskablePPO, MaskableGBWMPolicy)

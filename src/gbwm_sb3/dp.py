@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.special import ndtr
 
-from .problem import GBWMProblem
+from gbwm_sb3.problem.model import GBWMProblem
 
 __all__ = ["DPSolution", "solve_dp", "DEFAULT_GRID_DENSITY"]
 

@@ -35,8 +35,8 @@ import torch
 from stable_baselines3 import PPO
 from torch import nn
 
-from .problem import GBWMProblem
-from .problem_io import load_problem, save_problem
+from gbwm_sb3.problem.files import load_problem, save_problem
+from gbwm_sb3.problem.model import GBWMProblem
 
 __all__ = [
     "MODEL_FORMAT",
@@ -84,7 +84,7 @@ def _algorithms() -> dict[str, tuple[type, str]]:
     """Algorithm name -> (class, policy-class name it must use). Imported lazily."""
     from sb3_contrib import MaskablePPO
 
-    from .presets import GBWMPPO
+    from gbwm_sb3.ppo.presets import GBWMPPO
 
     table: dict[str, tuple[type, str]] = {
         "PPO": (PPO, "GBWMPolicy"),
@@ -92,7 +92,7 @@ def _algorithms() -> dict[str, tuple[type, str]]:
         "MaskablePPO": (MaskablePPO, "MaskableGBWMPolicy"),
     }
     try:
-        from .fast_ppo import FastPPO
+        from gbwm_sb3.ppo.fast_ppo import FastPPO
     except ImportError:  # the fast update path is optional for loading
         pass
     else:
@@ -101,7 +101,7 @@ def _algorithms() -> dict[str, tuple[type, str]]:
 
 
 def _policies() -> dict[str, type]:
-    from .policy import GBWMPolicy, MaskableGBWMPolicy
+    from gbwm_sb3.policies import GBWMPolicy, MaskableGBWMPolicy
 
     return {"GBWMPolicy": GBWMPolicy, "MaskableGBWMPolicy": MaskableGBWMPolicy}
 
@@ -177,7 +177,7 @@ def _versions() -> dict[str, str]:
     import sb3_contrib
     import stable_baselines3
 
-    from . import __version__
+    from gbwm_sb3 import __version__
 
     return {
         "gbwm_sb3": __version__,
@@ -358,9 +358,9 @@ def _rebuild(manifest: Mapping[str, Any], problem: GBWMProblem, device: str) -> 
     """A fresh model with the manifest's classes and hyperparameters on ``problem``."""
     from stable_baselines3.common.utils import LinearSchedule
 
-    from .presets import paper_ppo
-    from .threads import configure_torch_threads
-    from .vec_env import GBWMVecEnv
+    from gbwm_sb3.common.threads import configure_torch_threads
+    from gbwm_sb3.envs.vec_env import GBWMVecEnv
+    from gbwm_sb3.ppo.presets import paper_ppo
 
     configure_torch_threads()
     hp = manifest["hyperparameters"]

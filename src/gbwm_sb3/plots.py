@@ -33,9 +33,9 @@ from matplotlib.colors import BoundaryNorm, ListedColormap  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
 
-from .dynamics import apply_goal, grow_wealth, problem_arrays  # noqa: E402
-from .evaluation import normal_draws  # noqa: E402
-from .problem import GBWMProblem  # noqa: E402
+from gbwm_sb3.envs.dynamics import apply_goal, grow_wealth, problem_arrays  # noqa: E402
+from gbwm_sb3.evaluation.evaluator import normal_draws  # noqa: E402
+from gbwm_sb3.problem.model import GBWMProblem  # noqa: E402
 
 __all__ = [
     "SimulatedPaths",

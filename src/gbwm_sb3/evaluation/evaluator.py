@@ -20,9 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from .dynamics import problem_arrays, step_year
-from .problem import GBWMProblem
-from .strategies import reset_policy
+from gbwm_sb3.envs.dynamics import problem_arrays, step_year
+from gbwm_sb3.evaluation.strategies import reset_policy
+from gbwm_sb3.problem.model import GBWMProblem
 
 __all__ = ["DRAW_BLOCK", "PolicyResult", "EvaluationReport", "evaluate", "normal_draws"]
 
@@ -152,7 +152,7 @@ def _resolve_reference(policies: Mapping[str, Any], reference: str | None) -> st
     if reference is None:
         return None
     if reference == "auto":
-        from .dp import DPSolution
+        from gbwm_sb3.dp import DPSolution
 
         for name, policy in policies.items():
             if isinstance(policy, DPSolution):

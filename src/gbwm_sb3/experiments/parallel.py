@@ -87,7 +87,7 @@ def _worker_init() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _exit_with_parent()
     os.environ.update(SINGLE_THREAD_ENV)
-    from .threads import configure_torch_threads
+    from gbwm_sb3.common.threads import configure_torch_threads
 
     configure_torch_threads(1)
 
@@ -126,7 +126,7 @@ def _validate_workers(workers: int | None) -> int:
 
 def _run_inline(fn: Callable[[J], R], jobs: list[J]) -> Iterator[tuple[J, R | JobFailure]]:
     """``workers=0``: run the jobs one after another in this process (debugging, tests)."""
-    from .threads import configure_torch_threads
+    from gbwm_sb3.common.threads import configure_torch_threads
 
     configure_torch_threads(1)
     for job in jobs:

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .dynamics import ProblemArrays
+from gbwm_sb3.envs.dynamics import ProblemArrays
 
 __all__ = [
     "OBSERVATION_FEATURES",

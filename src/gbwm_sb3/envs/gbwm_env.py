@@ -19,14 +19,14 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.envs.registration import EnvSpec
 
-from .dynamics import problem_arrays, step_year
-from .observation import encode_observation, goal_affordable, observation_bounds
-from .problem import GBWMProblem, paper_problem
+from gbwm_sb3.envs.dynamics import problem_arrays, step_year
+from gbwm_sb3.envs.observation import encode_observation, goal_affordable, observation_bounds
+from gbwm_sb3.problem.model import GBWMProblem, paper_problem
 
 __all__ = ["GBWMEnv", "resolve_problem", "validate_actions", "ENV_ID"]
 
 ENV_ID = "GBWM-v0"
-_ENTRY_POINT = "gbwm_sb3.env:GBWMEnv"
+_ENTRY_POINT = "gbwm_sb3.envs:GBWMEnv"
 _DEFAULT_NUM_GOALS = 4
 
 

@@ -40,8 +40,8 @@ from typing import Any
 import numpy as np
 import yaml
 
-from .frontier import EfficientFrontier
-from .problem import PAPER_NUM_GOALS, GBWMProblem, Goal, Portfolios, paper_problem
+from gbwm_sb3.problem.frontier import EfficientFrontier
+from gbwm_sb3.problem.model import PAPER_NUM_GOALS, GBWMProblem, Goal, Portfolios, paper_problem
 
 __all__ = [
     "ProblemFileError",

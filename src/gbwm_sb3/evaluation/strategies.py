@@ -21,9 +21,9 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from .dynamics import problem_arrays
-from .observation import encode_observation, goal_affordable
-from .problem import GBWMProblem
+from gbwm_sb3.envs.dynamics import problem_arrays
+from gbwm_sb3.envs.observation import encode_observation, goal_affordable
+from gbwm_sb3.problem.model import GBWMProblem
 
 __all__ = [
     "GBWMPolicyLike",

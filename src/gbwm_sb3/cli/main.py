@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .preset_names import PRESET_NAMES
+from gbwm_sb3.ppo.registry import PRESET_NAMES
 
 __all__ = ["main", "build_parser"]
 
@@ -70,7 +70,7 @@ def _float_in(low: float, high: float) -> Callable[[str], float]:
 
 # ----------------------------------------------------------------------------- helpers
 def _problem(spec: str) -> Any:
-    from .problem_io import resolve_problem
+    from gbwm_sb3.problem.files import resolve_problem
 
     try:
         return resolve_problem(spec)
@@ -80,7 +80,7 @@ def _problem(spec: str) -> Any:
 
 def _paper_num_goals(problem: Any) -> int | None:
     """NG if ``problem`` is the paper's problem (at any unit), else None."""
-    from .problem import PAPER_NUM_GOALS, paper_problem
+    from gbwm_sb3.problem.model import PAPER_NUM_GOALS, paper_problem
 
     for ng in PAPER_NUM_GOALS:
         if problem == paper_problem(ng, unit=problem.unit):
@@ -122,7 +122,7 @@ def _check_output_dir(path: Path, force: bool, option: str) -> None:
 
 
 def _load_model_dir(directory: str) -> tuple[Any, Any, dict[str, Any]]:
-    from .model_io import load_model_safely, read_manifest
+    from gbwm_sb3.model_io import load_model_safely, read_manifest
 
     try:
         manifest = read_manifest(directory)
@@ -133,7 +133,7 @@ def _load_model_dir(directory: str) -> tuple[Any, Any, dict[str, Any]]:
 
 
 def _solve(problem: Any, grid_density: float | None = None) -> Any:
-    from .dp import solve_dp
+    from gbwm_sb3.dp import solve_dp
 
     kwargs = {} if grid_density is None else {"grid_density": grid_density}
     try:
@@ -144,7 +144,7 @@ def _solve(problem: Any, grid_density: float | None = None) -> Any:
 
 # ----------------------------------------------------------------------------- solve
 def cmd_solve(args: argparse.Namespace) -> int:
-    from .evaluation import evaluate
+    from gbwm_sb3.evaluation.evaluator import evaluate
 
     problem = _problem(args.problem)
     start = time.perf_counter()
@@ -193,7 +193,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
 
 # ----------------------------------------------------------------------------- train
 def _make_model(preset: str, problem: Any, seed: int, overrides: dict[str, Any]) -> Any:
-    from .presets import make_preset_model
+    from gbwm_sb3.ppo.presets import make_preset_model
 
     return make_preset_model(preset, problem=problem, seed=seed, **overrides)
 
@@ -209,12 +209,12 @@ def _logger_formats() -> list[str]:
 def cmd_train(args: argparse.Namespace) -> int:
     from stable_baselines3.common.logger import configure
 
-    from .eval_callback import GBWMEvalCallback
-    from .evaluation import evaluate
-    from .model_io import save_model
-    from .presets import paper_total_timesteps
-    from .strategies import SB3Policy
-    from .threads import configure_torch_threads
+    from gbwm_sb3.common.threads import configure_torch_threads
+    from gbwm_sb3.evaluation.callback import GBWMEvalCallback
+    from gbwm_sb3.evaluation.evaluator import evaluate
+    from gbwm_sb3.evaluation.strategies import SB3Policy
+    from gbwm_sb3.model_io import save_model
+    from gbwm_sb3.ppo.presets import paper_total_timesteps
 
     problem = _problem(args.problem)
     out = Path(args.out)
@@ -277,7 +277,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 # ----------------------------------------------------------------------------- evaluate
 def _policies(model: Any, problem: Any, dp: Any, seed: int) -> dict[str, Any]:
-    from . import strategies as s
+    from gbwm_sb3.evaluation import strategies as s
 
     rl = s.SB3Policy(model, problem)
     buy_and_hold = s.BuyAndHold(portfolio=min(7, problem.num_portfolios - 1), seed=seed)
@@ -293,7 +293,7 @@ def _policies(model: Any, problem: Any, dp: Any, seed: int) -> dict[str, Any]:
 
 
 def _evaluate_dir(directory: str, paths: int, seed: int) -> tuple[Any, Any, Any, Any]:
-    from .evaluation import evaluate
+    from gbwm_sb3.evaluation.evaluator import evaluate
 
     model, problem, _ = _load_model_dir(directory)
     dp = _solve(problem)
@@ -303,8 +303,8 @@ def _evaluate_dir(directory: str, paths: int, seed: int) -> tuple[Any, Any, Any,
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from .plots import STRATEGY_LABELS
-    from .reporting import PAPER_FIGURE2
+    from gbwm_sb3.experiments.reporting import PAPER_FIGURE2
+    from gbwm_sb3.plots import STRATEGY_LABELS
 
     start = time.perf_counter()
     _, problem, _, report = _evaluate_dir(args.directory, args.paths, args.seed)
@@ -338,13 +338,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 # ----------------------------------------------------------------------------- plot
 def cmd_plot(args: argparse.Namespace) -> int:
-    from . import plots
+    from gbwm_sb3 import plots
 
     directory = Path(args.directory)
     out = Path(args.out) if args.out else directory / "plots"
     _check_output_dir(out, args.force, "--out")
     model, problem, dp, report = _evaluate_dir(args.directory, args.paths, args.seed)
-    from .strategies import SB3Policy
+    from gbwm_sb3.evaluation.strategies import SB3Policy
 
     rl = SB3Policy(model, problem)
     formats = tuple(args.formats)
@@ -372,7 +372,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
               file=sys.stderr)
     ng = _paper_num_goals(problem) or len(problem.goals)
     results = {name: {ng: report[name].efficiency} for name in report.results if name != "dp"}
-    from .reporting import PAPER_FIGURE2
+    from gbwm_sb3.experiments.reporting import PAPER_FIGURE2
 
     paper = PAPER_FIGURE2 if _paper_num_goals(problem) else None
     fig = plots.plot_efficiency_by_goals(results, paper,
@@ -414,7 +414,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     """The ``gbwm`` argument parser (every command has ``--help``)."""
-    from . import __version__
+    from gbwm_sb3 import __version__
 
     parser = argparse.ArgumentParser(
         prog="gbwm",

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .sweep import SweepJob, SweepOutcome, run_sweep
+from gbwm_sb3.experiments.sweep import SweepJob, SweepOutcome, run_sweep
 
 __all__ = ["add_sweep_arguments", "parse_sweep_args", "seed_range", "results_path",
            "execute_sweep"]
@@ -70,7 +70,7 @@ def parse_sweep_args(parser: argparse.ArgumentParser,
                      argv: Sequence[str] | None = None) -> argparse.Namespace:
     """Parse, then check what the types alone cannot (the paper's NG values)."""
     args = parser.parse_args(argv)
-    from .problem import PAPER_NUM_GOALS
+    from gbwm_sb3.problem.model import PAPER_NUM_GOALS
 
     bad = [ng for ng in args.goals if ng not in PAPER_NUM_GOALS]
     if bad:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .problem import Portfolios, as_float_sequence
+from gbwm_sb3.problem.model import Portfolios, as_float_sequence
 
 __all__ = ["EfficientFrontier", "efficient_frontier", "PAPER_ASSET_MEANS", "PAPER_ASSET_COVARIANCE"]
 

@@ -35,7 +35,7 @@ from stable_baselines3.common.type_aliases import PyTorchObs, Schedule
 from torch import nn
 from torch.distributions import Categorical
 
-from .observation import GOAL_AFFORDABLE_INDEX, OBSERVATION_DIM
+from gbwm_sb3.envs.observation import GOAL_AFFORDABLE_INDEX, OBSERVATION_DIM
 
 __all__ = [
     "GBWMActionDistribution",

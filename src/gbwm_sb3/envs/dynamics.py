@@ -11,7 +11,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .problem import GBWMProblem
+from gbwm_sb3.problem.model import GBWMProblem
 
 __all__ = ["ProblemArrays", "problem_arrays", "apply_goal", "grow_wealth", "step_year"]
 

@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from .parallel import JobFailure, run_parallel
-from .preset_names import PRESET_NAMES
+from gbwm_sb3.experiments.parallel import JobFailure, run_parallel
+from gbwm_sb3.ppo.registry import get_preset
 
 __all__ = [
     "SweepConfig",
@@ -69,9 +69,10 @@ class SweepConfig:
         if not isinstance(self.name, str) or not self.name or "|" in self.name:
             raise ValueError(f"config name must be a non-empty string without '|', "
                              f"got {self.name!r}")
-        if self.preset not in PRESET_NAMES:
-            raise ValueError(f"preset of config {self.name!r} must be one of "
-                             f"{', '.join(PRESET_NAMES)}, got {self.preset!r}")
+        try:
+            get_preset(self.preset)
+        except ValueError as err:
+            raise ValueError(f"config {self.name!r}: {err}") from None
         _canonical_json(dict(self.overrides), f"overrides of config {self.name!r}")
 
 
@@ -277,23 +278,18 @@ def _write_out(message: str, bar: Any) -> None:
 
 
 def preset_fingerprint(name: str) -> str:
-    """A short hash of a built-in preset's settings ('' for others).
+    """A short hash of a registered preset's settings and the observation layout.
 
     Part of each run's key, so that runs made before a preset's values (or the
     observation the networks see) changed are not taken for runs of the new ones.
     """
     import hashlib
 
-    if name not in ("paper", "paper-stock", "tuned"):
-        return ""
-    from .observation import OBSERVATION_FEATURES
-    from .presets import PAPER_HYPERPARAMS
+    from gbwm_sb3.envs.observation import OBSERVATION_FEATURES
+    from gbwm_sb3.ppo.hyperparams import PAPER_HYPERPARAMS
 
     settings: dict[str, Any] = dict(PAPER_HYPERPARAMS, observation=OBSERVATION_FEATURES)
-    if name == "tuned":
-        from .tuned import TUNED_HYPERPARAMS
-
-        settings.update(TUNED_HYPERPARAMS)
+    settings.update(get_preset(name).overrides)
     text = repr(sorted((k, repr(v)) for k, v in settings.items()))
     return name + ":" + hashlib.sha1(text.encode()).hexdigest()[:10]
 
@@ -301,14 +297,14 @@ def preset_fingerprint(name: str) -> str:
 @lru_cache(maxsize=8)
 def _dp_solution(num_goals: int) -> Any:
     """DP optimum of the paper problem, solved once per worker process."""
-    from .dp import solve_dp
-    from .problem import paper_problem
+    from gbwm_sb3.dp import solve_dp
+    from gbwm_sb3.problem.model import paper_problem
 
     return solve_dp(paper_problem(num_goals))
 
 
 def _benchmark_policies(problem: Any, rl: Any, dp: Any, seed: int) -> dict[str, Any]:
-    from . import strategies as s
+    from gbwm_sb3.evaluation import strategies as s
 
     return {
         "greedy_goals_rl_portfolios": s.GreedyGoals(rl),
@@ -319,36 +315,20 @@ def _benchmark_policies(problem: Any, rl: Any, dp: Any, seed: int) -> dict[str, 
     }
 
 
-_ACTIVATIONS = {"tanh": "Tanh", "relu": "ReLU"}
-
-
-def _resolve_overrides(overrides: dict[str, Any]) -> dict[str, Any]:
-    """JSON overrides -> preset keyword arguments (``activation_fn`` by name: tanh, relu)."""
-    resolved = dict(overrides)
-    name = resolved.get("activation_fn")
-    if isinstance(name, str):
-        if name.lower() not in _ACTIVATIONS:
-            raise ValueError(f"activation_fn must be one of {sorted(_ACTIVATIONS)}, got {name!r}")
-        from torch import nn
-
-        resolved["activation_fn"] = getattr(nn, _ACTIVATIONS[name.lower()])
-    return resolved
-
-
 def train_and_evaluate(job: SweepJob) -> dict[str, Any]:
     """Train one model for ``job`` and score it against DP on common random numbers."""
-    from .evaluation import evaluate
-    from .presets import make_preset_model, paper_total_timesteps
-    from .problem import paper_problem
-    from .strategies import SB3Policy
-    from .threads import configure_torch_threads
+    from gbwm_sb3.common.threads import configure_torch_threads
+    from gbwm_sb3.evaluation.evaluator import evaluate
+    from gbwm_sb3.evaluation.strategies import SB3Policy
+    from gbwm_sb3.ppo.presets import make_preset_model, paper_total_timesteps
+    from gbwm_sb3.problem.model import paper_problem
 
     configure_torch_threads()
     problem = paper_problem(job.num_goals)
     total_timesteps = paper_total_timesteps(problem, n_trajectories=job.n_trajectories)
     start = time.perf_counter()
     model = make_preset_model(job.preset, problem=problem, seed=job.seed,
-                              **_resolve_overrides(job.overrides))
+                              **job.overrides)
     model.learn(total_timesteps=total_timesteps)
     train_seconds = time.perf_counter() - start
 

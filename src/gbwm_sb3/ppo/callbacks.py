@@ -10,17 +10,21 @@ episodes completed in it, as reported by ``GBWMVecEnv.pop_episode_statistics()``
 
 SB3 itself logs the policy and value losses (``train/policy_gradient_loss``,
 ``train/value_loss``), the entropy loss and the learning rate (``train/learning_rate``).
-``GBWMMetricsMixin`` makes an algorithm's ``learn()`` add the callback by itself.
+``EntropyDecayCallback`` moves the entropy coefficient linearly to a final value over
+training. ``GBWMTrainingMixin`` makes an algorithm's ``learn()`` install both by itself
+(the schedule when the model was built with ``ent_coef_final``).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList, ConvertCallback
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 
-__all__ = ["GBWMMetricsCallback", "GBWMMetricsMixin", "find_gbwm_vec_env"]
+__all__ = ["GBWMMetricsCallback", "EntropyDecayCallback", "GBWMTrainingMixin",
+           "find_gbwm_vec_env", "with_metrics_callback"]
 
 _STATS_METHOD = "pop_episode_statistics"
 
@@ -69,16 +73,37 @@ class GBWMMetricsCallback(BaseCallback):
         self.logger.record("gbwm/episodes", int(stats["episodes"]))
 
 
+class EntropyDecayCallback(BaseCallback):
+    """Sets ``model.ent_coef`` linearly from ``start`` to ``final`` over one ``learn`` call."""
+
+    def __init__(self, start: float, final: float) -> None:
+        super().__init__()
+        self.start, self.final = float(start), float(final)
+
+    def _on_rollout_end(self) -> None:
+        # The fraction of the budget collected so far, as SB3's learning-rate schedule uses
+        # it for the update that follows this rollout (so the last update gets ``final``).
+        progress = self.model.num_timesteps / max(self.model._total_timesteps, 1)
+        self.model.ent_coef = self.start + (self.final - self.start) * min(max(progress, 0.0), 1.0)
+
+    def _on_step(self) -> bool:
+        return True
+
+
+def _as_callback_list(callback: Any) -> list[BaseCallback]:
+    """``callback`` (None, a callback, a list of them or a function) as a list of callbacks."""
+    if callback is None:
+        return []
+    if isinstance(callback, list):
+        return [c if isinstance(c, BaseCallback) else ConvertCallback(c) for c in callback]
+    if isinstance(callback, BaseCallback):
+        return [callback]
+    return [ConvertCallback(callback)]
+
+
 def with_metrics_callback(callback: Any) -> BaseCallback:
     """``callback`` (None, a callback, a list of them or a function) plus the metrics callback."""
-    if callback is None:
-        callbacks: list[BaseCallback] = []
-    elif isinstance(callback, list):
-        callbacks = [c if isinstance(c, BaseCallback) else ConvertCallback(c) for c in callback]
-    elif isinstance(callback, BaseCallback):
-        callbacks = [callback]
-    else:
-        callbacks = [ConvertCallback(callback)]
+    callbacks = _as_callback_list(callback)
     if not any(_contains_metrics(c) for c in callbacks):
         callbacks.insert(0, GBWMMetricsCallback())
     return callbacks[0] if len(callbacks) == 1 else CallbackList(callbacks)
@@ -92,15 +117,39 @@ def _contains_metrics(callback: BaseCallback) -> bool:
     )
 
 
-class GBWMMetricsMixin:
-    """Mix in before an SB3 on-policy algorithm: ``learn()`` logs the GBWM metrics too.
+def _check_ent_coef_final(value: Any) -> float | None:
+    if value is None:
+        return None
+    if (isinstance(value, bool) or not isinstance(value, (int, float))
+            or not math.isfinite(value) or value < 0):
+        raise ValueError(f"ent_coef_final must be None or a finite number >= 0, got {value!r}")
+    return float(value)
 
-    Example: ``class GBWMPPO(GBWMMetricsMixin, PPO)``. The user's ``callback`` still
-    runs (the two are combined in a ``CallbackList``); ``progress_bar=True`` works
-    as in SB3.
+
+class GBWMTrainingMixin:
+    """Mix in before an SB3 on-policy algorithm: ``learn()`` logs the GBWM metrics and,
+    when ``ent_coef_final`` is set, runs the entropy-coefficient schedule.
+
+    Example: ``class GBWMPPO(GBWMTrainingMixin, PPO)``. The user's ``callback`` still
+    runs (the callbacks are combined in a ``CallbackList``); ``progress_bar=True`` works
+    as in SB3. ``ent_coef_final`` is saved with the model (``save``/``load``).
     """
+
+    def __init__(self, *args: Any, ent_coef_final: float | None = None, **kwargs: Any) -> None:
+        self.ent_coef_final = _check_ent_coef_final(ent_coef_final)
+        super().__init__(*args, **kwargs)  # type: ignore[call-arg]
+        self.ent_coef_start = self.ent_coef  # type: ignore[attr-defined]
 
     def learn(self, total_timesteps: int, callback: Any = None, **kwargs: Any):  # type: ignore[no-untyped-def]
         return super().learn(  # type: ignore[misc]
-            total_timesteps, callback=with_metrics_callback(callback), **kwargs
+            total_timesteps, callback=self._training_callbacks(callback), **kwargs
         )
+
+    def _training_callbacks(self, callback: Any) -> BaseCallback:
+        """The user's callbacks, the metrics callback first, the entropy schedule last."""
+        callbacks = _as_callback_list(callback)
+        final = getattr(self, "ent_coef_final", None)
+        if final is not None:
+            start = getattr(self, "ent_coef_start", self.ent_coef)  # type: ignore[attr-defined]
+            callbacks.append(EntropyDecayCallback(start, final))
+        return with_metrics_callback(callbacks)

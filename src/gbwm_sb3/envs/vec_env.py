@@ -29,10 +29,10 @@ from stable_baselines3.common.vec_env.base_vec_env import (
     VecEnvStepReturn,
 )
 
-from .dynamics import problem_arrays, step_year
-from .env import goals_offered, resolve_problem, validate_actions
-from .observation import encode_observation, goal_affordable, observation_bounds
-from .problem import GBWMProblem
+from gbwm_sb3.envs.dynamics import problem_arrays, step_year
+from gbwm_sb3.envs.gbwm_env import goals_offered, resolve_problem, validate_actions
+from gbwm_sb3.envs.observation import encode_observation, goal_affordable, observation_bounds
+from gbwm_sb3.problem.model import GBWMProblem
 
 __all__ = ["GBWMVecEnv"]
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from stable_baselines3.common.callbacks import BaseCallback
 
-from .problem import GBWMProblem
+from gbwm_sb3.problem.model import GBWMProblem
 
 __all__ = ["GBWMEvalCallback"]
 
@@ -75,8 +75,8 @@ class GBWMEvalCallback(BaseCallback):
 
     # ------------------------------------------------------------------ SB3 hooks
     def _on_training_start(self) -> None:
-        from .callbacks import find_gbwm_vec_env
-        from .dp import solve_dp
+        from gbwm_sb3.dp import solve_dp
+        from gbwm_sb3.ppo.callbacks import find_gbwm_vec_env
 
         if self.problem is None:
             self.problem = find_gbwm_vec_env(self.training_env).problem
@@ -107,8 +107,8 @@ class GBWMEvalCallback(BaseCallback):
     # ------------------------------------------------------------------ evaluation
     def _scores(self) -> tuple[float, float]:
         """(policy mean utility, DP mean utility) on the same fixed paths."""
-        from .evaluation import evaluate
-        from .strategies import SB3Policy
+        from gbwm_sb3.evaluation.evaluator import evaluate
+        from gbwm_sb3.evaluation.strategies import SB3Policy
 
         policies = {"dp": self.dp, "policy": SB3Policy(self.model, self.problem)}
         report = evaluate(policies, self.problem, n_paths=self.n_paths, seed=self.seed)
@@ -147,7 +147,7 @@ class GBWMEvalCallback(BaseCallback):
                   f"{time.perf_counter() - start:.2f} s)")
 
     def _save_best(self, efficiency: float, mean: float) -> None:
-        from .model_io import save_model
+        from gbwm_sb3.model_io import save_model
 
         save_model(
             self.model, self.best_model_dir, self.problem, self.preset_name,

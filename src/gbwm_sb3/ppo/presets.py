@@ -1,0 +1,178 @@
+"""Models of the named presets: the documented PPO configuration and its variants.
+
+``paper_ppo()`` builds the documented configuration: a ``GBWMVecEnv`` of 4,800
+trajectories per rollout, ``GBWMPolicy`` (2 x 64 policy and value networks) and PPO
+with the values of ``PAPER_HYPERPARAMS``. ``learn_paper(model)`` trains for a budget stated in
+trajectories (50,000 by default).
+
+SB3 trains in whole rollouts, so a budget is rounded up: 50,000 trajectories
+with 4,800 per rollout run 11 rollouts (52,800 trajectories, 844,800 steps). The
+learning rate decays linearly to 0 over the requested 800,000 steps and SB3 sets
+it before each update, so the 11th update runs at learning rate 0.
+
+``make_preset_model(name, ...)`` builds any preset of :mod:`gbwm_sb3.ppo.registry`
+(``tuned_ppo`` is the ``tuned`` one).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stable_baselines3 import PPO
+
+from gbwm_sb3.common.threads import configure_torch_threads
+from gbwm_sb3.envs.vec_env import GBWMVecEnv
+from gbwm_sb3.policies import GBWMPolicy
+from gbwm_sb3.ppo.callbacks import GBWMTrainingMixin, find_gbwm_vec_env
+from gbwm_sb3.ppo.hyperparams import (
+    PAPER_HYPERPARAM_SOURCES,
+    PAPER_HYPERPARAMS,
+    positive_int,
+    resolve_hyperparams,
+    resolve_reward_scale,
+)
+from gbwm_sb3.ppo.registry import PRESET_NAMES, TUNED_HYPERPARAMS, get_preset
+from gbwm_sb3.problem.model import GBWMProblem, paper_problem
+
+__all__ = [
+    "PAPER_HYPERPARAMS",
+    "PAPER_HYPERPARAM_SOURCES",
+    "GBWMPPO",
+    "paper_ppo",
+    "paper_total_timesteps",
+    "learn_paper",
+    "PRESET_NAMES",
+    "TUNED_HYPERPARAMS",
+    "tuned_ppo",
+    "make_preset_model",
+]
+
+class GBWMPPO(GBWMTrainingMixin, PPO):
+    """Stock SB3 ``PPO`` whose ``learn()`` also logs the GBWM metrics (and runs the
+    entropy schedule when ``ent_coef_final`` is set)."""
+
+
+def paper_total_timesteps(problem: GBWMProblem, n_trajectories: int = 50_000) -> int:
+    """Environment steps for ``n_trajectories`` episodes of ``problem`` (T steps each)."""
+    if not isinstance(problem, GBWMProblem):
+        raise ValueError(f"problem must be a GBWMProblem, got {type(problem).__name__}")
+    return positive_int("n_trajectories", n_trajectories) * problem.horizon
+
+
+def paper_ppo(
+    num_goals: int = 4,
+    problem: GBWMProblem | None = None,
+    seed: int | None = 0,
+    fast: bool = True,
+    device: str = "cpu",
+    verbose: int = 0,
+    tensorboard_log: str | None = None,
+    reward_scale: float | str | None = 1.0,
+    portfolio_given_goal: bool = False,
+    portfolio_degree: int | None = None,
+    portfolio_free_logits: bool = True,
+    ent_coef_final: float | None = None,
+    **overrides: Any,
+) -> PPO:
+    """PPO in the documented configuration on ``problem``, else on ``paper_problem(num_goals)``.
+
+    ``fast=True`` uses ``FastPPO`` (same objective, leaner update); ``fast=False``
+    stock SB3 (``GBWMPPO``). ``overrides`` replace entries of ``PAPER_HYPERPARAMS``
+    (``n_trajectories`` is the training budget: pass it to ``learn_paper``).
+    ``reward_scale`` multiplies the rewards PPO trains on: a number > 0, ``"total"``
+    for ``1 / problem.total_utility`` (returns in [0, 1]), or ``None`` for 1 (the paper).
+    ``portfolio_given_goal=True`` gives ``GBWMPolicy`` one portfolio head per goal
+    decision (see ``GBWMActionDistribution``); the paper's policy has one.
+    ``portfolio_degree=d`` adds a degree-d polynomial over the ordered portfolios to
+    the portfolio logits (only the polynomial with ``portfolio_free_logits=False``;
+    see ``GBWMPolicy``); ``None`` (the paper): one free logit each.
+    ``ent_coef_final``: the entropy coefficient decays linearly from ``ent_coef`` to this
+    value over each ``learn`` call (``None``, the paper: constant).
+    Torch runs on one thread (see ``configure_torch_threads``).
+    """
+    hp = resolve_hyperparams(**overrides)
+    if problem is None:
+        problem = paper_problem(num_goals)
+    elif not isinstance(problem, GBWMProblem):
+        raise ValueError(f"problem must be a GBWMProblem or None, got {type(problem).__name__}")
+    algo = _algorithm(fast)
+    configure_torch_threads()
+    env = GBWMVecEnv(hp["n_trajectories_per_rollout"], problem=problem, seed=seed,
+                     reward_scale=resolve_reward_scale(reward_scale, problem))
+    return algo(
+        GBWMPolicy,
+        env,
+        learning_rate=hp["learning_rate"],
+        n_steps=problem.horizon,
+        batch_size=hp["batch_size"],
+        n_epochs=hp["n_epochs"],
+        gamma=hp["gamma"],
+        gae_lambda=hp["gae_lambda"],
+        clip_range=hp["clip_range"],
+        ent_coef=hp["ent_coef"],
+        vf_coef=hp["vf_coef"],
+        max_grad_norm=hp["max_grad_norm"],
+        policy_kwargs=_policy_kwargs(hp, portfolio_given_goal, portfolio_degree,
+                                     portfolio_free_logits),
+        tensorboard_log=tensorboard_log,
+        verbose=verbose,
+        seed=seed,
+        device=device,
+        ent_coef_final=ent_coef_final,
+    )
+
+
+def _policy_kwargs(hp: dict[str, Any], portfolio_given_goal: bool,
+                   portfolio_degree: int | None, portfolio_free_logits: bool) -> dict[str, Any]:
+    """GBWMPolicy's keyword arguments; the portfolio-head options only when set
+    (GBWMPolicy validates them and names the field)."""
+    kwargs: dict[str, Any] = dict(net_arch=hp["net_arch"], activation_fn=hp["activation_fn"])
+    if portfolio_given_goal is not False:
+        kwargs["portfolio_given_goal"] = portfolio_given_goal
+    if portfolio_degree is not None:
+        kwargs["portfolio_degree"] = portfolio_degree
+        kwargs["portfolio_free_logits"] = portfolio_free_logits
+    return kwargs
+
+
+def _algorithm(fast: bool) -> type[PPO]:
+    if not fast:
+        return GBWMPPO
+    try:
+        from gbwm_sb3.ppo.fast_ppo import FastPPO
+    except ImportError as err:
+        raise ImportError(
+            "paper_ppo(fast=True) needs gbwm_sb3.fast_ppo.FastPPO, which could not be "
+            f"imported ({err}); pass fast=False for the stock SB3 update"
+        ) from err
+    return FastPPO
+
+
+def learn_paper(model: PPO, n_trajectories: int = 50_000, **learn_kwargs: Any) -> PPO:
+    """``model.learn`` for ``n_trajectories`` episodes (SB3 rounds up to whole rollouts)."""
+    problem = find_gbwm_vec_env(model.get_env()).problem
+    if "total_timesteps" in learn_kwargs:
+        raise ValueError("learn_paper takes n_trajectories, not total_timesteps")
+    return model.learn(paper_total_timesteps(problem, n_trajectories), **learn_kwargs)
+
+
+def make_preset_model(preset: str, problem: GBWMProblem | None = None, seed: int | None = 0,
+                      **kwargs: Any) -> PPO:
+    """The untrained model of the registered preset ``preset`` on ``problem``.
+
+    ``kwargs`` (``paper_ppo`` arguments and hyperparameter overrides) take precedence
+    over the preset's own overrides.
+    """
+    entry = get_preset(preset)
+    return paper_ppo(problem=problem, seed=seed, fast=entry.fast, **{**entry.overrides, **kwargs})
+
+
+def tuned_ppo(num_goals: int = 4, problem: GBWMProblem | None = None, seed: int | None = 0,
+              **overrides: Any) -> PPO:
+    """PPO in the ``tuned`` configuration: ``paper_ppo`` with :data:`TUNED_HYPERPARAMS`.
+
+    Why each setting is there, and what it is worth: docs/tuning.md.
+    """
+    if problem is None:
+        problem = paper_problem(num_goals)
+    return make_preset_model("tuned", problem=problem, seed=seed, **overrides)

@@ -1,0 +1,36 @@
+"""The decision problem: goals, portfolios, the investor's horizon and wealth.
+
+- :mod:`~gbwm_sb3.problem.model`: ``GBWMProblem``, ``Goal``, ``Portfolios`` and the paper's
+  problem family (validated, immutable; numpy only);
+- :mod:`~gbwm_sb3.problem.frontier`: the Markowitz efficient frontier from asset means and a
+  covariance matrix;
+- :mod:`~gbwm_sb3.problem.files`: YAML/JSON problem files.
+
+Nothing here imports PyTorch or Stable-Baselines3.
+"""
+
+from __future__ import annotations
+
+from gbwm_sb3.problem.files import load_problem, save_problem
+from gbwm_sb3.problem.frontier import EfficientFrontier, efficient_frontier
+from gbwm_sb3.problem.model import (
+    PAPER_NUM_GOALS,
+    GBWMProblem,
+    Goal,
+    Portfolios,
+    paper_portfolios,
+    paper_problem,
+)
+
+__all__ = [
+    "PAPER_NUM_GOALS",
+    "GBWMProblem",
+    "Goal",
+    "Portfolios",
+    "paper_portfolios",
+    "paper_problem",
+    "EfficientFrontier",
+    "efficient_frontier",
+    "load_problem",
+    "save_problem",
+]
