@@ -1,104 +1,16 @@
 """Ablation of the tuned preset: each change measured against the paper preset.
 
-Every configuration trains with the base-case budget (50,000 trajectories) and is
-scored against DP on 100,000 common-random-number paths; runs are appended to
-``<out>/runs.jsonl`` as they finish (resumable).
+The experiment lives in the package (``gbwm_sb3.experiments.ablation``); this script is
+``gbwm reproduce ablation`` with the same options (``--help`` lists them). Runs are
+appended to ``<out>/runs.jsonl`` as they finish: interrupt and rerun to resume.
 
-    python examples/reproduce_ablation.py --seeds 10 --goals 2 4 --workers 2
-    python examples/reproduce_ablation.py --configs paper reward_scale --seeds 3
-
-Writes ``ablation.csv/.json/.md`` to ``--out``: mean efficiency, Student-t 95% CI,
-min over seeds and mean training time, per configuration and NG, over every saved run
-of the listed configurations (earlier invocations with more seeds included).
+    python examples/reproduce_ablation.py --seeds 10 --goals 2 4 --workers 2 \
+        --out docs/results/ablation
 """
 
-from __future__ import annotations
-
-import argparse
-import json
 import sys
 
-from gbwm_sb3.cli.sweep_options import (
-    add_sweep_arguments,
-    execute_sweep,
-    parse_sweep_args,
-    results_path,
-    seed_range,
-)
-from gbwm_sb3.experiments.reporting import fmt, markdown_table, write_csv, write_json
-from gbwm_sb3.experiments.sweep import ResultsFile, SweepConfig, make_jobs, summarize
-
-# name -> (preset, overrides, what it tests). "tuned" options: see gbwm_sb3.ppo.tuned.
-ABLATIONS: dict[str, tuple[str, dict, str]] = {
-    "paper": ("paper", {}, "documented hyperparameters (M 4800, 4 epochs, minibatch 256)"),
-    "tuned-reward_scale": ("tuned", {"reward_scale": None}, "tuned without the reward scaling"),
-    "tuned-epochs": ("tuned", {"n_epochs": 4, "batch_size": 256},
-                     "tuned with the paper's 4 epochs of minibatch 256"),
-    "tuned-M": ("tuned", {"n_trajectories_per_rollout": 4800},
-                "tuned with the paper's 4800 trajectories per rollout"),
-    "tuned+gae_lambda_1": ("tuned", {"gae_lambda": 1.0}, "tuned + GAE lambda 1"),
-    "tuned-portfolio_degree": ("tuned", {"portfolio_degree": None},
-                               "tuned without the quadratic portfolio head"),
-    "tuned": ("tuned", {}, "tuned: M 1200, 16 epochs, minibatch 1024, rewards / total utility, "
-              "quadratic + free portfolio logits"),
-}
-
-
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--configs", nargs="+", default=list(ABLATIONS), choices=list(ABLATIONS))
-    add_sweep_arguments(parser, seeds=10, goals=[2, 4], out="docs/results/ablation")
-    return parse_sweep_args(parser, argv)
-
-
-COLUMNS = [
-    ("config", "configuration", str), ("num_goals", "NG", str), ("n", "runs", str),
-    ("mean", "mean eff.", fmt(".4f")), ("ci_low", "95% CI low", fmt(".4f")),
-    ("ci_high", "95% CI high", fmt(".4f")), ("min", "min", fmt(".4f")), ("sd", "sd", fmt(".4f")),
-    ("diff_vs_paper", "vs paper preset", fmt("+.4f")), ("mean_train_seconds", "s/run", fmt(".1f")),
-    ("description", "change", str),
-]
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    configs = [SweepConfig(name, preset=ABLATIONS[name][0], overrides=ABLATIONS[name][1])
-               for name in args.configs]
-    jobs = make_jobs(configs, args.goals, seed_range(args), args.trajectories,
-                     n_eval_paths=args.eval_paths)
-    outcome = execute_sweep(jobs, args, "ablation")
-    if outcome is None:
-        return 130
-    # Every saved run of these configurations (same budget, evaluation and preset
-    # versions), including seeds beyond --seeds from earlier invocations.
-    wanted = {(job.config, job.num_goals, job.preset_fingerprint, job.overrides_json)
-              for job in jobs}
-    records = [r for r in ResultsFile(results_path(args)).load()
-               if r.get("n_trajectories") == args.trajectories
-               and r.get("n_eval_paths") == args.eval_paths and not r.get("benchmarks")
-               and (r["config"], r["num_goals"], r.get("preset_fingerprint", ""),
-                    json.dumps(r["overrides"], sort_keys=True, separators=(",", ":")))
-               in wanted]
-    summary = summarize(records)
-    paper = {r["num_goals"]: r["mean"] for r in summary if r["config"] == "paper"}
-    order = {name: i for i, name in enumerate(ABLATIONS)}
-    rows = []
-    for row in sorted(summary, key=lambda r: (r["num_goals"], order[r["config"]])):
-        row = dict(row, description=ABLATIONS[row["config"]][2])
-        if row["num_goals"] in paper:
-            row["diff_vs_paper"] = row["mean"] - paper[row["num_goals"]]
-        rows.append(row)
-    write_csv(rows, args.out / "ablation.csv")
-    write_json({"command": " ".join(sys.argv), "trajectories": args.trajectories,
-                "configs": {k: ABLATIONS[k] for k in args.configs}, "rows": rows},
-               args.out / "ablation.json")
-    table = markdown_table(rows, COLUMNS)
-    (args.out / "ablation.md").write_text(
-        f"# Ablation ({args.trajectories:,} trajectories per run)\n\n" + table
-        + "\nCI: Student-t 95% interval of the mean over seeds.\n")
-    print(table)
-    return 1 if outcome.failures else 0
-
+from gbwm_sb3.cli import main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(["reproduce", "ablation", *sys.argv[1:]]))

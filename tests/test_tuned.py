@@ -97,3 +97,14 @@ def test_writers(tmp_path) -> None:
     assert data["rows"][0]["b"] is None
     table = markdown_table(rows, [("a", "A", str), ("c", "C", lambda v: v or "-")])
     assert table.splitlines() == ["| A | C |", "|---|---|", "| 1 | - |", "| 2 | x |"]
+
+
+@pytest.mark.parametrize("num_goals", [1, 16])
+def test_tuned_minibatch_divides_the_rollout_of_every_paper_problem(num_goals: int) -> None:
+    """No truncated last minibatch, so SB3 has nothing to warn about (1,200 x 16 / 960 = 20)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = tuned_ppo(num_goals=num_goals, seed=0)
+    assert (model.n_steps * model.n_envs) % model.batch_size == 0

@@ -6,9 +6,8 @@ Stable-Baselines3 loads on first use, so ``gbwm solve`` and problem-file tools
 start fast.
 
 The package reads bottom-up, each layer importing only those below it:
-``common`` -> ``problem`` -> ``envs`` -> ``policies`` -> ``ppo`` -> ``dp`` ->
-``evaluation`` -> ``model_io`` / ``plots`` -> ``experiments`` -> ``cli``
-(docs/architecture.md).
+``common`` -> ``problem`` -> ``envs`` -> ``policies`` -> ``ppo`` -> ``model_io`` ->
+``dp`` -> ``evaluation`` -> ``plots`` -> ``experiments`` -> ``cli`` (docs/architecture.md).
 """
 
 from __future__ import annotations

@@ -36,7 +36,6 @@ MOVED_MODULES: dict[str, str] = {
     "gbwm_sb3.sweep": "gbwm_sb3.experiments.sweep",
     "gbwm_sb3.parallel": "gbwm_sb3.experiments.parallel",
     "gbwm_sb3.reporting": "gbwm_sb3.experiments.reporting",
-    "gbwm_sb3.sweep_cli": "gbwm_sb3.cli.sweep_options",
     "gbwm_sb3.threads": "gbwm_sb3.common.threads",
 }
 

@@ -4,7 +4,7 @@
     gbwm train PROBLEM --out DIR             train a preset, save a safe model directory
     gbwm evaluate DIR                        RL vs DP and the paper's benchmark strategies
     gbwm plot DIR                            policy heatmaps, wealth fan, goal odds, curves
-    gbwm reproduce table1|sensitivity|figure2 [ARGS]   the paper's experiments
+    gbwm reproduce table1|sensitivity|figure2|ablation [OPTIONS]   the paper's experiments
 
 PROBLEM is a problem file (``.yaml``, ``.yml``, ``.json``; see docs/problem_files.md) or
 ``paper:NG`` (NG in 1, 2, 4, 8, 16; ``paper:NG:UNIT`` scales money by UNIT).
@@ -15,57 +15,22 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from gbwm_sb3.ppo.registry import PRESET_NAMES
+from gbwm_sb3.cli.arguments import CLIError, float_in, int_in
+from gbwm_sb3.cli.reproduce import add_reproduce_parser
+from gbwm_sb3.ppo.registry import preset_names
 
 __all__ = ["main", "build_parser"]
 
 BENCHMARKS = ("greedy_goals_rl_portfolios", "buy_and_hold_coin_flip", "random",
               "dp_portfolios_rl_goals", "rl_portfolios_dp_goals")
-REPRODUCTIONS = ("table1", "sensitivity", "figure2")
 EVALUATION_FILE = "evaluation.json"
 LOG_DIR = "logs"
-
-
-class CLIError(Exception):
-    """A user error: printed as ``gbwm <command>: error: <message>``, exit status 2."""
-
-
-# ----------------------------------------------------------------------------- option types
-def _int_in(low: int, high: int | None = None) -> Callable[[str], int]:
-    allowed = f"an integer >= {low}" if high is None else f"an integer in [{low}, {high}]"
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text.replace("_", ""))
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"must be {allowed}, got {text!r}") from None
-        if value < low or (high is not None and value > high):
-            raise argparse.ArgumentTypeError(f"must be {allowed}, got {value}")
-        return value
-
-    return parse
-
-
-def _float_in(low: float, high: float) -> Callable[[str], float]:
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            value = math.nan
-        if not (math.isfinite(value) and low <= value <= high):
-            raise argparse.ArgumentTypeError(f"must be a number in [{low:g}, {high:g}], "
-                                             f"got {text!r}")
-        return value
-
-    return parse
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -225,6 +190,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         overrides["n_trajectories_per_rollout"] = args.rollout_trajectories
     if args.learning_rate is not None:
         overrides["learning_rate"] = args.learning_rate
+    if args.batch_size is not None:
+        overrides["batch_size"] = args.batch_size
     try:
         model = _make_model(args.preset, problem, args.seed, overrides)
     except ValueError as exc:
@@ -383,34 +350,6 @@ def cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
-# ----------------------------------------------------------------------------- reproduce
-def _examples_dir() -> Path | None:
-    env = os.environ.get("GBWM_EXAMPLES_DIR")
-    candidates = [Path(env)] if env else []
-    candidates += [Path(__file__).resolve().parents[2] / "examples", Path.cwd() / "examples"]
-    for candidate in candidates:
-        if candidate.is_dir():
-            return candidate
-    return None
-
-
-def cmd_reproduce(args: argparse.Namespace) -> int:
-    examples = _examples_dir()
-    script = examples / f"reproduce_{args.experiment}.py" if examples else None
-    if script is None or not script.is_file():
-        raise CLIError(
-            f"the reproduction script reproduce_{args.experiment}.py was not found; it ships "
-            "with the source repository (examples/), not with the installed package: run "
-            "`gbwm reproduce` from a checkout, or set GBWM_EXAMPLES_DIR to its examples/ folder"
-        )
-    extra = list(args.args)
-    if extra[:1] == ["--"]:
-        extra = extra[1:]
-    command = [sys.executable, str(script), *extra]
-    print("running: " + " ".join(command), flush=True)
-    return subprocess.call(command)
-
-
 # ----------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     """The ``gbwm`` argument parser (every command has ``--help``)."""
@@ -430,10 +369,10 @@ def build_parser() -> argparse.ArgumentParser:
                     "expected utility, the decision for the first year and the probability of "
                     "reaching each goal under the optimal policy (by simulation).")
     solve.add_argument("problem", metavar="PROBLEM", help="problem file or paper:NG")
-    solve.add_argument("--paths", type=_int_in(2, 10_000_000), default=20_000,
+    solve.add_argument("--paths", type=int_in(2, 10_000_000), default=20_000,
                        help="simulated markets for the goal probabilities (default 20,000)")
-    solve.add_argument("--seed", type=_int_in(0), default=0, help="seed of the markets")
-    solve.add_argument("--grid-density", type=_float_in(5.0, 1000.0), default=None,
+    solve.add_argument("--seed", type=int_in(0), default=0, help="seed of the markets")
+    solve.add_argument("--grid-density", type=float_in(5.0, 1000.0), default=None,
                        help="DP grid points per unit of log-wealth (default: the solver's)")
     solve.add_argument("--json", action="store_true", help="print the result as JSON")
     solve.set_defaults(func=cmd_solve)
@@ -445,23 +384,26 @@ def build_parser() -> argparse.ArgumentParser:
                     "against DP is logged during training (TensorBoard and CSV in OUT/logs) "
                     "and the best model is kept in OUT/best.")
     train.add_argument("problem", metavar="PROBLEM", help="problem file or paper:NG")
-    train.add_argument("--preset", choices=PRESET_NAMES, default="paper",
+    train.add_argument("--preset", choices=preset_names(), default="paper",
                        help="paper: the documented configuration (fast update path); "
                             "paper-stock: the same with stock SB3 updates; tuned: paper plus "
                             "measured improvements (default paper)")
-    train.add_argument("--seed", type=_int_in(0), default=0, help="training seed (default 0)")
+    train.add_argument("--seed", type=int_in(0), default=0, help="training seed (default 0)")
     train.add_argument("--out", required=True, metavar="DIR", help="output directory")
-    train.add_argument("--trajectories", type=_int_in(1, 100_000_000), default=50_000,
+    train.add_argument("--trajectories", type=int_in(1, 100_000_000), default=50_000,
                        help="training budget in trajectories (default 50,000, the paper's)")
-    train.add_argument("--rollout-trajectories", type=_int_in(1, 1_000_000), default=None,
+    train.add_argument("--rollout-trajectories", type=int_in(1, 1_000_000), default=None,
                        help="trajectories per PPO rollout (default: the preset's, 4,800)")
-    train.add_argument("--learning-rate", type=_float_in(1e-8, 1.0), default=None,
+    train.add_argument("--batch-size", type=int_in(2, 10_000_000), default=None,
+                       help="minibatch size in steps; best a divisor of rollout trajectories x "
+                            "horizon (default: the preset's, 256 for paper, 960 for tuned)")
+    train.add_argument("--learning-rate", type=float_in(1e-8, 1.0), default=None,
                        help="initial learning rate (default: the preset's, 0.01)")
-    train.add_argument("--eval-every", type=_int_in(1), default=2,
+    train.add_argument("--eval-every", type=int_in(1), default=2,
                        help="evaluate against DP every K PPO iterations (default 2)")
-    train.add_argument("--eval-paths", type=_int_in(2, 10_000_000), default=10_000,
+    train.add_argument("--eval-paths", type=int_in(2, 10_000_000), default=10_000,
                        help="simulated markets per evaluation (default 10,000)")
-    train.add_argument("--eval-seed", type=_int_in(0), default=12_345,
+    train.add_argument("--eval-seed", type=int_in(0), default=12_345,
                        help="seed of the evaluation markets (default 12345)")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
     train.add_argument("--force", action="store_true",
@@ -475,9 +417,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "portfolio #8 with coin-flip goals, random, and the two hybrids (the "
                     "paper's Figure 2). Writes DIR/evaluation.json.")
     evaluate.add_argument("directory", metavar="DIR", help="model directory from gbwm train")
-    evaluate.add_argument("--paths", type=_int_in(2, 10_000_000), default=100_000,
+    evaluate.add_argument("--paths", type=int_in(2, 10_000_000), default=100_000,
                           help="simulated markets (default 100,000, as in the paper)")
-    evaluate.add_argument("--seed", type=_int_in(0), default=0, help="seed of the markets")
+    evaluate.add_argument("--seed", type=int_in(0), default=0, help="seed of the markets")
     evaluate.add_argument("--json", action="store_true", help="print the result as JSON")
     evaluate.add_argument("--no-save", action="store_true",
                           help=f"do not write DIR/{EVALUATION_FILE}")
@@ -490,24 +432,16 @@ def build_parser() -> argparse.ArgumentParser:
                     "success probabilities, training curves and efficiency by strategy.")
     plot.add_argument("directory", metavar="DIR", help="model directory from gbwm train")
     plot.add_argument("--out", default=None, help="output directory (default DIR/plots)")
-    plot.add_argument("--paths", type=_int_in(2, 10_000_000), default=20_000,
+    plot.add_argument("--paths", type=int_in(2, 10_000_000), default=20_000,
                       help="simulated markets (default 20,000)")
-    plot.add_argument("--seed", type=_int_in(0), default=0, help="seed of the markets")
+    plot.add_argument("--seed", type=int_in(0), default=0, help="seed of the markets")
     plot.add_argument("--formats", nargs="+", choices=("png", "svg", "pdf"),
                       default=["png", "svg"], help="file formats (default png svg)")
     plot.add_argument("--force", action="store_true",
                       help="write into --out even if it exists and is not empty")
     plot.set_defaults(func=cmd_plot)
 
-    reproduce = commands.add_parser(
-        "reproduce", help="run the paper's experiments (examples/reproduce_*.py)",
-        description="Run examples/reproduce_EXPERIMENT.py with ARGS (see `gbwm reproduce "
-                    "EXPERIMENT -- --help`). Needs the source repository's examples/.")
-    reproduce.add_argument("experiment", choices=REPRODUCTIONS, metavar="EXPERIMENT",
-                           help="one of " + ", ".join(REPRODUCTIONS))
-    reproduce.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS",
-                           help="arguments passed to the script")
-    reproduce.set_defaults(func=cmd_reproduce)
+    add_reproduce_parser(commands)
     return parser
 
 

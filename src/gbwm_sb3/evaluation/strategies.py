@@ -180,7 +180,8 @@ class SB3Policy:
         import torch as th
 
         if hasattr(dist, "portfolio_probs"):  # GBWMActionDistribution
-            decision = th.as_tensor(np.asarray(take), dtype=th.long, device=dist.goal.logits.device)
+            # A fresh int64 array: ``take`` may be a read-only broadcast view.
+            decision = th.from_numpy(np.array(take, dtype=np.int64)).to(dist.goal.logits.device)
             probs = dist.portfolio_probs(decision).cpu().numpy().astype(np.float64)
         else:
             probs = _factor_probabilities(dist)[1]

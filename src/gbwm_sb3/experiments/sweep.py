@@ -205,7 +205,8 @@ class SweepOutcome:
 def run_sweep(jobs: Sequence[SweepJob], results_path: str | os.PathLike[str],
               job_fn: Callable[[SweepJob], Mapping[str, Any]] | None = None,
               workers: int | None = None, progress: bool = True,
-              description: str = "sweep", run: bool = True) -> SweepOutcome:
+              description: str = "sweep", run: bool = True, engine: str = "local",
+              address: str | None = None) -> SweepOutcome:
     """Run the jobs not yet in ``results_path``; append each record as soon as it exists.
 
     ``job_fn`` (default :func:`train_and_evaluate`) must be a picklable module-level
@@ -214,7 +215,13 @@ def run_sweep(jobs: Sequence[SweepJob], results_path: str | os.PathLike[str],
     written, so the next run retries them. KeyboardInterrupt propagates after the
     workers are stopped; everything finished before it is already on disk.
     ``run=False`` runs nothing and returns the records already saved for ``jobs``.
+    ``engine="local"`` runs the jobs in a local process pool (``address`` must be None).
     """
+    if engine != "local":
+        raise ValueError(f"engine must be 'local', got {engine!r}")
+    if address is not None:
+        raise ValueError(f"address is only used by a cluster engine; got {address!r} with "
+                         f"engine {engine!r}")
     job_fn = train_and_evaluate if job_fn is None else job_fn
     jobs = list(jobs)
     keys = [job.key for job in jobs]
