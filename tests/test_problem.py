@@ -88,9 +88,13 @@ def test_non_integer_goal_time(time):
         Goal(time=time, cost=1.0, utility=1.0)
 
 
-def test_two_goals_at_one_time():
-    with pytest.raises(ValueError, match="two goals at time 2"):
-        make(goals=(Goal(time=2, cost=1.0, utility=1.0), Goal(time=2, cost=2.0, utility=2.0)))
+def test_two_goals_at_one_time_give_the_product_of_their_options():
+    problem = make(goals=(Goal(time=2, cost=1.0, utility=1.0), Goal(time=2, cost=2.0, utility=2.5)))
+    decisions = problem.decisions(2)
+    assert [d.levels for d in decisions] == [(0, 0), (0, 1), (1, 0), (1, 1)]
+    assert [d.cost for d in decisions] == [0.0, 2.0, 1.0, 3.0]
+    assert [d.utility for d in decisions] == [0.0, 2.5, 1.0, 3.5]
+    assert not problem.in_paper_family and problem.max_decisions == 4
 
 
 @pytest.mark.parametrize("field", ["cost", "utility"])

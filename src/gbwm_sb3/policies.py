@@ -1,12 +1,16 @@
-"""Two-headed actor-critic policies for the GBWM action space MultiDiscrete([2, n]).
+"""Two-headed actor-critic policies for the GBWM action space MultiDiscrete([K, n]).
 
-The policy MLP feeds a goal head (2 logits: skip / take) and a portfolio head
+The policy MLP feeds a goal head (K logits: one per decision of the year, K = 2
+skip / take for the paper's family) and a portfolio head
 (n logits); an independent MLP feeds the value head. Where the goal decision has
 no effect (no goal this year, or the goal is unaffordable; observation feature
 ``GOAL_AFFORDABLE_INDEX`` is 0) the goal head adds nothing to the log-probability
 or the entropy, whatever action is stored, and sampling returns "skip" there.
 So PPO neither gets gradient noise nor entropy bonus from decisions that do
-nothing, with plain ``PPO`` as with ``MaskablePPO``.
+nothing, with plain ``PPO`` as with ``MaskablePPO``. For a problem of the general
+class the observation ends with one flag per decision (exists and affordable,
+:mod:`gbwm_sb3.envs.observation`); the goal logits of the other decisions are
+set to ``MASKED_LOGIT`` (probability 0), again with plain ``PPO`` too.
 
 Two options shape the portfolio head: ``portfolio_degree`` adds a polynomial
 over the ordered portfolios to its logits (neighbouring portfolios learn
@@ -35,7 +39,11 @@ from stable_baselines3.common.type_aliases import PyTorchObs, Schedule
 from torch import nn
 from torch.distributions import Categorical
 
-from gbwm_sb3.envs.observation import GOAL_AFFORDABLE_INDEX, OBSERVATION_DIM
+from gbwm_sb3.envs.observation import (
+    DECISION_FLAGS_START,
+    GOAL_AFFORDABLE_INDEX,
+    OBSERVATION_DIM,
+)
 
 __all__ = [
     "GBWMActionDistribution",
@@ -44,7 +52,12 @@ __all__ = [
     "goal_active_from_obs",
     "legendre_portfolio_basis",
     "masked_log_prob_entropy",
+    "decision_mask_from_obs",
+    "MASKED_LOGIT",
 ]
+
+#: The logit given to decisions that are not available (exp underflows to exactly 0).
+MASKED_LOGIT = -1e9
 
 
 def goal_active_from_obs(obs: th.Tensor) -> th.Tensor:
@@ -52,21 +65,40 @@ def goal_active_from_obs(obs: th.Tensor) -> th.Tensor:
     return obs[:, GOAL_AFFORDABLE_INDEX] > 0.5
 
 
+def decision_mask_from_obs(obs: th.Tensor, num_decisions: int) -> th.Tensor:
+    """Boolean (batch, K) tensor: the decisions available (general-class observation).
+
+    Decision 0 (take nothing) is always available.
+    """
+    mask = obs[:, DECISION_FLAGS_START: DECISION_FLAGS_START + num_decisions] > 0.5
+    mask[:, 0] = True
+    return mask
+
+
+def mask_goal_logits(goal_logits: th.Tensor, decision_mask: th.Tensor | None) -> th.Tensor:
+    """``goal_logits`` with unavailable decisions set to ``MASKED_LOGIT`` (None: unchanged)."""
+    if decision_mask is None:
+        return goal_logits
+    return goal_logits.masked_fill(~decision_mask, MASKED_LOGIT)
+
+
 def masked_log_prob_entropy(
     goal_logits: th.Tensor,
     portfolio_logits: th.Tensor,
     goal_active: th.Tensor,
     actions: th.Tensor,
+    decision_mask: th.Tensor | None = None,
 ) -> tuple[th.Tensor, th.Tensor]:
     """Log-probability of ``actions`` (batch, 2) and entropy, goal part zeroed where inactive.
 
     The plain-tensor form of ``GBWMActionDistribution`` (no action masks), for
     training loops that skip the distribution objects. ``portfolio_logits`` of
-    shape (batch, n) is the independent portfolio head, (batch, 2, n) the one
-    conditioned on the goal decision (rows: skip, take).
+    shape (batch, n) is the independent portfolio head, (batch, K, n) the one
+    conditioned on the goal decision (one row per decision). ``decision_mask``
+    (batch, K) marks the available decisions (general class; None: all).
     """
     actions = actions.long()
-    goal_logp = th.log_softmax(goal_logits, dim=-1)
+    goal_logp = th.log_softmax(mask_goal_logits(goal_logits, decision_mask), dim=-1)
     port_logp = th.log_softmax(portfolio_logits, dim=-1)
     goal_lp = goal_logp.gather(1, actions[:, :1]).squeeze(1)
     goal_ent = -(goal_logp.exp() * goal_logp).sum(-1)
@@ -75,7 +107,8 @@ def masked_log_prob_entropy(
     if port_logp.dim() == 3:
         branch = th.where(goal_active, actions[:, 0], th.zeros_like(actions[:, 0]))
         port_lp = branch_rows(port_logp, branch).gather(1, actions[:, 1:2]).squeeze(1)
-        skip_only = th.tensor([1.0, 0.0], dtype=port_ent.dtype, device=port_ent.device)
+        skip_only = th.zeros(goal_logp.shape[1], dtype=port_ent.dtype, device=port_ent.device)
+        skip_only[0] = 1.0
         weights = th.where(goal_active.unsqueeze(1), goal_logp.exp(), skip_only)
         port_ent = (weights * port_ent).sum(1)
     else:
@@ -100,7 +133,7 @@ def legendre_portfolio_basis(n_portfolios: int, degree: int) -> th.Tensor:
 
 
 def branch_rows(per_branch: th.Tensor, branch: th.Tensor) -> th.Tensor:
-    """The row of ``per_branch`` (batch, 2, n) that ``branch`` (batch,) selects -> (batch, n)."""
+    """The row of ``per_branch`` (batch, K, n) that ``branch`` (batch,) selects -> (batch, n)."""
     index = branch.long().view(-1, 1, 1).expand(-1, 1, per_branch.shape[-1])
     return per_branch.gather(1, index).squeeze(1)
 
@@ -121,9 +154,11 @@ class GBWMActionDistribution(MaskableDistribution):
     exact joint entropy ``H(goal) + sum_g p(g) H(portfolio | g)``.
     """
 
-    def __init__(self, n_portfolios: int, portfolio_given_goal: bool = False):
+    def __init__(self, n_portfolios: int, portfolio_given_goal: bool = False,
+                 n_decisions: int = 2):
         super().__init__()
         self.n_portfolios = int(n_portfolios)
+        self.n_decisions = int(n_decisions)
         self.portfolio_given_goal = bool(portfolio_given_goal)
         self.goal: Categorical | None = None
         self.portfolio: Categorical | None = None
@@ -138,18 +173,22 @@ class GBWMActionDistribution(MaskableDistribution):
         per row that a basis turns into logits (see ``GBWMPolicy``), for each goal
         decision when ``portfolio_given_goal``.
         """
-        branches = 2 if self.portfolio_given_goal else 1
+        k = self.n_decisions
+        branches = k if self.portfolio_given_goal else 1
         per_branch = self.n_portfolios if coefficients is None else coefficients
-        return nn.Linear(latent_dim, 2), nn.Linear(latent_dim, branches * per_branch)
+        return nn.Linear(latent_dim, k), nn.Linear(latent_dim, branches * per_branch)
 
     def proba_distribution(  # type: ignore[override]
         self,
         goal_logits: th.Tensor,
         portfolio_logits: th.Tensor,
         goal_active: th.Tensor,
+        decision_mask: th.Tensor | None = None,
     ) -> GBWMActionDistribution:
-        if self.portfolio_given_goal:  # (batch, 2 n) -> (batch, 2, n): [skip, take] rows
-            portfolio_logits = portfolio_logits.reshape(-1, 2, self.n_portfolios)
+        k = self.n_decisions
+        if self.portfolio_given_goal:  # (batch, K n) -> (batch, K, n): one row per decision
+            portfolio_logits = portfolio_logits.reshape(-1, k, self.n_portfolios)
+        goal_logits = mask_goal_logits(goal_logits, decision_mask)
         self._logits = (goal_logits, portfolio_logits)
         self.goal_active = goal_active.to(device=goal_logits.device, dtype=th.bool).reshape(-1)
         self.apply_masking(None)
@@ -164,11 +203,12 @@ class GBWMActionDistribution(MaskableDistribution):
             self.portfolio = Categorical(logits=portfolio_logits, validate_args=False)
             return
         masks = th.as_tensor(masks, dtype=th.bool, device=goal_logits.device)
-        masks = masks.reshape(-1, 2 + self.n_portfolios)
-        portfolio_masks = masks[:, 2:]
+        k = self.n_decisions
+        masks = masks.reshape(-1, k + self.n_portfolios)
+        portfolio_masks = masks[:, k:]
         if self.portfolio_given_goal:
-            portfolio_masks = portfolio_masks.unsqueeze(1).expand(-1, 2, -1)
-        self.goal = MaskableCategorical(logits=goal_logits, masks=masks[:, :2])
+            portfolio_masks = portfolio_masks.unsqueeze(1).expand(-1, k, -1)
+        self.goal = MaskableCategorical(logits=goal_logits, masks=masks[:, :k])
         self.portfolio = MaskableCategorical(logits=portfolio_logits, masks=portfolio_masks)
 
     def _zero_inactive(self, goal_part: th.Tensor) -> th.Tensor:
@@ -196,19 +236,20 @@ class GBWMActionDistribution(MaskableDistribution):
         goal_lp = self._zero_inactive(self.goal.log_prob(actions[:, 0]))
         if not self.portfolio_given_goal:
             return goal_lp + self.portfolio.log_prob(actions[:, 1])
-        # Categorical over (batch, 2) rows: the log-probability of the stored portfolio in
-        # both rows, then the row of the goal decision that applied.
-        port_lp = self.portfolio.log_prob(actions[:, 1:2].expand(-1, 2))
+        # Categorical over (batch, K) rows: the log-probability of the stored portfolio in
+        # every row, then the row of the goal decision that applied.
+        port_lp = self.portfolio.log_prob(actions[:, 1:2].expand(-1, self.n_decisions))
         return goal_lp + port_lp.gather(1, self._branch(actions[:, 0]).unsqueeze(1)).squeeze(1)
 
     def entropy(self) -> th.Tensor:
         goal_entropy = self._zero_inactive(self.goal.entropy())
         if not self.portfolio_given_goal:
             return goal_entropy + self.portfolio.entropy()
-        branch_entropy = self.portfolio.entropy()  # (batch, 2)
-        weights = th.where(self.goal_active.unsqueeze(1), self.goal.probs,
-                           th.tensor([1.0, 0.0], dtype=branch_entropy.dtype,
-                                     device=branch_entropy.device))
+        branch_entropy = self.portfolio.entropy()  # (batch, K)
+        skip_only = th.zeros(self.n_decisions, dtype=branch_entropy.dtype,
+                             device=branch_entropy.device)
+        skip_only[0] = 1.0
+        weights = th.where(self.goal_active.unsqueeze(1), self.goal.probs, skip_only)
         return goal_entropy + (weights * branch_entropy).sum(1)
 
     def _combine(self, take: th.Tensor, portfolio: th.Tensor) -> th.Tensor:
@@ -244,24 +285,34 @@ class GBWMActionDistribution(MaskableDistribution):
         return actions, self.log_prob(actions)
 
 
-def _check_spaces(observation_space: spaces.Space, action_space: spaces.Space) -> int:
-    """Validate the spaces and return the number of portfolios."""
+def _check_spaces(observation_space: spaces.Space, action_space: spaces.Space
+                  ) -> tuple[int, int, bool]:
+    """Validate the spaces; return (portfolios n, decisions K, general-class observation?)."""
     if not isinstance(action_space, spaces.MultiDiscrete) or action_space.nvec.shape != (2,):
         raise ValueError(
-            f"action_space must be MultiDiscrete([2, n_portfolios]), got {action_space!r}"
+            f"action_space must be MultiDiscrete([K, n_portfolios]), got {action_space!r}"
         )
-    if int(action_space.nvec[0]) != 2 or int(action_space.nvec[1]) < 1:
+    k, n = int(action_space.nvec[0]), int(action_space.nvec[1])
+    if k < 2 or n < 1:
         raise ValueError(
-            f"action_space must be MultiDiscrete([2, n]) with n >= 1, got nvec={action_space.nvec}"
+            f"action_space must be MultiDiscrete([K, n]) with K >= 2 and n >= 1, "
+            f"got nvec={action_space.nvec}"
         )
-    if not isinstance(observation_space, spaces.Box) or observation_space.shape != (
-        OBSERVATION_DIM,
-    ):
+    shape = getattr(observation_space, "shape", None)
+    if not isinstance(observation_space, spaces.Box) or shape is None or len(shape) != 1:
         raise ValueError(
-            f"observation_space must be the GBWM Box of shape ({OBSERVATION_DIM},), "
-            f"got {observation_space!r}"
+            f"observation_space must be the GBWM Box of shape ({OBSERVATION_DIM},) or "
+            f"({DECISION_FLAGS_START} + K,), got {observation_space!r}"
         )
-    return int(action_space.nvec[1])
+    if k == 2 and shape == (OBSERVATION_DIM,):
+        return n, k, False
+    if shape == (DECISION_FLAGS_START + k,):
+        return n, k, True
+    raise ValueError(
+        f"observation_space must be the GBWM Box of shape ({OBSERVATION_DIM},) (paper family, "
+        f"K = 2) or ({DECISION_FLAGS_START + k},) ({DECISION_FLAGS_START} + K for K = {k}), "
+        f"got {observation_space!r}"
+    )
 
 
 def check_portfolio_degree(degree: object, n_portfolios: int) -> int | None:
@@ -291,7 +342,8 @@ class _GBWMHeads:
     def __init__(self, observation_space: spaces.Space, action_space: spaces.Space, *args,
                  portfolio_given_goal: bool = False, portfolio_degree: int | None = None,
                  portfolio_free_logits: bool = True, **kw):
-        self.n_portfolios = _check_spaces(observation_space, action_space)
+        self.n_portfolios, self.n_decisions, self.general_observation = _check_spaces(
+            observation_space, action_space)
         if not isinstance(portfolio_given_goal, (bool, np.bool_)):
             raise ValueError(
                 f"portfolio_given_goal must be True or False, got {portfolio_given_goal!r}"
@@ -314,7 +366,8 @@ class _GBWMHeads:
 
     def _build(self, lr_schedule: Schedule) -> None:
         self._build_mlp_extractor()
-        self.action_dist = GBWMActionDistribution(self.n_portfolios, self.portfolio_given_goal)
+        self.action_dist = GBWMActionDistribution(self.n_portfolios, self.portfolio_given_goal,
+                                                  self.n_decisions)
         basis = None  # a buffer: follows .to() / .double() and is saved with the weights
         if self.portfolio_degree is not None:
             basis = legendre_portfolio_basis(self.n_portfolios, self.portfolio_degree)
@@ -353,8 +406,10 @@ class _GBWMHeads:
     def _distribution(
         self, latent_pi: th.Tensor, obs: th.Tensor, action_masks: MaybeMasks = None
     ) -> GBWMActionDistribution:
+        mask = decision_mask_from_obs(obs, self.n_decisions) if self.general_observation else None
         dist = self.action_dist.proba_distribution(
-            self.goal_head(latent_pi), self.portfolio_logits(latent_pi), goal_active_from_obs(obs)
+            self.goal_head(latent_pi), self.portfolio_logits(latent_pi), goal_active_from_obs(obs),
+            mask,
         )
         if action_masks is not None:
             dist.apply_masking(action_masks)

@@ -2,6 +2,14 @@
 
 One implementation shared by the single env, the vectorised env and the
 evaluator, so that all three agree to the last bit on the same draws.
+
+A year ``t < T``: the cash at hand is ``A = W + I(t)``; decision ``d`` (an index
+into ``problem.decisions(t)``) is taken when its cost is at most ``A``, else
+nothing is taken; ``A`` minus the cost grows in the chosen portfolio. At ``T``
+the affordable decision with the highest utility is taken automatically (ties:
+the cheaper, then the lower index). For the paper's family (decisions skip /
+take, no infusions) this is the paper's mechanics, computed by the same
+arithmetic as before the general class existed.
 """
 
 from __future__ import annotations
@@ -13,7 +21,8 @@ import numpy as np
 
 from gbwm_sb3.problem.model import GBWMProblem
 
-__all__ = ["ProblemArrays", "problem_arrays", "apply_goal", "grow_wealth", "step_year"]
+__all__ = ["ProblemArrays", "problem_arrays", "apply_goal", "apply_decision", "best_final_decision",
+           "goals_in_decision", "grow_wealth", "step_year"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -31,6 +40,15 @@ class ProblemArrays:
     next_goal_time: np.ndarray  # year of the first goal at or after each year (nan if none)
     remaining_cost: np.ndarray  # total cost of the goals at or after each year
     goals_offered_by: np.ndarray  # number of goals at times <= t, shape (T+1,)
+    general: bool = False  # False: the paper's family (skip / take, no infusions)
+    num_decisions: int = 2  # K, decisions in the largest year
+    decision_cost: np.ndarray | None = None  # (T+1, K), inf where a decision does not exist
+    decision_utility: np.ndarray | None = None  # (T+1, K), 0 where it does not exist
+    decision_goals: np.ndarray | None = None  # (T+1, K) goals taken by each decision
+    decisions_per_year: np.ndarray | None = None  # (T+1,) number of decisions
+    infusions: np.ndarray | None = None  # (T+1,) I(t), 0 at T
+    future_infusions: np.ndarray | None = None  # (T+1,) sum of I(s) for s > t
+    final_order: np.ndarray | None = None  # decisions at T, best first (utility, then cost)
 
 
 @lru_cache(maxsize=64)
@@ -47,6 +65,24 @@ def problem_arrays(problem: GBWMProblem) -> ProblemArrays:
         next_cost[t] = upcoming
         next_goal_time[t] = upcoming_time
     remaining_cost = np.cumsum(np.where(has_goal, costs, 0.0)[::-1])[::-1].copy()
+    general = not problem.in_paper_family
+    k = problem.max_decisions
+    decision_cost = np.full((problem.horizon + 1, k), np.inf)
+    decision_utility = np.zeros((problem.horizon + 1, k))
+    decision_goals = np.zeros((problem.horizon + 1, k), dtype=np.int64)
+    per_year = np.zeros(problem.horizon + 1, dtype=np.int64)
+    for t in range(problem.horizon + 1):
+        year = problem.decisions(t)
+        per_year[t] = len(year)
+        for d in year:
+            decision_cost[t, d.index] = d.cost
+            decision_utility[t, d.index] = d.utility
+            decision_goals[t, d.index] = d.goals_taken
+    final = problem.decisions(problem.horizon)
+    final_order = np.array(sorted(range(len(final)),
+                                  key=lambda i: (-final[i].utility, final[i].cost, i)))
+    infusions = problem.infusion_by_time
+    future = np.concatenate([np.cumsum(infusions[::-1])[::-1][1:], [0.0]])
     arrays = ProblemArrays(
         horizon=problem.horizon,
         initial_wealth=problem.initial_wealth,
@@ -58,13 +94,31 @@ def problem_arrays(problem: GBWMProblem) -> ProblemArrays:
         next_cost=next_cost,
         next_goal_time=next_goal_time,
         remaining_cost=remaining_cost,
-        goals_offered_by=np.cumsum(has_goal),
+        goals_offered_by=np.cumsum(_goal_counts(problem)),
+        general=general,
+        num_decisions=k,
+        decision_cost=decision_cost,
+        decision_utility=decision_utility,
+        decision_goals=decision_goals,
+        decisions_per_year=per_year,
+        infusions=infusions,
+        future_infusions=future,
+        final_order=final_order,
     )
     for array in (arrays.costs, arrays.utilities, arrays.has_goal, arrays.log_drifts,
                   arrays.volatilities, arrays.next_cost, arrays.next_goal_time,
-                  arrays.remaining_cost, arrays.goals_offered_by):
+                  arrays.remaining_cost, arrays.goals_offered_by, decision_cost,
+                  decision_utility, decision_goals, per_year, infusions, future, final_order):
         array.setflags(write=False)
     return arrays
+
+
+def _goal_counts(problem: GBWMProblem) -> np.ndarray:
+    """Number of goals due at each time ``0..T``."""
+    counts = np.zeros(problem.horizon + 1, dtype=np.int64)
+    for goal in problem.goals:
+        counts[goal.time] += 1
+    return counts
 
 
 def apply_goal(arrays: ProblemArrays, t: int, wealth: np.ndarray,
@@ -88,14 +142,48 @@ def grow_wealth(arrays: ProblemArrays, wealth: np.ndarray, portfolio: np.ndarray
     return wealth * np.exp(arrays.log_drifts[portfolio] + sigma * normal_draws)
 
 
+def apply_decision(arrays: ProblemArrays, t: int, wealth: np.ndarray, decision: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Year ``t`` < T of the general class: add ``I(t)``, take ``decision`` where affordable.
+
+    Returns ``(cash_after, reward, applied)``, ``applied`` the decision index
+    actually taken (0 where the asked one costs more than the cash or does not exist).
+    """
+    cash = wealth + arrays.infusions[t] if arrays.infusions[t] else wealth
+    cost = arrays.decision_cost[t][decision]
+    taken = cost <= cash
+    applied = np.where(taken, decision, 0)
+    cash_after = cash - np.where(taken, cost, 0.0)
+    reward = np.where(taken, arrays.decision_utility[t][applied], 0.0)
+    return cash_after, reward, applied
+
+
+def best_final_decision(arrays: ProblemArrays, wealth: np.ndarray) -> np.ndarray:
+    """The decision taken automatically at ``T``: affordable, most utility, then cheapest."""
+    order = arrays.final_order
+    affordable = arrays.decision_cost[arrays.horizon][order][None, :] <= wealth[:, None]
+    return order[np.argmax(affordable, axis=1)]
+
+
+def goals_in_decision(arrays: ProblemArrays, t: int, applied: np.ndarray) -> np.ndarray:
+    """Goals taken by the decisions ``applied`` at year ``t`` (0/1 for the paper family)."""
+    if not arrays.general:
+        return np.asarray(applied, dtype=np.int64)
+    return arrays.decision_goals[t][applied]
+
+
 def step_year(arrays: ProblemArrays, t: int, wealth: np.ndarray, take: np.ndarray,
               portfolio: np.ndarray, normal_draws: np.ndarray
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Year ``t`` (< T): goal decision, then growth; at ``t + 1 == T`` the final take is automatic.
 
-    Returns ``(next_wealth, reward, taken_now, taken_at_horizon)``; the
-    horizon's automatic take is included in ``reward``.
+    ``take`` is the decision index (for the paper family a take flag). Returns
+    ``(next_wealth, reward, taken_now, taken_at_horizon)``; the horizon's automatic
+    take is included in ``reward``. For the paper family ``taken_*`` are booleans,
+    for the general class the decision indices applied (0 = nothing).
     """
+    if arrays.general:
+        return _step_year_general(arrays, t, wealth, take, portfolio, normal_draws)
     wealth, reward, taken = apply_goal(arrays, t, wealth, take)
     wealth = grow_wealth(arrays, wealth, portfolio, normal_draws)
     if t + 1 == arrays.horizon:
@@ -106,3 +194,18 @@ def step_year(arrays: ProblemArrays, t: int, wealth: np.ndarray, take: np.ndarra
     else:
         taken_final = np.zeros(wealth.shape, dtype=bool)
     return wealth, reward, taken, taken_final
+
+
+def _step_year_general(arrays: ProblemArrays, t: int, wealth: np.ndarray, decision: np.ndarray,
+                       portfolio: np.ndarray, normal_draws: np.ndarray
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    decision = np.asarray(decision).astype(np.intp)
+    wealth, reward, applied = apply_decision(arrays, t, wealth, decision)
+    wealth = grow_wealth(arrays, wealth, portfolio, normal_draws)
+    if t + 1 == arrays.horizon:
+        final = best_final_decision(arrays, wealth)
+        wealth = wealth - arrays.decision_cost[arrays.horizon][final]
+        reward = reward + arrays.decision_utility[arrays.horizon][final]
+    else:
+        final = np.zeros(wealth.shape, dtype=np.intp)
+    return wealth, reward, applied, final

@@ -20,7 +20,12 @@ from gymnasium import spaces
 from gymnasium.envs.registration import EnvSpec
 
 from gbwm_sb3.envs.dynamics import problem_arrays, step_year
-from gbwm_sb3.envs.observation import encode_observation, goal_affordable, observation_bounds
+from gbwm_sb3.envs.observation import (
+    decision_affordable,
+    encode_observation,
+    goal_affordable,
+    observation_bounds,
+)
 from gbwm_sb3.problem.model import GBWMProblem, paper_problem
 
 __all__ = ["GBWMEnv", "resolve_problem", "validate_actions", "ENV_ID"]
@@ -49,12 +54,14 @@ def resolve_problem(problem: GBWMProblem | None = None,
     return paper_problem(num_goals)  # validates num_goals against PAPER_NUM_GOALS
 
 
-def validate_actions(actions: Any, num_portfolios: int,
-                     shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """Check actions of ``shape`` (last axis: take flag, portfolio) and split them.
+def validate_actions(actions: Any, num_portfolios: int, shape: tuple[int, ...],
+                     num_decisions: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """Check actions of ``shape`` (last axis: take flag or decision, portfolio) and split them.
 
-    Returns ``(take, portfolio)`` as bool and integer arrays of ``shape[:-1]``.
-    Raises a ValueError naming the offending field; nothing is ever wrapped or clipped.
+    Returns ``(take, portfolio)``: for ``num_decisions == 2`` (the paper family) a
+    bool take flag, otherwise the integer decision index, and integer portfolios,
+    arrays of ``shape[:-1]``. Raises a ValueError naming the offending field;
+    nothing is ever wrapped or clipped.
     """
     try:
         array = np.asarray(actions)
@@ -79,7 +86,15 @@ def validate_actions(actions: Any, num_portfolios: int,
         )
     take = integers[..., 0]
     portfolio = integers[..., 1]
-    bad_take = (take != 0) & (take != 1)
+    if num_decisions != 2:
+        bad_decision = (take < 0) | (take >= num_decisions)
+        if np.any(bad_decision):
+            where = _first_bad(bad_decision)
+            raise ValueError(
+                f"action[0] (decision index) must be in 0..{num_decisions - 1}, "
+                f"got {take[where]}{_where_text(where)}"
+            )
+    bad_take = (take != 0) & (take != 1) if num_decisions == 2 else np.zeros(take.shape, bool)
     if np.any(bad_take):
         where = _first_bad(bad_take)
         raise ValueError(
@@ -92,6 +107,8 @@ def validate_actions(actions: Any, num_portfolios: int,
             f"action[1] (portfolio index) must be in 0..{num_portfolios - 1}, "
             f"got {portfolio[where]}{_where_text(where)}"
         )
+    if num_decisions != 2:
+        return take.astype(np.intp), portfolio.astype(np.intp)
     return take.astype(bool), portfolio.astype(np.intp)
 
 
@@ -108,9 +125,12 @@ class GBWMEnv(gym.Env[np.ndarray, np.ndarray]):
 
     ``GBWMEnv()`` runs the paper's 4-goal problem; ``GBWMEnv(num_goals=8)`` another
     paper problem; ``GBWMEnv(problem=my_problem)`` any :class:`GBWMProblem`.
-    Actions are ``MultiDiscrete([2, n])``: (take this year's goal?, portfolio index).
-    Observations are the 4 scale-invariant features of :mod:`gbwm_sb3.observation`.
+    Actions are ``MultiDiscrete([K, n])``: (decision index into ``problem.decisions(t)``,
+    portfolio index); ``K = 2`` (skip, take) for the paper's family. Observations are
+    the scale-invariant features of :mod:`gbwm_sb3.envs.observation`.
     Reward: utility of the goals taken in the step (incl. the automatic take at ``T``).
+    For a problem of the general class, ``info["levels"]`` maps each goal label due in
+    the step to the level taken (0 = skipped), the automatic choice at ``T`` included.
     """
 
     metadata: dict[str, Any] = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
@@ -124,8 +144,9 @@ class GBWMEnv(gym.Env[np.ndarray, np.ndarray]):
         self.problem = resolve_problem(problem, num_goals)
         self._arrays = problem_arrays(self.problem)
         n = self.problem.num_portfolios
-        self.action_space = spaces.MultiDiscrete([2, n])
-        low, high = observation_bounds()
+        self.num_decisions = self._arrays.num_decisions
+        self.action_space = spaces.MultiDiscrete([self.num_decisions, n])
+        low, high = observation_bounds(self._arrays)
         self.observation_space = spaces.Box(low=low, high=high, dtype=np.float32)
         self.render_mode = render_mode
         # The spec that rebuilds this env (gym.make replaces it with its own).
@@ -189,27 +210,54 @@ class GBWMEnv(gym.Env[np.ndarray, np.ndarray]):
         self._t = t + 1
         reward_value = float(reward[0])
         self._utility += reward_value
-        self._goals_taken += int(taken[0]) + int(taken_final[0])
         terminated = self._t == self.problem.horizon
+        if self._arrays.general:
+            applied, final = int(taken[0]), int(taken_final[0])
+            self._goals_taken += int(self._arrays.decision_goals[t, applied])
+            if terminated:
+                self._goals_taken += int(self._arrays.decision_goals[t + 1, final])
+            info = self._info(applied > 0, terminated and final > 0)
+            info["decision"] = applied
+            info["levels"] = self._levels(t, applied)
+            if terminated:
+                info["final_decision"] = final
+                info["levels"].update(self._levels(t + 1, final))
+            return self._observation(), reward_value, terminated, False, info
+        self._goals_taken += int(taken[0]) + int(taken_final[0])
         return (self._observation(), reward_value, terminated, False,
                 self._info(bool(taken[0]), bool(taken_final[0])))
 
+    def _levels(self, t: int, decision: int) -> dict[str, int]:
+        """Goal label -> level taken (0 = skipped) for the goals due at ``t``."""
+        labels = dict(zip(self.problem.goals, self.problem.goal_labels, strict=True))
+        chosen = self.problem.decisions(t)[decision]
+        return {labels[g]: level for g, level in zip(chosen.goals, chosen.levels, strict=True)}
+
     def _checked_action(self, action: Any) -> tuple[np.ndarray, np.ndarray]:
         """(take, portfolio) as length-1 arrays; the common valid case skips the full check."""
+        k = self.num_decisions
         if isinstance(action, np.ndarray) and action.shape == (2,) and action.dtype.kind in "iu":
             take, portfolio = action.tolist()
-            if take in (0, 1) and 0 <= portfolio < self.problem.num_portfolios:
-                return np.array([take == 1]), np.array([portfolio], dtype=np.intp)
-        take, portfolio = validate_actions(action, self.problem.num_portfolios, (2,))
+            if 0 <= take < k and 0 <= portfolio < self.problem.num_portfolios:
+                decision = np.array([take == 1]) if k == 2 else np.array([take], dtype=np.intp)
+                return decision, np.array([portfolio], dtype=np.intp)
+        take, portfolio = validate_actions(action, self.problem.num_portfolios, (2,), k)
         return take.reshape(1), portfolio.reshape(1)
 
     def action_masks(self) -> np.ndarray:
-        """Valid actions, flat ``[skip, take, portfolio 0..n-1]`` (sb3-contrib convention).
+        """Valid actions, flat ``[decision 0..K-1, portfolio 0..n-1]`` (sb3-contrib convention).
 
-        ``take`` is valid only where a goal sits at ``t < T`` and is affordable.
+        A decision is valid only where it exists at ``t < T`` and its cost is at most the
+        cash at hand; decision 0 (take nothing) always is. For the paper family:
+        ``[skip, take, portfolios...]``, take valid where the goal is affordable.
         """
-        mask = np.ones(2 + self.problem.num_portfolios, dtype=bool)
+        k = self.num_decisions
+        mask = np.ones(k + self.problem.num_portfolios, dtype=bool)
         t = self._t if self._t is not None else 0
+        if self._arrays.general:
+            mask[:k] = decision_affordable(self._arrays, t, np.array([self._wealth]))[0]
+            mask[0] = True
+            return mask
         mask[1] = bool(goal_affordable(self._arrays, t, np.array([self._wealth]))[0])
         return mask
 

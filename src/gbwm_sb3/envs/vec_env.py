@@ -29,9 +29,14 @@ from stable_baselines3.common.vec_env.base_vec_env import (
     VecEnvStepReturn,
 )
 
-from gbwm_sb3.envs.dynamics import problem_arrays, step_year
+from gbwm_sb3.envs.dynamics import goals_in_decision, problem_arrays, step_year
 from gbwm_sb3.envs.gbwm_env import goals_offered, resolve_problem, validate_actions
-from gbwm_sb3.envs.observation import encode_observation, goal_affordable, observation_bounds
+from gbwm_sb3.envs.observation import (
+    decision_affordable,
+    encode_observation,
+    goal_affordable,
+    observation_bounds,
+)
 from gbwm_sb3.problem.model import GBWMProblem
 
 __all__ = ["GBWMVecEnv"]
@@ -95,11 +100,12 @@ class GBWMVecEnv(VecEnv):
         self.step_info = bool(step_info)
         self.render_mode = None
         num_envs = int(num_envs)
-        low, high = observation_bounds()
+        low, high = observation_bounds(self._arrays)
+        self.num_decisions = self._arrays.num_decisions
         super().__init__(
             num_envs,
             spaces.Box(low=low, high=high, dtype=np.float32),
-            spaces.MultiDiscrete([2, self.problem.num_portfolios]),
+            spaces.MultiDiscrete([self.num_decisions, self.problem.num_portfolios]),
         )
         self._rng = np.random.default_rng(seed)
         self._t = 0
@@ -175,9 +181,9 @@ class GBWMVecEnv(VecEnv):
         self._goals_affordable = np.zeros(self.num_envs, dtype=np.int64)
 
     def step_async(self, actions: np.ndarray) -> None:
-        """Validate and store actions of shape (N, 2): (take flag, portfolio index)."""
+        """Validate and store actions of shape (N, 2): (take flag or decision, portfolio)."""
         self._actions = validate_actions(
-            actions, self.problem.num_portfolios, (self.num_envs, 2)
+            actions, self.problem.num_portfolios, (self.num_envs, 2), self.num_decisions
         )
 
     def step_wait(self) -> VecEnvStepReturn:
@@ -187,16 +193,27 @@ class GBWMVecEnv(VecEnv):
         take, portfolio = self._actions
         self._actions = None
         t = self._t
-        if self._arrays.has_goal[t]:
-            self._goals_affordable += self._wealth >= self._arrays.costs[t]
+        arrays = self._arrays
+        if arrays.has_goal[t]:
+            if arrays.general:
+                self._goals_affordable += goal_affordable(arrays, t, self._wealth)
+            else:
+                self._goals_affordable += self._wealth >= arrays.costs[t]
         wealth, reward, taken, taken_final = step_year(
-            self._arrays, t, self._wealth, take, portfolio, self._next_draws()
+            arrays, t, self._wealth, take, portfolio, self._next_draws()
         )
         self._wealth = wealth
         self._utility += reward
-        self._goals_taken += taken
-        self._goals_taken += taken_final
-        self._goals_affordable += taken_final
+        if arrays.general:
+            self._goals_taken += goals_in_decision(arrays, t, taken)
+            final_goals = goals_in_decision(arrays, arrays.horizon, taken_final) \
+                if t + 1 == arrays.horizon else 0
+            self._goals_taken += final_goals
+            self._goals_affordable += np.asarray(final_goals) > 0
+        else:
+            self._goals_taken += taken
+            self._goals_taken += taken_final
+            self._goals_affordable += taken_final
         self._t = t + 1
         rewards = (reward * self.reward_scale).astype(np.float32)
         horizon = self.problem.horizon
@@ -232,6 +249,15 @@ class GBWMVecEnv(VecEnv):
     def _detailed_infos(self, taken: np.ndarray, taken_final: np.ndarray) -> list[dict[str, Any]]:
         offered = goals_offered(self._arrays, self._t)
         t = self._t
+        if self._arrays.general:
+            return [
+                {"wealth": w, "time": t, "goal_taken": g > 0, "final_goal_taken": f > 0,
+                 "goals_taken": k, "goals_offered": offered, "utility": u, "decision": g}
+                for w, g, f, k, u in zip(
+                    self._wealth.tolist(), taken.tolist(), taken_final.tolist(),
+                    self._goals_taken.tolist(), self._utility.tolist(), strict=True,
+                )
+            ]
         return [
             {"wealth": w, "time": t, "goal_taken": g, "final_goal_taken": f,
              "goals_taken": k, "goals_offered": offered, "utility": u}
@@ -250,8 +276,16 @@ class GBWMVecEnv(VecEnv):
 
     # ----- masks, episode statistics -----
     def action_masks(self) -> np.ndarray:
-        """Valid actions, shape (N, 2 + n): ``[skip, take, portfolios...]`` per trajectory."""
-        masks = np.ones((self.num_envs, 2 + self.problem.num_portfolios), dtype=bool)
+        """Valid actions, shape (N, K + n): ``[decisions..., portfolios...]`` per trajectory.
+
+        As :meth:`GBWMEnv.action_masks`: a decision is valid where it exists and is affordable.
+        """
+        k = self.num_decisions
+        masks = np.ones((self.num_envs, k + self.problem.num_portfolios), dtype=bool)
+        if self._arrays.general:
+            masks[:, :k] = decision_affordable(self._arrays, self._t, self._wealth)
+            masks[:, 0] = True
+            return masks
         masks[:, 1] = goal_affordable(self._arrays, self._t, self._wealth)
         return masks
 

@@ -6,6 +6,11 @@ the policy and value networks run as one batched computation, gradients land in 
 flat buffer, and gradient clipping and Adam act on that buffer (elementwise identical to
 ``torch.optim.Adam``). :func:`build_fused_update` returns ``None`` for any policy this
 path does not cover; ``FastPPO`` then uses autograd.
+
+The goal head has ``K`` logits (2 for the paper's family). For a problem of the
+general class the observation carries one availability flag per decision; the
+logits of unavailable decisions are set to ``MASKED_LOGIT`` in the forward pass
+and get no gradient, as ``GBWMPolicy`` does with autograd.
 """
 
 from __future__ import annotations
@@ -19,8 +24,8 @@ from stable_baselines3.common.torch_layers import FlattenExtractor
 from torch import nn
 from torch.nn import functional as F
 
-from gbwm_sb3.envs.observation import GOAL_AFFORDABLE_INDEX
-from gbwm_sb3.policies import branch_rows
+from gbwm_sb3.envs.observation import DECISION_FLAGS_START, GOAL_AFFORDABLE_INDEX
+from gbwm_sb3.policies import branch_rows, decision_mask_from_obs, mask_goal_logits
 
 __all__ = ["FusedGBWMUpdate", "build_fused_update", "fused_path_available"]
 
@@ -42,17 +47,21 @@ class FusedGBWMUpdate:
 
     Parameters live in one flat float buffer laid out so that the policy and value
     MLPs form stacked (2, out, in) weights (one ``baddbmm`` per layer) and the goal
-    and portfolio heads one (2 + n, hidden) matrix; gradients go to a flat buffer
-    of the same layout.
+    and portfolio heads one (K + n, hidden) matrix; gradients go to a flat buffer
+    of the same layout. ``general`` (a general-class observation): the goal logits
+    are masked with the decision flags of the observation.
     """
 
     def __init__(self, policy: ActorCriticPolicy, layers: list[tuple[nn.Linear, nn.Linear]],
                  activation: type[nn.Module], n_portfolios: int,
-                 portfolio_given_goal: bool = False) -> None:
+                 portfolio_given_goal: bool = False, n_decisions: int = 2,
+                 general: bool = False) -> None:
         self.policy = policy
         self.optimizer = policy.optimizer
         self.activation = activation
         self.n_portfolios = n_portfolios
+        self.n_decisions = int(n_decisions)
+        self.general = bool(general)
         # One portfolio distribution per goal decision (rows skip, take), see GBWMPolicy.
         self.conditional = bool(portfolio_given_goal)
         # (degree, n) polynomial basis of a GBWMPolicy with portfolio_degree, else None.
@@ -153,9 +162,14 @@ class FusedGBWMUpdate:
             return th.ops.aten.tanh_backward(grad, out)
         return th.ops.aten.threshold_backward(grad, out, 0)
 
+    def _decision_mask(self, obs: th.Tensor) -> th.Tensor | None:
+        """(batch, K) available decisions for the general class, else None."""
+        return decision_mask_from_obs(obs, self.n_decisions) if self.general else None
+
     def forward(self, obs: th.Tensor, actions: th.Tensor, active: th.Tensor,
                 out: tuple[th.Tensor, th.Tensor, th.Tensor] | None = None):
         """Log-prob, entropy, value (written to ``out`` if given) and the backward cache."""
+        k = self.n_decisions
         batch = obs.shape[0]
         h = obs.unsqueeze(0).expand(2, batch, obs.shape[1])
         hidden = [h]
@@ -169,11 +183,12 @@ class FusedGBWMUpdate:
         if out is None:
             out = (th.empty_like(obs[:, 0]), th.empty_like(obs[:, 0]), th.empty_like(obs[:, 0]))
         value = th.addmm(val_b, h[1], val_w.t(), out=out[2].unsqueeze(1)).squeeze(1)
-        goal_logp = _log_softmax_last(logits[:, :2])
+        mask = self._decision_mask(obs)
+        goal_logp = _log_softmax_last(mask_goal_logits(logits[:, :k], mask))
         goal_np = goal_logp.exp().neg_()  # -probabilities
         goal_h = (goal_np * goal_logp).sum(1)
         goal_a, port_a = actions[:, :1], actions[:, 1:]
-        heads = self._portfolio_terms(self._portfolio_logits(logits[:, 2:]), goal_np, goal_a,
+        heads = self._portfolio_terms(self._portfolio_logits(logits[:, k:]), goal_np, goal_a,
                                       active)
         port_logp, port_np, port_h, branch, weights = heads
         port_entropy = port_h if weights is None else (weights * port_h).sum(1)
@@ -181,7 +196,7 @@ class FusedGBWMUpdate:
         log_prob = th.addcmul(selected.gather(1, port_a).squeeze(1),
                               goal_logp.gather(1, goal_a).squeeze(1), active, out=out[0])
         entropy = th.addcmul(port_entropy, goal_h, active, out=out[1])
-        cache = (hidden, goal_logp, goal_np, goal_h, goal_a, port_a, heads)
+        cache = (hidden, goal_logp, goal_np, goal_h, goal_a, port_a, heads, mask)
         return log_prob, entropy, value, cache
 
     def _portfolio_terms(self, logits: th.Tensor, goal_np: th.Tensor, goal_a: th.Tensor,
@@ -189,20 +204,22 @@ class FusedGBWMUpdate:
         """Log-probabilities, -probabilities and entropies of the portfolio head.
 
         Independent head: (batch, n) arrays, ``branch`` and ``weights`` None.
-        Conditional head: (batch, 2, n) arrays and (batch, 2) entropies, the row that
+        Conditional head: (batch, K, n) arrays and (batch, K) entropies, the row that
         applies to each stored action (``branch``) and the entropy weights p(goal)
-        where the goal decision counts, (1, 0) elsewhere.
+        where the goal decision counts, (1, 0, ..., 0) elsewhere.
         """
         if not self.conditional:
             port_logp = _log_softmax_last(logits)
             port_np = port_logp.exp().neg_()
             return port_logp, port_np, (port_np * port_logp).sum(1), None, None
-        port_logp = _log_softmax_last(logits.reshape(logits.shape[0], 2, self.n_portfolios))
+        k = self.n_decisions
+        port_logp = _log_softmax_last(logits.reshape(logits.shape[0], k, self.n_portfolios))
         port_np = port_logp.exp().neg_()
         port_h = (port_np * port_logp).sum(2)
         branch = goal_a.squeeze(1) * active.to(goal_a.dtype)
         act = active.unsqueeze(1)
-        weights = th.addcmul(th.cat((1.0 - act, th.zeros_like(act)), 1), -goal_np, act)
+        rest = act.new_zeros((act.shape[0], k - 1))
+        weights = th.addcmul(th.cat((1.0 - act, rest), 1), -goal_np, act)
         return port_logp, port_np, port_h, branch, weights
 
     def _portfolio_logits(self, head_out: th.Tensor) -> th.Tensor:
@@ -230,22 +247,23 @@ class FusedGBWMUpdate:
         the goal action is 0 ("skip") where the goal decision has no effect.
         """
         active = obs[:, GOAL_AFFORDABLE_INDEX] > 0.5
+        k = self.n_decisions
         h = obs.unsqueeze(0).expand(2, obs.shape[0], obs.shape[1])
         for layer in range(self.n_layers):
             h = self._layer(self.group_views[2 * layer + 1][0], h, self.group_views[2 * layer][0])
         logits = th.addmm(self.group_views[-3][0], h[0], self.group_views[-4][0].t())
         value = th.addmm(self.group_views[-1][0], h[1], self.group_views[-2][0].t())
-        goal_logp = _log_softmax_last(logits[:, :2])
+        goal_logp = _log_softmax_last(mask_goal_logits(logits[:, :k], self._decision_mask(obs)))
         # multinomial draws differently from a non-contiguous tensor: keep SB3's stream
         goal = th.multinomial(goal_logp.exp().contiguous(), 1, True)
-        port_logits = self._portfolio_logits(logits[:, 2:])
+        port_logits = self._portfolio_logits(logits[:, k:])
         if self.conditional:
             n = self.n_portfolios
             port_logp = _log_softmax_last(port_logits.reshape(-1, n))
-            both = th.multinomial(port_logp.exp().contiguous(), 1, True).view(-1, 2)
+            both = th.multinomial(port_logp.exp().contiguous(), 1, True).view(-1, k)
             goal.mul_(active.unsqueeze(1))
             port = both.gather(1, goal)
-            port_logp = branch_rows(port_logp.view(-1, 2, n), goal.squeeze(1))
+            port_logp = branch_rows(port_logp.view(-1, k, n), goal.squeeze(1))
         else:
             port_logp = _log_softmax_last(port_logits)
             port = th.multinomial(port_logp.exp().contiguous(), 1, True)
@@ -257,7 +275,7 @@ class FusedGBWMUpdate:
     def backward(self, cache, active: th.Tensor, d_log_prob: th.Tensor, d_entropy: float,
                  d_value: th.Tensor) -> None:
         """Gradient of the loss into ``self.grad`` given dL/dlogp, dL/dentropy, dL/dvalue."""
-        hidden, goal_logp, goal_np, goal_h, goal_a, port_a, heads = cache
+        hidden, goal_logp, goal_np, goal_h, goal_a, port_a, heads, mask = cache
         port_logp, port_np, port_h, branch, weights = heads
         # dH/dz = -p (log p + H); dlogp_a/dz = onehot(a) - p.
         dlp = d_log_prob.unsqueeze(1)
@@ -268,7 +286,7 @@ class FusedGBWMUpdate:
         else:
             # Row b: entropy weight p(b) (or 1/0 where inactive); log-prob only on the
             # stored action's row. The goal logits also move the weights of H(row).
-            rows = F.one_hot(branch, 2).to(dlp.dtype).mul_(dlp)
+            rows = F.one_hot(branch, self.n_decisions).to(dlp.dtype).mul_(dlp)
             coef = weights.mul(d_entropy).unsqueeze(2)
             d_port = th.addcmul(rows.unsqueeze(2), coef, port_logp + port_h.unsqueeze(2))
             d_port = d_port.mul_(port_np).reshape(port_np.shape[0], -1)
@@ -278,6 +296,8 @@ class FusedGBWMUpdate:
         dlp_goal = (d_log_prob * active).unsqueeze(1)
         d_goal = th.addcmul(dlp_goal, (active * d_entropy).unsqueeze(1), goal_term).mul_(goal_np)
         d_goal.scatter_add_(1, goal_a, dlp_goal)
+        if mask is not None:  # masked logits are constants: no gradient
+            d_goal.masked_fill_(~mask, 0.0)
         d_logits = th.cat((d_goal, self._portfolio_logits_backward(d_port)), dim=1)
         (head_w, g_head_w), (_, g_head_b) = self.group_views[-4], self.group_views[-3]
         (val_w, g_val_w), (_, g_val_b) = self.group_views[-2], self.group_views[-1]
@@ -350,11 +370,17 @@ def build_fused_update(policy: Any) -> FusedGBWMUpdate | None:
         return None
     space = policy.action_space
     if not isinstance(space, spaces.MultiDiscrete) or space.nvec.shape != (2,) \
-            or int(space.nvec[0]) != 2:
+            or int(space.nvec[0]) < 2:
         return None
+    k = int(space.nvec[0])
     obs_space = policy.observation_space
     if not isinstance(obs_space, spaces.Box) or len(obs_space.shape) != 1 \
             or obs_space.shape[0] <= GOAL_AFFORDABLE_INDEX:
+        return None
+    general = getattr(policy, "general_observation", False) is True
+    if general and obs_space.shape[0] != DECISION_FLAGS_START + k:
+        return None
+    if k != 2 and not general:
         return None
     extractors = {type(policy.features_extractor), type(policy.pi_features_extractor),
                   type(policy.vf_features_extractor)}
@@ -369,15 +395,15 @@ def build_fused_update(policy: Any) -> FusedGBWMUpdate | None:
     if basis is not None and (not isinstance(basis, th.Tensor) or basis.dim() != 2
                               or basis.shape[1] != n):
         return None
-    n_port_logits = (2 if conditional else 1) * (n if basis is None else basis.shape[0])
-    if heads[0].out_features != 2 or heads[1].out_features != n_port_logits \
+    n_port_logits = (k if conditional else 1) * (n if basis is None else basis.shape[0])
+    if heads[0].out_features != k or heads[1].out_features != n_port_logits \
             or heads[2].out_features != 1:
         return None
     found = _fused_layers(policy)
     if found is None:
         return None
     layers, activation = found
-    fused = FusedGBWMUpdate(policy, layers, activation, n, conditional)
+    fused = FusedGBWMUpdate(policy, layers, activation, n, conditional, k, general)
     policy_params = list(policy.parameters())
     if {id(p) for p in policy_params} != {id(p) for p in fused.params} \
             or len(policy_params) != len(fused.params):

@@ -1,22 +1,34 @@
 """Validated, immutable description of one goals-based wealth management problem.
 
-A :class:`GBWMProblem` holds everything that defines the decision problem of
-the problem: the horizon ``T``, the initial wealth ``W0``, the goals (time,
-cost, utility) and the efficient-frontier portfolios (mean, volatility).
-Every field is checked where it enters, so downstream code (envs, the DP
-solver, the evaluator) can trust it and never sees a NaN.
+A :class:`GBWMProblem` holds everything that defines the decision problem:
+the horizon ``T``, the initial wealth ``W0``, the goals (time and one or more
+(cost, utility) levels), the yearly infusions (savings) and the
+efficient-frontier portfolios (mean, volatility). Every field is checked where
+it enters, so downstream code (envs, the DP solver, the evaluator) can trust it
+and never sees a NaN.
+
+Each year's choices form a list of :class:`Decision` s (:meth:`GBWMProblem.decisions`):
+the cartesian product of the options (skip, level 1, ..., level L) of the goals
+due that year, in the order the goals are stored (goals sorted by time, goals of
+one year in the order given), the last goal varying fastest. Decision 0 is
+"take nothing". A problem of the paper's family (at most one all-or-nothing goal
+a year, no infusions) has the decisions (skip, take) in every goal year.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
 __all__ = [
     "Goal",
+    "Decision",
+    "MAX_DECISIONS_PER_YEAR",
     "Portfolios",
     "GBWMProblem",
     "PAPER_NUM_GOALS",
@@ -30,6 +42,8 @@ PAPER_NUM_GOALS = (1, 2, 4, 8, 16)
 _PAPER_MEAN_RANGE = (0.052632, 0.088636)
 _PAPER_MIN_VOLATILITY = 0.037351
 _PAPER_FRONTIER_CURVATURE = 28.389157
+#: The largest number of decisions (product of the due goals' options) allowed in one year.
+MAX_DECISIONS_PER_YEAR = 256
 
 
 def _finite_float(value: object, name: str, *, minimum: float | None = None,
@@ -50,12 +64,20 @@ def _finite_float(value: object, name: str, *, minimum: float | None = None,
 
 @dataclass(frozen=True)
 class Goal:
-    """One goal: available at year ``time``, it costs ``cost`` and is worth ``utility``."""
+    """One goal due at year ``time``.
+
+    All-or-nothing: ``Goal(time, cost, utility)``. With levels:
+    ``Goal(time, levels=[(cost_1, utility_1), ..., (cost_L, utility_L)])``; at most
+    one level is taken (level k = the k-th pair, in the order given). ``cost`` and
+    ``utility`` of a goal with levels are those of its last level. ``levels`` of an
+    all-or-nothing goal is ``((cost, utility),)``.
+    """
 
     time: int
-    cost: float
-    utility: float
+    cost: float | None = None
+    utility: float | None = None
     name: str | None = None
+    levels: tuple[tuple[float, float], ...] | None = None
 
     def __post_init__(self) -> None:
         try:
@@ -65,10 +87,79 @@ class Goal:
         if not integral:
             raise ValueError(f"goal time must be an integer year, got {self.time!r}")
         object.__setattr__(self, "time", int(self.time))
-        object.__setattr__(self, "cost", _finite_float(self.cost, "goal cost", minimum=0.0))
-        object.__setattr__(
-            self, "utility", _finite_float(self.utility, "goal utility", minimum=0.0)
-        )
+        if self.levels is None:
+            if self.cost is None or self.utility is None:
+                raise ValueError(
+                    "a goal needs either cost= and utility= (all-or-nothing) or levels= "
+                    f"(a list of (cost, utility) pairs); got cost={self.cost!r}, "
+                    f"utility={self.utility!r}"
+                )
+            levels = ((self.cost, self.utility),)
+            names = ("goal cost", "goal utility")
+        else:
+            if self.cost is not None or self.utility is not None:
+                raise ValueError(
+                    "give a goal either cost= and utility= or levels=, not both; got "
+                    f"cost={self.cost!r}, utility={self.utility!r}, levels={self.levels!r}"
+                )
+            levels = self.levels
+            if isinstance(levels, (str, bytes)) or not isinstance(levels, Iterable):
+                raise ValueError(
+                    f"goal levels must be a list of (cost, utility) pairs, got {levels!r}"
+                )
+            levels = tuple(levels)
+            if not levels:
+                raise ValueError("goal levels must contain at least 1 (cost, utility) pair, got 0")
+            names = ()
+        checked = []
+        for k, level in enumerate(levels, start=1):
+            try:
+                cost, utility = level
+            except (TypeError, ValueError):
+                raise ValueError(
+                    f"goal level {k} must be a (cost, utility) pair, got {level!r}"
+                ) from None
+            cost_name, utility_name = names or (f"goal level {k} cost", f"goal level {k} utility")
+            checked.append((_finite_float(cost, cost_name, minimum=0.0),
+                            _finite_float(utility, utility_name, minimum=0.0)))
+        object.__setattr__(self, "levels", tuple(checked))
+        object.__setattr__(self, "cost", checked[-1][0])
+        object.__setattr__(self, "utility", checked[-1][1])
+
+    @property
+    def num_levels(self) -> int:
+        """Number of levels ``L`` (1 for an all-or-nothing goal)."""
+        return len(self.levels)
+
+    @property
+    def max_utility(self) -> float:
+        """The largest utility any level of the goal gives."""
+        return max(u for _, u in self.levels)
+
+    @property
+    def label(self) -> str:
+        """``name`` if given, else ``"t=<time>"``."""
+        return self.name if self.name else f"t={self.time}"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One choice in a year: a level (0 = skipped) for each goal due that year.
+
+    ``levels[i]`` refers to ``goals[i]`` (the year's goals in the problem's order);
+    ``cost`` and ``utility`` are the totals of the chosen levels.
+    """
+
+    index: int
+    levels: tuple[int, ...]
+    cost: float
+    utility: float
+    goals: tuple[Goal, ...] = field(repr=False, default=())
+
+    @property
+    def goals_taken(self) -> int:
+        """How many goals this decision takes (at any level)."""
+        return sum(1 for level in self.levels if level > 0)
 
 
 @dataclass(frozen=True)
@@ -125,11 +216,15 @@ def paper_portfolios() -> Portfolios:
 
 @dataclass(frozen=True)
 class GBWMProblem:
-    """One investor's problem: horizon, initial wealth, goals and portfolios.
+    """One investor's problem: horizon, initial wealth, goals, infusions and portfolios.
 
-    ``horizon`` is ``T`` in years; goals may sit at any integer time in
-    ``0..T`` (at most one per year). ``unit`` only labels money amounts
-    (e.g. ``1e4`` for the seeds' dollar figures); it is not used in the maths.
+    ``horizon`` is ``T`` in years; goals may sit at any integer time in ``0..T``,
+    several in one year, as long as no year has more than
+    :data:`MAX_DECISIONS_PER_YEAR` decisions. ``infusions`` is the cash added at
+    the start of years ``0..T-1``: a sequence of ``T`` amounts or a mapping
+    ``{year: amount}`` (missing years 0); stored as a tuple of length ``T``, or
+    ``()`` when there are none. ``unit`` only labels money amounts (e.g. ``1e4``
+    for the seeds' dollar figures); it is not used in the maths.
     """
 
     horizon: int
@@ -137,6 +232,7 @@ class GBWMProblem:
     goals: tuple[Goal, ...]
     portfolios: Portfolios = field(default_factory=paper_portfolios)
     unit: float = 1.0
+    infusions: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         horizon = self.horizon
@@ -165,18 +261,76 @@ class GBWMProblem:
                 else:
                     goal = Goal(*goal)
             goals.append(goal)
-        seen: set[int] = set()
+        options_by_year: dict[int, int] = {}
         for goal in goals:
             if not 0 <= goal.time <= horizon:
                 raise ValueError(
                     f"goal time must be in 0..{horizon} (the horizon), got {goal.time}"
                 )
-            if goal.time in seen:
+            options_by_year[goal.time] = options_by_year.get(goal.time, 1) * (goal.num_levels + 1)
+        for year, count in sorted(options_by_year.items()):
+            if count > MAX_DECISIONS_PER_YEAR:
                 raise ValueError(
-                    f"goals: two goals at time {goal.time}; at most one goal per year is allowed"
+                    f"goals: year {year} has {count} decisions (the product of each goal's "
+                    f"levels + 1); at most {MAX_DECISIONS_PER_YEAR} are allowed"
                 )
-            seen.add(goal.time)
         object.__setattr__(self, "goals", tuple(sorted(goals, key=lambda g: g.time)))
+        object.__setattr__(self, "infusions", _checked_infusions(self.infusions, horizon))
+
+    # ----- the problem class -----
+    @property
+    def in_paper_family(self) -> bool:
+        """At most one all-or-nothing goal a year and no infusions (the paper's setting).
+
+        Such a problem keeps the paper's action space ``MultiDiscrete([2, n])`` and
+        its 6-feature observation.
+        """
+        if self.infusions:
+            return False
+        times = [g.time for g in self.goals]
+        return len(set(times)) == len(times) and all(g.num_levels == 1 for g in self.goals)
+
+    def goals_at(self, t: int) -> tuple[Goal, ...]:
+        """The goals due at year ``t``, in the problem's order."""
+        return tuple(g for g in self.goals if g.time == t)
+
+    def decisions(self, t: int) -> tuple[Decision, ...]:
+        """The decisions of year ``t`` (decision 0 = take nothing), see the module docstring."""
+        if isinstance(t, bool) or not isinstance(t, (int, np.integer)) \
+                or not 0 <= t <= self.horizon:
+            raise ValueError(f"t must be an integer in 0..{self.horizon}, got {t!r}")
+        return _decisions(self, int(t))
+
+    @property
+    def max_decisions(self) -> int:
+        """``K``: the largest number of decisions in any year (2 for the paper family)."""
+        if self.in_paper_family:
+            return 2
+        return max(len(self.decisions(t)) for t in range(self.horizon + 1))
+
+    @property
+    def infusion_by_time(self) -> np.ndarray:
+        """Infusion at each time ``0..T`` (0 at ``T`` and where there is none), shape (T+1,)."""
+        values = np.zeros(self.horizon + 1)
+        if self.infusions:
+            values[: self.horizon] = self.infusions
+        return values
+
+    @property
+    def goal_labels(self) -> tuple[str, ...]:
+        """One label per goal: its time (``"8"``) when alone in its year and unnamed,
+        its name when the name is unique, else ``"<time>.<k>"`` (k-th goal of the year)."""
+        names = [g.name for g in self.goals if g.name]
+        labels = []
+        for goal in self.goals:
+            same_year = self.goals_at(goal.time)
+            if goal.name and names.count(goal.name) == 1:
+                labels.append(goal.name)
+            elif len(same_year) == 1:
+                labels.append(str(goal.time))
+            else:
+                labels.append(f"{goal.time}.{same_year.index(goal)}")
+        return tuple(labels)
 
     # ----- derived per-year arrays (cheap; recomputed on demand) -----
     @property
@@ -186,23 +340,23 @@ class GBWMProblem:
 
     @property
     def goal_times(self) -> tuple[int, ...]:
-        """Sorted goal times."""
+        """Sorted goal times (a year with several goals appears once per goal)."""
         return tuple(g.time for g in self.goals)
 
     @property
     def cost_by_time(self) -> np.ndarray:
-        """Cost of the goal at each time ``0..T`` (0 where there is no goal), shape (T+1,)."""
+        """Total cost of the goals (top levels) at each time ``0..T``, shape (T+1,)."""
         costs = np.zeros(self.horizon + 1)
         for g in self.goals:
-            costs[g.time] = g.cost
+            costs[g.time] += g.cost
         return costs
 
     @property
     def utility_by_time(self) -> np.ndarray:
-        """Utility of the goal at each time ``0..T`` (0 where there is no goal), shape (T+1,)."""
+        """Total utility of the goals (top levels) at each time ``0..T``, shape (T+1,)."""
         utilities = np.zeros(self.horizon + 1)
         for g in self.goals:
-            utilities[g.time] = g.utility
+            utilities[g.time] += g.utility
         return utilities
 
     @property
@@ -214,22 +368,71 @@ class GBWMProblem:
 
     @property
     def total_utility(self) -> float:
-        """Sum of all goals' utilities: an upper bound on any policy's reward."""
-        return float(sum(g.utility for g in self.goals))
+        """Sum over goals of the best level's utility: an upper bound on any policy's reward."""
+        return float(sum(g.max_utility for g in self.goals))
 
     def scaled(self, factor: float) -> GBWMProblem:
-        """The same problem with wealth and every cost multiplied by ``factor`` (unit change)."""
+        """The same problem with wealth, every cost and infusion multiplied by ``factor``."""
         factor = _finite_float(factor, "factor", strictly_positive=True)
+        goals = []
+        for g in self.goals:
+            if g.num_levels == 1:
+                goals.append(Goal(time=g.time, cost=g.cost * factor, utility=g.utility,
+                                  name=g.name))
+            else:
+                goals.append(Goal(time=g.time, name=g.name,
+                                  levels=[(c * factor, u) for c, u in g.levels]))
         return GBWMProblem(
             horizon=self.horizon,
             initial_wealth=self.initial_wealth * factor,
-            goals=tuple(
-                Goal(time=g.time, cost=g.cost * factor, utility=g.utility, name=g.name)
-                for g in self.goals
-            ),
+            goals=tuple(goals),
             portfolios=self.portfolios,
             unit=self.unit * factor,
+            infusions=tuple(i * factor for i in self.infusions),
         )
+
+
+def _checked_infusions(infusions: object, horizon: int) -> tuple[float, ...]:
+    """Infusions as a length-``horizon`` tuple (``()`` when all are 0), validated."""
+    if infusions is None:
+        return ()
+    if isinstance(infusions, Mapping):
+        values = [0.0] * horizon
+        for year, amount in infusions.items():
+            ok = not isinstance(year, bool) and isinstance(year, (int, np.integer))
+            if not ok or not 0 <= int(year) < horizon:
+                raise ValueError(
+                    f"infusions: year must be an integer in 0..{horizon - 1} (infusions come at "
+                    f"the start of years 0..T-1), got {year!r}"
+                )
+            values[int(year)] = _finite_float(amount, f"infusions[{year}]", minimum=0.0)
+    else:
+        if isinstance(infusions, (str, bytes)) or not isinstance(infusions, Iterable):
+            raise ValueError(
+                f"infusions must be a list of {horizon} amounts or a mapping year -> amount, "
+                f"got {infusions!r}"
+            )
+        items = list(infusions)
+        if not items:
+            return ()
+        if len(items) != horizon:
+            raise ValueError(
+                f"infusions must have one amount per year 0..T-1, i.e. length {horizon}, "
+                f"got length {len(items)}"
+            )
+        values = [_finite_float(v, f"infusions[{i}]", minimum=0.0) for i, v in enumerate(items)]
+    return tuple(values) if any(v > 0.0 for v in values) else ()
+
+
+@lru_cache(maxsize=256)
+def _decisions(problem: GBWMProblem, t: int) -> tuple[Decision, ...]:
+    goals = problem.goals_at(t)
+    decisions = []
+    for index, levels in enumerate(itertools.product(*(range(g.num_levels + 1) for g in goals))):
+        cost = sum(g.levels[k - 1][0] for g, k in zip(goals, levels, strict=True) if k)
+        utility = sum(g.levels[k - 1][1] for g, k in zip(goals, levels, strict=True) if k)
+        decisions.append(Decision(index, tuple(levels), float(cost), float(utility), goals))
+    return tuple(decisions)
 
 
 def paper_problem(num_goals: int = 4, unit: float = 1.0,
