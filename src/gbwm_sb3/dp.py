@@ -24,6 +24,16 @@ Method (the paper's dynamic-programming benchmark):
   cell in a +-``tail_sigmas`` window.
 * At ``t = T`` the goal is taken automatically when affordable.
 
+The general class (several goals a year, goals with levels, infusions; see
+``GBWMProblem.decisions``) keeps wealth as the state. At ``t < T`` the value is
+the best over the year's affordable decisions ``d`` of ``u_d + C_t(W + I(t) - c_d)``
+with ``C_t`` the best continuation; ``C_t`` is computed on the grid as above and
+read at the (off-grid) post-decision wealth by the cubic Hermite interpolation
+``act`` uses. ``V_t`` jumps where a decision becomes affordable
+(``W = c_d - I(t)``); each of those boundaries is moved to its exact place. At
+``T`` the value is the utility of the best affordable decision. The value at
+``W0`` uses exact transitions from the exact post-decision wealth.
+
 ``DPSolution.act`` evaluates the optimal decision at any wealth, not only on
 the grid: it compares the continuation values of taking and not taking at the
 exact post-goal wealth. The continuation value of each portfolio is smooth in
@@ -43,6 +53,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.special import ndtr
 
+from gbwm_sb3.envs.dynamics import ProblemArrays, best_final_decision, problem_arrays
 from gbwm_sb3.problem.model import GBWMProblem
 
 __all__ = ["DPSolution", "solve_dp", "DEFAULT_GRID_DENSITY"]
@@ -83,6 +94,7 @@ class _Representation:
     values: np.ndarray  # (G,)
     jump_index: int  # boundary k (between cells k-1 and k) moved to jump_log; -1 if none
     jump_log: float
+    extra_jumps: tuple[tuple[int, float], ...] = ()  # more (k, log) boundaries (general class)
 
 
 @dataclass(frozen=True, eq=False)
@@ -95,7 +107,8 @@ class DPSolution:
     expected_utility: optimal expected total utility at the exact initial wealth.
     wealth_grid: (G,) log-spaced wealth grid.
     value: (T+1, G) optimal value ``V_t(W)`` of pre-goal wealth ``W`` at year ``t``.
-    take_policy: (T+1, G) bool, optimal goal decision (False where no goal or unaffordable).
+    take_policy: (T+1, G) bool, optimal goal decision (False where no goal or unaffordable);
+        for the general class: whether the optimal decision takes anything.
     portfolio_policy: (T+1, G) int, optimal 0-based portfolio (row T is 0: no choice).
     continuation: (T, G, n) expected value of ``V_{t+1}`` after holding portfolio ``j``
         from post-goal wealth ``wealth_grid[i]`` at year ``t``.
@@ -112,6 +125,12 @@ class DPSolution:
     portfolio_choice: np.ndarray = field(repr=False, default=None)  # (T, G) argmax_j continuation
     grid_density: float = DEFAULT_GRID_DENSITY
     solve_seconds: float = 0.0
+    decision_policy: np.ndarray | None = field(repr=False, default=None)  # (T+1, G) general class
+
+    @property
+    def general(self) -> bool:
+        """Whether the problem is of the general class (``act`` returns decision indices)."""
+        return problem_arrays(self.problem).general
 
     @property
     def log_grid(self) -> np.ndarray:
@@ -137,49 +156,24 @@ class DPSolution:
                            ) -> tuple[np.ndarray, np.ndarray]:
         """Best continuation value and its portfolio at post-goal log-wealth, (N,) each.
 
-        Candidates are the portfolios from the one optimal at the grid point on
-        the left to the one optimal on the right (portfolios are ordered along
-        the frontier, and the optimal one moves through them as wealth moves);
-        each is evaluated by cubic Hermite interpolation and the best is kept.
-        Where both grid points agree (almost everywhere) only one is evaluated.
+        See :func:`_hermite_best`.
         """
-        x0 = math.log(self.wealth_grid[0])
-        h = 1.0 / self.grid_density
-        grid_size = self.wealth_grid.shape[0]
-        position = np.clip((log_wealth - x0) / h, 0.0, grid_size - 1.0)
-        left = np.minimum(position.astype(np.intp), grid_size - 2)
-        s = position - left
-        s2 = s * s
-        s3 = s2 * s
-        weights = (2 * s3 - 3 * s2 + 1, (s3 - 2 * s2 + s) * h, 3 * s2 - 2 * s3, (s3 - s2) * h)
-        q, dq = self.continuation[t], self.continuation_slope[t]
-        choice = self.portfolio_choice[t]
-        right = left + 1
-        lowest = np.minimum(choice[left], choice[right])
-        span = np.abs(choice[left] - choice[right])
-
-        def hermite(rows: np.ndarray | slice, candidate: np.ndarray) -> np.ndarray:
-            lft, rgt = left[rows], right[rows]
-            return (weights[0][rows] * q[lft, candidate] + weights[1][rows] * dq[lft, candidate]
-                    + weights[2][rows] * q[rgt, candidate] + weights[3][rows] * dq[rgt, candidate])
-
-        best_portfolio = lowest.copy()
-        best_value = hermite(slice(None), lowest)
-        for offset in range(1, int(span.max(initial=0)) + 1):
-            rows = np.flatnonzero(span >= offset)
-            candidate = lowest[rows] + offset
-            value = hermite(rows, candidate)
-            better = value > best_value[rows]
-            best_value[rows[better]] = value[better]
-            best_portfolio[rows[better]] = candidate[better]
-        return best_value, best_portfolio
+        return _hermite_best(self.continuation[t], self.continuation_slope[t],
+                             self.portfolio_choice[t], math.log(self.wealth_grid[0]),
+                             1.0 / self.grid_density, log_wealth)
 
     def act(self, t: int, wealth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Optimal ``(take, portfolio)`` at year ``t`` for pre-goal wealth (any values, 1-D)."""
+        """Optimal ``(take, portfolio)`` at year ``t`` for pre-goal wealth (any values, 1-D).
+
+        For the general class ``take`` is the decision index into ``problem.decisions(t)``.
+        """
         horizon = self.problem.horizon
         if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or not 0 <= t <= horizon:
             raise ValueError(f"t must be an integer in 0..{horizon}, got {t!r}")
         wealth = _check_wealth(wealth)
+        if self.general:
+            decision, portfolio, _ = self._decide(int(t), wealth)
+            return decision, portfolio
         cost = self.problem.cost_by_time[t]
         has_goal = bool(self.problem.has_goal[t])
         affordable = (wealth >= cost) if has_goal else np.zeros(wealth.shape, dtype=bool)
@@ -202,6 +196,15 @@ class DPSolution:
             portfolio[idx[chosen]] = after_best[chosen]
         return take, portfolio.astype(np.intp)
 
+    def _decide(self, t: int, wealth: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """General class: best decision, its portfolio and the value, for pre-decision wealth."""
+        arrays = problem_arrays(self.problem)
+        if t == self.problem.horizon:
+            decision = best_final_decision(arrays, wealth)
+            return (decision, np.zeros(wealth.shape, dtype=np.intp),
+                    arrays.decision_utility[t][decision])
+        return _best_decisions(arrays, t, wealth, lambda x: self._best_continuation(t, x))
+
     def portfolio_given(self, t: int, post_goal_wealth: np.ndarray) -> np.ndarray:
         """Optimal portfolio at year ``t`` < T once the goal decision is made (any decision).
 
@@ -218,12 +221,57 @@ class DPSolution:
 
     def value_at(self, t: int, wealth: np.ndarray) -> np.ndarray:
         """Optimal value at year ``t`` < T for any pre-goal wealth (interpolated continuation)."""
+        if self.general:
+            horizon = self.problem.horizon
+            if isinstance(t, bool) or not isinstance(t, (int, np.integer)) \
+                    or not 0 <= t <= horizon:
+                raise ValueError(f"t must be an integer in 0..{horizon}, got {t!r}")
+            return self._decide(int(t), _check_wealth(wealth))[2]
         take, portfolio = self.act(t, wealth)
         wealth = np.atleast_1d(np.asarray(wealth, dtype=np.float64))
         post = np.where(take, wealth - self.problem.cost_by_time[t], wealth)
         with np.errstate(divide="ignore"):
             cont, _ = self._best_continuation(t, np.log(np.maximum(post, 0.0)))
         return cont + take * self.problem.utility_by_time[t]
+
+
+def _hermite_best(q: np.ndarray, dq: np.ndarray, choice: np.ndarray, x0: float, h: float,
+                  log_wealth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Best continuation value and its portfolio at post-goal log-wealth, (N,) each.
+
+    Candidates are the portfolios from the one optimal at the grid point on
+    the left to the one optimal on the right (portfolios are ordered along
+    the frontier, and the optimal one moves through them as wealth moves);
+    each is evaluated by cubic Hermite interpolation of ``q`` (G, n) with slopes
+    ``dq`` and the best is kept. Where both grid points agree (almost everywhere)
+    only one is evaluated.
+    """
+    grid_size = q.shape[0]
+    position = np.clip((log_wealth - x0) / h, 0.0, grid_size - 1.0)
+    left = np.minimum(position.astype(np.intp), grid_size - 2)
+    s = position - left
+    s2 = s * s
+    s3 = s2 * s
+    weights = (2 * s3 - 3 * s2 + 1, (s3 - 2 * s2 + s) * h, 3 * s2 - 2 * s3, (s3 - s2) * h)
+    right = left + 1
+    lowest = np.minimum(choice[left], choice[right])
+    span = np.abs(choice[left] - choice[right])
+
+    def hermite(rows: np.ndarray | slice, candidate: np.ndarray) -> np.ndarray:
+        lft, rgt = left[rows], right[rows]
+        return (weights[0][rows] * q[lft, candidate] + weights[1][rows] * dq[lft, candidate]
+                + weights[2][rows] * q[rgt, candidate] + weights[3][rows] * dq[rgt, candidate])
+
+    best_portfolio = lowest.copy()
+    best_value = hermite(slice(None), lowest)
+    for offset in range(1, int(span.max(initial=0)) + 1):
+        rows = np.flatnonzero(span >= offset)
+        candidate = lowest[rows] + offset
+        value = hermite(rows, candidate)
+        better = value > best_value[rows]
+        best_value[rows[better]] = value[better]
+        best_portfolio[rows[better]] = candidate[better]
+    return best_value, best_portfolio
 
 
 class _Kernels:
@@ -267,6 +315,9 @@ def _on_grid(rep: _Representation, kernels: _Kernels, log_grid: np.ndarray
         dq[:, j] = np.convolve(padded_jumps, kernels.slope_kernels[j], mode="valid")
     if rep.jump_index > 0:
         _moved_boundary_correction(rep, kernels, log_grid, q, dq, log_grid[0])
+    for k, jump_log in rep.extra_jumps:
+        _moved_boundary_correction(_Representation(values, k, jump_log), kernels, log_grid,
+                                   q, dq, log_grid[0])
     return q, dq
 
 
@@ -312,6 +363,9 @@ def _off_grid(rep: _Representation, kernels: _Kernels, x0: float, sources: np.nd
         out[:, j] += cdf[:, 0] * padded[cells[:, 0]] + (1.0 - cdf[:, -1]) * padded[cells[:, -1]]
     if rep.jump_index > 0:
         _moved_boundary_correction(rep, kernels, sources, out, None, x0)
+    for k, jump_log in rep.extra_jumps:
+        _moved_boundary_correction(_Representation(values, k, jump_log), kernels, sources,
+                                   out, None, x0)
     return out
 
 
@@ -356,6 +410,9 @@ def solve_dp(problem: GBWMProblem, *, grid_density: float = DEFAULT_GRID_DENSITY
     upper_sigmas = _check_range(upper_sigmas, "upper_sigmas", 1.0, 20.0)
     tail_sigmas = _check_range(tail_sigmas, "tail_sigmas", 3.0, 12.0)
     start = time.perf_counter()
+    if problem_arrays(problem).general:
+        return _solve_general(problem, grid_density, grid_points, wealth_floor, upper_sigmas,
+                              tail_sigmas, start)
     x_low, x_high = _grid_bounds(problem, wealth_floor, upper_sigmas)
     if grid_points is not None:
         if isinstance(grid_points, bool) or not isinstance(grid_points, (int, np.integer)) \
@@ -452,4 +509,142 @@ def _value_at_initial_wealth(problem: GBWMProblem, rep: _Representation, kernels
     best = float(cont[0])
     if len(sources) == 2:
         best = max(best, float(utility + cont[1]))
+    return best
+
+
+def _best_decisions(arrays: ProblemArrays, t: int, wealth: np.ndarray, continuation
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Best decision at ``t`` < T, its portfolio and value; ``continuation(log_wealth)``
+    gives (value, portfolio) after the decision. Ties go to the later decision."""
+    cash = wealth + arrays.infusions[t]
+    best_value = np.full(wealth.shape, -np.inf)
+    best_decision = np.zeros(wealth.shape, dtype=np.intp)
+    best_portfolio = np.zeros(wealth.shape, dtype=np.intp)
+    for d in range(int(arrays.decisions_per_year[t])):
+        cost = arrays.decision_cost[t, d]
+        idx = np.flatnonzero(cash >= cost) if d else np.arange(wealth.shape[0])
+        if idx.size == 0:
+            continue
+        with np.errstate(divide="ignore"):
+            log_post = np.log(np.maximum(cash[idx] - cost, 0.0))
+        value, portfolio = continuation(log_post)
+        value = value + arrays.decision_utility[t, d]
+        better = value >= best_value[idx]
+        chosen = idx[better]
+        best_value[chosen] = value[better]
+        best_decision[chosen] = d
+        best_portfolio[chosen] = portfolio[better]
+    return best_decision, best_portfolio, best_value
+
+
+def _general_grid_bounds(problem: GBWMProblem, arrays: ProblemArrays, wealth_floor: float,
+                         upper_sigmas: float) -> tuple[float, float]:
+    """Log-wealth range of the grid for the general class (infusions and decision costs)."""
+    costs = arrays.decision_cost[np.isfinite(arrays.decision_cost)]
+    costs = costs[costs > 0.0]
+    w0 = problem.initial_wealth
+    low = wealth_floor * (min(w0, float(costs.min())) if costs.size else w0)
+    high_base = max(w0 + float(arrays.infusions.sum()), float(costs.max()) if costs.size else w0)
+    portfolios = problem.portfolios
+    growth = max(0.0, float(portfolios.log_drifts.max())) * problem.horizon
+    growth += upper_sigmas * float(portfolios.volatility_array.max()) * math.sqrt(problem.horizon)
+    return math.log(low), math.log(high_base) + growth
+
+
+def _general_jumps(arrays: ProblemArrays, t: int, log_grid: np.ndarray
+                   ) -> tuple[tuple[int, float], ...]:
+    """Boundaries where ``V_t`` may jump (a decision becomes affordable), one per cell."""
+    thresholds = arrays.decision_cost[t][1:int(arrays.decisions_per_year[t])]
+    thresholds = np.unique(thresholds - arrays.infusions[t])
+    jumps: dict[int, float] = {}
+    for threshold in thresholds[thresholds > 0.0]:
+        k = _jump_index(log_grid, math.log(threshold))
+        if k > 0 and k not in jumps:
+            jumps[k] = math.log(threshold)
+    return tuple(sorted(jumps.items()))
+
+
+def _solve_general(problem: GBWMProblem, grid_density: float, grid_points: int | None,
+                   wealth_floor: float, upper_sigmas: float, tail_sigmas: float,
+                   start: float) -> DPSolution:
+    """``solve_dp`` for the general class (see the module docstring)."""
+    arrays = problem_arrays(problem)
+    x_low, x_high = _general_grid_bounds(problem, arrays, wealth_floor, upper_sigmas)
+    if grid_points is not None:
+        if isinstance(grid_points, bool) or not isinstance(grid_points, (int, np.integer)) \
+                or not 10 <= grid_points <= 200_000:
+            raise ValueError(f"grid_points must be an integer in [10, 200000], got "
+                             f"{grid_points!r}")
+        grid_size = int(grid_points)
+        grid_density = (grid_size - 1) / (x_high - x_low)
+    else:
+        grid_density = _check_range(grid_density, "grid_density", 2.0, 10_000.0)
+        grid_size = int(math.ceil((x_high - x_low) * grid_density)) + 1
+        if grid_size > 200_000:
+            raise ValueError(f"grid_density too large: {grid_size} grid points (max 200000); "
+                             f"got grid_density={grid_density}")
+    h = 1.0 / grid_density
+    log_grid = x_low + h * np.arange(grid_size)
+    wealth_grid = np.exp(log_grid)
+    horizon = problem.horizon
+    portfolios = problem.portfolios
+    kernels = _Kernels(portfolios.log_drifts, portfolios.volatility_array, h, tail_sigmas)
+    n = problem.num_portfolios
+
+    value = np.zeros((horizon + 1, grid_size))
+    decision_policy = np.zeros((horizon + 1, grid_size), dtype=np.intp)
+    portfolio_policy = np.zeros((horizon + 1, grid_size), dtype=np.intp)
+    continuation = np.empty((horizon, grid_size, n))
+    continuation_slope = np.empty((horizon, grid_size, n))
+    choice = np.empty((horizon, grid_size), dtype=np.intp)
+
+    def representation(t: int) -> _Representation:
+        return _Representation(value[t], -1, 0.0, _general_jumps(arrays, t, log_grid))
+
+    decision_policy[horizon] = best_final_decision(arrays, wealth_grid)
+    value[horizon] = arrays.decision_utility[horizon][decision_policy[horizon]]
+    for t in range(horizon - 1, -1, -1):
+        q, dq = _on_grid(representation(t + 1), kernels, log_grid)
+        continuation[t], continuation_slope[t] = q, dq
+        choice[t] = q.argmax(axis=1)
+        decision, portfolio, v = _best_decisions(
+            arrays, t, wealth_grid,
+            lambda x, t=t: _hermite_best(continuation[t], continuation_slope[t], choice[t],
+                                         x_low, h, x))
+        value[t], decision_policy[t], portfolio_policy[t] = v, decision, portfolio
+
+    expected = _general_value_at_initial_wealth(problem, arrays, representation(1), kernels,
+                                                x_low)
+    take_policy = decision_policy > 0
+    for table in (wealth_grid, value, take_policy, portfolio_policy, continuation,
+                  continuation_slope, decision_policy, choice):
+        table.setflags(write=False)
+    return DPSolution(
+        problem=problem,
+        expected_utility=expected,
+        wealth_grid=wealth_grid,
+        value=value,
+        take_policy=take_policy,
+        portfolio_policy=portfolio_policy,
+        continuation=continuation,
+        continuation_slope=continuation_slope,
+        portfolio_choice=choice,
+        grid_density=float(grid_density),
+        solve_seconds=time.perf_counter() - start,
+        decision_policy=decision_policy,
+    )
+
+
+def _general_value_at_initial_wealth(problem: GBWMProblem, arrays: ProblemArrays,
+                                     rep: _Representation, kernels: _Kernels, x0: float) -> float:
+    """Optimal value at the exact W0: exact transitions from each decision's exact cash."""
+    cash = problem.initial_wealth + arrays.infusions[0]
+    best = -np.inf
+    for d in range(int(arrays.decisions_per_year[0])):
+        cost = arrays.decision_cost[0, d]
+        if cost > cash:
+            continue
+        source = math.log(cash - cost) if cash > cost else x0 - 1e3
+        cont = float(_off_grid(rep, kernels, x0, np.array([max(source, x0 - 1e3)])).max())
+        best = max(best, float(arrays.decision_utility[0, d]) + cont)
     return best

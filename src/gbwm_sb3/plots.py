@@ -33,7 +33,13 @@ from matplotlib.colors import BoundaryNorm, ListedColormap  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
 
-from gbwm_sb3.envs.dynamics import apply_goal, grow_wealth, problem_arrays  # noqa: E402
+from gbwm_sb3.envs.dynamics import (  # noqa: E402
+    apply_decision,
+    apply_goal,
+    best_final_decision,
+    grow_wealth,
+    problem_arrays,
+)
 from gbwm_sb3.evaluation.evaluator import normal_draws  # noqa: E402
 from gbwm_sb3.problem.model import GBWMProblem  # noqa: E402
 
@@ -110,12 +116,17 @@ def _money(problem: GBWMProblem) -> str:
 # ----------------------------------------------------------------------------- simulation
 @dataclass(frozen=True)
 class SimulatedPaths:
-    """Paths of a policy: pre-goal wealth (T+1, n), goals taken (T+1, n), portfolios (T, n)."""
+    """Paths of a policy: pre-goal wealth (T+1, n), goals taken (T+1, n), portfolios (T, n).
+
+    For a problem of the general class ``decision`` (T+1, n) holds the decision applied
+    each year and ``taken`` whether it took anything.
+    """
 
     wealth: np.ndarray
     taken: np.ndarray
     portfolio: np.ndarray
     utility: np.ndarray
+    decision: np.ndarray | None = None
 
 
 def simulate_paths(problem: GBWMProblem, policy: Any, n_paths: int = 2_000,
@@ -139,6 +150,21 @@ def simulate_paths(problem: GBWMProblem, policy: Any, n_paths: int = 2_000,
     taken = np.zeros((horizon + 1, n_paths), dtype=bool)
     portfolios = np.empty((horizon, n_paths), dtype=np.intp)
     utility = np.zeros(n_paths)
+    if arrays.general:
+        decisions = np.zeros((horizon + 1, n_paths), dtype=np.intp)
+        for t in range(horizon):
+            wealth_paths[t] = wealth
+            take, portfolio = policy.act(t, wealth)
+            portfolio = np.asarray(portfolio, dtype=np.intp)
+            wealth, reward, decisions[t] = apply_decision(
+                arrays, t, wealth, np.asarray(take).astype(np.intp))
+            utility += reward
+            portfolios[t] = portfolio
+            wealth = grow_wealth(arrays, wealth, portfolio, draws[t])
+        wealth_paths[horizon] = wealth
+        decisions[horizon] = best_final_decision(arrays, wealth)
+        utility += arrays.decision_utility[horizon][decisions[horizon]]
+        return SimulatedPaths(wealth_paths, decisions > 0, portfolios, utility, decisions)
     for t in range(horizon):
         wealth_paths[t] = wealth
         take, portfolio = policy.act(t, wealth)
@@ -155,7 +181,15 @@ def simulate_paths(problem: GBWMProblem, policy: Any, n_paths: int = 2_000,
 
 def goal_success_probabilities(problem: GBWMProblem, paths: SimulatedPaths) -> np.ndarray:
     """Fraction of paths on which each goal (in time order) was taken, shape (num_goals,)."""
-    return paths.taken[list(problem.goal_times)].mean(axis=1)
+    if paths.decision is None:
+        return paths.taken[list(problem.goal_times)].mean(axis=1)
+    success = []
+    for goal in problem.goals:
+        year = problem.decisions(goal.time)
+        column = year[0].goals.index(goal)
+        levels = np.array([d.levels[column] for d in year])
+        success.append(float((levels[paths.decision[goal.time]] > 0).mean()))
+    return np.asarray(success)
 
 
 def _default_wealth_range(problem: GBWMProblem) -> tuple[float, float]:
@@ -170,7 +204,9 @@ def policy_grid(problem: GBWMProblem, policy: Any, wealth: np.ndarray
                 ) -> tuple[np.ndarray, np.ndarray]:
     """Decisions over (year, wealth): portfolio (T, W) and goal category (T, W).
 
-    Goal categories: 0 no goal, 1 unaffordable, 2 skipped, 3 taken.
+    Goal categories: 0 no goal, 1 unaffordable, 2 skipped, 3 taken. For a problem of the
+    general class the second array holds the decision taken (index into
+    ``problem.decisions(t)``, 0 = nothing), -1 in years without a goal.
     """
     problem = _check_problem(problem)
     wealth = np.asarray(wealth, dtype=np.float64)
@@ -178,9 +214,15 @@ def policy_grid(problem: GBWMProblem, policy: Any, wealth: np.ndarray
     portfolio = np.empty((horizon, wealth.size), dtype=np.intp)
     goal = np.full((horizon, wealth.size), _NO_GOAL, dtype=np.intp)
     costs, has_goal = problem.cost_by_time, problem.has_goal
+    arrays = problem_arrays(problem)
     for t in range(horizon):
         take, chosen = policy.act(t, wealth)
         portfolio[t] = np.asarray(chosen, dtype=np.intp)
+        if arrays.general:
+            goal[t] = -1
+            if has_goal[t]:
+                goal[t] = apply_decision(arrays, t, wealth, np.asarray(take).astype(np.intp))[2]
+            continue
         if has_goal[t]:
             affordable = wealth >= costs[t]
             goal[t] = np.where(~affordable, _UNAFFORDABLE,
@@ -209,8 +251,15 @@ def plot_policy_heatmaps(problem: GBWMProblem, policies: Mapping[str, Any],
                              sharey=True, squeeze=False, constrained_layout=True)
     portfolio_cmap = plt.get_cmap("viridis", n)
     portfolio_norm = BoundaryNorm(np.arange(n + 1) + 0.5, n)
-    goal_cmap = ListedColormap(_GOAL_COLOURS)
-    goal_norm = BoundaryNorm(np.arange(5) - 0.5, 4)
+    general = problem_arrays(problem).general
+    if general:  # colour = decision index; grey: no goal that year
+        k = problem.max_decisions
+        colours = ["#f4f4f4"] + [plt.get_cmap("tab20")(i % 20) for i in range(k)]
+        goal_cmap = ListedColormap(colours)
+        goal_norm = BoundaryNorm(np.arange(k + 2) - 1.5, k + 1)
+    else:
+        goal_cmap = ListedColormap(_GOAL_COLOURS)
+        goal_norm = BoundaryNorm(np.arange(5) - 0.5, 4)
     for col, (name, policy) in enumerate(policies.items()):
         portfolio, goal = policy_grid(problem, policy, wealth)
         top, bottom = axes[0, col], axes[1, col]
@@ -219,7 +268,7 @@ def plot_policy_heatmaps(problem: GBWMProblem, policies: Mapping[str, Any],
         bottom.pcolormesh(edges_t, edges_w, goal.T, cmap=goal_cmap, norm=goal_norm,
                           shading="flat", rasterized=True)
         top.set_title(f"{_label(name)}: portfolio")
-        bottom.set_title(f"{_label(name)}: goal decision")
+        bottom.set_title(f"{_label(name)}: " + ("decision taken" if general else "goal decision"))
         for ax in (top, bottom):
             ax.set_yscale("log")
             ax.axhline(problem.initial_wealth, color="white", lw=0.8, ls=":")
@@ -235,10 +284,19 @@ def plot_policy_heatmaps(problem: GBWMProblem, policies: Mapping[str, Any],
     bar.set_label("portfolio # (1 = lowest risk)")
     ticks = np.unique(np.linspace(1, n, min(n, 8)).round().astype(int))
     bar.set_ticks(ticks)
-    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in _GOAL_COLOURS]
-    handles.append(plt.Line2D([0], [0], color="black", lw=1.0))
-    fig.legend(handles, list(_GOAL_LABELS) + ["goal cost"], loc="outside lower center",
-               ncol=5, frameon=False, fontsize=8)
+    if general:
+        labels = ["no goal this year", "take nothing"] + [
+            f"decision {d}" for d in range(1, problem.max_decisions)]
+        handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in colours]
+        handles.append(plt.Line2D([0], [0], color="black", lw=1.0))
+        fig.legend(handles, labels + ["top-level cost of the year's goals"],
+                   loc="outside lower center", ncol=min(len(labels) + 1, 6), frameon=False,
+                   fontsize=8)
+    else:
+        handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in _GOAL_COLOURS]
+        handles.append(plt.Line2D([0], [0], color="black", lw=1.0))
+        fig.legend(handles, list(_GOAL_LABELS) + ["goal cost"], loc="outside lower center",
+                   ncol=5, frameon=False, fontsize=8)
     fig.suptitle("Policy over (year, wealth); dotted line: initial wealth")
     return fig
 
@@ -265,6 +323,9 @@ def plot_wealth_fan(problem: GBWMProblem, policy: Any, n_paths: int = 5_000, see
         text = goal.name or f"goal {i + 1}"
         ax.annotate(f"{text}\n{success[i]:.0%} reached", (goal.time, goal.cost),
                     textcoords="offset points", xytext=(4, 6), fontsize=8, color="#742a2a")
+    if problem.infusions:  # the savings, as bars on the year they are added
+        ax.bar(np.arange(problem.horizon), problem.infusions, width=0.6, color="#38a169",
+               alpha=0.6, label="savings added that year", zorder=2)
     if log_scale:
         ax.set_yscale("log")
     else:

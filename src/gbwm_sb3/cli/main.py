@@ -119,6 +119,8 @@ def cmd_solve(args: argparse.Namespace) -> int:
     take, portfolio = dp.act(0, [problem.initial_wealth])
     j = int(portfolio[0])
     mean, vol = problem.portfolios.means[j], problem.portfolios.volatilities[j]
+    if not problem.in_paper_family:
+        return _print_general_solve(args, problem, dp, report, int(take[0]), j, solve_seconds)
     success = report["dp"].goal_success
     result = {
         "problem": args.problem,
@@ -151,6 +153,76 @@ def cmd_solve(args: argparse.Namespace) -> int:
           f"+- {1.96 * report['dp'].std_error:.3f}):")
     rows = [[_goal_name(g), str(g.time), _money(g.cost), f"{g.utility:g}",
              f"{success[str(g.time)]:.1%}"] for g in problem.goals]
+    print(_table(["goal", "year", "cost", "utility", "P(reached)"], rows,
+                 [False, True, True, True, True]))
+    return 0
+
+
+def _print_general_solve(args: argparse.Namespace, problem: Any, dp: Any, report: Any,
+                         decision: int, j: int, solve_seconds: float) -> int:
+    """``gbwm solve`` for the general class: odds per goal and per level."""
+    result_dp = report["dp"]
+    keys = report.goal_keys()
+    mean, vol = problem.portfolios.means[j], problem.portfolios.volatilities[j]
+    first = problem.decisions(0)[decision]
+    goals = []
+    for key, goal in zip(keys, problem.goals, strict=True):
+        goals.append({
+            "label": key, "name": goal.name, "time": goal.time,
+            "probability": result_dp.goal_success[key],
+            "levels": [{"level": k, "cost": c, "utility": u,
+                        "probability": result_dp.level_success[key][k - 1]}
+                       for k, (c, u) in enumerate(goal.levels, start=1)],
+        })
+    result = {
+        "problem": args.problem,
+        "expected_utility": dp.expected_utility,
+        "total_utility": problem.total_utility,
+        "solve_seconds": solve_seconds,
+        "first_year": {"decision": decision, "levels": list(first.levels),
+                       "cost": first.cost, "utility": first.utility,
+                       "portfolio": j + 1, "mean": mean, "volatility": vol},
+        "infusions": list(problem.infusions),
+        "goal_success": goals,
+        "simulated_mean_utility": result_dp.mean_utility,
+        "simulated_std_error": result_dp.std_error,
+        "paths": args.paths,
+    }
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    print(_describe_problem(problem, args.problem))
+    if problem.infusions:
+        print(f"Savings: {_money(sum(problem.infusions))} in total over years "
+              f"{min(t for t, a in enumerate(problem.infusions) if a)}.."
+              f"{max(t for t, a in enumerate(problem.infusions) if a)}")
+    share = dp.expected_utility / problem.total_utility if problem.total_utility else 0.0
+    print(f"Optimal expected utility: {dp.expected_utility:.4f} ({share:.1%} of the "
+          f"{problem.total_utility:g} on offer; dynamic programming, {solve_seconds:.2f} s)")
+    due = problem.goals_at(0)
+    if not due:
+        now = "no goal this year"
+    elif decision == 0:
+        now = "take nothing"
+    else:
+        now = "take " + ", ".join(f"{_goal_name(g)} (level {k})" if g.num_levels > 1
+                                  else _goal_name(g)
+                                  for g, k in zip(first.goals, first.levels, strict=True) if k)
+    print(f"First-year decision (t = 0, wealth {_money(problem.initial_wealth)}): {now}; "
+          f"hold portfolio #{j + 1} of {problem.num_portfolios} "
+          f"(mean {mean:.2%}, volatility {vol:.2%})")
+    print(f"\nGoal success under the optimal policy ({args.paths:,} simulated markets, "
+          f"seed {args.seed}; mean utility {result_dp.mean_utility:.3f} "
+          f"+- {1.96 * result_dp.std_error:.3f}):")
+    rows = []
+    for entry, goal in zip(goals, problem.goals, strict=True):
+        rows.append([_goal_name(goal), str(goal.time), _money(goal.levels[-1][0]) if
+                     goal.num_levels == 1 else "", f"{goal.utility:g}" if goal.num_levels == 1
+                     else "", f"{entry['probability']:.1%}"])
+        if goal.num_levels > 1:
+            for level in entry["levels"]:
+                rows.append([f"  level {level['level']}", "", _money(level["cost"]),
+                             f"{level['utility']:g}", f"{level['probability']:.1%}"])
     print(_table(["goal", "year", "cost", "utility", "P(reached)"], rows,
                  [False, True, True, True, True]))
     return 0
@@ -247,7 +319,8 @@ def _policies(model: Any, problem: Any, dp: Any, seed: int) -> dict[str, Any]:
     from gbwm_sb3.evaluation import strategies as s
 
     rl = s.SB3Policy(model, problem)
-    buy_and_hold = s.BuyAndHold(portfolio=min(7, problem.num_portfolios - 1), seed=seed)
+    buy_and_hold = s.BuyAndHold(portfolio=min(7, problem.num_portfolios - 1), seed=seed,
+                                problem=problem)
     return {
         "dp": dp,
         "rl": rl,
@@ -322,7 +395,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
         fig = plots.plot_wealth_fan(problem, policy, n_paths=min(args.paths, 20_000),
                                     seed=args.seed, name=name)
         written += plots.save_figure(fig, out / f"wealth_fan_{name}", formats)
-    success = {name: [report[name].goal_success[str(t)] for t in problem.goal_times]
+    success = {name: [report[name].goal_success[key] for key in report.goal_keys()]
                for name in ("dp", "rl", "greedy_goals_rl_portfolios", "buy_and_hold_coin_flip")}
     written += plots.save_figure(plots.plot_goal_success(problem, success),
                                  out / "goal_success", formats)

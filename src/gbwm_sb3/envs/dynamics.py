@@ -21,8 +21,9 @@ import numpy as np
 
 from gbwm_sb3.problem.model import GBWMProblem
 
-__all__ = ["ProblemArrays", "problem_arrays", "apply_goal", "apply_decision", "best_final_decision",
-           "goals_in_decision", "grow_wealth", "step_year"]
+__all__ = ["ProblemArrays", "problem_arrays", "apply_goal", "apply_decision",
+           "best_affordable_decision", "best_final_decision", "goals_in_decision",
+           "grow_wealth", "step_year"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -162,6 +163,19 @@ def best_final_decision(arrays: ProblemArrays, wealth: np.ndarray) -> np.ndarray
     """The decision taken automatically at ``T``: affordable, most utility, then cheapest."""
     order = arrays.final_order
     affordable = arrays.decision_cost[arrays.horizon][order][None, :] <= wealth[:, None]
+    return order[np.argmax(affordable, axis=1)]
+
+
+def best_affordable_decision(arrays: ProblemArrays, t: int, wealth: np.ndarray) -> np.ndarray:
+    """At year ``t``: the affordable decision (cash ``W + I(t)``) with the most utility,
+    ties to the cheaper. At ``T`` this is the automatic choice."""
+    if t == arrays.horizon:
+        return best_final_decision(arrays, wealth)
+    cash = wealth + arrays.infusions[t]
+    count = int(arrays.decisions_per_year[t])
+    utility, cost = arrays.decision_utility[t][:count], arrays.decision_cost[t][:count]
+    order = np.array(sorted(range(count), key=lambda i: (-utility[i], cost[i], i)))
+    affordable = cost[order][None, :] <= cash[:, None]
     return order[np.argmax(affordable, axis=1)]
 
 

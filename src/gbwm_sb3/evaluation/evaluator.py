@@ -52,7 +52,7 @@ class PolicyResult:
     name: str
     mean_utility: float
     std_error: float
-    goal_success: dict[str, float]  # goal time (as str, for JSON) -> fraction of paths taking it
+    goal_success: dict[str, float]  # goal label (the time as str for the paper family) -> fraction
     goals_taken_mean: float
     terminal_wealth_mean: float
     terminal_wealth_quantiles: dict[str, float]  # quantile (as str) -> terminal wealth
@@ -61,6 +61,8 @@ class PolicyResult:
     difference_mean: float | None = None  # mean of (policy - reference) per path
     difference_std_error: float | None = None
     seconds: float = 0.0
+    # goal label -> fraction of paths taking each level 1..L (general class; None otherwise)
+    level_success: dict[str, list[float]] | None = None
 
     def __post_init__(self) -> None:
         if self.efficiency_ci is not None:
@@ -79,6 +81,7 @@ class EvaluationReport:
     initial_wealth: float
     goal_times: list[int]
     results: dict[str, PolicyResult] = field(default_factory=dict)
+    goal_labels: list[str] | None = None  # keys of goal_success (None: the goal times)
 
     def __getitem__(self, name: str) -> PolicyResult:
         return self.results[name]
@@ -93,8 +96,10 @@ class EvaluationReport:
         """A Markdown table: mean utility, s.e., efficiency with its 95% CI, goals, wealth."""
         header = ["policy", "mean utility", "s.e.", "efficiency", "95% CI", "goals taken",
                   "success", "terminal W (median)"]
+        keys = self.goal_keys()
         if per_goal:
-            header += [f"goal t={t}" for t in self.goal_times]
+            header += ([f"goal t={t}" for t in self.goal_times] if self.goal_labels is None
+                       else [f"goal {label}" for label in self.goal_labels])
         lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         offered = max(len(self.goal_times), 1)
         for r in self.results.values():
@@ -105,9 +110,15 @@ class EvaluationReport:
                    f"{r.goals_taken_mean:.2f}", f"{r.goals_taken_mean / offered:.3f}",
                    f"{r.terminal_wealth_quantiles['0.5']:.4g}"]
             if per_goal:
-                row += [f"{r.goal_success[str(t)]:.3f}" for t in self.goal_times]
+                row += [f"{r.goal_success[key]:.3f}" for key in keys]
             lines.append("| " + " | ".join(row) + " |")
         return "\n".join(lines)
+
+    def goal_keys(self) -> list[str]:
+        """The keys of ``goal_success``, one per goal in the problem's order."""
+        if self.goal_labels is None:
+            return [str(t) for t in self.goal_times]
+        return list(self.goal_labels)
 
     def __str__(self) -> str:
         ref = f", efficiency vs {self.reference!r}" if self.reference else ""
@@ -166,17 +177,26 @@ def _resolve_reference(policies: Mapping[str, Any], reference: str | None) -> st
     return reference
 
 
+def success_keys(problem: GBWMProblem) -> list[str]:
+    """Keys of ``goal_success``: goal times for the paper family, goal labels otherwise."""
+    if problem.in_paper_family:
+        return [str(t) for t in problem.goal_times]
+    return list(problem.goal_labels)
+
+
 def _simulate(policy: Any, name: str, problem: GBWMProblem, n_paths: int, seed: int,
               chunk_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-path total utility, terminal wealth and goals taken per goal time."""
+    """Per-path total utility, terminal wealth and paths taking each (goal, level).
+
+    The last result has shape (goals, max levels): column ``k - 1`` counts level ``k``.
+    """
     arrays = problem_arrays(problem)
     horizon, n = problem.horizon, problem.num_portfolios
-    goal_times = list(problem.goal_times)
-    goal_column = {t: i for i, t in enumerate(goal_times)}
+    counter = _LevelCounter(problem)
     utility = np.empty(n_paths)
     terminal = np.empty(n_paths)
-    taken_count = np.zeros(len(goal_times), dtype=np.int64)
     reset_policy(policy)
+    k = arrays.num_decisions
     for start in range(0, n_paths, chunk_size):
         stop = min(start + chunk_size, n_paths)
         draws = normal_draws(seed, horizon, start, stop)
@@ -197,16 +217,47 @@ def _simulate(policy: Any, name: str, problem: GBWMProblem, n_paths: int, seed: 
                     f"policy {name!r}: portfolio indices must be integers in [0, {n - 1}], got "
                     f"range [{portfolio.min()}, {portfolio.max()}] ({portfolio.dtype})"
                 )
-            wealth, reward, taken, taken_final = step_year(arrays, t, wealth, take != 0,
+            if arrays.general:
+                if take.size and (take.min() < 0 or take.max() >= k):
+                    raise ValueError(
+                        f"policy {name!r}: decisions must be integers in [0, {k - 1}], got "
+                        f"range [{take.min()}, {take.max()}]"
+                    )
+                decision = take.astype(np.intp)
+            else:
+                decision = take != 0
+            wealth, reward, taken, taken_final = step_year(arrays, t, wealth, decision,
                                                            portfolio, draws[t])
             total += reward
-            if t in goal_column:
-                taken_count[goal_column[t]] += int(taken.sum())
-            if t + 1 == horizon and horizon in goal_column:
-                taken_count[goal_column[horizon]] += int(taken_final.sum())
+            counter.add(t, taken)
+            if t + 1 == horizon:
+                counter.add(horizon, taken_final)
         utility[start:stop] = total
         terminal[start:stop] = wealth
-    return utility, terminal, taken_count
+    return utility, terminal, counter.counts
+
+
+class _LevelCounter:
+    """Counts the paths taking each level of each goal from the decisions applied."""
+
+    def __init__(self, problem: GBWMProblem) -> None:
+        self.problem = problem
+        self.general = not problem.in_paper_family
+        self.row = {goal: i for i, goal in enumerate(problem.goals)}
+        width = max((g.num_levels for g in problem.goals), default=1)
+        self.counts = np.zeros((len(problem.goals), width), dtype=np.int64)
+
+    def add(self, t: int, applied: np.ndarray) -> None:
+        decisions = self.problem.decisions(t)
+        if len(decisions) == 1:
+            return
+        per_decision = np.bincount(np.asarray(applied).astype(np.intp),
+                                   minlength=len(decisions))
+        for decision, count in zip(decisions, per_decision.tolist(), strict=False):
+            if count:
+                for goal, level in zip(decision.goals, decision.levels, strict=True):
+                    if level:
+                        self.counts[self.row[goal], level - 1] += count
 
 
 def evaluate(policies: Mapping[str, Any], problem: GBWMProblem, n_paths: int = 100_000,
@@ -244,7 +295,9 @@ def evaluate(policies: Mapping[str, Any], problem: GBWMProblem, n_paths: int = 1
         n_paths=n_paths, seed=seed, reference=reference, total_utility=problem.total_utility,
         horizon=problem.horizon, initial_wealth=problem.initial_wealth,
         goal_times=list(problem.goal_times),
+        goal_labels=None if problem.in_paper_family else list(problem.goal_labels),
     )
+    keys = success_keys(problem)
     order = list(policies)
     if reference is not None:  # the reference first, so efficiencies can be filled in at once
         order.remove(reference)
@@ -261,8 +314,8 @@ def evaluate(policies: Mapping[str, Any], problem: GBWMProblem, n_paths: int = 1
             name=name,
             mean_utility=mean,
             std_error=float(utility.std(ddof=1) / sqrt_n),
-            goal_success={str(t): float(c / n_paths)
-                          for t, c in zip(problem.goal_times, taken, strict=True)},
+            goal_success={key: float(c / n_paths)
+                          for key, c in zip(keys, taken.sum(axis=1), strict=True)},
             goals_taken_mean=float(taken.sum() / n_paths),
             terminal_wealth_mean=float(terminal.mean()),
             terminal_wealth_quantiles={str(q): float(v) for q, v in
@@ -270,6 +323,11 @@ def evaluate(policies: Mapping[str, Any], problem: GBWMProblem, n_paths: int = 1
                                            strict=True)},
             seconds=seconds,
         )
+        if not problem.in_paper_family:
+            result.level_success = {
+                key: [float(c / n_paths) for c in row[: goal.num_levels]]
+                for key, row, goal in zip(keys, taken, problem.goals, strict=True)
+            }
         if reference is not None:
             ref = utilities[reference]
             ref_mean = float(ref.mean())

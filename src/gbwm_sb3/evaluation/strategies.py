@@ -3,9 +3,11 @@
 Anything with ``act(t, wealth) -> (take, portfolio)`` is a policy: ``t`` is the
 year (0..T-1), ``wealth`` a 1-D array of pre-goal wealth, ``take`` a bool array
 (a take where no goal is affordable is ignored by the dynamics) and
-``portfolio`` an int array of 0-based portfolio indices. ``DPSolution`` is one;
-this module adds an adapter for trained SB3 models and the benchmark
-strategies of the paper's Figure 2.
+``portfolio`` an int array of 0-based portfolio indices. For a problem of the
+general class ``take`` is an int array of decision indices into
+``problem.decisions(t)`` (a decision that costs more than the cash takes
+nothing). ``DPSolution`` is one; this module adds an adapter for trained SB3
+models and the benchmark strategies of the paper's Figure 2.
 
 Randomised strategies draw from their own generators, one stream per year
 (``SeedSequence(seed).spawn`` keyed by the year), so their coin flips do not
@@ -21,8 +23,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from gbwm_sb3.envs.dynamics import problem_arrays
-from gbwm_sb3.envs.observation import encode_observation, goal_affordable
+from gbwm_sb3.envs.dynamics import best_affordable_decision, problem_arrays
+from gbwm_sb3.envs.observation import decision_affordable, encode_observation, goal_affordable
 from gbwm_sb3.problem.model import GBWMProblem
 
 __all__ = [
@@ -97,7 +99,24 @@ class _YearStreams:
         return stream.random(size)
 
 
-_COIN, _PORTFOLIO, _SB3_GOAL, _SB3_PORTFOLIO = range(4)
+_COIN, _PORTFOLIO, _SB3_GOAL, _SB3_PORTFOLIO, _CHOICE = range(5)
+
+
+def _random_affordable(problem: GBWMProblem, t: int, wealth: np.ndarray, take: np.ndarray,
+                       uniforms: np.ndarray) -> np.ndarray:
+    """General class: where ``take``, a uniformly drawn affordable decision other than
+    "take nothing" (0 where none is affordable); 0 elsewhere."""
+    arrays = problem_arrays(problem)
+    available = decision_affordable(arrays, t, wealth)[:, 1:]
+    count = available.sum(axis=1)
+    pick = np.minimum((uniforms * count).astype(np.intp), np.maximum(count - 1, 0))
+    position = np.cumsum(available, axis=1) - 1  # rank of each available decision
+    chosen = np.argmax(available & (position == pick[:, None]), axis=1) + 1
+    return np.where(take & (count > 0), chosen, 0).astype(np.intp)
+
+
+def _is_general(problem: GBWMProblem | None) -> bool:
+    return problem is not None and problem_arrays(problem).general
 
 
 class SB3Policy:
@@ -120,16 +139,18 @@ class SB3Policy:
             )
         if not isinstance(problem, GBWMProblem):
             raise ValueError(f"problem must be a GBWMProblem, got {type(problem).__name__}")
+        arrays = problem_arrays(problem)
+        k = arrays.num_decisions
         nvec = getattr(model.action_space, "nvec", None)
-        if nvec is None or list(np.asarray(nvec)) != [2, problem.num_portfolios]:
+        if nvec is None or list(np.asarray(nvec)) != [k, problem.num_portfolios]:
             raise ValueError(
-                f"model.action_space must be MultiDiscrete([2, {problem.num_portfolios}]) "
+                f"model.action_space must be MultiDiscrete([{k}, {problem.num_portfolios}]) "
                 f"for this problem, got {model.action_space}"
             )
         self.model = model
         self.problem = problem
         self.deterministic = bool(deterministic)
-        self._arrays = problem_arrays(problem)
+        self._arrays = arrays
         self._streams = _YearStreams(_check_seed(seed))
         try:
             from sb3_contrib.common.maskable.policies import MaskableActorCriticPolicy
@@ -150,19 +171,27 @@ class SB3Policy:
         with th.no_grad():
             obs_tensor = th.as_tensor(obs, device=policy.device)
             if self._maskable:
-                masks = np.ones((wealth.shape[0], 2 + self.problem.num_portfolios), dtype=bool)
-                masks[:, 1] = goal_affordable(self._arrays, t, wealth)
+                k = self._arrays.num_decisions
+                masks = np.ones((wealth.shape[0], k + self.problem.num_portfolios), dtype=bool)
+                if self._arrays.general:
+                    masks[:, :k] = decision_affordable(self._arrays, t, wealth)
+                    masks[:, 0] = True
+                else:
+                    masks[:, 1] = goal_affordable(self._arrays, t, wealth)
                 return policy.get_distribution(obs_tensor, action_masks=masks)
             return policy.get_distribution(obs_tensor)
 
     def act(self, t: int, wealth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         wealth = np.atleast_1d(np.asarray(wealth, dtype=np.float64))
         dist = self._distribution(t, wealth)
+        general = self._arrays.general
         if self.deterministic:
             actions = dist.get_actions(deterministic=True).cpu().numpy().reshape(-1, 2)
-            return actions[:, 0] != 0, actions[:, 1].astype(np.intp)
+            take = actions[:, 0].astype(np.intp) if general else actions[:, 0] != 0
+            return take, actions[:, 1].astype(np.intp)
         goal_probs, _ = _factor_probabilities(dist)
-        take = _inverse_cdf(goal_probs, self._streams.uniform(t, _SB3_GOAL, wealth.size)) == 1
+        drawn = _inverse_cdf(goal_probs, self._streams.uniform(t, _SB3_GOAL, wealth.size))
+        take = drawn if general else drawn == 1
         return take, self._portfolios(dist, t, take)
 
     def portfolio_for_decision(self, t: int, wealth: np.ndarray, take: np.ndarray) -> np.ndarray:
@@ -173,7 +202,8 @@ class SB3Policy:
         same portfolio as ``act``.
         """
         wealth = np.atleast_1d(np.asarray(wealth, dtype=np.float64))
-        take = np.broadcast_to(np.asarray(take, dtype=bool), wealth.shape)
+        dtype = np.intp if self._arrays.general else bool
+        take = np.broadcast_to(np.asarray(take, dtype=dtype), wealth.shape)
         return self._portfolios(self._distribution(t, wealth), t, take)
 
     def _portfolios(self, dist: Any, t: int, take: np.ndarray) -> np.ndarray:
@@ -195,7 +225,9 @@ def _factor_probabilities(dist: Any) -> tuple[np.ndarray, np.ndarray]:
     if hasattr(dist, "goal") and hasattr(dist, "portfolio"):  # GBWMActionDistribution
         goal = dist.goal.probs.cpu().numpy().astype(np.float64)
         active = dist.goal_active.cpu().numpy()
-        goal = np.where(active[:, None], goal, np.array([1.0, 0.0]))
+        skip_only = np.zeros(goal.shape[1])
+        skip_only[0] = 1.0
+        goal = np.where(active[:, None], goal, skip_only)
         return goal, dist.portfolio_probs().cpu().numpy().astype(np.float64)
     factors = getattr(dist, "distribution", None)
     if factors is None:
@@ -223,6 +255,13 @@ def _portfolios_after_goals(source: Any, t: int, wealth: np.ndarray, take: np.nd
     any other source is asked ``act`` at the pre-goal wealth and its portfolio is used.
     """
     given = getattr(source, "portfolio_given", None)
+    problem = getattr(source, "problem", None)
+    if callable(given) and _is_general(problem) and t < problem.horizon:
+        arrays = problem_arrays(problem)
+        cash = wealth + arrays.infusions[t]
+        cost = arrays.decision_cost[t][np.asarray(take).astype(np.intp)]
+        post = np.where(cost <= cash, cash - np.where(cost <= cash, cost, 0.0), cash)
+        return np.asarray(given(t, post), dtype=np.intp)
     if callable(given) and cost_by_time is not None and t < cost_by_time.shape[0] - 1:
         cost = cost_by_time[t]
         taken = take & (wealth >= cost) & (cost > 0.0)
@@ -232,6 +271,17 @@ def _portfolios_after_goals(source: Any, t: int, wealth: np.ndarray, take: np.nd
         return np.asarray(decided(t, wealth, take), dtype=np.intp)
     _, portfolio = source.act(t, wealth)
     return np.asarray(portfolio, dtype=np.intp)
+
+
+def _check_problem(problem: Any) -> GBWMProblem | None:
+    if problem is not None and not isinstance(problem, GBWMProblem):
+        raise ValueError(f"problem must be a GBWMProblem or None, got {type(problem).__name__}")
+    return problem
+
+
+def _problem_of(source: Any) -> GBWMProblem | None:
+    problem = getattr(source, "problem", None)
+    return problem if isinstance(problem, GBWMProblem) else None
 
 
 def _source_costs(source: Any) -> np.ndarray | None:
@@ -244,18 +294,25 @@ def _source_costs(source: Any) -> np.ndarray | None:
 
 
 class GreedyGoals:
-    """Take every goal as soon as it is affordable; portfolios from ``portfolios_from``."""
+    """Take every goal as soon as it is affordable; portfolios from ``portfolios_from``.
 
-    def __init__(self, portfolios_from: Any) -> None:
+    For a problem of the general class (``problem=``, else ``portfolios_from.problem``)
+    the affordable decision with the most utility is taken (ties: the cheaper).
+    """
+
+    def __init__(self, portfolios_from: Any, problem: GBWMProblem | None = None) -> None:
         self.portfolios_from = _check_policy(portfolios_from, "portfolios_from")
+        self.problem = _check_problem(problem) or _problem_of(portfolios_from)
 
     def reset(self) -> None:
         reset_policy(self.portfolios_from)
 
     def act(self, t: int, wealth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         wealth = np.atleast_1d(np.asarray(wealth, dtype=np.float64))
-        # a take where nothing is affordable is a no-op in the dynamics
-        take = np.ones(wealth.shape, dtype=bool)
+        if _is_general(self.problem):
+            take = best_affordable_decision(problem_arrays(self.problem), t, wealth)
+        else:  # a take where nothing is affordable is a no-op in the dynamics
+            take = np.ones(wealth.shape, dtype=bool)
         portfolio = _portfolios_after_goals(self.portfolios_from, t, wealth, take,
                                             _source_costs(self.portfolios_from))
         return take, portfolio
@@ -264,17 +321,20 @@ class GreedyGoals:
 class BuyAndHold:
     """Hold one portfolio throughout (0-based index; default 7 = the paper's #8).
 
-    Goals are taken by a coin flip with ``take_probability`` whenever affordable.
+    Goals are taken by a coin flip with ``take_probability`` whenever affordable; for a
+    problem of the general class (``problem=``) a coin flip decides whether to take
+    something, and then one of the affordable decisions is drawn uniformly.
     """
 
     def __init__(self, portfolio: int = 7, take_probability: float = 0.5,
-                 seed: int | None = 0) -> None:
+                 seed: int | None = 0, problem: GBWMProblem | None = None) -> None:
         if isinstance(portfolio, bool) or not isinstance(portfolio, (int, np.integer)) \
                 or portfolio < 0:
             raise ValueError(f"portfolio must be a non-negative integer index, got {portfolio!r}")
         self.portfolio = int(portfolio)
         self.take_probability = _check_probability(take_probability, "take_probability")
         self._streams = _YearStreams(_check_seed(seed))
+        self.problem = _check_problem(problem)
 
     def reset(self) -> None:
         self._streams.reset()
@@ -282,15 +342,24 @@ class BuyAndHold:
     def act(self, t: int, wealth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         wealth = np.atleast_1d(np.asarray(wealth, dtype=np.float64))
         take = self._streams.uniform(t, _COIN, wealth.size) < self.take_probability
+        if _is_general(self.problem):
+            take = _random_affordable(self.problem, t, wealth, take,
+                                      self._streams.uniform(t, _CHOICE, wealth.size))
         return take, np.full(wealth.shape, self.portfolio, dtype=np.intp)
 
 
 class RandomPolicy:
-    """A uniformly random portfolio each year and coin-flip goal taking."""
+    """A uniformly random portfolio each year and coin-flip goal taking.
+
+    Given a problem of the general class (as ``num_portfolios``), a coin flip decides
+    whether to take something and one of the affordable decisions is drawn uniformly.
+    """
 
     def __init__(self, num_portfolios: int | GBWMProblem = 15, take_probability: float = 0.5,
                  seed: int | None = 0) -> None:
+        self.problem = None
         if isinstance(num_portfolios, GBWMProblem):
+            self.problem = num_portfolios
             num_portfolios = num_portfolios.num_portfolios
         if isinstance(num_portfolios, bool) or not isinstance(num_portfolios, (int, np.integer)) \
                 or num_portfolios < 1:
@@ -305,6 +374,9 @@ class RandomPolicy:
     def act(self, t: int, wealth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         wealth = np.atleast_1d(np.asarray(wealth, dtype=np.float64))
         take = self._streams.uniform(t, _COIN, wealth.size) < self.take_probability
+        if _is_general(self.problem):
+            take = _random_affordable(self.problem, t, wealth, take,
+                                      self._streams.uniform(t, _CHOICE, wealth.size))
         u = self._streams.uniform(t, _PORTFOLIO, wealth.size)
         portfolio = np.minimum((u * self.num_portfolios).astype(np.intp), self.num_portfolios - 1)
         return take, portfolio
@@ -331,7 +403,9 @@ class Hybrid:
     def act(self, t: int, wealth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         wealth = np.atleast_1d(np.asarray(wealth, dtype=np.float64))
         take, _ = self.goals_from.act(t, wealth)
-        take = np.asarray(take, dtype=bool)
+        take = np.asarray(take)
+        if take.dtype != bool and not _is_general(_problem_of(self.portfolios_from)):
+            take = take.astype(bool)
         portfolio = _portfolios_after_goals(self.portfolios_from, t, wealth, take,
                                             _source_costs(self.portfolios_from))
         return take, portfolio

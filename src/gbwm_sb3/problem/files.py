@@ -7,8 +7,14 @@ A problem file describes one investor::
     initial_wealth: 389881.0            # W0 > 0, in currency
     unit: 10000.0                       # optional (default 1): size of one model unit
     currency: USD                       # optional label shown next to amounts
-    goals:
+    goals:                              # several goals may share a year
       - {time: 4, cost: 136048.9, utility: 14, name: car}
+      - time: 8                         # a goal with levels: at most one level is taken
+        name: college
+        levels: [{cost: 200000, utility: 12}, {cost: 350000, utility: 18}]
+    savings:                            # optional: cash added at the start of years 0..T-1,
+      - {amount: 12000, from: 0, to: 9} # as ranges of years (inclusive; they add up) ...
+    # savings: [12000, 12000, ...]      # ... or one amount per year 0..T-1
     portfolios:                         # either listed ...
       means: [0.052632, ...]
       volatilities: [0.037351, ...]
@@ -58,8 +64,10 @@ __all__ = [
 
 PROBLEM_SUFFIXES = (".yaml", ".yml", ".json")
 _TOP_FIELDS = ("name", "description", "horizon", "initial_wealth", "unit", "currency", "goals",
-               "portfolios", "asset_classes", "paper")
-_GOAL_FIELDS = ("time", "cost", "utility", "name")
+               "savings", "portfolios", "asset_classes", "paper")
+_GOAL_FIELDS = ("time", "cost", "utility", "name", "levels")
+_LEVEL_FIELDS = ("cost", "utility")
+_SAVINGS_FIELDS = ("amount", "from", "to")
 _ASSET_FIELDS = ("names", "means", "covariance", "n_portfolios", "mean_range")
 _PAPER_FIELDS = ("num_goals", "unit")
 
@@ -253,23 +261,85 @@ def _describe(value: Any) -> str:
 # dict <-> problem
 # ----------------------------------------------------------------------------------------------
 def _read_goals(reader: _Reader, value: Any, horizon: int) -> tuple[Goal, ...]:
-    items = reader.sequence(value, "goals", "goals (each a mapping with time, cost, utility)",
+    items = reader.sequence(value, "goals",
+                            "goals (each a mapping with time and cost, utility or levels)",
                             min_length=1)
     goals = []
-    times: dict[int, int] = {}
     for i, item in enumerate(items):
         path = f"goals[{i}]"
-        entry = reader.mapping(item, path, _GOAL_FIELDS, required=("time", "cost", "utility"))
+        entry = reader.mapping(item, path, _GOAL_FIELDS, required=("time",))
         time = reader.integer(entry["time"], f"{path}.time", minimum=0, maximum=horizon)
-        if time in times:
-            raise reader.fail(f"{path}.time", f"two goals at time {time} (goals[{times[time]}] "
-                                              "too); at most one goal per year is allowed")
-        times[time] = i
+        name = reader.string(entry["name"], f"{path}.name") if "name" in entry else None
+        if "levels" in entry:
+            for key in ("cost", "utility"):
+                if key in entry:
+                    raise reader.fail(f"{path}.{key}", "give either `cost` and `utility` (an "
+                                                       "all-or-nothing goal) or `levels`, not both")
+            levels = _read_levels(reader, entry["levels"], f"{path}.levels")
+            goals.append(Goal(time=time, levels=levels, name=name))
+            continue
+        for key in ("cost", "utility"):
+            if key not in entry:
+                raise reader.fail(f"{path}.{key}", "missing required field (or give `levels`)")
         cost = reader.number(entry["cost"], f"{path}.cost", minimum=0.0)
         utility = reader.number(entry["utility"], f"{path}.utility", minimum=0.0)
-        name = reader.string(entry["name"], f"{path}.name") if "name" in entry else None
         goals.append(Goal(time=time, cost=cost, utility=utility, name=name))
     return tuple(goals)
+
+
+def _read_levels(reader: _Reader, value: Any, path: str) -> list[tuple[float, float]]:
+    """Goal levels: a list of {cost, utility} mappings or [cost, utility] pairs."""
+    items = reader.sequence(value, path, "levels (each {cost: ..., utility: ...})", min_length=1)
+    levels = []
+    for k, item in enumerate(items):
+        where = f"{path}[{k}]"
+        if isinstance(item, (list, tuple)):
+            if len(item) != 2:
+                raise reader.fail(where, f"must be a [cost, utility] pair; got {_describe(item)}")
+            cost_value, utility_value = item
+        else:
+            level = reader.mapping(item, where, _LEVEL_FIELDS, required=_LEVEL_FIELDS)
+            cost_value, utility_value = level["cost"], level["utility"]
+        levels.append((reader.number(cost_value, f"{where}.cost", minimum=0.0),
+                       reader.number(utility_value, f"{where}.utility", minimum=0.0)))
+    return levels
+
+
+def _read_savings(reader: _Reader, value: Any, horizon: int) -> list[float]:
+    """Savings as one amount per year 0..T-1, from a per-year list or {amount, from, to} ranges."""
+    what = f"amounts (one per year 0..{horizon - 1}) or ranges {{amount, from, to}}"
+    items = reader.sequence(value, "savings", what)
+    if items and all(not isinstance(item, Mapping) for item in items):
+        if len(items) != horizon:
+            raise reader.fail("savings", f"a per-year list must have one amount per year "
+                                         f"0..{horizon - 1}, i.e. {horizon}; got {len(items)}")
+        return [reader.number(v, f"savings[{i}]", minimum=0.0) for i, v in enumerate(items)]
+    amounts = [0.0] * horizon
+    for i, item in enumerate(items):
+        path = f"savings[{i}]"
+        entry = reader.mapping(item, path, _SAVINGS_FIELDS, required=("amount",))
+        amount = reader.number(entry["amount"], f"{path}.amount", minimum=0.0)
+        first = reader.integer(entry.get("from", 0), f"{path}.from", minimum=0,
+                               maximum=horizon - 1)
+        last = reader.integer(entry.get("to", horizon - 1), f"{path}.to", minimum=first,
+                              maximum=horizon - 1)
+        for year in range(first, last + 1):
+            amounts[year] += amount
+    return amounts
+
+
+def _savings_ranges(infusions: tuple[float, ...]) -> list[dict[str, Any]]:
+    """Infusions as {amount, from, to} ranges of equal consecutive amounts (zeros left out)."""
+    ranges: list[dict[str, Any]] = []
+    for year, amount in enumerate(infusions):
+        if amount == 0.0:
+            continue
+        last = ranges[-1] if ranges else None
+        if last is not None and last["amount"] == amount and last["to"] == year - 1:
+            last["to"] = year
+        else:
+            ranges.append({"amount": float(amount), "from": year, "to": year})
+    return ranges
 
 
 def _read_portfolios(reader: _Reader, value: Any) -> Portfolios:
@@ -398,6 +468,7 @@ def _read(data: Any, source: str) -> ProblemFile:
     initial_wealth = reader.number(top["initial_wealth"], "initial_wealth", positive=True)
     unit = reader.number(top["unit"], "unit", positive=True) if "unit" in top else 1.0
     goals = _read_goals(reader, top["goals"], horizon)
+    savings = _read_savings(reader, top["savings"], horizon) if "savings" in top else ()
     asset_names = None
     if "portfolios" in top:
         portfolios = _read_portfolios(reader, top["portfolios"])
@@ -405,7 +476,7 @@ def _read(data: Any, source: str) -> ProblemFile:
         portfolios, asset_names = _read_asset_classes(reader, top["asset_classes"])
     try:
         problem = GBWMProblem(horizon=horizon, initial_wealth=initial_wealth, goals=goals,
-                              portfolios=portfolios, unit=unit)
+                              portfolios=portfolios, unit=unit, infusions=savings)
     except ValueError as exc:  # every field was checked above; keep the file name regardless
         raise reader.fail("", str(exc)) from None
     return ProblemFile(problem, name, description, currency, asset_names, source)
@@ -434,12 +505,17 @@ def problem_to_dict(problem: GBWMProblem, *, name: str | None = None,
         data["currency"] = currency
     goals = []
     for goal in problem.goals:
-        entry: dict[str, Any] = {"time": int(goal.time), "cost": float(goal.cost),
-                                 "utility": float(goal.utility)}
+        entry: dict[str, Any] = {"time": int(goal.time)}
+        if goal.num_levels == 1:
+            entry.update(cost=float(goal.cost), utility=float(goal.utility))
+        else:
+            entry["levels"] = [{"cost": float(c), "utility": float(u)} for c, u in goal.levels]
         if goal.name is not None:
             entry["name"] = goal.name
         goals.append(entry)
     data["goals"] = goals
+    if problem.infusions:
+        data["savings"] = _savings_ranges(problem.infusions)
     data["portfolios"] = {
         "means": [float(m) for m in problem.portfolios.means],
         "volatilities": [float(s) for s in problem.portfolios.volatilities],
@@ -501,6 +577,11 @@ def dump_problem_text(problem: GBWMProblem, fmt: str = "yaml", *, name: str | No
     for goal in data["goals"]:
         lines.append("  - " + yaml.dump(goal, Dumper=_StrictDumper, default_flow_style=True,
                                         sort_keys=False, width=1_000_000).strip())
+    if "savings" in data:
+        lines.append("savings:")
+        for entry in data["savings"]:
+            lines.append("  - " + yaml.dump(entry, Dumper=_StrictDumper, default_flow_style=True,
+                                            sort_keys=False, width=1_000_000).strip())
     lines.append("portfolios:")
     for key in ("means", "volatilities"):
         lines.append(f"  {key}: " + yaml.dump(data["portfolios"][key], Dumper=_StrictDumper,
