@@ -5,7 +5,9 @@
 Prints, for the paper's problem family: solve_dp time (median of ``--repeats``
 runs) and grid size per NG, then evaluate() time and peak traced memory for
 five policies (DP, greedy + DP portfolios, buy-and-hold #8, random, DP goals +
-buy-and-hold portfolio) over 100,000 and 1,000,000 paths.
+buy-and-hold portfolio) over 100,000 and 1,000,000 paths. Then solve_dp on a
+problem of the general class: 40 years, 20 goals (up to 4 in a year, up to 3
+levels each), yearly savings for 30 years.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import tracemalloc
 from gbwm_sb3 import paper_problem, solve_dp
 from gbwm_sb3.evaluation.evaluator import evaluate
 from gbwm_sb3.evaluation.strategies import BuyAndHold, GreedyGoals, Hybrid, RandomPolicy
+from gbwm_sb3.problem.model import GBWMProblem, Goal
 
 
 def bench_solve(repeats: int) -> None:
@@ -32,6 +35,38 @@ def bench_solve(repeats: int) -> None:
             times.append(time.perf_counter() - start)
         print(f"| {num_goals} | {solution.wealth_grid.size} | {statistics.median(times):.3f} | "
               f"{min(times):.3f} | {solution.expected_utility:.3f} |")
+
+
+# Goal years of the general-class problem: 20 goals, at most 4 in one year.
+_GENERAL_YEARS = (2, 2, 2, 2, 5, 5, 5, 9, 9, 12, 15, 15, 15, 15, 20, 20, 25, 30, 35, 40)
+
+
+def general_problem_40_years() -> GBWMProblem:
+    """40 years, 20 goals with 1-3 levels (up to 4 goals in a year), savings of 1 a year for
+    years 0..29, the paper's portfolios."""
+    goals = []
+    for i, t in enumerate(_GENERAL_YEARS):
+        cost, utility = 10.0 * 1.05**t * (0.5 + 0.25 * (i % 3)), 10.0 + t / 2
+        levels = 1 + i % 3
+        goals.append(Goal(t, levels=[(cost * (k + 1) / levels, utility * (k + 2) / (levels + 1))
+                                     for k in range(levels)]))
+    return GBWMProblem(horizon=40, initial_wealth=30.0, goals=tuple(goals),
+                       infusions=[1.0] * 30 + [0.0] * 10)
+
+
+def bench_general_solve(repeats: int) -> None:
+    problem = general_problem_40_years()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        solution = solve_dp(problem)
+        times.append(time.perf_counter() - start)
+    print("\nsolve_dp, general class: T = 40, 20 goals (up to 4 a year, up to 3 levels), "
+          f"savings in years 0..29; {problem.max_decisions} decisions in the largest year")
+    print("| grid points | solve_dp median (s) | min (s) | expected utility |")
+    print("|---|---|---|---|")
+    print(f"| {solution.wealth_grid.size} | {statistics.median(times):.3f} | {min(times):.3f} | "
+          f"{solution.expected_utility:.3f} |")
 
 
 def bench_evaluate(num_goals: int, path_counts: list[int]) -> None:
@@ -63,10 +98,16 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--num-goals", type=int, default=4, choices=(1, 2, 4, 8, 16))
     parser.add_argument("--skip-million", action="store_true")
+    parser.add_argument("--general-only", action="store_true",
+                        help="only the general-class solve_dp timing")
     args = parser.parse_args()
     if args.repeats < 1:
         parser.error(f"--repeats must be >= 1, got {args.repeats}")
+    if args.general_only:
+        bench_general_solve(args.repeats)
+        return
     bench_solve(args.repeats)
+    bench_general_solve(args.repeats)
     bench_evaluate(args.num_goals, [100_000] if args.skip_million else [100_000, 1_000_000])
 
 

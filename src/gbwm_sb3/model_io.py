@@ -243,6 +243,11 @@ def save_model(model: PPO, directory: str | os.PathLike[str], problem: GBWMProbl
             f"{model.n_steps}; the problem has {problem.num_portfolios} portfolios and horizon "
             f"{problem.horizon}"
         )
+    if int(model.action_space.nvec[0]) != problem.max_decisions:
+        raise ValueError(
+            f"model does not fit problem: it chooses among {int(model.action_space.nvec[0])} "
+            f"decisions a year; the problem has up to {problem.max_decisions}"
+        )
     env_problem = _env_problem(model)
     if env_problem is not None and env_problem != problem:
         raise ValueError("model does not fit problem: its environment runs a different problem "
