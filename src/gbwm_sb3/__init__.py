@@ -18,6 +18,7 @@ from gbwm_sb3._compat import install_module_aliases
 from gbwm_sb3.common.lazy import lazy_exports
 from gbwm_sb3.envs import ENV_ID, register_envs
 from gbwm_sb3.problem import (
+    Decision,
     EfficientFrontier,
     GBWMProblem,
     Goal,
@@ -71,6 +72,7 @@ _LAZY_EXPORTS: dict[str, str] = {
 __all__ = [
     "ENV_ID",
     "Goal",
+    "Decision",
     "GBWMProblem",
     "Portfolios",
     "paper_portfolios",

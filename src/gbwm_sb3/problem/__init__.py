@@ -1,6 +1,6 @@
 """The decision problem: goals, portfolios, the investor's horizon and wealth.
 
-- :mod:`~gbwm_sb3.problem.model`: ``GBWMProblem``, ``Goal``, ``Portfolios`` and the paper's
+- :mod:`~gbwm_sb3.problem.model`: ``GBWMProblem``, ``Goal``, ``Decision``, ``Portfolios`` and the paper's
   problem family (validated, immutable; numpy only);
 - :mod:`~gbwm_sb3.problem.frontier`: the Markowitz efficient frontier from asset means and a
   covariance matrix;
@@ -14,7 +14,9 @@ from __future__ import annotations
 from gbwm_sb3.problem.files import load_problem, save_problem
 from gbwm_sb3.problem.frontier import EfficientFrontier, efficient_frontier
 from gbwm_sb3.problem.model import (
+    MAX_DECISIONS_PER_YEAR,
     PAPER_NUM_GOALS,
+    Decision,
     GBWMProblem,
     Goal,
     Portfolios,
@@ -23,7 +25,9 @@ from gbwm_sb3.problem.model import (
 )
 
 __all__ = [
+    "MAX_DECISIONS_PER_YEAR",
     "PAPER_NUM_GOALS",
+    "Decision",
     "GBWMProblem",
     "Goal",
     "Portfolios",
