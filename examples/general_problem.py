@@ -58,7 +58,7 @@ def main() -> None:
                       n_paths=args.paths, seed=1)
     print(report)
     print("\nSuccess per goal and level (DP | RL):")
-    for key, goal in zip(report.goal_keys(), problem.goals, strict=True):
+    for key in report.goal_keys():
         levels = " ".join(f"L{k}: {a:.1%} | {b:.1%}" for k, (a, b) in enumerate(
             zip(report["DP"].level_success[key], report["RL"].level_success[key],
                 strict=True), start=1))

@@ -1,7 +1,7 @@
 """The decision problem: goals, portfolios, the investor's horizon and wealth.
 
-- :mod:`~gbwm_sb3.problem.model`: ``GBWMProblem``, ``Goal``, ``Decision``, ``Portfolios`` and the paper's
-  problem family (validated, immutable; numpy only);
+- :mod:`~gbwm_sb3.problem.model`: ``GBWMProblem``, ``Goal``, ``Decision``, ``Portfolios`` and
+  the paper's problem family (validated, immutable; numpy only);
 - :mod:`~gbwm_sb3.problem.frontier`: the Markowitz efficient frontier from asset means and a
   covariance matrix;
 - :mod:`~gbwm_sb3.problem.files`: YAML/JSON problem files.
