@@ -7,6 +7,8 @@ After the last step's growth the goal at ``T`` (if any) is taken automatically
 when affordable, and its utility is part of that step's reward. The mechanics
 live in :mod:`gbwm_sb3.dynamics` and the observation in
 :mod:`gbwm_sb3.observation`, shared with :class:`gbwm_sb3.vec_env.GBWMVecEnv`.
+For a problem of the general class the first action component is a decision
+index into ``problem.decisions(t)`` (see docs/env.md).
 """
 
 from __future__ import annotations
