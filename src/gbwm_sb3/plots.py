@@ -316,13 +316,21 @@ def plot_wealth_fan(problem: GBWMProblem, policy: Any, n_paths: int = 5_000, see
     ax.fill_between(years, q[1], q[3], color=colour, alpha=0.3, label="25-75th percentile")
     ax.plot(years, q[2], color=colour, lw=2, label="median")
     success = goal_success_probabilities(problem, paths)
+    general = problem_arrays(problem).general
+    last_labelled, in_year = -10, 0
     for i, goal in enumerate(problem.goals):
         ax.axvline(goal.time, color="grey", lw=0.8, ls="--", zorder=0)
         ax.scatter([goal.time], [goal.cost], marker="D", color="#c53030", zorder=3,
                    label="goal cost" if i == 0 else None)
         text = goal.name or f"goal {i + 1}"
+        if general:  # several goals a year: stack their labels; skip crowded neighbours
+            in_year = in_year + 1 if goal.time == last_labelled else 0
+            if in_year == 0 and goal.time - last_labelled < 4:
+                continue
+            last_labelled = goal.time
         ax.annotate(f"{text}\n{success[i]:.0%} reached", (goal.time, goal.cost),
-                    textcoords="offset points", xytext=(4, 6), fontsize=8, color="#742a2a")
+                    textcoords="offset points", xytext=(4, 6 + 22 * in_year), fontsize=8,
+                    color="#742a2a")
     if problem.infusions:  # the savings, as bars on the year they are added
         ax.bar(np.arange(problem.horizon), problem.infusions, width=0.6, color="#38a169",
                alpha=0.6, label="savings added that year", zorder=2)
