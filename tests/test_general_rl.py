@@ -162,3 +162,26 @@ def test_general_model_saves_loads_and_acts_the_same(tmp_path):
         b = SB3Policy(loaded, loaded_problem).act(t, wealth)
         np.testing.assert_array_equal(a[0], b[0])
         np.testing.assert_array_equal(a[1], b[1])
+
+
+def test_savings_with_one_goal_a_year_keep_two_decisions_and_train_fused():
+    from gbwm_sb3.problem.model import GBWMProblem, Goal
+
+    problem = GBWMProblem(horizon=4, initial_wealth=5.0, goals=(Goal(2, 6.0, 3.0),
+                                                                 Goal(4, 8.0, 5.0)),
+                          infusions=[1.0, 1.0, 1.0, 0.0])
+    model = tuned_ppo(problem=problem, seed=0, n_trajectories_per_rollout=64, batch_size=64)
+    assert model.action_space.nvec.tolist() == [2, 15]
+    assert model.observation_space.shape == (DECISION_FLAGS_START + 2,)
+    model.learn(64 * problem.horizon * 2)
+    assert model._fused is not None and model._fused.verified and model._fused.general
+
+
+def test_sampling_sb3_policy_draws_only_available_decisions():
+    problem = small_general_problem()
+    model = tuned_ppo(problem=problem, seed=3, n_trajectories_per_rollout=64, batch_size=64)
+    policy = SB3Policy(model, problem, deterministic=False, seed=1)
+    wealth = np.full(4000, 3.5)  # t = 2, cash 5.5: decisions 0, 1 (cost 3) and 3 (cost 4)
+    decision, portfolio = policy.act(2, wealth)
+    assert set(np.unique(decision).tolist()) == {0, 1, 3}
+    assert portfolio.min() >= 0 and portfolio.max() < problem.num_portfolios
