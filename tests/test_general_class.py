@@ -399,3 +399,13 @@ def test_hybrid_passes_decisions_through_to_the_dp_portfolios():
     hybrid = Hybrid(goals_from=dp, portfolios_from=dp)
     report = evaluate({"dp": dp, "hybrid": hybrid}, problem, n_paths=5_000, seed=2)
     assert report["hybrid"].mean_utility == pytest.approx(report["dp"].mean_utility, rel=1e-3)
+
+
+def test_hybrid_keeps_decision_indices_whatever_the_portfolio_source():
+    problem = small_general_problem()
+    dp = solve_dp(problem)
+    hybrid = Hybrid(goals_from=dp, portfolios_from=BuyAndHold(portfolio=1))
+    wealth = np.array([8.0, 20.0])  # cash 10 and 22 at t = 2: the DP takes decision 5
+    decision, portfolio = hybrid.act(2, wealth)
+    np.testing.assert_array_equal(decision, dp.act(2, wealth)[0])
+    assert decision.max() > 1 and portfolio.tolist() == [1, 1]

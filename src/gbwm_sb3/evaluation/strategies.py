@@ -404,7 +404,9 @@ class Hybrid:
         wealth = np.atleast_1d(np.asarray(wealth, dtype=np.float64))
         take, _ = self.goals_from.act(t, wealth)
         take = np.asarray(take)
-        if take.dtype != bool and not _is_general(_problem_of(self.portfolios_from)):
+        general = (_is_general(_problem_of(self.goals_from))
+                   or _is_general(_problem_of(self.portfolios_from)))
+        if not general:  # the paper's family: a take flag
             take = take.astype(bool)
         portfolio = _portfolios_after_goals(self.portfolios_from, t, wealth, take,
                                             _source_costs(self.portfolios_from))
