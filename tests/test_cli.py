@@ -195,11 +195,10 @@ def test_commands_print_no_warnings(preset: str, tiny: Path, tmp_path: Path) -> 
     """solve, train, evaluate and plot in a fresh process: nothing on stderr a user cannot act on.
 
     The rollout here is 64 trajectories x 4 years = 256 steps: the paper preset's minibatch
-    of 256 divides it; the tuned preset's 960 does not, and ``--batch-size`` is the remedy.
+    of 256 divides it, and the tuned preset splits it into equal minibatches.
     """
     out = tmp_path / "run"
-    batch = ["--batch-size", "64"] if preset == "tuned" else []
-    train = ["train", str(tiny), "--out", str(out), "--preset", preset, *TRAIN, *batch]
+    train = ["train", str(tiny), "--out", str(out), "--preset", preset, *TRAIN]
     script = (
         "import sys\nfrom gbwm_sb3.cli import main\n"
         f"problem, out = {str(tiny)!r}, {str(out)!r}\n"

@@ -22,7 +22,7 @@ def test_builtin_presets() -> None:
     assert list(PRESETS)[:3] == ["paper", "paper-stock", "tuned"]
     assert get_preset("paper").overrides == {}
     assert get_preset("paper-stock").fast is False
-    assert get_preset("tuned").settings()["batch_size"] == 960
+    assert get_preset("tuned").settings()["n_minibatches"] == 20
 
 
 def test_a_registered_preset_is_usable_everywhere(wide: Preset) -> None:
@@ -64,3 +64,46 @@ def test_preset_values_are_validated_when_a_model_is_built(wide: Preset) -> None
     register_preset(Preset("bad", "x", {"clip_range": -1.0}))
     with pytest.raises(ValueError, match="clip_range must be a number in"):
         make_preset_model("bad", seed=0, n_trajectories_per_rollout=8)
+
+
+@pytest.mark.parametrize("steps, n, size", [
+    (19_200, 20, 960),    # tuned on the paper problems: 1,200 x 16
+    (36_000, 20, 1_800),  # tuned on a 30-year problem
+    (256, 20, 16),        # 20 does not divide 256: 16 minibatches of 16 (nearest divisor)
+    (7, 3, 7),            # a prime: one minibatch
+])
+def test_minibatch_size_splits_the_rollout_evenly(steps: int, n: int, size: int) -> None:
+    from gbwm_sb3.ppo.hyperparams import minibatch_size
+
+    assert minibatch_size(steps, n) == size
+    assert steps % size == 0
+
+
+def test_tuned_minibatches_divide_the_rollout_for_any_horizon() -> None:
+    import warnings
+
+    from gbwm_sb3 import GBWMProblem, Goal, paper_portfolios
+
+    for horizon in (3, 7, 30):
+        problem = GBWMProblem(horizon=horizon, initial_wealth=10.0,
+                              portfolios=paper_portfolios(),
+                              goals=[Goal(time=horizon, cost=12.0, utility=1.0)])
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # SB3 warns about a truncated minibatch
+            model = make_preset_model("tuned", problem=problem, seed=0)
+        assert model.batch_size == 60 * horizon
+
+
+def test_batch_size_and_n_minibatches_exclude_each_other() -> None:
+    model = make_preset_model("tuned", seed=0, n_trajectories_per_rollout=8, batch_size=32)
+    assert model.batch_size == 32  # an explicit minibatch replaces the preset's split
+    model = make_preset_model("paper", seed=0, n_trajectories_per_rollout=8, n_minibatches=4)
+    assert model.batch_size == 32
+    with pytest.raises(ValueError, match="batch_size or n_minibatches, not both"):
+        Preset("x", "x", {"batch_size": 64, "n_minibatches": 2})
+    from gbwm_sb3 import paper_ppo
+
+    with pytest.raises(ValueError, match="batch_size or n_minibatches, not both"):
+        paper_ppo(n_trajectories_per_rollout=8, batch_size=32, n_minibatches=4)
+    with pytest.raises(ValueError, match="n_minibatches must be an integer >= 1"):
+        paper_ppo(n_trajectories_per_rollout=8, n_minibatches=0)

@@ -469,7 +469,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="trajectories per PPO rollout (default: the preset's, 4,800)")
     train.add_argument("--batch-size", type=int_in(2, 10_000_000), default=None,
                        help="minibatch size in steps; best a divisor of rollout trajectories x "
-                            "horizon (default: the preset's, 256 for paper, 960 for tuned)")
+                            "horizon (default: the preset's: 256 for paper; tuned splits each "
+                            "rollout into 20 equal minibatches)")
     train.add_argument("--learning-rate", type=float_in(1e-8, 1.0), default=None,
                        help="initial learning rate (default: the preset's, 0.01)")
     train.add_argument("--eval-every", type=int_in(1), default=2,

@@ -293,10 +293,17 @@ def preset_fingerprint(name: str) -> str:
     import hashlib
 
     from gbwm_sb3.envs.observation import OBSERVATION_FEATURES
-    from gbwm_sb3.ppo.hyperparams import PAPER_HYPERPARAMS
+    from gbwm_sb3.ppo.hyperparams import PAPER_HYPERPARAMS, minibatch_size
+    from gbwm_sb3.problem.model import PAPER_HORIZON
 
     settings: dict[str, Any] = dict(PAPER_HYPERPARAMS, observation=OBSERVATION_FEATURES)
     settings.update(get_preset(name).overrides)
+    # Sweeps train on the paper problems (T = 16): a split into n minibatches is the
+    # minibatch size it gives there, so equal settings hash equally however stated.
+    n_minibatches = settings.pop("n_minibatches", None)
+    if n_minibatches is not None:
+        settings["batch_size"] = minibatch_size(
+            settings["n_trajectories_per_rollout"] * PAPER_HORIZON, n_minibatches)
     text = repr(sorted((k, repr(v)) for k, v in settings.items()))
     return name + ":" + hashlib.sha1(text.encode()).hexdigest()[:10]
 

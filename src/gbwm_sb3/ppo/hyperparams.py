@@ -22,6 +22,7 @@ __all__ = [
     "PAPER_HYPERPARAM_SOURCES",
     "resolve_hyperparams",
     "resolve_reward_scale",
+    "minibatch_size",
     "positive_int",
 ]
 
@@ -137,3 +138,19 @@ def resolve_reward_scale(value: float | str | None, problem: GBWMProblem) -> flo
             raise ValueError(f"reward_scale must be None, 'total' or a number > 0, got {value!r}")
         return 1.0 / problem.total_utility
     return _real_in("reward_scale", value, 0.0, math.inf, low_open=True)
+
+
+def minibatch_size(rollout_steps: int, n_minibatches: int) -> int:
+    """Steps per minibatch for ``n_minibatches`` equal minibatches of a rollout.
+
+    When ``n_minibatches`` does not divide ``rollout_steps``, the nearest number of
+    minibatches that does is used (ties: the larger number), so every minibatch has
+    the same size and none is truncated; minibatches hold at least 2 steps.
+    """
+    positive_int("n_minibatches", n_minibatches)
+    if positive_int("rollout steps", rollout_steps) < 2:
+        raise ValueError(f"a rollout of {rollout_steps} step(s) cannot be split into minibatches "
+                         "of at least 2 steps")
+    counts = [k for k in range(1, rollout_steps // 2 + 1) if rollout_steps % k == 0]
+    best = min(counts, key=lambda k: (abs(k - n_minibatches), -k))
+    return rollout_steps // best

@@ -27,6 +27,7 @@ from gbwm_sb3.ppo.callbacks import GBWMTrainingMixin, find_gbwm_vec_env
 from gbwm_sb3.ppo.hyperparams import (
     PAPER_HYPERPARAM_SOURCES,
     PAPER_HYPERPARAMS,
+    minibatch_size,
     positive_int,
     resolve_hyperparams,
     resolve_reward_scale,
@@ -72,6 +73,7 @@ def paper_ppo(
     portfolio_degree: int | None = None,
     portfolio_free_logits: bool = True,
     ent_coef_final: float | None = None,
+    n_minibatches: int | None = None,
     **overrides: Any,
 ) -> PPO:
     """PPO in the documented configuration on ``problem``, else on ``paper_problem(num_goals)``.
@@ -88,13 +90,22 @@ def paper_ppo(
     see ``GBWMPolicy``); ``None`` (the paper): one free logit each.
     ``ent_coef_final``: the entropy coefficient decays linearly from ``ent_coef`` to this
     value over each ``learn`` call (``None``, the paper: constant).
+    ``n_minibatches``: split each rollout into this many equal minibatches instead of
+    giving ``batch_size`` (see :func:`~gbwm_sb3.ppo.hyperparams.minibatch_size`; the
+    ``tuned`` preset uses 20, so its minibatches divide the rollout for any horizon).
     Torch runs on one thread (see ``configure_torch_threads``).
     """
+    if n_minibatches is not None and "batch_size" in overrides:
+        raise ValueError("give batch_size or n_minibatches, not both; got batch_size="
+                         f"{overrides['batch_size']!r} and n_minibatches={n_minibatches!r}")
     hp = resolve_hyperparams(**overrides)
     if problem is None:
         problem = paper_problem(num_goals)
     elif not isinstance(problem, GBWMProblem):
         raise ValueError(f"problem must be a GBWMProblem or None, got {type(problem).__name__}")
+    if n_minibatches is not None:
+        hp["batch_size"] = minibatch_size(hp["n_trajectories_per_rollout"] * problem.horizon,
+                                          n_minibatches)
     algo = _algorithm(fast)
     configure_torch_threads()
     env = GBWMVecEnv(hp["n_trajectories_per_rollout"], problem=problem, seed=seed,
@@ -164,7 +175,12 @@ def make_preset_model(preset: str, problem: GBWMProblem | None = None, seed: int
     over the preset's own overrides.
     """
     entry = get_preset(preset)
-    return paper_ppo(problem=problem, seed=seed, fast=entry.fast, **{**entry.overrides, **kwargs})
+    settings = dict(entry.overrides)
+    if "batch_size" in kwargs:  # an explicit minibatch replaces the preset's split, and back
+        settings.pop("n_minibatches", None)
+    if "n_minibatches" in kwargs:
+        settings.pop("batch_size", None)
+    return paper_ppo(problem=problem, seed=seed, fast=entry.fast, **{**settings, **kwargs})
 
 
 def tuned_ppo(num_goals: int = 4, problem: GBWMProblem | None = None, seed: int | None = 0,

@@ -58,6 +58,7 @@ HYPERPARAMETER_NAMES: tuple[str, ...] = tuple(
 
 #: Options beyond the documented configuration (see ``paper_ppo``).
 TRAINING_OPTIONS: tuple[str, ...] = (
+    "n_minibatches",
     "reward_scale",
     "portfolio_given_goal",
     "portfolio_degree",
@@ -89,6 +90,9 @@ class Preset:
         if not isinstance(self.overrides, Mapping):
             raise ValueError(f"overrides of preset {self.name!r} must be a mapping, "
                              f"got {type(self.overrides).__name__}")
+        if "batch_size" in self.overrides and "n_minibatches" in self.overrides:
+            raise ValueError(f"overrides of preset {self.name!r}: give batch_size or "
+                             "n_minibatches, not both")
         allowed = (*HYPERPARAMETER_NAMES, *TRAINING_OPTIONS)
         unknown = sorted(set(self.overrides) - set(allowed))
         if unknown:
@@ -101,12 +105,12 @@ class Preset:
         return {**DOCUMENTED_CONFIGURATION, **self.overrides}
 
 
-#: Overrides of the ``tuned`` preset (why each one: docs/tuning.md). The minibatch of 960
-#: divides the rollout of 1,200 x 16 steps into 20 equal minibatches.
+#: Overrides of the ``tuned`` preset (why each one: docs/tuning.md). 20 minibatches per
+#: rollout: 1,200 x T steps split evenly for any horizon T (960 steps each for T = 16).
 TUNED_HYPERPARAMS: Mapping[str, Any] = MappingProxyType({
     "n_trajectories_per_rollout": 1200,
     "n_epochs": 16,
-    "batch_size": 960,
+    "n_minibatches": 20,
     "reward_scale": "total",
     "portfolio_degree": 2,
 })
@@ -143,7 +147,8 @@ register_preset(Preset(
 register_preset(Preset(
     "paper-stock", "the documented configuration on SB3's stock PPO.train()", fast=False))
 register_preset(Preset(
-    "tuned", "M 1200, 16 epochs of 960, rewards / total utility, quadratic portfolio head",
+    "tuned", "M 1200, 16 epochs of 20 minibatches, rewards / total utility, quadratic "
+    "portfolio head",
     TUNED_HYPERPARAMS))
 
 #: Names of the built-in presets.
