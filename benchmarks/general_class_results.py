@@ -69,15 +69,20 @@ def general_benchmark(name: str) -> GBWMProblem:
     return GENERAL_BENCHMARKS[name]()
 
 
-def _done(path: Path) -> set[tuple[str, str, int, int]]:
+# Runs recorded before the minibatch was stored used the tuned preset's minibatch of then.
+_EARLIER_BATCH_SIZE = 960
+
+
+def _key(row: dict) -> tuple:
+    """A run's identity: problem, preset, seed, budget and minibatch size."""
+    return (row["problem"], row["preset"], row["seed"], row["trajectories"],
+            row.get("batch_size", _EARLIER_BATCH_SIZE))
+
+
+def _done(path: Path) -> set[tuple]:
     if not path.is_file():
         return set()
-    keys = set()
-    for line in path.read_text().splitlines():
-        if line.strip():
-            row = json.loads(line)
-            keys.add((row["problem"], row["preset"], row["seed"], row["trajectories"]))
-    return keys
+    return {_key(json.loads(line)) for line in path.read_text().splitlines() if line.strip()}
 
 
 def run(args: argparse.Namespace) -> None:
@@ -89,18 +94,22 @@ def run(args: argparse.Namespace) -> None:
         problem = general_benchmark(name)
         dp = None
         for seed in args.seeds:
-            if (name, args.preset, seed, args.trajectories) in done:
+            start = time.perf_counter()
+            model = make_preset_model(args.preset, problem=problem, seed=seed)
+            key = (name, args.preset, seed, args.trajectories, model.batch_size)
+            if key in done:
                 continue
             if dp is None:
                 dp = solve_dp(problem)
-            start = time.perf_counter()
-            model = make_preset_model(args.preset, problem=problem, seed=seed)
+                start = time.perf_counter()
+                model = make_preset_model(args.preset, problem=problem, seed=seed)
             learn_paper(model, n_trajectories=args.trajectories)
             train_seconds = time.perf_counter() - start
             report = evaluate({"dp": dp, "rl": SB3Policy(model, problem)}, problem,
                               n_paths=args.paths, seed=args.eval_seed)
             row = {"problem": name, "preset": args.preset, "seed": seed,
-                   "trajectories": args.trajectories, "paths": args.paths,
+                   "trajectories": args.trajectories, "batch_size": model.batch_size,
+                   "paths": args.paths,
                    "eval_seed": args.eval_seed, "dp_expected_utility": dp.expected_utility,
                    "dp_mean_utility": report["dp"].mean_utility,
                    "rl_mean_utility": report["rl"].mean_utility,
@@ -114,15 +123,17 @@ def run(args: argparse.Namespace) -> None:
 
 def summary(path: Path) -> None:
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    groups: dict[tuple[str, str, int], list[dict]] = {}
+    groups: dict[tuple[str, str, int, int], list[dict]] = {}
     for row in rows:
-        groups.setdefault((row["problem"], row["preset"], row["trajectories"]), []).append(row)
-    print("| problem | preset | trajectories | seeds | mean efficiency | min | max | "
+        key = (row["problem"], row["preset"], row["trajectories"],
+               row.get("batch_size", _EARLIER_BATCH_SIZE))
+        groups.setdefault(key, []).append(row)
+    print("| problem | preset | trajectories | minibatch | seeds | mean efficiency | min | max | "
           "DP expected utility |")
-    print("|---|---|---|---|---|---|---|---|")
-    for (problem, preset, trajectories), group in sorted(groups.items()):
+    print("|---|---|---|---|---|---|---|---|---|")
+    for (problem, preset, trajectories, batch), group in sorted(groups.items()):
         eff = [r["efficiency"] for r in group]
-        print(f"| {problem} | {preset} | {trajectories:,} | {len(eff)} | "
+        print(f"| {problem} | {preset} | {trajectories:,} | {batch} | {len(eff)} | "
               f"{statistics.mean(eff):.4f} | {min(eff):.4f} | {max(eff):.4f} | "
               f"{group[0]['dp_expected_utility']:.3f} |")
 
