@@ -3,10 +3,10 @@
 Each job trains one model on a paper problem with a named preset plus
 overrides, evaluates its deterministic policy against the DP optimum on
 common random numbers, and returns a flat result record. :func:`run_sweep`
-runs the jobs in worker processes (:func:`gbwm_sb3.parallel.run_parallel`)
-and appends every record to a JSON-lines file the moment its job ends
-(flushed and fsync'ed, append-only: the file is never rewritten), so a crash
-or Ctrl-C loses at most the runs in flight. Running the same sweep again
+runs the jobs on an engine (:mod:`gbwm_sb3.experiments.engines`: local worker
+processes by default, or a Ray cluster) and appends every record to a JSON-lines
+file the moment its job ends (flushed and fsync'ed, append-only: the file is never
+rewritten), so a crash or Ctrl-C loses at most the runs in flight. Running the same sweep again
 skips every job whose key is already in the file.
 """
 
@@ -24,7 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from gbwm_sb3.experiments.parallel import JobFailure, run_parallel
+from gbwm_sb3.experiments.engines import check_engine, run_jobs
+from gbwm_sb3.experiments.parallel import JobFailure
 from gbwm_sb3.ppo.registry import get_preset
 
 __all__ = [
@@ -215,13 +216,12 @@ def run_sweep(jobs: Sequence[SweepJob], results_path: str | os.PathLike[str],
     written, so the next run retries them. KeyboardInterrupt propagates after the
     workers are stopped; everything finished before it is already on disk.
     ``run=False`` runs nothing and returns the records already saved for ``jobs``.
-    ``engine="local"`` runs the jobs in a local process pool (``address`` must be None).
+    ``engine``: ``"local"`` (worker processes on this machine) or ``"ray"`` (one Ray
+    task per job on the cluster at ``address``; see :func:`~gbwm_sb3.experiments.
+    engines.run_jobs`, which also says what ``workers`` means there). The results file
+    is written by this process only, whatever the engine.
     """
-    if engine != "local":
-        raise ValueError(f"engine must be 'local', got {engine!r}")
-    if address is not None:
-        raise ValueError(f"address is only used by a cluster engine; got {address!r} with "
-                         f"engine {engine!r}")
+    check_engine(engine, address)
     job_fn = train_and_evaluate if job_fn is None else job_fn
     jobs = list(jobs)
     keys = [job.key for job in jobs]
@@ -233,7 +233,8 @@ def run_sweep(jobs: Sequence[SweepJob], results_path: str | os.PathLike[str],
     failures: list[JobFailure] = []
     bar = _progress_bar(len(jobs), len(jobs) - len(todo), description, progress and run)
     try:
-        for job, result in run_parallel(job_fn, todo, workers=workers):
+        for job, result in run_jobs(job_fn, todo, engine=engine, workers=workers,
+                                    address=address):
             if isinstance(result, JobFailure):
                 failures.append(result)
                 _write_out(f"FAILED {job.key}\n{result.traceback}", bar)
