@@ -271,3 +271,15 @@ def test_activation_by_name_builds_the_same_network_as_the_class() -> None:
     by_name = paper_ppo(num_goals=2, n_trajectories_per_rollout=8, activation_fn="relu")
     by_class = paper_ppo(num_goals=2, n_trajectories_per_rollout=8, activation_fn=nn.ReLU)
     assert by_name.policy.activation_fn is nn.ReLU is by_class.policy.activation_fn
+
+
+def test_constant_learning_rate_schedule() -> None:
+    model = paper_ppo(n_trajectories_per_rollout=8, learning_rate=0.003,
+                      learning_rate_schedule="constant")
+    assert [model.lr_schedule(p) for p in (1.0, 0.5, 0.0)] == [0.003] * 3
+    with pytest.raises(ValueError, match="learning_rate_schedule must be one of linear, "
+                                         "constant"):
+        paper_ppo(n_trajectories_per_rollout=8, learning_rate_schedule="cosine")
+    with pytest.raises(ValueError, match="learning_rate must be a number"):
+        paper_ppo(n_trajectories_per_rollout=8, learning_rate=-1.0,
+                  learning_rate_schedule="constant")

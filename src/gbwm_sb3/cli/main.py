@@ -5,6 +5,7 @@
     gbwm evaluate DIR                        RL vs DP and the paper's benchmark strategies
     gbwm plot DIR                            policy heatmaps, wealth fan, goal odds, curves
     gbwm reproduce table1|sensitivity|figure2|ablation [OPTIONS]   the paper's experiments
+    gbwm tune PROBLEM... --study NAME --trials N   Optuna study (see gbwm_sb3.cli.tune)
 
 PROBLEM is a problem file (``.yaml``, ``.yml``, ``.json``; see docs/problem_files.md) or
 ``paper:NG`` (NG in 1, 2, 4, 8, 16; ``paper:NG:UNIT`` scales money by UNIT).
@@ -23,6 +24,7 @@ from typing import Any
 
 from gbwm_sb3.cli.arguments import CLIError, float_in, int_in
 from gbwm_sb3.cli.reproduce import add_reproduce_parser
+from gbwm_sb3.cli.tune import add_tune_parser
 from gbwm_sb3.ppo.registry import preset_names
 
 __all__ = ["main", "build_parser"]
@@ -516,6 +518,7 @@ def build_parser() -> argparse.ArgumentParser:
     plot.set_defaults(func=cmd_plot)
 
     add_reproduce_parser(commands)
+    add_tune_parser(commands)
     return parser
 
 

@@ -74,6 +74,7 @@ def paper_ppo(
     portfolio_free_logits: bool = True,
     ent_coef_final: float | None = None,
     n_minibatches: int | None = None,
+    learning_rate_schedule: str = "linear",
     **overrides: Any,
 ) -> PPO:
     """PPO in the documented configuration on ``problem``, else on ``paper_problem(num_goals)``.
@@ -93,11 +94,14 @@ def paper_ppo(
     ``n_minibatches``: split each rollout into this many equal minibatches instead of
     giving ``batch_size`` (see :func:`~gbwm_sb3.ppo.hyperparams.minibatch_size`; the
     ``tuned`` preset uses 20, so its minibatches divide the rollout for any horizon).
+    ``learning_rate_schedule``: ``"linear"`` (the paper: a numeric ``learning_rate``
+    decays linearly to 0 over each ``learn`` call) or ``"constant"``.
     Torch runs on one thread (see ``configure_torch_threads``).
     """
     if n_minibatches is not None and "batch_size" in overrides:
         raise ValueError("give batch_size or n_minibatches, not both; got batch_size="
                          f"{overrides['batch_size']!r} and n_minibatches={n_minibatches!r}")
+    overrides = _apply_learning_rate_schedule(learning_rate_schedule, overrides)
     hp = resolve_hyperparams(**overrides)
     if problem is None:
         problem = paper_problem(num_goals)
@@ -131,6 +135,24 @@ def paper_ppo(
         device=device,
         ent_coef_final=ent_coef_final,
     )
+
+
+LEARNING_RATE_SCHEDULES = ("linear", "constant")
+
+
+def _apply_learning_rate_schedule(schedule: str, overrides: dict[str, Any]) -> dict[str, Any]:
+    """``"constant"`` turns a numeric learning rate into a constant schedule; a callable
+    learning rate is its own schedule."""
+    if schedule not in LEARNING_RATE_SCHEDULES:
+        raise ValueError(f"learning_rate_schedule must be one of "
+                         f"{', '.join(LEARNING_RATE_SCHEDULES)}, got {schedule!r}")
+    rate = overrides.get("learning_rate", PAPER_HYPERPARAMS["learning_rate"])
+    if schedule == "linear" or callable(rate):
+        return overrides
+    from stable_baselines3.common.utils import ConstantSchedule
+
+    resolve_hyperparams(learning_rate=rate)  # validates the number, naming the field
+    return {**overrides, "learning_rate": ConstantSchedule(float(rate))}
 
 
 def _policy_kwargs(hp: dict[str, Any], portfolio_given_goal: bool,

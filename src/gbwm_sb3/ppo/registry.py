@@ -11,11 +11,24 @@ update path it trains on. Adding a preset is adding an entry::
 after which ``make_preset_model("wide", ...)``, ``gbwm train --preset wide`` (in the same
 process) and sweeps accept it. This module imports nothing heavy, so the command line
 can list the presets without loading PyTorch.
+
+Presets can also live in JSON files (``gbwm tune --export-preset`` writes them)::
+
+    {"format": "gbwm-presets/1",
+     "presets": {"fast": {"description": "...", "overrides": {...}, "fast": true}}}
+
+:func:`load_presets` registers a file's presets. On import, this module loads the user
+presets file (:func:`user_presets_paths`: the files listed in ``GBWM_PRESETS``, else
+``$XDG_CONFIG_HOME/gbwm/presets.json`` when it exists), so every process that trains
+(the CLI, sweep workers, which inherit the environment) knows the same presets.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -29,9 +42,15 @@ __all__ = [
     "PRESETS",
     "PRESET_NAMES",
     "TUNED_HYPERPARAMS",
+    "PRESETS_FILE_FORMAT",
+    "USER_PRESETS_ENV",
     "get_preset",
+    "load_presets",
+    "loaded_presets_files",
     "preset_names",
     "register_preset",
+    "save_preset",
+    "user_presets_paths",
 ]
 
 #: The paper's base case plus the seeds' values (sources: ``gbwm_sb3.ppo.hyperparams``).
@@ -64,6 +83,7 @@ TRAINING_OPTIONS: tuple[str, ...] = (
     "portfolio_degree",
     "portfolio_free_logits",
     "ent_coef_final",
+    "learning_rate_schedule",
 )
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
@@ -116,6 +136,7 @@ TUNED_HYPERPARAMS: Mapping[str, Any] = MappingProxyType({
 })
 
 PRESETS: dict[str, Preset] = {}
+_LOADED_FILES: list[str] = []
 
 
 def register_preset(preset: Preset, replace: bool = False) -> Preset:
@@ -153,3 +174,111 @@ register_preset(Preset(
 
 #: Names of the built-in presets.
 PRESET_NAMES: tuple[str, ...] = preset_names()
+
+
+# ------------------------------------------------------------------------------ preset files
+#: ``format`` field of a presets file.
+PRESETS_FILE_FORMAT = "gbwm-presets/1"
+#: Environment variable: presets files to load on import, separated by ``os.pathsep``.
+USER_PRESETS_ENV = "GBWM_PRESETS"
+
+
+def user_presets_paths() -> list[str]:
+    """The user presets files: ``GBWM_PRESETS`` (``os.pathsep``-separated) when set, else
+    ``$XDG_CONFIG_HOME/gbwm/presets.json`` (``~/.config/...``) when that file exists."""
+    raw = os.environ.get(USER_PRESETS_ENV)
+    if raw is not None:
+        return [part for part in raw.split(os.pathsep) if part]
+    config = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    default = os.path.join(config, "gbwm", "presets.json")
+    return [default] if os.path.isfile(default) else []
+
+
+def _read_presets_file(path: str | os.PathLike[str]) -> dict[str, Any]:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"presets file {path} is not valid JSON: {exc}") from None
+    if (not isinstance(data, dict) or data.get("format") != PRESETS_FILE_FORMAT
+            or not isinstance(data.get("presets"), dict)):
+        raise ValueError(f"presets file {path} must be a JSON object with \"format\": "
+                         f"\"{PRESETS_FILE_FORMAT}\" and a \"presets\" object")
+    return data
+
+
+def _preset_from_entry(name: str, entry: Any, path: str | os.PathLike[str]) -> Preset:
+    if not isinstance(entry, dict) or not {"description", "overrides"} <= set(entry):
+        raise ValueError(f"preset {name!r} in {path} must be an object with \"description\" "
+                         "and \"overrides\" (and optionally \"fast\")")
+    fast = entry.get("fast", True)
+    if not isinstance(fast, bool):
+        raise ValueError(f"preset {name!r} in {path}: \"fast\" must be true or false")
+    return Preset(name, str(entry["description"]), dict(entry["overrides"]), fast=fast)
+
+
+def load_presets(path: str | os.PathLike[str], replace: bool = False) -> list[Preset]:
+    """Register every preset of a presets file and return them.
+
+    A name already registered needs ``replace=True``, except that a preset identical to
+    the registered one is accepted (loading the same file twice is harmless).
+    """
+    data = _read_presets_file(path)
+    presets = [_preset_from_entry(name, entry, path) for name, entry in data["presets"].items()]
+    for preset in presets:
+        existing = PRESETS.get(preset.name)
+        if existing == preset:
+            continue
+        if preset.name in PRESET_NAMES:
+            raise ValueError(f"presets file {path}: {preset.name!r} is a built-in preset "
+                             "name; choose another name")
+        if existing is not None and not replace:
+            raise ValueError(f"presets file {path}: a preset named {preset.name!r} is "
+                             "already registered; pass replace=True to replace it")
+        register_preset(preset, replace=True)
+    if os.path.abspath(path) not in _LOADED_FILES:
+        _LOADED_FILES.append(os.path.abspath(path))
+    return presets
+
+
+def loaded_presets_files() -> list[str]:
+    """Absolute paths of the presets files loaded in this process, in loading order
+    (worker processes are told to load them too)."""
+    return list(_LOADED_FILES)
+
+
+def save_preset(preset: Preset, path: str | os.PathLike[str], replace: bool = False,
+                extra: Mapping[str, Any] | None = None) -> None:
+    """Write ``preset`` into the presets file ``path`` (created if missing, other presets
+    kept). ``extra`` (e.g. where the preset came from) is stored beside it for readers."""
+    if preset.name in PRESET_NAMES:
+        raise ValueError(f"{preset.name!r} is a built-in preset name; choose another name")
+    data = (_read_presets_file(path) if os.path.exists(path)
+            else {"format": PRESETS_FILE_FORMAT, "presets": {}})
+    if preset.name in data["presets"] and not replace:
+        raise ValueError(f"presets file {path} already holds a preset {preset.name!r}; "
+                         "replace it explicitly")
+    entry: dict[str, Any] = {"description": preset.description,
+                             "overrides": dict(preset.overrides), "fast": preset.fast}
+    if extra:
+        entry["source"] = dict(extra)
+    data["presets"][preset.name] = entry
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    temporary = f"{path}.tmp{os.getpid()}"
+    with open(temporary, "w", encoding="utf-8") as handle:
+        json.dump(data, handle, indent=2, sort_keys=True)
+        handle.write("\n")
+    os.replace(temporary, path)
+
+
+def _load_user_presets() -> None:
+    """Load the user presets files; a broken file is reported, not fatal to the import."""
+    for path in user_presets_paths():
+        try:
+            load_presets(path, replace=True)
+        except (OSError, ValueError) as exc:
+            warnings.warn(f"user presets not loaded: {exc}", stacklevel=2)
+
+
+_load_user_presets()

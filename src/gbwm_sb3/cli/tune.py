@@ -1,0 +1,234 @@
+"""``gbwm tune``: hyperparameter studies on Optuna (NSGA-II or TPE), shareable across machines.
+
+    gbwm tune paper:4 paper:16 --study S --trials 20            run 20 trials (SQLite file)
+    gbwm tune paper:4 --study S --storage postgresql://... --trials 10 --workers 2
+    gbwm tune --study S --show                                  print + plot the front
+    gbwm tune --study S --export-preset fast [--trial N]        save a trial as a preset
+
+See :mod:`gbwm_sb3.experiments.tuning` for what a trial does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+from pathlib import Path
+from typing import Any
+
+from gbwm_sb3.cli.arguments import CLIError, float_in, int_in
+
+__all__ = ["add_tune_parser", "cmd_tune", "DEFAULT_STORAGE"]
+
+DEFAULT_STORAGE = "sqlite:///gbwm-tune.db"
+
+
+def _storage_url(text: str) -> str:
+    """``--storage``: an SQLAlchemy URL (checked for form here, for reach when opened)."""
+    try:
+        from sqlalchemy.engine import make_url
+    except ImportError:
+        raise argparse.ArgumentTypeError(
+            'needs SQLAlchemy; install the tuning extra: pip install "gbwm-sb3[tune]"') from None
+    try:
+        make_url(text)
+    except Exception:  # noqa: BLE001 - sqlalchemy raises several types for a bad URL
+        raise argparse.ArgumentTypeError(
+            f"must be an SQLAlchemy URL such as sqlite:///tune.db or "
+            f"postgresql://USER@HOST:PORT/DB, got {text!r}") from None
+    return text
+
+
+def _study_name(text: str) -> str:
+    if not text.strip() or len(text) > 200:
+        raise argparse.ArgumentTypeError(f"must be a non-empty name of at most 200 "
+                                         f"characters, got {text!r}")
+    return text
+
+
+def _fixed(text: str) -> tuple[str, Any]:
+    """``--fix NAME=VALUE``: a search-space parameter held at a JSON value."""
+    from gbwm_sb3.experiments.tuning import check_fixed
+
+    name, sep, raw = text.partition("=")
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw  # a bare word: a string
+    try:
+        if not sep:
+            raise ValueError(f"expected NAME=VALUE, got {text!r}")
+        check_fixed(name.strip(), value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return name.strip(), value
+
+
+def add_tune_parser(commands: Any) -> argparse.ArgumentParser:
+    """Add the ``tune`` command to the ``gbwm`` subparsers."""
+    from gbwm_sb3.experiments.tuning import SAMPLERS, SEARCH_SPACE
+
+    tune = commands.add_parser(
+        "tune", help="tune hyperparameters with Optuna (NSGA-II or TPE)",
+        description="Run, show or export an Optuna study. Each trial trains a configuration "
+                    "(the paper preset with overrides from the search space) on every "
+                    "PROBLEM for every seed and scores it against DP on common random "
+                    "numbers. nsga2: efficiency (max) and training time (min); tpe: "
+                    "efficiency with pruning. Any number of `gbwm tune` processes, on any "
+                    "machines, can work on one study through a shared --storage.")
+    tune.add_argument("problems", nargs="*", metavar="PROBLEM",
+                      help="problem file or paper:NG (several: efficiency is their mean); "
+                           "needed to create a study")
+    tune.add_argument("--study", required=True, type=_study_name, help="study name")
+    tune.add_argument("--storage", type=_storage_url, default=DEFAULT_STORAGE,
+                      help=f"SQLAlchemy URL of the study database (default {DEFAULT_STORAGE}, "
+                           "a file in the current folder; postgresql://... to share it)")
+    tune.add_argument("--trials", type=int_in(1, 100_000), default=None,
+                      help="trials to run in this command (shared among --workers)")
+    tune.add_argument("--workers", type=int_in(1, 256), default=1,
+                      help="worker processes on this machine, one core each (default 1)")
+    tune.add_argument("--sampler", choices=SAMPLERS, default="nsga2",
+                      help="nsga2: efficiency and training time (default); tpe: efficiency "
+                           "with pruning")
+    tune.add_argument("--n-trajectories", type=int_in(1, 100_000_000), default=50_000,
+                      help="training budget per run in trajectories (default 50,000)")
+    tune.add_argument("--seeds", type=int_in(1, 1000), default=2,
+                      help="training seeds 0..S-1 per problem in each trial (default 2)")
+    tune.add_argument("--eval-paths", type=int_in(2, 10_000_000), default=20_000,
+                      help="common-random-number paths per evaluation (default 20,000)")
+    tune.add_argument("--population", type=int_in(2, 10_000), default=8,
+                      help="NSGA-II population size; TPE: random trials before modelling "
+                           "= half of it (default 8)")
+    tune.add_argument("--timeout", type=float_in(1.0, 1e7), default=None,
+                      help="stop starting trials after this many seconds")
+    tune.add_argument("--heartbeat", type=float_in(1.0, 3600.0), default=30.0,
+                      help="seconds between a running trial's heartbeats; a trial silent "
+                           "for 3 beats (its worker died) is marked failed (default 30)")
+    tune.add_argument("--fix", action="append", default=[], type=_fixed, metavar="NAME=VALUE",
+                      help="hold a search-space parameter at VALUE (JSON: 1200, 0.01, "
+                           "\"linear\", true); repeatable. Parameters: "
+                           + ", ".join(SEARCH_SPACE))
+    tune.add_argument("--show", action="store_true",
+                      help="print the Pareto front and write it (CSV, JSON, markdown, PNG) "
+                           "to --out")
+    tune.add_argument("--out", default=None, metavar="DIR",
+                      help="folder for --show (default tune-STUDY)")
+    tune.add_argument("--export-preset", default=None, metavar="NAME",
+                      help="save a completed trial as preset NAME in --preset-file")
+    tune.add_argument("--trial", type=int_in(0), default=None,
+                      help="trial to export (default: the most efficient on the front)")
+    tune.add_argument("--preset-file", default=None, metavar="PATH",
+                      help="presets file to write (default: the user presets file, "
+                           "$GBWM_PRESETS or ~/.config/gbwm/presets.json)")
+    tune.add_argument("--force", action="store_true",
+                      help="replace a preset of the same name in --preset-file")
+    tune.set_defaults(func=cmd_tune)
+    return tune
+
+
+def _default_preset_file() -> Path:
+    from gbwm_sb3.ppo.registry import USER_PRESETS_ENV
+
+    raw = os.environ.get(USER_PRESETS_ENV)
+    if raw:
+        return Path(raw.split(os.pathsep)[0])
+    config = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return Path(config) / "gbwm" / "presets.json"
+
+
+def _open(args: argparse.Namespace) -> tuple[Any, Any]:
+    try:
+        from gbwm_sb3.experiments import tuning
+    except ImportError as exc:
+        raise CLIError(str(exc)) from None
+    try:
+        storage = tuning.make_storage(args.storage, args.heartbeat)
+    except ImportError as exc:
+        raise CLIError(f"--storage {args.storage}: a database driver is missing ({exc}); "
+                       f"install the tuning extra: {tuning.TUNE_INSTALL_HINT}") from None
+    except Exception as exc:  # noqa: BLE001 - connection errors come in many types
+        raise CLIError(f"--storage {args.storage}: cannot open the database: {exc}") from None
+    return tuning, storage
+
+
+def _run(args: argparse.Namespace, tuning: Any) -> None:
+    from gbwm_sb3.cli.main import _problem
+
+    if not args.problems:
+        raise CLIError("PROBLEM is needed to run trials (e.g. paper:4 paper:16)")
+    for spec in args.problems:
+        _problem(spec)  # a clear error now rather than in every trial
+    settings = tuning.TuneSettings(problems=tuple(args.problems),
+                                   n_trajectories=args.n_trajectories, seeds=args.seeds,
+                                   n_eval_paths=args.eval_paths, sampler=args.sampler,
+                                   fixed=dict(args.fix))
+    print(f"study {args.study!r} on {args.storage}: {args.trials} trial(s) with "
+          f"{args.workers} worker(s), sampler {args.sampler}", flush=True)
+    try:
+        study = tuning.optimize(args.storage, args.study, settings, args.trials,
+                                workers=args.workers, population=args.population,
+                                timeout=args.timeout, heartbeat=args.heartbeat)
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+    print(f"study {args.study!r}: {tuning.describe_counts(study)}")
+
+
+def _load(args: argparse.Namespace, tuning: Any, storage: Any) -> Any:
+    try:
+        return tuning.load_study(storage, args.study)
+    except KeyError:
+        raise CLIError(f"--study {args.study!r}: no such study in {args.storage}") from None
+
+
+def cmd_tune(args: argparse.Namespace) -> int:
+    """Run trials (with --trials), then show and/or export (with --show/--export-preset)."""
+    if args.trials is None and not args.show and args.export_preset is None:
+        raise CLIError("nothing to do: give --trials N to run trials, --show or "
+                       "--export-preset NAME")
+    if args.trial is not None and args.export_preset is None:
+        raise CLIError("--trial selects the trial for --export-preset; give --export-preset")
+    if args.export_preset is not None:
+        from gbwm_sb3.ppo.registry import _NAME
+
+        if not _NAME.match(args.export_preset):
+            raise CLIError(f"--export-preset must be lower-case letters, digits, '-', '_' or "
+                           f"'.', starting with a letter or digit; got {args.export_preset!r}")
+    tuning, storage = _open(args)
+    if args.trials is not None:
+        _run(args, tuning)
+    study = _load(args, tuning, storage)
+    if args.show:
+        _show(args, tuning, study)
+    if args.export_preset is not None:
+        _export(args, tuning, study)
+    return 0
+
+
+def _show(args: argparse.Namespace, tuning: Any, study: Any) -> None:
+    if not tuning.front_rows(study):
+        raise CLIError(f"study {args.study!r} has no completed trial yet "
+                       f"({tuning.describe_counts(study)})")
+    print(f"study {args.study!r}: {tuning.describe_counts(study)}; settings "
+          f"{tuning.study_settings(study).to_attrs()}")
+    print(tuning.format_front(study))
+    out = Path(args.out) if args.out else Path(f"tune-{args.study}")
+    command = " ".join(shlex.quote(a) for a in (
+        "gbwm", "tune", "--study", args.study, "--storage", args.storage, "--show",
+        "--out", str(out)))
+    for path in tuning.write_front(study, out, command=command):
+        print(path)
+
+
+def _export(args: argparse.Namespace, tuning: Any, study: Any) -> None:
+    from gbwm_sb3.ppo.registry import save_preset
+
+    try:
+        number = tuning.choose_trial(study, args.trial)
+        preset = tuning.preset_from_trial(study, args.export_preset, number)
+        path = Path(args.preset_file) if args.preset_file else _default_preset_file()
+        save_preset(preset, path, replace=args.force, extra=tuning.trial_source(study, number))
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+    print(f"preset {preset.name!r} ({preset.description}) written to {path}")
+    print(f"use it with GBWM_PRESETS={path} gbwm train PROBLEM --preset {preset.name} ...")

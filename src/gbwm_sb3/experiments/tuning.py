@@ -1,0 +1,585 @@
+"""Hyperparameter tuning with Optuna: NSGA-II over efficiency and training time, or TPE.
+
+The paper chose its hyperparameters with NSGA-II over efficiency and run time; this
+module does the same on Optuna. A study holds its settings (problems, training budget,
+seeds, evaluation paths, sampler) as study attributes, so every process that joins it
+(on this machine or on others, through a shared database) scores trials the same way.
+
+Each trial draws a configuration from :data:`SEARCH_SPACE` (overrides of the ``paper``
+preset), trains it on every problem for every seed, and scores the deterministic
+policy against the DP optimum on common random numbers:
+
+- ``nsga2``: two objectives, mean efficiency (maximise) and mean training wall time
+  per run in seconds (minimise); the answer is the Pareto front;
+- ``tpe``: mean efficiency alone, with trials pruned (median rule) on the efficiency
+  measured at 1/4, 1/2 and 3/4 of each training run.
+
+Storage is any SQLAlchemy URL: a SQLite file (the default, nothing to set up) or a
+server database such as PostgreSQL, shared by workers on several machines. A heartbeat
+marks the trial of a worker that died as failed, so a study stays consistent.
+Optuna is an extra: ``pip install "gbwm-sb3[tune]"``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import multiprocessing
+import os
+import random
+import socket
+import time
+import warnings
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from gbwm_sb3.experiments.parallel import SINGLE_THREAD_ENV, _environment
+from gbwm_sb3.ppo.registry import Preset
+
+__all__ = [
+    "SAMPLERS",
+    "SEARCH_SPACE",
+    "TUNE_INSTALL_HINT",
+    "TuneSettings",
+    "choose_trial",
+    "front_rows",
+    "load_study",
+    "make_storage",
+    "optimize",
+    "params_to_overrides",
+    "plot_front",
+    "preset_from_trial",
+    "check_fixed",
+    "suggest_params",
+    "write_front",
+]
+
+TUNE_INSTALL_HINT = 'pip install "gbwm-sb3[tune]"'
+SAMPLERS: tuple[str, ...] = ("nsga2", "tpe")
+
+#: The search space: name -> ("categorical", choices) | ("int", low, high, step) |
+#: ("float", low, high, log). ``reward_scale`` "none" is the paper's unscaled rewards,
+#: ``portfolio_degree`` 0 the paper's free logits, ``net_width`` both hidden layers.
+SEARCH_SPACE: Mapping[str, tuple[Any, ...]] = {
+    "n_trajectories_per_rollout": ("categorical", (600, 1200, 2400, 4800)),
+    "n_epochs": ("int", 2, 16, 2),
+    "batch_size": ("categorical", (256, 512, 960, 1920, 3840)),
+    "learning_rate": ("float", 1e-3, 5e-2, True),
+    "learning_rate_schedule": ("categorical", ("linear", "constant")),
+    "clip_range": ("float", 0.1, 0.5, False),
+    "ent_coef": ("float", 0.0, 0.05, False),
+    "reward_scale": ("categorical", ("none", "total")),
+    "portfolio_degree": ("int", 0, 3, 1),
+    "portfolio_given_goal": ("categorical", (False, True)),
+    "net_width": ("categorical", (32, 64, 128)),
+}
+
+#: The ``paper`` and ``tuned`` presets as points of the search space (the first trials of
+#: a new study, so that the front is anchored on the known configurations).
+KNOWN_POINTS: Mapping[str, Mapping[str, Any]] = {
+    "paper": {"n_trajectories_per_rollout": 4800, "n_epochs": 4, "batch_size": 256,
+              "learning_rate": 0.01, "learning_rate_schedule": "linear", "clip_range": 0.5,
+              "ent_coef": 0.01, "reward_scale": "none", "portfolio_degree": 0,
+              "portfolio_given_goal": False, "net_width": 64},
+    "tuned": {"n_trajectories_per_rollout": 1200, "n_epochs": 16, "batch_size": 960,
+              "learning_rate": 0.01, "learning_rate_schedule": "linear", "clip_range": 0.5,
+              "ent_coef": 0.01, "reward_scale": "total", "portfolio_degree": 2,
+              "portfolio_given_goal": False, "net_width": 64},
+}
+
+_PRUNE_FRACTIONS = (0.25, 0.5, 0.75)
+
+
+def _import_optuna() -> Any:
+    try:
+        import optuna
+    except ImportError as err:
+        raise ImportError(f"tuning needs Optuna, which is not installed ({err}); install "
+                          f"it with: {TUNE_INSTALL_HINT}") from None
+    # The heartbeat API is stable in use; Optuna still labels it experimental.
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    return optuna
+
+
+# ---------------------------------------------------------------------------- settings
+@dataclass(frozen=True)
+class TuneSettings:
+    """How a study scores a trial; stored with the study, the same for every worker."""
+
+    problems: tuple[str, ...]
+    n_trajectories: int = 50_000
+    seeds: int = 2
+    n_eval_paths: int = 20_000
+    eval_seed: int = 0
+    sampler: str = "nsga2"
+    fixed: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.problems or not all(isinstance(p, str) and p for p in self.problems):
+            raise ValueError(f"problems must be a non-empty list of problem specs "
+                             f"(paper:NG or a problem file), got {self.problems!r}")
+        object.__setattr__(self, "problems", tuple(self.problems))
+        for name, low in (("n_trajectories", 1), ("seeds", 1), ("n_eval_paths", 2),
+                          ("eval_seed", 0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+        if self.sampler not in SAMPLERS:
+            raise ValueError(f"sampler must be one of {', '.join(SAMPLERS)}, "
+                             f"got {self.sampler!r}")
+        object.__setattr__(self, "fixed", dict(self.fixed))
+        for name, value in self.fixed.items():
+            check_fixed(name, value)
+
+    @property
+    def directions(self) -> list[str]:
+        return ["maximize", "minimize"] if self.sampler == "nsga2" else ["maximize"]
+
+    def to_attrs(self) -> dict[str, Any]:
+        return {**asdict(self), "problems": list(self.problems), "fixed": dict(self.fixed)}
+
+    @classmethod
+    def from_attrs(cls, attrs: Mapping[str, Any]) -> TuneSettings:
+        fields = {k: attrs[k] for k in ("problems", "n_trajectories", "seeds", "n_eval_paths",
+                                        "eval_seed", "sampler")}
+        fields["fixed"] = attrs.get("fixed", {})
+        return cls(**{**fields, "problems": tuple(fields["problems"])})
+
+
+# ---------------------------------------------------------------------------- search space
+def check_fixed(name: str, value: Any) -> None:
+    """A parameter held fixed: a name of :data:`SEARCH_SPACE` and a value of its kind
+    (possibly outside the searched range, e.g. a tiny rollout for a quick test)."""
+    if name not in SEARCH_SPACE:
+        raise ValueError(f"fixed parameter {name!r} is not in the search space; choose "
+                         f"from {', '.join(SEARCH_SPACE)}")
+    spec = SEARCH_SPACE[name]
+    if spec[0] == "int":
+        ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    elif spec[0] == "float":
+        ok = (isinstance(value, (int, float)) and not isinstance(value, bool)
+              and math.isfinite(value) and value >= 0)
+    else:
+        ok = any(type(value) is type(choice) for choice in spec[1])
+    if not ok:
+        raise ValueError(f"fixed parameter {name}={value!r}: expected "
+                         + ("an integer >= 0" if spec[0] == "int" else
+                            "a number >= 0" if spec[0] == "float" else
+                            "a value like " + ", ".join(map(repr, spec[1]))))
+
+
+def suggest_params(trial: Any, fixed: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Draw one point of :data:`SEARCH_SPACE` with ``trial``; ``fixed`` parameters are
+    not drawn but set."""
+    params: dict[str, Any] = dict(fixed or {})
+    for name, spec in SEARCH_SPACE.items():
+        if name in params:
+            continue
+        kind = spec[0]
+        if kind == "categorical":
+            params[name] = trial.suggest_categorical(name, list(spec[1]))
+        elif kind == "int":
+            params[name] = trial.suggest_int(name, spec[1], spec[2], step=spec[3])
+        else:
+            params[name] = trial.suggest_float(name, spec[1], spec[2], log=spec[3])
+    return params
+
+
+def params_to_overrides(params: Mapping[str, Any]) -> dict[str, Any]:
+    """A point of the search space as overrides of the ``paper`` preset (JSON-friendly)."""
+    overrides = {k: v for k, v in params.items()
+                 if k not in ("reward_scale", "portfolio_degree", "net_width")}
+    overrides["reward_scale"] = None if params["reward_scale"] == "none" else "total"
+    overrides["portfolio_degree"] = int(params["portfolio_degree"]) or None
+    width = int(params["net_width"])
+    overrides["net_arch"] = [width, width]
+    return overrides
+
+
+# ---------------------------------------------------------------------------- storage
+def make_storage(url: str, heartbeat_interval: float = 30.0) -> Any:
+    """Optuna storage at the SQLAlchemy ``url`` with a heartbeat: a trial whose worker
+    stops beating for ``3 x heartbeat_interval`` seconds is marked failed."""
+    optuna = _import_optuna()
+    if not (isinstance(heartbeat_interval, (int, float)) and heartbeat_interval > 0):
+        raise ValueError(f"heartbeat_interval must be a number > 0, got {heartbeat_interval!r}")
+    engine_kwargs: dict[str, Any] = {}
+    if url.startswith("sqlite"):
+        # Several processes on one SQLite file: wait for the lock instead of failing.
+        engine_kwargs["connect_args"] = {"timeout": 120}
+    else:
+        engine_kwargs["pool_pre_ping"] = True
+    interval = max(1, round(heartbeat_interval))
+    from sqlalchemy.exc import SQLAlchemyError
+
+    for attempt in range(6):
+        try:
+            return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs,
+                                              heartbeat_interval=interval,
+                                              grace_period=3 * interval)
+        except SQLAlchemyError:
+            # Workers opening a new database at once race to create its tables; the
+            # loser finds them half made and tries again.
+            if attempt == 5:
+                raise
+            time.sleep(0.2 * 2 ** attempt + random.random() * 0.2)
+    raise AssertionError("unreachable")
+
+
+def load_study(storage: Any, study_name: str, settings: TuneSettings | None = None) -> Any:
+    """Open (with ``settings``: create or join) a study; mark stale trials failed.
+
+    Joining an existing study with other settings is an error naming the differences.
+    """
+    optuna = _import_optuna()
+    if settings is None:
+        study = optuna.load_study(study_name=study_name, storage=storage)
+    else:
+        study = optuna.create_study(study_name=study_name, storage=storage,
+                                    directions=settings.directions, load_if_exists=True)
+        stored = study.user_attrs.get("settings")
+        if stored is None:
+            study.set_user_attr("settings", settings.to_attrs())
+        elif stored != settings.to_attrs():
+            diff = [f"{k}: study has {stored.get(k)!r}, asked {v!r}"
+                    for k, v in settings.to_attrs().items() if stored.get(k) != v]
+            raise ValueError(f"study {study_name!r} was created with other settings ("
+                             + "; ".join(diff) + "); use the study's settings or a new study")
+    optuna.storages.fail_stale_trials(study)
+    return study
+
+
+def study_settings(study: Any) -> TuneSettings:
+    return TuneSettings.from_attrs(study.user_attrs["settings"])
+
+
+# ---------------------------------------------------------------------------- objective
+@lru_cache(maxsize=16)
+def _problem_and_dp(spec: str) -> tuple[Any, Any]:
+    """The problem of ``spec`` and its DP solution, once per worker process."""
+    from gbwm_sb3.dp import solve_dp
+    from gbwm_sb3.problem.files import resolve_problem
+
+    problem = resolve_problem(spec)
+    return problem, solve_dp(problem)
+
+
+def _pruning_callback(trial: Any, problem: Any, dp: Any, total: int, first_step: int,
+                      settings: TuneSettings) -> Any:
+    from gbwm_sb3.evaluation.callback import GBWMEvalCallback
+
+    class PruningCallback(GBWMEvalCallback):
+        """Reports efficiency at fixed fractions of the budget; stops a pruned run."""
+
+        pruned = False
+        _next = 0
+
+        def _on_rollout_start(self) -> None:
+            while (self._next < len(_PRUNE_FRACTIONS)
+                   and self.model.num_timesteps >= _PRUNE_FRACTIONS[self._next] * total):
+                trial.report(self.evaluate_now(), first_step + self._next)
+                self._next += 1
+                if trial.should_prune():
+                    self.pruned = True
+                    return
+
+        def _on_step(self) -> bool:
+            return not self.pruned
+
+        def _on_training_end(self) -> None:
+            return None
+
+    return PruningCallback(problem=problem, n_paths=settings.n_eval_paths,
+                           seed=settings.eval_seed, dp_solution=dp)
+
+
+def _train_and_score(spec: str, overrides: Mapping[str, Any], seed: int,
+                     settings: TuneSettings, trial: Any, first_step: int) -> tuple[float, float]:
+    """(efficiency against DP on common random numbers, training seconds) of one run."""
+    from gbwm_sb3.evaluation.evaluator import evaluate
+    from gbwm_sb3.evaluation.strategies import SB3Policy
+    from gbwm_sb3.ppo.presets import make_preset_model, paper_total_timesteps
+
+    optuna = _import_optuna()
+    problem, dp = _problem_and_dp(spec)
+    total = paper_total_timesteps(problem, settings.n_trajectories)
+    callback = None
+    if settings.sampler == "tpe":
+        callback = _pruning_callback(trial, problem, dp, total, first_step, settings)
+    start = time.perf_counter()
+    model = make_preset_model("paper", problem=problem, seed=seed, **overrides)
+    model.learn(total_timesteps=total, callback=callback)
+    seconds = time.perf_counter() - start
+    if callback is not None and callback.pruned:
+        raise optuna.TrialPruned()
+    report = evaluate({"rl": SB3Policy(model, problem), "dp": dp}, problem,
+                      n_paths=settings.n_eval_paths, seed=settings.eval_seed)
+    efficiency = report["rl"].mean_utility / report["dp"].mean_utility
+    if settings.sampler == "tpe":
+        trial.report(efficiency, first_step + len(_PRUNE_FRACTIONS))
+    return float(efficiency), seconds
+
+
+def objective(trial: Any, settings: TuneSettings) -> float | tuple[float, float]:
+    """Train the trial's configuration on every problem and seed; score it."""
+    trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
+    overrides = params_to_overrides(suggest_params(trial, settings.fixed))
+    trial.set_user_attr("overrides", overrides)
+    by_problem: dict[str, list[float]] = {}
+    seconds: list[float] = []
+    steps_per_run = len(_PRUNE_FRACTIONS) + 1
+    run = 0
+    for spec in settings.problems:
+        for seed in range(settings.seeds):
+            efficiency, train_seconds = _train_and_score(spec, overrides, seed, settings,
+                                                         trial, run * steps_per_run)
+            by_problem.setdefault(spec, []).append(efficiency)
+            seconds.append(train_seconds)
+            run += 1
+    trial.set_user_attr("efficiency_by_problem", by_problem)
+    trial.set_user_attr("train_seconds_by_run", seconds)
+    mean_efficiency = float(sum(sum(v) for v in by_problem.values()) / run)
+    mean_seconds = float(sum(seconds) / len(seconds))
+    trial.set_user_attr("efficiency", mean_efficiency)
+    trial.set_user_attr("train_seconds", mean_seconds)
+    if settings.sampler == "nsga2":
+        return mean_efficiency, mean_seconds
+    return mean_efficiency
+
+
+def _sampler(settings: TuneSettings, population: int) -> tuple[Any, Any]:
+    optuna = _import_optuna()
+    if settings.sampler == "nsga2":
+        return optuna.samplers.NSGAIISampler(population_size=population), None
+    return (optuna.samplers.TPESampler(n_startup_trials=max(2, population // 2)),
+            optuna.pruners.MedianPruner(n_startup_trials=max(2, population // 2),
+                                        n_warmup_steps=0))
+
+
+def _run_worker(url: str, study_name: str, settings: TuneSettings, n_trials: int,
+                population: int, timeout: float | None, heartbeat: float) -> None:
+    """One worker: join the study and run ``n_trials`` trials one after another."""
+    optuna = _import_optuna()
+    from gbwm_sb3.common.threads import configure_torch_threads
+
+    configure_torch_threads(1)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage = make_storage(url, heartbeat)
+    sampler, pruner = _sampler(settings, population)
+    study = optuna.load_study(study_name=study_name, storage=storage, sampler=sampler,
+                              pruner=pruner)
+    study.optimize(lambda trial: objective(trial, settings), n_trials=n_trials,
+                   timeout=timeout, catch=(Exception,), callbacks=[_print_trial])
+
+
+def _print_trial(study: Any, trial: Any) -> None:
+    values = "" if trial.values is None else ", ".join(f"{v:.4f}" for v in trial.values)
+    print(f"trial {trial.number} {trial.state.name.lower()}"
+          + (f": {values}" if values else ""), flush=True)
+
+
+def optimize(url: str, study_name: str, settings: TuneSettings, n_trials: int,
+             workers: int = 1, population: int = 8, timeout: float | None = None,
+             heartbeat: float = 30.0, enqueue_known: bool = True) -> Any:
+    """Run ``n_trials`` trials of the study (created if new) with ``workers`` processes.
+
+    The trials are shared out among the workers (each a process with one torch thread;
+    ``workers=1`` runs in this process). A new study first tries the ``paper`` and
+    ``tuned`` presets (``enqueue_known``). Returns the study.
+    """
+    for name, value, low in (("n_trials", n_trials, 1), ("workers", workers, 1),
+                             ("population", population, 2)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+    storage = make_storage(url, heartbeat)
+    study = load_study(storage, study_name, settings)
+    if enqueue_known and not study.trials:
+        for point in KNOWN_POINTS.values():
+            study.enqueue_trial({k: v for k, v in point.items() if k not in settings.fixed},
+                                user_attrs={"origin": "known"})
+    shares = [n_trials // workers + (i < n_trials % workers) for i in range(workers)]
+    args = (url, study_name, settings)
+    if workers == 1:
+        _run_worker(*args, n_trials, population, timeout, heartbeat)
+        return study
+    context = multiprocessing.get_context("spawn")
+    with _environment(SINGLE_THREAD_ENV):
+        processes = [context.Process(target=_run_worker,
+                                     args=(*args, share, population, timeout, heartbeat))
+                     for share in shares if share > 0]
+        for process in processes:
+            process.start()
+    try:
+        for process in processes:
+            process.join()
+    finally:
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+                process.join(timeout=10)
+    return study
+
+
+# ---------------------------------------------------------------------------- results
+def _row(trial: Any) -> dict[str, Any]:
+    attrs = trial.user_attrs
+    return {"trial": trial.number,
+            "efficiency": attrs.get("efficiency", trial.values[0] if trial.values else None),
+            "train_seconds": attrs.get("train_seconds"),
+            "efficiency_by_problem": {k: sum(v) / len(v) for k, v in
+                                      attrs.get("efficiency_by_problem", {}).items()},
+            "origin": attrs.get("origin", "sampled"),
+            "params": dict(trial.params),
+            "overrides": attrs.get("overrides", params_to_overrides(trial.params))}
+
+
+def front_rows(study: Any) -> list[dict[str, Any]]:
+    """The Pareto-optimal trials (NSGA-II) or the best trial (TPE), by training time."""
+    if len(study.directions) == 1:
+        complete = [t for t in study.trials if t.state.name == "COMPLETE"]
+        best = [study.best_trial] if complete else []
+        return [_row(t) for t in best]
+    rows = [_row(t) for t in study.best_trials]
+    return sorted(rows, key=lambda r: (r["train_seconds"], -r["efficiency"]))
+
+
+def completed_rows(study: Any) -> list[dict[str, Any]]:
+    return [_row(t) for t in study.trials if t.state.name == "COMPLETE"]
+
+
+def state_counts(study: Any) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for trial in study.trials:
+        counts[trial.state.name.lower()] = counts.get(trial.state.name.lower(), 0) + 1
+    return counts
+
+
+def format_front(study: Any) -> str:
+    """A markdown table of the front."""
+    rows = front_rows(study)
+    problems = study_settings(study).problems
+    header = ["trial", "efficiency", "train s", *problems, "origin", "configuration"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for r in rows:
+        per = [f"{r['efficiency_by_problem'].get(p, math.nan):.4f}" for p in problems]
+        config = ", ".join(f"{k}={_short(v)}" for k, v in sorted(r["params"].items()))
+        lines.append(f"| {r['trial']} | {r['efficiency']:.4f} | {r['train_seconds']:.1f} | "
+                     + " | ".join(per) + f" | {r['origin']} | {config} |")
+    return "\n".join(lines)
+
+
+def _short(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def plot_front(study: Any) -> Any:
+    """Efficiency against training time of every completed trial; the front joined."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = completed_rows(study)
+    front = front_rows(study)
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    ax.scatter([r["train_seconds"] for r in rows], [r["efficiency"] for r in rows],
+               s=18, color="0.6", label="trials")
+    ax.plot([r["train_seconds"] for r in front], [r["efficiency"] for r in front],
+            "o-", color="C0", label="Pareto front")
+    for r in rows:
+        if r["origin"] == "known":
+            ax.annotate(f"#{r['trial']} (preset)", (r["train_seconds"], r["efficiency"]),
+                        textcoords="offset points", xytext=(4, -10), fontsize=8)
+    for r in front:
+        ax.annotate(f"#{r['trial']}", (r["train_seconds"], r["efficiency"]),
+                    textcoords="offset points", xytext=(4, 4), fontsize=8, color="C0")
+    settings = study_settings(study)
+    ax.set_xlabel("training wall time per run (s)")
+    ax.set_ylabel("efficiency against DP (mean)")
+    ax.set_title(f"{study.study_name}: {', '.join(settings.problems)}, "
+                 f"{settings.n_trajectories:,} trajectories, {settings.seeds} seeds",
+                 fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def write_front(study: Any, out_dir: str | os.PathLike[str],
+                command: str | None = None) -> list[Path]:
+    """Write front.csv, front.json, front.md and front.png (all trials: trials.csv)."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    front = front_rows(study)
+    rows = completed_rows(study)
+    written = []
+    for name, data in (("front.csv", front), ("trials.csv", rows)):
+        path = out / name
+        with path.open("w", newline="") as handle:
+            writer = csv.writer(handle)
+            keys = sorted(SEARCH_SPACE)
+            writer.writerow(["trial", "efficiency", "train_seconds", "origin", *keys])
+            for r in data:
+                writer.writerow([r["trial"], f"{r['efficiency']:.6f}",
+                                 f"{r['train_seconds']:.3f}", r["origin"],
+                                 *[r["params"].get(k) for k in keys]])
+        written.append(path)
+    summary = {"study": study.study_name, "settings": study_settings(study).to_attrs(),
+               "states": state_counts(study), "command": command, "front": front}
+    (out / "front.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    text = [f"# Tuning study `{study.study_name}`", ""]
+    if command:
+        text += ["```", command, "```", ""]
+    counts = ", ".join(f"{n} {s}" for s, n in sorted(state_counts(study).items()))
+    text += [f"Trials: {counts}.", "", format_front(study), ""]
+    (out / "front.md").write_text("\n".join(text))
+    fig = plot_front(study)
+    fig.savefig(out / "front.png", dpi=120)
+    written += [out / "front.json", out / "front.md", out / "front.png"]
+    return written
+
+
+def choose_trial(study: Any, trial_number: int | None = None) -> int:
+    """``trial_number`` if it is a completed trial, else (None) the most efficient
+    trial on the front."""
+    complete = {t.number for t in study.trials if t.state.name == "COMPLETE"}
+    if trial_number is None:
+        front = front_rows(study)
+        if not front:
+            raise ValueError(f"study {study.study_name!r} has no completed trial to export")
+        return int(max(front, key=lambda r: r["efficiency"])["trial"])
+    if trial_number not in complete:
+        raise ValueError(f"trial {trial_number} of study {study.study_name!r} is not a "
+                         f"completed trial (completed: {sorted(complete) or 'none'})")
+    return trial_number
+
+
+def preset_from_trial(study: Any, name: str, trial_number: int | None = None) -> Preset:
+    """The configuration of a completed trial as a preset (``paper`` plus overrides);
+    default trial: :func:`choose_trial`'s."""
+    trial_number = choose_trial(study, trial_number)
+    row = _row(study.trials[trial_number])
+    settings = study_settings(study)
+    description = (f"study {study.study_name} trial {trial_number}: efficiency "
+                   f"{row['efficiency']:.4f} on {', '.join(settings.problems)} "
+                   f"({settings.seeds} seeds), {row['train_seconds']:.1f} s per run")
+    return Preset(name, description, row["overrides"], fast=True)
+
+
+def trial_source(study: Any, trial_number: int) -> dict[str, Any]:
+    """Where an exported preset came from (stored beside it in the presets file)."""
+    trial = study.trials[trial_number]
+    return {"study": study.study_name, "trial": trial_number, "values": trial.values,
+            "settings": study_settings(study).to_attrs(), "params": dict(trial.params)}
+
+
+def describe_counts(study: Any) -> str:
+    counts = state_counts(study)
+    return f"{len(study.trials)} trials (" + ", ".join(
+        f"{n} {s}" for s, n in sorted(counts.items())) + ")"
+
