@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import pytest
+from sqlalchemy.exc import SQLAlchemyError
 
 optuna = pytest.importorskip("optuna", reason='tuning is an extra: pip install "gbwm-sb3[tune]"')
 pytest.importorskip("psycopg", reason='PostgreSQL driver: pip install "gbwm-sb3[tune]"')
@@ -78,6 +79,15 @@ def postgres_url():
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def _trials(url: str, study: str) -> list:
+    """The study's trials, read on a connection closed afterwards."""
+    storage = optuna.storages.RDBStorage(url)
+    try:
+        return optuna.load_study(study_name=study, storage=storage).trials
+    finally:
+        storage.engine.dispose()
+
+
 def _gbwm(*args: str) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=str(SRC))
     return subprocess.Popen([sys.executable, "-m", "gbwm_sb3.cli", *args], env=env,
@@ -90,10 +100,10 @@ def test_two_workers_share_a_postgres_study(postgres_url):
                  "--trials", "4", "--workers", "2", *TINY)
     output = tune.communicate(timeout=300)[0]
     assert tune.returncode == 0, output
-    study = optuna.load_study(study_name="two", storage=postgres_url)
-    assert sorted(t.number for t in study.trials) == [0, 1, 2, 3]
-    assert all(t.state.name == "COMPLETE" for t in study.trials)
-    assert len({t.user_attrs["worker"] for t in study.trials}) == 2  # both workers ran trials
+    trials = _trials(postgres_url, "two")
+    assert sorted(t.number for t in trials) == [0, 1, 2, 3]
+    assert all(t.state.name == "COMPLETE" for t in trials)
+    assert len({t.user_attrs["worker"] for t in trials}) == 2  # both workers ran trials
 
 
 def test_a_worker_killed_mid_trial_leaves_the_study_consistent(postgres_url, tmp_path):
@@ -105,8 +115,8 @@ def test_a_worker_killed_mid_trial_leaves_the_study_consistent(postgres_url, tmp
     running = None
     while time.monotonic() < deadline and worker.poll() is None:
         try:
-            trials = optuna.load_study(study_name="killed", storage=postgres_url).trials
-        except KeyError:  # not created yet
+            trials = _trials(postgres_url, "killed")
+        except (KeyError, SQLAlchemyError):  # not created yet, or being created
             trials = []
         complete = [t for t in trials if t.state.name == "COMPLETE"]
         running = [t for t in trials if t.state.name == "RUNNING"]
@@ -116,8 +126,7 @@ def test_a_worker_killed_mid_trial_leaves_the_study_consistent(postgres_url, tmp
     assert running, "no trial was seen running after two completed ones"
     os.killpg(worker.pid, signal.SIGKILL)  # no chance to report the trial
     worker.communicate()
-    study = optuna.load_study(study_name="killed", storage=postgres_url)
-    before = {t.number: t for t in study.trials}
+    before = {t.number: t for t in _trials(postgres_url, "killed")}
     killed = [t.number for t in before.values() if t.state.name == "RUNNING"]
     assert killed == [running[0].number]
 
@@ -126,8 +135,7 @@ def test_a_worker_killed_mid_trial_leaves_the_study_consistent(postgres_url, tmp
                  "--out", str(tmp_path / "front"), "--heartbeat", "1")
     output = show.communicate(timeout=120)[0]
     assert show.returncode == 0, output
-    after = {t.number: t for t in optuna.load_study(study_name="killed",
-                                                   storage=postgres_url).trials}
+    after = {t.number: t for t in _trials(postgres_url, "killed")}
     assert set(after) == set(before)
     assert after[killed[0]].state.name == "FAIL"
     for number, trial in before.items():

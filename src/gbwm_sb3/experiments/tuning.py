@@ -312,8 +312,12 @@ def _train_and_score(spec: str, overrides: Mapping[str, Any], seed: int,
     if settings.sampler == "tpe":
         callback = _pruning_callback(trial, problem, dp, total, first_step, settings)
     start = time.perf_counter()
-    model = make_preset_model("paper", problem=problem, seed=seed, **overrides)
-    model.learn(total_timesteps=total, callback=callback)
+    with warnings.catch_warnings():
+        # A minibatch that does not divide the rollout is a point of the search space
+        # (the last minibatch of each epoch is smaller), not a mistake to warn about.
+        warnings.filterwarnings("ignore", message="You have specified a mini-batch size")
+        model = make_preset_model("paper", problem=problem, seed=seed, **overrides)
+        model.learn(total_timesteps=total, callback=callback)
     seconds = time.perf_counter() - start
     if callback is not None and callback.pruned:
         raise optuna.TrialPruned()
