@@ -72,7 +72,7 @@ def postgres_url():
         run(str(bin_dir / "initdb"), "-D", data, "-U", "gbwm", "--auth=trust", "-E", "UTF8")
         run(str(bin_dir / "pg_ctl"), "-D", data, "-l", log, "-w", "-t", "60", "start", "-o",
             f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off")
-        yield f"postgresql://gbwm@127.0.0.1:{port}/postgres"
+        yield f"postgresql+psycopg://gbwm@127.0.0.1:{port}/postgres"
     finally:
         subprocess.run([*prefix, str(bin_dir / "pg_ctl"), "-D", data, "-m", "immediate",
                         "-w", "stop"], capture_output=True, cwd=folder)

@@ -1,7 +1,7 @@
 """``gbwm tune``: hyperparameter studies on Optuna (NSGA-II or TPE), shareable across machines.
 
     gbwm tune paper:4 paper:16 --study S --trials 20            run 20 trials (SQLite file)
-    gbwm tune paper:4 --study S --storage postgresql://... --trials 10 --workers 2
+    gbwm tune paper:4 --study S --storage postgresql+psycopg://... --trials 10 --workers 2
     gbwm tune --study S --show                                  print + plot the front
     gbwm tune --study S --export-preset fast [--trial N]        save a trial as a preset
 
@@ -36,7 +36,7 @@ def _storage_url(text: str) -> str:
     except Exception:  # noqa: BLE001 - sqlalchemy raises several types for a bad URL
         raise argparse.ArgumentTypeError(
             f"must be an SQLAlchemy URL such as sqlite:///tune.db or "
-            f"postgresql://USER@HOST:PORT/DB, got {text!r}") from None
+            f"postgresql+psycopg://USER@HOST:PORT/DB, got {text!r}") from None
     return text
 
 
@@ -83,7 +83,7 @@ def add_tune_parser(commands: Any) -> argparse.ArgumentParser:
     tune.add_argument("--study", required=True, type=_study_name, help="study name")
     tune.add_argument("--storage", type=_storage_url, default=DEFAULT_STORAGE,
                       help=f"SQLAlchemy URL of the study database (default {DEFAULT_STORAGE}, "
-                           "a file in the current folder; postgresql://... to share it)")
+                           "a file in the current folder; postgresql+psycopg://... to share it)")
     tune.add_argument("--trials", type=int_in(1, 100_000), default=None,
                       help="trials to run in this command (shared among --workers)")
     tune.add_argument("--workers", type=int_in(1, 256), default=1,
@@ -169,7 +169,7 @@ def _run(args: argparse.Namespace, tuning: Any) -> None:
         study = tuning.optimize(args.storage, args.study, settings, args.trials,
                                 workers=args.workers, population=args.population,
                                 timeout=args.timeout, heartbeat=args.heartbeat)
-    except ValueError as exc:
+    except (ValueError, RuntimeError) as exc:
         raise CLIError(str(exc)) from None
     print(f"study {args.study!r}: {tuning.describe_counts(study)}")
 

@@ -217,18 +217,16 @@ def make_storage(url: str, heartbeat_interval: float = 30.0) -> Any:
     interval = max(1, round(heartbeat_interval))
     from sqlalchemy.exc import SQLAlchemyError
 
-    for attempt in range(6):
+    kwargs = dict(engine_kwargs=engine_kwargs, heartbeat_interval=interval,
+                  grace_period=3 * interval)
+    for attempt in range(5):
         try:
-            return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs,
-                                              heartbeat_interval=interval,
-                                              grace_period=3 * interval)
+            return optuna.storages.RDBStorage(url, **kwargs)
         except SQLAlchemyError:
             # Workers opening a new database at once race to create its tables; the
             # loser finds them half made and tries again.
-            if attempt == 5:
-                raise
             time.sleep(0.2 * 2 ** attempt + random.random() * 0.2)
-    raise AssertionError("unreachable")
+    return optuna.storages.RDBStorage(url, **kwargs)
 
 
 def load_study(storage: Any, study_name: str, settings: TuneSettings | None = None) -> Any:
@@ -426,6 +424,10 @@ def optimize(url: str, study_name: str, settings: TuneSettings, n_trials: int,
             if process.is_alive():
                 process.terminate()
                 process.join(timeout=10)
+    failed = [process.exitcode for process in processes if process.exitcode != 0]
+    if failed:
+        raise RuntimeError(f"{len(failed)} of {len(processes)} workers exited with an error "
+                           f"(exit codes {failed}); the study keeps every trial they finished")
     return study
 
 
