@@ -63,6 +63,24 @@ def test_local_engine_passes_loaded_presets_files_to_workers(tmp_path, monkeypat
 
 
 # ------------------------------------------------------------------------------ Ray cluster
+def test_ray_without_address_starts_and_stops_a_local_cluster(monkeypatch):
+    """No address: a new local cluster for the call (never one found on the machine), its
+    tasks on one numeric thread; Ray is shut down afterwards."""
+    ray = pytest.importorskip("ray", reason='Ray is an extra: pip install "gbwm-sb3[ray]"')
+    monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:1")  # a cluster that does not exist
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+    monkeypatch.delenv("GBWM_TORCH_THREADS", raising=False)
+    temp = tempfile.mkdtemp(prefix="gbwm-ray-", dir="/tmp")  # Ray's session files
+    monkeypatch.setenv("RAY_TMPDIR", temp)
+    try:
+        results = dict(run_jobs(os.getenv, ["GBWM_TORCH_THREADS", "OMP_NUM_THREADS"],
+                                engine="ray", workers=1))
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)
+    assert results == {"GBWM_TORCH_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    assert not ray.is_initialized()
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

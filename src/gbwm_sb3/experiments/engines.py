@@ -127,7 +127,9 @@ def run_ray(fn: Callable[[J], R], jobs: Iterable[J], address: str | None = None,
     ray = _import_ray()
     started_here = not ray.is_initialized()
     if started_here:
-        init_kwargs: dict[str, Any] = dict(address=address, runtime_env=_runtime_env(),
+        # "local": a new cluster for this call, never one found on the machine.
+        init_kwargs: dict[str, Any] = dict(address=address or "local",
+                                           runtime_env=_runtime_env(),
                                            include_dashboard=False, log_to_driver=True,
                                            logging_level=logging.WARNING, configure_logging=True)
         if address is None and workers is not None:

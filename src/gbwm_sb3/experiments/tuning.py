@@ -439,7 +439,7 @@ def _row(trial: Any) -> dict[str, Any]:
             "train_seconds": attrs.get("train_seconds"),
             "efficiency_by_problem": {k: sum(v) / len(v) for k, v in
                                       attrs.get("efficiency_by_problem", {}).items()},
-            "origin": attrs.get("origin", "sampled"),
+            "origin": _known_name(trial.params) or attrs.get("origin", "sampled"),
             "params": dict(trial.params),
             "overrides": attrs.get("overrides", params_to_overrides(trial.params))}
 
@@ -483,8 +483,18 @@ def _short(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
+def _known_name(params: Mapping[str, Any]) -> str | None:
+    """``"paper"``/``"tuned"`` when ``params`` is that preset's point of the space."""
+    return next((name for name, point in KNOWN_POINTS.items() if dict(point) == dict(params)),
+                None)
+
+
 def plot_front(study: Any) -> Any:
-    """Efficiency against training time of every completed trial; the front joined."""
+    """Efficiency against training time of every completed trial; the front joined.
+
+    The efficiency axis starts a little below the front; trials further down are
+    counted in the legend.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -492,26 +502,35 @@ def plot_front(study: Any) -> Any:
 
     rows = completed_rows(study)
     front = front_rows(study)
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    low = min(r["efficiency"] for r in front) - 0.03
+    high = max(r["efficiency"] for r in rows) + 0.005
+    below = sum(r["efficiency"] < low for r in rows)
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
     ax.scatter([r["train_seconds"] for r in rows], [r["efficiency"] for r in rows],
-               s=18, color="0.6", label="trials")
+               s=18, color="0.6",
+               label="trials" + (f" ({below} below the axis)" if below else ""))
     ax.plot([r["train_seconds"] for r in front], [r["efficiency"] for r in front],
             "o-", color="C0", label="Pareto front")
     for r in rows:
-        if r["origin"] == "known":
-            ax.annotate(f"#{r['trial']} (preset)", (r["train_seconds"], r["efficiency"]),
-                        textcoords="offset points", xytext=(4, -10), fontsize=8)
-    for r in front:
+        name = _known_name(r["params"])
+        if name is not None:
+            ax.scatter([r["train_seconds"]], [r["efficiency"]], s=60, marker="s",
+                       facecolors="none", edgecolors="C3")
+            ax.annotate(f"{name} preset (#{r['trial']})", (r["train_seconds"], r["efficiency"]),
+                        textcoords="offset points", xytext=(5, -12), fontsize=8, color="C3")
+    for i, r in enumerate(front):
         ax.annotate(f"#{r['trial']}", (r["train_seconds"], r["efficiency"]),
-                    textcoords="offset points", xytext=(4, 4), fontsize=8, color="C0")
+                    textcoords="offset points", xytext=(-4, 6 if i % 2 else -13), fontsize=8,
+                    color="C0")
     settings = study_settings(study)
+    ax.set_ylim(low, high)
     ax.set_xlabel("training wall time per run (s)")
     ax.set_ylabel("efficiency against DP (mean)")
     ax.set_title(f"{study.study_name}: {', '.join(settings.problems)}, "
                  f"{settings.n_trajectories:,} trajectories, {settings.seeds} seeds",
                  fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower right")
+    ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     return fig
 
