@@ -134,7 +134,8 @@ def test_two_tune_processes_share_one_sqlite_study(tmp_path):
         efficiency, seconds = trial.values
         assert 0.0 < efficiency <= 1.2 and seconds > 0.0
         assert trial.user_attrs["efficiency"] == efficiency
-    assert {t.user_attrs.get("origin") for t in trials} >= {"known"}
+    # The process that created the study queued the paper and tuned presets, once.
+    assert [t.user_attrs.get("origin") for t in trials].count("known") == 2
 
 
 def test_tpe_study_with_pruning_runs(tmp_path):

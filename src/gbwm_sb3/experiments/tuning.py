@@ -234,22 +234,43 @@ def load_study(storage: Any, study_name: str, settings: TuneSettings | None = No
 
     Joining an existing study with other settings is an error naming the differences.
     """
+    return _open_study(storage, study_name, settings)[0]
+
+
+def _open_study(storage: Any, study_name: str,
+                settings: TuneSettings | None) -> tuple[Any, bool]:
+    """(study, whether this call created it); see :func:`load_study`."""
     optuna = _import_optuna()
+    created = False
     if settings is None:
         study = optuna.load_study(study_name=study_name, storage=storage)
     else:
-        study = optuna.create_study(study_name=study_name, storage=storage,
-                                    directions=settings.directions, load_if_exists=True)
-        stored = study.user_attrs.get("settings")
-        if stored is None:
+        try:
+            study = optuna.create_study(study_name=study_name, storage=storage,
+                                        directions=settings.directions)
             study.set_user_attr("settings", settings.to_attrs())
-        elif stored != settings.to_attrs():
-            diff = [f"{k}: study has {stored.get(k)!r}, asked {v!r}"
-                    for k, v in settings.to_attrs().items() if stored.get(k) != v]
-            raise ValueError(f"study {study_name!r} was created with other settings ("
-                             + "; ".join(diff) + "); use the study's settings or a new study")
+            created = True
+        except optuna.exceptions.DuplicatedStudyError:
+            study = optuna.load_study(study_name=study_name, storage=storage)
+        _check_settings(study, settings)
     optuna.storages.fail_stale_trials(study)
-    return study
+    return study, created
+
+
+def _check_settings(study: Any, settings: TuneSettings) -> None:
+    stored = None
+    for _ in range(50):  # a study created this instant gets its settings next
+        stored = study.user_attrs.get("settings")
+        if stored is not None:
+            break
+        time.sleep(0.1)
+    if stored is None:  # a study made by other means: adopt these settings
+        study.set_user_attr("settings", settings.to_attrs())
+    elif stored != settings.to_attrs():
+        diff = [f"{k}: study has {stored.get(k)!r}, asked {v!r}"
+                for k, v in settings.to_attrs().items() if stored.get(k) != v]
+        raise ValueError(f"study {study.study_name!r} was created with other settings ("
+                         + "; ".join(diff) + "); use the study's settings or a new study")
 
 
 def study_settings(study: Any) -> TuneSettings:
@@ -391,16 +412,16 @@ def optimize(url: str, study_name: str, settings: TuneSettings, n_trials: int,
     """Run ``n_trials`` trials of the study (created if new) with ``workers`` processes.
 
     The trials are shared out among the workers (each a process with one torch thread;
-    ``workers=1`` runs in this process). A new study first tries the ``paper`` and
-    ``tuned`` presets (``enqueue_known``). Returns the study.
+    ``workers=1`` runs in this process). A study created here first tries the ``paper``
+    and ``tuned`` presets (``enqueue_known``). Returns the study.
     """
     for name, value, low in (("n_trials", n_trials, 1), ("workers", workers, 1),
                              ("population", population, 2)):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
     storage = make_storage(url, heartbeat)
-    study = load_study(storage, study_name, settings)
-    if enqueue_known and not study.trials:
+    study, created = _open_study(storage, study_name, settings)
+    if enqueue_known and created:
         for point in KNOWN_POINTS.values():
             study.enqueue_trial({k: v for k, v in point.items() if k not in settings.fixed},
                                 user_attrs={"origin": "known"})
