@@ -18,6 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from gbwm_sb3.cli.arguments import CLIError, float_in, int_in
+from gbwm_sb3.experiments import tuning
+from gbwm_sb3.experiments import tuning_results as results
+from gbwm_sb3.ppo.registry import _NAME, USER_PRESETS_ENV, save_preset
 
 __all__ = ["add_tune_parser", "cmd_tune", "DEFAULT_STORAGE"]
 
@@ -49,8 +52,6 @@ def _study_name(text: str) -> str:
 
 def _fixed(text: str) -> tuple[str, Any]:
     """``--fix NAME=VALUE``: a search-space parameter held at a JSON value."""
-    from gbwm_sb3.experiments.tuning import check_fixed
-
     name, sep, raw = text.partition("=")
     try:
         value = json.loads(raw)
@@ -59,7 +60,7 @@ def _fixed(text: str) -> tuple[str, Any]:
     try:
         if not sep:
             raise ValueError(f"expected NAME=VALUE, got {text!r}")
-        check_fixed(name.strip(), value)
+        tuning.check_fixed(name.strip(), value)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
     return name.strip(), value
@@ -67,8 +68,6 @@ def _fixed(text: str) -> tuple[str, Any]:
 
 def add_tune_parser(commands: Any) -> argparse.ArgumentParser:
     """Add the ``tune`` command to the ``gbwm`` subparsers."""
-    from gbwm_sb3.experiments.tuning import SAMPLERS, SEARCH_SPACE
-
     tune = commands.add_parser(
         "tune", help="tune hyperparameters with Optuna (NSGA-II or TPE)",
         description="Run, show or export an Optuna study. Each trial trains a configuration "
@@ -88,7 +87,7 @@ def add_tune_parser(commands: Any) -> argparse.ArgumentParser:
                       help="trials to run in this command (shared among --workers)")
     tune.add_argument("--workers", type=int_in(1, 256), default=1,
                       help="worker processes on this machine, one core each (default 1)")
-    tune.add_argument("--sampler", choices=SAMPLERS, default="nsga2",
+    tune.add_argument("--sampler", choices=tuning.SAMPLERS, default="nsga2",
                       help="nsga2: efficiency and training time (default); tpe: efficiency "
                            "with pruning")
     tune.add_argument("--n-trajectories", type=int_in(1, 100_000_000), default=50_000,
@@ -108,7 +107,7 @@ def add_tune_parser(commands: Any) -> argparse.ArgumentParser:
     tune.add_argument("--fix", action="append", default=[], type=_fixed, metavar="NAME=VALUE",
                       help="hold a search-space parameter at VALUE (JSON: 1200, 0.01, "
                            "\"linear\", true); repeatable. Parameters: "
-                           + ", ".join(SEARCH_SPACE))
+                           + ", ".join(tuning.SEARCH_SPACE))
     tune.add_argument("--show", action="store_true",
                       help="print the Pareto front and write it (CSV, JSON, markdown, PNG) "
                            "to --out")
@@ -128,8 +127,6 @@ def add_tune_parser(commands: Any) -> argparse.ArgumentParser:
 
 
 def _default_preset_file() -> Path:
-    from gbwm_sb3.ppo.registry import USER_PRESETS_ENV
-
     raw = os.environ.get(USER_PRESETS_ENV)
     if raw:
         return Path(raw.split(os.pathsep)[0])
@@ -137,11 +134,8 @@ def _default_preset_file() -> Path:
     return Path(config) / "gbwm" / "presets.json"
 
 
-def _open(args: argparse.Namespace) -> tuple[Any, Any]:
-    try:
-        from gbwm_sb3.experiments import tuning
-    except ImportError as exc:
-        raise CLIError(str(exc)) from None
+def _open(args: argparse.Namespace) -> Any:
+    """The study storage of ``--storage`` (a usage error when it cannot be opened)."""
     try:
         storage = tuning.make_storage(args.storage, args.heartbeat)
     except ImportError as exc:
@@ -149,10 +143,10 @@ def _open(args: argparse.Namespace) -> tuple[Any, Any]:
                        f"install the tuning extra: {tuning.TUNE_INSTALL_HINT}") from None
     except Exception as exc:  # noqa: BLE001 - connection errors come in many types
         raise CLIError(f"--storage {args.storage}: cannot open the database: {exc}") from None
-    return tuning, storage
+    return storage
 
 
-def _run(args: argparse.Namespace, tuning: Any) -> None:
+def _run(args: argparse.Namespace) -> None:
     from gbwm_sb3.cli.main import _problem
 
     if not args.problems:
@@ -171,10 +165,10 @@ def _run(args: argparse.Namespace, tuning: Any) -> None:
                                 timeout=args.timeout, heartbeat=args.heartbeat)
     except (ValueError, RuntimeError) as exc:
         raise CLIError(str(exc)) from None
-    print(f"study {args.study!r}: {tuning.describe_counts(study)}")
+    print(f"study {args.study!r}: {results.describe_counts(study)}")
 
 
-def _load(args: argparse.Namespace, tuning: Any, storage: Any) -> Any:
+def _load(args: argparse.Namespace, storage: Any) -> Any:
     try:
         return tuning.load_study(storage, args.study)
     except KeyError:
@@ -188,46 +182,41 @@ def cmd_tune(args: argparse.Namespace) -> int:
                        "--export-preset NAME")
     if args.trial is not None and args.export_preset is None:
         raise CLIError("--trial selects the trial for --export-preset; give --export-preset")
-    if args.export_preset is not None:
-        from gbwm_sb3.ppo.registry import _NAME
-
-        if not _NAME.match(args.export_preset):
-            raise CLIError(f"--export-preset must be lower-case letters, digits, '-', '_' or "
-                           f"'.', starting with a letter or digit; got {args.export_preset!r}")
-    tuning, storage = _open(args)
+    if args.export_preset is not None and not _NAME.match(args.export_preset):
+        raise CLIError(f"--export-preset must be lower-case letters, digits, '-', '_' or "
+                       f"'.', starting with a letter or digit; got {args.export_preset!r}")
+    storage = _open(args)
     if args.trials is not None:
-        _run(args, tuning)
-    study = _load(args, tuning, storage)
+        _run(args)
+    study = _load(args, storage)
     if args.show:
-        _show(args, tuning, study)
+        _show(args, study)
     if args.export_preset is not None:
-        _export(args, tuning, study)
+        _export(args, study)
     return 0
 
 
-def _show(args: argparse.Namespace, tuning: Any, study: Any) -> None:
-    if not tuning.front_rows(study):
+def _show(args: argparse.Namespace, study: Any) -> None:
+    if not results.front_rows(study):
         raise CLIError(f"study {args.study!r} has no completed trial yet "
-                       f"({tuning.describe_counts(study)})")
-    print(f"study {args.study!r}: {tuning.describe_counts(study)}; settings "
+                       f"({results.describe_counts(study)})")
+    print(f"study {args.study!r}: {results.describe_counts(study)}; settings "
           f"{tuning.study_settings(study).to_attrs()}")
-    print(tuning.format_front(study))
+    print(results.format_front(study))
     out = Path(args.out) if args.out else Path(f"tune-{args.study}")
     command = " ".join(shlex.quote(a) for a in (
         "gbwm", "tune", "--study", args.study, "--storage", args.storage, "--show",
         "--out", str(out)))
-    for path in tuning.write_front(study, out, command=command):
+    for path in results.write_front(study, out, command=command):
         print(path)
 
 
-def _export(args: argparse.Namespace, tuning: Any, study: Any) -> None:
-    from gbwm_sb3.ppo.registry import save_preset
-
+def _export(args: argparse.Namespace, study: Any) -> None:
     try:
-        number = tuning.choose_trial(study, args.trial)
-        preset = tuning.preset_from_trial(study, args.export_preset, number)
+        number = results.choose_trial(study, args.trial)
+        preset = results.preset_from_trial(study, args.export_preset, number)
         path = Path(args.preset_file) if args.preset_file else _default_preset_file()
-        save_preset(preset, path, replace=args.force, extra=tuning.trial_source(study, number))
+        save_preset(preset, path, replace=args.force, extra=results.trial_source(study, number))
     except ValueError as exc:
         raise CLIError(str(exc)) from None
     print(f"preset {preset.name!r} ({preset.description}) written to {path}")
