@@ -87,6 +87,22 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _session_processes(session: int, title: bytes = b"") -> list[int]:
+    """Processes of the session ``session`` (the test cluster's) whose command line
+    starts with ``title``."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if (os.getsid(int(entry.name)) == session
+                    and (entry / "cmdline").read_bytes().startswith(title)):
+                pids.append(int(entry.name))
+        except OSError:
+            continue
+    return pids
+
+
 @pytest.fixture(scope="module")
 def ray_cluster():
     """A 2-CPU Ray cluster started with `ray start --head` in a temporary folder."""
@@ -110,7 +126,7 @@ def ray_cluster():
     else:
         pytest.fail("ray start --head failed:\n" + "".join(lines))
     try:
-        yield f"127.0.0.1:{port}", env
+        yield f"127.0.0.1:{port}", env, head.pid
     finally:
         for sig, wait in ((signal.SIGTERM, 3), (signal.SIGKILL, 10)):
             try:
@@ -121,10 +137,15 @@ def ray_cluster():
                 head.wait(timeout=wait)
             except subprocess.TimeoutExpired:
                 continue
-        try:  # the cluster's own processes share the head's process group
+        try:  # the cluster's services share the head's process group
             os.killpg(head.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+        for pid in _session_processes(head.pid):  # its workers have groups of their own
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         head.stdout.close()
         shutil.rmtree(temp, ignore_errors=True)
 
@@ -144,7 +165,7 @@ def _lines(path: Path) -> list[bytes]:
 
 
 def test_ray_sweep_resumes_after_the_driver_is_killed(ray_cluster, tmp_path):
-    address, env = ray_cluster
+    address, env, _ = ray_cluster
     results = tmp_path / "runs.jsonl"
     command = [sys.executable, "-c", DRIVER, str(results), address]
     driver = subprocess.Popen(command, env=env, stdout=subprocess.PIPE,
@@ -173,3 +194,31 @@ def test_ray_sweep_resumes_after_the_driver_is_killed(ray_cluster, tmp_path):
     job = _jobs()[1]
     record = next(json.loads(line) for line in after if json.loads(line)["key"] == job.key)
     assert train_and_evaluate(job)["efficiency"] == record["efficiency"]
+
+
+def _task_processes(session: int) -> list[int]:
+    """Processes of the test cluster (session ``session``) running one of our Ray tasks."""
+    return _session_processes(session, b"ray::_ray_job")
+
+
+def test_a_killed_ray_worker_loses_no_run(ray_cluster, tmp_path):
+    """A worker killed mid-run: Ray runs its job again; every job is saved exactly once."""
+    address, env, session = ray_cluster
+    results = tmp_path / "runs.jsonl"
+    command = [sys.executable, "-c", DRIVER, str(results), address]
+    driver = subprocess.Popen(command, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 180
+    killed = None
+    while killed is None and driver.poll() is None and time.monotonic() < deadline:
+        running = _task_processes(session)
+        if running:
+            killed = running[0]
+            os.kill(killed, signal.SIGKILL)
+        time.sleep(0.05)
+    output = driver.communicate(timeout=300)[0]
+    assert killed is not None, "no Ray task was seen running"
+    assert driver.returncode == 0, output
+    assert "RAN 6 SKIPPED 0 FAILED 0" in output
+    keys = Counter(json.loads(line)["key"] for line in _lines(results))
+    assert len(keys) == 6 and set(keys.values()) == {1}
