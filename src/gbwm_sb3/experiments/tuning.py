@@ -74,7 +74,9 @@ SEARCH_SPACE: Mapping[str, tuple[Any, ...]] = {
 }
 
 #: The ``paper`` and ``tuned`` presets as points of the search space (the first trials of
-#: a new study, so that the front is anchored on the known configurations).
+#: a new study, so that the front is anchored on the known configurations). The space
+#: states the minibatch in steps: ``tuned``'s 20 minibatches per rollout are 960 steps on
+#: the paper problems' 16-year horizon.
 KNOWN_POINTS: Mapping[str, Mapping[str, Any]] = {
     "paper": {"n_trajectories_per_rollout": 4800, "n_epochs": 4, "batch_size": 256,
               "learning_rate": 0.01, "learning_rate_schedule": "linear", "clip_range": 0.5,
