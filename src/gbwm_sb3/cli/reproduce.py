@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from gbwm_sb3.cli.arguments import CLIError, int_in
+from gbwm_sb3.experiments.engines import ENGINES
 from gbwm_sb3.ppo.registry import preset_names
 from gbwm_sb3.problem.model import PAPER_NUM_GOALS
 
@@ -27,7 +28,6 @@ EXPERIMENTS: dict[str, tuple[str, int, tuple[int, ...]]] = {
                 PAPER_NUM_GOALS),
     "ablation": ("what each change of the tuned preset is worth", 10, (2, 4)),
 }
-ENGINES = ("local", "ray")
 
 
 def add_sweep_arguments(parser: argparse.ArgumentParser, *, seeds: int, goals: Sequence[int],
