@@ -323,7 +323,7 @@ def _benchmark_policies(problem: Any, rl: Any, dp: Any, seed: int) -> dict[str, 
 
     return {
         "greedy_goals_rl_portfolios": s.GreedyGoals(rl),
-        "buy_and_hold_coin_flip": s.BuyAndHold(seed=seed),
+        "buy_and_hold_coin_flip": s.BuyAndHold(seed=seed, problem=problem),
         "random": s.RandomPolicy(problem, seed=seed),
         "dp_portfolios_rl_goals": s.Hybrid(goals_from=rl, portfolios_from=dp),
         "rl_portfolios_dp_goals": s.Hybrid(goals_from=dp, portfolios_from=rl),
