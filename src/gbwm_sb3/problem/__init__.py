@@ -4,7 +4,8 @@
   the paper's problem family (validated, immutable; numpy only);
 - :mod:`~gbwm_sb3.problem.frontier`: the Markowitz efficient frontier from asset means and a
   covariance matrix;
-- :mod:`~gbwm_sb3.problem.files`: YAML/JSON problem files.
+- :mod:`~gbwm_sb3.problem.files`: YAML/JSON problem files;
+- :mod:`~gbwm_sb3.problem.sampler`: ``ProblemEnvelope`` and seeded random problems inside it.
 
 Nothing here imports PyTorch or Stable-Baselines3.
 """
@@ -23,6 +24,12 @@ from gbwm_sb3.problem.model import (
     paper_portfolios,
     paper_problem,
 )
+from gbwm_sb3.problem.sampler import (
+    DEFAULT_ENVELOPE,
+    ProblemEnvelope,
+    sample_problem,
+    sample_problems,
+)
 
 __all__ = [
     "MAX_DECISIONS_PER_YEAR",
@@ -37,4 +44,8 @@ __all__ = [
     "efficient_frontier",
     "load_problem",
     "save_problem",
+    "DEFAULT_ENVELOPE",
+    "ProblemEnvelope",
+    "sample_problem",
+    "sample_problems",
 ]
