@@ -23,7 +23,7 @@ from gbwm_sb3.problem.model import GBWMProblem
 
 __all__ = ["ProblemArrays", "problem_arrays", "apply_goal", "apply_decision",
            "best_affordable_decision", "best_final_decision", "goals_in_decision",
-           "grow_wealth", "step_year"]
+           "grow_wealth", "step_year", "ProblemTable", "step_years"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -223,3 +223,127 @@ def _step_year_general(arrays: ProblemArrays, t: int, wealth: np.ndarray, decisi
     else:
         final = np.zeros(wealth.shape, dtype=np.intp)
     return wealth, reward, applied, final
+
+
+class ProblemTable:
+    """Many problems padded to common shapes, so trajectories of different problems step together.
+
+    Row ``p`` holds problem ``p``; years are padded to ``time_steps`` (at least the
+    longest horizon + 1), decisions to ``max_decisions`` (padding: cost ``inf``, never
+    affordable) and portfolios to ``max_portfolios``. :meth:`write` replaces rows in
+    place, so a pool of problems can be refreshed while other rows are in use. The
+    mechanics (:func:`step_years`) are those of :func:`step_year` for the general class.
+    Memory: about ``16 * time_steps * max_decisions`` bytes a row (42 KB for 41 x 64).
+    """
+
+    def __init__(self, size: int, time_steps: int, max_decisions: int,
+                 max_portfolios: int) -> None:
+        for name, value in (("size", size), ("time_steps", time_steps),
+                            ("max_decisions", max_decisions), ("max_portfolios", max_portfolios)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        self.size, self.time_steps = int(size), int(time_steps)
+        self.max_decisions, self.max_portfolios = int(max_decisions), int(max_portfolios)
+        shape = (self.size, self.time_steps, self.max_decisions)
+        self.problems: list[GBWMProblem | None] = [None] * self.size
+        self.horizon = np.ones(self.size, dtype=np.int64)
+        self.initial_wealth = np.ones(self.size)
+        self.decision_cost = np.full(shape, np.inf)
+        self.decision_utility = np.zeros(shape)
+        self.decisions_per_year = np.ones((self.size, self.time_steps), dtype=np.int64)
+        self.infusions = np.zeros((self.size, self.time_steps))
+        self.final_order = np.zeros((self.size, self.max_decisions), dtype=np.int64)
+        self.num_portfolios = np.ones(self.size, dtype=np.int64)
+        self.means = np.zeros((self.size, self.max_portfolios))
+        self.volatilities = np.ones((self.size, self.max_portfolios))
+        self.log_drifts = np.zeros((self.size, self.max_portfolios))
+
+    @classmethod
+    def from_problems(cls, problems: list[GBWMProblem], max_decisions: int | None = None,
+                      max_portfolios: int | None = None,
+                      time_steps: int | None = None) -> ProblemTable:
+        """A table holding ``problems`` (shapes: the largest the problems need unless given)."""
+        if not problems:
+            raise ValueError("problems must contain at least 1 problem, got 0")
+        table = cls(
+            len(problems),
+            time_steps or max(p.horizon for p in problems) + 1,
+            max_decisions or max(problem_arrays(p).num_decisions for p in problems),
+            max_portfolios or max(p.num_portfolios for p in problems),
+        )
+        table.write(np.arange(len(problems)), problems)
+        return table
+
+    def write(self, rows: np.ndarray | list[int], problems: list[GBWMProblem]) -> None:
+        """Store ``problems[i]`` in row ``rows[i]``, raising a ValueError if one does not fit."""
+        for row, problem in zip(np.asarray(rows, dtype=np.int64).tolist(), problems, strict=True):
+            arrays = problem_arrays(problem)
+            k, n = arrays.num_decisions, problem.num_portfolios
+            if problem.horizon + 1 > self.time_steps:
+                raise ValueError(f"horizon: {problem.horizon} years do not fit a table of "
+                                 f"{self.time_steps - 1} years at most")
+            if k > self.max_decisions:
+                raise ValueError(f"decisions: {k} in one year do not fit a table of at most "
+                                 f"{self.max_decisions}")
+            if n > self.max_portfolios:
+                raise ValueError(f"portfolios: {n} do not fit a table of at most "
+                                 f"{self.max_portfolios}")
+            t1 = problem.horizon + 1
+            self.problems[row] = problem
+            self.horizon[row] = problem.horizon
+            self.initial_wealth[row] = problem.initial_wealth
+            self.decision_cost[row] = np.inf
+            self.decision_cost[row, :t1, :k] = arrays.decision_cost
+            self.decision_utility[row] = 0.0
+            self.decision_utility[row, :t1, :k] = arrays.decision_utility
+            self.decisions_per_year[row] = 1
+            self.decisions_per_year[row, :t1] = arrays.decisions_per_year
+            self.infusions[row] = 0.0
+            self.infusions[row, :t1] = arrays.infusions
+            order = arrays.final_order
+            self.final_order[row] = np.arange(self.max_decisions)
+            self.final_order[row, : order.size] = order
+            self.num_portfolios[row] = n
+            self.means[row] = 0.0
+            self.means[row, :n] = problem.portfolios.mean_array
+            self.volatilities[row] = 1.0
+            self.volatilities[row, :n] = arrays.volatilities
+            self.log_drifts[row] = 0.0
+            self.log_drifts[row, :n] = arrays.log_drifts
+
+
+def step_years(table: ProblemTable, rows: np.ndarray, t: np.ndarray, wealth: np.ndarray,
+               decision: np.ndarray, portfolio: np.ndarray, normal_draws: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One year for trajectories of different problems (row ``rows[i]``, year ``t[i] < T``).
+
+    The arithmetic of :func:`step_year` for the general class, element by element:
+    add ``I(t)``, take the decision where affordable (else nothing), grow the rest in
+    the portfolio; where ``t + 1 == T`` take the automatic choice at ``T``. Returns
+    ``(next_wealth, reward, applied, final)`` (decision indices; ``final`` 0 where
+    ``T`` was not reached).
+    """
+    decision = np.asarray(decision).astype(np.intp)
+    portfolio = np.asarray(portfolio).astype(np.intp)
+    cash = wealth + table.infusions[rows, t]
+    cost = table.decision_cost[rows, t, decision]
+    taken = cost <= cash
+    applied = np.where(taken, decision, 0)
+    cash_after = cash - np.where(taken, cost, 0.0)
+    reward = np.where(taken, table.decision_utility[rows, t, applied], 0.0)
+    sigma = table.volatilities[rows, portfolio]
+    next_wealth = cash_after * np.exp(table.log_drifts[rows, portfolio] + sigma * normal_draws)
+    final = np.zeros(wealth.shape, dtype=np.intp)
+    ending = np.flatnonzero(t + 1 == table.horizon[rows])
+    if ending.size:
+        end_rows = rows[ending]
+        end_t = table.horizon[end_rows]
+        order = table.final_order[end_rows]
+        costs = table.decision_cost[end_rows, end_t]
+        ordered = np.take_along_axis(costs, order, axis=1)
+        chosen = order[np.arange(ending.size), np.argmax(ordered <= next_wealth[ending, None],
+                                                         axis=1)]
+        final[ending] = chosen
+        next_wealth[ending] = next_wealth[ending] - costs[np.arange(ending.size), chosen]
+        reward[ending] = reward[ending] + table.decision_utility[end_rows, end_t, chosen]
+    return next_wealth, reward, applied, final
