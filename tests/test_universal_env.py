@@ -15,6 +15,7 @@ from gbwm_sb3.envs.universal_observation import (
     N_MAX,
     TRAJECTORY_FEATURES,
     UNIVERSAL_OBSERVATION_SIZE,
+    UniversalObservation,
     split_universal_observation,
     universal_observation,
     universal_observation_bounds,
@@ -311,3 +312,22 @@ def test_vec_env_interface_and_maskable_ppo_rollout() -> None:
                         policy_kwargs={"net_arch": [16]}, device="cpu")
     model.learn(total_timesteps=128)
     assert model.num_timesteps == 128
+
+
+def test_rewriting_a_row_leaves_nothing_of_the_old_problem() -> None:
+    long_problem = max(SAMPLED, key=lambda p: (p.horizon, p.max_decisions))
+    short_problem = _family_problem()
+    table = ProblemTable(2, time_steps=41, max_decisions=K_MAX, max_portfolios=N_MAX)
+    encoder = UniversalObservation(table)
+    for row, problem in ((0, long_problem), (0, short_problem), (1, short_problem)):
+        table.write([row], [problem])
+        encoder.write([row], [problem])
+    for name in ("horizon", "initial_wealth", "total_utility", "decision_cost",
+                 "decision_utility", "decisions_per_year", "infusions", "final_order",
+                 "num_portfolios", "means", "volatilities", "log_drifts"):
+        np.testing.assert_array_equal(getattr(table, name)[0], getattr(table, name)[1], name)
+    for t in range(short_problem.horizon + 1):
+        wealth = np.array([5.0, 60.0, 400.0])
+        expected = universal_observation(short_problem, t, wealth)
+        np.testing.assert_array_equal(encoder.encode(np.zeros(3, int), np.full(3, t), wealth),
+                                      expected)

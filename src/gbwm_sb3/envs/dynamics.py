@@ -248,6 +248,7 @@ class ProblemTable:
         self.problems: list[GBWMProblem | None] = [None] * self.size
         self.horizon = np.ones(self.size, dtype=np.int64)
         self.initial_wealth = np.ones(self.size)
+        self.total_utility = np.ones(self.size)  # best total utility (1e-300 if none)
         self.decision_cost = np.full(shape, np.inf)
         self.decision_utility = np.zeros(shape)
         self.decisions_per_year = np.ones((self.size, self.time_steps), dtype=np.int64)
@@ -292,6 +293,7 @@ class ProblemTable:
             self.problems[row] = problem
             self.horizon[row] = problem.horizon
             self.initial_wealth[row] = problem.initial_wealth
+            self.total_utility[row] = max(problem.total_utility, 1e-300)
             self.decision_cost[row] = np.inf
             self.decision_cost[row, :t1, :k] = arrays.decision_cost
             self.decision_utility[row] = 0.0

@@ -270,7 +270,7 @@ class MultiProblemVecEnv(VecEnv):
         self._utility += reward
         self._t += 1
         if self.normalize_rewards:
-            reward = reward / np.maximum(self.encoder._total_utility[rows], 1e-300)
+            reward = reward / self.table.total_utility[rows]
         rewards = reward.astype(np.float32)
         dones = self._t >= self.table.horizon[rows]
         infos: list[dict[str, Any]] = [{} for _ in repeat(None, self.num_envs)]
@@ -290,8 +290,7 @@ class MultiProblemVecEnv(VecEnv):
             finally:
                 if was_enabled:
                     gc.enable()
-            self._completed.append(self._utility[ended] / self.encoder._total_utility[
-                rows[ended]])
+            self._completed.append(self._utility[ended] / self.table.total_utility[rows[ended]])
             self._renew_pool()
             self._restart(ended)
         elif self.new_problems_per_step:

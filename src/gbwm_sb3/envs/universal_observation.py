@@ -206,7 +206,6 @@ class UniversalObservation:
             )
         self.table = table
         self._per_year = {name: np.zeros((table.size, table.time_steps)) for name in _PER_YEAR}
-        self._total_utility = np.ones(table.size)
         self._portfolio_block = np.zeros((table.size, N_MAX * _NP), dtype=np.float32)
         written = [i for i, p in enumerate(table.problems) if p is not None]
         if written:
@@ -218,7 +217,6 @@ class UniversalObservation:
             features = _per_year_features(problem, self.table.time_steps)
             for name, values in features.items():
                 self._per_year[name][row] = values
-            self._total_utility[row] = max(problem.total_utility, 1e-300)
             block = np.zeros((N_MAX, _NP))
             block[: problem.num_portfolios] = np.column_stack([
                 np.ones(problem.num_portfolios), problem.portfolios.mean_array,
@@ -253,7 +251,7 @@ class UniversalObservation:
         safe_cost = np.where(pv_cost > 0, pv_cost, 1.0)
         obs[:, 8] = np.where(pv_cost > 0, np.minimum(np.log1p(pv_inf / safe_cost), LOG_CLIP), 0.0)
         remaining_u = year["remaining_utility"]
-        obs[:, 9] = remaining_u / self._total_utility[rows]
+        obs[:, 9] = remaining_u / table.total_utility[rows]
         safe_u = np.where(remaining_u > 0, remaining_u, 1.0)
         obs[:, 10] = np.where(remaining_u > 0, year["utility_now"] / safe_u, 0.0)
         obs[:, 11] = _log_ratio(cash, year["next_cost"])
