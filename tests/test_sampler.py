@@ -153,6 +153,13 @@ def test_narrow_envelope_is_respected() -> None:
         assert envelope.contains(problem) == []
 
 
+def test_many_goals_get_enough_years() -> None:
+    envelope = ProblemEnvelope(num_goals=(12, 20), max_goals_per_year=2)
+    problems = sample_problems(40, seed=6, envelope=envelope)
+    assert min(p.horizon for p in problems) >= 5  # 12 goals need 6 years (0..5) of 2
+    assert all(len(p.goals) >= 12 and envelope.contains(p) == [] for p in problems)
+
+
 def test_bad_arguments() -> None:
     with pytest.raises(ValueError, match="rng_or_seed must be"):
         sample_problem(-1)

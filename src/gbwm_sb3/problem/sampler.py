@@ -16,7 +16,8 @@ the money unit (:func:`funding_ratio`, :func:`savings_rate`):
 
 How :func:`sample_problem` draws (each step with the generator given):
 
-1. horizon ``T`` uniform in ``horizon``;
+1. horizon ``T`` uniform in ``horizon`` (from at least the years that can hold the
+   smallest number of goals);
 2. number of goals ``G`` uniform in ``num_goals`` (capped by the room the years
    allow); the number of goal years ``Y`` uniform between the fewest that hold ``G``
    goals and ``min(G, years available)``; the ``Y`` years uniform without replacement
@@ -25,7 +26,7 @@ How :func:`sample_problem` draws (each step with the generator given):
    (at most ``max_goals_per_year``);
 3. levels per goal: 1, 2 or 3 with probabilities 1/2, 1/4, 1/4 (capped by
    ``max_levels``); while a year has more than ``max_decisions_per_year`` decisions,
-   the goal of that year with the most levels loses its cheapest level;
+   the goal of that year with the most levels loses one;
 4. top-level cost of a goal at year t: ``10 * (1 + g)^t * exp(0.5 Z)`` with inflation
    ``g`` uniform in [0, 0.05] per problem; utility
    ``10 * (cost / median cost)^b * exp(0.3 Z)`` with ``b`` uniform in [0, 1] per problem
@@ -323,7 +324,9 @@ def _portfolios(rng: np.random.Generator, envelope: ProblemEnvelope) -> Portfoli
 
 
 def _draw(rng: np.random.Generator, envelope: ProblemEnvelope) -> GBWMProblem | None:
-    horizon = int(rng.integers(envelope.horizon[0], envelope.horizon[1] + 1))
+    fewest_years = -(-envelope.num_goals[0] // envelope.max_goals_per_year)
+    shortest = max(envelope.horizon[0], fewest_years - 1)
+    horizon = int(rng.integers(shortest, envelope.horizon[1] + 1))
     years = _goal_years(rng, envelope, horizon)
     levels = _level_counts(rng, envelope, years)
     inflation = rng.uniform(0.0, 0.05)
