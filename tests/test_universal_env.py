@@ -168,6 +168,36 @@ def test_agrees_with_gbwm_vec_env_on_one_problem(problem: GBWMProblem) -> None:
     np.testing.assert_array_equal(multi.wealth, reference.wealth)  # both restarted at W0
 
 
+def test_agrees_with_gbwm_vec_env_per_problem_in_a_mixed_pool() -> None:
+    pool = [paper_problem(4), _family_problem(), SAMPLED[1], SAMPLED[2]]
+    n = 80
+    multi = MultiProblemVecEnv(n, problems=pool, seed=3, normalize_rewards=False)
+    multi.reset()
+    owners = multi.problems
+    assert len({id(p) for p in owners}) == len(pool)
+    longest = max(p.horizon for p in pool)
+    rng = np.random.default_rng(5)
+    draws = rng.standard_normal((longest, n))
+    decisions = np.array([rng.integers(0, p.max_decisions, longest) for p in owners]).T
+    portfolios = np.array([rng.integers(0, p.num_portfolios, longest) for p in owners]).T
+    multi.queue_normal_draws(draws)
+    rewards = np.zeros((longest, n))
+    for t in range(longest):
+        # after its first episode a trajectory runs on another problem: any valid action
+        actions = np.stack([decisions[t], portfolios[t]], axis=1)
+        restarted = multi.time != t
+        actions[restarted] = 0
+        rewards[t] = multi.step(actions)[1]
+    for problem in pool:
+        mine = np.flatnonzero([owner is problem for owner in owners])
+        reference = GBWMVecEnv(mine.size, problem=problem, seed=0)
+        reference.reset()
+        reference.queue_normal_draws(draws[: problem.horizon, mine])
+        for t in range(problem.horizon):
+            actions = np.stack([decisions[t, mine], portfolios[t, mine]], axis=1)
+            np.testing.assert_array_equal(reference.step(actions)[1], rewards[t, mine])
+
+
 def test_reset_step_shapes_and_episode_ends() -> None:
     env = MultiProblemVecEnv(48, envelope=SMALL_ENVELOPE, seed=0, pool_size=16)
     obs = env.reset()
@@ -253,6 +283,7 @@ def test_action_masks() -> None:
             expected = [d.cost <= cash for d in problem.decisions(t)]
             assert masks[i, : len(expected)].tolist() == [True] + expected[1:]
             assert not masks[i, len(expected):K_MAX].any()
+        assert all(env.observation_space.contains(row) for row in obs)
         obs = env.step(_random_actions(env, rng))[0]
 
 
