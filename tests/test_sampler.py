@@ -167,5 +167,7 @@ def test_bad_arguments() -> None:
         sample_problem(0, envelope={})  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="n must be an integer >= 0"):
         sample_problems(-2, seed=0)
+    with pytest.raises(ValueError, match="problem must be a GBWMProblem, got dict"):
+        DEFAULT_ENVELOPE.contains({})  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="no problem inside it was found"):
         sample_problem(0, ProblemEnvelope(portfolio_mean=(0.5, 0.6)))

@@ -179,6 +179,8 @@ class ProblemEnvelope:
 
         Each reason names the field, the problem's value and the allowed range.
         """
+        if not isinstance(problem, GBWMProblem):
+            raise ValueError(f"problem must be a GBWMProblem, got {type(problem).__name__}")
         reasons: list[str] = []
 
         def check(name: str, value: float, bounds: tuple[float, float], unit: str = "",
