@@ -102,6 +102,14 @@ def test_contains_names_every_field_and_range() -> None:
     assert len(reasons) == 6
 
 
+def test_contains_a_problem_without_goals() -> None:
+    problem = GBWMProblem(horizon=5, initial_wealth=10.0, goals=())
+    reasons = DEFAULT_ENVELOPE.contains(problem)
+    assert reasons == ["num_goals: 0 is outside the supported range 1..20",
+                       "funding_ratio: the problem has no goal with a positive cost; "
+                       "the funding ratio is undefined"]
+
+
 def test_contains_portfolios_and_decisions() -> None:
     from gbwm_sb3.problem.model import Portfolios
     goals = [Goal(time=1, levels=[(1.0, 1.0), (2.0, 2.0), (3.0, 3.0)]) for _ in range(4)]

@@ -193,7 +193,8 @@ class ProblemEnvelope:
 
         check("horizon", problem.horizon, self.horizon, " years")
         check("num_goals", len(problem.goals), self.num_goals)
-        per_year = np.bincount([g.time for g in problem.goals], minlength=1)
+        per_year = np.bincount(np.array([g.time for g in problem.goals], dtype=np.int64),
+                               minlength=1)
         if per_year.max() > self.max_goals_per_year:
             year = int(per_year.argmax())
             reasons.append(f"max_goals_per_year: year {year} has {int(per_year.max())} goals; "
