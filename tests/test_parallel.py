@@ -102,8 +102,11 @@ def test_ctrl_c_stops_the_parent_and_its_workers(tmp_path: Path) -> None:
     script = tmp_path / "run.py"
     pid_file = tmp_path / "pids.txt"
     script.write_text(textwrap.dedent(f"""
-        import os, sys, time
+        import os, signal, sys, time
         from gbwm_sb3.experiments.parallel import run_parallel
+
+        # Ctrl-C as in a terminal, even when started with SIGINT ignored (background).
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
         def job(seconds):
             with open({str(pid_file)!r}, "a") as handle:

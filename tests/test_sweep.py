@@ -130,8 +130,12 @@ def test_summary_statistics_match_numpy_and_scipy() -> None:
 
 
 SWEEP_SCRIPT = """
-import os, sys, time
+import os, signal, sys, time
 from gbwm_sb3.experiments.sweep import SweepConfig, make_jobs, run_sweep
+
+# Ctrl-C raises KeyboardInterrupt as in a terminal, even if the test runner was started
+# in the background (where shells start children with SIGINT ignored).
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 def slow_job(job):
     with open(os.environ["FAKE_JOB_LOG"], "a") as handle:
