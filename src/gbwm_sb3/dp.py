@@ -414,22 +414,8 @@ def solve_dp(problem: GBWMProblem, *, grid_density: float = DEFAULT_GRID_DENSITY
         return _solve_general(problem, grid_density, grid_points, wealth_floor, upper_sigmas,
                               tail_sigmas, start)
     x_low, x_high = _grid_bounds(problem, wealth_floor, upper_sigmas)
-    if grid_points is not None:
-        if isinstance(grid_points, bool) or not isinstance(grid_points, (int, np.integer)) \
-                or not 10 <= grid_points <= 200_000:
-            raise ValueError(f"grid_points must be an integer in [10, 200000], got "
-                             f"{grid_points!r}")
-        grid_size = int(grid_points)
-        grid_density = (grid_size - 1) / (x_high - x_low)
-    else:
-        grid_density = _check_range(grid_density, "grid_density", 2.0, 10_000.0)
-        grid_size = int(math.ceil((x_high - x_low) * grid_density)) + 1
-        if grid_size > 200_000:
-            raise ValueError(f"grid_density too large: {grid_size} grid points (max 200000); "
-                             f"got grid_density={grid_density}")
-    h = 1.0 / grid_density
-    log_grid = x_low + h * np.arange(grid_size)
-    wealth_grid = np.exp(log_grid)
+    grid_density, grid_size, h, log_grid, wealth_grid = _log_wealth_grid(
+        x_low, x_high, grid_density, grid_points)
     horizon = problem.horizon
     costs, utilities, has_goal = problem.cost_by_time, problem.utility_by_time, problem.has_goal
     portfolios = problem.portfolios
@@ -564,12 +550,13 @@ def _general_jumps(arrays: ProblemArrays, t: int, log_grid: np.ndarray
     return tuple(sorted(jumps.items()))
 
 
-def _solve_general(problem: GBWMProblem, grid_density: float, grid_points: int | None,
-                   wealth_floor: float, upper_sigmas: float, tail_sigmas: float,
-                   start: float) -> DPSolution:
-    """``solve_dp`` for the general class (see the module docstring)."""
-    arrays = problem_arrays(problem)
-    x_low, x_high = _general_grid_bounds(problem, arrays, wealth_floor, upper_sigmas)
+def _log_wealth_grid(x_low: float, x_high: float, grid_density: float,
+                     grid_points: int | None) -> tuple[float, int, float, np.ndarray, np.ndarray]:
+    """The evenly spaced log-wealth grid over [x_low, ...]: ``grid_points`` points, else
+    ``grid_density`` points per unit of log-wealth (validated; at most 200,000 points).
+
+    Returns (density, size, spacing h, log-wealth grid, wealth grid).
+    """
     if grid_points is not None:
         if isinstance(grid_points, bool) or not isinstance(grid_points, (int, np.integer)) \
                 or not 10 <= grid_points <= 200_000:
@@ -585,7 +572,17 @@ def _solve_general(problem: GBWMProblem, grid_density: float, grid_points: int |
                              f"got grid_density={grid_density}")
     h = 1.0 / grid_density
     log_grid = x_low + h * np.arange(grid_size)
-    wealth_grid = np.exp(log_grid)
+    return grid_density, grid_size, h, log_grid, np.exp(log_grid)
+
+
+def _solve_general(problem: GBWMProblem, grid_density: float, grid_points: int | None,
+                   wealth_floor: float, upper_sigmas: float, tail_sigmas: float,
+                   start: float) -> DPSolution:
+    """``solve_dp`` for the general class (see the module docstring)."""
+    arrays = problem_arrays(problem)
+    x_low, x_high = _general_grid_bounds(problem, arrays, wealth_floor, upper_sigmas)
+    grid_density, grid_size, h, log_grid, wealth_grid = _log_wealth_grid(
+        x_low, x_high, grid_density, grid_points)
     horizon = problem.horizon
     portfolios = problem.portfolios
     kernels = _Kernels(portfolios.log_drifts, portfolios.volatility_array, h, tail_sigmas)

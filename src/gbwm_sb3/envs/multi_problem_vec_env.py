@@ -41,6 +41,7 @@ from stable_baselines3.common.vec_env.base_vec_env import (
     VecEnvStepReturn,
 )
 
+from gbwm_sb3.envs.draws import draw_rows
 from gbwm_sb3.envs.dynamics import ProblemTable, step_years
 from gbwm_sb3.envs.universal_observation import (
     K_MAX,
@@ -200,15 +201,8 @@ class MultiProblemVecEnv(VecEnv):
 
     def queue_normal_draws(self, draws: np.ndarray) -> None:
         """Use these N(0, 1) draws, shape (k, N) (one row per step), before the generator's."""
-        values = np.asarray(draws, dtype=np.float64)
-        if values.ndim == 1:
-            values = values.reshape(1, -1)
-        if values.ndim != 2 or values.shape[1] != self.num_envs:
-            raise ValueError(f"draws must have shape (steps, {self.num_envs}) (one row per "
-                             f"step), got {np.shape(draws)}")
-        if not np.all(np.isfinite(values)):
-            raise ValueError("draws must be finite numbers")
-        self._queued_draws = np.concatenate([self._queued_draws, values])
+        self._queued_draws = np.concatenate([self._queued_draws,
+                                             draw_rows(draws, self.num_envs)])
 
     def _next_draws(self) -> np.ndarray:
         if self._queued_draws.shape[0]:
