@@ -318,6 +318,17 @@ class GreedyGoals:
         return take, portfolio
 
 
+def _coin_flip_decisions(streams: _YearStreams, problem: GBWMProblem | None,
+                         take_probability: float, t: int, wealth: np.ndarray) -> np.ndarray:
+    """A coin flip per path: take (True) or not; for the general class, the decision index
+    drawn uniformly among the affordable ones where the coin says take (else 0)."""
+    take = streams.uniform(t, _COIN, wealth.size) < take_probability
+    if _is_general(problem):
+        take = _random_affordable(problem, t, wealth, take,
+                                  streams.uniform(t, _CHOICE, wealth.size))
+    return take
+
+
 class BuyAndHold:
     """Hold one portfolio throughout (0-based index; default 7 = the paper's #8).
 
@@ -341,10 +352,7 @@ class BuyAndHold:
 
     def act(self, t: int, wealth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         wealth = np.atleast_1d(np.asarray(wealth, dtype=np.float64))
-        take = self._streams.uniform(t, _COIN, wealth.size) < self.take_probability
-        if _is_general(self.problem):
-            take = _random_affordable(self.problem, t, wealth, take,
-                                      self._streams.uniform(t, _CHOICE, wealth.size))
+        take = _coin_flip_decisions(self._streams, self.problem, self.take_probability, t, wealth)
         return take, np.full(wealth.shape, self.portfolio, dtype=np.intp)
 
 
@@ -373,10 +381,7 @@ class RandomPolicy:
 
     def act(self, t: int, wealth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         wealth = np.atleast_1d(np.asarray(wealth, dtype=np.float64))
-        take = self._streams.uniform(t, _COIN, wealth.size) < self.take_probability
-        if _is_general(self.problem):
-            take = _random_affordable(self.problem, t, wealth, take,
-                                      self._streams.uniform(t, _CHOICE, wealth.size))
+        take = _coin_flip_decisions(self._streams, self.problem, self.take_probability, t, wealth)
         u = self._streams.uniform(t, _PORTFOLIO, wealth.size)
         portfolio = np.minimum((u * self.num_portfolios).astype(np.intp), self.num_portfolios - 1)
         return take, portfolio
