@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["draw_rows"]
+__all__ = ["DrawQueue", "draw_rows"]
 
 
 def draw_rows(draws: np.ndarray, num_envs: int) -> np.ndarray:
@@ -22,3 +22,22 @@ def draw_rows(draws: np.ndarray, num_envs: int) -> np.ndarray:
     if not np.all(np.isfinite(values)):
         raise ValueError("draws must be finite numbers")
     return values
+
+
+class DrawQueue:
+    """Given shock rows, replayed one per step before a generator's own draws."""
+
+    def __init__(self, num_envs: int) -> None:
+        self.num_envs = num_envs
+        self._rows = np.empty((0, num_envs))
+
+    def push(self, draws: np.ndarray) -> None:
+        """Queue ``draws`` (validated by :func:`draw_rows`) after those already queued."""
+        self._rows = np.concatenate([self._rows, draw_rows(draws, self.num_envs)])
+
+    def next(self, rng: np.random.Generator) -> np.ndarray:
+        """The next queued row, else ``num_envs`` fresh N(0, 1) draws from ``rng``."""
+        if self._rows.shape[0]:
+            row, self._rows = self._rows[0], self._rows[1:]
+            return row
+        return rng.standard_normal(self.num_envs)

@@ -41,7 +41,7 @@ from stable_baselines3.common.vec_env.base_vec_env import (
     VecEnvStepReturn,
 )
 
-from gbwm_sb3.envs.draws import draw_rows
+from gbwm_sb3.envs.draws import DrawQueue
 from gbwm_sb3.envs.dynamics import ProblemTable, step_years
 from gbwm_sb3.envs.universal_observation import (
     K_MAX,
@@ -121,7 +121,7 @@ class MultiProblemVecEnv(VecEnv):
                          spaces.MultiDiscrete([K_MAX, N_MAX]))
         self.render_mode = None
         self._start_time = time.time()
-        self._queued_draws = np.empty((0, num_envs))
+        self._draw_queue = DrawQueue(num_envs)
         self._actions: np.ndarray | None = None
         self._new_generators(self._seed_sequence)
         self._fill_pool()
@@ -201,14 +201,10 @@ class MultiProblemVecEnv(VecEnv):
 
     def queue_normal_draws(self, draws: np.ndarray) -> None:
         """Use these N(0, 1) draws, shape (k, N) (one row per step), before the generator's."""
-        self._queued_draws = np.concatenate([self._queued_draws,
-                                             draw_rows(draws, self.num_envs)])
+        self._draw_queue.push(draws)
 
     def _next_draws(self) -> np.ndarray:
-        if self._queued_draws.shape[0]:
-            draws, self._queued_draws = self._queued_draws[0], self._queued_draws[1:]
-            return draws
-        return self._draw_rng.standard_normal(self.num_envs)
+        return self._draw_queue.next(self._draw_rng)
 
     def _observe(self) -> np.ndarray:
         return self.encoder.encode(self._rows, self._t, self._wealth)

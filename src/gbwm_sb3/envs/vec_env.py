@@ -29,7 +29,7 @@ from stable_baselines3.common.vec_env.base_vec_env import (
     VecEnvStepReturn,
 )
 
-from gbwm_sb3.envs.draws import draw_rows
+from gbwm_sb3.envs.draws import DrawQueue
 from gbwm_sb3.envs.dynamics import goals_in_decision, problem_arrays, step_year
 from gbwm_sb3.envs.gbwm_env import goals_offered, resolve_problem, validate_actions
 from gbwm_sb3.envs.observation import (
@@ -115,7 +115,7 @@ class GBWMVecEnv(VecEnv):
         self._goals_taken = np.zeros(num_envs, dtype=np.int64)
         self._goals_affordable = np.zeros(num_envs, dtype=np.int64)
         self._actions: tuple[np.ndarray, np.ndarray] | None = None
-        self._queued_draws = np.empty((0, num_envs))
+        self._draw_queue = DrawQueue(num_envs)
         self._start_time = time.time()
         self._completed_utility: list[np.ndarray] = []
         self._completed_goals: list[np.ndarray] = []
@@ -145,14 +145,10 @@ class GBWMVecEnv(VecEnv):
 
     def queue_normal_draws(self, draws: np.ndarray) -> None:
         """Use these N(0, 1) draws, shape (k, N) (one row per step), before the generator's."""
-        self._queued_draws = np.concatenate([self._queued_draws,
-                                             draw_rows(draws, self.num_envs)])
+        self._draw_queue.push(draws)
 
     def _next_draws(self) -> np.ndarray:
-        if self._queued_draws.shape[0]:
-            draws, self._queued_draws = self._queued_draws[0], self._queued_draws[1:]
-            return draws
-        return self._rng.standard_normal(self.num_envs)
+        return self._draw_queue.next(self._rng)
 
     # ----- VecEnv API -----
     def reset(self) -> VecEnvObs:
