@@ -17,7 +17,7 @@ PACKAGE = Path(gbwm_sb3.__file__).resolve().parent
 
 #: Rooms of the package, lowest first: a module may import its own room and rooms below it.
 LAYERS = ["_compat", "common", "problem", "envs", "policies", "ppo", "model_io", "dp",
-          "evaluation", "plots", "experiments", "cli", "zoo"]
+          "evaluation", "plots", "experiments", "pretrained", "cli", "zoo"]
 
 
 def _room(module: str) -> str | None:

@@ -1,0 +1,98 @@
+"""The pretrained policy on the benchmark suite: zero-shot efficiency against the DP optimum.
+
+For every problem of the suite (``gbwm_sb3.pretrained.suite``: the paper's family, the
+example files, sampled clients and out-of-distribution capital markets) this solves the
+exact optimum, builds the pretrained policy for the problem (no training) and scores both
+on the same simulated markets; with ``--fine-tune-trajectories N`` it also fine-tunes
+the policy on the problem and scores that. Prints one line per problem and writes
+``results.jsonl`` (one JSON record per problem) and ``summary.md`` (the tables, per
+category and overall, and the comparison with the 97.8% anchor of GBWM-SPEC section 6)
+to ``--out``.
+
+    python examples/benchmark_pretrained.py                      # shipped weights, all 66
+    python examples/benchmark_pretrained.py --limit 3 --paths 10000 --out /tmp/smoke
+    python examples/benchmark_pretrained.py --categories out_of_distribution \\
+        --fine-tune-trajectories 20000 --out docs/results/pretrained-ood
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from gbwm_sb3.cli.arguments import int_in
+from gbwm_sb3.pretrained.benchmark import anchor_line, existing_outputs, run_benchmark
+from gbwm_sb3.pretrained.suite import SUITE_CATEGORIES, benchmark_suite
+from gbwm_sb3.problem.model import GBWMProblem
+
+MAX_PATHS = 100_000_000
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--weights", type=Path, default=None,
+                        help="pretrained weights to load (default: the shipped ones)")
+    parser.add_argument("--categories", nargs="+", choices=SUITE_CATEGORIES, default=None,
+                        metavar="CATEGORY",
+                        help=f"suite categories to run, among {', '.join(SUITE_CATEGORIES)} "
+                             "(default: all)")
+    parser.add_argument("--paths", type=int_in(2, MAX_PATHS), default=100_000,
+                        help="simulated markets per problem (default 100000)")
+    parser.add_argument("--seed", type=int_in(0, 2**63 - 1), default=0,
+                        help="seed of the simulated markets (default 0)")
+    parser.add_argument("--fine-tune-trajectories", type=int_in(0), default=0, metavar="N",
+                        help="fine-tune on each problem for N trajectories (0: skip, default)")
+    parser.add_argument("--limit", type=int_in(1), default=None, metavar="N",
+                        help="only the first N problems (smoke runs)")
+    parser.add_argument("--out", type=Path, default=Path("docs/results/pretrained"),
+                        help="folder for results.jsonl and summary.md "
+                             "(default docs/results/pretrained)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the results of an earlier run in --out")
+    args = parser.parse_args(argv)
+    if args.weights is not None and not args.weights.exists():
+        parser.error(f"argument --weights: no such file or folder: {args.weights}")
+    if args.out.exists() and not args.out.is_dir():
+        parser.error(f"argument --out: {args.out} is a file, expected a folder")
+    existing = existing_outputs(args.out)
+    if existing and not args.overwrite:
+        parser.error(f"argument --out: {', '.join(str(p) for p in existing)} already "
+                     "exist(s); choose another folder or pass --overwrite to replace them")
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    try:
+        from gbwm_sb3.pretrained import fine_tune, pretrained_policy
+    except ImportError as exc:
+        sys.exit(f"benchmark_pretrained.py: error: the pretrained policy is not available in "
+                 f"this installation ({exc})")
+    suite = benchmark_suite(args.categories)
+    if args.limit is not None:
+        suite = suite[: args.limit]
+    weights = args.weights
+
+    def build(problem: GBWMProblem) -> Any:
+        return pretrained_policy(problem, weights=weights)
+
+    def tuned(problem: GBWMProblem) -> Any:
+        return fine_tune(problem, args.fine_tune_trajectories, weights=weights, seed=args.seed)
+
+    source = weights if weights is not None else "shipped with the package"
+    tuning = (f"{args.fine_tune_trajectories:,} fine-tuning trajectories per problem"
+              if args.fine_tune_trajectories else "no fine-tuning")
+    command = " ".join(["python examples/benchmark_pretrained.py",
+                        *(sys.argv[1:] if argv is None else argv)])
+    notes = [f"Weights: {source}; {tuning}.", f"Command: `{command}`"]
+    records = run_benchmark(build, suite, n_paths=args.paths, seed=args.seed,
+                            fine_tune_factory=tuned if args.fine_tune_trajectories else None,
+                            out=args.out, overwrite=args.overwrite, notes=notes)
+    print(anchor_line(records))
+    print(f"wrote {args.out / 'results.jsonl'} and {args.out / 'summary.md'}")
+
+
+if __name__ == "__main__":
+    main()

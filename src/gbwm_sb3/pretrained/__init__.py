@@ -1,0 +1,1 @@
+"""One policy pretrained on many clients: the zero-shot benchmark suite and its runner."""
