@@ -51,6 +51,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "(default docs/results/pretrained)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace the results of an earlier run in --out")
+    parser.add_argument("--threads", type=int_in(1, 256), default=1,
+                        help="PyTorch intra-op threads (default 1: these networks are small)")
     args = parser.parse_args(argv)
     if args.weights is not None and not args.weights.exists():
         parser.error(f"argument --weights: no such file or folder: {args.weights}")
@@ -70,6 +72,9 @@ def main(argv: list[str] | None = None) -> None:
     except ImportError as exc:
         sys.exit(f"benchmark_pretrained.py: error: the pretrained policy is not available in "
                  f"this installation ({exc})")
+    import torch
+
+    torch.set_num_threads(args.threads)
     suite = benchmark_suite(args.categories)
     if args.limit is not None:
         suite = suite[: args.limit]

@@ -15,8 +15,10 @@ from gbwm_sb3.envs.universal_observation import (
     N_MAX,
     TRAJECTORY_FEATURES,
     UNIVERSAL_OBSERVATION_SIZE,
+    UPCOMING_GOAL_YEARS,
     UniversalObservation,
     split_universal_observation,
+    split_upcoming_goals,
     universal_observation,
     universal_observation_bounds,
 )
@@ -47,7 +49,7 @@ def _family_problem() -> GBWMProblem:
 # ----- the observation -----
 def test_layout_and_size() -> None:
     assert UNIVERSAL_OBSERVATION_SIZE == len(TRAJECTORY_FEATURES) \
-        + K_MAX * len(DECISION_FEATURES) + N_MAX * 3
+        + K_MAX * len(DECISION_FEATURES) + N_MAX * 3 + UPCOMING_GOAL_YEARS * 5
     for problem in [paper_problem(1), paper_problem(16), *SAMPLED]:
         obs = universal_observation(problem, 0, [problem.initial_wealth, 1e-9, 1e9])
         assert obs.shape == (3, UNIVERSAL_OBSERVATION_SIZE) and obs.dtype == np.float32
@@ -66,6 +68,26 @@ def test_scale_invariance(problem: GBWMProblem) -> None:
         _, decisions, _ = split_universal_observation(obs)
         _, decisions_scaled, _ = split_universal_observation(obs_scaled)
         np.testing.assert_array_equal(decisions_scaled[..., :2], decisions[..., :2])
+
+
+def test_upcoming_goal_years_by_hand() -> None:
+    problem = _family_problem()  # goals at 1 (two, top levels 50 + 30) and 3 (80)
+    cash = 60.0
+    upcoming = split_upcoming_goals(universal_observation(problem, 0, [cash - 10.0]))[0]
+    remaining_utility = sum(g.max_utility for g in problem.goals)
+    growth = float(problem.portfolios.log_drifts.max())
+    costs = problem.cost_by_time
+    for k, year in enumerate((1, 3)):
+        utility = sum(g.max_utility for g in problem.goals if g.time == year)
+        assert upcoming[k, 0] == 1.0
+        assert upcoming[k, 1] == pytest.approx(year / 40)
+        assert upcoming[k, 2] == pytest.approx(np.log(costs[year] / cash), abs=1e-6)
+        assert upcoming[k, 3] == pytest.approx(utility / remaining_utility, abs=1e-6)
+        assert upcoming[k, 4] == pytest.approx(np.log(costs[year] / cash) - growth * year,
+                                               abs=1e-6)
+    assert (upcoming[2:] == 0).all() and upcoming.shape == (UPCOMING_GOAL_YEARS, 5)
+    later = split_upcoming_goals(universal_observation(problem, 1, [cash]))[0]
+    assert later[0, 1] == pytest.approx(2 / 40) and (later[1:] == 0).all()
 
 
 def test_feature_values_by_hand() -> None:

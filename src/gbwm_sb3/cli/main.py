@@ -6,6 +6,7 @@
     gbwm plot DIR                            policy heatmaps, wealth fan, goal odds, curves
     gbwm reproduce table1|sensitivity|figure2|ablation [OPTIONS]   the paper's experiments
     gbwm tune PROBLEM... --study NAME --trials N   Optuna study (see gbwm_sb3.cli.tune)
+    gbwm advise PROBLEM [--year T --wealth W]    today's decision from the pretrained policy
 
 PROBLEM is a problem file (``.yaml``, ``.yml``, ``.json``; see docs/problem_files.md) or
 ``paper:NG`` (NG in 1, 2, 4, 8, 16; ``paper:NG:UNIT`` scales money by UNIT).
@@ -22,6 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from gbwm_sb3.cli.advise import add_advise_parser
 from gbwm_sb3.cli.arguments import CLIError, float_in, int_in
 from gbwm_sb3.cli.reproduce import add_reproduce_parser
 from gbwm_sb3.cli.tune import add_tune_parser
@@ -519,6 +521,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_reproduce_parser(commands)
     add_tune_parser(commands)
+    add_advise_parser(commands)
     return parser
 
 

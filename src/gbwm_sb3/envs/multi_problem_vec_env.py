@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import gc
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from itertools import repeat
 from typing import Any
 
@@ -73,13 +73,18 @@ class MultiProblemVecEnv(VecEnv):
     - ``new_problems_per_step``: unused pool rows redrawn after each step (default 4;
       0 keeps the pool fixed);
     - ``normalize_rewards``: divide each reward by its problem's total utility, so every
-      problem's return lies in [0, 1] (``info["episode"]["r"]`` stays in utility units).
+      problem's return lies in [0, 1] (``info["episode"]["r"]`` stays in utility units);
+    - ``reward_scale``: a function of the problem that replaces the total utility as the
+      divisor (computed once per problem as it enters the pool), e.g. the optimal
+      expected utility, so that a return is an efficiency; values are floored at
+      0.1% of the total utility.
     """
 
     def __init__(self, num_envs: int, envelope: ProblemEnvelope = DEFAULT_ENVELOPE,
                  seed: int | None = None, problems: Sequence[GBWMProblem] | None = None,
                  pool_size: int = 1024, new_problems_per_step: int = 4,
-                 normalize_rewards: bool = True) -> None:
+                 normalize_rewards: bool = True,
+                 reward_scale: Callable[[GBWMProblem], float] | None = None) -> None:
         num_envs = _nonnegative_int(num_envs, "num_envs", 1)
         if seed is not None:
             seed = _nonnegative_int(seed, "seed")
@@ -93,6 +98,10 @@ class MultiProblemVecEnv(VecEnv):
             )
         self.envelope = envelope
         self.normalize_rewards = bool(normalize_rewards)
+        if reward_scale is not None and not callable(reward_scale):
+            raise ValueError(f"reward_scale must be a function of the problem or None, got "
+                             f"{type(reward_scale).__name__}")
+        self.reward_scale = reward_scale
         self._seed_sequence = np.random.SeedSequence(seed)
         self._fixed = problems is not None
         if self._fixed:
@@ -115,6 +124,7 @@ class MultiProblemVecEnv(VecEnv):
         self.pool_size = pool_size
         self.new_problems_per_step = new_problems_per_step
         self.table = ProblemTable(pool_size, time_steps, K_MAX, N_MAX)
+        self._scale = np.ones(pool_size)
         self.encoder = UniversalObservation(self.table)
         low, high = universal_observation_bounds()
         super().__init__(num_envs, spaces.Box(low=low, high=high, dtype=np.float32),
@@ -145,8 +155,7 @@ class MultiProblemVecEnv(VecEnv):
             problems = self._fixed_problems
         else:
             problems = [sample_problem(self._problem_rng, self.envelope) for _ in rows]
-        self.table.write(rows, problems)
-        self.encoder.write(rows, problems)
+        self._write(rows, problems)
         self.problems_drawn = 0 if self._fixed else self.pool_size
 
     def _renew_pool(self) -> None:
@@ -158,9 +167,22 @@ class MultiProblemVecEnv(VecEnv):
         count = min(self.new_problems_per_step, unused.size)
         rows = self._problem_rng.choice(unused, size=count, replace=False)
         problems = [sample_problem(self._problem_rng, self.envelope) for _ in range(count)]
+        self._write(rows, problems)
+        self.problems_drawn += count
+
+    def _write(self, rows: np.ndarray, problems: list[GBWMProblem]) -> None:
         self.table.write(rows, problems)
         self.encoder.write(rows, problems)
-        self.problems_drawn += count
+        for row, problem in zip(np.asarray(rows).tolist(), problems, strict=True):
+            total = problem.total_utility
+            if self.reward_scale is None:
+                self._scale[row] = total
+                continue
+            value = float(self.reward_scale(problem))
+            if not np.isfinite(value):
+                raise ValueError(f"reward_scale returned {value!r} for a problem; it must be "
+                                 "a finite number")
+            self._scale[row] = max(value, 1e-3 * total)
 
     def _restart(self, which: np.ndarray) -> None:
         """Put trajectories ``which`` at ``t = 0`` of a problem drawn from the pool."""
@@ -260,7 +282,7 @@ class MultiProblemVecEnv(VecEnv):
         self._utility += reward
         self._t += 1
         if self.normalize_rewards:
-            reward = reward / self.table.total_utility[rows]
+            reward = reward / self._scale[rows]
         rewards = reward.astype(np.float32)
         dones = self._t >= self.table.horizon[rows]
         infos: list[dict[str, Any]] = [{} for _ in repeat(None, self.num_envs)]

@@ -15,7 +15,8 @@ mean) and ``g`` the highest log drift ``mu - sigma^2 / 2`` of its portfolios.
 ``PVC(t) = sum_{s >= t} C(s) (1 + r)^-(s - t)``; ``PVI(t)`` the infusions after ``t``
 discounted the same way. Logs are clipped to ``[-LOG_CLIP, LOG_CLIP]``.
 
-Layout: ``[trajectory features | K_MAX x decision features | N_MAX x portfolio features]``.
+Layout: ``[trajectory features | K_MAX x decision features | N_MAX x portfolio features |
+UPCOMING_GOAL_YEARS x upcoming goal-year features]``.
 
 Trajectory features (:data:`TRAJECTORY_FEATURES`):
 
@@ -51,6 +52,17 @@ all 0 for padding and at t = T, where the choice is automatic):
 
 Portfolio features, for each portfolio j < N_MAX (:data:`PORTFOLIO_FEATURES`; 0 for
 padding): ``exists``, ``mean`` and ``volatility`` (yearly, as fractions: 0.07 = 7%).
+
+Upcoming goal-year features, for each of the next :data:`UPCOMING_GOAL_YEARS` years
+``s > t`` with goals, nearest first (:data:`UPCOMING_FEATURES`; 0 for padding): what
+the aggregates above cannot say, which later goals compete for the money and when:
+
+0. ``exists``: 1 for a goal year.
+1. ``years_ahead``: (s - t) / HORIZON_SCALE.
+2. ``log_cost_to_cash``: log(C(s) / A).
+3. ``utility_share``: U(s) / sum_{s' >= t} U(s').
+4. ``log_growth_cost_to_cash``: log(C(s) exp(-g (s - t)) / A): the cash needed now if
+   the best-growing portfolio delivered its median.
 """
 
 from __future__ import annotations
@@ -74,6 +86,9 @@ __all__ = [
     "UNIVERSAL_OBSERVATION_SIZE",
     "DECISION_BLOCK",
     "PORTFOLIO_BLOCK",
+    "UPCOMING_GOAL_YEARS",
+    "UPCOMING_FEATURES",
+    "UPCOMING_BLOCK",
     "UniversalObservation",
     "universal_observation",
     "universal_observation_bounds",
@@ -115,12 +130,19 @@ DECISION_FEATURES = (
     "log_funding_after",
 )
 PORTFOLIO_FEATURES = ("exists", "mean", "volatility")
+#: Later goal years described one by one (further ones only through the aggregates).
+UPCOMING_GOAL_YEARS = 8
+UPCOMING_FEATURES = ("exists", "years_ahead", "log_cost_to_cash", "utility_share",
+                     "log_growth_cost_to_cash")
 _NT, _ND, _NP = len(TRAJECTORY_FEATURES), len(DECISION_FEATURES), len(PORTFOLIO_FEATURES)
+_NU = len(UPCOMING_FEATURES)
 #: Where the K_MAX x len(DECISION_FEATURES) decision block sits in the observation.
 DECISION_BLOCK = slice(_NT, _NT + K_MAX * _ND)
 #: Where the N_MAX x len(PORTFOLIO_FEATURES) portfolio block sits in the observation.
 PORTFOLIO_BLOCK = slice(DECISION_BLOCK.stop, DECISION_BLOCK.stop + N_MAX * _NP)
-UNIVERSAL_OBSERVATION_SIZE = PORTFOLIO_BLOCK.stop
+#: Where the UPCOMING_GOAL_YEARS x len(UPCOMING_FEATURES) block sits in the observation.
+UPCOMING_BLOCK = slice(PORTFOLIO_BLOCK.stop, PORTFOLIO_BLOCK.stop + UPCOMING_GOAL_YEARS * _NU)
+UNIVERSAL_OBSERVATION_SIZE = UPCOMING_BLOCK.stop
 
 _PER_YEAR = ("remaining_cost", "pv_cost", "pv_cost_growth", "pv_cost_after", "pv_infusions",
              "remaining_utility", "utility_now", "next_cost", "years_to_next", "goals_left",
@@ -141,6 +163,11 @@ def universal_observation_bounds() -> tuple[np.ndarray, np.ndarray]:
     portfolios = (low[PORTFOLIO_BLOCK].reshape(N_MAX, _NP),
                   high[PORTFOLIO_BLOCK].reshape(N_MAX, _NP))
     portfolios[0][:, 1], portfolios[1][:, 1:] = -np.inf, np.inf
+    upcoming = (low[UPCOMING_BLOCK].reshape(UPCOMING_GOAL_YEARS, _NU),
+                high[UPCOMING_BLOCK].reshape(UPCOMING_GOAL_YEARS, _NU))
+    upcoming[1][:, 1] = np.inf  # only for envelopes beyond HORIZON_SCALE years
+    for column in (2, 4):
+        upcoming[0][:, column], upcoming[1][:, column] = -LOG_CLIP, LOG_CLIP
     return low, high
 
 
@@ -150,6 +177,31 @@ def split_universal_observation(obs: np.ndarray) -> tuple[np.ndarray, np.ndarray
     lead = obs.shape[:-1]
     return (obs[..., :_NT], obs[..., DECISION_BLOCK].reshape(*lead, K_MAX, _ND),
             obs[..., PORTFOLIO_BLOCK].reshape(*lead, N_MAX, _NP))
+
+
+def split_upcoming_goals(obs: np.ndarray) -> np.ndarray:
+    """The upcoming goal-year block, shape (..., UPCOMING_GOAL_YEARS, len(UPCOMING_FEATURES))."""
+    obs = np.asarray(obs)
+    return obs[..., UPCOMING_BLOCK].reshape(*obs.shape[:-1], UPCOMING_GOAL_YEARS, _NU)
+
+
+def _upcoming(problem: GBWMProblem, time_steps: int) -> tuple[np.ndarray, ...]:
+    """(years ahead, cost, utility) of the next goal years after each t, (time_steps, U) each."""
+    costs = problem.cost_by_time
+    utilities = np.zeros(problem.horizon + 1)
+    for goal in problem.goals:
+        utilities[goal.time] += goal.max_utility
+    goal_years = [s for s in range(problem.horizon + 1) if costs[s] > 0 or utilities[s] > 0]
+    ahead = np.zeros((time_steps, UPCOMING_GOAL_YEARS))
+    cost = np.zeros_like(ahead)
+    utility = np.zeros_like(ahead)
+    for t in range(problem.horizon + 1):
+        later = [s for s in goal_years if s > t][:UPCOMING_GOAL_YEARS]
+        k = len(later)
+        ahead[t, :k] = np.asarray(later) - t
+        cost[t, :k] = costs[later]
+        utility[t, :k] = utilities[later]
+    return ahead, cost, utility
 
 
 def _per_year_features(problem: GBWMProblem, time_steps: int) -> dict[str, np.ndarray]:
@@ -207,6 +259,9 @@ class UniversalObservation:
         self.table = table
         self._per_year = {name: np.zeros((table.size, table.time_steps)) for name in _PER_YEAR}
         self._portfolio_block = np.zeros((table.size, N_MAX * _NP), dtype=np.float32)
+        shape = (table.size, table.time_steps, UPCOMING_GOAL_YEARS)
+        self._ahead, self._ahead_cost, self._ahead_utility = (np.zeros(shape) for _ in range(3))
+        self._best_drift = np.zeros(table.size)
         written = [i for i, p in enumerate(table.problems) if p is not None]
         if written:
             self.write(written, [table.problems[i] for i in written])
@@ -222,6 +277,9 @@ class UniversalObservation:
                 np.ones(problem.num_portfolios), problem.portfolios.mean_array,
                 problem.portfolios.volatility_array])
             self._portfolio_block[row] = block.reshape(-1)
+            (self._ahead[row], self._ahead_cost[row],
+             self._ahead_utility[row]) = _upcoming(problem, self.table.time_steps)
+            self._best_drift[row] = float(problem.portfolios.log_drifts.max())
 
     def encode(self, rows: np.ndarray, t: np.ndarray, wealth: np.ndarray) -> np.ndarray:
         """Observations, shape (len(rows), UNIVERSAL_OBSERVATION_SIZE), float32.
@@ -285,6 +343,18 @@ class UniversalObservation:
         decisions = obs[:, DECISION_BLOCK].reshape(n, K_MAX, _ND)
         decisions[who, column] = features
         obs[:, PORTFOLIO_BLOCK] = self._portfolio_block[rows]
+
+        ahead = self._ahead[rows, t]
+        exists = ahead > 0
+        later_cost = np.where(exists, self._ahead_cost[rows, t], 1.0)
+        upcoming = obs[:, UPCOMING_BLOCK].reshape(n, UPCOMING_GOAL_YEARS, _NU)
+        upcoming[..., 0] = exists
+        upcoming[..., 1] = ahead / HORIZON_SCALE
+        log_ratio = np.log(later_cost / cash[:, None])
+        upcoming[..., 2] = np.where(exists, np.clip(log_ratio, -LOG_CLIP, LOG_CLIP), 0.0)
+        upcoming[..., 3] = np.where(exists, self._ahead_utility[rows, t] / safe_u[:, None], 0.0)
+        growth = log_ratio - self._best_drift[rows][:, None] * ahead
+        upcoming[..., 4] = np.where(exists, np.clip(growth, -LOG_CLIP, LOG_CLIP), 0.0)
         return obs
 
 

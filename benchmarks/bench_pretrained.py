@@ -1,0 +1,70 @@
+"""Speed of the pretrained policy: one client's advice, and scoring 100,000 paths.
+
+    nice -n 10 .venv/bin/python benchmarks/bench_pretrained.py [--weights DIR] [--repeats 5]
+
+Prints, for the paper's 4- and 16-goal problems and a 40-year, 20-goal sampled problem:
+
+- ``advice``: median milliseconds of ``pretrained_policy(problem).advise(0, W0)`` after the
+  network is loaded (binding the problem included), over ``--calls`` calls;
+- ``score``: median seconds of ``evaluate`` on 100,000 paths (``--paths``) with common random
+  numbers, the pretrained policy against ``SB3Policy`` on a per-problem ``GBWMPolicy`` model
+  (the paper preset's network; its weights do not change the time), each run ``--repeats``
+  times in this process, and their ratio (pretrained / per-problem: <= 1 means no slower).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch as th
+
+from gbwm_sb3.evaluation import evaluate
+from gbwm_sb3.evaluation.strategies import SB3Policy
+from gbwm_sb3.ppo.presets import paper_ppo
+from gbwm_sb3.pretrained import pretrained_network, pretrained_policy
+from gbwm_sb3.problem import paper_problem
+from gbwm_sb3.problem.sampler import ProblemEnvelope, sample_problem
+
+
+def _median_time(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--weights", default=None)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--calls", type=int, default=200)
+    parser.add_argument("--paths", type=int, default=100_000)
+    args = parser.parse_args()
+    th.set_num_threads(1)
+    start = time.perf_counter()
+    pretrained_network(args.weights)
+    print(f"weights loaded in {1000 * (time.perf_counter() - start):.0f} ms")
+    big = sample_problem(3, ProblemEnvelope(horizon=(40, 40), num_goals=(20, 20)))
+    problems = {"paper NG=4": paper_problem(4), "paper NG=16": paper_problem(16),
+                "sampled T=40, 20 goals": big}
+    print(f"{'problem':<24}{'advice ms':>10}{'pretrained s':>14}{'per-problem s':>15}"
+          f"{'ratio':>8}")
+    for name, problem in problems.items():
+        advice = _median_time(lambda p=problem: pretrained_policy(p, args.weights).advise(
+            0, p.initial_wealth), args.calls)
+        policy = pretrained_policy(problem, args.weights)
+        model = paper_ppo(problem=problem, seed=0)
+        baseline = SB3Policy(model, problem)
+        pre = _median_time(lambda p=problem, pol=policy: evaluate(
+            {"pretrained": pol}, p, n_paths=args.paths, seed=0), args.repeats)
+        per = _median_time(lambda p=problem, pol=baseline: evaluate(
+            {"per_problem": pol}, p, n_paths=args.paths, seed=0), args.repeats)
+        print(f"{name:<24}{1000 * advice:>10.2f}{pre:>14.3f}{per:>15.3f}{pre / per:>8.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,107 @@
+"""Pretrain the universal GBWM policy on problems drawn from the default envelope.
+
+    python examples/pretrain.py --out runs/pretrain            # all 38 stages (seed 0)
+    python examples/pretrain.py --out runs/pretrain            # again: resumes where it stopped
+    python examples/pretrain.py --out runs/pretrain --max-stages 5 \
+        --export src/gbwm_sb3/pretrained/default_weights    # how the shipped weights were made
+
+Each stage ends with a checkpoint, ``state.json`` and a validation score (greedy policy
+vs the DP optimum on 12 held-out sampled problems); ``best/`` and ``final/`` hold the
+weights in the safe format. ``--tensorboard DIR`` writes TensorBoard logs (rollout,
+training and validation curves). ``--max-stages N`` stops after N stages (resume later).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+
+from gbwm_sb3.pretrained.training import PretrainConfig, pretrain
+
+
+def _positive(name: str, kind: type = int):
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a {kind.__name__} > 0, "
+                                             f"got {text!r}") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"{name} must be > 0, got {text!r}")
+        return value
+    return parse
+
+
+def main(argv: list[str] | None = None) -> int:
+    defaults = PretrainConfig()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out", type=Path, default=Path("runs/pretrain"),
+                        help="run directory (checkpoints, state.json, best/, final/)")
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--total-timesteps", type=_positive("--total-timesteps"),
+                        default=defaults.total_timesteps)
+    parser.add_argument("--stage-timesteps", type=_positive("--stage-timesteps"),
+                        default=defaults.stage_timesteps,
+                        help="steps between checkpoints (a multiple of n_envs * n_steps)")
+    parser.add_argument("--n-envs", type=_positive("--n-envs"), default=defaults.n_envs)
+    parser.add_argument("--reward-normalization", choices=("total_utility", "optimum"),
+                        default=defaults.reward_normalization,
+                        help="divide each problem's rewards by its total utility (default) or "
+                             "by its optimal expected utility (returns are efficiencies)")
+    parser.add_argument("--pool-size", type=_positive("--pool-size"), default=defaults.pool_size)
+    parser.add_argument("--new-problems-per-step", type=int,
+                        default=defaults.new_problems_per_step)
+    parser.add_argument("--threads", type=_positive("--threads"), default=None,
+                        help="PyTorch threads (default 1: the same seed gives the same "
+                             "weights bit for bit; more threads are faster, not bit-exact)")
+    parser.add_argument("--max-stages", type=_positive("--max-stages"), default=None)
+    parser.add_argument("--tensorboard", type=Path, default=None)
+    parser.add_argument("--export", type=Path, default=None,
+                        help="copy the best weights so far here (with the run's history)")
+    parser.add_argument("--overwrite-export", action="store_true",
+                        help="replace weights already at --export")
+    args = parser.parse_args(argv)
+    if args.seed < 0:
+        parser.error(f"--seed must be an integer >= 0, got {args.seed}")
+    try:
+        config = PretrainConfig(seed=args.seed, total_timesteps=args.total_timesteps,
+                                stage_timesteps=args.stage_timesteps, n_envs=args.n_envs,
+                                reward_normalization=args.reward_normalization,
+                                pool_size=args.pool_size,
+                                new_problems_per_step=args.new_problems_per_step)
+        state = pretrain(config, args.out, threads=args.threads, tensorboard=args.tensorboard,
+                         max_stages=args.max_stages)
+    except ValueError as error:
+        parser.error(str(error))
+    print(f"{state['stage']}/{config.stages} stages, {state['num_timesteps']:,} steps, "
+          f"{state['wall_time_s'] / 60:.1f} min of training; best validation "
+          f"{state['best']}")
+    if args.export is not None:
+        if state["best"] is None:
+            print("not exporting: no stage has finished yet", file=sys.stderr)
+            return 1
+        if (args.export / "manifest.json").exists() and not args.overwrite_export:
+            parser.error(f"--export {args.export} already holds weights; add "
+                         "--overwrite-export to replace them")
+        args.export.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(args.out / "best" / "weights.npz", args.export / "weights.npz")
+        manifest = json.loads((args.out / "best" / "manifest.json").read_text())
+        command = list(argv if argv is not None else sys.argv[1:])
+        if "--export" in command:  # the command that trains, without the export step
+            i = command.index("--export")
+            del command[i: i + 2]
+        command = [a for a in command if a != "--overwrite-export"]
+        manifest["metadata"].update(
+            command=" ".join(["python examples/pretrain.py", *command]),
+            total_wall_time_s=state["wall_time_s"], stages_run=state["stage"],
+            stages=config.stages, history=state["history"])
+        (args.export / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+        print(f"exported {args.out / 'best'} to {args.export}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,92 @@
+"""``gbwm advise PROBLEM [--year T --wealth W]``: today's decision from the pretrained policy.
+
+No training and no DP: the shipped universal network reads the client's problem and
+prints the decision of the year (which goals to fund, at which level), the probability
+the policy gives each goal due that year, and the portfolio to hold, in milliseconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from typing import Any
+
+from gbwm_sb3.cli.arguments import CLIError, float_in, int_in
+
+__all__ = ["add_advise_parser", "cmd_advise"]
+
+
+def add_advise_parser(commands: Any) -> None:
+    """Register ``gbwm advise`` on the ``gbwm`` sub-command parser."""
+    advise = commands.add_parser(
+        "advise", help="today's decision from the pretrained policy (no training)",
+        description="Advise a client with the pretrained policy shipped in the package: the "
+                    "goals to fund this year, the policy's probability of funding each, and "
+                    "the portfolio to hold. The problem must lie inside the envelope the "
+                    "policy was trained for (docs/pretrained.md).")
+    advise.add_argument("problem", metavar="PROBLEM", help="problem file or paper:NG")
+    advise.add_argument("--year", type=int_in(0, 10_000), default=0,
+                        help="the current year t, 0..T-1 (default 0)")
+    advise.add_argument("--wealth", type=float_in(0.0, 1e300), default=None,
+                        help="wealth at the start of the year, before its savings and goals "
+                             "(default: the problem's initial wealth; required when --year > 0)")
+    advise.add_argument("--weights", default=None, metavar="DIR",
+                        help="a weights directory (default: the shipped weights)")
+    advise.add_argument("--json", action="store_true", help="print the advice as JSON")
+    advise.set_defaults(func=cmd_advise)
+
+
+def cmd_advise(args: argparse.Namespace) -> int:
+    """Print the advice for one client."""
+    from gbwm_sb3.problem.files import resolve_problem
+
+    try:
+        problem = resolve_problem(args.problem)
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+    if args.year >= problem.horizon:
+        raise CLIError(f"--year must be in [0, {problem.horizon - 1}] for this problem "
+                       f"(T = {problem.horizon}), got {args.year}")
+    if args.wealth is None and args.year > 0:
+        raise CLIError("--wealth is required when --year > 0")
+    wealth = problem.initial_wealth if args.wealth is None else args.wealth
+
+    from gbwm_sb3.pretrained.loading import pretrained_network, pretrained_policy
+
+    started = time.perf_counter()
+    try:
+        pretrained_network(args.weights)
+    except (FileNotFoundError, ValueError) as exc:
+        raise CLIError(str(exc)) from None
+    loaded = time.perf_counter()
+    try:
+        policy = pretrained_policy(problem, args.weights)
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+    advice = policy.advise(args.year, wealth)
+    done = time.perf_counter()
+    timing = {"load_ms": round(1000 * (loaded - started), 2),
+              "advice_ms": round(1000 * (done - loaded), 2)}
+    portfolios = problem.portfolios
+    mean = float(portfolios.mean_array[advice.portfolio])
+    vol = float(portfolios.volatility_array[advice.portfolio])
+    if args.json:
+        print(json.dumps({"year": advice.year, "wealth": advice.wealth,
+                          "decision": advice.decision, "goals_funded": list(advice.goals_funded),
+                          "goal_probabilities": advice.goal_probabilities,
+                          "portfolio": advice.portfolio, "portfolio_mean": mean,
+                          "portfolio_volatility": vol,
+                          "portfolio_probability": advice.portfolio_probabilities[
+                              advice.portfolio], **timing}, indent=2))
+        return 0
+    print(f"{args.problem}: year {advice.year} of {problem.horizon}, wealth {wealth:,.2f}")
+    funded = ", ".join(advice.goals_funded) if advice.goals_funded else "none"
+    print(f"fund now: {funded}")
+    for name, p in advice.goal_probabilities.items():
+        print(f"  goal {name}: funded with probability {p:.3f}")
+    p = advice.portfolio_probabilities[advice.portfolio]
+    print(f"portfolio: #{advice.portfolio + 1} of {problem.num_portfolios} (mean {mean:.2%}, "
+          f"volatility {vol:.2%}), probability {p:.3f}")
+    print(f"advice in {timing['advice_ms']:.1f} ms (weights loaded in {timing['load_ms']:.0f} ms)")
+    return 0

@@ -1,0 +1,132 @@
+"""``PretrainedPolicy``: a universal network bound to one client's problem.
+
+The network (:class:`~gbwm_sb3.pretrained.policy.UniversalGBWMPolicy`) knows nothing
+about a particular client; this adapter encodes the client's year and wealth as the
+universal observation and turns the network's actions back into the evaluator's
+protocol, ``act(t, wealth) -> (decision, portfolio)`` (see
+:mod:`gbwm_sb3.evaluation.strategies`), so it can be scored against the DP optimum
+on common random numbers like any other policy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch as th
+
+from gbwm_sb3.envs.dynamics import ProblemTable, problem_arrays
+from gbwm_sb3.envs.universal_observation import UniversalObservation
+from gbwm_sb3.pretrained.policy import UniversalGBWMPolicy
+from gbwm_sb3.problem.model import GBWMProblem
+
+__all__ = ["PretrainedPolicy", "Advice"]
+
+_CHUNK = 2048
+
+
+@dataclass(frozen=True)
+class Advice:
+    """Today's advice for one client: the decision, the portfolio and their odds.
+
+    ``decision`` indexes ``problem.decisions(t)`` (0: fund nothing); ``goals_funded``
+    names the goals (and levels) it pays for; ``decision_probabilities`` and
+    ``portfolio_probabilities`` are the policy's probabilities (the advice is the most
+    likely of each); ``goal_probabilities`` maps each goal due this year to the
+    probability that the policy funds it (at any level).
+    """
+
+    year: int
+    wealth: float
+    decision: int
+    portfolio: int
+    goals_funded: tuple[str, ...]
+    decision_probabilities: tuple[float, ...]
+    portfolio_probabilities: tuple[float, ...]
+    goal_probabilities: dict[str, float]
+
+
+class PretrainedPolicy:
+    """A universal policy network acting for ``problem`` (greedy by default).
+
+    ``act(t, wealth)`` is vectorised over wealth values: one forward pass for all of
+    them. ``deterministic=False`` samples actions with torch's global generator
+    (evaluation uses the greedy policy, as for per-client models).
+    """
+
+    def __init__(self, network: UniversalGBWMPolicy, problem: GBWMProblem,
+                 deterministic: bool = True) -> None:
+        if not isinstance(network, UniversalGBWMPolicy):
+            raise ValueError(f"network must be a UniversalGBWMPolicy, got "
+                             f"{type(network).__name__}")
+        if not isinstance(problem, GBWMProblem):
+            raise ValueError(f"problem must be a GBWMProblem, got {type(problem).__name__}")
+        self.network = network
+        self.problem = problem
+        self.deterministic = bool(deterministic)
+        self._general = problem_arrays(problem).general
+        self._encoder = UniversalObservation(
+            ProblemTable.from_problems([problem], max_decisions=None))
+
+    def observe(self, t: int, wealth: np.ndarray) -> np.ndarray:
+        """Universal observations at year ``t`` for each wealth, shape (n, 500)."""
+        wealth = np.atleast_1d(np.asarray(wealth, dtype=np.float64))
+        if isinstance(t, bool) or not isinstance(t, (int, np.integer)) \
+                or not 0 <= t < self.problem.horizon:
+            raise ValueError(f"t must be an integer year in 0..{self.problem.horizon - 1}, "
+                             f"got {t!r}")
+        n = wealth.shape[0]
+        return self._encoder.encode(np.zeros(n, dtype=np.intp), np.full(n, int(t)), wealth)
+
+    def act(self, t: int, wealth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(decision, portfolio)`` per wealth at year ``t`` (a bool take for the paper family)."""
+        obs = th.as_tensor(self.observe(t, wealth), device=self.network.device)
+        with th.no_grad():  # in chunks: the per-portfolio hidden layer stays in cache
+            actions = th.cat([self.network._predict(chunk, deterministic=self.deterministic)
+                              for chunk in th.split(obs, _CHUNK)])
+        actions = actions.cpu().numpy().astype(np.intp)
+        decision, portfolio = actions[:, 0], actions[:, 1]
+        return (decision if self._general else decision != 0), portfolio
+
+    def advise(self, t: int, wealth: float) -> Advice:
+        """The most likely decision and portfolio at year ``t`` with ``wealth``, with odds."""
+        wealth_value = float(wealth)
+        if not np.isfinite(wealth_value) or wealth_value < 0:
+            raise ValueError(f"wealth must be a finite number >= 0, got {wealth!r}")
+        obs = th.as_tensor(self.observe(t, np.array([wealth_value])), device=self.network.device)
+        with th.no_grad():
+            goal, _ = self.network.action_probabilities(obs)
+            decision = int(goal[0].argmax())
+            _, portfolio = self.network.action_probabilities(
+                obs, th.tensor([decision], device=self.network.device))
+        decisions = self.problem.decisions(int(t))
+        goal_p = goal[0, : len(decisions)].cpu().numpy().astype(float)
+        goal_probabilities: dict[str, float] = {}
+        labels = _goals_of_year(self.problem, int(t))
+        for index, (name, _) in enumerate(labels):
+            goal_probabilities[name] = float(sum(
+                p for p, d in zip(goal_p, decisions, strict=True) if d.levels[index] > 0))
+        funded = tuple(_funded_labels(labels, decisions[decision].levels))
+        port_p = portfolio[0, : self.problem.num_portfolios].cpu().numpy().astype(float)
+        return Advice(year=int(t), wealth=wealth_value, decision=decision,
+                      portfolio=int(port_p.argmax()), goals_funded=funded,
+                      decision_probabilities=tuple(goal_p.tolist()),
+                      portfolio_probabilities=tuple(port_p.tolist()),
+                      goal_probabilities=goal_probabilities)
+
+
+def _goals_of_year(problem: GBWMProblem, t: int) -> list[tuple[str, int]]:
+    """``(label, number of levels)`` of the goals due at ``t``, in decision order."""
+    out = []
+    for goal, label in zip(problem.goals, problem.goal_labels, strict=True):
+        if goal.time == t:
+            out.append((label, len(goal.levels)))
+    return out
+
+
+def _funded_labels(labels: list[tuple[str, int]], levels: tuple[int, ...]) -> list[str]:
+    out = []
+    for (name, count), level in zip(labels, levels, strict=True):
+        if level > 0:
+            out.append(name if count == 1 else f"{name} (level {level} of {count})")
+    return out

@@ -1,0 +1,101 @@
+"""``fine_tune``: continue PPO from the pretrained weights on one client's problem.
+
+The pretrained network is copied (the cached one is never modified) into a PPO model
+over a :class:`~gbwm_sb3.envs.multi_problem_vec_env.MultiProblemVecEnv` holding only
+the client's problem; each rollout is ``n_envs`` whole trajectories (``n_steps = T``).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import time
+
+import torch as th
+from stable_baselines3 import PPO
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.utils import set_random_seed
+
+from gbwm_sb3.envs.multi_problem_vec_env import MultiProblemVecEnv
+from gbwm_sb3.pretrained.advisor import PretrainedPolicy
+from gbwm_sb3.pretrained.loading import pretrained_network, pretrained_policy
+from gbwm_sb3.pretrained.policy import UniversalGBWMPolicy
+from gbwm_sb3.problem.model import GBWMProblem
+
+__all__ = ["fine_tune", "FINE_TUNE_DEFAULTS"]
+
+#: PPO settings of :func:`fine_tune` (each can be overridden by keyword).
+FINE_TUNE_DEFAULTS = {"learning_rate": 3e-4, "n_epochs": 4, "minibatches": 8,
+                      "ent_coef": 0.0, "clip_range": 0.2, "gae_lambda": 0.95}
+
+
+class _Deadline(BaseCallback):
+    def __init__(self, deadline: float | None) -> None:
+        super().__init__()
+        self.deadline = deadline
+
+    def _on_step(self) -> bool:
+        return self.deadline is None or time.time() < self.deadline
+
+
+def _positive_int(value: object, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    return value
+
+
+def fine_tune(problem: GBWMProblem, n_trajectories: int, *,
+              weights: str | os.PathLike[str] | None = None, seed: int = 0,
+              n_envs: int | None = None, time_budget_s: float | None = None,
+              threads: int | None = 1, **ppo: float) -> PretrainedPolicy:
+    """A policy for ``problem``: the pretrained network after PPO on ``n_trajectories``.
+
+    - ``n_envs``: trajectories per rollout (default ``min(n_trajectories, 2048)``);
+    - ``time_budget_s``: stop once this much wall time has passed since the call
+      (checked at every step; a rollout cut short is not trained on);
+    - ``threads``: PyTorch intra-op threads during fine-tuning (None: leave as is);
+    - ``**ppo``: ``learning_rate``, ``n_epochs``, ``minibatches``, ``ent_coef``,
+      ``clip_range``, ``gae_lambda`` (defaults in :data:`FINE_TUNE_DEFAULTS`).
+
+    Same seed, same problem, same weights: same result (without a time budget).
+    """
+    started = time.time()
+    base = pretrained_policy(problem, weights)  # checks the envelope
+    n_trajectories = _positive_int(n_trajectories, "n_trajectories")
+    n_envs = _positive_int(min(n_trajectories, 2048) if n_envs is None else n_envs, "n_envs")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+    if time_budget_s is not None and (isinstance(time_budget_s, bool)
+                                      or not isinstance(time_budget_s, (int, float))
+                                      or not math.isfinite(time_budget_s)
+                                      or time_budget_s <= 0):
+        raise ValueError(f"time_budget_s must be a number > 0, got {time_budget_s!r}")
+    unknown = sorted(set(ppo) - set(FINE_TUNE_DEFAULTS))
+    if unknown:
+        raise ValueError(f"unknown fine-tuning settings: {', '.join(unknown)} (allowed: "
+                         f"{', '.join(FINE_TUNE_DEFAULTS)})")
+    settings = {**FINE_TUNE_DEFAULTS, **ppo}
+    if threads is not None:
+        th.set_num_threads(_positive_int(threads, "threads"))
+    horizon = problem.horizon
+    rollout = n_envs * horizon
+    minibatches = _positive_int(int(settings["minibatches"]), "minibatches")
+    batch_size = max(2, rollout // minibatches)
+    network: UniversalGBWMPolicy = pretrained_network(weights)
+    set_random_seed(seed)
+    env = MultiProblemVecEnv(n_envs, problems=[problem], seed=seed)
+    model = PPO(UniversalGBWMPolicy, env, learning_rate=float(settings["learning_rate"]),
+                n_steps=horizon, batch_size=batch_size, n_epochs=int(settings["n_epochs"]),
+                gamma=1.0, gae_lambda=float(settings["gae_lambda"]),
+                clip_range=float(settings["clip_range"]), ent_coef=float(settings["ent_coef"]),
+                device="cpu", policy_kwargs={"embedding": tuple(network.embedding),
+                                             "head": network.head,
+                                             "value": tuple(network.value),
+                                             "activation_fn": network.activation_fn})
+    model.policy.load_state_dict(copy.deepcopy(network.state_dict()))
+    total = n_trajectories * horizon
+    model.learn(total, callback=_Deadline(None if time_budget_s is None
+                                          else started + time_budget_s))
+    model.policy.set_training_mode(False)
+    return PretrainedPolicy(model.policy, base.problem, deterministic=base.deterministic)

@@ -1,0 +1,59 @@
+"""``pretrained_policy(problem)``: the shipped universal network, bound to one client.
+
+The weights shipped inside the package live in ``gbwm_sb3/pretrained/default_weights``
+(the safe format of :mod:`gbwm_sb3.pretrained.weights`); ``weights=`` points at any
+other weights directory (e.g. ``best/`` of a pretraining run). A problem outside the
+envelope the weights were trained for is refused with the reasons
+(:meth:`~gbwm_sb3.problem.sampler.ProblemEnvelope.contains`).
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from gbwm_sb3.pretrained.advisor import PretrainedPolicy
+from gbwm_sb3.pretrained.policy import UniversalGBWMPolicy
+from gbwm_sb3.pretrained.weights import envelope_from_manifest, load_network, read_weights_manifest
+from gbwm_sb3.problem.model import GBWMProblem
+
+__all__ = ["DEFAULT_WEIGHTS", "OutsideEnvelopeError", "pretrained_network", "pretrained_policy"]
+
+#: Where the shipped weights are.
+DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "default_weights"
+
+
+class OutsideEnvelopeError(ValueError):
+    """The problem lies outside the envelope the pretrained weights support."""
+
+
+@lru_cache(maxsize=8)
+def _cached_network(path: str, mtime: float) -> UniversalGBWMPolicy:
+    return load_network(path)
+
+
+def pretrained_network(weights: str | os.PathLike[str] | None = None) -> UniversalGBWMPolicy:
+    """The universal network (loaded once per weights directory and cached)."""
+    directory = Path(weights) if weights is not None else DEFAULT_WEIGHTS
+    manifest = directory / "weights.npz"
+    mtime = manifest.stat().st_mtime if manifest.exists() else 0.0
+    return _cached_network(str(directory.resolve()), mtime)
+
+
+def pretrained_policy(problem: GBWMProblem, weights: str | os.PathLike[str] | None = None,
+                      *, deterministic: bool = True) -> PretrainedPolicy:
+    """A policy for ``problem`` from the pretrained network, no training.
+
+    Raises :class:`OutsideEnvelopeError` naming every field of ``problem`` that lies
+    outside the envelope the weights were trained for.
+    """
+    if not isinstance(problem, GBWMProblem):
+        raise ValueError(f"problem must be a GBWMProblem, got {type(problem).__name__}")
+    directory = Path(weights) if weights is not None else DEFAULT_WEIGHTS
+    envelope = envelope_from_manifest(read_weights_manifest(directory))
+    reasons = envelope.contains(problem)
+    if reasons:
+        raise OutsideEnvelopeError("the problem is outside the pretrained policy's envelope:\n  "
+                                   + "\n  ".join(reasons))
+    return PretrainedPolicy(pretrained_network(directory), problem, deterministic=deterministic)

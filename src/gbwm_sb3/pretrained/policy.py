@@ -1,0 +1,387 @@
+"""``UniversalGBWMPolicy``: one actor-critic network for every problem of the envelope.
+
+It reads the universal observation (:mod:`gbwm_sb3.envs.universal_observation`) and
+acts in ``MultiDiscrete([K_MAX, N_MAX])``. Nothing in it depends on a problem's number
+of decisions or portfolios:
+
+- the **goal head** scores each decision of the year with one shared network, from
+  the trajectory embedding and that decision's own features (its cost and utility as
+  shares of the cash and of the utility still on offer, how funded the client stays
+  after it, and the best probability a portfolio gives of reaching the next goal and
+  all later goals after it); decisions that do not exist or are not affordable get
+  probability 0;
+- the **portfolio head** scores each portfolio with one shared network, from the
+  trajectory embedding, the chosen decision's features and the portfolio's own mean,
+  volatility, place on the frontier and reach probabilities (a lognormal
+  approximation: ``Phi((log(cash after / cost) + (mu - sigma^2/2) tau) / (sigma
+  sqrt(tau)))`` for the next goal, and the same against the discounted cost of all
+  later goals); portfolios the problem does not have get probability 0. The
+  portfolio is drawn *given* the decision (wealth after a goal is paid is what gets
+  invested), so the action's probability is ``p(decision) p(portfolio | decision)``
+  and the entropy bonus is the goal entropy plus the portfolio entropy given the
+  stored decision;
+- an **independent value network** reads the trajectory features, a summary of the
+  frontier and its own encoding of the upcoming goal years.
+
+The upcoming goal years (which later goals compete for the money, and when) are
+encoded one by one with shared weights and pooled (mean and max over the years that
+exist), so their number does not matter either.
+
+Trained with SB3's ``PPO`` on :class:`~gbwm_sb3.envs.multi_problem_vec_env.MultiProblemVecEnv`
+(no action masks needed: the policy reads the ``exists`` and ``affordable`` flags).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch as th
+from gymnasium import spaces
+from stable_baselines3.common.policies import ActorCriticPolicy
+from stable_baselines3.common.type_aliases import PyTorchObs, Schedule
+from torch import nn
+
+from gbwm_sb3.envs.universal_observation import (
+    DECISION_BLOCK,
+    DECISION_FEATURES,
+    HORIZON_SCALE,
+    K_MAX,
+    N_MAX,
+    PORTFOLIO_BLOCK,
+    PORTFOLIO_FEATURES,
+    TRAJECTORY_FEATURES,
+    UNIVERSAL_OBSERVATION_SIZE,
+    UPCOMING_BLOCK,
+    UPCOMING_FEATURES,
+    UPCOMING_GOAL_YEARS,
+)
+
+__all__ = ["UniversalGBWMPolicy", "MASKED_LOGIT", "DECISION_INPUTS", "PORTFOLIO_INPUTS"]
+
+MASKED_LOGIT = -1e9
+_NT, _ND, _NP = len(TRAJECTORY_FEATURES), len(DECISION_FEATURES), len(PORTFOLIO_FEATURES)
+_Z_CLIP = 6.0
+_T = {name: i for i, name in enumerate(TRAJECTORY_FEATURES)}
+_D = {name: i for i, name in enumerate(DECISION_FEATURES)}
+
+#: Inputs of the goal head for one decision (besides the trajectory embedding).
+DECISION_INPUTS = ("affordable", "cost_to_cash", "utility_to_remaining_utility",
+                   "cost_to_discounted_cost", "log_funding_after", "log_cash_kept",
+                   "best_next_goal_probability", "best_all_goals_probability",
+                   "best_all_goals_z")
+#: Inputs of the portfolio head for one portfolio (besides embedding and decision context).
+PORTFOLIO_INPUTS = ("mean", "volatility", "log_drift", "frontier_position", "next_goal_z",
+                    "next_goal_probability", "next_goal_probability_gap", "all_goals_z",
+                    "all_goals_probability", "all_goals_probability_gap")
+#: Frontier summary read by the trajectory embedding and the value network.
+_SUMMARY = 6
+#: Width of the per-goal-year encoding of the upcoming goals (pooled by mean and max).
+_UPCOMING = 32
+
+
+def _mlp(sizes: list[int], activation: type[nn.Module]) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for i in range(len(sizes) - 1):
+        layers.append(nn.Linear(sizes[i], sizes[i + 1]))
+        if i < len(sizes) - 2:
+            layers.append(activation())
+    return nn.Sequential(*layers)
+
+
+def _phi(z: th.Tensor) -> th.Tensor:
+    return 0.5 * (1.0 + th.erf(z / math.sqrt(2.0)))
+
+
+class _Frontier:
+    """Per-sample frontier quantities from the portfolio block, shape (B, N_MAX) each."""
+
+    def __init__(self, portfolios: th.Tensor) -> None:
+        self.exists = portfolios[..., 0] > 0.5
+        self.mean = portfolios[..., 1]
+        self.vol = th.where(self.exists, portfolios[..., 2], th.ones_like(portfolios[..., 2]))
+        self.drift = self.mean - 0.5 * self.vol ** 2
+        big = th.full_like(self.mean, 1e9)
+        low_vol = th.where(self.exists, self.vol, big).argmin(dim=1, keepdim=True)
+        self.rate = th.log1p(self.mean.gather(1, low_vol))  # (B, 1): the cautious log return
+        lo = th.where(self.exists, self.mean, big).min(dim=1, keepdim=True).values
+        hi = th.where(self.exists, self.mean, -big).max(dim=1, keepdim=True).values
+        self.position = th.where(self.exists, (self.mean - lo) / (hi - lo).clamp_min(1e-6), 0.0)
+        self.count = self.exists.sum(dim=1, keepdim=True).to(self.mean.dtype)
+
+    def summary(self) -> th.Tensor:
+        """(B, _SUMMARY): cautious rate, best drift, volatility range, mean range, count."""
+        neg = th.full_like(self.mean, -1e9)
+        best_drift = th.where(self.exists, self.drift, neg).max(dim=1, keepdim=True).values
+        max_vol = th.where(self.exists, self.vol, neg).max(dim=1, keepdim=True).values
+        min_vol = -th.where(self.exists, -self.vol, neg).max(dim=1, keepdim=True).values
+        max_mean = th.where(self.exists, self.mean, neg).max(dim=1, keepdim=True).values
+        return th.cat([10 * self.rate, 10 * best_drift, 10 * min_vol, 10 * max_vol,
+                       10 * max_mean, self.count / N_MAX], dim=1)
+
+
+def _reach(frontier: _Frontier, rows: th.Tensor, log_ratio: th.Tensor, years: th.Tensor,
+           excess: bool) -> tuple[th.Tensor, th.Tensor]:
+    """z-score and probability of reaching a target, (P, N_MAX), for P (row, context) pairs.
+
+    ``log_ratio`` (P,): log(money / target); ``years`` (P,): time to the target (0: no
+    target, z = 0 and probability 1). With ``excess`` the drift is measured above the
+    cautious rate (the target is a present value at that rate).
+    """
+    drift = frontier.drift[rows]
+    if excess:
+        drift = drift - frontier.rate[rows]
+    vol = frontier.vol[rows]
+    tau = years.clamp_min(1.0).unsqueeze(1)
+    z = (log_ratio.unsqueeze(1) + drift * tau) / (vol * tau.sqrt())
+    z = z.clamp(-_Z_CLIP, _Z_CLIP)
+    none = (years <= 0).unsqueeze(1)
+    z = th.where(none, th.full_like(z, _Z_CLIP), z)
+    prob = th.where(frontier.exists[rows], _phi(z), th.zeros_like(z))
+    return th.where(frontier.exists[rows], z, th.zeros_like(z)), prob
+
+
+class UniversalGBWMPolicy(ActorCriticPolicy):
+    """Actor-critic for ``PPO`` over many problems at once (see the module docstring).
+
+    Keyword arguments: ``embedding=(64, 64)`` (trajectory embedding of the actor),
+    ``head=64`` (hidden units of the decision and portfolio scorers), ``value=(128, 128)``
+    (the value network), ``activation_fn`` (``nn.Tanh``), plus SB3's optimizer arguments.
+    """
+
+    def __init__(self, observation_space: spaces.Space, action_space: spaces.Space,
+                 lr_schedule: Schedule, embedding: tuple[int, ...] | list[int] = (64, 64),
+                 head: int = 64, value: tuple[int, ...] | list[int] = (128, 128),
+                 activation_fn: type[nn.Module] = nn.Tanh, **kwargs: Any) -> None:
+        if not isinstance(observation_space, spaces.Box) \
+                or observation_space.shape != (UNIVERSAL_OBSERVATION_SIZE,):
+            raise ValueError(f"observation_space must be a Box of shape "
+                             f"({UNIVERSAL_OBSERVATION_SIZE},) (the universal observation), "
+                             f"got {observation_space}")
+        if not isinstance(action_space, spaces.MultiDiscrete) \
+                or list(action_space.nvec) != [K_MAX, N_MAX]:
+            raise ValueError(f"action_space must be MultiDiscrete([{K_MAX}, {N_MAX}]), "
+                             f"got {action_space}")
+        self.embedding = _sizes(embedding, "embedding")
+        self.head = _sizes([head], "head")[0]
+        self.value = _sizes(value, "value")
+        kwargs.pop("net_arch", None)
+        super().__init__(observation_space, action_space, lr_schedule,
+                         activation_fn=activation_fn, **kwargs)
+
+    def _get_constructor_parameters(self) -> dict[str, Any]:
+        data = super()._get_constructor_parameters()
+        data.update(embedding=self.embedding, head=self.head, value=self.value)
+        return data
+
+    def _build(self, lr_schedule: Schedule) -> None:
+        act = self.activation_fn
+        width = self.embedding[-1]
+        self.upcoming_net = nn.Sequential(nn.Linear(len(UPCOMING_FEATURES), _UPCOMING),
+                                          nn.ReLU())
+        self.value_upcoming_net = nn.Sequential(nn.Linear(len(UPCOMING_FEATURES), _UPCOMING),
+                                                nn.ReLU())
+        self.trajectory_net = nn.Sequential(
+            _mlp([_NT + _SUMMARY + 2 * _UPCOMING, *self.embedding], act), act())
+        self.decision_context = nn.Linear(width, self.head)
+        # the scorers run once per (sample, decision) and (sample, portfolio) pair: one
+        # hidden ReLU layer, whose input from the sample's context is computed once
+        self.decision_scorer = nn.Sequential(
+            nn.Linear(len(DECISION_INPUTS), self.head, bias=False), nn.ReLU(),
+            nn.Linear(self.head, 1))
+        self.portfolio_context = nn.Linear(width + len(DECISION_INPUTS), self.head)
+        self.portfolio_scorer = nn.Sequential(
+            nn.Linear(len(PORTFOLIO_INPUTS), self.head, bias=False), nn.ReLU(),
+            nn.Linear(self.head, 1))
+        self.value_net = nn.Sequential(
+            _mlp([_NT + _SUMMARY + 3 + 2 * _UPCOMING, *self.value], act), act(),
+            nn.Linear(self.value[-1], 1))
+        if self.ortho_init:
+            for module in (self.upcoming_net, self.value_upcoming_net, self.trajectory_net,
+                           self.decision_context, self.decision_scorer,
+                           self.portfolio_context, self.portfolio_scorer, self.value_net):
+                module.apply(lambda m: self.init_weights(m, gain=np.sqrt(2)))
+            for last, gain in ((self.decision_scorer[-1], 0.01),
+                               (self.portfolio_scorer[-1], 0.01), (self.value_net[-1], 1.0)):
+                self.init_weights(last, gain=gain)
+        self.optimizer = self.optimizer_class(self.parameters(), lr=lr_schedule(1),
+                                              **self.optimizer_kwargs)
+
+    # ----- shared pieces -----
+    def _parts(self, obs: th.Tensor) -> dict[str, Any]:
+        obs = obs.float()
+        b = obs.shape[0]
+        trajectory = obs[:, :_NT]
+        decisions = obs[:, DECISION_BLOCK].reshape(b, K_MAX, _ND)
+        frontier = _Frontier(obs[:, PORTFOLIO_BLOCK].reshape(b, N_MAX, _NP))
+        valid = (decisions[..., _D["exists"]] > 0.5) & (decisions[..., _D["affordable"]] > 0.5)
+        valid[:, 0] = True
+        summary = frontier.summary()
+        upcoming = obs[:, UPCOMING_BLOCK].reshape(b, UPCOMING_GOAL_YEARS, len(UPCOMING_FEATURES))
+        return {"trajectory": trajectory, "decisions": decisions, "frontier": frontier,
+                "valid": valid, "summary": summary, "upcoming": upcoming, "batch": b}
+
+    def _decision_context(self, parts: dict[str, Any], rows: th.Tensor, columns: th.Tensor
+                          ) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
+        """Decision inputs (P, len(DECISION_INPUTS)) and the per-portfolio reach features."""
+        traj = parts["trajectory"][rows]
+        dec = parts["decisions"][rows, columns]
+        frontier = parts["frontier"]
+        kept = th.log((1.0 - dec[:, _D["cost_to_cash"]]).clamp_min(1e-3))
+        next_years = traj[:, _T["years_to_next_goal"]] * HORIZON_SCALE
+        next_z, next_p = _reach(frontier, rows, traj[:, _T["log_cash_to_next_cost"]] + kept,
+                                next_years, excess=False)
+        all_years = th.where(next_years > 0,
+                             (traj[:, _T["cost_weighted_years_to_goals"]] * HORIZON_SCALE)
+                             .clamp_min(1.0), th.zeros_like(next_years))
+        all_z, all_p = _reach(frontier, rows, dec[:, _D["log_funding_after"]], all_years,
+                              excess=True)
+        neg = th.full_like(all_z, -_Z_CLIP)
+        exists = frontier.exists[rows]
+        inputs = th.stack([
+            dec[:, _D["affordable"]], dec[:, _D["cost_to_cash"]],
+            dec[:, _D["utility_to_remaining_utility"]], dec[:, _D["cost_to_discounted_cost"]],
+            dec[:, _D["log_funding_after"]] / 3.0, kept,
+            next_p.max(dim=1).values, all_p.max(dim=1).values,
+            th.where(exists, all_z, neg).max(dim=1).values / 3.0], dim=1)
+        return inputs, th.stack([next_z, next_p], dim=2), th.stack([all_z, all_p], dim=2)
+
+    @staticmethod
+    def _pool_upcoming(net: nn.Module, upcoming: th.Tensor) -> th.Tensor:
+        """(B, 2 * _UPCOMING): mean and max of the encoded goal years that exist (0 if none)."""
+        exists = (upcoming[..., :1] > 0.5).to(upcoming.dtype)
+        encoded = net(upcoming) * exists
+        count = exists.sum(dim=1).clamp_min(1.0)
+        return th.cat([encoded.sum(dim=1) / count, encoded.max(dim=1).values], dim=1)
+
+    def _embedding(self, parts: dict[str, Any]) -> th.Tensor:
+        upcoming = self._pool_upcoming(self.upcoming_net, parts["upcoming"])
+        return self.trajectory_net(th.cat([parts["trajectory"], parts["summary"], upcoming],
+                                          dim=1))
+
+    def _goal_logits(self, parts: dict[str, Any], embedding: th.Tensor) -> th.Tensor:
+        """(B, K_MAX) logits; only available decisions are scored (the rest are masked)."""
+        valid = parts["valid"]
+        logits = th.full(valid.shape, MASKED_LOGIT, dtype=embedding.dtype,
+                         device=embedding.device)
+        # a year with one available decision needs no score: it has probability 1
+        several = valid.sum(dim=1) > 1
+        pairs = valid & several.unsqueeze(1)
+        rows, columns = pairs.nonzero(as_tuple=True)
+        logits[:, 0] = th.where(several, logits[:, 0], th.zeros_like(logits[:, 0]))
+        if rows.numel():
+            inputs, _, _ = self._decision_context(parts, rows, columns)
+            context = self.decision_context(embedding)[rows]
+            hidden = self.decision_scorer[0](inputs) + context
+            score = self.decision_scorer[1:](hidden).squeeze(1)
+            logits = logits.index_put((rows, columns), score)
+        return logits
+
+    def _portfolio_logits(self, parts: dict[str, Any], embedding: th.Tensor,
+                          decision: th.Tensor) -> th.Tensor:
+        """(B, N_MAX) logits of the portfolio given each sample's decision."""
+        b = parts["batch"]
+        rows = th.arange(b, device=embedding.device)
+        inputs, next_reach, all_reach = self._decision_context(parts, rows, decision)
+        frontier = parts["frontier"]
+        exists = frontier.exists
+        zero = th.zeros_like(frontier.mean)
+        best_next = next_reach[..., 1].max(dim=1, keepdim=True).values
+        best_all = all_reach[..., 1].max(dim=1, keepdim=True).values
+        features = th.stack([
+            10 * frontier.mean, 10 * frontier.vol, 10 * frontier.drift, frontier.position,
+            next_reach[..., 0] / 3.0, next_reach[..., 1],
+            th.where(exists, next_reach[..., 1] - best_next, zero),
+            all_reach[..., 0] / 3.0, all_reach[..., 1],
+            th.where(exists, all_reach[..., 1] - best_all, zero)], dim=2)
+        context = self.portfolio_context(th.cat([embedding, inputs], dim=1))
+        hidden = self.portfolio_scorer[0](features) + context.unsqueeze(1)
+        score = self.portfolio_scorer[1:](hidden).squeeze(2)
+        return score.masked_fill(~exists, MASKED_LOGIT)
+
+    def _values(self, parts: dict[str, Any]) -> th.Tensor:
+        b = parts["batch"]
+        rows = th.arange(b, device=parts["trajectory"].device)
+        skip, _, _ = self._decision_context(parts, rows, th.zeros_like(rows))
+        extra = th.stack([skip[:, 6], skip[:, 7], skip[:, 8]], dim=1)
+        upcoming = self._pool_upcoming(self.value_upcoming_net, parts["upcoming"])
+        return self.value_net(th.cat([parts["trajectory"], parts["summary"], extra, upcoming],
+                                     dim=1))
+
+    # ----- SB3 API -----
+    def _act(self, obs: th.Tensor, deterministic: bool
+             ) -> tuple[th.Tensor, th.Tensor, dict[str, Any], th.Tensor]:
+        parts = self._parts(obs)
+        embedding = self._embedding(parts)
+        goal_logp = th.log_softmax(self._goal_logits(parts, embedding), dim=1)
+        if deterministic:
+            decision = goal_logp.argmax(dim=1)
+        else:
+            decision = th.distributions.Categorical(logits=goal_logp).sample()
+        port_logp = th.log_softmax(self._portfolio_logits(parts, embedding, decision), dim=1)
+        if deterministic:
+            portfolio = port_logp.argmax(dim=1)
+        else:
+            portfolio = th.distributions.Categorical(logits=port_logp).sample()
+        log_prob = goal_logp.gather(1, decision[:, None]).squeeze(1) \
+            + port_logp.gather(1, portfolio[:, None]).squeeze(1)
+        return th.stack([decision, portfolio], dim=1), log_prob, parts, goal_logp
+
+    def forward(self, obs: th.Tensor, deterministic: bool = False
+                ) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
+        """Actions (decision, portfolio), values and log-probabilities (rollout collection)."""
+        actions, log_prob, parts, _ = self._act(obs, deterministic)
+        return actions, self._values(parts), log_prob
+
+    def evaluate_actions(self, obs: th.Tensor, actions: th.Tensor
+                         ) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
+        """Values, log-probabilities of ``actions`` and entropies (the PPO update)."""
+        actions = actions.long()
+        parts = self._parts(obs)
+        embedding = self._embedding(parts)
+        goal_logp = th.log_softmax(self._goal_logits(parts, embedding), dim=1)
+        decision = actions[:, 0]
+        port_logp = th.log_softmax(self._portfolio_logits(parts, embedding, decision), dim=1)
+        log_prob = goal_logp.gather(1, decision[:, None]).squeeze(1) \
+            + port_logp.gather(1, actions[:, 1:2]).squeeze(1)
+        entropy = -(goal_logp.exp() * goal_logp).sum(1) - (port_logp.exp() * port_logp).sum(1)
+        return self._values(parts), log_prob, entropy
+
+    def predict_values(self, obs: PyTorchObs) -> th.Tensor:
+        """State values, shape (B, 1)."""
+        return self._values(self._parts(obs))  # type: ignore[arg-type]
+
+    def _predict(self, observation: PyTorchObs, deterministic: bool = False) -> th.Tensor:
+        actions, _, _, _ = self._act(observation, deterministic)  # type: ignore[arg-type]
+        return actions
+
+    def get_distribution(self, obs: PyTorchObs) -> Any:
+        """Not available: the portfolio's distribution depends on the sampled decision."""
+        raise NotImplementedError("UniversalGBWMPolicy samples the portfolio given the "
+                                  "decision; use predict() or action_probabilities()")
+
+    def action_probabilities(self, obs: th.Tensor, decision: th.Tensor | None = None
+                             ) -> tuple[th.Tensor, th.Tensor]:
+        """``(p(decision) (B, K_MAX), p(portfolio | decision) (B, N_MAX))``.
+
+        ``decision`` (B,) defaults to the most likely decision of each sample.
+        """
+        parts = self._parts(obs)
+        embedding = self._embedding(parts)
+        goal = th.softmax(self._goal_logits(parts, embedding), dim=1)
+        if decision is None:
+            decision = goal.argmax(dim=1)
+        portfolio = th.softmax(self._portfolio_logits(parts, embedding, decision.long()), dim=1)
+        return goal, portfolio
+
+
+def _sizes(value: Any, name: str) -> list[int]:
+    try:
+        sizes = [int(v) for v in value]
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a list of positive integers, got {value!r}") from None
+    if not sizes or any(s < 1 or s > 4096 for s in sizes) \
+            or any(isinstance(v, bool) for v in value):
+        raise ValueError(f"{name} must be a non-empty list of integers in 1..4096, got {value!r}")
+    return sizes

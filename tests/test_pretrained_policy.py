@@ -1,0 +1,213 @@
+"""The universal network, its safe weights, resumable pretraining and fine-tuning."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch as th
+from stable_baselines3 import PPO
+
+from gbwm_sb3.envs.multi_problem_vec_env import MultiProblemVecEnv
+from gbwm_sb3.envs.universal_observation import K_MAX
+from gbwm_sb3.pretrained import UniversalGBWMPolicy, load_network, save_weights
+from gbwm_sb3.pretrained.advisor import PretrainedPolicy
+from gbwm_sb3.pretrained.training import PretrainConfig, pretrain
+from gbwm_sb3.problem import paper_problem
+from gbwm_sb3.problem.sampler import sample_problems
+
+TINY = dict(total_timesteps=512, stage_timesteps=256, n_envs=64, n_steps=4, batch_size=128,
+            n_epochs=2, pool_size=16, validation_problems=2, validation_paths=200,
+            embedding=(16,), head=8, value=(16,))
+
+
+@pytest.fixture(scope="module")
+def model() -> PPO:
+    env = MultiProblemVecEnv(32, seed=3, pool_size=16)
+    return PPO(UniversalGBWMPolicy, env, n_steps=4, batch_size=64, n_epochs=1, seed=0,
+               gamma=1.0, device="cpu", policy_kwargs={"embedding": (16,), "head": 8,
+                                                       "value": (16,)})
+
+
+def test_actions_are_valid_and_log_probs_agree(model: PPO) -> None:
+    env = model.env
+    obs = env.reset()
+    masks = env.action_masks()
+    policy = model.policy
+    th.manual_seed(0)
+    with th.no_grad():
+        actions, values, log_prob = policy(th.as_tensor(obs))
+        values2, log_prob2, entropy = policy.evaluate_actions(th.as_tensor(obs), actions)
+    actions = actions.numpy()
+    assert masks[np.arange(len(obs)), actions[:, 0]].all()
+    assert masks[np.arange(len(obs)), K_MAX + actions[:, 1]].all()
+    assert th.allclose(log_prob, log_prob2, atol=1e-5)
+    assert th.allclose(values, values2)
+    assert (entropy >= -1e-6).all()
+    assert values.shape == (len(obs), 1)
+
+
+def test_probabilities_are_zero_where_not_allowed(model: PPO) -> None:
+    env = model.env
+    obs = env.reset()
+    for _ in range(3):  # reach years with goals
+        obs, *_ = env.step(np.zeros((env.num_envs, 2), dtype=np.int64))
+    masks = env.action_masks()
+    with th.no_grad():
+        goal, portfolio = model.policy.action_probabilities(th.as_tensor(obs))
+    assert th.allclose(goal.sum(1), th.ones(len(obs)), atol=1e-5)
+    assert th.allclose(portfolio.sum(1), th.ones(len(obs)), atol=1e-5)
+    assert (goal.numpy()[~masks[:, :K_MAX]] == 0).all()
+    assert (portfolio.numpy()[~masks[:, K_MAX:]] == 0).all()
+
+
+def test_plain_ppo_trains_it_without_masks(model: PPO) -> None:
+    before = [p.detach().clone() for p in model.policy.parameters()]
+    model.learn(256)
+    after = list(model.policy.parameters())
+    assert any(not th.equal(a, b) for a, b in zip(before, after, strict=True))
+
+
+def test_spaces_are_checked() -> None:
+    from gymnasium import spaces
+
+    with pytest.raises(ValueError, match="observation_space"):
+        UniversalGBWMPolicy(spaces.Box(0, 1, (6,)), spaces.MultiDiscrete([64, 20]),
+                            lambda _: 1e-3)
+    with pytest.raises(ValueError, match="head"):
+        env = MultiProblemVecEnv(2, seed=0, pool_size=2)
+        UniversalGBWMPolicy(env.observation_space, env.action_space, lambda _: 1e-3, head=0)
+
+
+def test_weights_round_trip_and_refusals(model: PPO, tmp_path) -> None:
+    directory = save_weights(model.policy, tmp_path / "w", {"note": "test"})
+    with pytest.raises(FileExistsError):
+        save_weights(model.policy, directory)
+    network = load_network(directory)
+    obs = th.as_tensor(model.env.reset())
+    with th.no_grad():
+        a = model.policy.action_probabilities(obs)
+        b = network.action_probabilities(obs)
+    assert all(th.equal(x, y) for x, y in zip(a, b, strict=True))
+    manifest = json.loads((directory / "manifest.json").read_text())
+    assert manifest["metadata"] == {"note": "test"}
+    with np.load(directory / "weights.npz", allow_pickle=False) as data:  # no pickle inside
+        assert set(data.files) == set(manifest["tensors"])
+    raw = bytearray((directory / "weights.npz").read_bytes())
+    raw[-10] ^= 0xFF
+    (directory / "weights.npz").write_bytes(bytes(raw))
+    with pytest.raises(ValueError, match="sha256"):
+        load_network(directory)
+
+
+def test_pretraining_resumes_to_the_same_weights(tmp_path) -> None:
+    config = PretrainConfig(**TINY)
+    pretrain(config, tmp_path / "a", threads=1, log=None)
+    pretrain(config, tmp_path / "b", threads=1, log=None, max_stages=1)
+    state = json.loads((tmp_path / "b" / "state.json").read_text())
+    assert state["stage"] == 1
+    pretrain(config, tmp_path / "b", threads=1, log=None)
+    with np.load(tmp_path / "a" / "final" / "weights.npz") as a, \
+            np.load(tmp_path / "b" / "final" / "weights.npz") as b:
+        assert a.files == b.files
+        assert all(np.array_equal(a[name], b[name]) for name in a.files)
+    other = PretrainConfig(**{**TINY, "seed": 1})
+    with pytest.raises(ValueError, match="different settings"):
+        pretrain(other, tmp_path / "a", threads=1, log=None)
+    pretrain(other, tmp_path / "c", threads=1, log=None)
+    with np.load(tmp_path / "a" / "final" / "weights.npz") as a, \
+            np.load(tmp_path / "c" / "final" / "weights.npz") as c:
+        assert not all(np.array_equal(a[name], c[name]) for name in a.files)
+
+
+def test_config_validation_names_the_field() -> None:
+    with pytest.raises(ValueError, match="stage_timesteps must be a multiple"):
+        PretrainConfig(**{**TINY, "stage_timesteps": 300})
+    with pytest.raises(ValueError, match="learning_rate"):
+        PretrainConfig(**{**TINY, "learning_rate": -1.0})
+    with pytest.raises(ValueError, match="unknown pretraining settings: nope"):
+        PretrainConfig.from_dict({"nope": 1})
+
+
+def test_policy_acts_for_any_problem_of_the_envelope(model: PPO) -> None:
+    for problem in [paper_problem(4), *sample_problems(3, seed=5)]:
+        policy = PretrainedPolicy(model.policy, problem)
+        wealth = np.linspace(0.1, 3.0, 7) * problem.initial_wealth
+        take, portfolio = policy.act(0, wealth)
+        assert take.shape == portfolio.shape == (7,)
+        assert ((portfolio >= 0) & (portfolio < problem.num_portfolios)).all()
+        advice = policy.advise(0, problem.initial_wealth)
+        assert 0 <= advice.portfolio < problem.num_portfolios
+        assert abs(sum(advice.decision_probabilities) - 1) < 1e-5
+        assert len(advice.decision_probabilities) == len(problem.decisions(0))
+
+
+@pytest.fixture(scope="module")
+def tiny_weights(tmp_path_factory) -> str:
+    directory = tmp_path_factory.mktemp("tiny")
+    pretrain(PretrainConfig(**{**TINY, "total_timesteps": 256}), directory, threads=1, log=None)
+    return str(directory / "final")
+
+
+def test_fine_tune_is_reproducible_and_changes_the_network(tiny_weights: str) -> None:
+    from gbwm_sb3.pretrained import fine_tune, pretrained_network
+
+    problem = paper_problem(2)
+    before = {k: v.clone() for k, v in pretrained_network(tiny_weights).state_dict().items()}
+    a = fine_tune(problem, 64, weights=tiny_weights, n_envs=32, seed=1)
+    b = fine_tune(problem, 64, weights=tiny_weights, n_envs=32, seed=1)
+    after = pretrained_network(tiny_weights).state_dict()
+    assert all(th.equal(before[k], after[k]) for k in before)  # the shared network is untouched
+    sa, sb = a.network.state_dict(), b.network.state_dict()
+    assert all(th.equal(sa[k], sb[k]) for k in sa)
+    assert any(not th.equal(sa[k], before[k]) for k in sa)
+    take, portfolio = a.act(3, np.array([50.0, 100.0]))
+    assert take.dtype == bool and portfolio.shape == (2,)
+    with pytest.raises(ValueError, match="n_trajectories"):
+        fine_tune(problem, 0, weights=tiny_weights)
+    with pytest.raises(ValueError, match="unknown fine-tuning settings: lr"):
+        fine_tune(problem, 8, weights=tiny_weights, lr=0.1)
+
+
+def test_cli_advise_prints_the_decision_and_refuses_bad_input(tiny_weights: str, capsys) -> None:
+    from gbwm_sb3.cli import main
+
+    assert main(["advise", "paper:4", "--weights", tiny_weights, "--json"]) == 0
+    advice = json.loads(capsys.readouterr().out)
+    assert advice["year"] == 0 and 0 <= advice["portfolio"] < 15
+    assert advice["advice_ms"] > 0
+    assert main(["advise", "examples/problems/family_plan.yaml", "--weights", tiny_weights,
+                 "--year", "3", "--wealth", "100000"]) == 0
+    out = capsys.readouterr().out
+    assert "fund now:" in out and "portfolio: #" in out
+    assert main(["advise", "paper:4", "--weights", tiny_weights, "--year", "16",
+                 "--wealth", "10"]) == 2
+    assert "--year must be in [0, 15]" in capsys.readouterr().err
+    assert main(["advise", "paper:4", "--weights", tiny_weights, "--year", "2"]) == 2
+    assert "--wealth is required" in capsys.readouterr().err
+
+
+def test_rewards_can_be_divided_by_the_optimum() -> None:
+    from gbwm_sb3.dp import solve_dp
+    from gbwm_sb3.pretrained.training import optimum_value
+
+    problem = paper_problem(2)
+    plain = MultiProblemVecEnv(8, problems=[problem], seed=0)
+    scaled = MultiProblemVecEnv(8, problems=[problem], seed=0,
+                                reward_scale=lambda p: 2 * p.total_utility)
+    plain.reset(), scaled.reset()
+    actions = np.tile([1, 7], (8, 1))
+    total = np.zeros(8)
+    for _ in range(problem.horizon):
+        _, r1, _, _ = plain.step(actions)
+        _, r2, _, _ = scaled.step(actions)
+        np.testing.assert_allclose(r2, r1 / 2, rtol=1e-6)
+        total += r1
+    assert total.max() > 0
+    exact = float(solve_dp(problem).value_at(0, np.array([problem.initial_wealth]))[0])
+    assert optimum_value(problem) == pytest.approx(exact, rel=1e-2)
+    with pytest.raises(ValueError, match="reward_scale"):
+        MultiProblemVecEnv(8, problems=[problem], reward_scale=3.0)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="reward_normalization"):
+        PretrainConfig(**{**TINY, "reward_normalization": "dp"})

@@ -1,0 +1,65 @@
+"""The weights shipped in the package: present, safe, documented, and not broken."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from gbwm_sb3.pretrained import DEFAULT_WEIGHTS, OutsideEnvelopeError, pretrained_policy
+from gbwm_sb3.pretrained.weights import envelope_from_manifest, read_weights_manifest
+from gbwm_sb3.problem import paper_problem
+from gbwm_sb3.problem.model import GBWMProblem, Goal, Portfolios
+from gbwm_sb3.problem.sampler import DEFAULT_ENVELOPE
+
+
+def test_shipped_weights_are_small_safe_and_documented() -> None:
+    manifest = read_weights_manifest(DEFAULT_WEIGHTS)
+    assert (DEFAULT_WEIGHTS / "weights.npz").stat().st_size < 2_000_000
+    with np.load(DEFAULT_WEIGHTS / "weights.npz", allow_pickle=False) as data:
+        assert set(data.files) == set(manifest["tensors"])
+    assert envelope_from_manifest(manifest) == DEFAULT_ENVELOPE
+    meta = manifest["metadata"]
+    for key in ("config", "num_timesteps", "wall_time_s", "stage", "command", "threads"):
+        assert key in meta, key
+    assert meta["config"]["seed"] == 0
+
+
+def test_outside_the_envelope_is_refused_with_every_field() -> None:
+    long = GBWMProblem(goals=[Goal(45, 10.0, 10.0)], initial_wealth=20.0, horizon=45)
+    with pytest.raises(OutsideEnvelopeError, match="horizon: 45 years"):
+        pretrained_policy(long)
+    few = GBWMProblem(goals=[Goal(5, 10.0, 10.0)], initial_wealth=9.0, horizon=10,
+                      portfolios=Portfolios(means=[0.03, 0.05, 0.07],
+                                            volatilities=[0.05, 0.1, 0.15]))
+    with pytest.raises(OutsideEnvelopeError, match="num_portfolios"):
+        pretrained_policy(few)
+    with pytest.raises(ValueError, match="problem must be a GBWMProblem"):
+        pretrained_policy("paper:4")  # type: ignore[arg-type]
+
+
+def test_advice_for_the_paper_problem() -> None:
+    problem = paper_problem(4)
+    advice = pretrained_policy(problem).advise(4, 30.0)  # the car is due at year 4
+    assert set(advice.goal_probabilities) == {"4"}
+    assert 0 <= advice.goal_probabilities["4"] <= 1
+    assert len(advice.portfolio_probabilities) == problem.num_portfolios
+
+
+@pytest.mark.slow
+def test_zero_shot_on_the_paper_family_does_not_regress() -> None:
+    """A floor against shipping broken weights (docs/pretrained.md has the measured values)."""
+    from gbwm_sb3.dp import solve_dp
+    from gbwm_sb3.evaluation import evaluate
+
+    for ng in (1, 2, 4, 8, 16):
+        problem = paper_problem(ng)
+        report = evaluate({"dp": solve_dp(problem), "pre": pretrained_policy(problem)},
+                          problem, n_paths=20_000, seed=11)
+        assert report["pre"].efficiency > 0.95, (ng, report["pre"].efficiency)
+
+
+def test_manifest_is_plain_json() -> None:
+    data = json.loads((DEFAULT_WEIGHTS / "manifest.json").read_text())
+    assert data["format"] == "gbwm-sb3-universal-policy"
