@@ -35,6 +35,8 @@ def main() -> None:
     parser.add_argument("--weights", default=None)
     parser.add_argument("--paths", type=int, default=100_000)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--no-scratch", action="store_true",
+                        help="skip the from-scratch presets (fine-tuning and zero-shot only)")
     args = parser.parse_args()
     th.set_num_threads(args.threads)
     print(f"{'NG':>3}  {'method':<28}{'efficiency':>11}{'wall s':>9}   per seed")
@@ -52,7 +54,7 @@ def main() -> None:
         zero = pretrained_policy(problem, args.weights)
         score(zero, "zero-shot", time.perf_counter() - start)
         for seed in range(args.seeds):
-            for preset in ("paper", "tuned"):
+            for preset in () if args.no_scratch else ("paper", "tuned"):
                 start = time.perf_counter()
                 model = make_preset_model(preset, problem=problem, seed=seed)
                 learn_paper(model, 50_000)

@@ -26,7 +26,7 @@ from gbwm_sb3.problem.model import GBWMProblem
 __all__ = ["fine_tune", "FINE_TUNE_DEFAULTS"]
 
 #: PPO settings of :func:`fine_tune` (each can be overridden by keyword).
-FINE_TUNE_DEFAULTS = {"learning_rate": 3e-4, "n_epochs": 4, "minibatches": 8,
+FINE_TUNE_DEFAULTS = {"learning_rate": 1e-3, "n_epochs": 4, "minibatches": 8,
                       "ent_coef": 0.0, "clip_range": 0.2, "gae_lambda": 0.95}
 
 
@@ -51,7 +51,8 @@ def fine_tune(problem: GBWMProblem, n_trajectories: int, *,
               threads: int | None = 1, **ppo: float) -> PretrainedPolicy:
     """A policy for ``problem``: the pretrained network after PPO on ``n_trajectories``.
 
-    - ``n_envs``: trajectories per rollout (default ``min(n_trajectories, 2048)``);
+    - ``n_envs``: trajectories per rollout (default ``min(n_trajectories, 512)``: many
+      small updates, which is what a short time budget needs);
     - ``time_budget_s``: stop once this much wall time has passed since the call
       (checked at every step; a rollout cut short is not trained on);
     - ``threads``: PyTorch intra-op threads during fine-tuning (None: leave as is);
@@ -63,7 +64,7 @@ def fine_tune(problem: GBWMProblem, n_trajectories: int, *,
     started = time.time()
     base = pretrained_policy(problem, weights)  # checks the envelope
     n_trajectories = _positive_int(n_trajectories, "n_trajectories")
-    n_envs = _positive_int(min(n_trajectories, 2048) if n_envs is None else n_envs, "n_envs")
+    n_envs = _positive_int(min(n_trajectories, 512) if n_envs is None else n_envs, "n_envs")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
     if time_budget_s is not None and (isinstance(time_budget_s, bool)
