@@ -19,20 +19,8 @@ import shutil
 import sys
 from pathlib import Path
 
+from gbwm_sb3.cli.arguments import int_in
 from gbwm_sb3.pretrained.training import PretrainConfig, pretrain
-
-
-def _positive(name: str, kind: type = int):
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be a {kind.__name__} > 0, "
-                                             f"got {text!r}") from None
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"{name} must be > 0, got {text!r}")
-        return value
-    return parse
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,32 +28,30 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=Path("runs/pretrain"),
                         help="run directory (checkpoints, state.json, best/, final/)")
-    parser.add_argument("--seed", type=int, default=defaults.seed)
-    parser.add_argument("--total-timesteps", type=_positive("--total-timesteps"),
+    parser.add_argument("--seed", type=int_in(0), default=defaults.seed)
+    parser.add_argument("--total-timesteps", type=int_in(1),
                         default=defaults.total_timesteps)
-    parser.add_argument("--stage-timesteps", type=_positive("--stage-timesteps"),
+    parser.add_argument("--stage-timesteps", type=int_in(1),
                         default=defaults.stage_timesteps,
                         help="steps between checkpoints (a multiple of n_envs * n_steps)")
-    parser.add_argument("--n-envs", type=_positive("--n-envs"), default=defaults.n_envs)
+    parser.add_argument("--n-envs", type=int_in(1), default=defaults.n_envs)
     parser.add_argument("--reward-normalization", choices=("total_utility", "optimum"),
                         default=defaults.reward_normalization,
                         help="divide each problem's rewards by its total utility (default) or "
                              "by its optimal expected utility (returns are efficiencies)")
-    parser.add_argument("--pool-size", type=_positive("--pool-size"), default=defaults.pool_size)
-    parser.add_argument("--new-problems-per-step", type=int,
+    parser.add_argument("--pool-size", type=int_in(1), default=defaults.pool_size)
+    parser.add_argument("--new-problems-per-step", type=int_in(0),
                         default=defaults.new_problems_per_step)
-    parser.add_argument("--threads", type=_positive("--threads"), default=None,
+    parser.add_argument("--threads", type=int_in(1), default=None,
                         help="PyTorch threads (default 1: the same seed gives the same "
                              "weights bit for bit; more threads are faster, not bit-exact)")
-    parser.add_argument("--max-stages", type=_positive("--max-stages"), default=None)
+    parser.add_argument("--max-stages", type=int_in(1), default=None)
     parser.add_argument("--tensorboard", type=Path, default=None)
     parser.add_argument("--export", type=Path, default=None,
                         help="copy the best weights so far here (with the run's history)")
     parser.add_argument("--overwrite-export", action="store_true",
                         help="replace weights already at --export")
     args = parser.parse_args(argv)
-    if args.seed < 0:
-        parser.error(f"--seed must be an integer >= 0, got {args.seed}")
     try:
         config = PretrainConfig(seed=args.seed, total_timesteps=args.total_timesteps,
                                 stage_timesteps=args.stage_timesteps, n_envs=args.n_envs,

@@ -94,11 +94,9 @@ class PretrainedPolicy:
         if not np.isfinite(wealth_value) or wealth_value < 0:
             raise ValueError(f"wealth must be a finite number >= 0, got {wealth!r}")
         obs = th.as_tensor(self.observe(t, np.array([wealth_value])), device=self.network.device)
-        with th.no_grad():
-            goal, _ = self.network.action_probabilities(obs)
-            decision = int(goal[0].argmax())
-            _, portfolio = self.network.action_probabilities(
-                obs, th.tensor([decision], device=self.network.device))
+        with th.no_grad():  # the portfolio odds are those given the most likely decision
+            goal, portfolio = self.network.action_probabilities(obs)
+        decision = int(goal[0].argmax())
         decisions = self.problem.decisions(int(t))
         goal_p = goal[0, : len(decisions)].cpu().numpy().astype(float)
         goal_probabilities: dict[str, float] = {}

@@ -36,8 +36,8 @@ def _cached_network(path: str, mtime: float) -> UniversalGBWMPolicy:
 def pretrained_network(weights: str | os.PathLike[str] | None = None) -> UniversalGBWMPolicy:
     """The universal network (loaded once per weights directory and cached)."""
     directory = Path(weights) if weights is not None else DEFAULT_WEIGHTS
-    manifest = directory / "weights.npz"
-    mtime = manifest.stat().st_mtime if manifest.exists() else 0.0
+    arrays = directory / "weights.npz"
+    mtime = arrays.stat().st_mtime if arrays.exists() else 0.0  # rewritten weights reload
     return _cached_network(str(directory.resolve()), mtime)
 
 
