@@ -19,7 +19,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from gbwm_sb3.cli.arguments import int_in
+from gbwm_sb3.cli.arguments import float_in, int_in
 from gbwm_sb3.pretrained.training import PretrainConfig, pretrain
 
 
@@ -39,6 +39,23 @@ def main(argv: list[str] | None = None) -> int:
                         default=defaults.reward_normalization,
                         help="divide each problem's rewards by its total utility (default) or "
                              "by its optimal expected utility (returns are efficiencies)")
+    parser.add_argument("--learning-rate", type=float_in(0.0, 1.0),
+                        default=defaults.learning_rate,
+                        help="Adam step size at the start (falls linearly to the final one)")
+    parser.add_argument("--learning-rate-final", type=float_in(0.0, 1.0),
+                        default=defaults.learning_rate_final)
+    parser.add_argument("--ent-coef", type=float_in(0.0, 1.0), default=defaults.ent_coef,
+                        help="entropy bonus at the start (falls linearly to the final one)")
+    parser.add_argument("--ent-coef-final", type=float_in(0.0, 1.0),
+                        default=defaults.ent_coef_final)
+    parser.add_argument("--validation-problems", type=int_in(0),
+                        default=defaults.validation_problems,
+                        help="sampled problems the best stage is picked on")
+    parser.add_argument("--validation-paper-like", type=int_in(0),
+                        default=defaults.validation_paper_like,
+                        help="paper-like problems (other W0) added to the validation set")
+    parser.add_argument("--validation-paths", type=int_in(2),
+                        default=defaults.validation_paths)
     parser.add_argument("--pool-size", type=int_in(1), default=defaults.pool_size)
     parser.add_argument("--new-problems-per-step", type=int_in(0),
                         default=defaults.new_problems_per_step)
@@ -57,7 +74,13 @@ def main(argv: list[str] | None = None) -> int:
                                 stage_timesteps=args.stage_timesteps, n_envs=args.n_envs,
                                 reward_normalization=args.reward_normalization,
                                 pool_size=args.pool_size,
-                                new_problems_per_step=args.new_problems_per_step)
+                                new_problems_per_step=args.new_problems_per_step,
+                                learning_rate=args.learning_rate,
+                                learning_rate_final=args.learning_rate_final,
+                                ent_coef=args.ent_coef, ent_coef_final=args.ent_coef_final,
+                                validation_problems=args.validation_problems,
+                                validation_paper_like=args.validation_paper_like,
+                                validation_paths=args.validation_paths)
         state = pretrain(config, args.out, threads=args.threads, tensorboard=args.tensorboard,
                          max_stages=args.max_stages)
     except ValueError as error:

@@ -24,7 +24,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -40,11 +40,11 @@ from gbwm_sb3.evaluation.evaluator import evaluate
 from gbwm_sb3.pretrained.advisor import PretrainedPolicy
 from gbwm_sb3.pretrained.policy import UniversalGBWMPolicy
 from gbwm_sb3.pretrained.weights import save_weights
-from gbwm_sb3.problem.model import GBWMProblem
+from gbwm_sb3.problem.model import GBWMProblem, paper_problem
 from gbwm_sb3.problem.sampler import DEFAULT_ENVELOPE, sample_problems
 
 __all__ = ["PretrainConfig", "pretrain", "validation_problems", "optimum_value", "STATE_FILE",
-           "REWARD_NORMALIZATIONS"]
+           "REWARD_NORMALIZATIONS", "PAPER_LIKE_VALIDATION", "paper_like_problem"]
 
 STATE_FILE = "state.json"
 _CHECKPOINT = "checkpoint.zip"
@@ -93,13 +93,15 @@ class PretrainConfig:
     validation_problems: int = 12
     validation_paths: int = 2000
     reward_normalization: str = "total_utility"
+    validation_paper_like: int = 0
 
     def __post_init__(self) -> None:
         ints = {"seed": (0, 2**32 - 1), "total_timesteps": (1, 10**11),
                 "stage_timesteps": (1, 10**10), "n_envs": (1, 10**6), "n_steps": (1, 10**4),
                 "batch_size": (2, 10**7), "n_epochs": (1, 1000), "head": (1, 4096),
                 "pool_size": (1, 10**6), "new_problems_per_step": (0, 10**4),
-                "validation_problems": (0, 1000), "validation_paths": (2, 10**7)}
+                "validation_problems": (0, 1000), "validation_paths": (2, 10**7),
+                "validation_paper_like": (0, len(PAPER_LIKE_VALIDATION))}
         for name, (lo, hi) in ints.items():
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
@@ -169,9 +171,23 @@ def stage_seed(seed: int, stage: int) -> int:
     return int(np.random.SeedSequence([seed, stage]).generate_state(1)[0])
 
 
-def validation_problems(count: int) -> list[GBWMProblem]:
-    """``count`` problems from the default envelope in the validation seed domain."""
-    return sample_problems(count, seed=VALIDATION_SEED) if count else []
+def validation_problems(count: int, paper_like: int = 0) -> list[GBWMProblem]:
+    """``count`` problems from the default envelope in the validation seed domain, then
+    the first ``paper_like`` of :data:`PAPER_LIKE_VALIDATION`."""
+    sampled = sample_problems(count, seed=VALIDATION_SEED) if count else []
+    return sampled + [paper_like_problem(ng, scale)
+                      for ng, scale in PAPER_LIKE_VALIDATION[:paper_like]]
+
+
+#: ``(num_goals, W0 multiplier)`` of the paper-like validation problems: the paper's goals
+#: and frontier with a richer or poorer client, so none of them is in the benchmark suite.
+PAPER_LIKE_VALIDATION = ((4, 0.8), (4, 1.25), (8, 0.85), (16, 1.2), (2, 0.8), (8, 1.15))
+
+
+def paper_like_problem(num_goals: int, wealth_multiplier: float) -> GBWMProblem:
+    """The paper's ``num_goals`` problem with ``W0`` multiplied by ``wealth_multiplier``."""
+    base = paper_problem(num_goals)
+    return replace(base, initial_wealth=base.initial_wealth * wealth_multiplier)
 
 
 def _linear(start: float, end: float, fraction: float) -> float:
@@ -274,7 +290,7 @@ def pretrain(config: PretrainConfig, directory: str | os.PathLike[str], *,
 
     state = _read_state(directory) or {"stage": 0, "num_timesteps": 0, "wall_time_s": 0.0,
                                        "history": [], "best": None, "threads": threads}
-    problems = validation_problems(config.validation_problems)
+    problems = validation_problems(config.validation_problems, config.validation_paper_like)
     solutions = [solve_dp(p) for p in problems]
     total = config.stages * config.stage_timesteps
     checkpoint = directory / _CHECKPOINT
