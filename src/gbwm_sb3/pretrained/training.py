@@ -13,7 +13,8 @@ that was not (tested). The learning rate falls linearly from ``learning_rate`` t
 
 After each stage the greedy policy is scored on a validation set of sampled problems
 (their own seed domain, disjoint from the benchmark suite) against the DP optimum on
-common random numbers; the best stage's weights are kept as ``best/``.
+common random numbers; the best stage's weights are kept as ``best/``, and every
+stage's weights as ``stages/stage-NNN/`` (about 200 KB each) for later comparison.
 """
 
 from __future__ import annotations
@@ -366,7 +367,8 @@ def pretrain(config: PretrainConfig, directory: str | os.PathLike[str], *,
                  "train_time_s": round(train_time, 2),
                  "utility_fraction": stats.get("mean_utility_fraction"),
                  "validation_mean": mean_eff,
-                 "validation_min": float(np.min(efficiencies)) if efficiencies else None}
+                 "validation_min": float(np.min(efficiencies)) if efficiencies else None,
+                 "validation": [round(e, 5) for e in efficiencies]}
         state["history"].append(entry)
         state["stage"] = stage + 1
         state["num_timesteps"] = int(model.num_timesteps)
@@ -374,6 +376,8 @@ def pretrain(config: PretrainConfig, directory: str | os.PathLike[str], *,
         meta = {"config": config.to_dict(), "num_timesteps": int(model.num_timesteps),
                 "stage": stage + 1, "wall_time_s": state["wall_time_s"], "threads": threads,
                 "validation_mean": mean_eff}
+        save_weights(model.policy, directory / "stages" / f"stage-{stage + 1:03d}", meta,
+                     overwrite=True)
         if efficiencies and (state["best"] is None or mean_eff > state["best"]["validation_mean"]):
             save_weights(model.policy, directory / "best", meta, overwrite=True)
             state["best"] = {"stage": stage + 1, "validation_mean": mean_eff}
