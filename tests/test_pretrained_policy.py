@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -281,3 +284,30 @@ def test_rewards_can_be_divided_by_the_optimum() -> None:
         MultiProblemVecEnv(8, problems=[problem], reward_scale=3.0)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="reward_normalization"):
         PretrainConfig(**{**TINY, "reward_normalization": "dp"})
+
+
+def _example(name: str):
+    path = Path(__file__).resolve().parents[1] / "examples" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_compare_script_scores_weights_on_the_validation_problems(tiny_weights: str,
+                                                                  tmp_path, capsys) -> None:
+    compare = _example("compare_pretrained")
+    copy = shutil.copytree(tiny_weights, tmp_path / "copy")
+    assert compare.main(["--weights", tiny_weights, str(copy), "--problems", "1",
+                         "--paper-like", "1", "--paths", "200"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    rows = [line.split() for line in lines
+            if line.startswith((tiny_weights[-48:], str(copy)[-48:]))]
+    assert len(rows) == 2 and rows[0][1:] == rows[1][1:]  # same weights, same markets
+    assert 0.0 < float(rows[0][1]) <= 1.0 + 1e-9
+    with pytest.raises(SystemExit):
+        compare.main(["--weights", "/nonexistent"])
+    assert "holds no manifest.json" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        compare.main(["--weights", tiny_weights, "--paper-like", "7"])
+    assert "argument --paper-like" in capsys.readouterr().err
