@@ -281,6 +281,23 @@ class UniversalObservation:
              self._ahead_utility[row]) = _upcoming(problem, self.table.time_steps)
             self._best_drift[row] = float(problem.portfolios.log_drifts.max())
 
+    def year_quantities(self, row: int, t: int) -> dict[str, float | np.ndarray]:
+        """The float64 quantities :meth:`encode` reads for ``row`` at year ``t``.
+
+        The per-year aggregates of the module docstring by name, plus ``infusion``,
+        ``initial_wealth``, ``best_drift`` and, for the upcoming goal years that exist,
+        ``ahead`` (years ahead) and ``ahead_cost`` (their costs), shape (U,) each.
+        """
+        out: dict[str, float | np.ndarray] = {
+            name: float(values[row, t]) for name, values in self._per_year.items()}
+        exists = self._ahead[row, t] > 0
+        out.update(infusion=float(self.table.infusions[row, t]),
+                   initial_wealth=float(self.table.initial_wealth[row]),
+                   best_drift=float(self._best_drift[row]),
+                   ahead=self._ahead[row, t][exists].copy(),
+                   ahead_cost=self._ahead_cost[row, t][exists].copy())
+        return out
+
     def encode(self, rows: np.ndarray, t: np.ndarray, wealth: np.ndarray) -> np.ndarray:
         """Observations, shape (len(rows), UNIVERSAL_OBSERVATION_SIZE), float32.
 

@@ -17,6 +17,7 @@ import torch as th
 
 from gbwm_sb3.envs.dynamics import ProblemTable, problem_arrays
 from gbwm_sb3.envs.universal_observation import UniversalObservation
+from gbwm_sb3.pretrained.fast import GreedyScorer, parameter_fingerprint
 from gbwm_sb3.pretrained.policy import UniversalGBWMPolicy
 from gbwm_sb3.problem.model import GBWMProblem
 
@@ -49,8 +50,10 @@ class Advice:
 class PretrainedPolicy:
     """A universal policy network acting for ``problem`` (greedy by default).
 
-    ``act(t, wealth)`` is vectorised over wealth values: one forward pass for all of
-    them. ``deterministic=False`` samples actions with torch's global generator
+    ``act(t, wealth)`` is vectorised over wealth values. Greedy actions come from
+    :class:`~gbwm_sb3.pretrained.fast.GreedyScorer` (the network's layers without the full
+    observation; rebuilt when the network's weights change); ``deterministic=False``
+    samples actions with torch's global generator through the network's ``_predict``
     (evaluation uses the greedy policy, as for per-client models).
     """
 
@@ -67,26 +70,39 @@ class PretrainedPolicy:
         self._general = problem_arrays(problem).general
         self._encoder = UniversalObservation(
             ProblemTable.from_problems([problem], max_decisions=None))
+        self._scorer: GreedyScorer | None = None
 
     def observe(self, t: int, wealth: np.ndarray) -> np.ndarray:
         """Universal observations at year ``t`` for each wealth, shape (n, 500)."""
         wealth = np.atleast_1d(np.asarray(wealth, dtype=np.float64))
-        if isinstance(t, bool) or not isinstance(t, (int, np.integer)) \
-                or not 0 <= t < self.problem.horizon:
-            raise ValueError(f"t must be an integer year in 0..{self.problem.horizon - 1}, "
-                             f"got {t!r}")
+        _check_year(t, self.problem.horizon)
         n = wealth.shape[0]
         return self._encoder.encode(np.zeros(n, dtype=np.intp), np.full(n, int(t)), wealth)
 
     def act(self, t: int, wealth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(decision, portfolio)`` per wealth at year ``t`` (a bool take for the paper family)."""
+        if self.deterministic:
+            wealth = np.atleast_1d(np.asarray(wealth, dtype=np.float64))
+            _check_year(t, self.problem.horizon)
+            decision, portfolio = self.scorer().actions(int(t), wealth)
+        else:
+            decision, portfolio = self._sample(t, wealth)
+        return (decision if self._general else decision != 0), portfolio
+
+    def scorer(self) -> GreedyScorer:
+        """The greedy fast path for this problem, rebuilt if the network's weights changed."""
+        if self._scorer is None or self._scorer.fingerprint != parameter_fingerprint(self.network):
+            self._scorer = GreedyScorer(self.network, self._encoder)
+        return self._scorer
+
+    def _sample(self, t: int, wealth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Sampled actions from the network on the full observations."""
         obs = th.as_tensor(self.observe(t, wealth), device=self.network.device)
         with th.no_grad():  # in chunks: the per-portfolio hidden layer stays in cache
             actions = th.cat([self.network._predict(chunk, deterministic=self.deterministic)
                               for chunk in th.split(obs, _CHUNK)])
         actions = actions.cpu().numpy().astype(np.intp)
-        decision, portfolio = actions[:, 0], actions[:, 1]
-        return (decision if self._general else decision != 0), portfolio
+        return actions[:, 0], actions[:, 1]
 
     def advise(self, t: int, wealth: float) -> Advice:
         """The most likely decision and portfolio at year ``t`` with ``wealth``, with odds."""
@@ -111,6 +127,11 @@ class PretrainedPolicy:
                       decision_probabilities=tuple(goal_p.tolist()),
                       portfolio_probabilities=tuple(port_p.tolist()),
                       goal_probabilities=goal_probabilities)
+
+
+def _check_year(t: int, horizon: int) -> None:
+    if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or not 0 <= t < horizon:
+        raise ValueError(f"t must be an integer year in 0..{horizon - 1}, got {t!r}")
 
 
 def _goals_of_year(problem: GBWMProblem, t: int) -> list[tuple[str, int]]:

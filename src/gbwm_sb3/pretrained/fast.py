@@ -1,0 +1,440 @@
+"""Greedy actions of the universal network for one problem, without the 500-entry observation.
+
+:class:`GreedyScorer` returns what ``network._predict(obs, deterministic=True)`` returns on
+the universal observations of one problem (:class:`~gbwm_sb3.pretrained.advisor.
+PretrainedPolicy` scores paths with it). For one problem and one year, everything but the
+client's cash is fixed: the portfolio block, the frontier summary, the decisions of the
+year, their utilities and the upcoming goal years. Those are encoded and read once per
+year; for each wealth only the features that depend on it are computed, by the encoder's
+float64 formulas rounded to float32 as the observation is. The network's own layers then
+run on the same float32 inputs, in the same order of operations, but only over the
+portfolios the problem has, the decisions that exist and the upcoming goal years there
+are (the padding adds nothing to any result), and the value network is never run.
+
+The results are the generic path's to the last bit wherever the generic path's own are
+independent of how its batch is split: a BLAS may sum the rows of a matrix product
+differently when there are fewer than 4 of them or in the last ``rows % 4`` rows (MKL
+does, for a one-column product), so every product here gets a multiple of 4 rows (the
+generic path's goal head may differ from it in its last 1-3 decisions, by about 1e-6).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch as th
+from torch import nn
+
+from gbwm_sb3.envs.observation import LOG_CLIP, WEALTH_FLOOR
+from gbwm_sb3.envs.universal_observation import (
+    COST_RATIO_CAP,
+    DECISION_BLOCK,
+    DECISION_FEATURES,
+    HORIZON_SCALE,
+    UPCOMING_BLOCK,
+    UPCOMING_FEATURES,
+    UPCOMING_GOAL_YEARS,
+    UniversalObservation,
+    _log_ratio,
+)
+from gbwm_sb3.pretrained.policy import _D, _T, _Z_CLIP, MASKED_LOGIT, UniversalGBWMPolicy, _phi
+
+__all__ = ["GreedyScorer"]
+
+#: Rows per pass of the features, the embedding and the reach probabilities (a multiple of 4).
+ROWS = 4096
+#: Rows per pass of the per-portfolio hidden layer (a multiple of 4; in cache).
+BLOCK = 1024
+#: Trajectory features that depend on the cash (the others are fixed for a year).
+_CASH_COLUMNS = (2, 3, 4, 5, 6, 7, 11)
+
+
+@dataclass(frozen=True, eq=False)
+class _Reach:
+    """A reach target's constants for one year: ``z = (L + shift) / scale`` per portfolio."""
+
+    shift: th.Tensor  # (P,) drift x tau
+    scale: th.Tensor  # (P,) volatility x sqrt(tau)
+    none: bool  # no target: z = Z_CLIP
+
+
+@dataclass(frozen=True, eq=False)
+class _Pairs:
+    """The (row, decision) pairs whose decision inputs are computed for a chunk of rows.
+
+    First the pairs the goal head scores (rows with several available decisions; their
+    count ``scored``, repeated up to ``padded``, a multiple of 4), then ``(row, 0)`` for
+    every row with only decision 0 available. ``position[row, k]`` is the index of pair
+    ``(row, k)``; ``None`` when pair ``i`` is ``(i, 0)`` for every row.
+    """
+
+    rows: np.ndarray
+    columns: np.ndarray
+    scored: int
+    padded: int
+    several: np.ndarray  # (n,) bool
+    position: np.ndarray | None
+    shape: tuple[int, int]  # (n, K)
+
+    @property
+    def identity(self) -> bool:
+        return self.position is None
+
+
+#: Decision inputs (m, 9), then (z (m, P), probability (m, P), best probability (m,)) of
+#: reaching the next goal and of reaching all goals.
+_Context = tuple[th.Tensor, tuple[th.Tensor, ...], tuple[th.Tensor, ...]]
+
+
+@dataclass(frozen=True, eq=False)
+class _Year:
+    """What year ``t`` of the problem fixes, computed once."""
+
+    quantities: dict[str, float | np.ndarray]  # float64, see UniversalObservation
+    trajectory: np.ndarray  # (16,) float32; the cash columns are overwritten per wealth
+    cash_columns: tuple[int, ...]
+    summary: th.Tensor  # (1, 6)
+    upcoming: np.ndarray  # (U, 5) float32 for the upcoming goal years that exist
+    costs: np.ndarray  # (K,) float64 cost of each decision of the year
+    decision_constants: th.Tensor  # (K, 2) utility share, cost / PVC
+    next_goal: _Reach
+    all_goals: _Reach
+
+
+class GreedyScorer:
+    """Greedy ``(decision, portfolio)`` of ``network`` for the problem of ``encoder`` (row 0).
+
+    Holds per-year constants and work buffers: build a new one when the network's weights
+    change (:func:`parameter_fingerprint` tells).
+    """
+
+    def __init__(self, network: UniversalGBWMPolicy, encoder: UniversalObservation) -> None:
+        if not isinstance(network.portfolio_scorer[1], nn.ReLU):
+            raise ValueError("the portfolio scorer's hidden activation must be a ReLU")
+        self.network = network
+        self.encoder = encoder
+        self.device = network.device
+        self.portfolios = int(encoder.table.num_portfolios[0])
+        self.fingerprint = parameter_fingerprint(network)
+        self._years: dict[int, _Year] = {}
+        self._features: th.Tensor | None = None  # (ROWS, P, 10) portfolio scorer inputs
+        self._hidden: th.Tensor | None = None  # (BLOCK * P, head)
+        self._scores: th.Tensor | None = None  # (BLOCK * P, 1)
+
+    # ----- per year -----
+    def year(self, t: int) -> _Year:
+        """The constants of year ``t`` (cached)."""
+        if t not in self._years:
+            with th.no_grad():
+                self._years[t] = self._build_year(t)
+        return self._years[t]
+
+    def _build_year(self, t: int) -> _Year:
+        q = self.encoder.year_quantities(0, t)
+        raw = self.encoder.encode(np.zeros(1, dtype=np.intp), np.array([t]),
+                                  np.array([q["initial_wealth"]]))
+        parts = self.network._parts(th.as_tensor(raw, device=self.device))
+        frontier = parts["frontier"]
+        p = self.portfolios
+        if self._features is None:
+            self._allocate(th.stack([10 * frontier.mean, 10 * frontier.vol,
+                                     10 * frontier.drift, frontier.position], dim=2)[0, :p])
+        decisions = raw[0, DECISION_BLOCK].reshape(-1, len(DECISION_FEATURES))
+        k = int(self.encoder.table.decisions_per_year[0, t])
+        traj = parts["trajectory"]
+        next_years = traj[:, _T["years_to_next_goal"]] * HORIZON_SCALE
+        all_years = th.where(next_years > 0,
+                             (traj[:, _T["cost_weighted_years_to_goals"]] * HORIZON_SCALE)
+                             .clamp_min(1.0), th.zeros_like(next_years))
+        upcoming = raw[0, UPCOMING_BLOCK].reshape(UPCOMING_GOAL_YEARS, len(UPCOMING_FEATURES))
+        return _Year(
+            quantities=q, trajectory=raw[0, : traj.shape[1]].copy(),
+            cash_columns=_cash_columns(q), summary=parts["summary"],
+            upcoming=upcoming[: len(q["ahead"])].copy(),
+            costs=self.encoder.table.decision_cost[0, t, :k].copy(),
+            decision_constants=th.as_tensor(
+                decisions[:k, [_D["utility_to_remaining_utility"],
+                               _D["cost_to_discounted_cost"]]], device=self.device),
+            next_goal=_reach_constants(frontier.drift[0, :p], frontier.vol[0, :p], next_years),
+            all_goals=_reach_constants((frontier.drift - frontier.rate)[0, :p],
+                                       frontier.vol[0, :p], all_years))
+
+    def _allocate(self, static: th.Tensor) -> None:
+        """Work buffers; the portfolio scorer's 4 fixed inputs are written once."""
+        p, head = self.portfolios, self.network.portfolio_scorer[0].out_features
+        self._features = th.empty((ROWS, p, 10), device=self.device)
+        self._features[..., :4] = static
+        self._hidden = th.empty((BLOCK * p, head), device=self.device)
+        self._scores = th.empty((BLOCK * p, 1), device=self.device)
+
+    # ----- per wealth -----
+    def actions(self, t: int, wealth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Greedy ``(decision, portfolio)`` indices for each wealth at year ``t`` (< T)."""
+        wealth = np.asarray(wealth, dtype=np.float64)
+        n = wealth.shape[0]
+        if n > 1 and wealth.min() == wealth.max():  # e.g. every path at year 0: one row
+            decision, portfolio = self.actions(t, wealth[:1])
+            return np.repeat(decision, n), np.repeat(portfolio, n)
+        decision = np.empty(n, dtype=np.intp)
+        portfolio = np.empty(n, dtype=np.intp)
+        year = self.year(t)
+        with th.no_grad():
+            for start in range(0, n, ROWS):
+                stop = min(start + ROWS, n)
+                _, port_logits, chosen = self._logits(year, wealth[start:stop])
+                decision[start:stop] = chosen
+                portfolio[start:stop] = port_logits.argmax(dim=1).cpu().numpy()
+        return decision, portfolio
+
+    def logits(self, t: int, wealth: np.ndarray) -> tuple[th.Tensor, th.Tensor, np.ndarray]:
+        """``(decision logits (n, K), portfolio logits (n, P), greedy decision (n,))``.
+
+        As the generic path computes them for the decisions of year ``t`` and the
+        problem's portfolios; the portfolio logits are those given the greedy decision.
+        Decisions that are not available get ``MASKED_LOGIT`` (a year with one available
+        decision: logit 0).
+        """
+        wealth = np.atleast_1d(np.asarray(wealth, dtype=np.float64))
+        year = self.year(t)
+        with th.no_grad():
+            chunks = [self._logits(year, wealth[start:start + ROWS])
+                      for start in range(0, wealth.shape[0], ROWS)]
+        return (th.cat([c[0] for c in chunks]), th.cat([c[1] for c in chunks]),
+                np.concatenate([c[2] for c in chunks]))
+
+    def _logits(self, year: _Year, wealth: np.ndarray) -> tuple[th.Tensor, th.Tensor, np.ndarray]:
+        n = wealth.shape[0]
+        padded = _multiple_of_4(n)
+        if padded > n:
+            wealth = np.concatenate([wealth, np.full(padded - n, wealth[-1])])
+        goal, portfolio, decision = self._padded_logits(year, wealth)
+        return goal[:n], portfolio[:n], decision[:n]
+
+    def _padded_logits(self, year: _Year, wealth: np.ndarray
+                       ) -> tuple[th.Tensor, th.Tensor, np.ndarray]:
+        cash = self.cash(year, wealth)
+        trajectory = self.trajectory_features(year, cash)
+        embedding = self._embedding(year, trajectory, self.upcoming_features(year, cash))
+        pairs = _pairs(year.costs, cash)
+        traj11 = trajectory[:, _T["log_cash_to_next_cost"]]
+        if not pairs.identity:
+            traj11 = traj11[th.as_tensor(pairs.rows, device=self.device)]
+        context = self._context(year, traj11,
+                                self.decision_features(year, cash[pairs.rows], pairs.columns))
+        goal = self._goal_logits(pairs, context[0], embedding)
+        decision = goal.argmax(dim=1).cpu().numpy().astype(np.intp)
+        chosen = None if pairs.identity else th.as_tensor(
+            pairs.position[np.arange(cash.shape[0]), decision], device=self.device)
+        return goal, self._portfolio_logits(embedding, context, chosen), decision
+
+    @staticmethod
+    def cash(year: _Year, wealth: np.ndarray) -> np.ndarray:
+        """Cash at hand, floored as the encoder floors it (float64)."""
+        q = year.quantities
+        return np.maximum(wealth + q["infusion"], WEALTH_FLOOR * q["initial_wealth"])
+
+    def trajectory_features(self, year: _Year, cash: np.ndarray) -> th.Tensor:
+        """(n, 16) float32 trajectory features, as the encoder writes them."""
+        out = np.empty((cash.shape[0], year.trajectory.shape[0]), dtype=np.float32)
+        out[:] = year.trajectory
+        for column in year.cash_columns:
+            out[:, column] = _cash_feature(year.quantities, cash, column)
+        return th.as_tensor(out, device=self.device)
+
+    def upcoming_features(self, year: _Year, cash: np.ndarray) -> th.Tensor:
+        """(n, U, 5) float32 features of the upcoming goal years that exist."""
+        q = year.quantities
+        out = np.empty((cash.shape[0], *year.upcoming.shape), dtype=np.float32)
+        out[:] = year.upcoming
+        if year.upcoming.shape[0]:
+            log_ratio = np.log(q["ahead_cost"][None, :] / cash[:, None])
+            out[..., 2] = np.clip(log_ratio, -LOG_CLIP, LOG_CLIP)
+            growth = log_ratio - q["best_drift"] * q["ahead"][None, :]
+            out[..., 4] = np.clip(growth, -LOG_CLIP, LOG_CLIP)
+        return th.as_tensor(out, device=self.device)
+
+    def decision_features(self, year: _Year, cash: np.ndarray, decision: np.ndarray
+                          ) -> th.Tensor:
+        """(m, 5) float32: affordable, cost / cash, utility share, cost / PVC, funding after."""
+        q = year.quantities
+        cost = year.costs[decision]
+        affordable = cost <= cash
+        later = q["pv_cost_after"]
+        if later > 0:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                funding = np.clip(np.log((cash - cost + q["pv_infusions"]) / later),
+                                  -LOG_CLIP, LOG_CLIP)
+        else:
+            funding = np.full(cash.shape, LOG_CLIP)
+        own = np.empty((cash.shape[0], 3), dtype=np.float32)
+        own[:, 0] = affordable
+        own[:, 1] = np.minimum(cost / cash, COST_RATIO_CAP)
+        own[:, 2] = np.where(affordable, funding, -LOG_CLIP)
+        own_t = th.as_tensor(own, device=self.device)
+        constants = year.decision_constants[th.as_tensor(decision, device=self.device)]
+        return th.cat([own_t[:, :2], constants, own_t[:, 2:]], dim=1)
+
+    # ----- the network's layers -----
+    def _embedding(self, year: _Year, trajectory: th.Tensor, upcoming: th.Tensor) -> th.Tensor:
+        net = self.network
+        n, count = trajectory.shape[0], upcoming.shape[1]
+        if count:  # the padded goal years add zeros to the sum and the max (after a ReLU)
+            encoded = _forward(net.upcoming_net, upcoming)
+            pooled = th.cat([encoded.sum(dim=1) / float(count), encoded.amax(dim=1)], dim=1)
+        else:
+            pooled = trajectory.new_zeros((n, 2 * net.upcoming_net[0].out_features))
+        return _forward(net.trajectory_net,
+                        th.cat([trajectory, year.summary.expand(n, -1), pooled], dim=1))
+
+    def _context(self, year: _Year, traj11: th.Tensor, features: th.Tensor) -> _Context:
+        """Decision inputs (m, 9); z, probability (m, P) and best probability (m,) of the
+        next goal and of all goals."""
+        affordable, cost_to_cash, utility, discounted, funding = features.unbind(dim=1)
+        kept = th.log((1.0 - cost_to_cash).clamp_min(1e-3))
+        next_z, next_p = _reach(traj11 + kept, year.next_goal)
+        all_z, all_p = _reach(funding, year.all_goals)
+        best_next, best_all = next_p.amax(dim=1), all_p.amax(dim=1)
+        inputs = th.stack([affordable, cost_to_cash, utility, discounted, funding / 3.0, kept,
+                           best_next, best_all, all_z.amax(dim=1) / 3.0], dim=1)
+        return inputs, (next_z, next_p, best_next), (all_z, all_p, best_all)
+
+    def _goal_logits(self, pairs: _Pairs, inputs: th.Tensor, embedding: th.Tensor
+                     ) -> th.Tensor:
+        """(n, K) logits of the year's decisions; ``inputs`` are those of ``pairs``."""
+        logits = embedding.new_full(pairs.shape, MASKED_LOGIT)
+        logits[th.as_tensor(~pairs.several, device=self.device), 0] = 0.0
+        if pairs.scored:
+            net = self.network
+            rows = th.as_tensor(pairs.rows[: pairs.padded], device=self.device)
+            hidden = net.decision_scorer[0](inputs[: pairs.padded])
+            hidden.add_(net.decision_context(embedding).index_select(0, rows))
+            score = _forward(net.decision_scorer[1:], hidden, fresh=True).squeeze(1)
+            columns = th.as_tensor(pairs.columns[: pairs.scored], device=self.device)
+            logits[rows[: pairs.scored], columns] = score[: pairs.scored]
+        return logits
+
+    def _portfolio_logits(self, embedding: th.Tensor, context: _Context,
+                          chosen: th.Tensor | None) -> th.Tensor:
+        """(n, P) logits of the problem's portfolios given each row's decision.
+
+        ``context`` holds the decision inputs of the pairs; ``chosen`` (n,) picks each
+        row's pair (None: pair i is row i's).
+        """
+        inputs, (next_z, next_p, best_next), (all_z, all_p, best_all) = (
+            context if chosen is None else _pick(context, chosen))
+        assert self._features is not None
+        features = self._features[: embedding.shape[0]]  # the 4 fixed inputs are in place
+        th.div(next_z, 3.0, out=features[..., 4])
+        features[..., 5] = next_p
+        th.sub(next_p, best_next.unsqueeze(1), out=features[..., 6])
+        th.div(all_z, 3.0, out=features[..., 7])
+        features[..., 8] = all_p
+        th.sub(all_p, best_all.unsqueeze(1), out=features[..., 9])
+        context_hidden = self.network.portfolio_context(th.cat([embedding, inputs], dim=1))
+        return self._score_portfolios(features, context_hidden)
+
+    def _score_portfolios(self, features: th.Tensor, context: th.Tensor) -> th.Tensor:
+        """The portfolio scorer, ``BLOCK`` rows at a time (their hidden layer stays in cache)."""
+        assert self._hidden is not None and self._scores is not None
+        scorer = self.network.portfolio_scorer
+        weight, out_weight, out_bias = scorer[0].weight.t(), scorer[2].weight.t(), scorer[2].bias
+        n, p = features.shape[:2]
+        logits = context.new_empty((n, p))
+        for start in range(0, n, BLOCK):
+            stop = min(start + BLOCK, n)
+            size = (stop - start) * p
+            hidden = th.mm(features[start:stop].view(size, -1), weight, out=self._hidden[:size])
+            hidden.view(stop - start, p, -1).add_(context[start:stop].unsqueeze(1))
+            scores = th.addmm(out_bias, hidden.relu_(), out_weight, out=self._scores[:size])
+            logits[start:stop] = scores.view(stop - start, p)
+        return logits
+
+
+def parameter_fingerprint(network: nn.Module) -> tuple[tuple[int, int], ...]:
+    """Where each parameter lives and its in-place version: changes when training steps."""
+    return tuple((p.data_ptr(), p._version) for p in network.parameters())
+
+
+def _pairs(costs: np.ndarray, cash: np.ndarray) -> _Pairs:
+    """The pairs for ``cash`` (n,) and a year's decision ``costs`` (K,)."""
+    n, k = cash.shape[0], costs.shape[0]
+    every = np.arange(n)
+    if k == 1:
+        return _Pairs(every, np.zeros(n, dtype=np.intp), 0, 0, np.zeros(n, dtype=bool),
+                      None, (n, k))
+    valid = costs[None, :] <= cash[:, None]
+    valid[:, 0] = True
+    several = valid.sum(axis=1) > 1
+    rows, columns = np.nonzero(valid & several[:, None])
+    scored = rows.size
+    if not scored:
+        return _Pairs(every, np.zeros(n, dtype=np.intp), 0, 0, several, None, (n, k))
+    padded = _multiple_of_4(scored)
+    single = every[~several]
+    position = np.full((n, k), -1, dtype=np.intp)
+    position[rows, columns] = np.arange(scored)
+    position[single, 0] = padded + np.arange(single.size)
+    return _Pairs(np.concatenate([np.resize(rows, padded), single]),
+                  np.concatenate([np.resize(columns, padded), np.zeros_like(single)]),
+                  scored, padded, several, position, (n, k))
+
+
+def _pick(context: _Context, chosen: th.Tensor) -> _Context:
+    """The rows ``chosen`` of every tensor of ``context``."""
+    inputs, near, far = context
+    return (inputs.index_select(0, chosen), tuple(x.index_select(0, chosen) for x in near),
+            tuple(x.index_select(0, chosen) for x in far))
+
+
+def _multiple_of_4(n: int) -> int:
+    """Rows to compute for ``n``: BLAS kernels may sum the last rows of a matrix product
+    in another order when their number is not a multiple of 4 (or is below 4)."""
+    return max(4, -(-n // 4) * 4)
+
+
+def _forward(layers: nn.Sequential, x: th.Tensor, fresh: bool = False) -> th.Tensor:
+    """``layers(x)``, with Tanh and ReLU applied in place to the layers' own outputs
+    (and to ``x`` if ``fresh``: a tensor of the caller's own)."""
+    for layer in layers:
+        if fresh and isinstance(layer, nn.Tanh):
+            x = x.tanh_()
+        elif fresh and isinstance(layer, nn.ReLU):
+            x = x.relu_()
+        else:
+            x, fresh = layer(x), True
+    return x
+
+
+def _reach_constants(drift: th.Tensor, vol: th.Tensor, years: th.Tensor) -> _Reach:
+    tau = years.clamp_min(1.0).unsqueeze(1)
+    return _Reach(shift=(drift * tau)[0], scale=(vol * tau.sqrt())[0],
+                  none=bool((years <= 0).item()))
+
+
+def _reach(log_ratio: th.Tensor, target: _Reach) -> tuple[th.Tensor, th.Tensor]:
+    """z-scores and probabilities (m, P), by the generic path's arithmetic."""
+    if target.none:
+        z = log_ratio.new_full((log_ratio.shape[0], target.shift.shape[0]), _Z_CLIP)
+    else:
+        z = ((log_ratio.unsqueeze(1) + target.shift) / target.scale).clamp(-_Z_CLIP, _Z_CLIP)
+    return z, _phi(z)
+
+
+def _cash_columns(q: dict[str, float | np.ndarray]) -> tuple[int, ...]:
+    """The trajectory features that vary with the cash this year (a zero denominator: 0)."""
+    fixed = {3: q["remaining_cost"] <= 0, 4: q["pv_cost"] <= 0, 5: q["pv_cost_growth"] <= 0,
+             6: q["pv_cost"] <= 0, 7: q["pv_infusions"] == 0, 11: q["next_cost"] <= 0}
+    return tuple(c for c in _CASH_COLUMNS if not fixed.get(c, False))
+
+
+def _cash_feature(q: dict[str, float | np.ndarray], cash: np.ndarray, column: int
+                  ) -> np.ndarray:
+    """Trajectory feature ``column`` (2-7 or 11, float64), by the encoder's formulas."""
+    pv_inf = q["pv_infusions"]
+    if column == 7:
+        return np.minimum(np.log1p(pv_inf / cash), LOG_CLIP)
+    numerator = cash + pv_inf if column == 6 else cash
+    denominator = {2: "initial_wealth", 3: "remaining_cost", 4: "pv_cost",
+                   5: "pv_cost_growth", 6: "pv_cost", 11: "next_cost"}[column]
+    return _log_ratio(numerator, q[denominator])

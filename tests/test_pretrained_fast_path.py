@@ -1,0 +1,149 @@
+"""The greedy fast path of ``PretrainedPolicy.act`` against the network's generic path."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch as th
+
+from gbwm_sb3.pretrained import pretrained_network
+from gbwm_sb3.pretrained.advisor import PretrainedPolicy
+from gbwm_sb3.pretrained.policy import MASKED_LOGIT, UniversalGBWMPolicy
+from gbwm_sb3.problem import paper_problem
+from gbwm_sb3.problem.sampler import sample_problems
+
+
+@pytest.fixture(scope="module")
+def network() -> UniversalGBWMPolicy:
+    return pretrained_network()
+
+
+def _general_problems() -> list:
+    """Sampled problems with several goals a year and goals with levels among them."""
+    problems = [*sample_problems(3, seed=11), *sample_problems(3, seed=3)]
+    assert any(p.max_decisions > 4 for p in problems)
+    assert any(len(g.levels) > 1 for p in problems for g in p.goals)
+    return problems
+
+
+def _generic(network: UniversalGBWMPolicy, obs: th.Tensor) -> tuple[th.Tensor, ...]:
+    """Greedy actions, decision logits and portfolio logits of the generic path (``_act``)."""
+    with th.no_grad():
+        parts = network._parts(obs)
+        embedding = network._embedding(parts)
+        goal = network._goal_logits(parts, embedding)
+        decision = th.log_softmax(goal, dim=1).argmax(dim=1)
+        portfolio = network._portfolio_logits(parts, embedding, decision)
+        chosen = th.log_softmax(portfolio, dim=1).argmax(dim=1)
+    return th.stack([decision, chosen], dim=1), goal, portfolio
+
+
+def _check_problem(network: UniversalGBWMPolicy, problem, n: int) -> None:
+    policy = PretrainedPolicy(network, problem)
+    scorer = policy.scorer()
+    wealth = problem.initial_wealth * np.geomspace(1 / 20, 20, n)
+    k_max = problem.max_decisions
+    for t in range(problem.horizon):
+        actions, goal, portfolio = _generic(network, th.as_tensor(policy.observe(t, wealth)))
+        fast_goal, fast_portfolio, fast_decision = scorer.logits(t, wealth)
+        decision, chosen = scorer.actions(t, wealth)
+        assert np.array_equal(decision, actions[:, 0].numpy()), (problem, t)
+        assert np.array_equal(chosen, actions[:, 1].numpy()), (problem, t)
+        assert np.array_equal(fast_decision, decision)
+        k = fast_goal.shape[1]
+        assert k == len(problem.decisions(t)) <= k_max
+        assert (goal[:, k:] == MASKED_LOGIT).all()
+        assert th.equal(fast_goal == MASKED_LOGIT, goal[:, :k] == MASKED_LOGIT)
+        # equal but for the last rows of a matrix product, which BLAS may sum in another order
+        th.testing.assert_close(fast_goal, goal[:, :k], rtol=1e-6, atol=1e-5)
+        th.testing.assert_close(th.softmax(fast_goal, 1), th.softmax(goal, 1)[:, :k],
+                                rtol=0, atol=1e-5)
+        th.testing.assert_close(fast_portfolio, portfolio[:, : problem.num_portfolios],
+                                rtol=1e-6, atol=1e-5)
+
+
+@pytest.mark.parametrize("goals, n", [(4, 4_000), (16, 2_000)])
+def test_paper_problems_get_the_generic_actions(network: UniversalGBWMPolicy, goals: int,
+                                                n: int) -> None:
+    _check_problem(network, paper_problem(goals), n)
+
+
+def test_general_problems_get_the_generic_actions(network: UniversalGBWMPolicy) -> None:
+    for problem in _general_problems():
+        _check_problem(network, problem, 500)
+
+
+@pytest.mark.slow
+def test_many_wealths_get_the_generic_actions(network: UniversalGBWMPolicy) -> None:
+    for problem in [paper_problem(4), paper_problem(16), *_general_problems(),
+                    *sample_problems(6, seed=29)]:
+        _check_problem(network, problem, 20_000)
+
+
+def test_features_are_the_encoders(network: UniversalGBWMPolicy) -> None:
+    for problem in [paper_problem(4), *_general_problems()[:3]]:
+        policy = PretrainedPolicy(network, problem)
+        scorer = policy.scorer()
+        wealth = problem.initial_wealth * np.array([0.0, 1e-4, 0.3, 1.0, 7.0, 1e3])
+        for t in range(problem.horizon):
+            year = scorer.year(t)
+            cash = scorer.cash(year, wealth)
+            obs = policy.observe(t, wealth)
+            assert np.array_equal(scorer.trajectory_features(year, cash).numpy(), obs[:, :16])
+            upcoming = obs[:, 460:].reshape(-1, 8, 5)
+            fast = scorer.upcoming_features(year, cash).numpy()
+            assert np.array_equal(fast, upcoming[:, : fast.shape[1]])
+            assert not upcoming[:, fast.shape[1]:].any()
+
+
+def test_act_handles_any_number_of_wealths(network: UniversalGBWMPolicy) -> None:
+    problem = paper_problem(4)
+    policy = PretrainedPolicy(network, problem)
+    for n in (0, 1, 2, 3, 5, 4097):
+        wealth = problem.initial_wealth * np.geomspace(0.5, 2, n)
+        for t in (0, 4):
+            take, portfolio = policy.act(t, wealth)
+            assert take.dtype == bool and take.shape == portfolio.shape == (n,)
+            if n:
+                actions, _, _ = _generic(network, th.as_tensor(policy.observe(t, wealth)))
+                assert np.array_equal(take, actions[:, 0].numpy() != 0)
+                assert np.array_equal(portfolio, actions[:, 1].numpy())
+    same = np.full(10, problem.initial_wealth)  # every path at one wealth: computed once
+    take, portfolio = policy.act(0, same)
+    assert (portfolio == portfolio[0]).all() and portfolio.shape == (10,)
+    with pytest.raises(ValueError, match="t must be an integer year"):
+        policy.act(16, same)
+
+
+def test_the_fast_path_follows_weight_changes(network: UniversalGBWMPolicy) -> None:
+    problem = paper_problem(4)
+    copy = pretrained_network()  # the cached network: work on a copy
+    state = {k: v.clone() for k, v in copy.state_dict().items()}
+    model = UniversalGBWMPolicy(copy.observation_space, copy.action_space, lambda _: 1e-3,
+                                embedding=copy.embedding, head=copy.head, value=copy.value)
+    model.load_state_dict(state)
+    policy = PretrainedPolicy(model, problem)
+    wealth = problem.initial_wealth * np.geomspace(0.2, 5, 64)
+    before = policy.act(5, wealth)
+    scorer = policy.scorer()
+    with th.no_grad():
+        model.portfolio_scorer[2].weight.mul_(-1.0)  # prefers the other end of the frontier
+    after = policy.act(5, wealth)
+    assert policy.scorer() is not scorer
+    actions, _, _ = _generic(model, th.as_tensor(policy.observe(5, wealth)))
+    assert np.array_equal(after[1], actions[:, 1].numpy())
+    assert not np.array_equal(before[1], after[1])
+
+
+def test_sampling_still_uses_the_network(network: UniversalGBWMPolicy) -> None:
+    problem = paper_problem(4)
+    policy = PretrainedPolicy(network, problem, deterministic=False)
+    wealth = problem.initial_wealth * np.geomspace(0.5, 2, 300)
+    th.manual_seed(0)
+    a = policy.act(4, wealth)
+    th.manual_seed(0)
+    b = policy.act(4, wealth)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+    assert ((a[1] >= 0) & (a[1] < problem.num_portfolios)).all()
+    greedy = PretrainedPolicy(network, problem).act(4, wealth)
+    assert not np.array_equal(a[1], greedy[1])
