@@ -56,9 +56,6 @@ def main(argv: list[str] | None = None) -> int:
                         help="paper-like problems (other W0) added to the validation set")
     parser.add_argument("--validation-paths", type=int_in(2),
                         default=defaults.validation_paths)
-    parser.add_argument("--future-reach", action="store_true",
-                        help="give every decision the lookahead inputs (odds of paying for "
-                             "the next goal years with the cash it keeps)")
     parser.add_argument("--pool-size", type=int_in(1), default=defaults.pool_size)
     parser.add_argument("--new-problems-per-step", type=int_in(0),
                         default=defaults.new_problems_per_step)
@@ -83,8 +80,7 @@ def main(argv: list[str] | None = None) -> int:
                                 ent_coef=args.ent_coef, ent_coef_final=args.ent_coef_final,
                                 validation_problems=args.validation_problems,
                                 validation_paper_like=args.validation_paper_like,
-                                validation_paths=args.validation_paths,
-                                future_reach=args.future_reach)
+                                validation_paths=args.validation_paths)
         state = pretrain(config, args.out, threads=args.threads, tensorboard=args.tensorboard,
                          max_stages=args.max_stages)
     except ValueError as error:

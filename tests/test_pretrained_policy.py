@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch as th
-from scipy.stats import norm
 from stable_baselines3 import PPO
 
 from gbwm_sb3.envs.multi_problem_vec_env import MultiProblemVecEnv
@@ -25,7 +24,6 @@ from gbwm_sb3.pretrained.training import (
     validation_problems,
 )
 from gbwm_sb3.problem import paper_problem
-from gbwm_sb3.problem.model import GBWMProblem, Goal, Portfolios
 from gbwm_sb3.problem.sampler import sample_problems
 
 TINY = dict(total_timesteps=512, stage_timesteps=256, n_envs=64, n_steps=4, batch_size=128,
@@ -147,8 +145,6 @@ def test_config_validation_names_the_field() -> None:
         PretrainConfig.from_dict({"nope": 1})
     with pytest.raises(ValueError, match=r"validation_paper_like must be an integer in 0\.\.6"):
         PretrainConfig(**{**TINY, "validation_paper_like": 7})
-    with pytest.raises(ValueError, match="future_reach must be True or False"):
-        PretrainConfig(**{**TINY, "future_reach": "yes"})
 
 
 def test_validation_set_adds_paper_like_problems() -> None:
@@ -159,48 +155,6 @@ def test_validation_set_adds_paper_like_problems() -> None:
         assert problem.goals == base.goals and problem.portfolios == base.portfolios
         assert problem.initial_wealth == pytest.approx(scale * base.initial_wealth)
         assert problem.initial_wealth != base.initial_wealth  # never a benchmark problem
-
-
-def test_future_reach_inputs_are_the_lognormal_odds_of_the_next_goal_years() -> None:
-    """Hand-checked: two later goal years, the best portfolio's odds of each cumulative cost."""
-    problem = GBWMProblem(horizon=6, initial_wealth=100.0,
-                          goals=(Goal(time=0, cost=40.0, utility=10.0),
-                                 Goal(time=2, cost=30.0, utility=20.0),
-                                 Goal(time=5, cost=50.0, utility=30.0)),
-                          portfolios=Portfolios(means=(0.03, 0.08), volatilities=(0.05, 0.15)))
-    env = MultiProblemVecEnv(1, problems=[problem])
-    network = UniversalGBWMPolicy(env.observation_space, env.action_space, lambda _: 0.0,
-                                  embedding=(8,), head=4, value=(8,), future_reach=True)
-    obs = th.as_tensor(PretrainedPolicy(network, problem).observe(0, np.array([100.0])))
-    parts = network._parts(obs)
-    inputs, _, _ = network._decision_context(parts, th.tensor([0, 0]), th.tensor([0, 1]))
-    mu, sigma = np.array([0.03, 0.08]), np.array([0.05, 0.15])
-    drift = mu - sigma**2 / 2
-
-    def odds(money: float, cost: float, years: float) -> float:
-        z = (np.log(money / cost) + drift * years) / (sigma * np.sqrt(years))
-        return float(norm.cdf(np.clip(z, -6, 6)).max())
-
-    for row, money in ((0, 1.0), (1, 0.6)):  # skip keeps all the cash, taking keeps 60%
-        reach = 20 / 60 * odds(money, 0.3, 2) + 30 / 60 * odds(money, 0.8, 5)
-        assert float(inputs[row, -2]) == pytest.approx(reach, abs=1e-5)
-        assert float(inputs[row, -1]) == pytest.approx(reach / (50 / 60), abs=1e-5)
-    assert float(inputs[1, -2]) < float(inputs[0, -2])
-
-
-def test_future_reach_round_trips_through_the_weights(tmp_path) -> None:
-    env = MultiProblemVecEnv(8, seed=3, pool_size=4)
-    network = UniversalGBWMPolicy(env.observation_space, env.action_space, lambda _: 0.0,
-                                  embedding=(8,), head=4, value=(8,), future_reach=True)
-    loaded = load_network(save_weights(network, tmp_path / "w"))
-    assert loaded.future_reach
-    obs = th.as_tensor(env.reset())
-    with th.no_grad():
-        assert all(th.equal(x, y) for x, y in zip(network.action_probabilities(obs),
-                                                  loaded.action_probabilities(obs), strict=True))
-    with pytest.raises(ValueError, match="future_reach must be True or False"):
-        UniversalGBWMPolicy(env.observation_space, env.action_space, lambda _: 0.0,
-                            future_reach=1)
 
 
 def test_policy_acts_for_any_problem_of_the_envelope(model: PPO) -> None:

@@ -93,8 +93,7 @@ def fine_tune(problem: GBWMProblem, n_trajectories: int, *,
                 device="cpu", policy_kwargs={"embedding": tuple(network.embedding),
                                              "head": network.head,
                                              "value": tuple(network.value),
-                                             "activation_fn": network.activation_fn,
-                                             "future_reach": network.future_reach})
+                                             "activation_fn": network.activation_fn})
     model.policy.load_state_dict(copy.deepcopy(network.state_dict()))
     total = n_trajectories * horizon
     model.learn(total, callback=_Deadline(None if time_budget_s is None

@@ -23,12 +23,6 @@ of decisions or portfolios:
 - an **independent value network** reads the trajectory features, a summary of the
   frontier and its own encoding of the upcoming goal years.
 
-With ``future_reach=True`` each decision also gets two lookahead inputs: with the cash it
-keeps (plus the discounted future savings), the probability of paying for each of the
-next goal years (their cumulative cost; best portfolio per year, the lognormal
-approximation above), weighted by those years' utility, as a share of the utility
-still on offer and of the later utility (``FUTURE_REACH_INPUTS``).
-
 The upcoming goal years (which later goals compete for the money, and when) are
 encoded one by one with shared weights and pooled (mean and max over the years that
 exist), so their number does not matter either.
@@ -64,8 +58,7 @@ from gbwm_sb3.envs.universal_observation import (
     UPCOMING_GOAL_YEARS,
 )
 
-__all__ = ["UniversalGBWMPolicy", "MASKED_LOGIT", "DECISION_INPUTS", "PORTFOLIO_INPUTS",
-           "FUTURE_REACH_INPUTS"]
+__all__ = ["UniversalGBWMPolicy", "MASKED_LOGIT", "DECISION_INPUTS", "PORTFOLIO_INPUTS"]
 
 MASKED_LOGIT = -1e9
 _NT, _ND, _NP = len(TRAJECTORY_FEATURES), len(DECISION_FEATURES), len(PORTFOLIO_FEATURES)
@@ -78,9 +71,6 @@ DECISION_INPUTS = ("affordable", "cost_to_cash", "utility_to_remaining_utility",
                    "cost_to_discounted_cost", "log_funding_after", "log_cash_kept",
                    "best_next_goal_probability", "best_all_goals_probability",
                    "best_all_goals_z")
-#: Lookahead inputs of a decision with ``future_reach=True`` (after DECISION_INPUTS).
-FUTURE_REACH_INPUTS = ("reachable_later_utility", "reachable_later_utility_share")
-_U = {name: i for i, name in enumerate(UPCOMING_FEATURES)}
 #: Inputs of the portfolio head for one portfolio (besides embedding and decision context).
 PORTFOLIO_INPUTS = ("mean", "volatility", "log_drift", "frontier_position", "next_goal_z",
                     "next_goal_probability", "next_goal_probability_gap", "all_goals_z",
@@ -152,50 +142,18 @@ def _reach(frontier: _Frontier, rows: th.Tensor, log_ratio: th.Tensor, years: th
     return th.where(frontier.exists[rows], z, th.zeros_like(z)), prob
 
 
-def _future_reach(frontier: _Frontier, rows: th.Tensor, money: th.Tensor,
-                  upcoming: th.Tensor) -> tuple[th.Tensor, th.Tensor]:
-    """Utility-weighted odds of paying for each upcoming goal year, (P,) twice.
-
-    ``money`` (P,): the cash kept plus future savings, as a multiple of the cash at hand;
-    ``upcoming`` (P, UPCOMING_GOAL_YEARS, features) of each pair's row. Goal year ``j``
-    is paid if ``money`` grows to the cumulative cost of years 1..j; its odds are the
-    best portfolio's. Returns the reachable utility as a share of the utility still on
-    offer and as a share of the later goal years' utility (1 when there is none).
-    """
-    exists = upcoming[..., _U["exists"]] > 0.5
-    cost = th.where(exists, upcoming[..., _U["log_cost_to_cash"]].exp(),
-                    th.zeros_like(money).unsqueeze(1))
-    cumulative = cost.cumsum(dim=1).clamp_min(1e-6)
-    years = (upcoming[..., _U["years_ahead"]] * HORIZON_SCALE).clamp_min(1.0)  # (P, U)
-    log_ratio = th.log(money.clamp_min(1e-6)).unsqueeze(1) - th.log(cumulative)
-    drift = frontier.drift[rows].unsqueeze(1)  # (P, 1, N)
-    vol = frontier.vol[rows].unsqueeze(1)
-    z = (log_ratio.unsqueeze(2) + drift * years.unsqueeze(2)) / (vol * years.sqrt().unsqueeze(2))
-    z = th.where(frontier.exists[rows].unsqueeze(1), z.clamp(-_Z_CLIP, _Z_CLIP),
-                 th.full_like(z, -_Z_CLIP))
-    odds = _phi(z.max(dim=2).values)  # (P, U)
-    share = th.where(exists, upcoming[..., _U["utility_share"]], th.zeros_like(odds))
-    reachable = (share * odds).sum(dim=1)
-    later = share.sum(dim=1)
-    return reachable, th.where(later > 0, reachable / later.clamp_min(1e-9),
-                               th.ones_like(reachable))
-
-
 class UniversalGBWMPolicy(ActorCriticPolicy):
     """Actor-critic for ``PPO`` over many problems at once (see the module docstring).
 
     Keyword arguments: ``embedding=(64, 64)`` (trajectory embedding of the actor),
     ``head=64`` (hidden units of the decision and portfolio scorers), ``value=(128, 128)``
-    (the value network), ``activation_fn`` (``nn.Tanh``), ``future_reach`` (``False``: add
-    the lookahead inputs ``FUTURE_REACH_INPUTS`` to every decision), plus SB3's optimizer
-    arguments.
+    (the value network), ``activation_fn`` (``nn.Tanh``), plus SB3's optimizer arguments.
     """
 
     def __init__(self, observation_space: spaces.Space, action_space: spaces.Space,
                  lr_schedule: Schedule, embedding: tuple[int, ...] | list[int] = (64, 64),
                  head: int = 64, value: tuple[int, ...] | list[int] = (128, 128),
-                 activation_fn: type[nn.Module] = nn.Tanh, future_reach: bool = False,
-                 **kwargs: Any) -> None:
+                 activation_fn: type[nn.Module] = nn.Tanh, **kwargs: Any) -> None:
         if not isinstance(observation_space, spaces.Box) \
                 or observation_space.shape != (UNIVERSAL_OBSERVATION_SIZE,):
             raise ValueError(f"observation_space must be a Box of shape "
@@ -208,19 +166,13 @@ class UniversalGBWMPolicy(ActorCriticPolicy):
         self.embedding = _sizes(embedding, "embedding")
         self.head = _sizes([head], "head")[0]
         self.value = _sizes(value, "value")
-        if not isinstance(future_reach, (bool, np.bool_)):
-            raise ValueError(f"future_reach must be True or False, got {future_reach!r}")
-        self.future_reach = bool(future_reach)
-        self.decision_inputs = len(DECISION_INPUTS) + (
-            len(FUTURE_REACH_INPUTS) if self.future_reach else 0)
         kwargs.pop("net_arch", None)
         super().__init__(observation_space, action_space, lr_schedule,
                          activation_fn=activation_fn, **kwargs)
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
         data = super()._get_constructor_parameters()
-        data.update(embedding=self.embedding, head=self.head, value=self.value,
-                    future_reach=self.future_reach)
+        data.update(embedding=self.embedding, head=self.head, value=self.value)
         return data
 
     def _build(self, lr_schedule: Schedule) -> None:
@@ -236,9 +188,9 @@ class UniversalGBWMPolicy(ActorCriticPolicy):
         # the scorers run once per (sample, decision) and (sample, portfolio) pair: one
         # hidden ReLU layer, whose input from the sample's context is computed once
         self.decision_scorer = nn.Sequential(
-            nn.Linear(self.decision_inputs, self.head, bias=False), nn.ReLU(),
+            nn.Linear(len(DECISION_INPUTS), self.head, bias=False), nn.ReLU(),
             nn.Linear(self.head, 1))
-        self.portfolio_context = nn.Linear(width + self.decision_inputs, self.head)
+        self.portfolio_context = nn.Linear(width + len(DECISION_INPUTS), self.head)
         self.portfolio_scorer = nn.Sequential(
             nn.Linear(len(PORTFOLIO_INPUTS), self.head, bias=False), nn.ReLU(),
             nn.Linear(self.head, 1))
@@ -287,17 +239,12 @@ class UniversalGBWMPolicy(ActorCriticPolicy):
                               excess=True)
         neg = th.full_like(all_z, -_Z_CLIP)
         exists = frontier.exists[rows]
-        columns_in = [
+        inputs = th.stack([
             dec[:, _D["affordable"]], dec[:, _D["cost_to_cash"]],
             dec[:, _D["utility_to_remaining_utility"]], dec[:, _D["cost_to_discounted_cost"]],
             dec[:, _D["log_funding_after"]] / 3.0, kept,
             next_p.max(dim=1).values, all_p.max(dim=1).values,
-            th.where(exists, all_z, neg).max(dim=1).values / 3.0]
-        if self.future_reach:
-            savings = th.expm1(traj[:, _T["log_future_infusions_to_cash"]])
-            money = (1.0 - dec[:, _D["cost_to_cash"]]).clamp_min(0.0) + savings
-            columns_in.extend(_future_reach(frontier, rows, money, parts["upcoming"][rows]))
-        inputs = th.stack(columns_in, dim=1)
+            th.where(exists, all_z, neg).max(dim=1).values / 3.0], dim=1)
         return inputs, th.stack([next_z, next_p], dim=2), th.stack([all_z, all_p], dim=2)
 
     @staticmethod

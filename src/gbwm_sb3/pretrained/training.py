@@ -95,7 +95,6 @@ class PretrainConfig:
     validation_paths: int = 2000
     reward_normalization: str = "total_utility"
     validation_paper_like: int = 0
-    future_reach: bool = False
 
     def __post_init__(self) -> None:
         ints = {"seed": (0, 2**32 - 1), "total_timesteps": (1, 10**11),
@@ -118,8 +117,6 @@ class PretrainConfig:
             if isinstance(value, bool) or not isinstance(value, (int, float)) \
                     or not math.isfinite(value) or not lo <= value <= hi:
                 raise ValueError(f"{name} must be a number in [{lo}, {hi}], got {value!r}")
-        if not isinstance(self.future_reach, bool):
-            raise ValueError(f"future_reach must be True or False, got {self.future_reach!r}")
         if self.reward_normalization not in REWARD_NORMALIZATIONS:
             raise ValueError(f"reward_normalization must be one of "
                              f"{', '.join(REWARD_NORMALIZATIONS)}, got "
@@ -167,7 +164,7 @@ class PretrainConfig:
     def policy_kwargs(self) -> dict[str, Any]:
         """The network shape."""
         return {"embedding": tuple(self.embedding), "head": self.head,
-                "value": tuple(self.value), "future_reach": self.future_reach}
+                "value": tuple(self.value)}
 
 
 def stage_seed(seed: int, stage: int) -> int:

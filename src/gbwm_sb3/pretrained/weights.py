@@ -77,8 +77,7 @@ def save_weights(policy: UniversalGBWMPolicy, directory: str | os.PathLike[str],
         "format_version": WEIGHTS_FORMAT_VERSION,
         "network": {"embedding": list(policy.embedding), "head": policy.head,
                     "value": list(policy.value),
-                    "activation": policy.activation_fn.__name__,
-                    "future_reach": policy.future_reach},
+                    "activation": policy.activation_fn.__name__},
         "observation_size": UNIVERSAL_OBSERVATION_SIZE,
         "action": [K_MAX, N_MAX],
         "envelope": {k: list(v) if isinstance(v, tuple) else v
@@ -140,8 +139,7 @@ def load_network(directory: str | os.PathLike[str], device: str = "cpu"
     observation_space, action_space = _spaces()
     policy = UniversalGBWMPolicy(observation_space, action_space, lambda _: 0.0,
                                  embedding=network["embedding"], head=network["head"],
-                                 value=network["value"], activation_fn=activation,
-                                 future_reach=bool(network.get("future_reach", False)))
+                                 value=network["value"], activation_fn=activation)
     expected = policy.state_dict()
     with np.load(arrays_path, allow_pickle=False) as data:
         names = set(data.files)
