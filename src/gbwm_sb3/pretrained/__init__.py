@@ -3,7 +3,8 @@
 Importing this package loads PyTorch (the network); ``import gbwm_sb3`` does not.
 
 - :func:`pretrained_policy` (the shipped network bound to one client's problem),
-  :class:`PretrainedPolicy` (``act(t, wealth)``, ``advise(t, wealth)``);
+  :class:`PretrainedPolicy` (``act(t, wealth)``, ``advise(t, wealth)``) and
+  :class:`LookaheadPolicy` (the default: the likeliest decisions compared by the critic);
 - :func:`fine_tune` (PPO from the pretrained weights on one client);
 - :class:`UniversalGBWMPolicy` (the network), :func:`pretrain` / :class:`PretrainConfig`;
 - :func:`save_weights` / :func:`load_network` (the safe weights format);
@@ -18,12 +19,14 @@ from gbwm_sb3.pretrained.loading import (
     pretrained_network,
     pretrained_policy,
 )
+from gbwm_sb3.pretrained.lookahead import LookaheadPolicy
 from gbwm_sb3.pretrained.policy import UniversalGBWMPolicy
 from gbwm_sb3.pretrained.weights import load_network, save_weights
 
 __all__ = [
     "Advice",
     "DEFAULT_WEIGHTS",
+    "LookaheadPolicy",
     "OutsideEnvelopeError",
     "PretrainedPolicy",
     "UniversalGBWMPolicy",

@@ -95,6 +95,10 @@ class PretrainedPolicy:
             self._scorer = GreedyScorer(self.network, self._encoder)
         return self._scorer
 
+    def _advised_decision(self, t: int, wealth: float, goal: th.Tensor) -> int:
+        """The decision ``advise`` gives, from the goal head's probabilities ``goal`` (1, K)."""
+        return int(goal[0].argmax())
+
     def _sample(self, t: int, wealth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Sampled actions from the network on the full observations."""
         obs = th.as_tensor(self.observe(t, wealth), device=self.network.device)
@@ -110,9 +114,12 @@ class PretrainedPolicy:
         if not np.isfinite(wealth_value) or wealth_value < 0:
             raise ValueError(f"wealth must be a finite number >= 0, got {wealth!r}")
         obs = th.as_tensor(self.observe(t, np.array([wealth_value])), device=self.network.device)
-        with th.no_grad():  # the portfolio odds are those given the most likely decision
+        with th.no_grad():  # the portfolio odds are those given the advised decision
             goal, portfolio = self.network.action_probabilities(obs)
-        decision = int(goal[0].argmax())
+            decision = self._advised_decision(int(t), wealth_value, goal)
+            if decision != int(goal[0].argmax()):
+                _, portfolio = self.network.action_probabilities(
+                    obs, th.tensor([decision], device=obs.device))
         decisions = self.problem.decisions(int(t))
         goal_p = goal[0, : len(decisions)].cpu().numpy().astype(float)
         goal_probabilities: dict[str, float] = {}

@@ -19,7 +19,8 @@ from stable_baselines3.common.utils import set_random_seed
 
 from gbwm_sb3.envs.multi_problem_vec_env import MultiProblemVecEnv
 from gbwm_sb3.pretrained.advisor import PretrainedPolicy
-from gbwm_sb3.pretrained.loading import pretrained_network, pretrained_policy
+from gbwm_sb3.pretrained.loading import bind_policy, pretrained_network, pretrained_policy
+from gbwm_sb3.pretrained.lookahead import DEFAULT_CANDIDATES
 from gbwm_sb3.pretrained.policy import UniversalGBWMPolicy
 from gbwm_sb3.problem.model import GBWMProblem
 
@@ -48,7 +49,8 @@ def _positive_int(value: object, name: str) -> int:
 def fine_tune(problem: GBWMProblem, n_trajectories: int, *,
               weights: str | os.PathLike[str] | None = None, seed: int = 0,
               n_envs: int | None = None, time_budget_s: float | None = None,
-              threads: int | None = 1, **ppo: float) -> PretrainedPolicy:
+              threads: int | None = 1, lookahead: int = DEFAULT_CANDIDATES,
+              **ppo: float) -> PretrainedPolicy:
     """A policy for ``problem``: the pretrained network after PPO on ``n_trajectories``.
 
     - ``n_envs``: trajectories per rollout (default ``min(n_trajectories, 512)``: many
@@ -56,13 +58,15 @@ def fine_tune(problem: GBWMProblem, n_trajectories: int, *,
     - ``time_budget_s``: stop once this much wall time has passed since the call
       (checked at every step; a rollout cut short is not trained on);
     - ``threads``: PyTorch intra-op threads during fine-tuning (None: leave as is);
+    - ``lookahead``: decisions the fine-tuned critic compares a year, as in
+      :func:`~gbwm_sb3.pretrained.loading.pretrained_policy` (1: none);
     - ``**ppo``: ``learning_rate``, ``n_epochs``, ``minibatches``, ``ent_coef``,
       ``clip_range``, ``gae_lambda`` (defaults in :data:`FINE_TUNE_DEFAULTS`).
 
     Same seed, same problem, same weights: same result (without a time budget).
     """
     started = time.time()
-    base = pretrained_policy(problem, weights)  # checks the envelope
+    base = pretrained_policy(problem, weights, lookahead=lookahead)  # checks the envelope
     n_trajectories = _positive_int(n_trajectories, "n_trajectories")
     n_envs = _positive_int(min(n_trajectories, 512) if n_envs is None else n_envs, "n_envs")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
@@ -99,4 +103,4 @@ def fine_tune(problem: GBWMProblem, n_trajectories: int, *,
     model.learn(total, callback=_Deadline(None if time_budget_s is None
                                           else started + time_budget_s))
     model.policy.set_training_mode(False)
-    return PretrainedPolicy(model.policy, base.problem, deterministic=base.deterministic)
+    return bind_policy(model.policy, base.problem, lookahead=lookahead)

@@ -14,11 +14,13 @@ from functools import lru_cache
 from pathlib import Path
 
 from gbwm_sb3.pretrained.advisor import PretrainedPolicy
+from gbwm_sb3.pretrained.lookahead import DEFAULT_CANDIDATES, LookaheadPolicy
 from gbwm_sb3.pretrained.policy import UniversalGBWMPolicy
 from gbwm_sb3.pretrained.weights import envelope_from_manifest, load_network, read_weights_manifest
 from gbwm_sb3.problem.model import GBWMProblem
 
-__all__ = ["DEFAULT_WEIGHTS", "OutsideEnvelopeError", "pretrained_network", "pretrained_policy"]
+__all__ = ["DEFAULT_WEIGHTS", "OutsideEnvelopeError", "pretrained_network", "pretrained_policy",
+           "bind_policy"]
 
 #: Where the shipped weights are.
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "default_weights"
@@ -42,18 +44,47 @@ def pretrained_network(weights: str | os.PathLike[str] | None = None) -> Univers
 
 
 def pretrained_policy(problem: GBWMProblem, weights: str | os.PathLike[str] | None = None,
-                      *, deterministic: bool = True) -> PretrainedPolicy:
+                      *, deterministic: bool = True, lookahead: int = DEFAULT_CANDIDATES
+                      ) -> PretrainedPolicy:
     """A policy for ``problem`` from the pretrained network, no training.
 
-    Raises :class:`OutsideEnvelopeError` naming every field of ``problem`` that lies
-    outside the envelope the weights were trained for.
+    ``lookahead``: how many of the likeliest decisions the network's critic compares
+    each year (:class:`~gbwm_sb3.pretrained.lookahead.LookaheadPolicy`; default 4); 1
+    takes the network's most likely decision. ``deterministic=False`` samples from the
+    network (no lookahead). Raises :class:`OutsideEnvelopeError` naming every field of
+    ``problem`` that lies outside the envelope the weights were trained for.
     """
     if not isinstance(problem, GBWMProblem):
         raise ValueError(f"problem must be a GBWMProblem, got {type(problem).__name__}")
     directory = Path(weights) if weights is not None else DEFAULT_WEIGHTS
-    envelope = envelope_from_manifest(read_weights_manifest(directory))
+    manifest = read_weights_manifest(directory)
+    envelope = envelope_from_manifest(manifest)
     reasons = envelope.contains(problem)
     if reasons:
         raise OutsideEnvelopeError("the problem is outside the pretrained policy's envelope:\n  "
                                    + "\n  ".join(reasons))
-    return PretrainedPolicy(pretrained_network(directory), problem, deterministic=deterministic)
+    config = manifest.get("metadata", {}).get("config", {})
+    normalization = config.get("reward_normalization", "total_utility")
+    if _check_lookahead(lookahead) > 1 and deterministic and normalization != "total_utility":
+        raise ValueError(f"lookahead must be 1 for {directory}: its value network was trained "
+                         f"on rewards divided by the {normalization}, the lookahead needs "
+                         "rewards divided by the total utility")
+    return bind_policy(pretrained_network(directory), problem, deterministic=deterministic,
+                       lookahead=lookahead)
+
+
+def bind_policy(network: UniversalGBWMPolicy, problem: GBWMProblem, *,
+                deterministic: bool = True, lookahead: int = DEFAULT_CANDIDATES
+                ) -> PretrainedPolicy:
+    """``network`` acting for ``problem``: with the critic's lookahead when ``lookahead > 1``
+    and the policy is deterministic, else the network's own choices."""
+    if _check_lookahead(lookahead) > 1 and deterministic:
+        return LookaheadPolicy(network, problem, candidates=lookahead)
+    return PretrainedPolicy(network, problem, deterministic=deterministic)
+
+
+def _check_lookahead(value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 64:
+        raise ValueError(f"lookahead must be an integer in 1..64 (decisions compared a "
+                         f"year; 1: no lookahead), got {value!r}")
+    return value
