@@ -44,6 +44,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="seed of the simulated markets (default 0)")
     parser.add_argument("--fine-tune-trajectories", type=int_in(0), default=0, metavar="N",
                         help="fine-tune on each problem for N trajectories (0: skip, default)")
+    parser.add_argument("--lookahead", type=int_in(1, 64), default=4, metavar="K",
+                        help="decisions the network's critic compares each year (default 4; "
+                             "1: the network's most likely decision)")
     parser.add_argument("--limit", type=int_in(1), default=None, metavar="N",
                         help="only the first N problems (smoke runs)")
     parser.add_argument("--out", type=Path, default=Path("docs/results/pretrained"),
@@ -81,17 +84,19 @@ def main(argv: list[str] | None = None) -> None:
     weights = args.weights
 
     def build(problem: GBWMProblem) -> Any:
-        return pretrained_policy(problem, weights=weights)
+        return pretrained_policy(problem, weights=weights, lookahead=args.lookahead)
 
     def tuned(problem: GBWMProblem) -> Any:
-        return fine_tune(problem, args.fine_tune_trajectories, weights=weights, seed=args.seed)
+        return fine_tune(problem, args.fine_tune_trajectories, weights=weights, seed=args.seed,
+                         lookahead=args.lookahead)
 
     source = weights if weights is not None else "shipped with the package"
     tuning = (f"{args.fine_tune_trajectories:,} fine-tuning trajectories per problem"
               if args.fine_tune_trajectories else "no fine-tuning")
     command = " ".join(["python examples/benchmark_pretrained.py",
                         *(sys.argv[1:] if argv is None else argv)])
-    notes = [f"Weights: {source}; {tuning}.", f"Command: `{command}`"]
+    notes = [f"Weights: {source}; {tuning}; lookahead {args.lookahead} (decisions the "
+             "critic compares a year; 1: none).", f"Command: `{command}`"]
     records = run_benchmark(build, suite, n_paths=args.paths, seed=args.seed,
                             fine_tune_factory=tuned if args.fine_tune_trajectories else None,
                             out=args.out, overwrite=args.overwrite, notes=notes)

@@ -203,7 +203,10 @@ def test_cli_advise_prints_the_decision_and_refuses_bad_input(tiny_weights: str,
     assert main(["advise", "paper:4", "--weights", tiny_weights, "--json"]) == 0
     advice = json.loads(capsys.readouterr().out)
     assert advice["year"] == 0 and 0 <= advice["portfolio"] < 15
-    assert advice["advice_ms"] > 0
+    assert advice["advice_ms"] > 0 and advice["lookahead"] == 4
+    with pytest.raises(SystemExit):
+        main(["advise", "paper:4", "--weights", tiny_weights, "--lookahead", "0"])
+    assert "--lookahead: must be an integer in [1, 64]" in capsys.readouterr().err
     assert main(["advise", "examples/problems/family_plan.yaml", "--weights", tiny_weights,
                  "--year", "3", "--wealth", "100000"]) == 0
     out = capsys.readouterr().out

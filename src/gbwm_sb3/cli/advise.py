@@ -33,6 +33,9 @@ def add_advise_parser(commands: Any) -> None:
                              "(default: the problem's initial wealth; required when --year > 0)")
     advise.add_argument("--weights", default=None, metavar="DIR",
                         help="a weights directory (default: the shipped weights)")
+    advise.add_argument("--lookahead", type=int_in(1, 64), default=4, metavar="K",
+                        help="decisions the network's critic compares (default 4; 1: the "
+                             "network's most likely decision)")
     advise.add_argument("--json", action="store_true", help="print the advice as JSON")
     advise.set_defaults(func=cmd_advise)
 
@@ -61,7 +64,7 @@ def cmd_advise(args: argparse.Namespace) -> int:
         raise CLIError(str(exc)) from None
     loaded = time.perf_counter()
     try:
-        policy = pretrained_policy(problem, args.weights)
+        policy = pretrained_policy(problem, args.weights, lookahead=args.lookahead)
     except ValueError as exc:
         raise CLIError(str(exc)) from None
     advice = policy.advise(args.year, wealth)
@@ -78,11 +81,13 @@ def cmd_advise(args: argparse.Namespace) -> int:
                           "portfolio": advice.portfolio, "portfolio_mean": mean,
                           "portfolio_volatility": vol,
                           "portfolio_probability": advice.portfolio_probabilities[
-                              advice.portfolio], **timing}, indent=2))
+                              advice.portfolio], "lookahead": args.lookahead, **timing},
+                         indent=2))
         return 0
     print(f"{args.problem}: year {advice.year} of {problem.horizon}, wealth {wealth:,.2f}")
     funded = ", ".join(advice.goals_funded) if advice.goals_funded else "none"
-    print(f"fund now: {funded}")
+    print(f"fund now: {funded}" + (f" (the best of the {args.lookahead} likeliest decisions "
+                                   "by the critic)" if args.lookahead > 1 else ""))
     for name, p in advice.goal_probabilities.items():
         print(f"  goal {name}: funded with probability {p:.3f}")
     p = advice.portfolio_probabilities[advice.portfolio]
