@@ -1,13 +1,15 @@
 """Fine-tuning from the pretrained weights against training from scratch, at equal wall time.
 
     nice -n 10 .venv/bin/python benchmarks/bench_fine_tune.py [--goals 4 16] [--seeds 3]
-        [--budgets 5 10 15 30] [--weights DIR] [--paths 100000]
+        [--budgets 5 10 15 30] [--weights DIR] [--paths 100000] [--lookahead 4]
 
 For each paper problem and seed: the ``paper`` and ``tuned`` presets trained from scratch
 on the paper's budget (50,000 trajectories; their wall time is measured), the zero-shot
 pretrained policy, and ``fine_tune`` stopped after each wall-time budget (seconds since
 the call, network copy and env included). Every policy is scored against the DP optimum
-on the same ``--paths`` markets. Prints one row per (problem, method): median efficiency
+on the same ``--paths`` markets. ``--lookahead K``: the zero-shot and fine-tuned policies
+compare their K likeliest decisions with the critic (default 4, as ``pretrained_policy``;
+1: the network's own decisions). Prints one row per (problem, method): median efficiency
 and median wall time over the seeds.
 """
 
@@ -35,6 +37,7 @@ def main() -> None:
     parser.add_argument("--weights", default=None)
     parser.add_argument("--paths", type=int, default=100_000)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--lookahead", type=int, default=4)
     parser.add_argument("--no-scratch", action="store_true",
                         help="skip the from-scratch presets (fine-tuning and zero-shot only)")
     args = parser.parse_args()
@@ -51,7 +54,7 @@ def main() -> None:
             rows.setdefault(name, []).append((report[name].efficiency, seconds))
 
         start = time.perf_counter()
-        zero = pretrained_policy(problem, args.weights)
+        zero = pretrained_policy(problem, args.weights, lookahead=args.lookahead)
         score(zero, "zero-shot", time.perf_counter() - start)
         for seed in range(args.seeds):
             for preset in () if args.no_scratch else ("paper", "tuned"):
@@ -63,7 +66,8 @@ def main() -> None:
             for budget in args.budgets:
                 start = time.perf_counter()
                 tuned = fine_tune(problem, 10**7, weights=args.weights, seed=seed,
-                                  time_budget_s=budget, threads=args.threads)
+                                  time_budget_s=budget, threads=args.threads,
+                                  lookahead=args.lookahead)
                 score(tuned, f"fine-tune {budget:g} s", time.perf_counter() - start)
         for name, values in rows.items():
             eff = statistics.median(v[0] for v in values)
