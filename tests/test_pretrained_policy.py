@@ -259,7 +259,7 @@ def test_compare_script_scores_weights_on_the_validation_problems(tiny_weights: 
                          "--paper-like", "1", "--paths", "200"]) == 0
     lines = capsys.readouterr().out.splitlines()
     rows = [line.split() for line in lines
-            if line.startswith((tiny_weights[-48:], str(copy)[-48:]))]
+            if line.startswith((tiny_weights[-60:], str(copy)[-60:]))]
     assert len(rows) == 2 and rows[0][1:] == rows[1][1:]  # same weights, same markets
     assert 0.0 < float(rows[0][1]) <= 1.0 + 1e-9
     with pytest.raises(SystemExit):
@@ -268,3 +268,7 @@ def test_compare_script_scores_weights_on_the_validation_problems(tiny_weights: 
     with pytest.raises(SystemExit):
         compare.main(["--weights", tiny_weights, "--paper-like", "7"])
     assert "argument --paper-like" in capsys.readouterr().err
+    assert compare.main(["--weights", tiny_weights, "--problems", "1", "--paper-like", "0",
+                         "--paths", "200", "--lookahead", "1", "3"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert sum(line.endswith("nan") and "lookahead" in line for line in lines) == 2
