@@ -15,7 +15,10 @@ estimates the return of the pretrained (stochastic) policy in units of the train
 reward, each problem's total utility, so ``scale`` is the problem's total utility: by
 the policy improvement theorem the greedy choice on ``Q`` is at least as good as the
 network's own policy, up to the critic's errors. Years with a single affordable
-decision need no lookahead and use the fast greedy path. The portfolio is the network's
+decision need no lookahead and use the fast greedy path; the candidates and ``V`` come
+from the same fast path (:meth:`~gbwm_sb3.pretrained.fast.GreedyScorer.candidates`,
+:meth:`~gbwm_sb3.pretrained.fast.GreedyScorer.values`: the generic path's results, without
+the full observations), once per distinct wealth and next wealth. The portfolio is the network's
 (a lookahead over portfolios leans on the critic's wealth gradient, which is not
 accurate enough: it lost efficiency in a trial on the validation problems).
 """
