@@ -7,9 +7,11 @@ Prints, for the paper's 4- and 16-goal problems and a 40-year, 20-goal sampled p
 - ``advice``: median milliseconds of ``pretrained_policy(problem).advise(0, W0)`` after the
   network is loaded (binding the problem included), over ``--calls`` calls;
 - ``score``: median seconds of ``evaluate`` on 100,000 paths (``--paths``) with common random
-  numbers, the pretrained policy against ``SB3Policy`` on a per-problem ``GBWMPolicy`` model
-  (the paper preset's network; its weights do not change the time), each run ``--repeats``
-  times in this process, and their ratio (pretrained / per-problem: <= 1 means no slower).
+  numbers, the pretrained policy, greedy (``lookahead=1``) and with its default lookahead
+  (:class:`~gbwm_sb3.pretrained.lookahead.LookaheadPolicy`), against ``SB3Policy`` on a
+  per-problem ``GBWMPolicy`` model (the paper preset's network; its weights do not change
+  the time), each run ``--repeats`` times in this process, and their ratios (pretrained /
+  per-problem: <= 1 means no slower).
 """
 
 from __future__ import annotations
@@ -51,19 +53,21 @@ def main() -> None:
     big = sample_problem(3, ProblemEnvelope(horizon=(40, 40), num_goals=(20, 20)))
     problems = {"paper NG=4": paper_problem(4), "paper NG=16": paper_problem(16),
                 "sampled T=40, 20 goals": big}
-    print(f"{'problem':<24}{'advice ms':>10}{'pretrained s':>14}{'per-problem s':>15}"
-          f"{'ratio':>8}")
+    print(f"{'problem':<24}{'advice ms':>10}{'greedy s':>10}{'lookahead s':>13}"
+          f"{'per-problem s':>15}{'greedy ratio':>14}{'lookahead ratio':>17}")
     for name, problem in problems.items():
         advice = _median_time(lambda p=problem: pretrained_policy(p, args.weights).advise(
             0, p.initial_wealth), args.calls)
-        policy = pretrained_policy(problem, args.weights)
+        greedy = pretrained_policy(problem, args.weights, lookahead=1)
+        lookahead = pretrained_policy(problem, args.weights)
         model = paper_ppo(problem=problem, seed=0)
         baseline = SB3Policy(model, problem)
-        pre = _median_time(lambda p=problem, pol=policy: evaluate(
-            {"pretrained": pol}, p, n_paths=args.paths, seed=0), args.repeats)
-        per = _median_time(lambda p=problem, pol=baseline: evaluate(
-            {"per_problem": pol}, p, n_paths=args.paths, seed=0), args.repeats)
-        print(f"{name:<24}{1000 * advice:>10.2f}{pre:>14.3f}{per:>15.3f}{pre / per:>8.2f}")
+        times = [_median_time(lambda p=problem, pol=policy: evaluate(
+            {"policy": pol}, p, n_paths=args.paths, seed=0), args.repeats)
+            for policy in (greedy, lookahead, baseline)]
+        pre, look, per = times
+        print(f"{name:<24}{1000 * advice:>10.2f}{pre:>10.3f}{look:>13.3f}{per:>15.3f}"
+              f"{pre / per:>14.2f}{look / per:>17.2f}")
 
 
 if __name__ == "__main__":

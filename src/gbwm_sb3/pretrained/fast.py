@@ -9,7 +9,9 @@ year; for each wealth only the features that depend on it are computed, by the e
 float64 formulas rounded to float32 as the observation is. The network's own layers then
 run on the same float32 inputs, in the same order of operations, but only over the
 portfolios the problem has, the decisions that exist and the upcoming goal years there
-are (the padding adds nothing to any result), and the value network is never run.
+are (the padding adds nothing to any result). :meth:`GreedyScorer.candidates` and
+:meth:`GreedyScorer.values` do the same for the likeliest decisions (with the greedy
+portfolio given each) and for the value network, which the lookahead policy reads.
 
 The results are the generic path's to the last bit wherever the generic path's own are
 independent of how its batch is split: a BLAS may sum the rows of a matrix product
@@ -103,7 +105,8 @@ class _Year:
 
 
 class GreedyScorer:
-    """Greedy ``(decision, portfolio)`` of ``network`` for the problem of ``encoder`` (row 0).
+    """Greedy ``(decision, portfolio)`` of ``network`` for the problem of ``encoder`` (row 0),
+    its likeliest decisions and its values.
 
     Holds per-year constants and work buffers: build a new one when the network's weights
     change (:func:`parameter_fingerprint` tells).
@@ -205,14 +208,19 @@ class GreedyScorer:
 
     def _logits(self, year: _Year, wealth: np.ndarray) -> tuple[th.Tensor, th.Tensor, np.ndarray]:
         n = wealth.shape[0]
-        padded = _multiple_of_4(n)
-        if padded > n:
-            wealth = np.concatenate([wealth, np.full(padded - n, wealth[-1])])
-        goal, portfolio, decision = self._padded_logits(year, wealth)
+        goal, portfolio, decision = self._padded_logits(year, _pad_rows(wealth))
         return goal[:n], portfolio[:n], decision[:n]
 
     def _padded_logits(self, year: _Year, wealth: np.ndarray
                        ) -> tuple[th.Tensor, th.Tensor, np.ndarray]:
+        embedding, pairs, context, goal = self._goal_head(year, wealth)
+        decision = goal.argmax(dim=1).cpu().numpy().astype(np.intp)
+        portfolio = self._portfolio_logits(embedding, context, self._chosen(pairs, decision))
+        return goal, portfolio, decision
+
+    def _goal_head(self, year: _Year, wealth: np.ndarray
+                   ) -> tuple[th.Tensor, _Pairs, _Context, th.Tensor]:
+        """Embedding, decision pairs, their context and the (n, K) decision logits."""
         cash = self.cash(year, wealth)
         trajectory = self.trajectory_features(year, cash)
         embedding = self._embedding(year, trajectory, self.upcoming_features(year, cash))
@@ -222,11 +230,84 @@ class GreedyScorer:
             traj11 = traj11[th.as_tensor(pairs.rows, device=self.device)]
         context = self._context(year, traj11,
                                 self.decision_features(year, cash[pairs.rows], pairs.columns))
-        goal = self._goal_logits(pairs, context[0], embedding)
-        decision = goal.argmax(dim=1).cpu().numpy().astype(np.intp)
-        chosen = None if pairs.identity else th.as_tensor(
-            pairs.position[np.arange(cash.shape[0]), decision], device=self.device)
-        return goal, self._portfolio_logits(embedding, context, chosen), decision
+        return embedding, pairs, context, self._goal_logits(pairs, context[0], embedding)
+
+    def _chosen(self, pairs: _Pairs, decision: np.ndarray) -> th.Tensor | None:
+        """The pair of each row's ``decision`` (n,); None: pair i is row i's (decision 0)."""
+        if pairs.identity:
+            return None
+        position = pairs.position[np.arange(decision.shape[0]), decision]
+        return th.as_tensor(position, device=self.device)
+
+    # ----- the lookahead: candidate decisions and the value network -----
+    def candidates(self, t: int, wealth: np.ndarray, k: int
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The ``k`` likeliest decisions at year ``t``, as ``th.topk`` orders the generic
+        path's probabilities: ``(decisions, portfolios, probabilities)``, shape (n, k) each.
+
+        ``portfolios`` are the greedy portfolios given each decision. A probability 0
+        flags a decision that is not available (decision 0 beyond the year's decisions;
+        the portfolio of an unavailable decision is the one given decision 0).
+        """
+        wealth = np.atleast_1d(np.asarray(wealth, dtype=np.float64))
+        n = wealth.shape[0]
+        decisions = np.zeros((n, k), dtype=np.intp)
+        portfolios = np.zeros((n, k), dtype=np.intp)
+        probabilities = np.zeros((n, k), dtype=np.float32)
+        year = self.year(t)
+        with th.no_grad():
+            for start in range(0, n, ROWS):
+                stop = min(start + ROWS, n)
+                d, p, q = self._candidates(year, _pad_rows(wealth[start:stop]), k)
+                decisions[start:stop] = d[: stop - start]
+                portfolios[start:stop] = p[: stop - start]
+                probabilities[start:stop] = q[: stop - start]
+        return decisions, portfolios, probabilities
+
+    def _candidates(self, year: _Year, wealth: np.ndarray, k: int
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        embedding, pairs, context, goal = self._goal_head(year, wealth)
+        top = th.softmax(goal, dim=1).topk(min(k, goal.shape[1]), dim=1)
+        probabilities = np.zeros((wealth.shape[0], k), dtype=np.float32)
+        probabilities[:, : top.values.shape[1]] = top.values.cpu().numpy()
+        decisions = np.zeros((wealth.shape[0], k), dtype=np.intp)
+        decisions[:, : top.values.shape[1]] = top.indices.cpu().numpy()
+        decisions[probabilities <= 0] = 0
+        portfolios = np.empty_like(decisions)
+        done: dict[bytes, np.ndarray] = {}
+        for j in range(decisions.shape[1]):
+            key = decisions[:, j].tobytes()
+            if key not in done:  # e.g. every row's candidate is decision 0
+                logits = self._portfolio_logits(embedding, context,
+                                                self._chosen(pairs, decisions[:, j]))
+                done[key] = logits.argmax(dim=1).cpu().numpy()
+            portfolios[:, j] = done[key]
+        return decisions, portfolios, probabilities
+
+    def values(self, t: int, wealth: np.ndarray) -> np.ndarray:
+        """The value network's estimate (float64, shape (n,)) for each wealth at year ``t``."""
+        wealth = np.atleast_1d(np.asarray(wealth, dtype=np.float64))
+        n = wealth.shape[0]
+        out = np.empty(n)
+        year = self.year(t)
+        with th.no_grad():
+            for start in range(0, n, ROWS):
+                stop = min(start + ROWS, n)
+                values = self._values(year, _pad_rows(wealth[start:stop]))
+                out[start:stop] = values[: stop - start].double().cpu().numpy()
+        return out
+
+    def _values(self, year: _Year, wealth: np.ndarray) -> th.Tensor:
+        """(n,) values: the value net reads the reach features of decision 0 (skip)."""
+        net = self.network
+        cash = self.cash(year, wealth)
+        trajectory = self.trajectory_features(year, cash)
+        skip = self.decision_features(year, cash, np.zeros(cash.shape[0], dtype=np.intp))
+        inputs = self._context(year, trajectory[:, _T["log_cash_to_next_cost"]], skip)[0]
+        pooled = self._pool(net.value_upcoming_net, self.upcoming_features(year, cash))
+        features = th.cat([trajectory, year.summary.expand(cash.shape[0], -1), inputs[:, 6:9],
+                           pooled], dim=1)
+        return _forward(net.value_net, features).squeeze(1)
 
     @staticmethod
     def cash(year: _Year, wealth: np.ndarray) -> np.ndarray:
@@ -277,15 +358,20 @@ class GreedyScorer:
 
     # ----- the network's layers -----
     def _embedding(self, year: _Year, trajectory: th.Tensor, upcoming: th.Tensor) -> th.Tensor:
-        net = self.network
-        n, count = trajectory.shape[0], upcoming.shape[1]
-        if count:  # the padded goal years add zeros to the sum and the max (after a ReLU)
-            encoded = _forward(net.upcoming_net, upcoming)
-            pooled = th.cat([encoded.sum(dim=1) / float(count), encoded.amax(dim=1)], dim=1)
-        else:
-            pooled = trajectory.new_zeros((n, 2 * net.upcoming_net[0].out_features))
-        return _forward(net.trajectory_net,
+        n = trajectory.shape[0]
+        pooled = self._pool(self.network.upcoming_net, upcoming)
+        return _forward(self.network.trajectory_net,
                         th.cat([trajectory, year.summary.expand(n, -1), pooled], dim=1))
+
+    @staticmethod
+    def _pool(layers: nn.Sequential, upcoming: th.Tensor) -> th.Tensor:
+        """(n, 2 width): mean and max of the goal years encoded by ``layers`` (0: none)."""
+        n, count = upcoming.shape[:2]
+        if not count:
+            return upcoming.new_zeros((n, 2 * layers[0].out_features))
+        # the padded goal years add zeros to the sum and the max (after a ReLU)
+        encoded = _forward(layers, upcoming)
+        return th.cat([encoded.sum(dim=1) / float(count), encoded.amax(dim=1)], dim=1)
 
     def _context(self, year: _Year, traj11: th.Tensor, features: th.Tensor) -> _Context:
         """Decision inputs (m, 9); z, probability (m, P) and best probability (m,) of the
@@ -385,6 +471,13 @@ def _pick(context: _Context, chosen: th.Tensor) -> _Context:
     inputs, near, far = context
     return (inputs.index_select(0, chosen), tuple(x.index_select(0, chosen) for x in near),
             tuple(x.index_select(0, chosen) for x in far))
+
+
+def _pad_rows(wealth: np.ndarray) -> np.ndarray:
+    """``wealth`` (n >= 1,) with its last value repeated up to a multiple of 4 rows."""
+    n = wealth.shape[0]
+    padded = _multiple_of_4(n)
+    return np.concatenate([wealth, np.full(padded - n, wealth[-1])]) if padded > n else wealth
 
 
 def _multiple_of_4(n: int) -> int:

@@ -15,7 +15,10 @@ estimates the return of the pretrained (stochastic) policy in units of the train
 reward, each problem's total utility, so ``scale`` is the problem's total utility: by
 the policy improvement theorem the greedy choice on ``Q`` is at least as good as the
 network's own policy, up to the critic's errors. Years with a single affordable
-decision need no lookahead and use the fast greedy path. The portfolio is the network's
+decision need no lookahead and use the fast greedy path; the candidates and ``V`` come
+from the same fast path (:meth:`~gbwm_sb3.pretrained.fast.GreedyScorer.candidates`,
+:meth:`~gbwm_sb3.pretrained.fast.GreedyScorer.values`: the generic path's results, without
+the full observations), once per distinct wealth and next wealth. The portfolio is the network's
 (a lookahead over portfolios leans on the critic's wealth gradient, which is not
 accurate enough: it lost efficiency in a trial on the validation problems).
 """
@@ -36,7 +39,9 @@ __all__ = ["LookaheadPolicy", "DEFAULT_CANDIDATES", "DEFAULT_NODES"]
 DEFAULT_CANDIDATES = 4
 #: Gauss-Hermite points of the one-year market return.
 DEFAULT_NODES = 7
-_CHUNK = 1024
+#: Wealths per pass of the lookahead (the generic path: of full observations).
+_CHUNK = 4096
+_GENERIC_CHUNK = 1024
 
 
 class LookaheadPolicy(PretrainedPolicy):
@@ -59,6 +64,7 @@ class LookaheadPolicy(PretrainedPolicy):
         self._z, self._w = z, w / w.sum()
         self._table = self._encoder.table
         self._scale = float(problem.total_utility)
+        self._fast = True  # False: the generic path on full observations (for tests)
 
     def act(self, t: int, wealth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(decision, portfolio)`` per wealth at year ``t`` (a bool take for the paper family)."""
@@ -66,9 +72,10 @@ class LookaheadPolicy(PretrainedPolicy):
         decision, portfolio = self.scorer().actions(int(t), wealth)
         if self.candidates > 1:
             several = np.flatnonzero(self._affordable_count(int(t), wealth) > 1)
-            for chunk in np.array_split(several, max(1, -(-several.size // _CHUNK))):
-                if chunk.size:
-                    decision[chunk], portfolio[chunk] = self._lookahead(int(t), wealth[chunk])
+            if several.size:  # each distinct wealth once (every path at year 0: one)
+                unique, inverse = np.unique(wealth[several], return_inverse=True)
+                best = self._chunked_lookahead(int(t), unique)
+                decision[several], portfolio[several] = best[0][inverse], best[1][inverse]
         return (decision if self._general else decision != 0), portfolio
 
     def _advised_decision(self, t: int, wealth: float, goal: th.Tensor) -> int:
@@ -84,6 +91,51 @@ class LookaheadPolicy(PretrainedPolicy):
                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(candidates, portfolios, Q)`` per wealth, shape (n, k) each (Q -inf: not one)."""
         wealth = np.atleast_1d(np.asarray(wealth, dtype=np.float64))
+        if not self._fast:
+            return self._generic_decision_values(t, wealth)
+        candidates, portfolios, probabilities = self.scorer().candidates(
+            int(t), wealth, self.candidates)
+        real = probabilities > 0  # fewer decisions than candidates: padding
+        q = np.full(real.shape, -np.inf)
+        rows, columns = np.nonzero(real)
+        q[rows, columns] = self._q_values(int(t), wealth[rows], candidates[rows, columns],
+                                          portfolios[rows, columns])
+        return candidates, portfolios, q
+
+    def _chunked_lookahead(self, t: int, wealth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        size = _CHUNK if self._fast else _GENERIC_CHUNK
+        parts = [self._lookahead(t, wealth[start:start + size])
+                 for start in range(0, wealth.shape[0], size)]
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+    def _lookahead(self, t: int, wealth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        candidates, portfolios, q = self.decision_values(t, wealth)
+        best = q.argmax(axis=1)  # ties: the likelier decision
+        rows = np.arange(wealth.shape[0])
+        return candidates[rows, best], portfolios[rows, best]
+
+    def _q_values(self, t: int, wealth: np.ndarray, decisions: np.ndarray,
+                  portfolios: np.ndarray) -> np.ndarray:
+        """Q of each (wealth, decision, portfolio), shape (n,): quadrature over the return.
+
+        ``V`` is evaluated once per distinct next wealth.
+        """
+        m = self.nodes
+        flat = wealth.shape[0] * m
+        rows = np.zeros(flat, dtype=np.intp)
+        years = np.full(flat, t)
+        next_wealth, reward, _, _ = step_years(
+            self._table, rows, years, np.repeat(wealth, m), np.repeat(decisions, m),
+            np.repeat(portfolios, m), np.tile(self._z, wealth.shape[0]))
+        value = reward / self._scale
+        if t + 1 < self.problem.horizon:
+            unique, inverse = np.unique(next_wealth, return_inverse=True)
+            value = value + self.scorer().values(t + 1, unique)[inverse]
+        return (value.reshape(-1, m) * self._w).sum(axis=1)
+
+    # ----- the generic path (on the full observations), for reference -----
+    def _generic_decision_values(self, t: int, wealth: np.ndarray
+                                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         network = self.network
         obs = th.as_tensor(self.observe(t, wealth), device=network.device)
         with th.no_grad():
@@ -97,18 +149,12 @@ class LookaheadPolicy(PretrainedPolicy):
         real = top.values.cpu().numpy() > 0  # fewer decisions than candidates: padding
         candidates = np.where(real, top.indices.cpu().numpy(), 0).astype(np.intp)
         portfolios = portfolios.cpu().numpy().astype(np.intp)
-        q = self._q_values(t, wealth, candidates, portfolios)
+        q = self._generic_q_values(t, wealth, candidates, portfolios)
         return candidates, portfolios, np.where(real, q, -np.inf)
 
-    def _lookahead(self, t: int, wealth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        candidates, portfolios, q = self.decision_values(t, wealth)
-        best = q.argmax(axis=1)  # ties: the likelier decision
-        rows = np.arange(wealth.shape[0])
-        return candidates[rows, best], portfolios[rows, best]
-
-    def _q_values(self, t: int, wealth: np.ndarray, decisions: np.ndarray,
-                  portfolios: np.ndarray) -> np.ndarray:
-        """Q of each (wealth, candidate), shape (n, k): quadrature over the market return."""
+    def _generic_q_values(self, t: int, wealth: np.ndarray, decisions: np.ndarray,
+                          portfolios: np.ndarray) -> np.ndarray:
+        """Q of each (wealth, candidate), shape (n, k), with ``V`` on full observations."""
         n, k = decisions.shape
         m = self.nodes
         flat = n * k * m
