@@ -91,10 +91,11 @@ class LookaheadPolicy(PretrainedPolicy):
                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(candidates, portfolios, Q)`` per wealth, shape (n, k) each (Q -inf: not one)."""
         wealth = np.atleast_1d(np.asarray(wealth, dtype=np.float64))
-        if not self._fast:
-            return self._generic_decision_values(t, wealth)
-        candidates, portfolios, probabilities = self.scorer().candidates(
-            int(t), wealth, self.candidates)
+        if self._fast:
+            candidates, portfolios, probabilities = self.scorer().candidates(
+                int(t), wealth, self.candidates)
+        else:
+            candidates, portfolios, probabilities = self._generic_candidates(int(t), wealth)
         real = probabilities > 0  # fewer decisions than candidates: padding
         q = np.full(real.shape, -np.inf)
         rows, columns = np.nonzero(real)
@@ -129,13 +130,22 @@ class LookaheadPolicy(PretrainedPolicy):
             np.repeat(portfolios, m), np.tile(self._z, wealth.shape[0]))
         value = reward / self._scale
         if t + 1 < self.problem.horizon:
-            unique, inverse = np.unique(next_wealth, return_inverse=True)
-            value = value + self.scorer().values(t + 1, unique)[inverse]
+            value = value + self._values(t + 1, next_wealth)
         return (value.reshape(-1, m) * self._w).sum(axis=1)
 
+    def _values(self, t: int, wealth: np.ndarray) -> np.ndarray:
+        """The critic's ``V`` at year ``t`` for each wealth (once per distinct wealth)."""
+        unique, inverse = np.unique(wealth, return_inverse=True)
+        if self._fast:
+            return self.scorer().values(t, unique)[inverse]
+        obs = th.as_tensor(self.observe(t, unique), device=self.network.device)
+        with th.no_grad():
+            return self.network.predict_values(obs)[:, 0].double().cpu().numpy()[inverse]
+
     # ----- the generic path (on the full observations), for reference -----
-    def _generic_decision_values(self, t: int, wealth: np.ndarray
-                                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _generic_candidates(self, t: int, wealth: np.ndarray
+                            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``GreedyScorer.candidates`` computed by the network on full observations."""
         network = self.network
         obs = th.as_tensor(self.observe(t, wealth), device=network.device)
         with th.no_grad():
@@ -146,30 +156,6 @@ class LookaheadPolicy(PretrainedPolicy):
             portfolios = th.stack([
                 network._portfolio_logits(parts, embedding, top.indices[:, j]).argmax(dim=1)
                 for j in range(top.indices.shape[1])], dim=1)
-        real = top.values.cpu().numpy() > 0  # fewer decisions than candidates: padding
-        candidates = np.where(real, top.indices.cpu().numpy(), 0).astype(np.intp)
-        portfolios = portfolios.cpu().numpy().astype(np.intp)
-        q = self._generic_q_values(t, wealth, candidates, portfolios)
-        return candidates, portfolios, np.where(real, q, -np.inf)
-
-    def _generic_q_values(self, t: int, wealth: np.ndarray, decisions: np.ndarray,
-                          portfolios: np.ndarray) -> np.ndarray:
-        """Q of each (wealth, candidate), shape (n, k), with ``V`` on full observations."""
-        n, k = decisions.shape
-        m = self.nodes
-        flat = n * k * m
-        rep_wealth = np.repeat(wealth, k * m)
-        rep_decision = np.repeat(decisions.reshape(-1), m)
-        rep_portfolio = np.repeat(portfolios.reshape(-1), m)
-        draws = np.tile(self._z, n * k)
-        rows = np.zeros(flat, dtype=np.intp)
-        years = np.full(flat, t)
-        next_wealth, reward, _, _ = step_years(self._table, rows, years, rep_wealth,
-                                               rep_decision, rep_portfolio, draws)
-        value = reward / self._scale
-        if t + 1 < self.problem.horizon:
-            obs = th.as_tensor(self._encoder.encode(rows, years + 1, next_wealth),
-                               device=self.network.device)
-            with th.no_grad():
-                value = value + self.network.predict_values(obs)[:, 0].double().cpu().numpy()
-        return (value.reshape(n, k, m) * self._w).sum(axis=2)
+        probabilities = top.values.cpu().double().numpy()
+        candidates = np.where(probabilities > 0, top.indices.cpu().numpy(), 0).astype(np.intp)
+        return candidates, portfolios.cpu().numpy().astype(np.intp), probabilities
