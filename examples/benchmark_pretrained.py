@@ -47,6 +47,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--lookahead", type=int_in(1, 64), default=4, metavar="K",
                         help="decisions the network's critic compares each year (default 4; "
                              "1: the network's most likely decision)")
+    parser.add_argument("--exact", action="store_true",
+                        help="compute the action at every path (default: bracket large "
+                             "batches, gbwm_sb3.pretrained.bracketing)")
     parser.add_argument("--limit", type=int_in(1), default=None, metavar="N",
                         help="only the first N problems (smoke runs)")
     parser.add_argument("--out", type=Path, default=Path("docs/results/pretrained"),
@@ -84,7 +87,8 @@ def main(argv: list[str] | None = None) -> None:
     weights = args.weights
 
     def build(problem: GBWMProblem) -> Any:
-        return pretrained_policy(problem, weights=weights, lookahead=args.lookahead)
+        return pretrained_policy(problem, weights=weights, lookahead=args.lookahead,
+                                 exact=args.exact)
 
     def tuned(problem: GBWMProblem) -> Any:
         return fine_tune(problem, args.fine_tune_trajectories, weights=weights, seed=args.seed,
@@ -95,8 +99,9 @@ def main(argv: list[str] | None = None) -> None:
               if args.fine_tune_trajectories else "no fine-tuning")
     command = " ".join(["python examples/benchmark_pretrained.py",
                         *(sys.argv[1:] if argv is None else argv)])
+    scoring = "every action computed" if args.exact else "large batches bracketed"
     notes = [f"Weights: {source}; {tuning}; lookahead {args.lookahead} (decisions the "
-             "critic compares a year; 1: none).", f"Command: `{command}`"]
+             f"critic compares a year; 1: none); {scoring}.", f"Command: `{command}`"]
     records = run_benchmark(build, suite, n_paths=args.paths, seed=args.seed,
                             fine_tune_factory=tuned if args.fine_tune_trajectories else None,
                             out=args.out, overwrite=args.overwrite, notes=notes)

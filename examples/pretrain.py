@@ -2,13 +2,16 @@
 
     python examples/pretrain.py --out runs/pretrain            # all 38 stages (seed 0)
     python examples/pretrain.py --out runs/pretrain            # again: resumes where it stopped
-    python examples/pretrain.py --out runs/pretrain --max-stages 5 \
+    python examples/pretrain.py --out runs/pretrain --seed 1 --until-stage 10 \
+        --validation-problems 24 --validation-paper-like 6 --validation-lookahead 4 \
         --export src/gbwm_sb3/pretrained/default_weights    # how the shipped weights were made
 
-Each stage ends with a checkpoint, ``state.json`` and a validation score (greedy policy
-vs the DP optimum on 12 held-out sampled problems); ``best/`` and ``final/`` hold the
-weights in the safe format. ``--tensorboard DIR`` writes TensorBoard logs (rollout,
-training and validation curves). ``--max-stages N`` stops after N stages (resume later).
+Each stage ends with a checkpoint, ``state.json`` and a validation score (the policy
+vs the DP optimum on held-out problems: 12 sampled ones and the greedy policy by
+default); ``best/`` and ``final/`` hold the weights in the safe format.
+``--tensorboard DIR`` writes TensorBoard logs (rollout, training and validation
+curves). ``--max-stages N`` stops after N more stages, ``--until-stage N`` once the run
+has N stages (resume later with the same command).
 """
 
 from __future__ import annotations
@@ -56,13 +59,21 @@ def main(argv: list[str] | None = None) -> int:
                         help="paper-like problems (other W0) added to the validation set")
     parser.add_argument("--validation-paths", type=int_in(2),
                         default=defaults.validation_paths)
+    parser.add_argument("--validation-lookahead", type=int_in(1, 64),
+                        default=defaults.validation_lookahead,
+                        help="score the validation problems with the critic's lookahead over "
+                             "this many decisions (1: the network's own decisions)")
     parser.add_argument("--pool-size", type=int_in(1), default=defaults.pool_size)
     parser.add_argument("--new-problems-per-step", type=int_in(0),
                         default=defaults.new_problems_per_step)
     parser.add_argument("--threads", type=int_in(1), default=None,
                         help="PyTorch threads (default 1: the same seed gives the same "
                              "weights bit for bit; more threads are faster, not bit-exact)")
-    parser.add_argument("--max-stages", type=int_in(1), default=None)
+    parser.add_argument("--max-stages", type=int_in(1), default=None,
+                        help="stop after N more stages in this call")
+    parser.add_argument("--until-stage", type=int_in(0), default=None,
+                        help="stop once the run has N stages in all (rerunning the same "
+                             "command resumes and stops at the same stage)")
     parser.add_argument("--tensorboard", type=Path, default=None)
     parser.add_argument("--export", type=Path, default=None,
                         help="copy the best weights so far here (with the run's history)")
@@ -80,9 +91,10 @@ def main(argv: list[str] | None = None) -> int:
                                 ent_coef=args.ent_coef, ent_coef_final=args.ent_coef_final,
                                 validation_problems=args.validation_problems,
                                 validation_paper_like=args.validation_paper_like,
-                                validation_paths=args.validation_paths)
+                                validation_paths=args.validation_paths,
+                                validation_lookahead=args.validation_lookahead)
         state = pretrain(config, args.out, threads=args.threads, tensorboard=args.tensorboard,
-                         max_stages=args.max_stages)
+                         max_stages=args.max_stages, until_stage=args.until_stage)
     except ValueError as error:
         parser.error(str(error))
     print(f"{state['stage']}/{config.stages} stages, {state['num_timesteps']:,} steps, "

@@ -39,7 +39,7 @@ def _generic(network: UniversalGBWMPolicy, obs: th.Tensor) -> tuple[th.Tensor, .
 
 
 def _check_problem(network: UniversalGBWMPolicy, problem, n: int) -> None:
-    policy = PretrainedPolicy(network, problem)
+    policy = PretrainedPolicy(network, problem, exact=True)
     scorer = policy.scorer()
     wealth = problem.initial_wealth * np.geomspace(1 / 20, 20, n)
     k_max = problem.max_decisions
@@ -82,7 +82,7 @@ def test_many_wealths_get_the_generic_actions(network: UniversalGBWMPolicy) -> N
 
 def test_features_are_the_encoders(network: UniversalGBWMPolicy) -> None:
     for problem in [paper_problem(4), *_general_problems()[:3]]:
-        policy = PretrainedPolicy(network, problem)
+        policy = PretrainedPolicy(network, problem, exact=True)
         scorer = policy.scorer()
         wealth = problem.initial_wealth * np.array([0.0, 1e-4, 0.3, 1.0, 7.0, 1e3])
         for t in range(problem.horizon):
@@ -98,7 +98,7 @@ def test_features_are_the_encoders(network: UniversalGBWMPolicy) -> None:
 
 def test_act_handles_any_number_of_wealths(network: UniversalGBWMPolicy) -> None:
     problem = paper_problem(4)
-    policy = PretrainedPolicy(network, problem)
+    policy = PretrainedPolicy(network, problem, exact=True)
     for n in (0, 1, 2, 3, 5, 4097):
         wealth = problem.initial_wealth * np.geomspace(0.5, 2, n)
         for t in (0, 4):
@@ -122,7 +122,7 @@ def test_the_fast_path_follows_weight_changes(network: UniversalGBWMPolicy) -> N
     model = UniversalGBWMPolicy(copy.observation_space, copy.action_space, lambda _: 1e-3,
                                 embedding=copy.embedding, head=copy.head, value=copy.value)
     model.load_state_dict(state)
-    policy = PretrainedPolicy(model, problem)
+    policy = PretrainedPolicy(model, problem, exact=True)
     wealth = problem.initial_wealth * np.geomspace(0.2, 5, 64)
     before = policy.act(5, wealth)
     scorer = policy.scorer()
@@ -145,5 +145,5 @@ def test_sampling_still_uses_the_network(network: UniversalGBWMPolicy) -> None:
     b = policy.act(4, wealth)
     assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
     assert ((a[1] >= 0) & (a[1] < problem.num_portfolios)).all()
-    greedy = PretrainedPolicy(network, problem).act(4, wealth)
+    greedy = PretrainedPolicy(network, problem, exact=True).act(4, wealth)
     assert not np.array_equal(a[1], greedy[1])

@@ -89,13 +89,16 @@ def test_weights_with_another_reward_scale_refuse_the_lookahead(tiny, tmp_path) 
 
 
 def test_lookahead_improves_the_shipped_network_where_its_argmax_is_poor() -> None:
-    """0.949 -> 0.992 of the optimum (2,000 paths); here: at least 2% more utility."""
+    """0.979 -> 0.992 of the optimum (2,000 paths); here: more utility on the same
+    markets by at least 1% and by more than five paired standard errors."""
     problem = validation_problems(CROWDED + 1)[CROWDED]
     network = pretrained_network()
     report = evaluate({"greedy": PretrainedPolicy(network, problem),
                        "lookahead": LookaheadPolicy(network, problem)},
-                      problem, n_paths=2000, seed=1)
-    assert report["lookahead"].mean_utility > 1.02 * report["greedy"].mean_utility
+                      problem, n_paths=2000, seed=1, reference="greedy")
+    gain = report["lookahead"]
+    assert gain.mean_utility > 1.01 * report["greedy"].mean_utility
+    assert gain.difference_mean > 5 * gain.difference_std_error
 
 
 def test_advice_follows_the_lookahead_decision() -> None:

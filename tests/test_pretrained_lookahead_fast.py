@@ -68,8 +68,8 @@ def test_candidates_and_values_are_the_generic_ones(network: UniversalGBWMPolicy
 
 def test_lookahead_is_the_generic_lookahead(network: UniversalGBWMPolicy) -> None:
     for problem in _problems():
-        fast = LookaheadPolicy(network, problem)
-        generic = LookaheadPolicy(network, problem)
+        fast = LookaheadPolicy(network, problem, exact=True)
+        generic = LookaheadPolicy(network, problem, exact=True)
         generic._fast = False
         wealth = _wealths(problem, 200)
         for t in range(problem.horizon):

@@ -136,6 +136,27 @@ def test_pretraining_resumes_to_the_same_weights(tmp_path) -> None:
         assert entry["validation_min"] == pytest.approx(min(entry["validation"]), abs=1e-5)
 
 
+def test_until_stage_stops_at_the_same_stage_when_rerun(tmp_path) -> None:
+    config = PretrainConfig(**TINY)
+    assert pretrain(config, tmp_path / "a", threads=1, log=None, until_stage=0)["stage"] == 0
+    assert pretrain(config, tmp_path / "a", threads=1, log=None, until_stage=1)["stage"] == 1
+    assert pretrain(config, tmp_path / "a", threads=1, log=None, until_stage=1)["stage"] == 1
+    state = pretrain(config, tmp_path / "a", threads=1, log=None, until_stage=5)
+    assert state["stage"] == config.stages == 2
+    with pytest.raises(ValueError, match="until_stage must be an integer >= 0"):
+        pretrain(config, tmp_path / "a", threads=1, log=None, until_stage=-1)
+
+
+def test_validation_with_the_lookahead_is_recorded(tmp_path) -> None:
+    config = PretrainConfig(**{**TINY, "total_timesteps": 256, "validation_lookahead": 4})
+    state = pretrain(config, tmp_path / "l", threads=1, log=None)
+    saved = json.loads((tmp_path / "l" / "config.json").read_text())
+    assert saved["validation_lookahead"] == 4
+    assert len(state["history"][0]["validation"]) == TINY["validation_problems"]
+    with pytest.raises(ValueError, match="validation_lookahead must be 1 with"):
+        PretrainConfig(**{**TINY, "validation_lookahead": 4, "reward_normalization": "optimum"})
+
+
 def test_config_validation_names_the_field() -> None:
     with pytest.raises(ValueError, match="stage_timesteps must be a multiple"):
         PretrainConfig(**{**TINY, "stage_timesteps": 300})

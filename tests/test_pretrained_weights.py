@@ -23,7 +23,10 @@ def test_shipped_weights_are_small_safe_and_documented() -> None:
     meta = manifest["metadata"]
     for key in ("config", "num_timesteps", "wall_time_s", "stage", "command", "threads"):
         assert key in meta, key
-    assert meta["config"]["seed"] == 0
+    # a bit-reproducible run: one thread, and the command that made it names its seed
+    assert meta["threads"] == 1
+    assert f"--seed {meta['config']['seed']}" in meta["command"]
+    assert meta["config"]["validation_lookahead"] == 4
 
 
 def test_outside_the_envelope_is_refused_with_every_field() -> None:

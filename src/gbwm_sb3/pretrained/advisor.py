@@ -17,6 +17,7 @@ import torch as th
 
 from gbwm_sb3.envs.dynamics import ProblemTable, problem_arrays
 from gbwm_sb3.envs.universal_observation import UniversalObservation
+from gbwm_sb3.pretrained.bracketing import bracketed_actions
 from gbwm_sb3.pretrained.fast import GreedyScorer, parameter_fingerprint
 from gbwm_sb3.pretrained.policy import UniversalGBWMPolicy
 from gbwm_sb3.problem.model import GBWMProblem
@@ -52,13 +53,19 @@ class PretrainedPolicy:
 
     ``act(t, wealth)`` is vectorised over wealth values. Greedy actions come from
     :class:`~gbwm_sb3.pretrained.fast.GreedyScorer` (the network's layers without the full
-    observation; rebuilt when the network's weights change); ``deterministic=False``
-    samples actions with torch's global generator through the network's ``_predict``
-    (evaluation uses the greedy policy, as for per-client models).
+    observation; rebuilt when the network's weights change); for many wealths at once
+    (scoring thousands of paths) they are computed exactly at anchors and bisected
+    between them (:func:`~gbwm_sb3.pretrained.bracketing.bracketed_actions`), unless
+    ``exact=True``. ``deterministic=False`` samples actions with torch's global
+    generator through the network's ``_predict`` (evaluation uses the greedy policy, as
+    for per-client models).
     """
 
+    #: Largest gap between bracketing anchors (the greedy action is cheap: keep gaps short).
+    _max_stride = 32
+
     def __init__(self, network: UniversalGBWMPolicy, problem: GBWMProblem,
-                 deterministic: bool = True) -> None:
+                 deterministic: bool = True, *, exact: bool = False) -> None:
         if not isinstance(network, UniversalGBWMPolicy):
             raise ValueError(f"network must be a UniversalGBWMPolicy, got "
                              f"{type(network).__name__}")
@@ -67,10 +74,12 @@ class PretrainedPolicy:
         self.network = network
         self.problem = problem
         self.deterministic = bool(deterministic)
+        self.exact = bool(exact)
         self._general = problem_arrays(problem).general
         self._encoder = UniversalObservation(
             ProblemTable.from_problems([problem], max_decisions=None))
         self._scorer: GreedyScorer | None = None
+        self._parameters = tuple(network.parameters())
 
     def observe(self, t: int, wealth: np.ndarray) -> np.ndarray:
         """Universal observations at year ``t`` for each wealth, shape (n, 500)."""
@@ -84,14 +93,31 @@ class PretrainedPolicy:
         if self.deterministic:
             wealth = np.atleast_1d(np.asarray(wealth, dtype=np.float64))
             _check_year(t, self.problem.horizon)
-            decision, portfolio = self.scorer().actions(int(t), wealth)
+            year = int(t)
+            if self.exact:
+                decision, portfolio = self._exact_actions(year, wealth)
+            else:
+                decision, portfolio = bracketed_actions(
+                    lambda values: self._exact_actions(year, values), wealth,
+                    self.thresholds(year), max_stride=self._max_stride)
         else:
             decision, portfolio = self._sample(t, wealth)
         return (decision if self._general else decision != 0), portfolio
 
+    def thresholds(self, t: int) -> np.ndarray:
+        """The wealths at year ``t`` at which a decision becomes affordable (sorted)."""
+        table = self._encoder.table
+        cost = table.decision_cost[0, t]
+        return np.unique(cost[np.isfinite(cost)] - table.infusions[0, t])
+
+    def _exact_actions(self, t: int, wealth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The greedy ``(decision, portfolio)`` computed at every wealth."""
+        return self.scorer().actions(t, wealth)
+
     def scorer(self) -> GreedyScorer:
         """The greedy fast path for this problem, rebuilt if the network's weights changed."""
-        if self._scorer is None or self._scorer.fingerprint != parameter_fingerprint(self.network):
+        if self._scorer is None \
+                or self._scorer.fingerprint != parameter_fingerprint(self._parameters):
             self._scorer = GreedyScorer(self.network, self._encoder)
         return self._scorer
 

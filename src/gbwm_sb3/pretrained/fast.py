@@ -22,6 +22,7 @@ generic path's goal head may differ from it in its last 1-3 decisions, by about 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -437,9 +438,14 @@ class GreedyScorer:
         return logits
 
 
-def parameter_fingerprint(network: nn.Module) -> tuple[tuple[int, int], ...]:
-    """Where each parameter lives and its in-place version: changes when training steps."""
-    return tuple((p.data_ptr(), p._version) for p in network.parameters())
+def parameter_fingerprint(network: nn.Module | Sequence[th.Tensor]
+                          ) -> tuple[tuple[int, int], ...]:
+    """Where each parameter lives and its in-place version: changes when training steps.
+
+    Takes the network or its parameters (a list kept once is cheaper to walk than the
+    module tree on every call)."""
+    parameters = network.parameters() if isinstance(network, nn.Module) else network
+    return tuple((p.data_ptr(), p._version) for p in parameters)
 
 
 def _pairs(costs: np.ndarray, cash: np.ndarray) -> _Pairs:

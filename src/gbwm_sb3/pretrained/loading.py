@@ -44,15 +44,17 @@ def pretrained_network(weights: str | os.PathLike[str] | None = None) -> Univers
 
 
 def pretrained_policy(problem: GBWMProblem, weights: str | os.PathLike[str] | None = None,
-                      *, deterministic: bool = True, lookahead: int = DEFAULT_CANDIDATES
-                      ) -> PretrainedPolicy:
+                      *, deterministic: bool = True, lookahead: int = DEFAULT_CANDIDATES,
+                      exact: bool = False) -> PretrainedPolicy:
     """A policy for ``problem`` from the pretrained network, no training.
 
     ``lookahead``: how many of the likeliest decisions the network's critic compares
     each year (:class:`~gbwm_sb3.pretrained.lookahead.LookaheadPolicy`; default 4); 1
     takes the network's most likely decision. ``deterministic=False`` samples from the
-    network (no lookahead). Raises :class:`OutsideEnvelopeError` naming every field of
-    ``problem`` that lies outside the envelope the weights were trained for.
+    network (no lookahead). ``exact=True`` computes the action at every wealth of a large
+    batch instead of bracketing it (:mod:`gbwm_sb3.pretrained.bracketing`). Raises
+    :class:`OutsideEnvelopeError` naming every field of ``problem`` that lies outside the
+    envelope the weights were trained for.
     """
     if not isinstance(problem, GBWMProblem):
         raise ValueError(f"problem must be a GBWMProblem, got {type(problem).__name__}")
@@ -70,17 +72,17 @@ def pretrained_policy(problem: GBWMProblem, weights: str | os.PathLike[str] | No
                          f"on rewards divided by the {normalization}, the lookahead needs "
                          "rewards divided by the total utility")
     return bind_policy(pretrained_network(directory), problem, deterministic=deterministic,
-                       lookahead=lookahead)
+                       lookahead=lookahead, exact=exact)
 
 
 def bind_policy(network: UniversalGBWMPolicy, problem: GBWMProblem, *,
-                deterministic: bool = True, lookahead: int = DEFAULT_CANDIDATES
-                ) -> PretrainedPolicy:
+                deterministic: bool = True, lookahead: int = DEFAULT_CANDIDATES,
+                exact: bool = False) -> PretrainedPolicy:
     """``network`` acting for ``problem``: with the critic's lookahead when ``lookahead > 1``
     and the policy is deterministic, else the network's own choices."""
     if _check_lookahead(lookahead) > 1 and deterministic:
-        return LookaheadPolicy(network, problem, candidates=lookahead)
-    return PretrainedPolicy(network, problem, deterministic=deterministic)
+        return LookaheadPolicy(network, problem, candidates=lookahead, exact=exact)
+    return PretrainedPolicy(network, problem, deterministic=deterministic, exact=exact)
 
 
 def _check_lookahead(value: int) -> int:

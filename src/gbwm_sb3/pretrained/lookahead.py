@@ -52,9 +52,13 @@ class LookaheadPolicy(PretrainedPolicy):
     inputs give the same actions.
     """
 
+    #: The lookahead costs about 60 times a per-problem model's action: longer gaps.
+    _max_stride = 128
+
     def __init__(self, network: UniversalGBWMPolicy, problem: GBWMProblem,
-                 candidates: int = DEFAULT_CANDIDATES, nodes: int = DEFAULT_NODES) -> None:
-        super().__init__(network, problem, deterministic=True)
+                 candidates: int = DEFAULT_CANDIDATES, nodes: int = DEFAULT_NODES, *,
+                 exact: bool = False) -> None:
+        super().__init__(network, problem, deterministic=True, exact=exact)
         for name, value, high in (("candidates", candidates, 64), ("nodes", nodes, 32)):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
                     or not 1 <= value <= high:
@@ -66,22 +70,28 @@ class LookaheadPolicy(PretrainedPolicy):
         self._scale = float(problem.total_utility)
         self._fast = True  # False: the generic path on full observations (for tests)
 
-    def act(self, t: int, wealth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(decision, portfolio)`` per wealth at year ``t`` (a bool take for the paper family)."""
-        wealth = np.atleast_1d(np.asarray(wealth, dtype=np.float64))
-        decision, portfolio = self.scorer().actions(int(t), wealth)
-        if self.candidates > 1:
-            several = np.flatnonzero(self._affordable_count(int(t), wealth) > 1)
-            if several.size:  # each distinct wealth once (every path at year 0: one)
-                unique, inverse = np.unique(wealth[several], return_inverse=True)
-                best = self._chunked_lookahead(int(t), unique)
-                decision[several], portfolio[several] = best[0][inverse], best[1][inverse]
-        return (decision if self._general else decision != 0), portfolio
+    def _exact_actions(self, t: int, wealth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The lookahead's ``(decision, portfolio)`` computed at every wealth (the network's
+        greedy action where a single decision is affordable)."""
+        if self.candidates == 1:
+            return self.scorer().actions(t, wealth)
+        choice = self._affordable_count(t, wealth) > 1
+        decision = np.zeros(wealth.shape[0], dtype=np.intp)
+        portfolio = np.zeros(wealth.shape[0], dtype=np.intp)
+        single, several = np.flatnonzero(~choice), np.flatnonzero(choice)
+        if single.size:
+            decision[single], portfolio[single] = self.scorer().actions(t, wealth[single])
+        if several.size:  # each distinct wealth once (every path at year 0: one)
+            unique, inverse = np.unique(wealth[several], return_inverse=True)
+            best = self._chunked_lookahead(t, unique)
+            decision[several], portfolio[several] = best[0][inverse], best[1][inverse]
+        return decision, portfolio
 
     def _advised_decision(self, t: int, wealth: float, goal: th.Tensor) -> int:
-        decision, _ = self._lookahead(t, np.array([wealth])) if self.candidates > 1 \
-            and self._affordable_count(t, np.array([wealth]))[0] > 1 else (None, None)
-        return int(goal[0].argmax()) if decision is None else int(decision[0])
+        single = np.array([wealth])
+        if self.candidates > 1 and self._affordable_count(t, single)[0] > 1:
+            return int(self._lookahead(t, single)[0][0])
+        return int(goal[0].argmax())
 
     def _affordable_count(self, t: int, wealth: np.ndarray) -> np.ndarray:
         cash = wealth + self._table.infusions[0, t]

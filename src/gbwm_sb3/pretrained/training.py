@@ -38,7 +38,7 @@ from stable_baselines3.common.utils import set_random_seed
 from gbwm_sb3.dp import solve_dp
 from gbwm_sb3.envs.multi_problem_vec_env import MultiProblemVecEnv
 from gbwm_sb3.evaluation.evaluator import evaluate
-from gbwm_sb3.pretrained.advisor import PretrainedPolicy
+from gbwm_sb3.pretrained.loading import bind_policy
 from gbwm_sb3.pretrained.policy import UniversalGBWMPolicy
 from gbwm_sb3.pretrained.weights import save_weights
 from gbwm_sb3.problem.model import GBWMProblem, paper_problem
@@ -95,6 +95,7 @@ class PretrainConfig:
     validation_paths: int = 2000
     reward_normalization: str = "total_utility"
     validation_paper_like: int = 0
+    validation_lookahead: int = 1
 
     def __post_init__(self) -> None:
         ints = {"seed": (0, 2**32 - 1), "total_timesteps": (1, 10**11),
@@ -102,7 +103,8 @@ class PretrainConfig:
                 "batch_size": (2, 10**7), "n_epochs": (1, 1000), "head": (1, 4096),
                 "pool_size": (1, 10**6), "new_problems_per_step": (0, 10**4),
                 "validation_problems": (0, 1000), "validation_paths": (2, 10**7),
-                "validation_paper_like": (0, len(PAPER_LIKE_VALIDATION))}
+                "validation_paper_like": (0, len(PAPER_LIKE_VALIDATION)),
+                "validation_lookahead": (1, 64)}
         for name, (lo, hi) in ints.items():
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
@@ -121,6 +123,10 @@ class PretrainConfig:
             raise ValueError(f"reward_normalization must be one of "
                              f"{', '.join(REWARD_NORMALIZATIONS)}, got "
                              f"{self.reward_normalization!r}")
+        if self.validation_lookahead > 1 and self.reward_normalization != "total_utility":
+            raise ValueError("validation_lookahead must be 1 with reward_normalization "
+                             f"{self.reward_normalization!r}: the lookahead needs a value "
+                             "network trained on rewards divided by the total utility")
         if self.learning_rate <= 0:
             raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}")
         rollout = self.n_envs * self.n_steps
@@ -239,10 +245,10 @@ def _read_state(directory: Path) -> dict[str, Any] | None:
 
 
 def _validation_efficiency(model: PPO, problems: list[GBWMProblem], solutions: list[Any],
-                           paths: int) -> list[float]:
+                           paths: int, lookahead: int = 1) -> list[float]:
     out = []
     for problem, solution in zip(problems, solutions, strict=True):
-        policy = PretrainedPolicy(model.policy, problem)
+        policy = bind_policy(model.policy, problem, lookahead=lookahead)
         report = evaluate({"dp": solution, "policy": policy}, problem, n_paths=paths, seed=1)
         out.append(float(report["policy"].efficiency))
     return out
@@ -251,7 +257,7 @@ def _validation_efficiency(model: PPO, problems: list[GBWMProblem], solutions: l
 def pretrain(config: PretrainConfig, directory: str | os.PathLike[str], *,
              threads: int | None = None, tensorboard: str | os.PathLike[str] | None = None,
              progress: bool = True, log: Callable[[str], None] | None = print,
-             max_stages: int | None = None) -> dict[str, Any]:
+             max_stages: int | None = None, until_stage: int | None = None) -> dict[str, Any]:
     """Run (or resume) pretraining in ``directory``; returns the final ``state.json`` data.
 
     ``directory`` holds ``config.json``, ``state.json``, the last checkpoint and
@@ -262,7 +268,9 @@ def pretrain(config: PretrainConfig, directory: str | os.PathLike[str], *,
     backward pass makes two runs differ in the last bits, and the runs drift apart).
     ``tensorboard``: a log directory (needs the ``tensorboard`` package).
     ``max_stages``: stop after this many stages in this call (the run can be resumed
-    later). ``log``: where the per-stage lines go (None: silent).
+    later); ``until_stage``: stop once the run has this many stages in all (the same
+    call again resumes and ends at the same place; 0 or the stage reached: no training).
+    ``log``: where the per-stage lines go (None: silent).
     """
     if not isinstance(config, PretrainConfig):
         raise ValueError(f"config must be a PretrainConfig, got {type(config).__name__}")
@@ -291,6 +299,14 @@ def pretrain(config: PretrainConfig, directory: str | os.PathLike[str], *,
 
     state = _read_state(directory) or {"stage": 0, "num_timesteps": 0, "wall_time_s": 0.0,
                                        "history": [], "best": None, "threads": threads}
+    for name, value in (("max_stages", max_stages), ("until_stage", until_stage)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                  or value < 0):
+            raise ValueError(f"{name} must be an integer >= 0 or None, got {value!r}")
+    if until_stage is not None and int(state["stage"]) >= until_stage:
+        say(f"pretraining in {directory} has {state['stage']} stages (until stage "
+            f"{until_stage}): nothing to train")
+        return state
     problems = validation_problems(config.validation_problems, config.validation_paper_like)
     solutions = [solve_dp(p) for p in problems]
     total = config.stages * config.stage_timesteps
@@ -328,6 +344,8 @@ def pretrain(config: PretrainConfig, directory: str | os.PathLike[str], *,
         stage = int(state["stage"])
         if max_stages is not None and stages_run >= max_stages:
             break
+        if until_stage is not None and stage >= until_stage:
+            break
         if stages_run:  # the first stage's env exists already
             env = new_env(stage)
             model.set_env(env, force_reset=True)
@@ -354,7 +372,8 @@ def pretrain(config: PretrainConfig, directory: str | os.PathLike[str], *,
             print(flush=True)
         train_time = time.time() - started
         efficiencies = _validation_efficiency(model, problems, solutions,
-                                              config.validation_paths)
+                                              config.validation_paths,
+                                              config.validation_lookahead)
         stats = env.pop_episode_statistics()
         mean_eff = float(np.mean(efficiencies)) if efficiencies else float("nan")
         if efficiencies and model.logger is not None:
