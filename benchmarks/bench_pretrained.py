@@ -61,7 +61,7 @@ def main() -> None:
     header = (f"{'problem':<24}{'advice ms':>10}{'greedy s':>10}{'lookahead s':>13}"
               f"{'per-problem s':>15}{'greedy ratio':>14}{'lookahead ratio':>17}")
     if args.exact:
-        header += f"{'exact greedy s':>16}{'exact lookahead s':>19}{'paths differing':>17}"
+        header += f"{'exact greedy s':>16}{'exact lookahead s':>19}{'utility diff':>14}"
     print(header)
     for name, problem in problems.items():
         advice = _median_time(lambda p=problem: pretrained_policy(p, args.weights).advise(
