@@ -44,8 +44,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="seed of the simulated markets (default 0)")
     parser.add_argument("--fine-tune-trajectories", type=int_in(0), default=0, metavar="N",
                         help="fine-tune on each problem for N trajectories (0: skip, default)")
-    parser.add_argument("--lookahead", type=int_in(1, 64), default=4, metavar="K",
-                        help="decisions the network's critic compares each year (default 4; "
+    parser.add_argument("--lookahead", type=int_in(1, 64), default=8, metavar="K",
+                        help="decisions the network's critic compares each year (default 8; "
                              "1: the network's most likely decision)")
     parser.add_argument("--exact", action="store_true",
                         help="compute the action at every path (default: bracket large "

@@ -2,7 +2,7 @@
 
     python examples/pretrain.py --out runs/pretrain            # all 38 stages (seed 0)
     python examples/pretrain.py --out runs/pretrain            # again: resumes where it stopped
-    python examples/pretrain.py --out runs/pretrain --seed 1 --until-stage 10 \
+    python examples/pretrain.py --out runs/entry/s2 --seed 2 --until-stage 16 \
         --validation-problems 24 --validation-paper-like 6 --validation-lookahead 4 \
         --export src/gbwm_sb3/pretrained/default_weights    # how the shipped weights were made
 

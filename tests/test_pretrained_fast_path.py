@@ -6,6 +6,11 @@ import numpy as np
 import pytest
 import torch as th
 
+from gbwm_sb3.envs.universal_observation import (
+    UPCOMING_BLOCK,
+    UPCOMING_FEATURES,
+    UPCOMING_GOAL_YEARS,
+)
 from gbwm_sb3.pretrained import pretrained_network
 from gbwm_sb3.pretrained.advisor import PretrainedPolicy
 from gbwm_sb3.pretrained.policy import MASKED_LOGIT, UniversalGBWMPolicy
@@ -90,7 +95,8 @@ def test_features_are_the_encoders(network: UniversalGBWMPolicy) -> None:
             cash = scorer.cash(year, wealth)
             obs = policy.observe(t, wealth)
             assert np.array_equal(scorer.trajectory_features(year, cash).numpy(), obs[:, :16])
-            upcoming = obs[:, 460:].reshape(-1, 8, 5)
+            upcoming = obs[:, UPCOMING_BLOCK].reshape(-1, UPCOMING_GOAL_YEARS,
+                                                      len(UPCOMING_FEATURES))
             fast = scorer.upcoming_features(year, cash).numpy()
             assert np.array_equal(fast, upcoming[:, : fast.shape[1]])
             assert not upcoming[:, fast.shape[1]:].any()

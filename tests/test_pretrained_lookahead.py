@@ -21,8 +21,11 @@ from gbwm_sb3.problem import paper_problem
 from gbwm_sb3.problem.model import GBWMProblem, Goal, Portfolios
 
 #: A validation problem (T = 4, 19 goals, up to dozens of decisions a year) on which the
-#: shipped network's most likely decision is often a poor one.
+#: lookahead often overrides the shipped network's most likely decision.
 CROWDED = 12
+#: The validation problem where the shipped network's own decisions are furthest from
+#: the optimum (T = 15, 5 goals).
+ARGMAX_POOR = 11
 
 
 @pytest.fixture(scope="module")
@@ -89,9 +92,9 @@ def test_weights_with_another_reward_scale_refuse_the_lookahead(tiny, tmp_path) 
 
 
 def test_lookahead_improves_the_shipped_network_where_its_argmax_is_poor() -> None:
-    """0.979 -> 0.992 of the optimum (2,000 paths); here: more utility on the same
+    """0.937 -> 0.990 of the optimum (2,000 paths); here: more utility on the same
     markets by at least 1% and by more than five paired standard errors."""
-    problem = validation_problems(CROWDED + 1)[CROWDED]
+    problem = validation_problems(ARGMAX_POOR + 1)[ARGMAX_POOR]
     network = pretrained_network()
     report = evaluate({"greedy": PretrainedPolicy(network, problem),
                        "lookahead": LookaheadPolicy(network, problem)},

@@ -218,13 +218,20 @@ def test_fine_tune_is_reproducible_and_changes_the_network(tiny_weights: str) ->
         fine_tune(problem, 8, weights=tiny_weights, lr=0.1)
 
 
+def test_cli_lookahead_default_is_the_library_default() -> None:
+    from gbwm_sb3.cli.main import build_parser
+    from gbwm_sb3.pretrained.lookahead import DEFAULT_CANDIDATES
+
+    assert build_parser().parse_args(["advise", "paper:4"]).lookahead == DEFAULT_CANDIDATES
+
+
 def test_cli_advise_prints_the_decision_and_refuses_bad_input(tiny_weights: str, capsys) -> None:
     from gbwm_sb3.cli import main
 
     assert main(["advise", "paper:4", "--weights", tiny_weights, "--json"]) == 0
     advice = json.loads(capsys.readouterr().out)
     assert advice["year"] == 0 and 0 <= advice["portfolio"] < 15
-    assert advice["advice_ms"] > 0 and advice["lookahead"] == 4
+    assert advice["advice_ms"] > 0 and advice["lookahead"] == 8
     with pytest.raises(SystemExit):
         main(["advise", "paper:4", "--weights", tiny_weights, "--lookahead", "0"])
     assert "--lookahead: must be an integer in [1, 64]" in capsys.readouterr().err

@@ -239,10 +239,10 @@ def test_script_runs_with_any_policy_and_keeps_earlier_results(script, tmp_path,
     import gbwm_sb3.pretrained as pretrained
 
     monkeypatch.setattr(pretrained, "pretrained_policy",
-                        lambda p, weights=None, lookahead=4, exact=False: solve_dp(p),
+                        lambda p, weights=None, lookahead=8, exact=False: solve_dp(p),
                         raising=False)
     monkeypatch.setattr(pretrained, "fine_tune",
-                        lambda p, n, *, weights=None, seed=0, lookahead=4: solve_dp(p),
+                        lambda p, n, *, weights=None, seed=0, lookahead=8: solve_dp(p),
                         raising=False)
     out = tmp_path / "out"
     argv = ["--categories", "paper", "--limit", "1", "--paths", "500",

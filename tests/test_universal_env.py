@@ -49,7 +49,7 @@ def _family_problem() -> GBWMProblem:
 # ----- the observation -----
 def test_layout_and_size() -> None:
     assert UNIVERSAL_OBSERVATION_SIZE == len(TRAJECTORY_FEATURES) \
-        + K_MAX * len(DECISION_FEATURES) + N_MAX * 3 + UPCOMING_GOAL_YEARS * 5
+        + K_MAX * len(DECISION_FEATURES) + N_MAX * 3 + UPCOMING_GOAL_YEARS * 9
     for problem in [paper_problem(1), paper_problem(16), *SAMPLED]:
         obs = universal_observation(problem, 0, [problem.initial_wealth, 1e-9, 1e9])
         assert obs.shape == (3, UNIVERSAL_OBSERVATION_SIZE) and obs.dtype == np.float32
@@ -85,7 +85,14 @@ def test_upcoming_goal_years_by_hand() -> None:
         assert upcoming[k, 3] == pytest.approx(utility / remaining_utility, abs=1e-6)
         assert upcoming[k, 4] == pytest.approx(np.log(costs[year] / cash) - growth * year,
                                                abs=1e-6)
-    assert (upcoming[2:] == 0).all() and upcoming.shape == (UPCOMING_GOAL_YEARS, 5)
+    # What a partly funded client can buy: at year 1 the cheapest decision is the lower
+    # level of the second goal (20 for 4), the most utility per cost the first goal alone
+    # (30 for 10: 1/3 against 4/20, 14/50, 6/50, 16/80); year 3 has one decision (80 for 20).
+    for k, entry, efficient in ((0, (20.0, 4.0), (30.0, 10.0)), (1, (80.0, 20.0), (80.0, 20.0))):
+        for column, (cost, utility) in ((5, entry), (7, efficient)):
+            assert upcoming[k, column] == pytest.approx(np.log(cost / cash), abs=1e-6)
+            assert upcoming[k, column + 1] == pytest.approx(utility / remaining_utility, abs=1e-6)
+    assert (upcoming[2:] == 0).all() and upcoming.shape == (UPCOMING_GOAL_YEARS, 9)
     later = split_upcoming_goals(universal_observation(problem, 1, [cash]))[0]
     assert later[0, 1] == pytest.approx(2 / 40) and (later[1:] == 0).all()
 

@@ -33,8 +33,8 @@ def add_advise_parser(commands: Any) -> None:
                              "(default: the problem's initial wealth; required when --year > 0)")
     advise.add_argument("--weights", default=None, metavar="DIR",
                         help="a weights directory (default: the shipped weights)")
-    advise.add_argument("--lookahead", type=int_in(1, 64), default=4, metavar="K",
-                        help="decisions the network's critic compares (default 4; 1: the "
+    advise.add_argument("--lookahead", type=int_in(1, 64), default=8, metavar="K",
+                        help="decisions the network's critic compares (default 8; 1: the "
                              "network's most likely decision)")
     advise.add_argument("--json", action="store_true", help="print the advice as JSON")
     advise.set_defaults(func=cmd_advise)

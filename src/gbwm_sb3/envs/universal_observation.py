@@ -63,6 +63,16 @@ the aggregates above cannot say, which later goals compete for the money and whe
 3. ``utility_share``: U(s) / sum_{s' >= t} U(s').
 4. ``log_growth_cost_to_cash``: log(C(s) exp(-g (s - t)) / A): the cash needed now if
    the best-growing portfolio delivered its median.
+5. ``log_entry_cost_to_cash``: log(E(s) / A), ``E(s)`` the cost of the cheapest decision of
+   year s that funds anything (a goal's lowest level, or the cheapest goal of the year).
+6. ``entry_utility_share``: that decision's utility / sum_{s' >= t} U(s').
+7. ``log_efficient_cost_to_cash``: log(B(s) / A), ``B(s)`` the cost of the decision of
+   year s with the most utility per unit of cost.
+8. ``efficient_utility_share``: that decision's utility / sum_{s' >= t} U(s').
+
+Features 5-8 say what a partly funded client can still buy at ``s``: the top-level
+totals ``C(s)`` and ``U(s)`` hide a cheaper lower level, or one goal of several worth
+most of the year's utility.
 """
 
 from __future__ import annotations
@@ -133,7 +143,10 @@ PORTFOLIO_FEATURES = ("exists", "mean", "volatility")
 #: Later goal years described one by one (further ones only through the aggregates).
 UPCOMING_GOAL_YEARS = 8
 UPCOMING_FEATURES = ("exists", "years_ahead", "log_cost_to_cash", "utility_share",
-                     "log_growth_cost_to_cash")
+                     "log_growth_cost_to_cash", "log_entry_cost_to_cash", "entry_utility_share",
+                     "log_efficient_cost_to_cash", "efficient_utility_share")
+#: Upcoming goal-year features that depend on the cash (log of a cost over the cash).
+UPCOMING_CASH_COLUMNS = (2, 4, 5, 7)
 _NT, _ND, _NP = len(TRAJECTORY_FEATURES), len(DECISION_FEATURES), len(PORTFOLIO_FEATURES)
 _NU = len(UPCOMING_FEATURES)
 #: Where the K_MAX x len(DECISION_FEATURES) decision block sits in the observation.
@@ -166,7 +179,7 @@ def universal_observation_bounds() -> tuple[np.ndarray, np.ndarray]:
     upcoming = (low[UPCOMING_BLOCK].reshape(UPCOMING_GOAL_YEARS, _NU),
                 high[UPCOMING_BLOCK].reshape(UPCOMING_GOAL_YEARS, _NU))
     upcoming[1][:, 1] = np.inf  # only for envelopes beyond HORIZON_SCALE years
-    for column in (2, 4):
+    for column in UPCOMING_CASH_COLUMNS:
         upcoming[0][:, column], upcoming[1][:, column] = -LOG_CLIP, LOG_CLIP
     return low, high
 
@@ -185,8 +198,34 @@ def split_upcoming_goals(obs: np.ndarray) -> np.ndarray:
     return obs[..., UPCOMING_BLOCK].reshape(*obs.shape[:-1], UPCOMING_GOAL_YEARS, _NU)
 
 
-def _upcoming(problem: GBWMProblem, time_steps: int) -> tuple[np.ndarray, ...]:
-    """(years ahead, cost, utility) of the next goal years after each t, (time_steps, U) each."""
+def _year_offers(cost: np.ndarray, utility: np.ndarray) -> np.ndarray:
+    """Per year: cost and utility of the cheapest decision that funds anything and of the
+    decision with the most utility per cost, shape (years, 4) (0 where a year has none).
+
+    ``cost`` and ``utility``: (years, K) decision tables (decision 0 funds nothing; ``inf``
+    cost for decisions a year does not have).
+    """
+    cost, utility = cost[:, 1:], utility[:, 1:]
+    real = np.isfinite(cost)
+    out = np.zeros((cost.shape[0], 4))
+    if cost.shape[1] == 0:
+        return out
+    years = np.arange(cost.shape[0])
+    entry = np.where(real, cost, np.inf).argmin(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(cost > 0, utility / np.where(cost > 0, cost, 1.0), np.inf)
+    efficient = np.where(real, ratio, -np.inf).argmax(axis=1)
+    has = real.any(axis=1)
+    for column, choice in ((0, entry), (2, efficient)):
+        out[:, column] = np.where(has, cost[years, choice], 0.0)
+        out[:, column + 1] = np.where(has, utility[years, choice], 0.0)
+    return out
+
+
+def _upcoming(problem: GBWMProblem, time_steps: int, offers: np.ndarray
+              ) -> tuple[np.ndarray, ...]:
+    """(years ahead, cost, utility, offers) of the next goal years after each t:
+    (time_steps, U) each, offers (time_steps, U, 4) (see :func:`_year_offers`)."""
     costs = problem.cost_by_time
     utilities = np.zeros(problem.horizon + 1)
     for goal in problem.goals:
@@ -195,13 +234,15 @@ def _upcoming(problem: GBWMProblem, time_steps: int) -> tuple[np.ndarray, ...]:
     ahead = np.zeros((time_steps, UPCOMING_GOAL_YEARS))
     cost = np.zeros_like(ahead)
     utility = np.zeros_like(ahead)
+    ahead_offers = np.zeros((time_steps, UPCOMING_GOAL_YEARS, 4))
     for t in range(problem.horizon + 1):
         later = [s for s in goal_years if s > t][:UPCOMING_GOAL_YEARS]
         k = len(later)
         ahead[t, :k] = np.asarray(later) - t
         cost[t, :k] = costs[later]
         utility[t, :k] = utilities[later]
-    return ahead, cost, utility
+        ahead_offers[t, :k] = offers[later]
+    return ahead, cost, utility, ahead_offers
 
 
 def _per_year_features(problem: GBWMProblem, time_steps: int) -> dict[str, np.ndarray]:
@@ -261,6 +302,7 @@ class UniversalObservation:
         self._portfolio_block = np.zeros((table.size, N_MAX * _NP), dtype=np.float32)
         shape = (table.size, table.time_steps, UPCOMING_GOAL_YEARS)
         self._ahead, self._ahead_cost, self._ahead_utility = (np.zeros(shape) for _ in range(3))
+        self._ahead_offers = np.zeros((*shape, 4))
         self._best_drift = np.zeros(table.size)
         written = [i for i, p in enumerate(table.problems) if p is not None]
         if written:
@@ -277,8 +319,11 @@ class UniversalObservation:
                 np.ones(problem.num_portfolios), problem.portfolios.mean_array,
                 problem.portfolios.volatility_array])
             self._portfolio_block[row] = block.reshape(-1)
-            (self._ahead[row], self._ahead_cost[row],
-             self._ahead_utility[row]) = _upcoming(problem, self.table.time_steps)
+            t1 = problem.horizon + 1
+            offers = _year_offers(self.table.decision_cost[row, :t1],
+                                  self.table.decision_utility[row, :t1])
+            (self._ahead[row], self._ahead_cost[row], self._ahead_utility[row],
+             self._ahead_offers[row]) = _upcoming(problem, self.table.time_steps, offers)
             self._best_drift[row] = float(problem.portfolios.log_drifts.max())
 
     def year_quantities(self, row: int, t: int) -> dict[str, float | np.ndarray]:
@@ -286,7 +331,9 @@ class UniversalObservation:
 
         The per-year aggregates of the module docstring by name, plus ``infusion``,
         ``initial_wealth``, ``best_drift`` and, for the upcoming goal years that exist,
-        ``ahead`` (years ahead) and ``ahead_cost`` (their costs), shape (U,) each.
+        ``ahead`` (years ahead), ``ahead_cost`` (their costs), ``ahead_entry_cost`` and
+        ``ahead_efficient_cost`` (costs of their entry and most efficient decisions), shape
+        (U,) each.
         """
         out: dict[str, float | np.ndarray] = {
             name: float(values[row, t]) for name, values in self._per_year.items()}
@@ -295,7 +342,9 @@ class UniversalObservation:
                    initial_wealth=float(self.table.initial_wealth[row]),
                    best_drift=float(self._best_drift[row]),
                    ahead=self._ahead[row, t][exists].copy(),
-                   ahead_cost=self._ahead_cost[row, t][exists].copy())
+                   ahead_cost=self._ahead_cost[row, t][exists].copy(),
+                   ahead_entry_cost=self._ahead_offers[row, t, :, 0][exists].copy(),
+                   ahead_efficient_cost=self._ahead_offers[row, t, :, 2][exists].copy())
         return out
 
     def encode(self, rows: np.ndarray, t: np.ndarray, wealth: np.ndarray) -> np.ndarray:
@@ -372,7 +421,19 @@ class UniversalObservation:
         upcoming[..., 3] = np.where(exists, self._ahead_utility[rows, t] / safe_u[:, None], 0.0)
         growth = log_ratio - self._best_drift[rows][:, None] * ahead
         upcoming[..., 4] = np.where(exists, np.clip(growth, -LOG_CLIP, LOG_CLIP), 0.0)
+        offers = self._ahead_offers[rows, t]
+        for column, offer in ((5, 0), (7, 2)):
+            upcoming[..., column] = np.where(
+                exists, _log_cost_to_cash(offers[..., offer], cash[:, None]), 0.0)
+            upcoming[..., column + 1] = np.where(exists, offers[..., offer + 1]
+                                                 / safe_u[:, None], 0.0)
         return obs
+
+
+def _log_cost_to_cash(cost: np.ndarray, cash: np.ndarray) -> np.ndarray:
+    """log(cost / cash) clipped to [-LOG_CLIP, LOG_CLIP] (a free decision: -LOG_CLIP)."""
+    with np.errstate(divide="ignore"):
+        return np.clip(np.log(cost / cash), -LOG_CLIP, LOG_CLIP)
 
 
 def _log_ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:

@@ -82,7 +82,7 @@ class PretrainedPolicy:
         self._parameters = tuple(network.parameters())
 
     def observe(self, t: int, wealth: np.ndarray) -> np.ndarray:
-        """Universal observations at year ``t`` for each wealth, shape (n, 500)."""
+        """Universal observations at year ``t``, shape (n, ``UNIVERSAL_OBSERVATION_SIZE``)."""
         wealth = np.atleast_1d(np.asarray(wealth, dtype=np.float64))
         _check_year(t, self.problem.horizon)
         n = wealth.shape[0]

@@ -1,4 +1,4 @@
-"""Greedy actions of the universal network for one problem, without the 500-entry observation.
+"""Greedy actions of the universal network for one problem, without the full universal observation.
 
 :class:`GreedyScorer` returns what ``network._predict(obs, deterministic=True)`` returns on
 the universal observations of one problem (:class:`~gbwm_sb3.pretrained.advisor.
@@ -39,6 +39,7 @@ from gbwm_sb3.envs.universal_observation import (
     UPCOMING_FEATURES,
     UPCOMING_GOAL_YEARS,
     UniversalObservation,
+    _log_cost_to_cash,
     _log_ratio,
 )
 from gbwm_sb3.pretrained.policy import _D, _T, _Z_CLIP, MASKED_LOGIT, UniversalGBWMPolicy, _phi
@@ -98,7 +99,7 @@ class _Year:
     trajectory: np.ndarray  # (16,) float32; the cash columns are overwritten per wealth
     cash_columns: tuple[int, ...]
     summary: th.Tensor  # (1, 6)
-    upcoming: np.ndarray  # (U, 5) float32 for the upcoming goal years that exist
+    upcoming: np.ndarray  # (U, F) float32 for the upcoming goal years that exist
     costs: np.ndarray  # (K,) float64 cost of each decision of the year
     decision_constants: th.Tensor  # (K, 2) utility share, cost / PVC
     next_goal: _Reach
@@ -325,7 +326,7 @@ class GreedyScorer:
         return th.as_tensor(out, device=self.device)
 
     def upcoming_features(self, year: _Year, cash: np.ndarray) -> th.Tensor:
-        """(n, U, 5) float32 features of the upcoming goal years that exist."""
+        """(n, U, len(UPCOMING_FEATURES)) float32 features of the upcoming goal years that exist."""
         q = year.quantities
         out = np.empty((cash.shape[0], *year.upcoming.shape), dtype=np.float32)
         out[:] = year.upcoming
@@ -334,6 +335,8 @@ class GreedyScorer:
             out[..., 2] = np.clip(log_ratio, -LOG_CLIP, LOG_CLIP)
             growth = log_ratio - q["best_drift"] * q["ahead"][None, :]
             out[..., 4] = np.clip(growth, -LOG_CLIP, LOG_CLIP)
+            out[..., 5] = _log_cost_to_cash(q["ahead_entry_cost"][None, :], cash[:, None])
+            out[..., 7] = _log_cost_to_cash(q["ahead_efficient_cost"][None, :], cash[:, None])
         return th.as_tensor(out, device=self.device)
 
     def decision_features(self, year: _Year, cash: np.ndarray, decision: np.ndarray

@@ -49,7 +49,7 @@ def pretrained_policy(problem: GBWMProblem, weights: str | os.PathLike[str] | No
     """A policy for ``problem`` from the pretrained network, no training.
 
     ``lookahead``: how many of the likeliest decisions the network's critic compares
-    each year (:class:`~gbwm_sb3.pretrained.lookahead.LookaheadPolicy`; default 4); 1
+    each year (:class:`~gbwm_sb3.pretrained.lookahead.LookaheadPolicy`; default 8); 1
     takes the network's most likely decision. ``deterministic=False`` samples from the
     network (no lookahead). ``exact=True`` computes the action at every wealth of a large
     batch instead of bracketing it (:mod:`gbwm_sb3.pretrained.bracketing`). Raises

@@ -36,7 +36,7 @@ from gbwm_sb3.problem.model import GBWMProblem
 __all__ = ["LookaheadPolicy", "DEFAULT_CANDIDATES", "DEFAULT_NODES"]
 
 #: Decisions compared by the critic, the most likely first.
-DEFAULT_CANDIDATES = 4
+DEFAULT_CANDIDATES = 8
 #: Gauss-Hermite points of the one-year market return.
 DEFAULT_NODES = 7
 #: Wealths per pass of the lookahead (the generic path: of full observations).
