@@ -11,7 +11,12 @@ vs the DP optimum on held-out problems: 12 sampled ones and the greedy policy by
 default); ``best/`` and ``final/`` hold the weights in the safe format.
 ``--tensorboard DIR`` writes TensorBoard logs (rollout, training and validation
 curves). ``--max-stages N`` stops after N more stages, ``--until-stage N`` once the run
-has N stages (resume later with the same command).
+has N stages (resume later with the same command). ``--seeds 1 2 [...]`` runs several
+seeds side by side (``OUT/seed-S``; ``--engine ray [--address ...]`` on a Ray cluster)
+and ``--export`` takes the best of them by validation:
+
+    python examples/pretrain.py --out runs/seeds --seeds 1 2 --until-stage 16 \
+        --validation-problems 24 --validation-paper-like 6 --validation-lookahead 4
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ import sys
 from pathlib import Path
 
 from gbwm_sb3.cli.arguments import float_in, int_in
+from gbwm_sb3.experiments.engines import ENGINES
+from gbwm_sb3.pretrained.seeds import best_seed, pretrain_seeds
 from gbwm_sb3.pretrained.training import PretrainConfig, pretrain
 
 
@@ -32,12 +39,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("runs/pretrain"),
                         help="run directory (checkpoints, state.json, best/, final/)")
     parser.add_argument("--seed", type=int_in(0), default=defaults.seed)
+    parser.add_argument("--seeds", type=int_in(0), nargs="+", default=None, metavar="S",
+                        help="run these seeds side by side instead of --seed, each in "
+                             "OUT/seed-S, and export the best by validation")
+    parser.add_argument("--engine", choices=ENGINES, default="local",
+                        help="with --seeds: the local process pool (default) or a Ray cluster")
+    parser.add_argument("--workers", type=int_in(0), default=None,
+                        help="with --seeds: seeds run at once (default: one per core, or the "
+                             "Ray cluster's CPUs; 0: one after another in this process)")
+    parser.add_argument("--address", default=None,
+                        help="with --engine ray: the cluster ('auto', HOST:PORT; default: a "
+                             "local cluster started for the run)")
     parser.add_argument("--total-timesteps", type=int_in(1),
                         default=defaults.total_timesteps)
     parser.add_argument("--stage-timesteps", type=int_in(1),
                         default=defaults.stage_timesteps,
                         help="steps between checkpoints (a multiple of n_envs * n_steps)")
     parser.add_argument("--n-envs", type=int_in(1), default=defaults.n_envs)
+    parser.add_argument("--n-steps", type=int_in(1), default=defaults.n_steps,
+                        help="steps per trajectory per rollout")
+    parser.add_argument("--batch-size", type=int_in(1), default=defaults.batch_size,
+                        help="PPO minibatch (at most n_envs * n_steps)")
+    parser.add_argument("--n-epochs", type=int_in(1), default=defaults.n_epochs)
     parser.add_argument("--reward-normalization", choices=("total_utility", "optimum"),
                         default=defaults.reward_normalization,
                         help="divide each problem's rewards by its total utility (default) or "
@@ -83,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = PretrainConfig(seed=args.seed, total_timesteps=args.total_timesteps,
                                 stage_timesteps=args.stage_timesteps, n_envs=args.n_envs,
+                                n_steps=args.n_steps, batch_size=args.batch_size,
+                                n_epochs=args.n_epochs,
                                 reward_normalization=args.reward_normalization,
                                 pool_size=args.pool_size,
                                 new_problems_per_step=args.new_problems_per_step,
@@ -93,8 +118,28 @@ def main(argv: list[str] | None = None) -> int:
                                 validation_paper_like=args.validation_paper_like,
                                 validation_paths=args.validation_paths,
                                 validation_lookahead=args.validation_lookahead)
-        state = pretrain(config, args.out, threads=args.threads, tensorboard=args.tensorboard,
-                         max_stages=args.max_stages, until_stage=args.until_stage)
+        if args.seeds is None:
+            for name in ("engine", "workers", "address"):
+                if getattr(args, name) != parser.get_default(name):
+                    parser.error(f"--{name} is only used with --seeds")
+            state = pretrain(config, args.out, threads=args.threads,
+                             tensorboard=args.tensorboard, max_stages=args.max_stages,
+                             until_stage=args.until_stage)
+            run = args.out
+        else:
+            if args.threads not in (None, 1) or args.tensorboard is not None:
+                parser.error("--seeds runs each seed with one thread and no TensorBoard "
+                             "logs: drop --threads and --tensorboard")
+            runs = pretrain_seeds(config, args.out, args.seeds, engine=args.engine,
+                                  workers=args.workers, address=args.address,
+                                  max_stages=args.max_stages, until_stage=args.until_stage)
+            try:
+                run = Path(best_seed(runs).directory)
+            except ValueError as error:
+                print(f"not exporting: {error}", file=sys.stderr)
+                return 1
+            print(f"best seed: {run.name}")
+            state = json.loads((run / "state.json").read_text())
     except ValueError as error:
         parser.error(str(error))
     print(f"{state['stage']}/{config.stages} stages, {state['num_timesteps']:,} steps, "
@@ -107,21 +152,26 @@ def main(argv: list[str] | None = None) -> int:
         if (args.export / "manifest.json").exists() and not args.overwrite_export:
             parser.error(f"--export {args.export} already holds weights; add "
                          "--overwrite-export to replace them")
-        args.export.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(args.out / "best" / "weights.npz", args.export / "weights.npz")
-        manifest = json.loads((args.out / "best" / "manifest.json").read_text())
-        command = list(argv if argv is not None else sys.argv[1:])
-        if "--export" in command:  # the command that trains, without the export step
-            i = command.index("--export")
-            del command[i: i + 2]
-        command = [a for a in command if a != "--overwrite-export"]
-        manifest["metadata"].update(
-            command=" ".join(["python examples/pretrain.py", *command]),
-            total_wall_time_s=state["wall_time_s"], stages_run=state["stage"],
-            stages=config.stages, history=state["history"])
-        (args.export / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-        print(f"exported {args.out / 'best'} to {args.export}")
+        _export(run, state, args.export, config.stages,
+                list(argv if argv is not None else sys.argv[1:]))
+        print(f"exported {run / 'best'} to {args.export}")
     return 0
+
+
+def _export(run: Path, state: dict, export: Path, stages: int, command: list[str]) -> None:
+    """Copy ``run``'s best weights to ``export``, with the command and the run's history."""
+    export.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(run / "best" / "weights.npz", export / "weights.npz")
+    manifest = json.loads((run / "best" / "manifest.json").read_text())
+    if "--export" in command:  # the command that trains, without the export step
+        i = command.index("--export")
+        del command[i: i + 2]
+    command = [a for a in command if a != "--overwrite-export"]
+    manifest["metadata"].update(
+        command=" ".join(["python examples/pretrain.py", *command]),
+        total_wall_time_s=state["wall_time_s"], stages_run=state["stage"],
+        stages=stages, history=state["history"])
+    (export / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@ Importing this package loads PyTorch (the network); ``import gbwm_sb3`` does not
   :class:`PretrainedPolicy` (``act(t, wealth)``, ``advise(t, wealth)``) and
   :class:`LookaheadPolicy` (the default: the likeliest decisions compared by the critic);
 - :func:`fine_tune` (PPO from the pretrained weights on one client);
-- :class:`UniversalGBWMPolicy` (the network), :func:`pretrain` / :class:`PretrainConfig`;
+- :class:`UniversalGBWMPolicy` (the network), :func:`pretrain` / :class:`PretrainConfig`,
+  :func:`pretrain_seeds` / :func:`best_seed` (several seeds side by side, the best);
 - :func:`save_weights` / :func:`load_network` (the safe weights format);
 - :func:`benchmark_suite`, :func:`run_benchmark` (the zero-shot benchmark).
 """
@@ -37,6 +38,8 @@ __all__ = [
     "save_weights",
     "pretrain",
     "PretrainConfig",
+    "pretrain_seeds",
+    "best_seed",
     "benchmark_suite",
     "run_benchmark",
 ]
@@ -47,6 +50,10 @@ def __getattr__(name: str):  # the training and benchmark modules import the DP 
         from gbwm_sb3.pretrained import training
 
         return getattr(training, name)
+    if name in ("pretrain_seeds", "best_seed"):
+        from gbwm_sb3.pretrained import seeds
+
+        return getattr(seeds, name)
     if name == "benchmark_suite":
         from gbwm_sb3.pretrained.suite import benchmark_suite
 
