@@ -300,3 +300,16 @@ def test_compare_script_scores_weights_on_the_validation_problems(tiny_weights: 
                          "--paths", "200", "--lookahead", "1", "3"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert sum(line.endswith("nan") and "lookahead" in line for line in lines) == 2
+
+
+def test_weights_for_another_observation_size_are_refused(tiny_weights: str, tmp_path) -> None:
+    from gbwm_sb3.envs.universal_observation import UNIVERSAL_OBSERVATION_SIZE
+
+    copy = Path(shutil.copytree(tiny_weights, tmp_path / "older"))
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["observation_size"] = 500  # weights trained before the entry/efficient features
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ValueError, match=f"observations of 500 entries and actions "
+                                         rf"\[64, 20\], this version uses "
+                                         f"{UNIVERSAL_OBSERVATION_SIZE}"):
+        load_network(copy)
