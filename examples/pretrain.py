@@ -118,6 +118,10 @@ def main(argv: list[str] | None = None) -> int:
                                 validation_paper_like=args.validation_paper_like,
                                 validation_paths=args.validation_paths,
                                 validation_lookahead=args.validation_lookahead)
+        if args.export is not None and (args.export / "manifest.json").exists() \
+                and not args.overwrite_export:  # refused before hours of training
+            parser.error(f"--export {args.export} already holds weights; add "
+                         "--overwrite-export to replace them")
         if args.seeds is None:
             for name in ("engine", "workers", "address"):
                 if getattr(args, name) != parser.get_default(name):
@@ -127,18 +131,18 @@ def main(argv: list[str] | None = None) -> int:
                              until_stage=args.until_stage)
             run = args.out
         else:
+            if args.seed != parser.get_default("seed"):
+                parser.error("--seed and --seeds exclude each other")
             if args.threads not in (None, 1) or args.tensorboard is not None:
                 parser.error("--seeds runs each seed with one thread and no TensorBoard "
                              "logs: drop --threads and --tensorboard")
             runs = pretrain_seeds(config, args.out, args.seeds, engine=args.engine,
                                   workers=args.workers, address=args.address,
                                   max_stages=args.max_stages, until_stage=args.until_stage)
-            try:
-                run = Path(best_seed(runs).directory)
-            except ValueError as error:
-                print(f"not exporting: {error}", file=sys.stderr)
-                return 1
-            print(f"best seed: {run.name}")
+            scored = any(r.validation_mean is not None for r in runs)
+            run = Path((best_seed(runs) if scored else runs[0]).directory)
+            if scored:
+                print(f"best seed: {run.name}")
             state = json.loads((run / "state.json").read_text())
     except ValueError as error:
         parser.error(str(error))
@@ -149,9 +153,6 @@ def main(argv: list[str] | None = None) -> int:
         if state["best"] is None:
             print("not exporting: no stage has finished yet", file=sys.stderr)
             return 1
-        if (args.export / "manifest.json").exists() and not args.overwrite_export:
-            parser.error(f"--export {args.export} already holds weights; add "
-                         "--overwrite-export to replace them")
         _export(run, state, args.export, config.stages,
                 list(argv if argv is not None else sys.argv[1:]))
         print(f"exported {run / 'best'} to {args.export}")

@@ -133,9 +133,10 @@ def test_script_exports_the_best_seed(tmp_path, capsys) -> None:
     metadata = json.loads((export / "manifest.json").read_text())["metadata"]
     assert metadata["config"]["seed"] == best and "--seeds 1 2" in metadata["command"]
     assert "--export" not in metadata["command"]
-    with pytest.raises(SystemExit):  # nothing saved is replaced without asking
-        script.main(argv)
+    with pytest.raises(SystemExit):  # nothing saved is replaced without asking,
+        script.main([*argv[:2], "--seeds", "7", *argv[5:]])
     assert "already holds weights" in capsys.readouterr().err
+    assert not seed_directory(tmp_path / "runs", 7).exists()  # and refused before training
 
 
 @pytest.mark.parametrize("extra, message", [
@@ -143,6 +144,7 @@ def test_script_exports_the_best_seed(tmp_path, capsys) -> None:
     (["--workers", "2"], "--workers is only used with --seeds"),
     (["--seeds", "1", "--threads", "2"], "--seeds runs each seed with one thread"),
     (["--seeds", "1", "1"], "seeds must be distinct"),
+    (["--seeds", "1", "--seed", "2"], "--seed and --seeds exclude each other"),
 ])
 def test_script_refuses_inconsistent_seed_options(tmp_path, capsys, extra, message) -> None:
     with pytest.raises(SystemExit):
