@@ -265,3 +265,22 @@ def test_damaged_directories(trained: tuple[PPO, Path], tmp_path: Path) -> None:
     rehash(shrunk, WEIGHTS_FILE)
     with pytest.raises(UnsafeModelFileError, match="goal_head.weight"):
         load_model_safely(shrunk)
+
+
+def test_interrupted_overwrite_keeps_the_earlier_model(trained: tuple[PPO, Path],
+                                                       tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """A save that stops half-way (Ctrl-C, a full disk) leaves the saved model loadable."""
+    model, _ = trained
+    directory = save_model(model, tmp_path / "keep", PROBLEM, "paper")
+    before = {p.name: p.read_bytes() for p in directory.iterdir()}
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(model, "save", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        save_model(model, directory, PROBLEM, "paper", overwrite=True)
+    assert {p.name: p.read_bytes() for p in directory.iterdir()} == before
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".keep.saving-")]
+    load_model_safely(directory)

@@ -110,10 +110,55 @@ def test_no_portfolios():
         Portfolios(means=[], volatilities=[])
 
 
-@pytest.mark.parametrize("vol", [0.0, -0.1, math.nan, math.inf])
+@pytest.mark.parametrize("vol", [-0.1, -1e-300, 2.5, math.nan, math.inf, True])
 def test_bad_volatility(vol):
     with pytest.raises(ValueError, match=r"portfolio volatility \[1\]"):
         Portfolios(means=[0.03, 0.05], volatilities=[0.1, vol])
+
+
+def test_riskless_portfolio_is_allowed():
+    portfolios = Portfolios(means=[0.02, 0.05], volatilities=[0.0, 0.1])
+    assert portfolios.volatilities == (0.0, 0.1)
+    assert portfolios.log_drifts[0] == 0.02
+
+
+@pytest.mark.parametrize(("field", "kwargs"), [
+    ("initial_wealth", {"initial_wealth": 1e16}),
+    ("initial_wealth", {"initial_wealth": True}),
+    ("horizon", {"horizon": 10**6}),
+    ("infusions\\[1\\]", {"infusions": [0.0, 1e308, 0.0, 0.0]}),
+    ("infusions\\[0\\]", {"infusions": [True, 0.0, 0.0, 0.0]}),
+])
+def test_amounts_and_sizes_are_bounded(field, kwargs):
+    """Money, utilities and the horizon have documented bounds, so totals stay finite."""
+    base = {"horizon": 4, "initial_wealth": 10.0, "goals": (Goal(2, 5.0, 1.0),)}
+    with pytest.raises(ValueError, match=field):
+        GBWMProblem(**{**base, **kwargs})
+
+
+def test_goal_amounts_are_bounded():
+    with pytest.raises(ValueError, match="goal cost must be <= 1e"):
+        Goal(2, 1.7e308, 1.0)
+    with pytest.raises(ValueError, match="goal utility must be <= 1e"):
+        Goal(2, 1.0, 1e308)
+    with pytest.raises(ValueError, match="goal level 2 cost must be <= 1e"):
+        Goal(2, levels=[(1.0, 1.0), (1e308, 2.0)])
+    with pytest.raises(ValueError, match="goal cost must be a real number"):
+        Goal(2, True, 1.0)
+
+
+@pytest.mark.parametrize("mean", [-1.5, 2.0])
+def test_mean_bounds(mean):
+    with pytest.raises(ValueError, match=r"portfolio mean \[0\] must be"):
+        Portfolios(means=[mean], volatilities=[0.1])
+
+
+def test_error_messages_are_bounded():
+    """A huge value is never rendered whole into an error message."""
+    huge = list(range(10**6))
+    with pytest.raises(ValueError) as info:
+        Goal(2, huge, 1.0)
+    assert len(str(info.value)) < 300
 
 
 @pytest.mark.parametrize("mean", [math.nan, math.inf])

@@ -53,6 +53,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.special import ndtr
 
+from gbwm_sb3.common.limits import DP_MAX_GRID_POINTS, check_horizon
 from gbwm_sb3.envs.dynamics import ProblemArrays, best_final_decision, problem_arrays
 from gbwm_sb3.problem.model import GBWMProblem
 
@@ -61,6 +62,18 @@ __all__ = ["DPSolution", "solve_dp", "DEFAULT_GRID_DENSITY"]
 #: Grid points per unit of log-wealth (h = 0.02). Refining it 8-fold changes the
 #: paper family's optimum by < 0.1% (docs/dp_evaluation.md has the refinement table).
 DEFAULT_GRID_DENSITY = 50.0
+#: A portfolio is *sharp* when its volatility over the whole horizon, ``sigma sqrt(T)``, is
+#: below this many grid steps: cash, T-bills, a riskless asset (volatility 0, deterministic
+#: growth). The jumps of the value it carries stay steps or steep ramps, which the solver
+#: tracks exactly (``_value_jumps``, ``_sharp_continuation``).
+SHARP_WIDTH_STEPS = 0.5
+#: Other portfolios need a volatility of at least this many grid steps for the Gaussian
+#: kernels on the grid to be accurate; with the default ``grid_density`` the grid is
+#: refined until it holds (at most ``MAX_REFINED_DENSITY`` points per unit of log-wealth
+#: and ``MAX_REFINED_POINTS`` points).
+SMOOTH_VOLATILITY_STEPS = 1.0
+MAX_REFINED_DENSITY = 1000.0
+MAX_REFINED_POINTS = 40_000
 _SQRT_2PI = math.sqrt(2.0 * math.pi)
 
 
@@ -95,6 +108,73 @@ class _Representation:
     jump_index: int  # boundary k (between cells k-1 and k) moved to jump_log; -1 if none
     jump_log: float
     extra_jumps: tuple[tuple[int, float], ...] = ()  # more (k, log) boundaries (general class)
+    # width (standard deviation in log-wealth) of each extra jump: a jump carried back by a
+    # sharp portfolio with volatility > 0 is a steep ramp rather than a step (0 if empty)
+    jump_widths: tuple[float, ...] = ()
+    # the value as sharp portfolios read it (only where some portfolio is sharp)
+    sharp: _SharpView | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class _SharpView:
+    """A value function as :func:`_sharp_continuation` reads it: the sum of its steps,
+    ``size Phi((x - b) / w)`` (``size 1{x >= b}`` where ``w = 0``), and of a continuous
+    remainder, linear between knots (the grid points and exact samples of the value around
+    each step), constant beyond the last knots."""
+
+    knot_x: np.ndarray  # (K,) sorted log-wealth
+    knot_v: np.ndarray  # (K,) remainder there
+    step_x: np.ndarray  # (J,) sorted log-wealth of the steps
+    step_size: np.ndarray  # (J,)
+    step_width: np.ndarray  # (J,)
+    # the remainder as a sum of hinges max(x - k, 0) (slope changes at each knot), and
+    # split as the grid-only interpolation (G,) plus the hinges near the extra knots
+    knot_delta: np.ndarray = field(default=None)  # (K,)
+    grid_delta: np.ndarray = field(default=None)  # (G,)
+    extra_x: np.ndarray = field(default=None)
+    extra_delta: np.ndarray = field(default=None)
+
+    def steps_at(self, at: np.ndarray, sigma: float) -> np.ndarray:
+        """``sum_i size_i P(at + sigma Z >= b_i + w_i Z_i)``: the steps seen from ``at``."""
+        total = np.concatenate([[0.0], np.cumsum(self.step_size)])
+        out = total[np.searchsorted(self.step_x, at, side="right")]
+        spread = np.sqrt(self.step_width**2 + sigma**2)
+        if not spread.any():
+            return out
+        reach = _SHARP_TAIL_SIGMAS * float(spread.max())
+        rows, i = _pairs(np.searchsorted(self.step_x, at - reach, side="left"),
+                         np.searchsorted(self.step_x, at + reach, side="right"))
+        distance = at[rows] - self.step_x[i]
+        width = spread[i]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            smooth = ndtr(distance / np.where(width > 0.0, width, 1.0))
+        above = np.where(width > 0.0, smooth, distance >= 0.0)
+        out += np.bincount(rows, self.step_size[i] * (above - (distance >= 0.0)),
+                           minlength=at.shape[0])
+        return out
+
+    def step_density(self, at: np.ndarray, sigma: float) -> np.ndarray:
+        """Derivative of :meth:`steps_at` in ``at`` (``sigma > 0``)."""
+        out = np.zeros(at.shape)
+        spread = np.sqrt(self.step_width**2 + sigma**2)
+        if not spread.size:
+            return out
+        reach = _SHARP_TAIL_SIGMAS * float(spread.max())
+        rows, i = _pairs(np.searchsorted(self.step_x, at - reach, side="left"),
+                         np.searchsorted(self.step_x, at + reach, side="right"))
+        z = (at[rows] - self.step_x[i]) / spread[i]
+        out += np.bincount(rows, self.step_size[i] * np.exp(-0.5 * z * z)
+                           / (_SQRT_2PI * spread[i]), minlength=at.shape[0])
+        return out
+
+
+def _pairs(low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every (row, index) with ``low[row] <= index < high[row]``, flattened (row-major)."""
+    counts = np.maximum(high - low, 0)
+    rows = np.repeat(np.arange(low.shape[0]), counts)
+    starts = np.cumsum(counts) - counts
+    index = np.arange(rows.shape[0]) - np.repeat(starts - low, counts)
+    return rows, index
 
 
 @dataclass(frozen=True, eq=False)
@@ -126,6 +206,10 @@ class DPSolution:
     grid_density: float = DEFAULT_GRID_DENSITY
     solve_seconds: float = 0.0
     decision_policy: np.ndarray | None = field(repr=False, default=None)  # (T+1, G) general class
+    # the transition kernels and V_{t+1} of each year t < T, for the exact continuation of
+    # sharp (near-riskless) portfolios
+    kernels: _Kernels | None = field(repr=False, default=None)
+    next_values: tuple[_Representation, ...] = field(repr=False, default=())
 
     @property
     def general(self) -> bool:
@@ -138,7 +222,10 @@ class DPSolution:
         return np.log(self.wealth_grid)
 
     def _continuation_at(self, t: int, log_wealth: np.ndarray) -> np.ndarray:
-        """Continuation value per portfolio at post-goal log-wealth, (N, n), cubic Hermite."""
+        """Continuation value per portfolio at post-goal log-wealth, (N, n).
+
+        Cubic Hermite for the smooth portfolios, exact for the sharp ones.
+        """
         x0 = math.log(self.wealth_grid[0])
         h = 1.0 / self.grid_density
         grid_size = self.wealth_grid.shape[0]
@@ -149,18 +236,23 @@ class DPSolution:
         q0, q1 = q[left], q[left + 1]
         d0, d1 = dq[left] * h, dq[left + 1] * h
         s2, s3 = s * s, s * s * s
-        return ((2 * s3 - 3 * s2 + 1) * q0 + (s3 - 2 * s2 + s) * d0
-                + (-2 * s3 + 3 * s2) * q1 + (s3 - s2) * d1)
+        values = ((2 * s3 - 3 * s2 + 1) * q0 + (s3 - 2 * s2 + s) * d0
+                  + (-2 * s3 + 3 * s2) * q1 + (s3 - s2) * d1)
+        kernels = self.kernels
+        if kernels is not None and kernels.sharp_columns.size:
+            values[:, kernels.sharp_columns] = _off_grid(
+                self.next_values[t], kernels, x0, log_wealth, kernels.sharp_columns)
+        return values
 
     def _best_continuation(self, t: int, log_wealth: np.ndarray
                            ) -> tuple[np.ndarray, np.ndarray]:
         """Best continuation value and its portfolio at post-goal log-wealth, (N,) each.
 
-        See :func:`_hermite_best`.
+        See :func:`_best_continuation`.
         """
-        return _hermite_best(self.continuation[t], self.continuation_slope[t],
-                             self.portfolio_choice[t], math.log(self.wealth_grid[0]),
-                             1.0 / self.grid_density, log_wealth)
+        return _best_continuation(self.continuation[t], self.continuation_slope[t],
+                                  self.portfolio_choice[t], self.kernels, self.next_values[t],
+                                  math.log(self.wealth_grid[0]), log_wealth)
 
     def act(self, t: int, wealth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Optimal ``(take, portfolio)`` at year ``t`` for pre-goal wealth (any values, 1-D).
@@ -235,8 +327,44 @@ class DPSolution:
         return cont + take * self.problem.utility_by_time[t]
 
 
+def _best_continuation(q: np.ndarray, dq: np.ndarray, choice: np.ndarray, kernels: _Kernels,
+                       next_value: _Representation, x0: float, log_wealth: np.ndarray
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """Best continuation value and its portfolio at post-decision log-wealth, (N,) each.
+
+    The smooth portfolios by :func:`_hermite_best` (``choice``: the best smooth portfolio
+    at each grid point); the sharp ones exactly from ``next_value`` (``V_{t+1}``). Ties go
+    to the lower portfolio index, as ``argmax`` does.
+    """
+    sharp = kernels.sharp_columns
+    if sharp.size < kernels.sharp.shape[0]:
+        best_value, best_portfolio = _hermite_best(q, dq, choice, x0, kernels.h, log_wealth,
+                                                   None if not sharp.size else kernels.sharp)
+    else:
+        best_value = np.full(log_wealth.shape, -np.inf)
+        best_portfolio = np.zeros(log_wealth.shape, dtype=np.intp)
+    if sharp.size:
+        exact = _off_grid(next_value, kernels, x0, log_wealth, sharp)
+        for c, j in enumerate(sharp):
+            better = (exact[:, c] > best_value) | ((exact[:, c] == best_value)
+                                                   & (j < best_portfolio))
+            best_value[better] = exact[better, c]
+            best_portfolio[better] = j
+    return best_value, best_portfolio
+
+
+def _smooth_choice(q: np.ndarray, kernels: _Kernels) -> np.ndarray:
+    """Index of the best smooth portfolio at each grid point, (G,) (0 if none is smooth)."""
+    if not kernels.sharp_columns.size:
+        return q.argmax(axis=1)
+    if not kernels.smooth_columns.size:
+        return np.zeros(q.shape[0], dtype=np.intp)
+    return kernels.smooth_columns[q[:, kernels.smooth_columns].argmax(axis=1)]
+
+
 def _hermite_best(q: np.ndarray, dq: np.ndarray, choice: np.ndarray, x0: float, h: float,
-                  log_wealth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                  log_wealth: np.ndarray, excluded: np.ndarray | None = None
+                  ) -> tuple[np.ndarray, np.ndarray]:
     """Best continuation value and its portfolio at post-goal log-wealth, (N,) each.
 
     Candidates are the portfolios from the one optimal at the grid point on
@@ -244,7 +372,7 @@ def _hermite_best(q: np.ndarray, dq: np.ndarray, choice: np.ndarray, x0: float, 
     the frontier, and the optimal one moves through them as wealth moves);
     each is evaluated by cubic Hermite interpolation of ``q`` (G, n) with slopes
     ``dq`` and the best is kept. Where both grid points agree (almost everywhere)
-    only one is evaluated.
+    only one is evaluated. Portfolios marked in ``excluded`` (n,) are skipped.
     """
     grid_size = q.shape[0]
     position = np.clip((log_wealth - x0) / h, 0.0, grid_size - 1.0)
@@ -267,6 +395,9 @@ def _hermite_best(q: np.ndarray, dq: np.ndarray, choice: np.ndarray, x0: float, 
     for offset in range(1, int(span.max(initial=0)) + 1):
         rows = np.flatnonzero(span >= offset)
         candidate = lowest[rows] + offset
+        if excluded is not None:
+            keep = ~excluded[candidate]
+            rows, candidate = rows[keep], candidate[keep]
         value = hermite(rows, candidate)
         better = value > best_value[rows]
         best_value[rows[better]] = value[better]
@@ -274,24 +405,59 @@ def _hermite_best(q: np.ndarray, dq: np.ndarray, choice: np.ndarray, x0: float, 
     return best_value, best_portfolio
 
 
+def _probability_below(bound_minus_mean: np.ndarray, sigma: float) -> np.ndarray:
+    """``P(mean + sigma Z < bound)`` from ``bound - mean``; ``sigma = 0`` is deterministic growth.
+
+    With ``sigma = 0`` wealth that lands exactly on a boundary counts as above it (a goal
+    whose cost equals the wealth is affordable), as in the envs.
+    """
+    if sigma > 0.0:
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            return ndtr(bound_minus_mean / sigma)
+    return (np.asarray(bound_minus_mean) > 0.0).astype(np.float64)
+
+
+def _probability_above(mean_minus_bound: np.ndarray, sigma: float) -> np.ndarray:
+    """``P(mean + sigma Z >= bound)`` from ``mean - bound`` (see :func:`_probability_below`)."""
+    if sigma > 0.0:
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            return ndtr(mean_minus_bound / sigma)
+    return (np.asarray(mean_minus_bound) >= 0.0).astype(np.float64)
+
+
 class _Kernels:
-    """Per-portfolio transition kernels on the uniform log grid."""
+    """Per-portfolio transition kernels on the uniform log grid.
+
+    ``sharp`` marks the sharp portfolios (see ``SHARP_WIDTH_STEPS``; none by default).
+    The convolution of the piecewise-constant value with so narrow a kernel would be a
+    staircase at the grid's scale: each year would round wealth to a grid cell, a bias
+    that adds up over the horizon, and the cubic interpolation of ``act`` could not follow
+    it. Where a portfolio is sharp, every portfolio reads the value through its sharp view
+    instead (:func:`_read_view`).
+    """
 
     def __init__(self, log_drifts: np.ndarray, sigmas: np.ndarray, h: float,
-                 tail_sigmas: float) -> None:
+                 tail_sigmas: float, sharp: np.ndarray | None = None) -> None:
         self.log_drifts = log_drifts
         self.sigmas = sigmas
         self.h = h
+        self.sharp = np.zeros(sigmas.shape, dtype=bool) if sharp is None else sharp
+        self.smooth_columns = np.flatnonzero(~self.sharp)
+        self.sharp_columns = np.flatnonzero(self.sharp)
         reach = tail_sigmas * sigmas + np.abs(log_drifts)
         self.half_widths = np.ceil(reach / h).astype(int) + 1
         self.pad = int(2 * self.half_widths.max() + 2)
         self.cell_kernels = []  # probability of landing in cell i + d, d = -L..L (reversed)
         self.slope_kernels = []  # density at boundary i + d - 1/2 (for the derivative)
-        for m, s, half in zip(log_drifts, sigmas, self.half_widths, strict=True):
+        for m, s, half, sharp in zip(log_drifts, sigmas, self.half_widths, self.sharp,
+                                     strict=True):
             d = np.arange(-half, half + 1, dtype=np.float64)
-            upper = ndtr(((d + 0.5) * h - m) / s)
-            lower = ndtr(((d - 0.5) * h - m) / s)
+            upper = _probability_below((d + 0.5) * h - m, s)
+            lower = _probability_below((d - 0.5) * h - m, s)
             self.cell_kernels.append((upper - lower)[::-1].copy())
+            if sharp:
+                self.slope_kernels.append(np.zeros_like(d))
+                continue
             z = ((d - 0.5) * h - m) / s
             self.slope_kernels.append((np.exp(-0.5 * z * z) / (_SQRT_2PI * s))[::-1].copy())
 
@@ -304,6 +470,12 @@ def _on_grid(rep: _Representation, kernels: _Kernels, log_grid: np.ndarray
     n = kernels.sigmas.shape[0]
     q = np.empty((grid_size, n))
     dq = np.empty((grid_size, n))
+    if rep.sharp is not None:  # every portfolio reads the value the same way
+        for j in range(n):
+            q[:, j], dq[:, j] = _read_view_on_grid(rep.sharp, log_grid,
+                                                   float(kernels.log_drifts[j]),
+                                                   float(kernels.sigmas[j]))
+        return q, dq
     jumps = np.zeros(grid_size + 1)
     jumps[1:grid_size] = np.diff(values)  # D_k at boundary k (between cells k-1 and k)
     for j in range(n):
@@ -322,31 +494,47 @@ def _on_grid(rep: _Representation, kernels: _Kernels, log_grid: np.ndarray
 
 
 def _moved_boundary_correction(rep: _Representation, kernels: _Kernels, sources: np.ndarray,
-                               q: np.ndarray, dq: np.ndarray | None, x0: float) -> None:
-    """Shift the boundary between cells k-1 and k from the midpoint to ``jump_log`` (in place)."""
+                               q: np.ndarray, dq: np.ndarray | None, x0: float,
+                               columns: np.ndarray | None = None) -> None:
+    """Shift the boundary between cells k-1 and k from the midpoint to ``jump_log`` (in place).
+
+    ``q`` holds the portfolios ``columns`` (default: all).
+    """
     k = rep.jump_index
     jump = rep.values[k] - rep.values[k - 1]
     midpoint = x0 + (k - 0.5) * kernels.h
-    mean = sources[:, None] + kernels.log_drifts[None, :]
-    s = kernels.sigmas[None, :]
-    z_new = (mean - rep.jump_log) / s
-    z_mid = (mean - midpoint) / s
-    q += jump * (ndtr(z_new) - ndtr(z_mid))
-    if dq is not None:
-        dq += jump * (np.exp(-0.5 * z_new**2) - np.exp(-0.5 * z_mid**2)) / (_SQRT_2PI * s)
+    columns = np.arange(kernels.sigmas.shape[0]) if columns is None else columns
+    for c, j in enumerate(columns):
+        mean = sources + kernels.log_drifts[j]
+        s = float(kernels.sigmas[j])
+        q[:, c] += jump * (_probability_above(mean - rep.jump_log, s)
+                           - _probability_above(mean - midpoint, s))
+        if dq is not None and not kernels.sharp[j]:
+            z_new = (mean - rep.jump_log) / s
+            z_mid = (mean - midpoint) / s
+            dq[:, c] += jump * (np.exp(-0.5 * z_new**2) - np.exp(-0.5 * z_mid**2)) / (
+                _SQRT_2PI * s)
 
 
-def _off_grid(rep: _Representation, kernels: _Kernels, x0: float, sources: np.ndarray
-              ) -> np.ndarray:
-    """Continuation value from arbitrary post-goal log-wealth ``sources``, (S, n), exact."""
+def _off_grid(rep: _Representation, kernels: _Kernels, x0: float, sources: np.ndarray,
+              columns: np.ndarray | None = None) -> np.ndarray:
+    """Continuation value from arbitrary post-goal log-wealth ``sources``, exact.
+
+    Returns (S, n), or (S, len(columns)) for the portfolios ``columns``.
+    """
     values = rep.values
     grid_size = values.shape[0]
     pad = kernels.pad
     padded = np.concatenate([np.full(pad, values[0]), values, np.full(pad, values[-1])])
     h = kernels.h
-    out = np.empty((sources.shape[0], kernels.sigmas.shape[0]))
-    for j, (m, s, half) in enumerate(zip(kernels.log_drifts, kernels.sigmas,
-                                         kernels.half_widths, strict=True)):
+    columns = np.arange(kernels.sigmas.shape[0]) if columns is None else columns
+    out = np.empty((sources.shape[0], len(columns)))
+    if rep.sharp is not None:  # every portfolio reads the value the same way
+        for c, j in enumerate(columns):
+            out[:, c] = _sharp_continuation(rep, kernels, sources, int(j))
+        return out
+    for c, j in enumerate(columns):
+        m, s, half = kernels.log_drifts[j], float(kernels.sigmas[j]), kernels.half_widths[j]
         # clamp far outside the grid, where the value is the (constant) end cell's
         lo = x0 - (pad - half - 1) * h
         hi = x0 + (grid_size - 1 + pad - half - 1) * h
@@ -356,17 +544,143 @@ def _off_grid(rep: _Representation, kernels: _Kernels, x0: float, sources: np.nd
         cells = centre[:, None] + offsets[None, :-1]
         # boundary below cell c is at x0 + (c - pad - 1/2) h
         bounds = x0 + (centre[:, None] + offsets[None, :] - pad - 0.5) * h
-        cdf = ndtr((bounds - mean[:, None]) / s)
+        cdf = _probability_below(bounds - mean[:, None], s)
         prob = np.diff(cdf, axis=1)
-        out[:, j] = np.einsum("ij,ij->i", prob, padded[cells])
+        out[:, c] = np.einsum("ij,ij->i", prob, padded[cells])
         # mass beyond the window lies in constant regions at this point's scale
-        out[:, j] += cdf[:, 0] * padded[cells[:, 0]] + (1.0 - cdf[:, -1]) * padded[cells[:, -1]]
-    if rep.jump_index > 0:
-        _moved_boundary_correction(rep, kernels, sources, out, None, x0)
-    for k, jump_log in rep.extra_jumps:
+        out[:, c] += cdf[:, 0] * padded[cells[:, 0]] + (1.0 - cdf[:, -1]) * padded[cells[:, -1]]
+    for k, jump_log, _ in _jumps(rep):
         _moved_boundary_correction(_Representation(values, k, jump_log), kernels, sources,
-                                   out, None, x0)
+                                   out, None, x0, columns)
     return out
+
+
+def _jumps(rep: _Representation) -> list[tuple[int, float, float]]:
+    """Every (boundary index, log-wealth, width) at which ``rep``'s value jumps."""
+    jumps = [(rep.jump_index, rep.jump_log, 0.0)] if rep.jump_index > 0 else []
+    widths = rep.jump_widths or (0.0,) * len(rep.extra_jumps)
+    return jumps + [(k, b, w) for (k, b), w in zip(rep.extra_jumps, widths, strict=True)]
+
+
+def _sharp_continuation(rep: _Representation, kernels: _Kernels, sources: np.ndarray,
+                        j: int) -> np.ndarray:
+    """Continuation value of portfolio ``j`` from log-wealth ``sources`` read from
+    ``rep.sharp`` (see :func:`_read_view`), (S,)."""
+    view = rep.sharp
+    if view is None:
+        raise RuntimeError("a sharp portfolio needs the value's sharp view")
+    return _read_view(view, sources + kernels.log_drifts[j], float(kernels.sigmas[j]))[0]
+
+
+def _read_view(view: _SharpView, landing: np.ndarray, sigma: float, slope: bool = False
+               ) -> tuple[np.ndarray, np.ndarray | None]:
+    """``E[V(y + sigma Z)]`` at each ``y`` of ``landing`` (and its derivative if ``slope``).
+
+    Integrates the view (steps plus a piecewise-linear remainder) exactly against the
+    normal law: a step of width ``w`` becomes one of width ``sqrt(w^2 + sigma^2)``, the
+    remainder, a sum of hinges ``delta_k max(x - k, 0)``, gains ``delta_k sigma
+    gap((y - k) / sigma)`` from each knot within ``_SHARP_TAIL_SIGMAS`` standard deviations
+    (:func:`_hinge_gap`; beyond, the gap is below 1e-16). Exact for ``sigma = 0`` (a riskless
+    portfolio) given the knots; the derivative is 0 there.
+    """
+    sigma = sigma if sigma >= _NEGLIGIBLE_SPREAD else 0.0
+    out = np.interp(landing, view.knot_x, view.knot_v) + view.steps_at(landing, sigma)
+    if sigma == 0.0:
+        return out, (np.zeros(landing.shape) if slope else None)
+    reach = _SHARP_TAIL_SIGMAS * sigma
+    gap, below = _near_hinges(view.knot_x, view.knot_delta, landing, sigma, reach, slope)
+    out += gap
+    if not slope:
+        return out, None
+    # slope of the remainder: the hinges at or below y, smoothed near y
+    slopes = np.concatenate([[0.0], np.cumsum(view.knot_delta)])
+    derivative = slopes[np.searchsorted(view.knot_x, landing, side="right")] + below
+    return out, derivative + view.step_density(landing, sigma)
+
+
+def _read_view_on_grid(view: _SharpView, log_grid: np.ndarray, drift: float, sigma: float
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_read_view` from every grid point (landing at ``x_i + drift``), with slopes.
+
+    The grid's hinges are one convolution (the grid is uniform); only the hinges near the
+    extra knots are summed one by one.
+    """
+    landing = log_grid + drift
+    if sigma < _NEGLIGIBLE_SPREAD:
+        return _read_view(view, landing, 0.0, slope=True)  # type: ignore[return-value]
+    h = float(log_grid[1] - log_grid[0])
+    reach = _SHARP_TAIL_SIGMAS * sigma
+    half = int(math.ceil((reach + abs(drift)) / h)) + 1
+    z = (np.arange(-half, half + 1) * h + drift) / sigma  # (y_i - x_c) / sigma for i - c = n
+    size = log_grid.shape[0]
+    out = np.interp(landing, view.knot_x, view.knot_v) + view.steps_at(landing, sigma)
+    out += np.convolve(view.grid_delta, sigma * _hinge_gap(z))[half:half + size]
+    derivative = np.convolve(view.grid_delta, ndtr(z) - (z >= 0.0))[half:half + size]
+    gap, below = _near_hinges(view.extra_x, view.extra_delta, landing, sigma, reach, True)
+    out += gap
+    slopes = np.concatenate([[0.0], np.cumsum(view.knot_delta)])
+    derivative += slopes[np.searchsorted(view.knot_x, landing, side="right")] + below
+    return out, derivative + view.step_density(landing, sigma)
+
+
+def _near_hinges(knots: np.ndarray, delta: np.ndarray, at: np.ndarray, sigma: float,
+                 reach: float, slope: bool) -> tuple[np.ndarray, np.ndarray]:
+    """``sum_k delta_k sigma gap((at - k) / sigma)`` over the knots within ``reach`` of each
+    point, and (if ``slope``) its derivative ``sum_k delta_k (Phi(.) - 1{at >= k})``."""
+    rows, k = _pairs(np.searchsorted(knots, at - reach, side="left"),
+                     np.searchsorted(knots, at + reach, side="right"))
+    z = (at[rows] - knots[k]) / sigma
+    gap = np.bincount(rows, delta[k] * sigma * _hinge_gap(z), minlength=at.shape[0])
+    if not slope:
+        return gap, np.zeros(0)
+    below = np.bincount(rows, delta[k] * (ndtr(z) - (z >= 0.0)), minlength=at.shape[0])
+    return gap, below
+
+
+#: Standard deviations beyond which a sharp portfolio's landing law is taken as its tail.
+_SHARP_TAIL_SIGMAS = 8.0
+#: Spreads in log-wealth below this are read as 0: far below the resolution of float64
+#: log-wealth, where a volatility of 1e-300 and a riskless asset cannot be told apart.
+_NEGLIGIBLE_SPREAD = 1e-12
+#: Knots that sample a ramp of width ``w`` (in widths from its centre): exact values of the
+#: value function there, so that the remainder follows whatever differs from a smoothed
+#: step (a step under a max with another portfolio's value).
+_RAMP_KNOTS = np.linspace(-4.0, 4.0, 17)
+
+
+def _hinge_gap(z: np.ndarray) -> np.ndarray:
+    """``E[max(z + Z, 0)] - max(z, 0)``: what a unit normal adds to a hinge at distance z."""
+    return z * ndtr(z) + np.exp(-0.5 * z * z) / _SQRT_2PI - np.maximum(z, 0.0)
+
+
+def _sharp_view(values: np.ndarray, log_grid: np.ndarray, jumps: tuple[_Jump, ...]
+                ) -> _SharpView:
+    """The sharp view of a value with grid values ``values`` and the jumps ``jumps``."""
+    ordered = sorted(jumps, key=lambda jump: jump.place)
+    steps = _SharpView(np.zeros(0), np.zeros(0),
+                       np.array([jump.place for jump in ordered], dtype=np.float64),
+                       np.array([jump.size for jump in ordered], dtype=np.float64),
+                       np.array([jump.width for jump in ordered], dtype=np.float64))
+    x = np.concatenate([log_grid, *(jump.knot_x for jump in ordered)])
+    v = np.concatenate([values, *(jump.knot_v for jump in ordered)])
+    inside = (x >= log_grid[0]) & (x <= log_grid[-1])
+    knot_x, first = np.unique(x[inside], return_index=True)
+    knot_v = v[inside][first] - steps.steps_at(knot_x, 0.0)
+    knot_delta = _slope_changes(knot_x, knot_v)
+    on_grid = np.searchsorted(knot_x, log_grid)  # the grid points are knots
+    grid_delta = _slope_changes(log_grid, knot_v[on_grid])
+    extra = knot_delta.copy()
+    extra[on_grid] -= grid_delta
+    near = np.flatnonzero(extra)
+    return _SharpView(knot_x, knot_v, steps.step_x, steps.step_size, steps.step_width,
+                      knot_delta, grid_delta, knot_x[near], extra[near])
+
+
+def _slope_changes(x: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Slope change at each knot of the piecewise-linear (constant beyond the ends) function
+    through ``(x, v)``: the coefficients of its hinges ``max(x - x_k, 0)``."""
+    slopes = np.concatenate([[0.0], np.diff(v) / np.diff(x), [0.0]])
+    return np.diff(slopes)
 
 
 def _grid_bounds(problem: GBWMProblem, wealth_floor: float, upper_sigmas: float
@@ -389,6 +703,7 @@ def _jump_index(log_grid: np.ndarray, log_cost: float) -> int:
 
 
 def solve_dp(problem: GBWMProblem, *, grid_density: float = DEFAULT_GRID_DENSITY,
+             refine: bool = True,
              grid_points: int | None = None, wealth_floor: float = 1e-2,
              upper_sigmas: float = 5.0, tail_sigmas: float = 7.0) -> DPSolution:
     """Solve ``problem`` exactly (up to the grid) by backward Bellman recursion.
@@ -396,26 +711,33 @@ def solve_dp(problem: GBWMProblem, *, grid_density: float = DEFAULT_GRID_DENSITY
     Parameters
     ----------
     grid_density: grid points per unit of log-wealth (default 50, i.e. 2% steps).
-    grid_points: if given, the total number of grid points (overrides ``grid_density``).
+    refine: raise the density where a portfolio's small volatility needs it
+        (``SMOOTH_VOLATILITY_STEPS``; a riskless or near-riskless one is solved exactly on any
+        grid). ``False`` keeps the grid as given, as earlier versions did.
+    grid_points: if given, the total number of grid points (overrides ``grid_density``
+        and ``refine``).
     wealth_floor: bottom of the grid as a fraction of min(W0, cheapest goal cost).
     upper_sigmas: top of the grid in standard deviations of log-wealth over the horizon.
     tail_sigmas: transition probabilities are computed within +-``tail_sigmas`` sigma.
     """
     if not isinstance(problem, GBWMProblem):
         raise ValueError(f"problem must be a GBWMProblem, got {type(problem).__name__}")
-    if problem.horizon > 100:
-        raise ValueError(f"problem.horizon must be in 1..100 for the DP solver, got "
-                         f"{problem.horizon}")
+    check_horizon(problem.horizon)
     wealth_floor = _check_range(wealth_floor, "wealth_floor", 1e-8, 0.5)
     upper_sigmas = _check_range(upper_sigmas, "upper_sigmas", 1.0, 20.0)
     tail_sigmas = _check_range(tail_sigmas, "tail_sigmas", 3.0, 12.0)
     start = time.perf_counter()
-    if problem_arrays(problem).general:
-        return _solve_general(problem, grid_density, grid_points, wealth_floor, upper_sigmas,
-                              tail_sigmas, start)
-    x_low, x_high = _grid_bounds(problem, wealth_floor, upper_sigmas)
-    grid_density, grid_size, h, log_grid, wealth_grid = _log_wealth_grid(
-        x_low, x_high, grid_density, grid_points)
+    arrays = problem_arrays(problem)
+    x_low, x_high = (_general_grid_bounds(problem, arrays, wealth_floor, upper_sigmas)
+                     if arrays.general else _grid_bounds(problem, wealth_floor, upper_sigmas))
+    if not isinstance(refine, bool):
+        raise ValueError(f"refine must be True or False, got {refine!r}")
+    grid, sharp = _plan_grid(problem, x_low, x_high, grid_density, grid_points, refine)
+    if arrays.general or sharp.any():
+        # a sharp portfolio carries the value's jumps to new places every year, which the
+        # general solver tracks (``_value_jumps``); the paper family is a case of it
+        return _solve_general(problem, grid, sharp, tail_sigmas, start)
+    grid_density, grid_size, h, log_grid, wealth_grid = grid
     horizon = problem.horizon
     costs, utilities, has_goal = problem.cost_by_time, problem.utility_by_time, problem.has_goal
     portfolios = problem.portfolios
@@ -427,6 +749,7 @@ def solve_dp(problem: GBWMProblem, *, grid_density: float = DEFAULT_GRID_DENSITY
     portfolio_policy = np.zeros((horizon + 1, grid_size), dtype=np.intp)
     continuation = np.empty((horizon, grid_size, n))
     continuation_slope = np.empty((horizon, grid_size, n))
+    choice = np.empty((horizon, grid_size), dtype=np.intp)
 
     def representation(t: int) -> _Representation:
         if has_goal[t] and costs[t] > 0.0:
@@ -442,6 +765,7 @@ def solve_dp(problem: GBWMProblem, *, grid_density: float = DEFAULT_GRID_DENSITY
         rep = representation(t + 1)
         q, dq = _on_grid(rep, kernels, log_grid)
         continuation[t], continuation_slope[t] = q, dq
+        choice[t] = _smooth_choice(q, kernels)
         keep_best = q.argmax(axis=1)
         v = q[rows, keep_best]
         portfolio = keep_best
@@ -465,7 +789,7 @@ def solve_dp(problem: GBWMProblem, *, grid_density: float = DEFAULT_GRID_DENSITY
     expected = _value_at_initial_wealth(problem, representation(1) if horizon >= 1 else None,
                                         kernels, x_low)
     for table in (wealth_grid, value, take_policy, portfolio_policy, continuation,
-                  continuation_slope):
+                  continuation_slope, choice):
         table.setflags(write=False)
     return DPSolution(
         problem=problem,
@@ -476,9 +800,11 @@ def solve_dp(problem: GBWMProblem, *, grid_density: float = DEFAULT_GRID_DENSITY
         portfolio_policy=portfolio_policy,
         continuation=continuation,
         continuation_slope=continuation_slope,
-        portfolio_choice=continuation.argmax(axis=2),
+        portfolio_choice=choice,
         grid_density=float(grid_density),
         solve_seconds=time.perf_counter() - start,
+        kernels=kernels,
+        next_values=tuple(representation(t + 1) for t in range(horizon)),
     )
 
 
@@ -550,42 +876,166 @@ def _general_jumps(arrays: ProblemArrays, t: int, log_grid: np.ndarray
     return tuple(sorted(jumps.items()))
 
 
+#: Log-wealth distance below a candidate step at which ``_value_jumps`` samples the value,
+#: and the smallest rise (relative to the value's scale) it keeps as a jump.
+_JUMP_PROBE = 1e-9
+_JUMP_TOLERANCE = 1e-9
+
+
+@dataclass(frozen=True)
+class _Jump:
+    """A jump of ``V_t`` at log-wealth ``place``: a step (``width`` 0) or a steep ramp."""
+
+    cell: int  # boundary index k of the grid cell it sits in (x_{k-1} < place <= x_k)
+    place: float
+    width: float  # standard deviation in log-wealth of a ramp; 0 for a step
+    size: float  # rise across it
+    knot_x: np.ndarray  # where the value was sampled around it (log-wealth)
+    knot_v: np.ndarray  # the value there
+
+
+#: Largest number of jumps tracked in one year (the largest kept); bounds the work of a
+#: problem whose thresholds multiply year after year.
+_MAX_TRACKED_JUMPS = 1024
+
+
+def _value_jumps(arrays: ProblemArrays, t: int, log_grid: np.ndarray, kernels: _Kernels,
+                 next_jumps: tuple[_Jump, ...], value_of) -> tuple[_Jump, ...]:
+    """Where ``V_t`` jumps (needed only where some portfolio is sharp).
+
+    ``V_t`` jumps where a decision becomes affordable (a step), and a sharp portfolio
+    ``j`` carries each jump of ``V_{t+1}`` at ``b`` (width ``w``) back to post-decision
+    log-wealth ``y = b - m_j``, widened to ``sqrt(w^2 + s_j^2)``: ``V_t`` jumps at wealth
+    ``c_d - I(t) + exp(y)`` for each decision ``d``, its width scaled by the derivative of
+    log-wealth. Each candidate is sampled with ``value_of(wealth)``: just either side of a
+    step, across a ramp at ``_RAMP_KNOTS`` widths; candidates that do not rise are dropped.
+    """
+    count = int(arrays.decisions_per_year[t])
+    offsets = arrays.decision_cost[t][:count] - arrays.infusions[t]
+    own = offsets[1:][offsets[1:] > 0.0]
+    points, widths = [np.log(own)], [np.zeros(own.size)]
+    if next_jumps:
+        places = np.array([jump.place for jump in next_jumps])
+        next_widths = np.array([jump.width for jump in next_jumps])
+        for j in kernels.sharp_columns:
+            y = places - kernels.log_drifts[j]
+            width = np.sqrt(next_widths**2 + float(kernels.sigmas[j]) ** 2)
+            width[width < _NEGLIGIBLE_SPREAD] = 0.0
+            wealth = offsets[:, None] + np.exp(y)[None, :]
+            ok = (wealth > 0.0) & np.isfinite(wealth)
+            new_width = width[None, :] * (np.exp(y)[None, :] / np.where(ok, wealth, 1.0))
+            points.append(np.log(wealth[ok]))
+            widths.append(new_width[ok])
+    point_array, width_array = np.concatenate(points), np.concatenate(widths)
+    inside = (point_array > log_grid[0]) & (point_array <= log_grid[-1])
+    pairs = np.unique(np.column_stack([point_array[inside], width_array[inside]]), axis=0)
+    if not pairs.size:
+        return ()
+    result: list[_Jump] = []
+    for is_ramp in (False, True):
+        chosen = pairs[(pairs[:, 1] > 0.0) == is_ramp]
+        if not chosen.size:
+            continue
+        place, width = chosen[:, 0], chosen[:, 1]
+        if is_ramp:
+            knot_x = place[:, None] + width[:, None] * _RAMP_KNOTS[None, :]
+            sample_x = knot_x
+        else:
+            # steps closer than two probes are one step (sampled below the first and above
+            # the last), sampled a hair above: exp(log(c)) may round to just below c
+            first = np.concatenate([[True], np.diff(place) > 2.0 * _JUMP_PROBE])
+            last = np.concatenate([first[1:], [True]])
+            place, width = place[first], width[first]
+            knot_x = np.column_stack([place - _JUMP_PROBE, place])
+            sample_x = np.column_stack([knot_x[:, 0],
+                                        chosen[last, 0] + 1e-3 * _JUMP_PROBE])
+        knot_v = value_of(np.exp(sample_x.ravel())).reshape(knot_x.shape)
+        size = knot_v[:, -1] - knot_v[:, 0]
+        scale = max(1.0, float(np.abs(knot_v).max(initial=0.0)))
+        for i in np.flatnonzero(size > _JUMP_TOLERANCE * scale):
+            result.append(_Jump(_jump_index(log_grid, float(place[i])), float(place[i]),
+                                float(width[i]), float(size[i]), knot_x[i], knot_v[i]))
+    if len(result) > _MAX_TRACKED_JUMPS:
+        result = sorted(result, key=lambda jump: -jump.size)[:_MAX_TRACKED_JUMPS]
+    return tuple(sorted(result, key=lambda jump: jump.place))
+
+
+def _largest_per_cell(jumps: tuple[_Jump, ...]) -> tuple[_Jump, ...]:
+    """One jump per grid cell, the largest: the boundaries the smooth portfolios move."""
+    best: dict[int, _Jump] = {}
+    for jump in jumps:
+        if jump.cell > 0 and (jump.cell not in best or jump.size > best[jump.cell].size):
+            best[jump.cell] = jump
+    return tuple(best[k] for k in sorted(best))
+
+
 def _log_wealth_grid(x_low: float, x_high: float, grid_density: float,
                      grid_points: int | None) -> tuple[float, int, float, np.ndarray, np.ndarray]:
     """The evenly spaced log-wealth grid over [x_low, ...]: ``grid_points`` points, else
-    ``grid_density`` points per unit of log-wealth (validated; at most 200,000 points).
+    ``grid_density`` points per unit of log-wealth (validated; at most
+    ``DP_MAX_GRID_POINTS``).
 
     Returns (density, size, spacing h, log-wealth grid, wealth grid).
     """
     if grid_points is not None:
         if isinstance(grid_points, bool) or not isinstance(grid_points, (int, np.integer)) \
-                or not 10 <= grid_points <= 200_000:
-            raise ValueError(f"grid_points must be an integer in [10, 200000], got "
-                             f"{grid_points!r}")
+                or not 10 <= grid_points <= DP_MAX_GRID_POINTS:
+            raise ValueError(f"grid_points must be an integer in [10, {DP_MAX_GRID_POINTS}], "
+                             f"got {grid_points!r}")
         grid_size = int(grid_points)
         grid_density = (grid_size - 1) / (x_high - x_low)
     else:
         grid_density = _check_range(grid_density, "grid_density", 2.0, 10_000.0)
         grid_size = int(math.ceil((x_high - x_low) * grid_density)) + 1
-        if grid_size > 200_000:
-            raise ValueError(f"grid_density too large: {grid_size} grid points (max 200000); "
-                             f"got grid_density={grid_density}")
+        if grid_size > DP_MAX_GRID_POINTS:
+            span = x_high - x_low
+            raise ValueError(
+                f"grid_density={grid_density:g} needs {grid_size:,} grid points for this "
+                f"problem's wealth range (log-wealth {x_low:.3g} to {x_high:.3g}, i.e. wealth "
+                f"{math.exp(x_low):.3g} to {math.exp(x_high):.3g}); at most "
+                f"{DP_MAX_GRID_POINTS:,} are allowed: use grid_density <= "
+                f"{(DP_MAX_GRID_POINTS - 1) / span:.4g}")
     h = 1.0 / grid_density
     log_grid = x_low + h * np.arange(grid_size)
     return grid_density, grid_size, h, log_grid, np.exp(log_grid)
 
 
-def _solve_general(problem: GBWMProblem, grid_density: float, grid_points: int | None,
-                   wealth_floor: float, upper_sigmas: float, tail_sigmas: float,
-                   start: float) -> DPSolution:
-    """``solve_dp`` for the general class (see the module docstring)."""
+def _plan_grid(problem: GBWMProblem, x_low: float, x_high: float, grid_density: float,
+               grid_points: int | None, refine: bool
+               ) -> tuple[tuple[float, int, float, np.ndarray, np.ndarray], np.ndarray]:
+    """The grid (see :func:`_log_wealth_grid`) and which portfolios are sharp.
+
+    With ``refine``, a portfolio that is neither sharp nor ``SMOOTH_VOLATILITY_STEPS`` grid
+    steps wide gets the grid refined until it is; where the refinement caps stop short of
+    that, it is tracked as sharp.
+    """
+    auto = refine and grid_points is None
+    grid = _log_wealth_grid(x_low, x_high, grid_density, grid_points)
+    h = grid[2]
+    sigmas = problem.portfolios.volatility_array
+    sharp = sigmas * math.sqrt(problem.horizon) < SHARP_WIDTH_STEPS * h
+    narrow = ~sharp & (sigmas < SMOOTH_VOLATILITY_STEPS * h)
+    if auto and narrow.any():
+        refined = min(SMOOTH_VOLATILITY_STEPS / float(sigmas[narrow].min()), MAX_REFINED_DENSITY,
+                      (MAX_REFINED_POINTS - 1) / (x_high - x_low))
+        if refined > grid[0]:
+            grid = _log_wealth_grid(x_low, x_high, refined, None)
+        # those still too narrow for the caps are tracked as sharp (exact at any width)
+        sharp = sharp | (narrow & (sigmas < SMOOTH_VOLATILITY_STEPS * grid[2]))
+    return grid, sharp
+
+
+def _solve_general(problem: GBWMProblem,
+                   grid: tuple[float, int, float, np.ndarray, np.ndarray], sharp_portfolios:
+                   np.ndarray, tail_sigmas: float, start: float) -> DPSolution:
+    """``solve_dp`` for the general class (see the module docstring) on ``grid``."""
     arrays = problem_arrays(problem)
-    x_low, x_high = _general_grid_bounds(problem, arrays, wealth_floor, upper_sigmas)
-    grid_density, grid_size, h, log_grid, wealth_grid = _log_wealth_grid(
-        x_low, x_high, grid_density, grid_points)
+    grid_density, grid_size, h, log_grid, wealth_grid = grid
+    x_low = float(log_grid[0])
     horizon = problem.horizon
     portfolios = problem.portfolios
-    kernels = _Kernels(portfolios.log_drifts, portfolios.volatility_array, h, tail_sigmas)
+    kernels = _Kernels(portfolios.log_drifts, portfolios.volatility_array, h, tail_sigmas,
+                       sharp_portfolios)
     n = problem.num_portfolios
 
     value = np.zeros((horizon + 1, grid_size))
@@ -595,20 +1045,48 @@ def _solve_general(problem: GBWMProblem, grid_density: float, grid_points: int |
     continuation_slope = np.empty((horizon, grid_size, n))
     choice = np.empty((horizon, grid_size), dtype=np.intp)
 
+    sharp = bool(kernels.sharp_columns.size)
+    jumps_by_year: dict[int, tuple[_Jump, ...]] = {}
+
+    representations: dict[int, _Representation] = {}
+
     def representation(t: int) -> _Representation:
-        return _Representation(value[t], -1, 0.0, _general_jumps(arrays, t, log_grid))
+        if t in representations:
+            return representations[t]
+        if not sharp:
+            rep = _Representation(value[t], -1, 0.0, _general_jumps(arrays, t, log_grid))
+        else:
+            moved = _largest_per_cell(jumps_by_year[t])
+            rep = _Representation(value[t], -1, 0.0, tuple((j.cell, j.place) for j in moved),
+                                  tuple(j.width for j in moved),
+                                  _sharp_view(value[t], log_grid, jumps_by_year[t]))
+        representations[t] = rep
+        return rep
 
     decision_policy[horizon] = best_final_decision(arrays, wealth_grid)
     value[horizon] = arrays.decision_utility[horizon][decision_policy[horizon]]
+    if sharp:
+        jumps_by_year[horizon] = _value_jumps(
+            arrays, horizon, log_grid, kernels, (),
+            lambda w: arrays.decision_utility[horizon][best_final_decision(arrays, w)])
     for t in range(horizon - 1, -1, -1):
         q, dq = _on_grid(representation(t + 1), kernels, log_grid)
         continuation[t], continuation_slope[t] = q, dq
-        choice[t] = q.argmax(axis=1)
+        choice[t] = _smooth_choice(q, kernels)
+        next_value = representation(t + 1)
         decision, portfolio, v = _best_decisions(
             arrays, t, wealth_grid,
-            lambda x, t=t: _hermite_best(continuation[t], continuation_slope[t], choice[t],
-                                         x_low, h, x))
+            lambda x, t=t, next_value=next_value: _best_continuation(
+                continuation[t], continuation_slope[t], choice[t], kernels, next_value, x_low,
+                x))
         value[t], decision_policy[t], portfolio_policy[t] = v, decision, portfolio
+        if sharp:
+            jumps_by_year[t] = _value_jumps(
+                arrays, t, log_grid, kernels, jumps_by_year[t + 1],
+                lambda w, t=t, next_value=next_value: _best_decisions(
+                    arrays, t, w, lambda x: _best_continuation(
+                        continuation[t], continuation_slope[t], choice[t], kernels,
+                        next_value, x_low, x))[2])
 
     expected = _general_value_at_initial_wealth(problem, arrays, representation(1), kernels,
                                                 x_low)
@@ -629,6 +1107,8 @@ def _solve_general(problem: GBWMProblem, grid_density: float, grid_points: int |
         grid_density=float(grid_density),
         solve_seconds=time.perf_counter() - start,
         decision_policy=decision_policy,
+        kernels=kernels,
+        next_values=tuple(representation(t + 1) for t in range(horizon)),
     )
 
 

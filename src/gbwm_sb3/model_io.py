@@ -16,15 +16,30 @@ policy classes come from a fixed allow-list by name, the problem from the YAML f
 the network from the JSON hyperparameters, and the weights through
 ``torch.load(weights_only=True)``, which refuses anything but tensors and plain containers.
 Nothing in the directory can make it import a module or call a function.
+
+Nothing in the directory can make it allocate much either: every size is checked
+against a documented bound before anything is built. The files are capped
+(:data:`MAX_MANIFEST_BYTES`, :data:`MAX_TENSOR_FILE_BYTES`, and the problem file's own
+:data:`~gbwm_sb3.problem.files.MAX_PROBLEM_FILE_BYTES`); the manifest's ``n_envs``,
+``n_steps`` and their product are bounded by :data:`~gbwm_sb3.common.limits.MAX_N_ENVS`
+and :data:`~gbwm_sb3.common.limits.MAX_ROLLOUT_STEPS` (the bounds training has),
+``batch_size`` by the latter, ``n_epochs`` by :data:`MAX_N_EPOCHS`, ``net_arch`` by
+:data:`MAX_LAYERS`, :data:`MAX_LAYER_WIDTH` and :data:`MAX_HIDDEN_WEIGHTS`, and the
+problem's horizon by :data:`~gbwm_sb3.common.limits.MAX_HORIZON`. Weights that hold NaN
+or infinite values are refused. Every refusal is an :class:`UnsafeModelFileError` naming
+the file, the field and the allowed range (a problem file that cannot be read raises
+:class:`~gbwm_sb3.problem.files.ProblemFileError`; both are ``ValueError``).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
 import platform
+import shutil
+import tempfile
+import zipfile
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
@@ -35,7 +50,16 @@ import torch
 from stable_baselines3 import PPO
 from torch import nn
 
-from gbwm_sb3.problem.files import load_problem, save_problem
+from gbwm_sb3.common.limits import MAX_N_ENVS, MAX_ROLLOUT_STEPS, MAX_SEED
+from gbwm_sb3.common.untrusted import (
+    MAX_JSON_DEPTH,
+    check_zip_directory,
+    load_json,
+    read_capped,
+    sha256_file,
+    shown,
+)
+from gbwm_sb3.problem.files import MAX_PROBLEM_FILE_BYTES, load_problem, save_problem
 from gbwm_sb3.problem.model import GBWMProblem
 
 __all__ = [
@@ -46,6 +70,14 @@ __all__ = [
     "WEIGHTS_FILE",
     "OPTIMIZER_FILE",
     "SB3_ZIP_FILE",
+    "MAX_MANIFEST_BYTES",
+    "MAX_MANIFEST_DEPTH",
+    "MAX_TENSOR_FILE_BYTES",
+    "MAX_N_EPOCHS",
+    "MAX_LAYERS",
+    "MAX_LAYER_WIDTH",
+    "MAX_HIDDEN_WEIGHTS",
+    "MAX_PORTFOLIO_DEGREE",
     "UnsafeModelFileError",
     "save_model",
     "load_model_safely",
@@ -61,6 +93,26 @@ WEIGHTS_FILE = "policy.pt"
 OPTIMIZER_FILE = "optimizer.pt"
 SB3_ZIP_FILE = "model.zip"
 _OWN_FILES = (MANIFEST_FILE, PROBLEM_FILE, WEIGHTS_FILE, OPTIMIZER_FILE, SB3_ZIP_FILE)
+
+#: Largest ``manifest.json`` read, in bytes (4 MiB; save_model writes a few KB plus metrics).
+MAX_MANIFEST_BYTES = 4 << 20
+#: Deepest nesting of lists and mappings in ``manifest.json``.
+MAX_MANIFEST_DEPTH = MAX_JSON_DEPTH
+#: Largest ``policy.pt`` or ``optimizer.pt`` read, in bytes on disk and once unpacked
+#: (256 MiB: the largest network ``net_arch`` may describe takes 64 MiB, Adam twice that).
+MAX_TENSOR_FILE_BYTES = 256 << 20
+#: Most PPO epochs over one rollout (``hyperparameters.n_epochs``).
+MAX_N_EPOCHS = 1_000
+#: Most hidden layers in each of ``net_arch``'s networks (policy ``pi``, value ``vf``).
+MAX_LAYERS = 16
+#: Widest hidden layer of ``net_arch``.
+MAX_LAYER_WIDTH = 4_096
+#: Most weights between consecutive hidden layers of ``net_arch``, both networks together
+#: (2**24, 64 MiB of float32 weights).
+MAX_HIDDEN_WEIGHTS = 1 << 24
+#: Largest ``policy_kwargs.portfolio_degree`` (the policy also needs it below the number
+#: of portfolios).
+MAX_PORTFOLIO_DEGREE = 64
 
 #: Activation functions a manifest may name (by class name in torch.nn).
 _ACTIVATIONS: dict[str, type[nn.Module]] = {
@@ -168,10 +220,6 @@ def _json_safe(value: Any, path: str) -> Any:
                      f"got {type(value).__name__}")
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _versions() -> dict[str, str]:
     import gymnasium
     import sb3_contrib
@@ -270,51 +318,115 @@ def save_model(model: PPO, directory: str | os.PathLike[str], problem: GBWMProbl
     }
     directory = Path(directory)
     _prepare_directory(directory, overwrite)
-    save_problem(problem, directory / PROBLEM_FILE, overwrite=True,
-                 comment="The problem this model was trained on.")
-    torch.save(model.policy.state_dict(), directory / WEIGHTS_FILE)
-    torch.save(model.policy.optimizer.state_dict(), directory / OPTIMIZER_FILE)
-    model.save(directory / SB3_ZIP_FILE)
-    manifest["files"] = {
-        name: {"sha256": _sha256(directory / name)}
-        for name in (PROBLEM_FILE, WEIGHTS_FILE, OPTIMIZER_FILE, SB3_ZIP_FILE)
-    }
-    (directory / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n",
-                                           encoding="utf-8")
+    # every file is written beside the directory first and moved in only once all are
+    # complete: an interrupted save leaves the earlier model as it was
+    staging = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}.saving-"))
+    try:
+        save_problem(problem, staging / PROBLEM_FILE, overwrite=True,
+                     comment="The problem this model was trained on.")
+        torch.save(model.policy.state_dict(), staging / WEIGHTS_FILE)
+        torch.save(model.policy.optimizer.state_dict(), staging / OPTIMIZER_FILE)
+        model.save(staging / SB3_ZIP_FILE)
+        manifest["files"] = {
+            name: {"sha256": sha256_file(staging / name)}
+            for name in (PROBLEM_FILE, WEIGHTS_FILE, OPTIMIZER_FILE, SB3_ZIP_FILE)
+        }
+        (staging / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n",
+                                             encoding="utf-8")
+        # the old manifest goes first and the new one comes last, so the directory never
+        # holds a manifest that vouches for files of another save
+        (directory / MANIFEST_FILE).unlink(missing_ok=True)
+        for name in (PROBLEM_FILE, WEIGHTS_FILE, OPTIMIZER_FILE, SB3_ZIP_FILE, MANIFEST_FILE):
+            os.replace(staging / name, directory / name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return directory
 
 
 # ----------------------------------------------------------------------------- loading
+def _int_in(path: Path, field: str, value: Any, low: int, high: int) -> int:
+    """``value`` as an int in ``low..high``, else UnsafeModelFileError naming the field."""
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise UnsafeModelFileError(
+            f"{path}: {field} must be an integer in {low:,}..{high:,}, got {shown(value)}")
+    return value
+
+
+def _check_net_arch(path: Path, value: Any) -> None:
+    """``policy_kwargs.net_arch``: layer sizes (or ``{pi: [...], vf: [...]}``) within bounds."""
+    field = "policy_kwargs.net_arch"
+    if isinstance(value, dict):
+        if not set(value) <= {"pi", "vf"}:
+            raise UnsafeModelFileError(
+                f"{path}: {field} must be a list of layer sizes or a mapping with the keys pi "
+                f"and vf, got the keys {', '.join(shown(k) for k in list(value)[:5])}")
+        networks = {f"{field}.{key}": layers for key, layers in value.items()}
+        copies = 1
+    else:
+        networks, copies = {field: value}, 2  # a list describes both networks
+    weights = 0
+    for name, layers in networks.items():
+        if not isinstance(layers, list) or len(layers) > MAX_LAYERS:
+            raise UnsafeModelFileError(
+                f"{path}: {name} must be a list of at most {MAX_LAYERS} layer sizes, "
+                f"got {shown(layers)}")
+        for i, width in enumerate(layers):
+            _int_in(path, f"{name}[{i}]", width, 1, MAX_LAYER_WIDTH)
+        weights += copies * sum(a * b for a, b in zip(layers, layers[1:], strict=False))
+    if weights > MAX_HIDDEN_WEIGHTS:
+        raise UnsafeModelFileError(
+            f"{path}: {field} describes {weights:,} weights between hidden layers, more than "
+            f"the {MAX_HIDDEN_WEIGHTS:,} allowed")
+
+
+def _check_hyperparameters(path: Path, hp: Mapping[str, Any]) -> None:
+    """Every hyperparameter that sizes something, within its documented bound."""
+    n_envs = _int_in(path, "hyperparameters.n_envs", hp["n_envs"], 1, MAX_N_ENVS)
+    n_steps = _int_in(path, "hyperparameters.n_steps", hp["n_steps"], 1, MAX_ROLLOUT_STEPS)
+    rollout = n_envs * n_steps
+    if not 2 <= rollout <= MAX_ROLLOUT_STEPS:
+        raise UnsafeModelFileError(
+            f"{path}: hyperparameters.n_envs * hyperparameters.n_steps (the rollout) must be "
+            f"in 2..{MAX_ROLLOUT_STEPS:,}, got {n_envs:,} * {n_steps:,} = {rollout:,}")
+    _int_in(path, "hyperparameters.batch_size", hp["batch_size"], 2, MAX_ROLLOUT_STEPS)
+    _int_in(path, "hyperparameters.n_epochs", hp["n_epochs"], 1, MAX_N_EPOCHS)
+
+
 def read_manifest(directory: str | os.PathLike[str]) -> dict[str, Any]:
-    """The validated manifest of a model directory (plain JSON; nothing is executed)."""
+    """The validated manifest of a model directory (plain JSON; nothing is executed).
+
+    Raises :class:`UnsafeModelFileError` naming the file and the field for a manifest
+    that is not valid JSON or is beyond a bound (see the module docstring).
+    """
     path = Path(directory) / MANIFEST_FILE
     if not Path(directory).is_dir():
         raise UnsafeModelFileError(f"{directory}: not a model directory (no such directory)")
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
+        raw = read_capped(path, MAX_MANIFEST_BYTES, "a model manifest", UnsafeModelFileError)
     except FileNotFoundError:
         raise UnsafeModelFileError(
             f"{path}: missing; {directory} is not a model directory written by save_model"
         ) from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise UnsafeModelFileError(f"{path}: not valid JSON ({exc})") from None
+    manifest = load_json(raw, path, UnsafeModelFileError, MAX_MANIFEST_DEPTH)
     if not isinstance(manifest, dict) or manifest.get("format") != MODEL_FORMAT:
         raise UnsafeModelFileError(f"{path}: format must be {MODEL_FORMAT!r}")
     version = manifest.get("format_version")
     if version != MODEL_FORMAT_VERSION:
         raise UnsafeModelFileError(
-            f"{path}: format_version must be {MODEL_FORMAT_VERSION}, got {version!r}"
+            f"{path}: format_version must be {MODEL_FORMAT_VERSION}, got {shown(version)}"
         )
     algorithms, policies = _algorithms(), _policies()
     algorithm, policy_name = manifest.get("algorithm"), manifest.get("policy_class")
-    if algorithm not in algorithms:
+    if not isinstance(algorithm, str) or algorithm not in algorithms:
         raise UnsafeModelFileError(
-            f"{path}: algorithm must be one of {', '.join(sorted(algorithms))}, got {algorithm!r}"
+            f"{path}: algorithm must be one of {', '.join(sorted(algorithms))}, "
+            f"got {shown(algorithm)}"
         )
-    if policy_name not in policies or policy_name != algorithms[algorithm][1]:
+    if not isinstance(policy_name, str) or policy_name not in policies \
+            or policy_name != algorithms[algorithm][1]:
         raise UnsafeModelFileError(
             f"{path}: policy_class must be {algorithms[algorithm][1]!r} for {algorithm}, "
-            f"got {policy_name!r}"
+            f"got {shown(policy_name)}"
         )
     hp = manifest.get("hyperparameters")
     if not isinstance(hp, dict) or set(hp) != set(_HYPERPARAMETERS):
@@ -325,7 +437,11 @@ def read_manifest(directory: str | os.PathLike[str]) -> dict[str, Any]:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(
                 value):
             raise UnsafeModelFileError(f"{path}: hyperparameters.{key} must be a number, "
-                                       f"got {value!r}")
+                                       f"got {shown(value)}")
+    _check_hyperparameters(path, hp)
+    seed = manifest.get("seed")
+    if seed is not None:
+        _int_in(path, "seed", seed, 0, MAX_SEED)
     kwargs = manifest.get("policy_kwargs")
     if not isinstance(kwargs, dict) or not set(kwargs) <= set(_POLICY_KWARGS):
         raise UnsafeModelFileError(
@@ -335,19 +451,19 @@ def read_manifest(directory: str | os.PathLike[str]) -> dict[str, Any]:
                  "portfolio_free_logits"):
         if flag in kwargs and not isinstance(kwargs[flag], bool):
             raise UnsafeModelFileError(
-                f"{path}: policy_kwargs.{flag} must be true or false, got {kwargs[flag]!r}"
+                f"{path}: policy_kwargs.{flag} must be true or false, got {shown(kwargs[flag])}"
             )
     degree = kwargs.get("portfolio_degree")
-    if degree is not None and (isinstance(degree, bool) or not isinstance(degree, int)
-                               or degree < 1):
-        raise UnsafeModelFileError(
-            f"{path}: policy_kwargs.portfolio_degree must be null or an integer >= 1, "
-            f"got {degree!r}"
-        )
-    if "activation_fn" in kwargs and kwargs["activation_fn"] not in _ACTIVATIONS:
+    if degree is not None:
+        _int_in(path, "policy_kwargs.portfolio_degree (or null)", degree, 1,
+                MAX_PORTFOLIO_DEGREE)
+    if "net_arch" in kwargs:
+        _check_net_arch(path, kwargs["net_arch"])
+    if "activation_fn" in kwargs and (not isinstance(kwargs["activation_fn"], str)
+                                      or kwargs["activation_fn"] not in _ACTIVATIONS):
         raise UnsafeModelFileError(
             f"{path}: policy_kwargs.activation_fn must be one of {', '.join(_ACTIVATIONS)}, "
-            f"got {kwargs['activation_fn']!r}"
+            f"got {shown(kwargs['activation_fn'])}"
         )
     return manifest
 
@@ -359,8 +475,10 @@ def _policy_kwargs_from_json(kwargs: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _rebuild(manifest: Mapping[str, Any], problem: GBWMProblem, device: str) -> PPO:
-    """A fresh model with the manifest's classes and hyperparameters on ``problem``."""
+def _rebuild(manifest: Mapping[str, Any], problem: GBWMProblem, device: str,
+             source: str | os.PathLike[str] = MANIFEST_FILE) -> PPO:
+    """A fresh model with the manifest's classes and hyperparameters on ``problem``
+    (``source``: the manifest's path, for errors)."""
     from stable_baselines3.common.utils import LinearSchedule
 
     from gbwm_sb3.common.threads import configure_torch_threads
@@ -375,8 +493,8 @@ def _rebuild(manifest: Mapping[str, Any], problem: GBWMProblem, device: str) -> 
     seed = seed if isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0 else None
     if int(hp["n_steps"]) % problem.horizon != 0:
         raise UnsafeModelFileError(
-            f"hyperparameters.n_steps ({hp['n_steps']}) must be a multiple of the problem's "
-            f"horizon ({problem.horizon})"
+            f"{source}: hyperparameters.n_steps ({hp['n_steps']}) must be a multiple of "
+            f"the problem's horizon ({problem.horizon})"
         )
     if (manifest.get("preset") == "paper" and algorithm in ("FastPPO", "GBWMPPO")
             and hp["learning_rate_final"] == 0.0 and hp["n_steps"] == problem.horizon
@@ -405,8 +523,53 @@ def _rebuild(manifest: Mapping[str, Any], problem: GBWMProblem, device: str) -> 
     )
 
 
+def _check_tensor_file_size(path: Path) -> None:
+    """Refuse a ``.pt`` file over ``MAX_TENSOR_FILE_BYTES``, on disk or once unpacked, and
+    one that is not torch's zip format (the older format declares the size of each
+    storage in its pickle, so a small file could ask for any allocation)."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise UnsafeModelFileError(f"{path}: missing") from None
+    if size > MAX_TENSOR_FILE_BYTES:
+        raise UnsafeModelFileError(f"{path}: {size:,} bytes, more than the "
+                                   f"{MAX_TENSOR_FILE_BYTES:,} bytes allowed for weights")
+    check_zip_directory(path, UnsafeModelFileError)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, RuntimeError,
+            NotImplementedError) as exc:
+        raise UnsafeModelFileError(f"{path}: refused: not an archive written by torch.save "
+                                   f"(zip format), or a damaged one ({str(exc)[:200]})") from None
+    if unpacked > MAX_TENSOR_FILE_BYTES:
+        raise UnsafeModelFileError(
+            f"{path}: unpacks to {unpacked:,} bytes, more than the "
+            f"{MAX_TENSOR_FILE_BYTES:,} bytes allowed for weights")
+
+
+def _non_finite(value: Any, depth: int = 0) -> str | None:
+    """Where ``value`` (tensors in plain containers) holds NaN or infinity, else None."""
+    if isinstance(value, torch.Tensor):
+        if value.is_floating_point() or value.is_complex():
+            return None if bool(torch.isfinite(value).all()) else ""
+        return None
+    if isinstance(value, float):
+        return None if math.isfinite(value) else ""
+    if depth > MAX_MANIFEST_DEPTH:
+        return ""
+    items = (value.items() if isinstance(value, dict)
+             else enumerate(value) if isinstance(value, (list, tuple)) else ())
+    for key, item in items:
+        where = _non_finite(item, depth + 1)
+        if where is not None:
+            return f"[{shown(key, 40)}]{where}"
+    return None
+
+
 def _load_tensors(path: Path) -> Any:
     """``torch.load`` restricted to tensors and plain containers; errors become ValueErrors."""
+    _check_tensor_file_size(path)
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
@@ -432,7 +595,13 @@ def _check_hashes(directory: Path, manifest: Mapping[str, Any]) -> None:
             raise UnsafeModelFileError(f"{directory / MANIFEST_FILE}: files.{name}.sha256 missing")
         if not path.is_file():
             raise UnsafeModelFileError(f"{path}: missing")
-        if _sha256(path) != entry["sha256"]:
+        limit = MAX_PROBLEM_FILE_BYTES if name == PROBLEM_FILE else MAX_TENSOR_FILE_BYTES
+        size = path.stat().st_size
+        if size > limit:  # checked before hashing: the hash reads the whole file
+            raise UnsafeModelFileError(
+                f"{path}: {size:,} bytes, more than the {limit:,} bytes allowed for "
+                f"{'a problem file' if name == PROBLEM_FILE else 'weights'}")
+        if sha256_file(path) != entry["sha256"]:
             raise UnsafeModelFileError(
                 f"{path}: changed since the model was saved (its SHA-256 differs from the "
                 "manifest's); the model directory is damaged or was edited"
@@ -446,13 +615,24 @@ def load_model_safely(directory: str | os.PathLike[str], device: str = "cpu",
     Returns ``(model, problem)``. The model is rebuilt from the stored problem and
     hyperparameters (classes from an allow-list) and its weights are loaded with
     ``torch.load(weights_only=True)``; ``model.zip`` is never opened. Raises
-    ``UnsafeModelFileError`` (a ``ValueError``) for anything it will not load.
+    ``UnsafeModelFileError`` (a ``ValueError``) for anything it will not load (a size
+    beyond its bound, weights with NaN or infinite values...), and
+    :class:`~gbwm_sb3.problem.files.ProblemFileError` (a ``ValueError`` too) for a
+    ``problem.yaml`` that cannot be read.
     """
     directory = Path(directory)
     manifest = read_manifest(directory)
     _check_hashes(directory, manifest)
     problem = load_problem(directory / PROBLEM_FILE)
-    model = _rebuild(manifest, problem, device)
+    try:
+        model = _rebuild(manifest, problem, device, directory / MANIFEST_FILE)
+    except UnsafeModelFileError:
+        raise
+    except (ValueError, TypeError, AssertionError) as exc:  # SB3 and the policy check too
+        raise UnsafeModelFileError(
+            f"{directory / MANIFEST_FILE}: does not describe a model that can be built for "
+            f"{PROBLEM_FILE}: {str(exc)[:300]}"
+        ) from None
     state = _load_tensors(directory / WEIGHTS_FILE)
     expected = model.policy.state_dict()
     if not isinstance(state, dict) or set(state) != set(expected):
@@ -466,13 +646,32 @@ def load_model_safely(directory: str | os.PathLike[str], device: str = "cpu",
                 f"{directory / WEIGHTS_FILE}: parameter {name} has shape "
                 f"{getattr(tensor, 'shape', None)}, the policy needs {tuple(expected[name].shape)}"
             )
+        if tensor.layout != torch.strided or tensor.is_complex() \
+                or tensor.is_floating_point() != expected[name].is_floating_point():
+            raise UnsafeModelFileError(
+                f"{directory / WEIGHTS_FILE}: parameter {name} is a {tensor.layout} tensor of "
+                f"{tensor.dtype}, the policy needs a dense tensor of {expected[name].dtype}"
+            )
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise UnsafeModelFileError(
+                f"{directory / WEIGHTS_FILE}: parameter {name} holds NaN or infinite values; "
+                "the weights are damaged (a diverged training run?)"
+            )
     model.policy.load_state_dict(state, strict=True)
     if load_optimizer and (directory / OPTIMIZER_FILE).exists():
-        try:
-            model.policy.optimizer.load_state_dict(_load_tensors(directory / OPTIMIZER_FILE))
-        except (ValueError, KeyError, TypeError) as exc:
+        optimizer_state = _load_tensors(directory / OPTIMIZER_FILE)
+        where = _non_finite(optimizer_state)
+        if where is not None:
             raise UnsafeModelFileError(
-                f"{directory / OPTIMIZER_FILE}: does not fit the optimizer ({exc})"
+                f"{directory / OPTIMIZER_FILE}: state{where} holds NaN or infinite values "
+                "(or is nested too deep)"
+            )
+        try:
+            model.policy.optimizer.load_state_dict(optimizer_state)
+        except (ValueError, KeyError, TypeError, IndexError, AttributeError,
+                RuntimeError) as exc:
+            raise UnsafeModelFileError(
+                f"{directory / OPTIMIZER_FILE}: does not fit the optimizer ({str(exc)[:300]})"
             ) from None
     num_timesteps = manifest.get("num_timesteps")
     if isinstance(num_timesteps, int) and not isinstance(num_timesteps, bool):

@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 from gbwm_sb3.cli.arguments import CLIError, float_in, int_in
+from gbwm_sb3.cli.checks import check_path_text, format_money
 
 __all__ = ["add_advise_parser", "cmd_advise"]
 
@@ -44,10 +45,16 @@ def cmd_advise(args: argparse.Namespace) -> int:
     """Print the advice for one client."""
     from gbwm_sb3.problem.files import resolve_problem
 
+    check_path_text(args.problem, "PROBLEM", "problem file or paper:NG")
+    if args.weights is not None:
+        check_path_text(args.weights, "--weights", "weights directory path")
     try:
         problem = resolve_problem(args.problem)
     except ValueError as exc:
         raise CLIError(str(exc)) from None
+    except OSError as exc:  # a folder, a device, a file that cannot be read
+        raise CLIError(f"PROBLEM {args.problem}: cannot read it "
+                       f"({exc.strerror or exc})") from None
     if args.year >= problem.horizon:
         raise CLIError(f"--year must be in [0, {problem.horizon - 1}] for this problem "
                        f"(T = {problem.horizon}), got {args.year}")
@@ -58,10 +65,11 @@ def cmd_advise(args: argparse.Namespace) -> int:
     from gbwm_sb3.pretrained.loading import pretrained_network, pretrained_policy
 
     started = time.perf_counter()
+    weights = "" if args.weights is None else f"--weights {args.weights}: "
     try:
         pretrained_network(args.weights)
-    except (FileNotFoundError, ValueError) as exc:
-        raise CLIError(str(exc)) from None
+    except (OSError, ValueError) as exc:
+        raise CLIError(f"{weights}{exc}") from None
     loaded = time.perf_counter()
     try:
         policy = pretrained_policy(problem, args.weights, lookahead=args.lookahead)
@@ -84,7 +92,8 @@ def cmd_advise(args: argparse.Namespace) -> int:
                               advice.portfolio], "lookahead": args.lookahead, **timing},
                          indent=2))
         return 0
-    print(f"{args.problem}: year {advice.year} of {problem.horizon}, wealth {wealth:,.2f}")
+    print(f"{args.problem}: year {advice.year} of {problem.horizon}, "
+          f"wealth {format_money(wealth)}")
     funded = ", ".join(advice.goals_funded) if advice.goals_funded else "none"
     print(f"fund now: {funded}" + (f" (the best of the {args.lookahead} likeliest decisions "
                                    "by the critic)" if args.lookahead > 1 else ""))

@@ -17,7 +17,10 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
+import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,8 +28,21 @@ from typing import Any
 
 from gbwm_sb3.cli.advise import add_advise_parser
 from gbwm_sb3.cli.arguments import CLIError, float_in, int_in
+from gbwm_sb3.cli.checks import (
+    check_output_dir,
+    check_output_file,
+    check_path_text,
+    format_money,
+)
 from gbwm_sb3.cli.reproduce import add_reproduce_parser
 from gbwm_sb3.cli.tune import add_tune_parser
+from gbwm_sb3.common.limits import (
+    MAX_N_ENVS,
+    MAX_PATHS,
+    MAX_ROLLOUT_STEPS,
+    MAX_SEED,
+    MAX_TRAJECTORIES,
+)
 from gbwm_sb3.ppo.registry import preset_names
 
 __all__ = ["main", "build_parser"]
@@ -35,16 +51,26 @@ BENCHMARKS = ("greedy_goals_rl_portfolios", "buy_and_hold_coin_flip", "random",
               "dp_portfolios_rl_goals", "rl_portfolios_dp_goals")
 EVALUATION_FILE = "evaluation.json"
 LOG_DIR = "logs"
+#: Largest ``gbwm train --eval-every`` (PPO iterations between evaluations).
+MAX_EVAL_EVERY = 1_000_000
+#: Largest ``gbwm train --batch-size`` (steps; it cannot exceed a rollout anyway).
+MAX_BATCH_SIZE = MAX_ROLLOUT_STEPS
 
 
 # ----------------------------------------------------------------------------- helpers
 def _problem(spec: str) -> Any:
+    """The problem of PROBLEM ``spec`` (its model checks every field and size)."""
     from gbwm_sb3.problem.files import resolve_problem
 
+    check_path_text(spec, "PROBLEM", "problem file or paper:NG")
     try:
-        return resolve_problem(spec)
+        problem = resolve_problem(spec)
     except ValueError as exc:
-        raise CLIError(str(exc)) from None
+        message = str(exc)
+        raise CLIError(message if spec in message else f"PROBLEM {spec}: {message}") from None
+    except OSError as exc:  # a folder, a device, a file that cannot be read
+        raise CLIError(f"PROBLEM {spec}: cannot read it ({exc.strerror or exc})") from None
+    return problem
 
 
 def _paper_num_goals(problem: Any) -> int | None:
@@ -58,7 +84,7 @@ def _paper_num_goals(problem: Any) -> int | None:
 
 
 def _money(value: float) -> str:
-    return f"{value:,.2f}" if abs(value) < 1e7 else f"{value:.4g}"
+    return format_money(value)
 
 
 def _describe_problem(problem: Any, spec: str) -> str:
@@ -82,33 +108,36 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence
     return "\n".join([line(header), line(["-" * w for w in widths])] + [line(r) for r in rows])
 
 
-def _check_output_dir(path: Path, force: bool, option: str) -> None:
-    if path.exists() and not path.is_dir():
-        raise CLIError(f"{option} {path} exists and is not a directory")
-    if path.is_dir() and any(path.iterdir()) and not force:
-        raise CLIError(f"{option} {path} already exists and is not empty; pass --force to "
-                       "write into it anyway (files of the same name are replaced)")
+def _check_output_dir(path: str | os.PathLike[str], force: bool, option: str) -> Path:
+    return check_output_dir(path, force, option)
 
 
 def _load_model_dir(directory: str) -> tuple[Any, Any, dict[str, Any]]:
     from gbwm_sb3.model_io import load_model_safely, read_manifest
 
+    check_path_text(directory, "DIR", "model directory path")
     try:
         manifest = read_manifest(directory)
         model, problem = load_model_safely(directory)
     except ValueError as exc:
         raise CLIError(str(exc)) from None
+    except OSError as exc:
+        raise CLIError(f"DIR {directory}: cannot read the model "
+                       f"({exc.strerror or exc})") from None
     return model, problem, manifest
 
 
-def _solve(problem: Any, grid_density: float | None = None) -> Any:
+def _solve(problem: Any, grid_density: float | None = None, spec: str = "") -> Any:
+    """The DP solution; a usage error when the problem is beyond the solver."""
     from gbwm_sb3.dp import solve_dp
 
     kwargs = {} if grid_density is None else {"grid_density": grid_density}
     try:
         return solve_dp(problem, **kwargs)
     except ValueError as exc:
-        raise CLIError(str(exc)) from None
+        where = f"--grid-density {grid_density:g}" if grid_density is not None \
+            and "grid_density" in str(exc) else f"PROBLEM {spec}" if spec else "the problem"
+        raise CLIError(f"{where}: the DP solver refused it: {exc}") from None
 
 
 # ----------------------------------------------------------------------------- solve
@@ -117,7 +146,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
 
     problem = _problem(args.problem)
     start = time.perf_counter()
-    dp = _solve(problem, args.grid_density)
+    dp = _solve(problem, args.grid_density, args.problem)
     solve_seconds = time.perf_counter() - start
     report = evaluate({"dp": dp}, problem, n_paths=args.paths, seed=args.seed)
     take, portfolio = dp.act(0, [problem.initial_wealth])
@@ -247,19 +276,54 @@ def _logger_formats() -> list[str]:
     return ["csv", "tensorboard"]
 
 
-def cmd_train(args: argparse.Namespace) -> int:
-    from stable_baselines3.common.logger import configure
+def _check_rollout(args: argparse.Namespace, problem: Any) -> None:
+    """--rollout-trajectories x horizon within ``MAX_ROLLOUT_STEPS`` (SB3 allocates them)."""
+    if args.rollout_trajectories is None:
+        return
+    steps = args.rollout_trajectories * problem.horizon
+    if steps > MAX_ROLLOUT_STEPS:
+        raise CLIError(
+            f"--rollout-trajectories must be in [1, {MAX_ROLLOUT_STEPS // problem.horizon:,}] "
+            f"for this problem (T = {problem.horizon}): a rollout holds at most "
+            f"{MAX_ROLLOUT_STEPS:,} steps, got {args.rollout_trajectories:,} trajectories = "
+            f"{steps:,} steps")
 
+
+def _has_content(path: Path) -> bool:
+    return path.is_dir() and any(path.iterdir())
+
+
+def _swap_in(staging: Path, out: Path) -> None:
+    """Move every entry of ``staging`` into ``out``, replacing the entry of the same name.
+
+    Replaced entries are first renamed into a sibling folder and deleted only once every
+    new entry is in place, so an interruption leaves them there, not lost. The manifest
+    goes last: until then ``out`` holds no manifest that mismatches its files.
+    """
+    from gbwm_sb3.model_io import MANIFEST_FILE
+
+    replaced = Path(tempfile.mkdtemp(prefix=f".{out.name}.replaced-", dir=out.parent))
+    old_manifest = out / MANIFEST_FILE
+    if old_manifest.exists():
+        os.replace(old_manifest, replaced / MANIFEST_FILE)
+    entries = sorted(staging.iterdir(), key=lambda entry: entry.name == MANIFEST_FILE)
+    for entry in entries:
+        target = out / entry.name
+        if target.exists() or target.is_symlink():
+            os.replace(target, replaced / entry.name)
+        os.replace(entry, target)
+    shutil.rmtree(replaced, ignore_errors=True)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train into --out; over a non-empty --out (--force), train into a temporary sibling
+    folder and move the results in only once the run has completed, so that an
+    interrupted or failed run loses nothing that was there."""
     from gbwm_sb3.common.threads import configure_torch_threads
-    from gbwm_sb3.evaluation.callback import GBWMEvalCallback
-    from gbwm_sb3.evaluation.evaluator import evaluate
-    from gbwm_sb3.evaluation.strategies import SB3Policy
-    from gbwm_sb3.model_io import save_model
-    from gbwm_sb3.ppo.presets import paper_total_timesteps
 
     problem = _problem(args.problem)
-    out = Path(args.out)
-    _check_output_dir(out, args.force, "--out")
+    out = _check_output_dir(args.out, args.force, "--out")
+    _check_rollout(args, problem)
     configure_torch_threads()
     overrides: dict[str, Any] = {}
     if args.rollout_trajectories is not None:
@@ -273,21 +337,51 @@ def cmd_train(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise CLIError(str(exc)) from None
     print(_describe_problem(problem, args.problem))
-    dp = _solve(problem)
+    dp = _solve(problem, spec=args.problem)
     if not dp.expected_utility > 1e-6 * problem.total_utility:
         raise CLIError(
             f"practically no goal can be reached even under the optimal policy (optimal "
             f"expected utility {dp.expected_utility:.3g} of {problem.total_utility:g}): there "
             "is nothing to train for; check the goals' costs against the initial wealth")
-    out.mkdir(parents=True, exist_ok=True)
-    model.set_logger(configure(str(out / LOG_DIR), _logger_formats()))
+    if not _has_content(out):
+        out.mkdir(parents=True, exist_ok=True)
+        return _train_into(out, out, args, problem, model, dp)
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.training-",
+                                        dir=out.absolute().parent))
+    except OSError as exc:
+        raise CLIError(f"--out {out}: cannot create a folder beside it to train in "
+                       f"({exc.strerror or exc})") from None
+    try:
+        status = _train_into(staging, out, args, problem, model, dp)
+        _swap_in(staging, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return status
+
+
+def _train_into(work: Path, out: Path, args: argparse.Namespace, problem: Any, model: Any,
+                dp: Any) -> int:
+    """Train ``model`` writing logs, the best model and the model into ``work``; the
+    messages name ``out``, where they end up."""
+    from stable_baselines3.common.logger import configure
+
+    from gbwm_sb3.evaluation.callback import GBWMEvalCallback
+    from gbwm_sb3.evaluation.evaluator import evaluate
+    from gbwm_sb3.evaluation.strategies import SB3Policy
+    from gbwm_sb3.model_io import save_model
+    from gbwm_sb3.ppo.presets import paper_total_timesteps
+
+    model.set_logger(configure(str(work / LOG_DIR), _logger_formats()))
     callback = GBWMEvalCallback(problem=problem, eval_every=args.eval_every,
                                 n_paths=args.eval_paths, seed=args.eval_seed,
-                                best_model_dir=out / "best", overwrite=True,
+                                best_model_dir=work / "best", overwrite=True,
                                 preset_name=args.preset, dp_solution=dp)
     total = paper_total_timesteps(problem, args.trajectories)
+    where = (f"logs in {work / LOG_DIR}" if work == out else
+             f"logs in {work / LOG_DIR}, moved into {out} when the run completes")
     print(f"Training preset {args.preset!r} (seed {args.seed}) for {args.trajectories:,} "
-          f"trajectories ({total:,} steps); logs in {out / LOG_DIR}")
+          f"trajectories ({total:,} steps); {where}")
     start = time.perf_counter()
     model.learn(total_timesteps=total, callback=callback, progress_bar=not args.no_progress)
     train_seconds = time.perf_counter() - start
@@ -307,7 +401,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         "total_timesteps": int(model.num_timesteps),
         "evaluation_history": callback.history,
     }
-    save_model(model, out, problem, args.preset, metrics, overwrite=True,
+    save_model(model, work, problem, args.preset, metrics, overwrite=True,
                extra={"problem_spec": args.problem, "train_seed": args.seed})
     efficiency = metrics["efficiency"]
     efficiency_text = "undefined" if efficiency is None else f"{efficiency:.4f}"
@@ -340,7 +434,7 @@ def _evaluate_dir(directory: str, paths: int, seed: int) -> tuple[Any, Any, Any,
     from gbwm_sb3.evaluation.evaluator import evaluate
 
     model, problem, _ = _load_model_dir(directory)
-    dp = _solve(problem)
+    dp = _solve(problem, spec=f"{directory}/problem.yaml")
     report = evaluate(_policies(model, problem, dp, seed), problem, n_paths=paths, seed=seed,
                       reference="dp")
     return model, problem, dp, report
@@ -350,6 +444,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from gbwm_sb3.experiments.reporting import PAPER_FIGURE2
     from gbwm_sb3.plots import STRATEGY_LABELS
 
+    if not args.no_save:
+        check_path_text(args.directory, "DIR", "model directory path")
+        if Path(args.directory).is_dir():
+            check_output_file(Path(args.directory) / EVALUATION_FILE, "DIR")
     start = time.perf_counter()
     _, problem, _, report = _evaluate_dir(args.directory, args.paths, args.seed)
     seconds = time.perf_counter() - start
@@ -384,9 +482,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_plot(args: argparse.Namespace) -> int:
     from gbwm_sb3 import plots
 
-    directory = Path(args.directory)
-    out = Path(args.out) if args.out else directory / "plots"
-    _check_output_dir(out, args.force, "--out")
+    directory = check_path_text(args.directory, "DIR", "model directory path")
+    if not directory.is_dir():
+        raise CLIError(f"DIR {directory}: not a model directory (no such directory)")
+    out = _check_output_dir(directory / "plots" if args.out is None else args.out, args.force,
+                            "--out")
     model, problem, dp, report = _evaluate_dir(args.directory, args.paths, args.seed)
     from gbwm_sb3.evaluation.strategies import SB3Policy
 
@@ -446,9 +546,10 @@ def build_parser() -> argparse.ArgumentParser:
                     "expected utility, the decision for the first year and the probability of "
                     "reaching each goal under the optimal policy (by simulation).")
     solve.add_argument("problem", metavar="PROBLEM", help="problem file or paper:NG")
-    solve.add_argument("--paths", type=int_in(2, 10_000_000), default=20_000,
+    solve.add_argument("--paths", type=int_in(2, MAX_PATHS), default=20_000,
                        help="simulated markets for the goal probabilities (default 20,000)")
-    solve.add_argument("--seed", type=int_in(0), default=0, help="seed of the markets")
+    solve.add_argument("--seed", type=int_in(0, at_most=MAX_SEED), default=0,
+                       help="seed of the markets")
     solve.add_argument("--grid-density", type=float_in(5.0, 1000.0), default=None,
                        help="DP grid points per unit of log-wealth (default: the solver's)")
     solve.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -465,27 +566,31 @@ def build_parser() -> argparse.ArgumentParser:
                        help="paper: the documented configuration (fast update path); "
                             "paper-stock: the same with stock SB3 updates; tuned: paper plus "
                             "measured improvements (default paper)")
-    train.add_argument("--seed", type=int_in(0), default=0, help="training seed (default 0)")
+    train.add_argument("--seed", type=int_in(0, at_most=MAX_SEED), default=0,
+                       help="training seed (default 0)")
     train.add_argument("--out", required=True, metavar="DIR", help="output directory")
-    train.add_argument("--trajectories", type=int_in(1, 100_000_000), default=50_000,
+    train.add_argument("--trajectories", type=int_in(1, MAX_TRAJECTORIES), default=50_000,
                        help="training budget in trajectories (default 50,000, the paper's)")
-    train.add_argument("--rollout-trajectories", type=int_in(1, 1_000_000), default=None,
-                       help="trajectories per PPO rollout (default: the preset's, 4,800)")
-    train.add_argument("--batch-size", type=int_in(2, 10_000_000), default=None,
+    train.add_argument("--rollout-trajectories", type=int_in(1, MAX_N_ENVS), default=None,
+                       help="trajectories per PPO rollout (default: the preset's, 4,800); "
+                            f"times the horizon at most {MAX_ROLLOUT_STEPS:,} steps")
+    train.add_argument("--batch-size", type=int_in(2, MAX_BATCH_SIZE), default=None,
                        help="minibatch size in steps; best a divisor of rollout trajectories x "
                             "horizon (default: the preset's: 256 for paper; tuned splits each "
                             "rollout into 20 equal minibatches)")
     train.add_argument("--learning-rate", type=float_in(1e-8, 1.0), default=None,
                        help="initial learning rate (default: the preset's, 0.01)")
-    train.add_argument("--eval-every", type=int_in(1), default=2,
+    train.add_argument("--eval-every", type=int_in(1, MAX_EVAL_EVERY), default=2,
                        help="evaluate against DP every K PPO iterations (default 2)")
-    train.add_argument("--eval-paths", type=int_in(2, 10_000_000), default=10_000,
+    train.add_argument("--eval-paths", type=int_in(2, MAX_PATHS), default=10_000,
                        help="simulated markets per evaluation (default 10,000)")
-    train.add_argument("--eval-seed", type=int_in(0), default=12_345,
+    train.add_argument("--eval-seed", type=int_in(0, at_most=MAX_SEED), default=12_345,
                        help="seed of the evaluation markets (default 12345)")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
     train.add_argument("--force", action="store_true",
-                       help="write into --out even if it exists and is not empty")
+                       help="write into --out even if it exists and is not empty (the run "
+                            "trains in a folder beside it; its files replace those of the "
+                            "same name only once it has completed)")
     train.set_defaults(func=cmd_train)
 
     evaluate = commands.add_parser(
@@ -495,9 +600,10 @@ def build_parser() -> argparse.ArgumentParser:
                     "portfolio #8 with coin-flip goals, random, and the two hybrids (the "
                     "paper's Figure 2). Writes DIR/evaluation.json.")
     evaluate.add_argument("directory", metavar="DIR", help="model directory from gbwm train")
-    evaluate.add_argument("--paths", type=int_in(2, 10_000_000), default=100_000,
+    evaluate.add_argument("--paths", type=int_in(2, MAX_PATHS), default=100_000,
                           help="simulated markets (default 100,000, as in the paper)")
-    evaluate.add_argument("--seed", type=int_in(0), default=0, help="seed of the markets")
+    evaluate.add_argument("--seed", type=int_in(0, at_most=MAX_SEED), default=0,
+                          help="seed of the markets")
     evaluate.add_argument("--json", action="store_true", help="print the result as JSON")
     evaluate.add_argument("--no-save", action="store_true",
                           help=f"do not write DIR/{EVALUATION_FILE}")
@@ -510,9 +616,10 @@ def build_parser() -> argparse.ArgumentParser:
                     "success probabilities, training curves and efficiency by strategy.")
     plot.add_argument("directory", metavar="DIR", help="model directory from gbwm train")
     plot.add_argument("--out", default=None, help="output directory (default DIR/plots)")
-    plot.add_argument("--paths", type=int_in(2, 10_000_000), default=20_000,
+    plot.add_argument("--paths", type=int_in(2, MAX_PATHS), default=20_000,
                       help="simulated markets (default 20,000)")
-    plot.add_argument("--seed", type=int_in(0), default=0, help="seed of the markets")
+    plot.add_argument("--seed", type=int_in(0, at_most=MAX_SEED), default=0,
+                      help="seed of the markets")
     plot.add_argument("--formats", nargs="+", choices=("png", "svg", "pdf"),
                       default=["png", "svg"], help="file formats (default png svg)")
     plot.add_argument("--force", action="store_true",
@@ -528,18 +635,36 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``gbwm`` console script; returns the exit status."""
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    for token in argv:
+        # argparse turns "--opt=--" into an empty list, skipping the option's type check
+        if token.startswith("--") and token.endswith("=--"):
+            parser.error(f"argument {token[:-3]}: expected a value, got '--'")
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except CLIError as exc:
-        print(f"gbwm {args.command}: error: {exc}", file=sys.stderr)
+        print(f"gbwm {args.command}: error: {_one_line(str(exc))}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a file system failure during the work (disk full...)
+        if isinstance(exc, BrokenPipeError):
+            sys.stderr.close()
+            return 0
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"gbwm {args.command}: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 1
+    except MemoryError:
+        print(f"gbwm {args.command}: error: out of memory; ask for fewer paths, trajectories "
+              "or a smaller problem", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"gbwm {args.command}: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:  # output piped into a command that stopped reading (e.g. head)
-        sys.stderr.close()
-        return 0
+
+
+def _one_line(message: str) -> str:
+    """A message of several lines as one: its lines joined by "; "."""
+    return "; ".join(line.strip() for line in message.splitlines() if line.strip())
 
 
 if __name__ == "__main__":

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from gbwm_sb3.cli.arguments import CLIError, int_in
+from gbwm_sb3.cli.checks import check_output_dir, check_output_file
+from gbwm_sb3.common.limits import MAX_PATHS, MAX_SEED, MAX_SEEDS, MAX_TRAJECTORIES, MAX_WORKERS
 from gbwm_sb3.experiments.engines import ENGINES
 from gbwm_sb3.ppo.registry import preset_names
 from gbwm_sb3.problem.model import PAPER_NUM_GOALS
@@ -30,6 +32,13 @@ EXPERIMENTS: dict[str, tuple[str, int, tuple[int, ...]]] = {
 }
 
 
+def _path(text: str) -> Path:
+    """A non-empty path (``Path("")`` would be the current folder)."""
+    if not text.strip() or "\x00" in text:
+        raise argparse.ArgumentTypeError(f"must be a non-empty path, got {text!r}")
+    return Path(text)
+
+
 def add_sweep_arguments(parser: argparse.ArgumentParser, *, seeds: int, goals: Sequence[int],
                         out: str, trajectories: bool = True) -> None:
     """Add the options every experiment shares, with these defaults.
@@ -37,25 +46,27 @@ def add_sweep_arguments(parser: argparse.ArgumentParser, *, seeds: int, goals: S
     ``trajectories=False`` leaves out ``--trajectories`` (for experiments whose rows set
     the budget themselves).
     """
-    parser.add_argument("--seeds", type=int_in(1), default=seeds,
+    parser.add_argument("--seeds", type=int_in(1, at_most=MAX_SEEDS), default=seeds,
                         help=f"training runs per cell (default {seeds}; the paper: 30)")
-    parser.add_argument("--first-seed", type=int_in(0), default=0)
+    parser.add_argument("--first-seed", type=int_in(0, at_most=MAX_SEED), default=0,
+                        help="the first training seed (seeds FIRST..FIRST+SEEDS-1)")
     parser.add_argument("--goals", type=int_in(1), nargs="+", default=list(goals),
                         help="numbers of goals of the paper problems to run "
                              f"(among {', '.join(map(str, PAPER_NUM_GOALS))})")
     if trajectories:
-        parser.add_argument("--trajectories", type=int_in(1), default=50_000,
+        parser.add_argument("--trajectories", type=int_in(1, at_most=MAX_TRAJECTORIES),
+                            default=50_000,
                             help="training budget in trajectories per run (default 50,000)")
-    parser.add_argument("--eval-paths", type=int_in(1), default=100_000,
+    parser.add_argument("--eval-paths", type=int_in(1, at_most=MAX_PATHS), default=100_000,
                         help="common-random-number paths each model is scored on")
-    parser.add_argument("--workers", type=int_in(1), default=None,
+    parser.add_argument("--workers", type=int_in(1, at_most=MAX_WORKERS), default=None,
                         help="worker processes (default: the number of cores)")
     parser.add_argument("--engine", choices=ENGINES, default="local",
                         help="where runs execute: local processes (default) or a Ray cluster")
     parser.add_argument("--address", default=None,
                         help="Ray cluster address (with --engine ray; default: a local one)")
-    parser.add_argument("--out", type=Path, default=Path(out), help=f"output folder ({out})")
-    parser.add_argument("--results", type=Path, default=None,
+    parser.add_argument("--out", type=_path, default=Path(out), help=f"output folder ({out})")
+    parser.add_argument("--results", type=_path, default=None,
                         help="runs file (default: <out>/runs.jsonl); experiments may share one")
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument("--report-only", action="store_true",
@@ -126,6 +137,12 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
                        f"got {bad}")
     if args.address is not None and args.engine != "ray":
         raise CLIError("--address needs --engine ray")
+    last = args.first_seed + args.seeds - 1
+    if last > MAX_SEED:
+        raise CLIError(f"--first-seed + --seeds - 1 must be at most {MAX_SEED} (the largest "
+                       f"seed), got {args.first_seed} + {args.seeds} - 1 = {last}")
+    check_output_dir(args.out, force=True, option="--out")
+    check_output_file(args.results or args.out / "runs.jsonl", "--results")
     try:
         return _runner(args)(sweep_options(args))
     except ValueError as exc:

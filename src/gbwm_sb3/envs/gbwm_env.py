@@ -21,6 +21,7 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.envs.registration import EnvSpec
 
+from gbwm_sb3.common.limits import check_horizon
 from gbwm_sb3.envs.dynamics import problem_arrays, step_year
 from gbwm_sb3.envs.observation import (
     decision_affordable,
@@ -39,7 +40,11 @@ _DEFAULT_NUM_GOALS = 4
 
 def resolve_problem(problem: GBWMProblem | None = None,
                     num_goals: int | None = None) -> GBWMProblem:
-    """The problem an env runs: ``problem``, else ``paper_problem(num_goals)``, else 4 goals."""
+    """The problem an env runs: ``problem``, else ``paper_problem(num_goals)``, else 4 goals.
+
+    A horizon beyond :data:`~gbwm_sb3.common.limits.MAX_HORIZON` years is refused (no
+    policy could be scored against the DP optimum, and rollouts grow with it).
+    """
     if problem is not None and num_goals is not None:
         raise ValueError(
             "give either problem= (a GBWMProblem) or num_goals= (a paper problem), not both; "
@@ -50,6 +55,7 @@ def resolve_problem(problem: GBWMProblem | None = None,
             raise ValueError(
                 f"problem must be a GBWMProblem, got {type(problem).__name__}"
             )
+        check_horizon(problem.horizon)
         return problem
     if num_goals is None:
         return paper_problem(_DEFAULT_NUM_GOALS)

@@ -41,6 +41,7 @@ from stable_baselines3.common.vec_env.base_vec_env import (
     VecEnvStepReturn,
 )
 
+from gbwm_sb3.common.limits import MAX_N_ENVS
 from gbwm_sb3.envs.draws import DrawQueue
 from gbwm_sb3.envs.dynamics import ProblemTable, step_years
 from gbwm_sb3.envs.universal_observation import (
@@ -86,6 +87,9 @@ class MultiProblemVecEnv(VecEnv):
                  normalize_rewards: bool = True,
                  reward_scale: Callable[[GBWMProblem], float] | None = None) -> None:
         num_envs = _nonnegative_int(num_envs, "num_envs", 1)
+        if num_envs > MAX_N_ENVS:
+            raise ValueError(f"num_envs must be an integer >= 1 and <= {MAX_N_ENVS:,} "
+                             f"(MAX_N_ENVS), got {num_envs!r}")
         if seed is not None:
             seed = _nonnegative_int(seed, "seed")
         if not isinstance(envelope, ProblemEnvelope):

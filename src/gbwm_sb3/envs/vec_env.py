@@ -29,6 +29,7 @@ from stable_baselines3.common.vec_env.base_vec_env import (
     VecEnvStepReturn,
 )
 
+from gbwm_sb3.common.limits import MAX_N_ENVS
 from gbwm_sb3.envs.draws import DrawQueue
 from gbwm_sb3.envs.dynamics import goals_in_decision, problem_arrays, step_year
 from gbwm_sb3.envs.gbwm_env import goals_offered, resolve_problem, validate_actions
@@ -86,8 +87,9 @@ class GBWMVecEnv(VecEnv):
                  num_goals: int | None = None, seed: int | None = None,
                  step_info: bool = False, reward_scale: float = 1.0) -> None:
         if (isinstance(num_envs, (bool, np.bool_)) or not isinstance(num_envs, (int, np.integer))
-                or num_envs < 1):
-            raise ValueError(f"num_envs must be an integer >= 1, got {num_envs!r}")
+                or not 1 <= num_envs <= MAX_N_ENVS):
+            raise ValueError(f"num_envs must be an integer >= 1 and <= {MAX_N_ENVS:,} "
+                             f"(MAX_N_ENVS), got {num_envs!r}")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
                                  or seed < 0):
             raise ValueError(f"seed must be None or an integer >= 0, got {seed!r}")

@@ -22,6 +22,7 @@ from typing import Any
 
 from stable_baselines3.common.callbacks import BaseCallback
 
+from gbwm_sb3.common.limits import MAX_PATHS
 from gbwm_sb3.problem.model import GBWMProblem
 
 __all__ = ["GBWMEvalCallback"]
@@ -59,6 +60,9 @@ class GBWMEvalCallback(BaseCallback):
         self.problem = problem
         self.eval_every = _positive_int(eval_every, "eval_every")
         self.n_paths = _positive_int(n_paths, "n_paths")
+        if self.n_paths > MAX_PATHS:
+            raise ValueError(f"n_paths must be an integer >= 1 and <= {MAX_PATHS:,} "
+                             f"(MAX_PATHS), got {n_paths!r}")
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
             raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
         self.seed = seed

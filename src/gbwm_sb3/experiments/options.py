@@ -7,11 +7,20 @@ an experiment through :func:`gbwm_sb3.experiments.sweep.run_sweep`.
 
 from __future__ import annotations
 
+import itertools
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gbwm_sb3.common.limits import (
+    MAX_PATHS,
+    MAX_SEED,
+    MAX_SEEDS,
+    MAX_TRAJECTORIES,
+    MAX_WORKERS,
+    check_int,
+)
 from gbwm_sb3.experiments.sweep import SweepJob, SweepOutcome, run_sweep
 from gbwm_sb3.problem.model import PAPER_NUM_GOALS
 
@@ -28,7 +37,10 @@ class SweepOptions:
     ``out``: output folder; ``results``: the runs file (default ``out/runs.jsonl``);
     ``report_only``: train nothing, rebuild the tables from saved runs; ``engine`` and
     ``address``: where the runs execute (see ``run_sweep``); ``command``: the command
-    line recorded in the outputs.
+    line recorded in the outputs. Sizes are bounded by :mod:`gbwm_sb3.common.limits`:
+    at most ``MAX_SEEDS`` seeds, each in ``[0, MAX_SEED]``; ``trajectories`` at most
+    ``MAX_TRAJECTORIES``; ``eval_paths`` at most ``MAX_PATHS``; ``workers`` at most
+    ``MAX_WORKERS``.
     """
 
     seeds: Sequence[int]
@@ -45,10 +57,18 @@ class SweepOptions:
     command: str = field(default_factory=lambda: " ".join(sys.argv))
 
     def __post_init__(self) -> None:
-        self.seeds = list(self.seeds)
+        # at most one seed too many is read: a huge range or an endless iterator is refused
+        self.seeds = list(itertools.islice(self.seeds, MAX_SEEDS + 1))
+        if len(self.seeds) > MAX_SEEDS:
+            raise ValueError(f"seeds must hold at most {MAX_SEEDS:,} seeds")
         self.goals = list(self.goals)
         if not self.seeds:
             raise ValueError("seeds must hold at least one seed")
+        self.seeds = [check_int(seed, "each seed", 0, MAX_SEED) for seed in self.seeds]
+        self.trajectories = check_int(self.trajectories, "trajectories", 1, MAX_TRAJECTORIES)
+        self.eval_paths = check_int(self.eval_paths, "eval_paths", 1, MAX_PATHS)
+        if self.workers is not None:
+            self.workers = check_int(self.workers, "workers", 1, MAX_WORKERS)
         bad = [ng for ng in self.goals if ng not in PAPER_NUM_GOALS]
         if bad or not self.goals:
             raise ValueError(f"goals must be among {', '.join(map(str, PAPER_NUM_GOALS))}, "

@@ -27,7 +27,9 @@ import math
 import multiprocessing
 import os
 import random
+import re
 import socket
+import sys
 import time
 import warnings
 from collections.abc import Mapping
@@ -35,6 +37,14 @@ from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from gbwm_sb3.common.limits import (
+    MAX_PATHS,
+    MAX_SEED,
+    MAX_SEEDS,
+    MAX_TRAJECTORIES,
+    MAX_TRIALS,
+    MAX_WORKERS,
+)
 from gbwm_sb3.experiments.parallel import SINGLE_THREAD_ENV, _environment
 
 __all__ = [
@@ -46,6 +56,8 @@ __all__ = [
     "check_fixed",
     "load_study",
     "make_storage",
+    "mask_secrets",
+    "mask_url_password",
     "objective",
     "optimize",
     "params_to_overrides",
@@ -104,6 +116,17 @@ def _import_optuna() -> Any:
 
 
 # ---------------------------------------------------------------------------- settings
+#: Largest NSGA-II population (``optimize(population=...)``, ``gbwm tune --population``).
+MAX_POPULATION = 10_000
+
+
+def _check_count(value: Any, name: str, low: int, high: int) -> int:
+    """An integer in ``[low, high]`` (bounds of :mod:`gbwm_sb3.common.limits`)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValueError(f"{name} must be an integer >= {low} and <= {high:,}, got {value!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class TuneSettings:
     """How a study scores a trial; stored with the study, the same for every worker."""
@@ -121,11 +144,10 @@ class TuneSettings:
             raise ValueError(f"problems must be a non-empty list of problem specs "
                              f"(paper:NG or a problem file), got {self.problems!r}")
         object.__setattr__(self, "problems", tuple(self.problems))
-        for name, low in (("n_trajectories", 1), ("seeds", 1), ("n_eval_paths", 2),
-                          ("eval_seed", 0)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+        for name, low, high in (("n_trajectories", 1, MAX_TRAJECTORIES),
+                                ("seeds", 1, MAX_SEEDS), ("n_eval_paths", 2, MAX_PATHS),
+                                ("eval_seed", 0, MAX_SEED)):
+            _check_count(getattr(self, name), name, low, high)
         if self.sampler not in SAMPLERS:
             raise ValueError(f"sampler must be one of {', '.join(SAMPLERS)}, "
                              f"got {self.sampler!r}")
@@ -199,6 +221,57 @@ def params_to_overrides(params: Mapping[str, Any]) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------- storage
+#: What replaces a password in every message, log line and file about a storage URL.
+MASK = "***"
+# ``scheme://user:PASSWORD@host...``: the password runs to the last ``@`` (a raw ``@`` in a
+# password is not escaped by everyone; masking too much is safe, too little is not).
+_URL_PASSWORD = re.compile(r"^(?P<head>[A-Za-z][\w+.-]*://[^:/?#@]*:)(?P<password>.*)"
+                           r"(?P<tail>@[^@]*)$", re.DOTALL)
+# ``?password=...`` in a URL's query, ``password=...`` in a libpq connection string.
+_KEYWORD_PASSWORD = re.compile(r"(?P<head>\b(?:password|passwd|pwd)\s*=\s*)"
+                               r"(?P<password>'[^']*'|\"[^\"]*\"|[^\s&;]+)", re.IGNORECASE)
+
+
+def mask_url_password(url: str) -> str:
+    """``url`` with its password (``user:PASSWORD@``, ``?password=``) replaced by ``***``.
+
+    Used for every message, progress line and file that shows a storage URL, so that a
+    database password never reaches a terminal, a log or a results file.
+    """
+    masked = _URL_PASSWORD.sub(lambda m: m["head"] + MASK + m["tail"], url)
+    return _KEYWORD_PASSWORD.sub(lambda m: m["head"] + MASK, masked)
+
+
+def _url_secrets(url: str) -> list[str]:
+    """The passwords of ``url`` as they may appear in a message: raw and URL-decoded."""
+    from urllib.parse import unquote, unquote_plus
+
+    found = []
+    match = _URL_PASSWORD.match(url)
+    if match:
+        found.append(match["password"])
+    found += [m["password"].strip("'\"") for m in _KEYWORD_PASSWORD.finditer(url)]
+    secrets = set()
+    for secret in found:
+        secrets.update({secret, unquote(secret), unquote_plus(secret)})
+    return sorted((s for s in secrets if s and s != MASK), key=len, reverse=True)
+
+
+def mask_secrets(text: str, url: str) -> str:
+    """``text`` (an error message, a log line) with the storage ``url`` masked by
+    :func:`mask_url_password` and every other occurrence of its password (raw or
+    URL-decoded, not inside a longer word) replaced by ``***``."""
+    text = text.replace(url, mask_url_password(url))
+    for secret in _url_secrets(url):
+        # as a token of its own, so that a short password does not mask parts of words
+        text = re.sub(rf"(?<![A-Za-z0-9]){re.escape(secret)}(?![A-Za-z0-9])", MASK, text)
+    return _KEYWORD_PASSWORD.sub(lambda m: m["head"] + MASK, text)
+
+
+#: Opening a storage is retried (table-creation races) for at most this many seconds.
+_STORAGE_RETRY_SECONDS = 10.0
+
+
 def make_storage(url: str, heartbeat_interval: float = 30.0) -> Any:
     """Optuna storage at the SQLAlchemy ``url`` with a heartbeat: a trial whose worker
     stops beating for ``3 x heartbeat_interval`` seconds is marked failed."""
@@ -216,12 +289,16 @@ def make_storage(url: str, heartbeat_interval: float = 30.0) -> Any:
 
     kwargs = dict(engine_kwargs=engine_kwargs, heartbeat_interval=interval,
                   grace_period=3 * interval)
+    deadline = time.monotonic() + _STORAGE_RETRY_SECONDS
     for attempt in range(5):
         try:
             return optuna.storages.RDBStorage(url, **kwargs)
         except SQLAlchemyError:
             # Workers opening a new database at once race to create its tables; the
-            # loser finds them half made and tries again.
+            # loser finds them half made and tries again (a race is settled in seconds:
+            # a database that cannot be reached is not retried for long).
+            if time.monotonic() > deadline:
+                break
             time.sleep(0.2 * 2 ** attempt + random.random() * 0.2)
     return optuna.storages.RDBStorage(url, **kwargs)
 
@@ -384,6 +461,19 @@ def _sampler(settings: TuneSettings, population: int) -> tuple[Any, Any]:
 
 def _run_worker(url: str, study_name: str, settings: TuneSettings, n_trials: int,
                 population: int, timeout: float | None, heartbeat: float) -> None:
+    """One worker process: :func:`_work`; an error is printed on one line with the
+    storage password masked (no traceback, which could show it) and exits with 1."""
+    try:
+        _work(url, study_name, settings, n_trials, population, timeout, heartbeat)
+    except Exception as exc:  # noqa: BLE001 - any error ends the worker, reported masked
+        first_line = (str(exc).strip().splitlines() or [""])[0]
+        print(f"tuning worker {os.getpid()}: {type(exc).__name__}: "
+              f"{mask_secrets(first_line, url)}", file=sys.stderr, flush=True)
+        sys.exit(1)
+
+
+def _work(url: str, study_name: str, settings: TuneSettings, n_trials: int,
+          population: int, timeout: float | None, heartbeat: float) -> None:
     """One worker: join the study and run ``n_trials`` trials one after another."""
     optuna = _import_optuna()
     from gbwm_sb3.common.threads import configure_torch_threads
@@ -413,10 +503,10 @@ def optimize(url: str, study_name: str, settings: TuneSettings, n_trials: int,
     ``workers=1`` runs in this process). A study created here first tries the ``paper``
     and ``tuned`` presets (``enqueue_known``). Returns the study.
     """
-    for name, value, low in (("n_trials", n_trials, 1), ("workers", workers, 1),
-                             ("population", population, 2)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+    for name, value, low, high in (("n_trials", n_trials, 1, MAX_TRIALS),
+                                   ("workers", workers, 1, MAX_WORKERS),
+                                   ("population", population, 2, MAX_POPULATION)):
+        _check_count(value, name, low, high)
     storage = make_storage(url, heartbeat)
     study, created = _open_study(storage, study_name, settings)
     if enqueue_known and created:
@@ -426,7 +516,7 @@ def optimize(url: str, study_name: str, settings: TuneSettings, n_trials: int,
     shares = [n_trials // workers + (i < n_trials % workers) for i in range(workers)]
     args = (url, study_name, settings)
     if workers == 1:
-        _run_worker(*args, n_trials, population, timeout, heartbeat)
+        _work(*args, n_trials, population, timeout, heartbeat)
         return study
     context = multiprocessing.get_context("spawn")
     with _environment(SINGLE_THREAD_ENV):

@@ -20,6 +20,7 @@ from typing import Any
 
 from stable_baselines3 import PPO
 
+from gbwm_sb3.common.limits import MAX_ROLLOUT_STEPS, MAX_TRAJECTORIES, check_horizon
 from gbwm_sb3.common.threads import configure_torch_threads
 from gbwm_sb3.envs.vec_env import GBWMVecEnv
 from gbwm_sb3.policies import GBWMPolicy
@@ -54,10 +55,14 @@ class GBWMPPO(GBWMTrainingMixin, PPO):
 
 
 def paper_total_timesteps(problem: GBWMProblem, n_trajectories: int = 50_000) -> int:
-    """Environment steps for ``n_trajectories`` episodes of ``problem`` (T steps each)."""
+    """Environment steps for ``n_trajectories`` episodes of ``problem`` (T steps each);
+    ``n_trajectories`` is at most :data:`~gbwm_sb3.common.limits.MAX_TRAJECTORIES`."""
     if not isinstance(problem, GBWMProblem):
         raise ValueError(f"problem must be a GBWMProblem, got {type(problem).__name__}")
-    return positive_int("n_trajectories", n_trajectories) * problem.horizon
+    if positive_int("n_trajectories", n_trajectories) > MAX_TRAJECTORIES:
+        raise ValueError(f"n_trajectories must be an integer >= 1 and <= "
+                         f"{MAX_TRAJECTORIES:,} (MAX_TRAJECTORIES), got {n_trajectories!r}")
+    return n_trajectories * problem.horizon
 
 
 def paper_ppo(
@@ -107,6 +112,14 @@ def paper_ppo(
         problem = paper_problem(num_goals)
     elif not isinstance(problem, GBWMProblem):
         raise ValueError(f"problem must be a GBWMProblem or None, got {type(problem).__name__}")
+    check_horizon(problem.horizon)
+    rollout_steps = hp["n_trajectories_per_rollout"] * problem.horizon
+    if rollout_steps > MAX_ROLLOUT_STEPS:
+        raise ValueError(
+            f"n_trajectories_per_rollout must be in [1, {MAX_ROLLOUT_STEPS // problem.horizon:,}]"
+            f" for a horizon of {problem.horizon} years: a rollout holds at most "
+            f"{MAX_ROLLOUT_STEPS:,} steps (MAX_ROLLOUT_STEPS), got "
+            f"{hp['n_trajectories_per_rollout']:,} trajectories = {rollout_steps:,} steps")
     if n_minibatches is not None:
         hp["batch_size"] = minibatch_size(hp["n_trajectories_per_rollout"] * problem.horizon,
                                           n_minibatches)

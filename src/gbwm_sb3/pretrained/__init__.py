@@ -22,7 +22,7 @@ from gbwm_sb3.pretrained.loading import (
 )
 from gbwm_sb3.pretrained.lookahead import LookaheadPolicy
 from gbwm_sb3.pretrained.policy import UniversalGBWMPolicy
-from gbwm_sb3.pretrained.weights import load_network, save_weights
+from gbwm_sb3.pretrained.weights import WeightsFileError, load_network, save_weights
 
 __all__ = [
     "Advice",
@@ -31,6 +31,7 @@ __all__ = [
     "OutsideEnvelopeError",
     "PretrainedPolicy",
     "UniversalGBWMPolicy",
+    "WeightsFileError",
     "fine_tune",
     "load_network",
     "pretrained_network",

@@ -59,7 +59,7 @@ _SCALE_GRID_DENSITY = 20.0
 
 def optimum_value(problem: GBWMProblem) -> float:
     """The optimal expected utility from W0 (coarse DP grid: within about 0.5%)."""
-    solution = solve_dp(problem, grid_density=_SCALE_GRID_DENSITY)
+    solution = solve_dp(problem, grid_density=_SCALE_GRID_DENSITY, refine=False)
     return float(solution.value_at(0, np.array([problem.initial_wealth]))[0])
 
 

@@ -30,10 +30,21 @@ A problem file describes one investor::
 Every error is a :class:`ProblemFileError` (a ``ValueError``) naming the file, the field
 path (``goals[2].cost``) and what is allowed. ``save_problem`` writes floats with ``repr``
 precision, so ``load_problem(save_problem(p))`` gives back ``p`` exactly.
+
+Problem files may come from anyone, so reading one is bounded before any value is built:
+at most :data:`MAX_PROBLEM_FILE_BYTES` bytes, :data:`MAX_PROBLEM_VALUES` values (YAML
+aliases count as copies of what they refer to, so an alias "bomb" is refused as it is
+read), lists and mappings nested at most :data:`MAX_PROBLEM_DEPTH` deep, lists of at most
+:data:`MAX_LIST_LENGTH` items and numbers of at most :data:`MAX_NUMBER_CHARS` characters.
+YAML anchors and aliases are otherwise allowed (``means: &m [...]`` reused elsewhere);
+an alias inside the node it names (a recursive structure) is refused. A UTF-8 byte
+order mark at the start of a YAML or JSON file is ignored. Error messages show at most
+a short prefix of a refused value.
 """
 
 from __future__ import annotations
 
+import datetime
 import json
 import math
 import os
@@ -46,8 +57,20 @@ from typing import Any
 import numpy as np
 import yaml
 
+from gbwm_sb3.common.limits import MAX_HORIZON
 from gbwm_sb3.problem.frontier import EfficientFrontier
-from gbwm_sb3.problem.model import PAPER_NUM_GOALS, GBWMProblem, Goal, Portfolios, paper_problem
+from gbwm_sb3.problem.model import (
+    MAX_AMOUNT,
+    MAX_PORTFOLIO_MEAN,
+    MAX_UTILITY,
+    MAX_VOLATILITY,
+    MIN_POSITIVE_AMOUNT,
+    PAPER_NUM_GOALS,
+    GBWMProblem,
+    Goal,
+    Portfolios,
+    paper_problem,
+)
 
 __all__ = [
     "ProblemFileError",
@@ -60,7 +83,31 @@ __all__ = [
     "problem_from_dict",
     "resolve_problem",
     "PROBLEM_SUFFIXES",
+    "MAX_PROBLEM_FILE_BYTES",
+    "MAX_PROBLEM_VALUES",
+    "MAX_PROBLEM_DEPTH",
+    "MAX_LIST_LENGTH",
+    "MAX_NUMBER_CHARS",
+    "MAX_FRONTIER_PORTFOLIOS",
 ]
+
+#: Largest problem file read, in bytes (1 MiB; the example files are about 1 KB). Checked
+#: before the file is parsed.
+MAX_PROBLEM_FILE_BYTES = 1 << 20
+#: Most values (numbers, strings, lists and mappings, keys included) in one problem file,
+#: each YAML alias counted as a copy of the node it names. A 316-asset covariance matrix
+#: fits; an alias "bomb" (a few aliases that expand to millions of values) does not.
+MAX_PROBLEM_VALUES = 100_000
+#: Deepest nesting of lists and mappings, aliases expanded (a problem file needs 6).
+MAX_PROBLEM_DEPTH = 32
+#: Most items in one list of a problem file (goals, levels, savings, portfolios, assets).
+MAX_LIST_LENGTH = 10_000
+#: Longest number literal, in characters (longer integers are slow to convert).
+MAX_NUMBER_CHARS = 100
+#: Most portfolios built on an efficient frontier (``asset_classes.n_portfolios``).
+MAX_FRONTIER_PORTFOLIOS = 1_000
+#: Characters of a refused value shown in an error message.
+_SHOWN_CHARS = 60
 
 PROBLEM_SUFFIXES = (".yaml", ".yml", ".json")
 _TOP_FIELDS = ("name", "description", "horizon", "initial_wealth", "unit", "currency", "goals",
@@ -98,10 +145,72 @@ class ProblemFile:
 
 # ----------------------------------------------------------------------------------------------
 # YAML loading: YAML 1.2 style numbers (``1e5`` is a float), only true/false are booleans, and
-# duplicate keys are errors rather than silently overwritten.
+# duplicate keys are errors rather than silently overwritten. The size of the document is
+# counted while it is composed, aliases expanded, so that nothing large is ever built.
 # ----------------------------------------------------------------------------------------------
 class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader with YAML 1.2 core-schema floats/booleans and duplicate-key detection."""
+    """SafeLoader with YAML 1.2 core-schema floats/booleans, duplicate-key detection and
+    bounds on the document (values with aliases expanded, nesting, number length)."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        # id(node) -> (values, depth) of each composed node, aliases expanded
+        self._shapes: dict[int, tuple[int, int]] = {}
+        self._values = 0  # values composed so far, aliases expanded
+        self._open = 0  # nesting of the node being composed
+
+    def _count(self, values: int, mark: yaml.Mark | None) -> None:
+        self._values += values
+        if self._values > MAX_PROBLEM_VALUES:
+            raise yaml.composer.ComposerError(
+                None, None, f"the document holds more than {MAX_PROBLEM_VALUES:,} values "
+                            "(aliases counted as copies of what they name)", mark)
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            target = self.anchors.get(event.anchor)
+            if target is not None:  # an undefined alias: the composer reports it
+                shape = self._shapes.get(id(target))
+                if shape is None:
+                    raise yaml.composer.ComposerError(
+                        None, None, f"alias *{event.anchor} is inside the node it names "
+                                    "(recursive structures are not allowed)", event.start_mark)
+                self._count(shape[0], event.start_mark)
+            return super().compose_node(parent, index)
+        mark = self.peek_event().start_mark
+        self._open += 1
+        try:
+            if self._open > MAX_PROBLEM_DEPTH:
+                raise yaml.composer.ComposerError(
+                    None, None, f"lists and mappings are nested more than {MAX_PROBLEM_DEPTH} "
+                                "deep", mark)
+            self._count(1, mark)
+            node = super().compose_node(parent, index)
+        finally:
+            self._open -= 1
+        if isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            children = [child for pair in node.value for child in pair]
+        else:
+            children = []
+        shapes = [self._shapes[id(child)] for child in children]
+        depth = 1 + max((d for _, d in shapes), default=0)
+        if depth > MAX_PROBLEM_DEPTH:
+            raise yaml.composer.ComposerError(
+                None, None, f"lists and mappings are nested more than {MAX_PROBLEM_DEPTH} deep "
+                            "(aliases expanded)", node.start_mark)
+        self._shapes[id(node)] = (1 + sum(v for v, _ in shapes), depth)
+        return node
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep=deep)
+        except (ValueError, TypeError, OverflowError) as exc:  # e.g. a date 2001-13-45
+            raise yaml.constructor.ConstructorError(
+                None, None, f"cannot read this value: {_shorten(str(exc))}",
+                node.start_mark) from None
 
 
 _StrictLoader.yaml_implicit_resolvers = {
@@ -129,6 +238,12 @@ def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode,
     mapping: dict[Any, Any] = {}
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=deep)
+        try:
+            hash(key)
+        except TypeError:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"a {type(key).__name__} cannot be a key (keys are field names)",
+                key_node.start_mark) from None
         if key in mapping:
             raise yaml.constructor.ConstructorError(
                 None, None, f"duplicate key {key!r}", key_node.start_mark
@@ -140,6 +255,21 @@ def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode,
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
+def _short_number(constructor: Any) -> Any:
+    """``constructor`` for a number scalar, refusing literals over ``MAX_NUMBER_CHARS``."""
+    def construct(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
+        if isinstance(node.value, str) and len(node.value) > MAX_NUMBER_CHARS:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"a number of more than {MAX_NUMBER_CHARS} characters",
+                node.start_mark)
+        return constructor(loader, node)
+    return construct
+
+
+for _tag in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float"):
+    _StrictLoader.add_constructor(_tag, _short_number(yaml.SafeLoader.yaml_constructors[_tag]))
+
+
 class _StrictDumper(yaml.SafeDumper):
     """SafeDumper that quotes exactly the strings ``_StrictLoader`` would not read as strings."""
 
@@ -147,28 +277,66 @@ class _StrictDumper(yaml.SafeDumper):
 _StrictDumper.yaml_implicit_resolvers = _StrictLoader.yaml_implicit_resolvers
 
 
+def _json_int(text: str) -> int:
+    if len(text) > MAX_NUMBER_CHARS:
+        raise ValueError(f"a number of more than {MAX_NUMBER_CHARS} characters")
+    return int(text)
+
+
+def _check_json_shape(data: Any, source: str) -> None:
+    """Refuse parsed JSON nested deeper than ``MAX_PROBLEM_DEPTH`` or with too many values."""
+    values = 0
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        values += 1
+        if values > MAX_PROBLEM_VALUES:
+            raise ProblemFileError(source, "", f"the document holds more than "
+                                               f"{MAX_PROBLEM_VALUES:,} values")
+        if depth > MAX_PROBLEM_DEPTH:
+            raise ProblemFileError(source, "", f"lists and mappings are nested more than "
+                                               f"{MAX_PROBLEM_DEPTH} deep")
+        if isinstance(value, (dict, list)):
+            items = value.values() if isinstance(value, dict) else value
+            stack.extend((item, depth + 1) for item in items)
+            values += len(value) if isinstance(value, dict) else 0  # the keys
+
+
 def _parse_text(text: str, source: str, suffix: str) -> Any:
+    if len(text) > MAX_PROBLEM_FILE_BYTES:  # text from a file was checked in bytes already
+        raise ProblemFileError(source, "", f"{len(text):,} characters, more than the "
+                                           f"{MAX_PROBLEM_FILE_BYTES:,} allowed")
+    text = text.removeprefix("\ufeff")  # a UTF-8 byte order mark
     if suffix == ".json":
         def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
             result: dict[str, Any] = {}
             for key, value in pairs:
                 if key in result:
-                    raise ProblemFileError(source, key, "duplicate key")
+                    raise ProblemFileError(source, _shown(key), "duplicate key")
                 result[key] = value
             return result
         try:
-            return json.loads(text, object_pairs_hook=_no_duplicates)
-        except json.JSONDecodeError as exc:
-            raise ProblemFileError(source, "", f"not valid JSON: {exc}") from None
+            data = json.loads(text, object_pairs_hook=_no_duplicates, parse_int=_json_int)
+        except ProblemFileError:
+            raise
+        except RecursionError:
+            raise ProblemFileError(source, "", f"not valid JSON: lists and mappings are nested "
+                                               f"more than {MAX_PROBLEM_DEPTH} deep") from None
+        except ValueError as exc:  # JSONDecodeError, or _json_int's refusal
+            raise ProblemFileError(source, "", f"not valid JSON: {_shorten(str(exc))}") from None
+        _check_json_shape(data, source)
+        return data
     try:
         return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         what = exc.problem or exc.context or "syntax error"
-        raise ProblemFileError(source, "", f"not valid YAML{where}: {what}") from None
+        raise ProblemFileError(source, "", f"not valid YAML{where}: {_shorten(what)}") from None
     except yaml.YAMLError as exc:
-        raise ProblemFileError(source, "", f"not valid YAML: {exc}") from None
+        raise ProblemFileError(source, "", f"not valid YAML: {_shorten(str(exc))}") from None
+    except (RecursionError, ValueError, TypeError) as exc:  # bounded above; kept as a backstop
+        raise ProblemFileError(source, "", f"not valid YAML: {_shorten(str(exc))}") from None
 
 
 # ----------------------------------------------------------------------------------------------
@@ -192,7 +360,7 @@ class _Reader:
         for key in value:
             if not isinstance(key, str) or key not in allowed:
                 prefix = f"{path}." if path else ""
-                raise self.fail(f"{prefix}{key}",
+                raise self.fail(f"{prefix}{_shown(key)}",
                                 f"unknown field; allowed fields are {', '.join(allowed)}")
         for key in required:
             if key not in value:
@@ -201,32 +369,64 @@ class _Reader:
         return value
 
     def number(self, value: Any, path: str, *, minimum: float | None = None,
-               positive: bool = False) -> float:
+               positive: bool = False, maximum: float | None = None) -> float:
         allowed = "a number > 0" if positive else (
             f"a number >= {minimum:g}" if minimum is not None else "a number")
+        if maximum is not None:
+            allowed = (f"a number in ({0:g}, {maximum:g}]" if positive else
+                       f"a number in [{minimum:g}, {maximum:g}]" if minimum is not None else
+                       f"a number <= {maximum:g}")
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise self.fail(path, f"must be {allowed}; got {_describe(value)}")
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an integer beyond the float range
+            number = math.inf
         if not math.isfinite(number):
-            raise self.fail(path, f"must be a finite number; got {value!r}")
+            raise self.fail(path, f"must be a finite number; got {_bounded_repr(value)}")
         if positive and number <= 0.0:
-            raise self.fail(path, f"must be {allowed}; got {value!r}")
+            raise self.fail(path, f"must be {allowed}; got {_bounded_repr(value)}")
         if minimum is not None and number < minimum:
-            raise self.fail(path, f"must be {allowed}; got {value!r}")
+            raise self.fail(path, f"must be {allowed}; got {_bounded_repr(value)}")
+        if maximum is not None and number > maximum:
+            raise self.fail(path, f"must be {allowed}; got {_bounded_repr(value)}")
         return number
 
+    def amount(self, value: Any, path: str, *, positive: bool = False) -> float:
+        """An amount of money: 0 (unless ``positive``) or in [MIN_POSITIVE_AMOUNT, MAX_AMOUNT]."""
+        number = self.number(value, path, minimum=0.0, positive=positive, maximum=MAX_AMOUNT)
+        if 0.0 < number < MIN_POSITIVE_AMOUNT:
+            allowed = "" if positive else "0 or "
+            raise self.fail(path, f"must be {allowed}at least {MIN_POSITIVE_AMOUNT:g} (smaller "
+                                  f"amounts cannot be computed with); got {_bounded_repr(value)}")
+        return number
+
+    def utility(self, value: Any, path: str) -> float:
+        return self.number(value, path, minimum=0.0, maximum=MAX_UTILITY)
+
+    def mean(self, value: Any, path: str) -> float:
+        return self.number(value, path, minimum=-MAX_PORTFOLIO_MEAN, maximum=MAX_PORTFOLIO_MEAN)
+
+    def volatility(self, value: Any, path: str) -> float:
+        return self.number(value, path, minimum=0.0, maximum=MAX_VOLATILITY)
+
     def integer(self, value: Any, path: str, *, minimum: int | None = None,
-                maximum: int | None = None) -> int:
+                maximum: int | None = None, at_most: int | None = None) -> int:
+        """An integer in ``minimum..maximum``; ``at_most`` is an upper bound stated apart
+        ("an integer >= 1 (at most 100)") where the lower one is the usual rule."""
         if minimum is not None and maximum is not None:
             allowed = f"an integer in {minimum}..{maximum}"
         elif minimum is not None:
             allowed = f"an integer >= {minimum}"
         else:
             allowed = "an integer"
+        if at_most is not None:
+            allowed += f" (at most {at_most:,})"
+            maximum = at_most if maximum is None else min(maximum, at_most)
         if isinstance(value, bool) or not isinstance(value, int):
             raise self.fail(path, f"must be {allowed}; got {_describe(value)}")
         if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
-            raise self.fail(path, f"must be {allowed}; got {value}")
+            raise self.fail(path, f"must be {allowed}; got {_bounded_repr(value)}")
         return int(value)
 
     def string(self, value: Any, path: str) -> str:
@@ -239,6 +439,9 @@ class _Reader:
             raise self.fail(path, f"must be a list of {what}; got {_describe(value)}")
         if len(value) < min_length:
             raise self.fail(path, f"must list at least {min_length} {what}; got {len(value)}")
+        if len(value) > MAX_LIST_LENGTH:
+            raise self.fail(path, f"must list at most {MAX_LIST_LENGTH:,} {what}; "
+                                  f"got {len(value):,}")
         return list(value)
 
     def numbers(self, value: Any, path: str, *, min_length: int = 1, positive: bool = False,
@@ -248,13 +451,84 @@ class _Reader:
                 for i, v in enumerate(items)]
 
 
+def _bounded_repr(value: Any, limit: int = _SHOWN_CHARS) -> str:
+    """``repr(value)`` when it is at most ``limit`` characters, else a prefix of it ending in
+    ``...``; builds at most about ``limit`` characters, however large ``value`` is (it walks
+    at most ``limit`` items, so a huge or self-referencing structure costs nothing)."""
+    parts: list[str] = []
+    budget = limit + 4  # one more character than the shown prefix decides the "..."
+
+    def emit(text: str) -> None:
+        nonlocal budget
+        parts.append(text)
+        budget -= len(text)
+
+    def walk(item: Any) -> None:
+        if budget <= 0:
+            return
+        if isinstance(item, str):
+            emit(repr(item[:budget]) if len(item) > budget else repr(item))
+        elif isinstance(item, (bytes, bytearray)):
+            emit(repr(bytes(item[:budget])))
+        elif isinstance(item, bool) or item is None or isinstance(item, float):
+            emit(repr(item))
+        elif isinstance(item, int):
+            emit(repr(item) if item.bit_length() < 4 * budget else
+                 f"<an integer of {item.bit_length():,} bits>")
+        elif isinstance(item, Mapping):
+            emit("{")
+            for i, (key, entry) in enumerate(item.items()):
+                if budget <= 0:
+                    break
+                if i:
+                    emit(", ")
+                walk(key)
+                emit(": ")
+                walk(entry)
+            emit("}")
+        elif isinstance(item, (list, tuple, set, frozenset)):
+            if isinstance(item, (set, frozenset)) and not item:
+                emit(f"{type(item).__name__}()")
+                return
+            opening, closing = ("[", "]") if isinstance(item, list) else (
+                ("(", ")") if isinstance(item, tuple) else ("{", "}"))
+            emit(opening)
+            for i, entry in enumerate(item):
+                if budget <= 0:
+                    break
+                if i:
+                    emit(", ")
+                walk(entry)
+            emit("," + closing if isinstance(item, tuple) and len(item) == 1 else closing)
+        elif isinstance(item, (datetime.date, datetime.time, np.generic)):
+            emit(repr(item))
+        elif isinstance(item, np.ndarray):  # numpy summarises a large array's repr
+            emit(np.array2string(item, threshold=budget, edgeitems=3, max_line_width=10**6))
+        else:  # an object of another type: its repr might be arbitrarily large or slow
+            emit(f"<{type(item).__name__}>")
+
+    walk(value)
+    text = "".join(parts)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 def _describe(value: Any) -> str:
+    """A refused value for an error message: its type and a bounded prefix of its repr."""
     if value is None:
         return "nothing (null)"
-    text = repr(value)
-    if len(text) > 60:
-        text = text[:57] + "..."
-    return f"{type(value).__name__} {text}"
+    return f"{type(value).__name__} {_bounded_repr(value)}"
+
+
+def _shown(key: Any) -> str:
+    """A mapping key for a field path: as written when a short string, else bounded."""
+    if isinstance(key, str) and len(key) <= _SHOWN_CHARS and key.isprintable():
+        return key
+    return _bounded_repr(key)
+
+
+def _shorten(message: str, limit: int = 500) -> str:
+    """``message`` cut to ``limit`` characters (an error from a library may quote input)."""
+    return message if len(message) <= limit else message[:limit - 3] + "..."
 
 
 # ----------------------------------------------------------------------------------------------
@@ -281,8 +555,8 @@ def _read_goals(reader: _Reader, value: Any, horizon: int) -> tuple[Goal, ...]:
         for key in ("cost", "utility"):
             if key not in entry:
                 raise reader.fail(f"{path}.{key}", "missing required field (or give `levels`)")
-        cost = reader.number(entry["cost"], f"{path}.cost", minimum=0.0)
-        utility = reader.number(entry["utility"], f"{path}.utility", minimum=0.0)
+        cost = reader.amount(entry["cost"], f"{path}.cost")
+        utility = reader.utility(entry["utility"], f"{path}.utility")
         goals.append(Goal(time=time, cost=cost, utility=utility, name=name))
     return tuple(goals)
 
@@ -300,8 +574,8 @@ def _read_levels(reader: _Reader, value: Any, path: str) -> list[tuple[float, fl
         else:
             level = reader.mapping(item, where, _LEVEL_FIELDS, required=_LEVEL_FIELDS)
             cost_value, utility_value = level["cost"], level["utility"]
-        levels.append((reader.number(cost_value, f"{where}.cost", minimum=0.0),
-                       reader.number(utility_value, f"{where}.utility", minimum=0.0)))
+        levels.append((reader.amount(cost_value, f"{where}.cost"),
+                       reader.utility(utility_value, f"{where}.utility")))
     return levels
 
 
@@ -313,12 +587,12 @@ def _read_savings(reader: _Reader, value: Any, horizon: int) -> list[float]:
         if len(items) != horizon:
             raise reader.fail("savings", f"a per-year list must have one amount per year "
                                          f"0..{horizon - 1}, i.e. {horizon}; got {len(items)}")
-        return [reader.number(v, f"savings[{i}]", minimum=0.0) for i, v in enumerate(items)]
+        return [reader.amount(v, f"savings[{i}]") for i, v in enumerate(items)]
     amounts = [0.0] * horizon
     for i, item in enumerate(items):
         path = f"savings[{i}]"
         entry = reader.mapping(item, path, _SAVINGS_FIELDS, required=("amount",))
-        amount = reader.number(entry["amount"], f"{path}.amount", minimum=0.0)
+        amount = reader.amount(entry["amount"], f"{path}.amount")
         first = reader.integer(entry.get("from", 0), f"{path}.from", minimum=0,
                                maximum=horizon - 1)
         last = reader.integer(entry.get("to", horizon - 1), f"{path}.to", minimum=first,
@@ -346,8 +620,11 @@ def _read_portfolios(reader: _Reader, value: Any) -> Portfolios:
     if isinstance(value, Mapping):
         entry = reader.mapping(value, "portfolios", ("means", "volatilities"),
                                required=("means", "volatilities"))
-        means = reader.numbers(entry["means"], "portfolios.means")
-        vols = reader.numbers(entry["volatilities"], "portfolios.volatilities", positive=True)
+        means = [reader.mean(v, f"portfolios.means[{i}]") for i, v in enumerate(
+            reader.sequence(entry["means"], "portfolios.means", "numbers", min_length=1))]
+        vols = [reader.volatility(v, f"portfolios.volatilities[{i}]") for i, v in enumerate(
+            reader.sequence(entry["volatilities"], "portfolios.volatilities", "numbers",
+                            min_length=1))]
         if len(means) != len(vols):
             raise reader.fail("portfolios.volatilities",
                               f"must have one volatility per mean ({len(means)}); got {len(vols)}")
@@ -360,8 +637,8 @@ def _read_portfolios(reader: _Reader, value: Any) -> Portfolios:
     for i, item in enumerate(items):
         path = f"portfolios[{i}]"
         entry = reader.mapping(item, path, ("mean", "volatility"), required=("mean", "volatility"))
-        means.append(reader.number(entry["mean"], f"{path}.mean"))
-        vols.append(reader.number(entry["volatility"], f"{path}.volatility", positive=True))
+        means.append(reader.mean(entry["mean"], f"{path}.mean"))
+        vols.append(reader.volatility(entry["volatility"], f"{path}.volatility"))
     return Portfolios(means=means, volatilities=vols)
 
 
@@ -405,7 +682,7 @@ def _read_asset_classes(reader: _Reader, value: Any) -> tuple[Portfolios, tuple[
     n_portfolios = 15
     if "n_portfolios" in entry:
         n_portfolios = reader.integer(entry["n_portfolios"], "asset_classes.n_portfolios",
-                                      minimum=1)
+                                      minimum=1, at_most=MAX_FRONTIER_PORTFOLIOS)
     mean_range = None
     if "mean_range" in entry:
         bounds = reader.numbers(entry["mean_range"], "asset_classes.mean_range", min_length=2)
@@ -416,11 +693,11 @@ def _read_asset_classes(reader: _Reader, value: Any) -> tuple[Portfolios, tuple[
     try:
         frontier = EfficientFrontier(means, matrix)
     except ValueError as exc:
-        raise reader.fail("asset_classes.covariance", str(exc)) from None
+        raise reader.fail("asset_classes.covariance", _shorten(str(exc))) from None
     try:
         portfolios = frontier.portfolios(n_portfolios, mean_range)
     except ValueError as exc:
-        raise reader.fail("asset_classes.mean_range", str(exc)) from None
+        raise reader.fail("asset_classes.mean_range", _shorten(str(exc))) from None
     return portfolios, names
 
 
@@ -464,8 +741,8 @@ def _read(data: Any, source: str) -> ProblemFile:
     if "portfolios" not in top and "asset_classes" not in top:
         raise reader.fail("portfolios", "missing: give `portfolios` (means and volatilities) or "
                                         "`asset_classes` (means and covariance)")
-    horizon = reader.integer(top["horizon"], "horizon", minimum=1)
-    initial_wealth = reader.number(top["initial_wealth"], "initial_wealth", positive=True)
+    horizon = reader.integer(top["horizon"], "horizon", minimum=1, at_most=MAX_HORIZON)
+    initial_wealth = reader.amount(top["initial_wealth"], "initial_wealth", positive=True)
     unit = reader.number(top["unit"], "unit", positive=True) if "unit" in top else 1.0
     goals = _read_goals(reader, top["goals"], horizon)
     savings = _read_savings(reader, top["savings"], horizon) if "savings" in top else ()
@@ -478,7 +755,7 @@ def _read(data: Any, source: str) -> ProblemFile:
         problem = GBWMProblem(horizon=horizon, initial_wealth=initial_wealth, goals=goals,
                               portfolios=portfolios, unit=unit, infusions=savings)
     except ValueError as exc:  # every field was checked above; keep the file name regardless
-        raise reader.fail("", str(exc)) from None
+        raise reader.fail("", _shorten(str(exc))) from None
     return ProblemFile(problem, name, description, currency, asset_names, source)
 
 
@@ -539,7 +816,17 @@ def read_problem_file(path: str | os.PathLike[str]) -> ProblemFile:
     path = Path(path)
     suffix = _suffix(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size > MAX_PROBLEM_FILE_BYTES:
+                raise ProblemFileError(str(path), "", f"{size:,} bytes, more than the "
+                                                      f"{MAX_PROBLEM_FILE_BYTES:,} bytes allowed "
+                                                      "for a problem file")
+            raw = handle.read(MAX_PROBLEM_FILE_BYTES + 1)  # a device or pipe may not say
+        if len(raw) > MAX_PROBLEM_FILE_BYTES:
+            raise ProblemFileError(str(path), "", f"more than the {MAX_PROBLEM_FILE_BYTES:,} "
+                                                  "bytes allowed for a problem file")
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         raise ProblemFileError(str(path), "", "no such file") from None
     except IsADirectoryError:

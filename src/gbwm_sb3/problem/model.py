@@ -19,16 +19,25 @@ from __future__ import annotations
 
 import itertools
 import math
+import reprlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
 
+from gbwm_sb3.common.limits import MAX_HORIZON
+
 __all__ = [
     "Goal",
     "Decision",
     "MAX_DECISIONS_PER_YEAR",
+    "MAX_HORIZON",
+    "MAX_AMOUNT",
+    "MIN_POSITIVE_AMOUNT",
+    "MAX_UTILITY",
+    "MAX_PORTFOLIO_MEAN",
+    "MAX_VOLATILITY",
     "Portfolios",
     "GBWMProblem",
     "PAPER_NUM_GOALS",
@@ -44,21 +53,62 @@ _PAPER_MIN_VOLATILITY = 0.037351
 _PAPER_FRONTIER_CURVATURE = 28.389157
 #: The largest number of decisions (product of the due goals' options) allowed in one year.
 MAX_DECISIONS_PER_YEAR = 256
+#: The largest amount of money (wealth, a goal level's cost, a year's savings) in the
+#: problem's units. Sums over goals and years, and growth over the horizon, stay finite in
+#: float64 far beyond it; 1e15 is a quadrillion dollars counted in dollars.
+MAX_AMOUNT = 1e15
+#: The smallest positive amount of money (a smaller one is 0 to every computation here:
+#: the DP's grid spans from 1% of the smallest amount to the largest, in log-wealth).
+MIN_POSITIVE_AMOUNT = 1e-9
+#: The largest utility of one goal level.
+MAX_UTILITY = 1e12
+#: The largest absolute yearly mean return of a portfolio (1 = 100% a year).
+MAX_PORTFOLIO_MEAN = 1.0
+#: The largest yearly volatility of a portfolio (2 = 200% a year); 0 is a riskless asset.
+MAX_VOLATILITY = 2.0
+
+_SHORT = reprlib.Repr()
+_SHORT.maxstring = _SHORT.maxother = 60
+_SHORT.maxlist = _SHORT.maxtuple = _SHORT.maxdict = _SHORT.maxset = 6
+_SHORT.maxlevel = 3
+
+
+def _short(value: object) -> str:
+    """A bounded repr for error messages: never renders more than a few items of a value."""
+    return _SHORT.repr(value)
 
 
 def _finite_float(value: object, name: str, *, minimum: float | None = None,
-                  strictly_positive: bool = False) -> float:
-    """Convert ``value`` to float, raising a ValueError naming ``name`` if it is not allowed."""
+                  strictly_positive: bool = False, maximum: float | None = None) -> float:
+    """Convert ``value`` to float, raising a ValueError naming ``name`` if it is not allowed.
+
+    Booleans are refused: ``True`` is not an amount of money.
+    """
+    if isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be a real number, got {value!r}")
     try:
         number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a real number, got {value!r}") from None
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"{name} must be a real number, got {_short(value)}") from None
     if not math.isfinite(number):
-        raise ValueError(f"{name} must be finite, got {value!r}")
+        raise ValueError(f"{name} must be finite, got {_short(value)}")
     if strictly_positive and number <= 0.0:
-        raise ValueError(f"{name} must be > 0, got {value!r}")
+        raise ValueError(f"{name} must be > 0, got {_short(value)}")
     if minimum is not None and number < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
+        raise ValueError(f"{name} must be >= {minimum}, got {_short(value)}")
+    if maximum is not None and number > maximum:
+        raise ValueError(f"{name} must be <= {maximum:g}, got {_short(value)}")
+    return number
+
+
+def _amount(value: object, name: str, *, positive: bool = False) -> float:
+    """An amount of money: 0 (unless ``positive``) or in [MIN_POSITIVE_AMOUNT, MAX_AMOUNT]."""
+    number = _finite_float(value, name, minimum=0.0, maximum=MAX_AMOUNT,
+                           strictly_positive=positive)
+    if 0.0 < number < MIN_POSITIVE_AMOUNT:
+        allowed = "" if positive else "0 or "
+        raise ValueError(f"{name} must be {allowed}>= {MIN_POSITIVE_AMOUNT:g} (smaller amounts "
+                         f"cannot be computed with), got {_short(value)}")
     return number
 
 
@@ -85,14 +135,14 @@ class Goal:
         except (TypeError, ValueError):
             integral = False
         if not integral:
-            raise ValueError(f"goal time must be an integer year, got {self.time!r}")
+            raise ValueError(f"goal time must be an integer year, got {_short(self.time)}")
         object.__setattr__(self, "time", int(self.time))
         if self.levels is None:
             if self.cost is None or self.utility is None:
                 raise ValueError(
                     "a goal needs either cost= and utility= (all-or-nothing) or levels= "
-                    f"(a list of (cost, utility) pairs); got cost={self.cost!r}, "
-                    f"utility={self.utility!r}"
+                    f"(a list of (cost, utility) pairs); got cost={_short(self.cost)}, "
+                    f"utility={_short(self.utility)}"
                 )
             levels = ((self.cost, self.utility),)
             names = ("goal cost", "goal utility")
@@ -100,14 +150,19 @@ class Goal:
             if self.cost is not None or self.utility is not None:
                 raise ValueError(
                     "give a goal either cost= and utility= or levels=, not both; got "
-                    f"cost={self.cost!r}, utility={self.utility!r}, levels={self.levels!r}"
+                    f"cost={_short(self.cost)}, utility={_short(self.utility)}, "
+                    f"levels={_short(self.levels)}"
                 )
             levels = self.levels
             if isinstance(levels, (str, bytes)) or not isinstance(levels, Iterable):
                 raise ValueError(
-                    f"goal levels must be a list of (cost, utility) pairs, got {levels!r}"
+                    f"goal levels must be a list of (cost, utility) pairs, got {_short(levels)}"
                 )
-            levels = tuple(levels)
+            levels = tuple(itertools.islice(levels, MAX_DECISIONS_PER_YEAR))
+            if len(levels) >= MAX_DECISIONS_PER_YEAR:
+                raise ValueError(f"goal levels: at most {MAX_DECISIONS_PER_YEAR - 1} levels are "
+                                 "allowed (a year has at most "
+                                 f"{MAX_DECISIONS_PER_YEAR} decisions)")
             if not levels:
                 raise ValueError("goal levels must contain at least 1 (cost, utility) pair, got 0")
             names = ()
@@ -117,11 +172,12 @@ class Goal:
                 cost, utility = level
             except (TypeError, ValueError):
                 raise ValueError(
-                    f"goal level {k} must be a (cost, utility) pair, got {level!r}"
+                    f"goal level {k} must be a (cost, utility) pair, got {_short(level)}"
                 ) from None
             cost_name, utility_name = names or (f"goal level {k} cost", f"goal level {k} utility")
-            checked.append((_finite_float(cost, cost_name, minimum=0.0),
-                            _finite_float(utility, utility_name, minimum=0.0)))
+            checked.append((_amount(cost, cost_name),
+                            _finite_float(utility, utility_name, minimum=0.0,
+                                          maximum=MAX_UTILITY)))
         object.__setattr__(self, "levels", tuple(checked))
         object.__setattr__(self, "cost", checked[-1][0])
         object.__setattr__(self, "utility", checked[-1][1])
@@ -171,10 +227,11 @@ class Portfolios:
 
     def __init__(self, means: Iterable[float], volatilities: Iterable[float]) -> None:
         mean_values = tuple(
-            _finite_float(m, f"portfolio mean [{i}]") for i, m in enumerate(means)
+            _finite_float(m, f"portfolio mean [{i}]", minimum=-MAX_PORTFOLIO_MEAN,
+                          maximum=MAX_PORTFOLIO_MEAN) for i, m in enumerate(means)
         )
         vol_values = tuple(
-            _finite_float(s, f"portfolio volatility [{i}]", strictly_positive=True)
+            _finite_float(s, f"portfolio volatility [{i}]", minimum=0.0, maximum=MAX_VOLATILITY)
             for i, s in enumerate(volatilities)
         )
         if len(mean_values) == 0:
@@ -238,15 +295,17 @@ class GBWMProblem:
         horizon = self.horizon
         if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)):
             if not (isinstance(horizon, float) and horizon.is_integer()):
-                raise ValueError(f"horizon must be a positive integer (years), got {horizon!r}")
+                raise ValueError(f"horizon must be an integer in 1..{MAX_HORIZON} (years), got "
+                                 f"{_short(horizon)}")
         horizon = int(horizon)
-        if horizon < 1:
-            raise ValueError(f"horizon must be a positive integer (years), got {self.horizon!r}")
+        if not 1 <= horizon <= MAX_HORIZON:
+            raise ValueError(f"horizon must be an integer in 1..{MAX_HORIZON} (years), got "
+                             f"{_short(self.horizon)}")
         object.__setattr__(self, "horizon", horizon)
         object.__setattr__(
             self,
             "initial_wealth",
-            _finite_float(self.initial_wealth, "initial_wealth", strictly_positive=True),
+            _amount(self.initial_wealth, "initial_wealth", positive=True),
         )
         object.__setattr__(self, "unit", _finite_float(self.unit, "unit", strictly_positive=True))
         if not isinstance(self.portfolios, Portfolios):
@@ -298,7 +357,7 @@ class GBWMProblem:
         """The decisions of year ``t`` (decision 0 = take nothing), see the module docstring."""
         if isinstance(t, bool) or not isinstance(t, (int, np.integer)) \
                 or not 0 <= t <= self.horizon:
-            raise ValueError(f"t must be an integer in 0..{self.horizon}, got {t!r}")
+            raise ValueError(f"t must be an integer in 0..{self.horizon}, got {_short(t)}")
         return _decisions(self, int(t))
 
     @property
@@ -403,14 +462,14 @@ def _checked_infusions(infusions: object, horizon: int) -> tuple[float, ...]:
             if not ok or not 0 <= int(year) < horizon:
                 raise ValueError(
                     f"infusions: year must be an integer in 0..{horizon - 1} (infusions come at "
-                    f"the start of years 0..T-1), got {year!r}"
+                    f"the start of years 0..T-1), got {_short(year)}"
                 )
-            values[int(year)] = _finite_float(amount, f"infusions[{year}]", minimum=0.0)
+            values[int(year)] = _amount(amount, f"infusions[{year}]")
     else:
         if isinstance(infusions, (str, bytes)) or not isinstance(infusions, Iterable):
             raise ValueError(
                 f"infusions must be a list of {horizon} amounts or a mapping year -> amount, "
-                f"got {infusions!r}"
+                f"got {_short(infusions)}"
             )
         items = list(infusions)
         if not items:
@@ -420,7 +479,7 @@ def _checked_infusions(infusions: object, horizon: int) -> tuple[float, ...]:
                 f"infusions must have one amount per year 0..T-1, i.e. length {horizon}, "
                 f"got length {len(items)}"
             )
-        values = [_finite_float(v, f"infusions[{i}]", minimum=0.0) for i, v in enumerate(items)]
+        values = [_amount(v, f"infusions[{i}]") for i, v in enumerate(items)]
     return tuple(values) if any(v > 0.0 for v in values) else ()
 
 
@@ -445,7 +504,7 @@ def paper_problem(num_goals: int = 4, unit: float = 1.0,
     for 4 goals).
     """
     if isinstance(num_goals, bool) or num_goals not in PAPER_NUM_GOALS:
-        raise ValueError(f"num_goals must be one of {PAPER_NUM_GOALS}, got {num_goals!r}")
+        raise ValueError(f"num_goals must be one of {PAPER_NUM_GOALS}, got {_short(num_goals)}")
     num_goals = int(num_goals)
     unit = _finite_float(unit, "unit", strictly_positive=True)
     spacing = PAPER_HORIZON // num_goals
@@ -467,9 +526,10 @@ def as_float_sequence(values: Sequence[float] | np.ndarray, name: str) -> np.nda
     try:
         array = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a sequence of real numbers, got {values!r}") from None
+        raise ValueError(f"{name} must be a sequence of real numbers, got "
+                         f"{_short(values)}") from None
     if array.ndim != 1:
         raise ValueError(f"{name} must be one-dimensional, got shape {array.shape}")
     if not np.all(np.isfinite(array)):
-        raise ValueError(f"{name} must contain only finite numbers, got {values!r}")
+        raise ValueError(f"{name} must contain only finite numbers, got {_short(values)}")
     return array
