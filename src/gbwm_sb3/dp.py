@@ -68,10 +68,11 @@ DEFAULT_GRID_DENSITY = 50.0
 #: tracks exactly (``_value_jumps``, ``_sharp_continuation``).
 SHARP_WIDTH_STEPS = 0.5
 #: Other portfolios need a volatility of at least this many grid steps for the Gaussian
-#: kernels on the grid to be accurate; with the default ``grid_density`` the grid is
-#: refined until it holds (at most ``MAX_REFINED_DENSITY`` points per unit of log-wealth
-#: and ``MAX_REFINED_POINTS`` points).
+#: kernels on the grid to be accurate; with ``refine`` the grid is refined until a narrower
+#: one is ``REFINED_VOLATILITY_STEPS`` steps wide (at most ``MAX_REFINED_DENSITY`` points
+#: per unit of log-wealth and ``MAX_REFINED_POINTS`` points).
 SMOOTH_VOLATILITY_STEPS = 1.0
+REFINED_VOLATILITY_STEPS = 2.0
 MAX_REFINED_DENSITY = 1000.0
 MAX_REFINED_POINTS = 40_000
 _SQRT_2PI = math.sqrt(2.0 * math.pi)
@@ -1006,8 +1007,8 @@ def _plan_grid(problem: GBWMProblem, x_low: float, x_high: float, grid_density: 
     """The grid (see :func:`_log_wealth_grid`) and which portfolios are sharp.
 
     With ``refine``, a portfolio that is neither sharp nor ``SMOOTH_VOLATILITY_STEPS`` grid
-    steps wide gets the grid refined until it is; where the refinement caps stop short of
-    that, it is tracked as sharp.
+    steps wide gets the grid refined until it is ``REFINED_VOLATILITY_STEPS`` steps wide;
+    where the refinement caps stop short of one step, it is tracked as sharp.
     """
     auto = refine and grid_points is None
     grid = _log_wealth_grid(x_low, x_high, grid_density, grid_points)
@@ -1016,7 +1017,7 @@ def _plan_grid(problem: GBWMProblem, x_low: float, x_high: float, grid_density: 
     sharp = sigmas * math.sqrt(problem.horizon) < SHARP_WIDTH_STEPS * h
     narrow = ~sharp & (sigmas < SMOOTH_VOLATILITY_STEPS * h)
     if auto and narrow.any():
-        refined = min(SMOOTH_VOLATILITY_STEPS / float(sigmas[narrow].min()), MAX_REFINED_DENSITY,
+        refined = min(REFINED_VOLATILITY_STEPS / float(sigmas[narrow].min()), MAX_REFINED_DENSITY,
                       (MAX_REFINED_POINTS - 1) / (x_high - x_low))
         if refined > grid[0]:
             grid = _log_wealth_grid(x_low, x_high, refined, None)

@@ -440,6 +440,14 @@ class _GBWMHeads:
         dist = self._distribution(latent_pi, obs, action_masks)
         return self.value_net(latent_vf), dist.log_prob(actions), dist.entropy()
 
+    def goal_active(self, obs: th.Tensor) -> th.Tensor:
+        """Boolean (batch,): where the goal decision has an effect (a goal is affordable).
+
+        Where it has none, the goal head adds nothing to the log-probability or the
+        entropy; FastPPO's update asks the policy rather than reading the observation.
+        """
+        return goal_active_from_obs(obs)
+
     def get_distribution(
         self, obs: PyTorchObs, action_masks: MaybeMasks = None
     ) -> GBWMActionDistribution:

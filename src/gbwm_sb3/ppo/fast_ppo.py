@@ -48,7 +48,6 @@ from stable_baselines3.common.utils import explained_variance, obs_as_tensor
 from stable_baselines3.common.vec_env import VecEnv
 from torch.nn import functional as F
 
-from gbwm_sb3.envs.observation import GOAL_AFFORDABLE_INDEX
 from gbwm_sb3.ppo.callbacks import GBWMTrainingMixin
 from gbwm_sb3.ppo.fused_update import (
     FusedGBWMUpdate,
@@ -303,7 +302,7 @@ class FastPPO(GBWMTrainingMixin, PPO):
         with th.no_grad():
             for epoch_index, (epoch, bounds, adv) in enumerate(self._epochs(data)):
                 actions = epoch.actions.long()
-                active = (epoch.observations[:, GOAL_AFFORDABLE_INDEX] > 0.5).to(adv.dtype)
+                active = self.policy.goal_active(epoch.observations).to(adv.dtype)
                 done = bounds
                 for i, (start, stop) in enumerate(bounds):
                     size = stop - start
@@ -423,7 +422,7 @@ class FastPPO(GBWMTrainingMixin, PPO):
                      for p in fused.params]
         policy.zero_grad(set_to_none=True)
         with th.no_grad():
-            active = (obs[:, GOAL_AFFORDABLE_INDEX] > 0.5).to(adv.dtype)
+            active = self.policy.goal_active(obs).to(adv.dtype)
             lp, ent, val, cache = fused.forward(obs, actions.long(), active)
             r = th.exp(lp - old_lp)
             s1, s2 = adv * r, adv * th.clamp(r, 1 - clip_range, 1 + clip_range)
@@ -467,7 +466,7 @@ class FastPPO(GBWMTrainingMixin, PPO):
             actions, values, log_prob = fused.sample(obs)
             th.set_rng_state(rng_state)  # the check must not shift the sampling stream
             ref_values, ref_log_prob, ref_entropy = self.policy.evaluate_actions(obs, actions)
-            active = (obs[:, GOAL_AFFORDABLE_INDEX] > 0.5).to(values.dtype)
+            active = self.policy.goal_active(obs).to(values.dtype)
             lp, entropy, v, _ = fused.forward(obs, actions, active)
             pairs = [(values, ref_values), (log_prob, ref_log_prob), (lp, ref_log_prob),
                      (entropy, ref_entropy), (v, ref_values.flatten())]

@@ -159,13 +159,8 @@ class LookaheadPolicy(PretrainedPolicy):
         network = self.network
         obs = th.as_tensor(self.observe(t, wealth), device=network.device)
         with th.no_grad():
-            parts = network._parts(obs)
-            embedding = network._embedding(parts)
-            probs = th.softmax(network._goal_logits(parts, embedding), dim=1)
-            top = probs.topk(min(self.candidates, probs.shape[1]), dim=1)
-            portfolios = th.stack([
-                network._portfolio_logits(parts, embedding, top.indices[:, j]).argmax(dim=1)
-                for j in range(top.indices.shape[1])], dim=1)
-        probabilities = top.values.cpu().double().numpy()
-        candidates = np.where(probabilities > 0, top.indices.cpu().numpy(), 0).astype(np.intp)
+            top_probabilities, decisions, portfolios = network.top_decisions(obs,
+                                                                             self.candidates)
+        probabilities = top_probabilities.cpu().double().numpy()
+        candidates = np.where(probabilities > 0, decisions.cpu().numpy(), 0).astype(np.intp)
         return candidates, portfolios.cpu().numpy().astype(np.intp), probabilities

@@ -361,6 +361,23 @@ class UniversalGBWMPolicy(ActorCriticPolicy):
         raise NotImplementedError("UniversalGBWMPolicy samples the portfolio given the "
                                   "decision; use predict() or action_probabilities()")
 
+    def top_decisions(self, obs: th.Tensor, count: int
+                      ) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
+        """The ``count`` likeliest decisions of each sample and their best portfolios.
+
+        Returns ``(probabilities, decisions, portfolios)``, each (B, count): the decisions
+        by falling probability and, for each, the portfolio the network likes best given
+        that decision (what a lookahead compares).
+        """
+        parts = self._parts(obs)
+        embedding = self._embedding(parts)
+        probs = th.softmax(self._goal_logits(parts, embedding), dim=1)
+        top = probs.topk(min(count, probs.shape[1]), dim=1)
+        portfolios = th.stack([
+            self._portfolio_logits(parts, embedding, top.indices[:, j]).argmax(dim=1)
+            for j in range(top.indices.shape[1])], dim=1)
+        return top.values, top.indices, portfolios
+
     def action_probabilities(self, obs: th.Tensor, decision: th.Tensor | None = None
                              ) -> tuple[th.Tensor, th.Tensor]:
         """``(p(decision) (B, K_MAX), p(portfolio | decision) (B, N_MAX))``.
