@@ -169,6 +169,34 @@ def test_train_refuses_an_enormous_horizon(workdir: Path,
     assert not (workdir / "run").exists()
 
 
+def test_the_argument_checks_name_the_field_and_the_range() -> None:
+    import numpy as np
+
+    assert limits.check_int(np.int64(3), "n", 1, 5) == 3
+    assert type(limits.check_int(np.int64(3), "n", 1, 5)) is int
+    for value in (True, np.bool_(True), 2.0, "3", None, 0, 6):
+        with pytest.raises(ValueError, match=r"^n must be an integer in \[1, 5\], got "):
+            limits.check_int(value, "n", 1, 5)
+    for style, allowed in (("dots", "in 1..5"), ("bounds", ">= 1 and <= 5")):
+        with pytest.raises(ValueError, match=f"^n must be an integer {re.escape(allowed)}, got 9"):
+            limits.check_int(9, "n", 1, 5, style=style)
+    with pytest.raises(ValueError, match="^n must be an integer >= 2, got 1$"):
+        limits.check_int(1, "n", 2)
+    with pytest.raises(ValueError, match="^n must be an integer <= 1,000, got 1001$"):
+        limits.check_int(1001, "n", high=1000)
+    with pytest.raises(ValueError, match="^n must be an integer, got 'x'$"):
+        limits.check_int("x", "n")
+    with pytest.raises(ValueError, match="must be an integer >= 1"):
+        limits.check_int(np.int64(3), "n", 1, exact=True)
+    with pytest.raises(LookupError, match=r"^f: n must be an integer in 1\.\.2, got <0>$"):
+        limits.check_int(0, "f: n", 1, 2, style="dots", error=LookupError,
+                         show=lambda v: f"<{v}>")
+    assert limits.check_float("0.5", "x", 0.0, 1.0) == 0.5
+    for value in (math.nan, math.inf, True, "a", None, 2.0, 10**400):
+        with pytest.raises(ValueError, match=r"^x must be a real number in \[0.0, 1.0\], got "):
+            limits.check_float(value, "x", 0.0, 1.0)
+
+
 def test_python_entry_points_bound_their_sizes() -> None:
     from gbwm_sb3.envs.vec_env import GBWMVecEnv
     from gbwm_sb3.evaluation.evaluator import evaluate
@@ -227,7 +255,7 @@ def test_evaluate_bounds_n_paths() -> None:
     from gbwm_sb3.evaluation.evaluator import evaluate
     from gbwm_sb3.evaluation.strategies import BuyAndHold
 
-    with pytest.raises(ValueError, match=r"n_paths must be an integer in \[2, 10000000\]"):
+    with pytest.raises(ValueError, match=r"n_paths must be an integer in \[2, 10,000,000\]"):
         evaluate({"bh": BuyAndHold()}, paper_problem(4), n_paths=limits.MAX_PATHS + 1)
 
 

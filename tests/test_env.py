@@ -284,7 +284,7 @@ def test_action_masks_follow_goals_and_affordability():
 
 # ----- registration and kwargs -----
 def test_registered_on_import():
-    assert gbwm_sb3.ENV_ID == "GBWM-v0" and "GBWM-v0" in gym.registry
+    assert gbwm_sb3.envs.ENV_ID == "GBWM-v0" and "GBWM-v0" in gym.registry
     assert gym.make("GBWM-v0").unwrapped.problem == paper_problem(4)
     assert gym.make("GBWM-v0", num_goals=8).unwrapped.problem == paper_problem(8)
     problem = paper_problem(2, unit=1e4)

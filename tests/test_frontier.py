@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from gbwm_sb3 import EfficientFrontier, efficient_frontier, paper_portfolios
+from gbwm_sb3.problem import EfficientFrontier, efficient_frontier, paper_portfolios
 from gbwm_sb3.problem.frontier import PAPER_ASSET_COVARIANCE, PAPER_ASSET_MEANS
 
 PAPER_MEAN_RANGE = (0.052632, 0.088636)

@@ -7,7 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from gbwm_sb3 import GBWMProblem, Goal, Portfolios, paper_portfolios, paper_problem
+from gbwm_sb3 import GBWMProblem, Goal, Portfolios, paper_problem
+from gbwm_sb3.problem import paper_portfolios
 from gbwm_sb3.problem.model import PAPER_HORIZON, PAPER_NUM_GOALS
 
 # The paper's portfolio table: (mu, sigma) for portfolios #1..#15.

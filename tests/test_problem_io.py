@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gbwm_sb3 import GBWMProblem, Goal, Portfolios, efficient_frontier, paper_problem
+from gbwm_sb3 import GBWMProblem, Goal, Portfolios, paper_problem
+from gbwm_sb3.problem import efficient_frontier
 from gbwm_sb3.problem.files import (
     ProblemFileError,
     load_problem,

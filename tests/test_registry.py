@@ -82,7 +82,8 @@ def test_minibatch_size_splits_the_rollout_evenly(steps: int, n: int, size: int)
 def test_tuned_minibatches_divide_the_rollout_for_any_horizon() -> None:
     import warnings
 
-    from gbwm_sb3 import GBWMProblem, Goal, paper_portfolios
+    from gbwm_sb3 import GBWMProblem, Goal
+    from gbwm_sb3.problem import paper_portfolios
 
     for horizon in (3, 7, 30):
         problem = GBWMProblem(horizon=horizon, initial_wealth=10.0,
@@ -101,7 +102,7 @@ def test_batch_size_and_n_minibatches_exclude_each_other() -> None:
     assert model.batch_size == 32
     with pytest.raises(ValueError, match="batch_size or n_minibatches, not both"):
         Preset("x", "x", {"batch_size": 64, "n_minibatches": 2})
-    from gbwm_sb3 import paper_ppo
+    from gbwm_sb3.ppo import paper_ppo
 
     with pytest.raises(ValueError, match="batch_size or n_minibatches, not both"):
         paper_ppo(n_trajectories_per_rollout=8, batch_size=32, n_minibatches=4)

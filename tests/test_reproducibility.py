@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 import torch
 
-from gbwm_sb3 import SB3Policy, evaluate, learn_paper, paper_ppo, paper_problem, solve_dp, tuned_ppo
+from gbwm_sb3 import SB3Policy, evaluate, learn_paper, paper_problem, solve_dp
+from gbwm_sb3.ppo import paper_ppo, tuned_ppo
 
 CASES = ("paper", "tuned", "tuned+entropy_decay")
 # paper_problem(2), seed 7, 200 trajectories per rollout, minibatch 400: the seeded initial

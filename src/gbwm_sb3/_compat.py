@@ -46,7 +46,7 @@ class _AliasLoader(importlib.abc.Loader):
 
     def create_module(self, spec: Any) -> ModuleType:
         warnings.warn(f"{spec.name} moved to {self.target} in gbwm-sb3 0.2; import it from "
-                      "there (or from gbwm_sb3)", DeprecationWarning, stacklevel=3)
+                      "there", DeprecationWarning, stacklevel=3)
         return importlib.import_module(self.target)
 
     def exec_module(self, module: ModuleType) -> None:

@@ -53,7 +53,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.special import ndtr
 
-from gbwm_sb3.common.limits import DP_MAX_GRID_POINTS, check_horizon
+from gbwm_sb3.common.limits import DP_MAX_GRID_POINTS, check_float, check_horizon
 from gbwm_sb3.envs.dynamics import ProblemArrays, best_final_decision, problem_arrays
 from gbwm_sb3.problem.model import GBWMProblem
 
@@ -76,19 +76,6 @@ REFINED_VOLATILITY_STEPS = 2.0
 MAX_REFINED_DENSITY = 1000.0
 MAX_REFINED_POINTS = 40_000
 _SQRT_2PI = math.sqrt(2.0 * math.pi)
-
-
-def _check_range(value: object, name: str, low: float, high: float) -> float:
-    """``value`` as a float in ``[low, high]``; ValueError naming ``name`` otherwise."""
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"{name} must be a real number in [{low}, {high}], got {value!r}"
-        ) from None
-    if isinstance(value, bool) or not math.isfinite(number) or not low <= number <= high:
-        raise ValueError(f"{name} must be a real number in [{low}, {high}], got {value!r}")
-    return number
 
 
 def _check_wealth(wealth: object) -> np.ndarray:
@@ -130,10 +117,11 @@ class _SharpView:
     step_width: np.ndarray  # (J,)
     # the remainder as a sum of hinges max(x - k, 0) (slope changes at each knot), and
     # split as the grid-only interpolation (G,) plus the hinges near the extra knots
-    knot_delta: np.ndarray = field(default=None)  # (K,)
-    grid_delta: np.ndarray = field(default=None)  # (G,)
-    extra_x: np.ndarray = field(default=None)
-    extra_delta: np.ndarray = field(default=None)
+    # (empty in a view of the steps alone, which only :meth:`steps_at` reads)
+    knot_delta: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (K,)
+    grid_delta: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (G,)
+    extra_x: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    extra_delta: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     def steps_at(self, at: np.ndarray, sigma: float) -> np.ndarray:
         """``sum_i size_i P(at + sigma Z >= b_i + w_i Z_i)``: the steps seen from ``at``."""
@@ -203,7 +191,8 @@ class DPSolution:
     portfolio_policy: np.ndarray
     continuation: np.ndarray
     continuation_slope: np.ndarray = field(repr=False)
-    portfolio_choice: np.ndarray = field(repr=False, default=None)  # (T, G) argmax_j continuation
+    # (T, G) argmax_j continuation
+    portfolio_choice: np.ndarray | None = field(repr=False, default=None)
     grid_density: float = DEFAULT_GRID_DENSITY
     solve_seconds: float = 0.0
     decision_policy: np.ndarray | None = field(repr=False, default=None)  # (T+1, G) general class
@@ -251,8 +240,12 @@ class DPSolution:
 
         See :func:`_best_continuation`.
         """
+        choice, kernels = self.portfolio_choice, self.kernels
+        if choice is None or kernels is None:
+            raise ValueError("this solution has no portfolio choice and kernels (solve_dp gives "
+                             "them)")
         return _best_continuation(self.continuation[t], self.continuation_slope[t],
-                                  self.portfolio_choice[t], self.kernels, self.next_values[t],
+                                  choice[t], kernels, self.next_values[t],
                                   math.log(self.wealth_grid[0]), log_wealth)
 
     def act(self, t: int, wealth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -724,9 +717,9 @@ def solve_dp(problem: GBWMProblem, *, grid_density: float = DEFAULT_GRID_DENSITY
     if not isinstance(problem, GBWMProblem):
         raise ValueError(f"problem must be a GBWMProblem, got {type(problem).__name__}")
     check_horizon(problem.horizon)
-    wealth_floor = _check_range(wealth_floor, "wealth_floor", 1e-8, 0.5)
-    upper_sigmas = _check_range(upper_sigmas, "upper_sigmas", 1.0, 20.0)
-    tail_sigmas = _check_range(tail_sigmas, "tail_sigmas", 3.0, 12.0)
+    wealth_floor = check_float(wealth_floor, "wealth_floor", 1e-8, 0.5)
+    upper_sigmas = check_float(upper_sigmas, "upper_sigmas", 1.0, 20.0)
+    tail_sigmas = check_float(tail_sigmas, "tail_sigmas", 3.0, 12.0)
     start = time.perf_counter()
     arrays = problem_arrays(problem)
     x_low, x_high = (_general_grid_bounds(problem, arrays, wealth_floor, upper_sigmas)
@@ -787,8 +780,7 @@ def solve_dp(problem: GBWMProblem, *, grid_density: float = DEFAULT_GRID_DENSITY
                 portfolio[idx[chosen]] = after_best[chosen]
         value[t], take_policy[t], portfolio_policy[t] = v, take, portfolio
 
-    expected = _value_at_initial_wealth(problem, representation(1) if horizon >= 1 else None,
-                                        kernels, x_low)
+    expected = _value_at_initial_wealth(problem, representation(1), kernels, x_low)  # T >= 1
     for table in (wealth_grid, value, take_policy, portfolio_policy, continuation,
                   continuation_slope, choice):
         table.setflags(write=False)
@@ -986,7 +978,7 @@ def _log_wealth_grid(x_low: float, x_high: float, grid_density: float,
         grid_size = int(grid_points)
         grid_density = (grid_size - 1) / (x_high - x_low)
     else:
-        grid_density = _check_range(grid_density, "grid_density", 2.0, 10_000.0)
+        grid_density = check_float(grid_density, "grid_density", 2.0, 10_000.0)
         grid_size = int(math.ceil((x_high - x_low) * grid_density)) + 1
         if grid_size > DP_MAX_GRID_POINTS:
             span = x_high - x_low

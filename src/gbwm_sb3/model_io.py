@@ -43,14 +43,15 @@ import zipfile
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import torch
+from gymnasium import spaces
 from stable_baselines3 import PPO
 from torch import nn
 
-from gbwm_sb3.common.limits import MAX_N_ENVS, MAX_ROLLOUT_STEPS, MAX_SEED
+from gbwm_sb3.common.limits import MAX_N_ENVS, MAX_ROLLOUT_STEPS, MAX_SEED, check_int
 from gbwm_sb3.common.untrusted import (
     MAX_JSON_DEPTH,
     check_zip_directory,
@@ -61,6 +62,9 @@ from gbwm_sb3.common.untrusted import (
 )
 from gbwm_sb3.problem.files import MAX_PROBLEM_FILE_BYTES, load_problem, save_problem
 from gbwm_sb3.problem.model import GBWMProblem
+
+if TYPE_CHECKING:
+    from sb3_contrib import MaskablePPO
 
 __all__ = [
     "MODEL_FORMAT",
@@ -163,8 +167,10 @@ def _schedule_value(value: Any, progress: float) -> float:
     return float(value(progress)) if callable(value) else float(value)
 
 
-def model_hyperparameters(model: PPO) -> dict[str, Any]:
+def model_hyperparameters(model: PPO | MaskablePPO) -> dict[str, Any]:
     """The JSON-safe hyperparameters that rebuild ``model`` (learning rate as its end points)."""
+    if model.batch_size is None:  # MaskablePPO's whole-rollout minibatch has no number to store
+        raise TypeError("model.batch_size must be an integer to be stored, got None")
     return {
         "n_envs": int(model.n_envs),
         "n_steps": int(model.n_steps),
@@ -225,7 +231,7 @@ def _versions() -> dict[str, str]:
     import sb3_contrib
     import stable_baselines3
 
-    from gbwm_sb3 import __version__
+    from gbwm_sb3.common.version import __version__
 
     return {
         "gbwm_sb3": __version__,
@@ -249,7 +255,7 @@ def _prepare_directory(directory: Path, overwrite: bool) -> None:
     directory.mkdir(parents=True, exist_ok=True)
 
 
-def _env_problem(model: PPO) -> GBWMProblem | None:
+def _env_problem(model: PPO | MaskablePPO) -> GBWMProblem | None:
     """The problem of the GBWM env under ``model``'s VecEnv wrappers, if it has one."""
     from stable_baselines3.common.vec_env import VecEnvWrapper
 
@@ -260,7 +266,7 @@ def _env_problem(model: PPO) -> GBWMProblem | None:
     return problem if isinstance(problem, GBWMProblem) else None
 
 
-def save_model(model: PPO, directory: str | os.PathLike[str], problem: GBWMProblem,
+def save_model(model: PPO | MaskablePPO, directory: str | os.PathLike[str], problem: GBWMProblem,
                preset_name: str | None = None, metrics: Mapping[str, Any] | None = None,
                overwrite: bool = False, *, extra: Mapping[str, Any] | None = None) -> Path:
     """Save ``model`` trained on ``problem`` as a model directory; returns its path.
@@ -284,16 +290,17 @@ def save_model(model: PPO, directory: str | os.PathLike[str], problem: GBWMProbl
     if _policies().get(policy_name) is not type(model.policy):
         raise ValueError(f"model.policy must be one of {', '.join(_policies())}, "
                          f"got {type(model.policy).__name__}")
-    n_portfolios = int(model.action_space.nvec[1])
+    space = cast(spaces.MultiDiscrete, model.action_space)  # as the GBWM policies check
+    n_portfolios = int(space.nvec[1])
     if n_portfolios != problem.num_portfolios or model.n_steps % problem.horizon != 0:
         raise ValueError(
             f"model does not fit problem: it has {n_portfolios} portfolios and n_steps "
             f"{model.n_steps}; the problem has {problem.num_portfolios} portfolios and horizon "
             f"{problem.horizon}"
         )
-    if int(model.action_space.nvec[0]) != problem.max_decisions:
+    if int(space.nvec[0]) != problem.max_decisions:
         raise ValueError(
-            f"model does not fit problem: it chooses among {int(model.action_space.nvec[0])} "
+            f"model does not fit problem: it chooses among {int(space.nvec[0])} "
             f"decisions a year; the problem has up to {problem.max_decisions}"
         )
     env_problem = _env_problem(model)
@@ -346,10 +353,8 @@ def save_model(model: PPO, directory: str | os.PathLike[str], problem: GBWMProbl
 # ----------------------------------------------------------------------------- loading
 def _int_in(path: Path, field: str, value: Any, low: int, high: int) -> int:
     """``value`` as an int in ``low..high``, else UnsafeModelFileError naming the field."""
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise UnsafeModelFileError(
-            f"{path}: {field} must be an integer in {low:,}..{high:,}, got {shown(value)}")
-    return value
+    return check_int(value, f"{path}: {field}", low, high, style="dots", exact=True,
+                     error=UnsafeModelFileError, show=shown)
 
 
 def _check_net_arch(path: Path, value: Any) -> None:

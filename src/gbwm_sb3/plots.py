@@ -29,10 +29,12 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.artist import Artist  # noqa: E402
 from matplotlib.colors import BoundaryNorm, ListedColormap  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
 
+from gbwm_sb3.common.limits import check_int  # noqa: E402
 from gbwm_sb3.envs.dynamics import (  # noqa: E402
     apply_decision,
     apply_goal,
@@ -41,6 +43,7 @@ from gbwm_sb3.envs.dynamics import (  # noqa: E402
     problem_arrays,
 )
 from gbwm_sb3.evaluation.evaluator import normal_draws  # noqa: E402
+from gbwm_sb3.evaluation.strategies import GBWMPolicyLike  # noqa: E402
 from gbwm_sb3.problem.model import GBWMProblem  # noqa: E402
 
 __all__ = [
@@ -88,13 +91,7 @@ def _check_problem(problem: Any) -> GBWMProblem:
     return problem
 
 
-def _check_positive_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-    return int(value)
-
-
-def _check_policies(policies: Mapping[str, Any]) -> dict[str, Any]:
+def _check_policies(policies: Mapping[str, GBWMPolicyLike]) -> dict[str, GBWMPolicyLike]:
     if not isinstance(policies, Mapping) or not policies:
         raise ValueError("policies must be a non-empty mapping of name -> policy")
     for name, policy in policies.items():
@@ -129,7 +126,7 @@ class SimulatedPaths:
     decision: np.ndarray | None = None
 
 
-def simulate_paths(problem: GBWMProblem, policy: Any, n_paths: int = 2_000,
+def simulate_paths(problem: GBWMProblem, policy: GBWMPolicyLike, n_paths: int = 2_000,
                    seed: int = 0) -> SimulatedPaths:
     """Simulate ``policy`` on ``n_paths`` markets (vectorised over paths; shared dynamics).
 
@@ -137,7 +134,7 @@ def simulate_paths(problem: GBWMProblem, policy: Any, n_paths: int = 2_000,
     so the paths are those that ``evaluate(..., seed=seed)`` scores.
     """
     problem = _check_problem(problem)
-    n_paths = _check_positive_int(n_paths, "n_paths")
+    n_paths = check_int(n_paths, "n_paths", 1)
     _check_policies({"policy": policy})
     arrays = problem_arrays(problem)
     horizon = problem.horizon
@@ -200,7 +197,7 @@ def _default_wealth_range(problem: GBWMProblem) -> tuple[float, float]:
     return low, high
 
 
-def policy_grid(problem: GBWMProblem, policy: Any, wealth: np.ndarray
+def policy_grid(problem: GBWMProblem, policy: GBWMPolicyLike, wealth: np.ndarray
                 ) -> tuple[np.ndarray, np.ndarray]:
     """Decisions over (year, wealth): portfolio (T, W) and goal category (T, W).
 
@@ -231,13 +228,13 @@ def policy_grid(problem: GBWMProblem, policy: Any, wealth: np.ndarray
 
 
 # ----------------------------------------------------------------------------- figures
-def plot_policy_heatmaps(problem: GBWMProblem, policies: Mapping[str, Any],
+def plot_policy_heatmaps(problem: GBWMProblem, policies: Mapping[str, GBWMPolicyLike],
                          wealth_range: tuple[float, float] | None = None,
                          n_wealth: int = 240) -> Figure:
     """Portfolio chosen (top) and goal decision (bottom) over (year, wealth), one column each."""
     problem = _check_problem(problem)
     policies = _check_policies(policies)
-    n_wealth = _check_positive_int(n_wealth, "n_wealth")
+    n_wealth = check_int(n_wealth, "n_wealth", 1)
     low, high = wealth_range if wealth_range is not None else _default_wealth_range(problem)
     if not (0 < low < high and math.isfinite(high)):
         raise ValueError(f"wealth_range must be (low, high) with 0 < low < high, got "
@@ -283,11 +280,11 @@ def plot_policy_heatmaps(problem: GBWMProblem, policies: Mapping[str, Any],
     bar = fig.colorbar(mesh, ax=axes[0, :].tolist(), shrink=0.9, pad=0.01)
     bar.set_label("portfolio # (1 = lowest risk)")
     ticks = np.unique(np.linspace(1, n, min(n, 8)).round().astype(int))
-    bar.set_ticks(ticks)
+    bar.set_ticks(ticks.tolist())
     if general:
         labels = ["no goal this year", "take nothing"] + [
             f"decision {d}" for d in range(1, problem.max_decisions)]
-        handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in colours]
+        handles: list[Artist] = [plt.Rectangle((0, 0), 1, 1, color=c) for c in colours]
         handles.append(plt.Line2D([0], [0], color="black", lw=1.0))
         fig.legend(handles, labels + ["top-level cost of the year's goals"],
                    loc="outside lower center", ncol=min(len(labels) + 1, 6), frameon=False,
@@ -301,8 +298,8 @@ def plot_policy_heatmaps(problem: GBWMProblem, policies: Mapping[str, Any],
     return fig
 
 
-def plot_wealth_fan(problem: GBWMProblem, policy: Any, n_paths: int = 5_000, seed: int = 0,
-                    name: str = "policy", paths: SimulatedPaths | None = None,
+def plot_wealth_fan(problem: GBWMProblem, policy: GBWMPolicyLike, n_paths: int = 5_000,
+                    seed: int = 0, name: str = "policy", paths: SimulatedPaths | None = None,
                     log_scale: bool = False) -> Figure:
     """Percentile bands (5-95, 25-75) and median of pre-goal wealth over time, goals marked."""
     problem = _check_problem(problem)
@@ -367,10 +364,10 @@ def plot_goal_success(problem: GBWMProblem, success: Mapping[str, Sequence[float
     x = np.arange(n_goals)
     fig, ax = plt.subplots(figsize=(max(6.0, 0.9 * n_goals * max(1, len(rows)) / 2 + 4), 4.4),
                            constrained_layout=True)
-    for k, (name, values) in enumerate(rows.items()):
-        bars = ax.bar(x + (k - (len(rows) - 1) / 2) * width, values, width, label=_label(name))
+    for k, (name, heights) in enumerate(rows.items()):
+        bars = ax.bar(x + (k - (len(rows) - 1) / 2) * width, heights, width, label=_label(name))
         if n_goals * len(rows) <= 24:
-            ax.bar_label(bars, labels=[f"{v:.0%}" for v in values], fontsize=7, padding=1)
+            ax.bar_label(bars, labels=[f"{v:.0%}" for v in heights], fontsize=7, padding=1)
     ax.set_xticks(x, [_goal_label(problem, i) for i in range(n_goals)],
                   rotation=30 if n_goals > 6 else 0, ha="right" if n_goals > 6 else "center")
     ax.set_ylim(0, 1.08)

@@ -23,7 +23,9 @@ Both share the heads, the distribution and the forward passes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import torch as th
@@ -34,7 +36,8 @@ from sb3_contrib.common.maskable.distributions import (
     MaybeMasks,
 )
 from sb3_contrib.common.maskable.policies import MaskableActorCriticPolicy
-from stable_baselines3.common.policies import ActorCriticPolicy, BaseModel
+from stable_baselines3.common.policies import ActorCriticPolicy, BaseModel, BasePolicy
+from stable_baselines3.common.torch_layers import BaseFeaturesExtractor, MlpExtractor
 from stable_baselines3.common.type_aliases import PyTorchObs, Schedule
 from torch import nn
 from torch.distributions import Categorical
@@ -165,8 +168,11 @@ class GBWMActionDistribution(MaskableDistribution):
         self.goal_active: th.Tensor | None = None
         self._logits: tuple[th.Tensor, th.Tensor] | None = None
 
-    def proba_distribution_net(self, latent_dim: int, coefficients: int | None = None
-                               ) -> tuple[nn.Linear, nn.Linear]:
+    # SB3 types the return as one module (or a module and a parameter) although its own
+    # docstring says the arguments and the return type vary between distributions.
+    def proba_distribution_net(  # type: ignore[override]
+        self, latent_dim: int, coefficients: int | None = None
+    ) -> tuple[nn.Linear, nn.Linear]:
         """The goal head and the portfolio head on top of the policy latent.
 
         The portfolio head gives one logit per portfolio, or ``coefficients`` numbers
@@ -178,7 +184,7 @@ class GBWMActionDistribution(MaskableDistribution):
         per_branch = self.n_portfolios if coefficients is None else coefficients
         return nn.Linear(latent_dim, k), nn.Linear(latent_dim, branches * per_branch)
 
-    def proba_distribution(  # type: ignore[override]
+    def proba_distribution(
         self,
         goal_logits: th.Tensor,
         portfolio_logits: th.Tensor,
@@ -211,8 +217,14 @@ class GBWMActionDistribution(MaskableDistribution):
         self.goal = MaskableCategorical(logits=goal_logits, masks=masks[:, :k])
         self.portfolio = MaskableCategorical(logits=portfolio_logits, masks=portfolio_masks)
 
+    def _parts(self) -> tuple[Categorical, Categorical, th.Tensor]:
+        """The goal and portfolio distributions and the goal-active flags, once set."""
+        if self.goal is None or self.portfolio is None or self.goal_active is None:
+            raise RuntimeError("call proba_distribution() before using the distribution")
+        return self.goal, self.portfolio, self.goal_active
+
     def _zero_inactive(self, goal_part: th.Tensor) -> th.Tensor:
-        return th.where(self.goal_active, goal_part, th.zeros_like(goal_part))
+        return th.where(self._parts()[2], goal_part, th.zeros_like(goal_part))
 
     def _branch(self, take: th.Tensor) -> th.Tensor:
         """Which portfolio distribution applies: 1 where the goal is taken and that counts."""
@@ -224,7 +236,7 @@ class GBWMActionDistribution(MaskableDistribution):
         ``take`` is ignored for the independent head; for the conditional head it
         defaults to "skip" (the distribution where the goal decision has no effect).
         """
-        probs = self.portfolio.probs
+        probs = self._parts()[1].probs
         if not self.portfolio_given_goal:
             return probs
         if take is None:
@@ -232,24 +244,26 @@ class GBWMActionDistribution(MaskableDistribution):
         return branch_rows(probs, self._branch(take))
 
     def log_prob(self, actions: th.Tensor) -> th.Tensor:
+        goal, portfolio, _ = self._parts()
         actions = actions.long().reshape(-1, 2)
-        goal_lp = self._zero_inactive(self.goal.log_prob(actions[:, 0]))
+        goal_lp = self._zero_inactive(goal.log_prob(actions[:, 0]))
         if not self.portfolio_given_goal:
-            return goal_lp + self.portfolio.log_prob(actions[:, 1])
+            return goal_lp + portfolio.log_prob(actions[:, 1])
         # Categorical over (batch, K) rows: the log-probability of the stored portfolio in
         # every row, then the row of the goal decision that applied.
-        port_lp = self.portfolio.log_prob(actions[:, 1:2].expand(-1, self.n_decisions))
+        port_lp = portfolio.log_prob(actions[:, 1:2].expand(-1, self.n_decisions))
         return goal_lp + port_lp.gather(1, self._branch(actions[:, 0]).unsqueeze(1)).squeeze(1)
 
     def entropy(self) -> th.Tensor:
-        goal_entropy = self._zero_inactive(self.goal.entropy())
+        goal, portfolio, goal_active = self._parts()
+        goal_entropy = self._zero_inactive(goal.entropy())
         if not self.portfolio_given_goal:
-            return goal_entropy + self.portfolio.entropy()
-        branch_entropy = self.portfolio.entropy()  # (batch, K)
+            return goal_entropy + portfolio.entropy()
+        branch_entropy = portfolio.entropy()  # (batch, K)
         skip_only = th.zeros(self.n_decisions, dtype=branch_entropy.dtype,
                              device=branch_entropy.device)
         skip_only[0] = 1.0
-        weights = th.where(self.goal_active.unsqueeze(1), self.goal.probs, skip_only)
+        weights = th.where(goal_active.unsqueeze(1), goal.probs, skip_only)
         return goal_entropy + (weights * branch_entropy).sum(1)
 
     def _combine(self, take: th.Tensor, portfolio: th.Tensor) -> th.Tensor:
@@ -261,14 +275,16 @@ class GBWMActionDistribution(MaskableDistribution):
         return per_branch.gather(1, self._branch(take).unsqueeze(1)).squeeze(1)
 
     def sample(self) -> th.Tensor:
-        take = self.goal.sample()
-        return self._combine(take, self._portfolio_for(take, self.portfolio.sample()))
+        goal, portfolio, _ = self._parts()
+        take = goal.sample()
+        return self._combine(take, self._portfolio_for(take, portfolio.sample()))
 
     def mode(self) -> th.Tensor:
-        take = self.goal.logits.argmax(-1)
-        return self._combine(take, self._portfolio_for(take, self.portfolio.logits.argmax(-1)))
+        goal, portfolio, _ = self._parts()
+        take = goal.logits.argmax(-1)
+        return self._combine(take, self._portfolio_for(take, portfolio.logits.argmax(-1)))
 
-    def actions_from_params(  # type: ignore[override]
+    def actions_from_params(
         self,
         goal_logits: th.Tensor,
         portfolio_logits: th.Tensor,
@@ -278,7 +294,7 @@ class GBWMActionDistribution(MaskableDistribution):
         self.proba_distribution(goal_logits, portfolio_logits, goal_active)
         return self.get_actions(deterministic=deterministic)
 
-    def log_prob_from_params(  # type: ignore[override]
+    def log_prob_from_params(
         self, goal_logits: th.Tensor, portfolio_logits: th.Tensor, goal_active: th.Tensor
     ) -> tuple[th.Tensor, th.Tensor]:
         actions = self.actions_from_params(goal_logits, portfolio_logits, goal_active)
@@ -315,12 +331,20 @@ def _check_spaces(observation_space: spaces.Space, action_space: spaces.Space
     )
 
 
+def _box_obs(obs: PyTorchObs) -> th.Tensor:
+    """``obs`` as the tensor it is: the GBWM observation space is a Box (``_check_spaces``)."""
+    return cast(th.Tensor, obs)
+
+
 def check_portfolio_degree(degree: object, n_portfolios: int) -> int | None:
     """``portfolio_degree``: None, or an integer in 1..n-1."""
     if degree is None:
         return None
-    ok = isinstance(degree, (int, np.integer)) and not isinstance(degree, (bool, np.bool_))
-    if not ok or not 1 <= int(degree) <= n_portfolios - 1:
+    if (
+        not isinstance(degree, (int, np.integer))
+        or isinstance(degree, (bool, np.bool_))
+        or not 1 <= int(degree) <= n_portfolios - 1
+    ):
         raise ValueError(
             f"portfolio_degree must be None or an integer in 1..{n_portfolios - 1} "
             f"(number of portfolios - 1), got {degree!r}"
@@ -328,7 +352,13 @@ def check_portfolio_degree(degree: object, n_portfolios: int) -> int | None:
     return int(degree)
 
 
-class _GBWMHeads:
+if TYPE_CHECKING:  # for the type checker the mixin is an SB3 policy; at run time a plain class
+    _PolicyMixinBase = BasePolicy
+else:
+    _PolicyMixinBase = object
+
+
+class _GBWMHeads(_PolicyMixinBase):
     """Heads, initialisation and forward passes shared by both policy classes.
 
     Mixed in before an SB3 actor-critic policy class; ``action_masks`` is only
@@ -338,6 +368,23 @@ class _GBWMHeads:
     goal_head: nn.Linear
     portfolio_head: nn.Linear
     value_net: nn.Linear
+    action_dist: GBWMActionDistribution
+    portfolio_basis: th.Tensor | None  # a registered buffer
+
+    if TYPE_CHECKING:  # set up by the SB3 actor-critic policy class mixed in after this one
+        mlp_extractor: MlpExtractor
+        ortho_init: bool
+        share_features_extractor: bool
+        pi_features_extractor: BaseFeaturesExtractor
+        vf_features_extractor: BaseFeaturesExtractor
+
+        def _build_mlp_extractor(self) -> None: ...
+
+        # The actor-critic classes narrow BaseModel's signature the same way (and SB3
+        # silences the same override error there).
+        def extract_features(  # type: ignore[override]
+            self, obs: PyTorchObs, features_extractor: BaseFeaturesExtractor | None = None
+        ) -> th.Tensor | tuple[th.Tensor, th.Tensor]: ...
 
     def __init__(self, observation_space: spaces.Space, action_space: spaces.Space, *args,
                  portfolio_given_goal: bool = False, portfolio_degree: int | None = None,
@@ -355,10 +402,10 @@ class _GBWMHeads:
                 f"portfolio_free_logits must be True or False, got {portfolio_free_logits!r}"
             )
         self.portfolio_free_logits = bool(portfolio_free_logits)
-        super().__init__(observation_space, action_space, *args, **kw)  # type: ignore[call-arg]
+        super().__init__(observation_space, action_space, *args, **kw)
 
-    def _get_constructor_parameters(self) -> dict:
-        data = super()._get_constructor_parameters()  # type: ignore[misc]
+    def _get_constructor_parameters(self) -> dict[str, Any]:
+        data = super()._get_constructor_parameters()
         data["portfolio_given_goal"] = self.portfolio_given_goal
         data["portfolio_degree"] = self.portfolio_degree
         data["portfolio_free_logits"] = self.portfolio_free_logits
@@ -389,7 +436,10 @@ class _GBWMHeads:
             module_gains.update({fe: np.sqrt(2) for fe in extractors})
             for module, gain in module_gains.items():
                 module.apply(partial(self.init_weights, gain=gain))
-        self.optimizer = self.optimizer_class(
+        # torch types Optimizer's own constructor (params, defaults); the optimizer classes
+        # SB3 accepts all take the learning rate as ``lr``.
+        optimizer_class = cast(Callable[..., th.optim.Optimizer], self.optimizer_class)
+        self.optimizer = optimizer_class(
             self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs
         )
 
@@ -433,11 +483,11 @@ class _GBWMHeads:
         return actions, self.value_net(latent_vf), dist.log_prob(actions)
 
     def evaluate_actions(
-        self, obs: th.Tensor, actions: th.Tensor, action_masks: MaybeMasks = None
+        self, obs: PyTorchObs, actions: th.Tensor, action_masks: MaybeMasks = None
     ) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
         """Values, log-probabilities of ``actions`` and entropies (the PPO update pass)."""
         latent_pi, latent_vf = self._latents(obs)
-        dist = self._distribution(latent_pi, obs, action_masks)
+        dist = self._distribution(latent_pi, _box_obs(obs), action_masks)
         return self.value_net(latent_vf), dist.log_prob(actions), dist.entropy()
 
     def goal_active(self, obs: th.Tensor) -> th.Tensor:
@@ -454,7 +504,7 @@ class _GBWMHeads:
         """The action distribution for ``obs`` (used by ``predict``)."""
         features = BaseModel.extract_features(self, obs, self.pi_features_extractor)
         latent_pi = self.mlp_extractor.forward_actor(features)
-        return self._distribution(latent_pi, obs, action_masks)
+        return self._distribution(latent_pi, _box_obs(obs), action_masks)
 
 
 class GBWMPolicy(_GBWMHeads, ActorCriticPolicy):
@@ -475,6 +525,10 @@ class GBWMPolicy(_GBWMHeads, ActorCriticPolicy):
       "skip" and one for "take" (see ``GBWMActionDistribution``).
     """
 
+    action_dist: GBWMActionDistribution
+
 
 class MaskableGBWMPolicy(_GBWMHeads, MaskableActorCriticPolicy):
     """``GBWMPolicy`` for ``sb3_contrib.MaskablePPO``: also applies the env's action masks."""
+
+    action_dist: GBWMActionDistribution

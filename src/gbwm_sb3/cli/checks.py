@@ -1,8 +1,8 @@
 """Checks of the ``gbwm`` inputs that argparse types cannot make alone.
 
 Output locations (a folder or a file that can be created and written, checked before any
-work starts), problems (the horizon and the size of the DP grid they need, with the
-reason when too large) and the formatting of money amounts in the output. Every error
+work starts), the PROBLEM argument (a problem file or ``paper:NG``, read and checked
+before any work starts) and the formatting of money amounts in the output. Every error
 is a :class:`~gbwm_sb3.cli.arguments.CLIError` naming the option or the problem.
 """
 
@@ -12,6 +12,7 @@ import math
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from gbwm_sb3.cli.arguments import CLIError, shown
 
@@ -19,6 +20,7 @@ __all__ = [
     "check_output_dir",
     "check_output_file",
     "check_path_text",
+    "check_problem",
     "format_money",
 ]
 
@@ -41,6 +43,21 @@ def check_path_text(text: str, option: str, what: str = "path") -> Path:
     if "\x00" in text:
         raise CLIError(f"{option} must be a {what} without NUL characters, got {shown(text)}")
     return Path(text)
+
+
+def check_problem(spec: str) -> Any:
+    """The problem of PROBLEM ``spec`` (its model checks every field and size)."""
+    from gbwm_sb3.problem.files import resolve_problem
+
+    check_path_text(spec, "PROBLEM", "problem file or paper:NG")
+    try:
+        problem = resolve_problem(spec)
+    except ValueError as exc:
+        message = str(exc)
+        raise CLIError(message if spec in message else f"PROBLEM {spec}: {message}") from None
+    except OSError as exc:  # a folder, a device, a file that cannot be read
+        raise CLIError(f"PROBLEM {spec}: cannot read it ({exc.strerror or exc})") from None
+    return problem
 
 
 def _nearest_existing(path: Path) -> Path:

@@ -32,6 +32,7 @@ from gbwm_sb3.cli.checks import (
     check_output_dir,
     check_output_file,
     check_path_text,
+    check_problem,
     format_money,
 )
 from gbwm_sb3.cli.reproduce import add_reproduce_parser
@@ -58,21 +59,6 @@ MAX_BATCH_SIZE = MAX_ROLLOUT_STEPS
 
 
 # ----------------------------------------------------------------------------- helpers
-def _problem(spec: str) -> Any:
-    """The problem of PROBLEM ``spec`` (its model checks every field and size)."""
-    from gbwm_sb3.problem.files import resolve_problem
-
-    check_path_text(spec, "PROBLEM", "problem file or paper:NG")
-    try:
-        problem = resolve_problem(spec)
-    except ValueError as exc:
-        message = str(exc)
-        raise CLIError(message if spec in message else f"PROBLEM {spec}: {message}") from None
-    except OSError as exc:  # a folder, a device, a file that cannot be read
-        raise CLIError(f"PROBLEM {spec}: cannot read it ({exc.strerror or exc})") from None
-    return problem
-
-
 def _paper_num_goals(problem: Any) -> int | None:
     """NG if ``problem`` is the paper's problem (at any unit), else None."""
     from gbwm_sb3.problem.model import PAPER_NUM_GOALS, paper_problem
@@ -131,7 +117,7 @@ def _solve(problem: Any, grid_density: float | None = None, spec: str = "") -> A
     """The DP solution; a usage error when the problem is beyond the solver."""
     from gbwm_sb3.dp import solve_dp
 
-    kwargs = {} if grid_density is None else {"grid_density": grid_density}
+    kwargs: dict[str, Any] = {} if grid_density is None else {"grid_density": grid_density}
     try:
         return solve_dp(problem, **kwargs)
     except ValueError as exc:
@@ -144,7 +130,7 @@ def _solve(problem: Any, grid_density: float | None = None, spec: str = "") -> A
 def cmd_solve(args: argparse.Namespace) -> int:
     from gbwm_sb3.evaluation.evaluator import evaluate
 
-    problem = _problem(args.problem)
+    problem = check_problem(args.problem)
     start = time.perf_counter()
     dp = _solve(problem, args.grid_density, args.problem)
     solve_seconds = time.perf_counter() - start
@@ -321,7 +307,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     interrupted or failed run loses nothing that was there."""
     from gbwm_sb3.common.threads import configure_torch_threads
 
-    problem = _problem(args.problem)
+    problem = check_problem(args.problem)
     out = _check_output_dir(args.out, args.force, "--out")
     _check_rollout(args, problem)
     configure_torch_threads()
@@ -480,7 +466,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 # ----------------------------------------------------------------------------- plot
 def cmd_plot(args: argparse.Namespace) -> int:
-    from gbwm_sb3 import plots
+    import gbwm_sb3.plots as plots
 
     directory = check_path_text(args.directory, "DIR", "model directory path")
     if not directory.is_dir():
@@ -530,7 +516,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     """The ``gbwm`` argument parser (every command has ``--help``)."""
-    from gbwm_sb3 import __version__
+    from gbwm_sb3.common.version import __version__
 
     parser = argparse.ArgumentParser(
         prog="gbwm",

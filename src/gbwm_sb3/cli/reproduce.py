@@ -117,7 +117,7 @@ def sweep_options(args: argparse.Namespace) -> Any:
 
 
 def _runner(args: argparse.Namespace) -> Callable[[Any], int]:
-    from gbwm_sb3 import experiments
+    import gbwm_sb3.experiments as experiments
 
     if args.experiment == "table1":
         return lambda options: experiments.reproduce_table1(options, presets=args.preset)

@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from gbwm_sb3.cli.arguments import CLIError, float_in, int_in, shown
-from gbwm_sb3.cli.checks import check_output_dir, check_output_file
+from gbwm_sb3.cli.checks import check_output_dir, check_output_file, check_problem
 from gbwm_sb3.common.limits import MAX_PATHS, MAX_SEEDS, MAX_TRAJECTORIES, MAX_TRIALS, MAX_WORKERS
 from gbwm_sb3.experiments import tuning
 from gbwm_sb3.experiments import tuning_results as results
-from gbwm_sb3.ppo.registry import _NAME, USER_PRESETS_ENV, save_preset
+from gbwm_sb3.ppo.registry import PRESET_NAME_PATTERN, USER_PRESETS_ENV, save_preset
 
 __all__ = ["add_tune_parser", "cmd_tune", "DEFAULT_STORAGE"]
 
@@ -174,12 +174,10 @@ def _open(args: argparse.Namespace) -> Any:
 
 
 def _run(args: argparse.Namespace) -> None:
-    from gbwm_sb3.cli.main import _problem
-
     if not args.problems:
         raise CLIError("PROBLEM is needed to run trials (e.g. paper:4 paper:16)")
     for spec in args.problems:
-        _problem(spec)  # a clear error now rather than in every trial
+        check_problem(spec)  # a clear error now rather than in every trial
     settings = tuning.TuneSettings(problems=tuple(args.problems),
                                    n_trajectories=args.n_trajectories, seeds=args.seeds,
                                    n_eval_paths=args.eval_paths, sampler=args.sampler,
@@ -220,7 +218,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
                        "--export-preset NAME")
     if args.trial is not None and args.export_preset is None:
         raise CLIError("--trial selects the trial for --export-preset; give --export-preset")
-    if args.export_preset is not None and not _NAME.match(args.export_preset):
+    if args.export_preset is not None and not PRESET_NAME_PATTERN.match(args.export_preset):
         raise CLIError(f"--export-preset must be lower-case letters, digits, '-', '_' or "
                        f"'.', starting with a letter or digit; got {args.export_preset!r}")
     if args.show:

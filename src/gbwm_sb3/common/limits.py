@@ -28,8 +28,10 @@ policies (see :func:`gbwm_sb3.evaluation.evaluator.evaluate`).
 
 from __future__ import annotations
 
+import math
 import numbers
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Literal
 
 __all__ = [
     "DP_MAX_GRID_POINTS",
@@ -42,8 +44,10 @@ __all__ = [
     "MAX_TRAJECTORIES",
     "MAX_TRIALS",
     "MAX_WORKERS",
+    "check_float",
     "check_horizon",
     "check_int",
+    "int_range_text",
 ]
 
 #: A problem's horizon T in years: the DP solver (``solve_dp``) refuses a longer one, and
@@ -69,15 +73,55 @@ MAX_TRIALS = 100_000
 DP_MAX_GRID_POINTS = 200_000
 
 
-def check_int(value: Any, name: str, low: int, high: int) -> int:
-    """``value`` as an int in ``[low, high]``; ValueError naming ``name`` and the range.
+#: How a message states an integer range: ``"interval"`` (in [1, 256]), ``"dots"``
+#: (in 1..256) or ``"bounds"`` (>= 1 and <= 256).
+RangeStyle = Literal["interval", "dots", "bounds"]
 
-    Booleans and non-integral numbers are refused; NumPy integers are accepted.
+
+def int_range_text(low: int | None, high: int | None, style: RangeStyle = "interval") -> str:
+    """The range ``check_int`` names: "in [1, 256]", "in 1..256", ">= 1 and <= 256", ">= 1"."""
+    if low is not None and high is not None:
+        if style == "dots":
+            return f"in {low:,}..{high:,}"
+        if style == "bounds":
+            return f">= {low:,} and <= {high:,}"
+        return f"in [{low:,}, {high:,}]"
+    if low is not None:
+        return f">= {low:,}"
+    return "" if high is None else f"<= {high:,}"
+
+
+def check_int(value: Any, name: str, low: int | None = None, high: int | None = None, *,
+              style: RangeStyle = "interval", exact: bool = False,
+              error: Callable[[str], Exception] = ValueError,
+              show: Callable[[Any], str] = repr) -> int:
+    """``value`` as an int in ``[low, high]`` (``None``: no bound); else ``error`` naming
+    ``name`` and the range (see :func:`int_range_text`), with the value as ``show`` gives it.
+
+    Booleans and non-integral numbers are refused; NumPy integers are accepted unless
+    ``exact`` (Python ints only, for values kept as given, e.g. written to JSON).
     """
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) \
-            or not low <= value <= high:
-        raise ValueError(f"{name} must be an integer in [{low:,}, {high:,}], got {value!r}")
-    return int(value)
+    kind = int if exact else numbers.Integral
+    number = None if isinstance(value, bool) or not isinstance(value, kind) else int(value)
+    if number is None or (low is not None and number < low) \
+            or (high is not None and number > high):
+        allowed = " ".join(filter(None, ("an integer", int_range_text(low, high, style))))
+        raise error(f"{name} must be {allowed}, got {show(value)}")
+    return number
+
+
+def check_float(value: Any, name: str, low: float, high: float) -> float:
+    """``value`` as a finite float in ``[low, high]``; ValueError naming ``name`` and the range.
+
+    Booleans are refused; anything ``float()`` reads is accepted.
+    """
+    try:
+        number = None if isinstance(value, bool) else float(value)
+    except (TypeError, ValueError, OverflowError):
+        number = None
+    if number is None or not math.isfinite(number) or not low <= number <= high:
+        raise ValueError(f"{name} must be a real number in [{low}, {high}], got {value!r}")
+    return number
 
 
 def check_horizon(horizon: int, name: str = "problem.horizon") -> int:

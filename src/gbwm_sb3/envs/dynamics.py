@@ -41,15 +41,15 @@ class ProblemArrays:
     next_goal_time: np.ndarray  # year of the first goal at or after each year (nan if none)
     remaining_cost: np.ndarray  # total cost of the goals at or after each year
     goals_offered_by: np.ndarray  # number of goals at times <= t, shape (T+1,)
-    general: bool = False  # False: the paper's family (skip / take, no infusions)
-    num_decisions: int = 2  # K, decisions in the largest year
-    decision_cost: np.ndarray | None = None  # (T+1, K), inf where a decision does not exist
-    decision_utility: np.ndarray | None = None  # (T+1, K), 0 where it does not exist
-    decision_goals: np.ndarray | None = None  # (T+1, K) goals taken by each decision
-    decisions_per_year: np.ndarray | None = None  # (T+1,) number of decisions
-    infusions: np.ndarray | None = None  # (T+1,) I(t), 0 at T
-    future_infusions: np.ndarray | None = None  # (T+1,) sum of I(s) for s > t
-    final_order: np.ndarray | None = None  # decisions at T, best first (utility, then cost)
+    general: bool  # False: the paper's family (skip / take, no infusions)
+    num_decisions: int  # K, decisions in the largest year
+    decision_cost: np.ndarray  # (T+1, K), inf where a decision does not exist
+    decision_utility: np.ndarray  # (T+1, K), 0 where it does not exist
+    decision_goals: np.ndarray  # (T+1, K) goals taken by each decision
+    decisions_per_year: np.ndarray  # (T+1,) number of decisions
+    infusions: np.ndarray  # (T+1,) I(t), 0 at T
+    future_infusions: np.ndarray  # (T+1,) sum of I(s) for s > t
+    final_order: np.ndarray  # decisions at T, best first (utility, then cost)
 
 
 @lru_cache(maxsize=64)

@@ -41,7 +41,7 @@ from stable_baselines3.common.vec_env.base_vec_env import (
     VecEnvStepReturn,
 )
 
-from gbwm_sb3.common.limits import MAX_N_ENVS
+from gbwm_sb3.common.limits import MAX_N_ENVS, check_int
 from gbwm_sb3.envs.draws import DrawQueue
 from gbwm_sb3.envs.dynamics import ProblemTable, step_years
 from gbwm_sb3.envs.universal_observation import (
@@ -56,13 +56,6 @@ from gbwm_sb3.problem.sampler import DEFAULT_ENVELOPE, ProblemEnvelope, sample_p
 __all__ = ["MultiProblemVecEnv"]
 
 _PER_ENV_ATTRIBUTES = ("wealth", "utility", "time", "horizon")
-
-
-def _nonnegative_int(value: object, name: str, minimum: int = 0) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) \
-            or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
 
 
 class MultiProblemVecEnv(VecEnv):
@@ -86,12 +79,12 @@ class MultiProblemVecEnv(VecEnv):
                  pool_size: int = 1024, new_problems_per_step: int = 4,
                  normalize_rewards: bool = True,
                  reward_scale: Callable[[GBWMProblem], float] | None = None) -> None:
-        num_envs = _nonnegative_int(num_envs, "num_envs", 1)
+        num_envs = check_int(num_envs, "num_envs", 1)
         if num_envs > MAX_N_ENVS:
             raise ValueError(f"num_envs must be an integer >= 1 and <= {MAX_N_ENVS:,} "
                              f"(MAX_N_ENVS), got {num_envs!r}")
         if seed is not None:
-            seed = _nonnegative_int(seed, "seed")
+            seed = check_int(seed, "seed", 0)
         if not isinstance(envelope, ProblemEnvelope):
             raise ValueError(f"envelope must be a ProblemEnvelope, got {type(envelope).__name__}")
         if envelope.max_decisions_per_year > K_MAX or envelope.num_portfolios[1] > N_MAX:
@@ -108,7 +101,7 @@ class MultiProblemVecEnv(VecEnv):
         self.reward_scale = reward_scale
         self._seed_sequence = np.random.SeedSequence(seed)
         self._fixed = problems is not None
-        if self._fixed:
+        if problems is not None:
             problems = list(problems)
             if not problems:
                 raise ValueError("problems must contain at least 1 problem, got 0")
@@ -121,9 +114,8 @@ class MultiProblemVecEnv(VecEnv):
             new_problems_per_step = 0
             time_steps = max(p.horizon for p in problems) + 1
         else:
-            pool_size = _nonnegative_int(pool_size, "pool_size", 1)
-            new_problems_per_step = _nonnegative_int(new_problems_per_step,
-                                                     "new_problems_per_step")
+            pool_size = check_int(pool_size, "pool_size", 1)
+            new_problems_per_step = check_int(new_problems_per_step, "new_problems_per_step", 0)
             time_steps = envelope.horizon[1] + 1
         self.pool_size = pool_size
         self.new_problems_per_step = new_problems_per_step
@@ -203,7 +195,7 @@ class MultiProblemVecEnv(VecEnv):
     @property
     def problems(self) -> list[GBWMProblem]:
         """The problem of each trajectory."""
-        return [self.table.problems[row] for row in self._rows.tolist()]  # type: ignore[misc]
+        return [self.table.problems[row] for row in self._rows.tolist()]
 
     @property
     def time(self) -> np.ndarray:

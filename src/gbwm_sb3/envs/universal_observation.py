@@ -103,6 +103,8 @@ __all__ = [
     "universal_observation",
     "universal_observation_bounds",
     "split_universal_observation",
+    "clipped_log_cost_to_cash",
+    "clipped_log_ratio",
 ]
 
 #: Decisions a year the observation has room for (padded with ``exists = 0``).
@@ -304,9 +306,9 @@ class UniversalObservation:
         self._ahead, self._ahead_cost, self._ahead_utility = (np.zeros(shape) for _ in range(3))
         self._ahead_offers = np.zeros((*shape, 4))
         self._best_drift = np.zeros(table.size)
-        written = [i for i, p in enumerate(table.problems) if p is not None]
+        written = [(i, p) for i, p in enumerate(table.problems) if p is not None]
         if written:
-            self.write(written, [table.problems[i] for i in written])
+            self.write([i for i, _ in written], [p for _, p in written])
 
     def write(self, rows: np.ndarray | list[int], problems: list[GBWMProblem]) -> None:
         """Precompute the per-year quantities of ``problems[i]`` for row ``rows[i]``."""
@@ -364,12 +366,12 @@ class UniversalObservation:
         obs = np.zeros((n, UNIVERSAL_OBSERVATION_SIZE), dtype=np.float32)
         obs[:, 0] = t / horizon
         obs[:, 1] = (horizon - t) / HORIZON_SCALE
-        obs[:, 2] = _log_ratio(cash, w0)
-        obs[:, 3] = _log_ratio(cash, year["remaining_cost"])
-        obs[:, 4] = _log_ratio(cash, year["pv_cost"])
-        obs[:, 5] = _log_ratio(cash, year["pv_cost_growth"])
+        obs[:, 2] = clipped_log_ratio(cash, w0)
+        obs[:, 3] = clipped_log_ratio(cash, year["remaining_cost"])
+        obs[:, 4] = clipped_log_ratio(cash, year["pv_cost"])
+        obs[:, 5] = clipped_log_ratio(cash, year["pv_cost_growth"])
         pv_inf = year["pv_infusions"]
-        obs[:, 6] = _log_ratio(cash + pv_inf, year["pv_cost"])
+        obs[:, 6] = clipped_log_ratio(cash + pv_inf, year["pv_cost"])
         obs[:, 7] = np.minimum(np.log1p(pv_inf / cash), LOG_CLIP)
         pv_cost = year["pv_cost"]
         safe_cost = np.where(pv_cost > 0, pv_cost, 1.0)
@@ -378,7 +380,7 @@ class UniversalObservation:
         obs[:, 9] = remaining_u / table.total_utility[rows]
         safe_u = np.where(remaining_u > 0, remaining_u, 1.0)
         obs[:, 10] = np.where(remaining_u > 0, year["utility_now"] / safe_u, 0.0)
-        obs[:, 11] = _log_ratio(cash, year["next_cost"])
+        obs[:, 11] = clipped_log_ratio(cash, year["next_cost"])
         obs[:, 12] = year["years_to_next"]
         obs[:, 13] = year["goals_left"]
         obs[:, 14] = year["weighted_years"]
@@ -424,19 +426,19 @@ class UniversalObservation:
         offers = self._ahead_offers[rows, t]
         for column, offer in ((5, 0), (7, 2)):
             upcoming[..., column] = np.where(
-                exists, _log_cost_to_cash(offers[..., offer], cash[:, None]), 0.0)
+                exists, clipped_log_cost_to_cash(offers[..., offer], cash[:, None]), 0.0)
             upcoming[..., column + 1] = np.where(exists, offers[..., offer + 1]
                                                  / safe_u[:, None], 0.0)
         return obs
 
 
-def _log_cost_to_cash(cost: np.ndarray, cash: np.ndarray) -> np.ndarray:
+def clipped_log_cost_to_cash(cost: np.ndarray, cash: np.ndarray) -> np.ndarray:
     """log(cost / cash) clipped to [-LOG_CLIP, LOG_CLIP] (a free decision: -LOG_CLIP)."""
     with np.errstate(divide="ignore"):
         return np.clip(np.log(cost / cash), -LOG_CLIP, LOG_CLIP)
 
 
-def _log_ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+def clipped_log_ratio(numerator: np.ndarray, denominator: np.ndarray | float) -> np.ndarray:
     """log(numerator / denominator) clipped to [-LOG_CLIP, LOG_CLIP]; 0 where denominator <= 0."""
     positive = denominator > 0
     safe = np.where(positive, denominator, 1.0)

@@ -18,20 +18,18 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from stable_baselines3.common.callbacks import BaseCallback
 
-from gbwm_sb3.common.limits import MAX_PATHS
+from gbwm_sb3.common.limits import MAX_PATHS, check_int
 from gbwm_sb3.problem.model import GBWMProblem
 
+if TYPE_CHECKING:
+    from sb3_contrib import MaskablePPO
+    from stable_baselines3 import PPO
+
 __all__ = ["GBWMEvalCallback"]
-
-
-def _positive_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-    return value
 
 
 class GBWMEvalCallback(BaseCallback):
@@ -49,6 +47,8 @@ class GBWMEvalCallback(BaseCallback):
     dp_solution: a solved ``DPSolution`` to reuse (default: solved at training start).
     """
 
+    model: PPO | MaskablePPO  # the model trained (what save_model keeps)
+
     def __init__(self, problem: GBWMProblem | None = None, eval_every: int = 1,
                  n_paths: int = 10_000, seed: int = 12_345,
                  best_model_dir: str | os.PathLike[str] | None = None, overwrite: bool = False,
@@ -58,14 +58,12 @@ class GBWMEvalCallback(BaseCallback):
         if problem is not None and not isinstance(problem, GBWMProblem):
             raise ValueError(f"problem must be a GBWMProblem or None, got {type(problem).__name__}")
         self.problem = problem
-        self.eval_every = _positive_int(eval_every, "eval_every")
-        self.n_paths = _positive_int(n_paths, "n_paths")
+        self.eval_every = check_int(eval_every, "eval_every", 1, exact=True)
+        self.n_paths = check_int(n_paths, "n_paths", 1, exact=True)
         if self.n_paths > MAX_PATHS:
             raise ValueError(f"n_paths must be an integer >= 1 and <= {MAX_PATHS:,} "
                              f"(MAX_PATHS), got {n_paths!r}")
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
-        self.seed = seed
+        self.seed = check_int(seed, "seed", 0, exact=True)
         self.best_model_dir = Path(best_model_dir) if best_model_dir is not None else None
         self.overwrite = bool(overwrite)
         self.preset_name = preset_name
@@ -80,10 +78,11 @@ class GBWMEvalCallback(BaseCallback):
     # ------------------------------------------------------------------ SB3 hooks
     def _on_training_start(self) -> None:
         from gbwm_sb3.dp import solve_dp
+        from gbwm_sb3.envs.vec_env import GBWMVecEnv
         from gbwm_sb3.ppo.callbacks import find_gbwm_vec_env
 
-        if self.problem is None:
-            self.problem = find_gbwm_vec_env(self.training_env).problem
+        if self.problem is None:  # the training env's: a single-problem GBWMVecEnv
+            self.problem = cast(GBWMVecEnv, find_gbwm_vec_env(self.training_env)).problem
         if self.best_model_dir is not None and not self._saved_once and not self.overwrite:
             target = self.best_model_dir
             if target.exists() and (not target.is_dir() or any(target.iterdir())):
@@ -114,8 +113,9 @@ class GBWMEvalCallback(BaseCallback):
         from gbwm_sb3.evaluation.evaluator import evaluate
         from gbwm_sb3.evaluation.strategies import SB3Policy
 
-        policies = {"dp": self.dp, "policy": SB3Policy(self.model, self.problem)}
-        report = evaluate(policies, self.problem, n_paths=self.n_paths, seed=self.seed)
+        problem = self._problem()
+        policies = {"dp": self.dp, "policy": SB3Policy(self.model, problem)}
+        report = evaluate(policies, problem, n_paths=self.n_paths, seed=self.seed)
         return float(report["policy"].mean_utility), float(report["dp"].mean_utility)
 
     def evaluate_now(self) -> float:
@@ -133,7 +133,7 @@ class GBWMEvalCallback(BaseCallback):
         self._last_evaluated = self.model.num_timesteps
         self.history.append({
             "timesteps": float(self.model.num_timesteps),
-            "trajectories": float(self.model.num_timesteps / self.problem.horizon),
+            "trajectories": float(self.model.num_timesteps / self._problem().horizon),
             "efficiency": efficiency,
             "mean_utility": mean,
         })
@@ -143,18 +143,25 @@ class GBWMEvalCallback(BaseCallback):
         if efficiency > self.best_efficiency:
             self.best_efficiency = efficiency
             if self.best_model_dir is not None:
-                self._save_best(efficiency, mean)
+                self._save_best(self.best_model_dir, efficiency, mean)
         self.logger.record("gbwm/best_efficiency", self.best_efficiency)
         if self.verbose:
             print(f"[eval] {self.model.num_timesteps} steps: efficiency {efficiency:.4f} "
                   f"(mean utility {mean:.3f}, DP {dp_mean:.3f}; "
                   f"{time.perf_counter() - start:.2f} s)")
 
-    def _save_best(self, efficiency: float, mean: float) -> None:
+    def _problem(self) -> GBWMProblem:
+        """The problem evaluated on: the one given, else the training env's."""
+        if self.problem is None:
+            raise RuntimeError("GBWMEvalCallback has no problem before training starts; "
+                               "pass problem=")
+        return self.problem
+
+    def _save_best(self, directory: Path, efficiency: float, mean: float) -> None:
         from gbwm_sb3.model_io import save_model
 
         save_model(
-            self.model, self.best_model_dir, self.problem, self.preset_name,
+            self.model, directory, self._problem(), self.preset_name,
             metrics={"efficiency": efficiency, "mean_utility": mean,
                      "dp_mean_utility": self.dp_mean_utility, "eval_paths": self.n_paths,
                      "eval_seed": self.seed, "num_timesteps": int(self.model.num_timesteps)},

@@ -20,9 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from gbwm_sb3.common.limits import MAX_PATHS, check_horizon
+from gbwm_sb3.common.limits import MAX_PATHS, check_horizon, check_int
 from gbwm_sb3.envs.dynamics import problem_arrays, step_year
-from gbwm_sb3.evaluation.strategies import reset_policy
+from gbwm_sb3.evaluation.strategies import GBWMPolicyLike, reset_policy
 from gbwm_sb3.problem.model import GBWMProblem
 
 __all__ = ["DRAW_BLOCK", "MAX_CHUNK_DRAWS", "PolicyResult", "EvaluationReport", "evaluate",
@@ -157,14 +157,8 @@ class EvaluationReport:
         return cls.from_dict(json.loads(text))
 
 
-def _check_int(value: Any, name: str, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
-            or not low <= value <= high:
-        raise ValueError(f"{name} must be an integer in [{low}, {high}], got {value!r}")
-    return int(value)
-
-
-def _resolve_reference(policies: Mapping[str, Any], reference: str | None) -> str | None:
+def _resolve_reference(policies: Mapping[str, GBWMPolicyLike], reference: str | None
+                       ) -> str | None:
     if reference is None:
         return None
     if reference == "auto":
@@ -189,7 +183,7 @@ def success_keys(problem: GBWMProblem) -> list[str]:
     return list(problem.goal_labels)
 
 
-def _simulate(policy: Any, name: str, problem: GBWMProblem, n_paths: int, seed: int,
+def _simulate(policy: GBWMPolicyLike, name: str, problem: GBWMProblem, n_paths: int, seed: int,
               chunk_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-path total utility, terminal wealth and paths taking each (goal, level).
 
@@ -266,7 +260,8 @@ class _LevelCounter:
                         self.counts[self.row[goal], level - 1] += count
 
 
-def evaluate(policies: Mapping[str, Any], problem: GBWMProblem, n_paths: int = 100_000,
+def evaluate(policies: Mapping[str, GBWMPolicyLike], problem: GBWMProblem,
+             n_paths: int = 100_000,
              seed: int = 0, reference: str | None = "auto",
              chunk_size: int = 65_536) -> EvaluationReport:
     """Score ``policies`` (name -> object with ``act(t, wealth)``) on common random numbers.
@@ -302,9 +297,9 @@ def evaluate(policies: Mapping[str, Any], problem: GBWMProblem, n_paths: int = 1
         if isinstance(own, GBWMProblem) and own != problem:
             raise ValueError(f"policies[{name!r}] was built for a different problem than the "
                              "one being evaluated")
-    n_paths = _check_int(n_paths, "n_paths", 2, MAX_PATHS)
-    seed = _check_int(seed, "seed", 0, 2**63 - 1)
-    chunk_size = _check_int(chunk_size, "chunk_size", 1, 100_000_000)
+    n_paths = check_int(n_paths, "n_paths", 2, MAX_PATHS)
+    seed = check_int(seed, "seed", 0, 2**63 - 1)
+    chunk_size = check_int(chunk_size, "chunk_size", 1, 100_000_000)
     check_horizon(problem.horizon)
     reference = _resolve_reference(policies, reference)
 

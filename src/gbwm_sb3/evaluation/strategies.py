@@ -19,7 +19,7 @@ evaluator calls it before each evaluation.
 
 from __future__ import annotations
 
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeGuard, runtime_checkable
 
 import numpy as np
 
@@ -47,7 +47,7 @@ class GBWMPolicyLike(Protocol):
         ...
 
 
-def reset_policy(policy: Any) -> None:
+def reset_policy(policy: GBWMPolicyLike) -> None:
     """Restart a policy's random streams if it has any (``reset()``); no-op otherwise."""
     reset = getattr(policy, "reset", None)
     if callable(reset):
@@ -115,7 +115,7 @@ def _random_affordable(problem: GBWMProblem, t: int, wealth: np.ndarray, take: n
     return np.where(take & (count > 0), chosen, 0).astype(np.intp)
 
 
-def _is_general(problem: GBWMProblem | None) -> bool:
+def _is_general(problem: GBWMProblem | None) -> TypeGuard[GBWMProblem]:
     return problem is not None and problem_arrays(problem).general
 
 
@@ -300,7 +300,8 @@ class GreedyGoals:
     the affordable decision with the most utility is taken (ties: the cheaper).
     """
 
-    def __init__(self, portfolios_from: Any, problem: GBWMProblem | None = None) -> None:
+    def __init__(self, portfolios_from: GBWMPolicyLike,
+                 problem: GBWMProblem | None = None) -> None:
         self.portfolios_from = _check_policy(portfolios_from, "portfolios_from")
         self.problem = _check_problem(problem) or _problem_of(portfolios_from)
 
@@ -397,7 +398,7 @@ class Hybrid:
     is asked ``act`` at the same pre-goal wealth.
     """
 
-    def __init__(self, goals_from: Any, portfolios_from: Any) -> None:
+    def __init__(self, goals_from: GBWMPolicyLike, portfolios_from: GBWMPolicyLike) -> None:
         self.goals_from = _check_policy(goals_from, "goals_from")
         self.portfolios_from = _check_policy(portfolios_from, "portfolios_from")
 

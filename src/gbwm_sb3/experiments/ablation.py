@@ -14,7 +14,13 @@ import json
 from collections.abc import Sequence
 
 from gbwm_sb3.experiments.options import SweepOptions
-from gbwm_sb3.experiments.reporting import fmt, markdown_table, write_csv, write_json
+from gbwm_sb3.experiments.reporting import (
+    TableColumn,
+    fmt,
+    markdown_table,
+    write_csv,
+    write_json,
+)
 from gbwm_sb3.experiments.sweep import ResultsFile, SweepConfig, make_jobs, summarize
 
 __all__ = ["reproduce_ablation", "ABLATIONS"]
@@ -35,7 +41,7 @@ ABLATIONS: dict[str, tuple[str, dict, str]] = {
 }
 
 
-COLUMNS = [
+COLUMNS: list[TableColumn] = [
     ("config", "configuration", str), ("num_goals", "NG", str), ("n", "runs", str),
     ("mean", "mean eff.", fmt(".4f")), ("ci_low", "95% CI low", fmt(".4f")),
     ("ci_high", "95% CI high", fmt(".4f")), ("min", "min", fmt(".4f")), ("sd", "sd", fmt(".4f")),

@@ -22,10 +22,10 @@ from typing import Any, TypeVar
 from gbwm_sb3.experiments.parallel import (
     SINGLE_THREAD_ENV,
     JobFailure,
-    _call,
-    _environment,
-    _validate_workers,
+    call_job,
+    check_workers,
     run_parallel,
+    temporary_environment,
 )
 from gbwm_sb3.ppo.registry import USER_PRESETS_ENV, loaded_presets_files
 
@@ -78,7 +78,7 @@ def presets_env() -> dict[str, str]:
 
 def _run_local(fn: Callable[[J], R], jobs: Iterable[J], workers: int | None,
                ) -> Iterator[tuple[J, R | JobFailure]]:
-    with _environment(presets_env()):  # read by the workers as they start
+    with temporary_environment(presets_env()):  # read by the workers as they start
         yield from run_parallel(fn, jobs, workers=workers)
 
 
@@ -97,7 +97,7 @@ def _ray_job(fn: Callable[[Any], Any], job: Any) -> tuple[bool, Any]:
     from gbwm_sb3.common.threads import configure_torch_threads
 
     configure_torch_threads(1)
-    return _call(fn, job)
+    return call_job(fn, job)
 
 
 def _runtime_env() -> dict[str, Any]:
@@ -118,7 +118,7 @@ def run_ray(fn: Callable[[J], R], jobs: Iterable[J], address: str | None = None,
     jobs = list(jobs)
     check_engine("ray", address)
     if workers is not None:
-        workers = _validate_workers(workers)
+        workers = check_workers(workers)
         if workers == 0:
             raise ValueError("workers must be >= 1 with engine='ray' (0 means 'in this "
                              "process', which only the local engine does)")

@@ -15,6 +15,7 @@ import numpy as np
 from gbwm_sb3.experiments.options import SweepOptions
 from gbwm_sb3.experiments.reporting import (
     PAPER_FIGURE2,
+    TableColumn,
     fmt,
     markdown_table,
     write_csv,
@@ -97,7 +98,7 @@ def reproduce_figure2(options: SweepOptions, preset: str = "paper") -> int:
     write_csv(rows, out / "figure2.csv")
     write_json({"command": options.command, "preset": preset, "rows": rows},
                out / "figure2.json")
-    columns = [("label", "strategy", str)]
+    columns: list[TableColumn] = [("label", "strategy", str)]
     for ng in goals:
         columns.append((f"NG{ng}_mean", f"NG={ng}", fmt(".3f")))
         columns.append((f"NG{ng}_paper", "paper", fmt(".3f")))

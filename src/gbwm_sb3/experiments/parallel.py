@@ -25,7 +25,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-__all__ = ["JobFailure", "run_parallel", "default_workers", "SINGLE_THREAD_ENV"]
+__all__ = ["JobFailure", "run_parallel", "default_workers", "SINGLE_THREAD_ENV", "call_job",
+           "check_workers", "temporary_environment"]
 
 J = TypeVar("J")
 R = TypeVar("R")
@@ -92,7 +93,7 @@ def _worker_init() -> None:
     configure_torch_threads(1)
 
 
-def _call(fn: Callable[[Any], Any], job: Any) -> tuple[bool, Any]:
+def call_job(fn: Callable[[Any], Any], job: Any) -> tuple[bool, Any]:
     """Run ``fn(job)`` in a worker; exceptions come back as a formatted traceback."""
     try:
         return True, fn(job)
@@ -101,7 +102,7 @@ def _call(fn: Callable[[Any], Any], job: Any) -> tuple[bool, Any]:
 
 
 @contextmanager
-def _environment(overrides: dict[str, str]) -> Iterator[None]:
+def temporary_environment(overrides: dict[str, str]) -> Iterator[None]:
     """Temporarily set environment variables (inherited by processes started inside)."""
     saved = {key: os.environ.get(key) for key in overrides}
     os.environ.update(overrides)
@@ -115,7 +116,8 @@ def _environment(overrides: dict[str, str]) -> Iterator[None]:
                 os.environ[key] = value
 
 
-def _validate_workers(workers: int | None) -> int:
+def check_workers(workers: int | None) -> int:
+    """``workers`` as a count of processes (``None``: :func:`default_workers`; 0: inline)."""
     if workers is None:
         return default_workers()
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
@@ -130,7 +132,7 @@ def _run_inline(fn: Callable[[J], R], jobs: list[J]) -> Iterator[tuple[J, R | Jo
 
     configure_torch_threads(1)
     for job in jobs:
-        ok, payload = _call(fn, job)
+        ok, payload = call_job(fn, job)
         yield job, (payload if ok else JobFailure(job, *payload))
 
 
@@ -158,7 +160,7 @@ def run_parallel(fn: Callable[[J], R], jobs: Iterable[J], workers: int | None = 
     process. A job that raises yields a :class:`JobFailure` instead of a result.
     """
     jobs = list(jobs)
-    n_workers = _validate_workers(workers)
+    n_workers = check_workers(workers)
     if not jobs:
         return
     if n_workers == 0:
@@ -172,8 +174,8 @@ def run_parallel(fn: Callable[[J], R], jobs: Iterable[J], workers: int | None = 
     try:
         # Workers start during submit(); they inherit the single-thread environment
         # before torch or numpy is imported in them.
-        with _environment(SINGLE_THREAD_ENV):
-            pending: dict[Future, J] = {executor.submit(_call, fn, job): job for job in jobs}
+        with temporary_environment(SINGLE_THREAD_ENV):
+            pending: dict[Future, J] = {executor.submit(call_job, fn, job): job for job in jobs}
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:

@@ -26,6 +26,9 @@ __all__ = [
     "fmt",
 ]
 
+#: A markdown table column: (row key, header, formatter of the row's value).
+TableColumn = tuple[str, str, Callable[[Any], str]]
+
 PAPER_NUM_GOALS = (1, 2, 4, 8, 16)
 
 # Table I: NG -> (mean efficiency over 30 runs, sd over runs, runtime per run in s, Mac mini M2).
@@ -134,7 +137,7 @@ def fmt(spec: str) -> Callable[[Any], str]:
 
 
 def markdown_table(rows: Sequence[Mapping[str, Any]],
-                   columns: Sequence[tuple[str, str, Callable[[Any], str]]]) -> str:
+                   columns: Sequence[TableColumn]) -> str:
     """A GitHub markdown table; ``columns`` = (row key, header, formatter)."""
     lines = ["| " + " | ".join(header for _, header, _ in columns) + " |",
              "|" + "|".join("---" for _ in columns) + "|"]

@@ -17,6 +17,7 @@ from pathlib import Path
 from gbwm_sb3.experiments.options import SweepOptions
 from gbwm_sb3.experiments.reporting import (
     PAPER_SENSITIVITY,
+    TableColumn,
     fmt,
     markdown_table,
     write_csv,
@@ -106,7 +107,7 @@ def markdown(rows: list[dict], goals: list[int]) -> str:
         text = f"{mean:.3f}" + (f" ± {half:.3f}" if half == half else "")
         return text + (f" ({paper:.3f})" if paper is not None else "")
 
-    columns = [("parameter", "parameter", str), ("value", "value", fmt("g"))]
+    columns: list[TableColumn] = [("parameter", "parameter", str), ("value", "value", fmt("g"))]
     table_rows_ = []
     for row in rows:
         cells = {"parameter": row["parameter"], "value": row["value"]}

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from gbwm_sb3.common.limits import check_int
 from gbwm_sb3.experiments.engines import check_engine, run_jobs
 from gbwm_sb3.experiments.parallel import JobFailure
 from gbwm_sb3.ppo.registry import get_preset
@@ -104,12 +105,6 @@ class SweepJob:
                 f"@{self.eval_seed}|bench={int(self.benchmarks)}|{self.preset_fingerprint}")
 
 
-def _positive_int(value: object, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-    return int(value)
-
-
 def make_jobs(configs: Iterable[SweepConfig], num_goals: Iterable[int], seeds: Iterable[int],
               n_trajectories: int = 50_000, *, n_eval_paths: int = 100_000,
               eval_seed: int = 0, benchmarks: bool = False) -> list[SweepJob]:
@@ -121,7 +116,7 @@ def make_jobs(configs: Iterable[SweepConfig], num_goals: Iterable[int], seeds: I
     configs = list(configs)
     if not configs:
         raise ValueError("configs must hold at least one SweepConfig")
-    goals = [_positive_int(ng, "num_goals") for ng in num_goals]
+    goals = [check_int(ng, "num_goals", 1) for ng in num_goals]
     seed_list = []
     for seed in seeds:
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
@@ -129,8 +124,8 @@ def make_jobs(configs: Iterable[SweepConfig], num_goals: Iterable[int], seeds: I
         seed_list.append(int(seed))
     if not goals or not seed_list:
         raise ValueError("num_goals and seeds must each hold at least one value")
-    _positive_int(n_trajectories, "n_trajectories")
-    _positive_int(n_eval_paths, "n_eval_paths")
+    check_int(n_trajectories, "n_trajectories", 1)
+    check_int(n_eval_paths, "n_eval_paths", 1)
     names = [c.name for c in configs]
     if len(set(names)) != len(names):
         raise ValueError(f"config names must be unique, got {names}")

@@ -14,6 +14,7 @@ from pathlib import Path
 from gbwm_sb3.experiments.options import SweepOptions
 from gbwm_sb3.experiments.reporting import (
     PAPER_TABLE1,
+    TableColumn,
     fmt,
     markdown_table,
     paper_interval,
@@ -40,7 +41,7 @@ def table_rows(summary: list[dict], trajectories: int) -> list[dict]:
     return rows
 
 
-COLUMNS = [
+COLUMNS: list[TableColumn] = [
     ("config", "preset", str), ("num_goals", "NG", str), ("n", "runs", str),
     ("mean", "mean eff.", fmt(".4f")), ("median", "median", fmt(".4f")),
     ("sd", "sd", fmt(".4f")), ("skewness", "skew", fmt(".2f")), ("min", "min", fmt(".4f")),

@@ -44,8 +44,9 @@ from gbwm_sb3.common.limits import (
     MAX_TRAJECTORIES,
     MAX_TRIALS,
     MAX_WORKERS,
+    check_int,
 )
-from gbwm_sb3.experiments.parallel import SINGLE_THREAD_ENV, _environment
+from gbwm_sb3.experiments.parallel import SINGLE_THREAD_ENV, temporary_environment
 
 __all__ = [
     "KNOWN_POINTS",
@@ -120,13 +121,6 @@ def _import_optuna() -> Any:
 MAX_POPULATION = 10_000
 
 
-def _check_count(value: Any, name: str, low: int, high: int) -> int:
-    """An integer in ``[low, high]`` (bounds of :mod:`gbwm_sb3.common.limits`)."""
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ValueError(f"{name} must be an integer >= {low} and <= {high:,}, got {value!r}")
-    return value
-
-
 @dataclass(frozen=True)
 class TuneSettings:
     """How a study scores a trial; stored with the study, the same for every worker."""
@@ -147,7 +141,7 @@ class TuneSettings:
         for name, low, high in (("n_trajectories", 1, MAX_TRAJECTORIES),
                                 ("seeds", 1, MAX_SEEDS), ("n_eval_paths", 2, MAX_PATHS),
                                 ("eval_seed", 0, MAX_SEED)):
-            _check_count(getattr(self, name), name, low, high)
+            check_int(getattr(self, name), name, low, high, style="bounds", exact=True)
         if self.sampler not in SAMPLERS:
             raise ValueError(f"sampler must be one of {', '.join(SAMPLERS)}, "
                              f"got {self.sampler!r}")
@@ -506,7 +500,7 @@ def optimize(url: str, study_name: str, settings: TuneSettings, n_trials: int,
     for name, value, low, high in (("n_trials", n_trials, 1, MAX_TRIALS),
                                    ("workers", workers, 1, MAX_WORKERS),
                                    ("population", population, 2, MAX_POPULATION)):
-        _check_count(value, name, low, high)
+        check_int(value, name, low, high, style="bounds", exact=True)
     storage = make_storage(url, heartbeat)
     study, created = _open_study(storage, study_name, settings)
     if enqueue_known and created:
@@ -519,7 +513,7 @@ def optimize(url: str, study_name: str, settings: TuneSettings, n_trials: int,
         _work(*args, n_trials, population, timeout, heartbeat)
         return study
     context = multiprocessing.get_context("spawn")
-    with _environment(SINGLE_THREAD_ENV):
+    with temporary_environment(SINGLE_THREAD_ENV):
         processes = [context.Process(target=_run_worker,
                                      args=(*args, share, population, timeout, heartbeat))
                      for share in shares if share > 0]

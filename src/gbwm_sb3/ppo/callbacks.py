@@ -18,10 +18,14 @@ training. ``GBWMTrainingMixin`` makes an algorithm's ``learn()`` install both by
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList, ConvertCallback
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
+
+if TYPE_CHECKING:
+    from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
+    from typing_extensions import Self
 
 __all__ = ["GBWMMetricsCallback", "EntropyDecayCallback", "GBWMTrainingMixin",
            "find_gbwm_vec_env", "with_metrics_callback"]
@@ -76,6 +80,8 @@ class GBWMMetricsCallback(BaseCallback):
 class EntropyDecayCallback(BaseCallback):
     """Sets ``model.ent_coef`` linearly from ``start`` to ``final`` over one ``learn`` call."""
 
+    model: OnPolicyAlgorithm  # PPO or A2C: their ``ent_coef`` is a number
+
     def __init__(self, start: float, final: float) -> None:
         super().__init__()
         self.start, self.final = float(start), float(final)
@@ -126,7 +132,13 @@ def _check_ent_coef_final(value: Any) -> float | None:
     return float(value)
 
 
-class GBWMTrainingMixin:
+if TYPE_CHECKING:  # for the type checker the mixin is an SB3 on-policy algorithm
+    _AlgorithmMixinBase = OnPolicyAlgorithm
+else:
+    _AlgorithmMixinBase = object
+
+
+class GBWMTrainingMixin(_AlgorithmMixinBase):
     """Mix in before an SB3 on-policy algorithm: ``learn()`` logs the GBWM metrics and,
     when ``ent_coef_final`` is set, runs the entropy-coefficient schedule.
 
@@ -137,12 +149,13 @@ class GBWMTrainingMixin:
 
     def __init__(self, *args: Any, ent_coef_final: float | None = None, **kwargs: Any) -> None:
         self.ent_coef_final = _check_ent_coef_final(ent_coef_final)
-        super().__init__(*args, **kwargs)  # type: ignore[call-arg]
-        self.ent_coef_start = self.ent_coef  # type: ignore[attr-defined]
+        super().__init__(*args, **kwargs)
+        self.ent_coef_start = self.ent_coef
 
-    def learn(self, total_timesteps: int, callback: Any = None, **kwargs: Any):  # type: ignore[no-untyped-def]
-        return super().learn(  # type: ignore[misc]
-            total_timesteps, callback=self._training_callbacks(callback), **kwargs
+    def learn(self, total_timesteps: int, callback: Any = None, *args: Any,
+              **kwargs: Any) -> Self:
+        return super().learn(
+            total_timesteps, self._training_callbacks(callback), *args, **kwargs
         )
 
     def _training_callbacks(self, callback: Any) -> BaseCallback:
@@ -150,6 +163,6 @@ class GBWMTrainingMixin:
         callbacks = _as_callback_list(callback)
         final = getattr(self, "ent_coef_final", None)
         if final is not None:
-            start = getattr(self, "ent_coef_start", self.ent_coef)  # type: ignore[attr-defined]
+            start = getattr(self, "ent_coef_start", self.ent_coef)
             callbacks.append(EntropyDecayCallback(start, final))
         return with_metrics_callback(callbacks)

@@ -35,8 +35,9 @@ minibatch and therefore syncs once per minibatch when it is set.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, cast
 
 import numpy as np
 import torch as th
@@ -59,6 +60,20 @@ __all__ = ["FastPPO", "fused_path_available"]
 
 _CHECK_BATCH = 64
 _CHECK_RTOL = 1e-4
+
+
+class _FusedPolicy(Protocol):
+    """What the fused path asks of the policy besides its layers (``GBWMPolicy`` has it)."""
+
+    def goal_active(self, obs: th.Tensor) -> th.Tensor: ...
+
+    def evaluate_actions(self, obs: th.Tensor, actions: th.Tensor
+                         ) -> tuple[th.Tensor, th.Tensor, th.Tensor]: ...
+
+    def zero_grad(self, set_to_none: bool = True) -> None: ...
+
+
+_Sampler = Callable[[th.Tensor], tuple[th.Tensor, th.Tensor, th.Tensor]]
 
 
 @dataclass
@@ -236,7 +251,8 @@ class FastPPO(GBWMTrainingMixin, PPO):
         if fused is not None and not getattr(fused, "verified", False):
             fused.verified = self._verify_fused(fused, data, clip_range, clip_range_vf)
             if not fused.verified:
-                fused = self._reject_fused()
+                self._reject_fused()
+                fused = None
         if fused is not None:
             stats = self._train_fused(fused, data, clip_range, clip_range_vf)
         else:
@@ -250,6 +266,8 @@ class FastPPO(GBWMTrainingMixin, PPO):
         self.logger.record("train/entropy_loss", stats._mean(stats.entropy))
         self.logger.record("train/policy_gradient_loss", stats._mean(stats.pg))
         self.logger.record("train/value_loss", stats._mean(stats.value))
+        if stats.approx_kl_last_epoch is None or stats.last_loss is None:
+            raise RuntimeError("FastPPO.train() ran no epoch")
         self.logger.record("train/approx_kl", stats._mean([stats.approx_kl_last_epoch]))
         self.logger.record("train/clip_fraction", stats._mean(stats.clip_fraction))
         self.logger.record("train/loss", float(stats.last_loss))
@@ -299,10 +317,11 @@ class FastPPO(GBWMTrainingMixin, PPO):
         entropy_all, value_all = th.empty_like(log_prob_all), th.empty_like(log_prob_all)
         continue_training = True
         zero = th.zeros((), dtype=log_prob_all.dtype, device=log_prob_all.device)
+        policy = cast(_FusedPolicy, self.policy)
         with th.no_grad():
             for epoch_index, (epoch, bounds, adv) in enumerate(self._epochs(data)):
                 actions = epoch.actions.long()
-                active = self.policy.goal_active(epoch.observations).to(adv.dtype)
+                active = policy.goal_active(epoch.observations).to(adv.dtype)
                 done = bounds
                 for i, (start, stop) in enumerate(bounds):
                     size = stop - start
@@ -404,7 +423,7 @@ class FastPPO(GBWMTrainingMixin, PPO):
         returns, old_v = data.returns[:k], data.old_values[:k]
         if self.normalize_advantage and k > 1:
             adv = (adv - adv.mean()) / (adv.std() + 1e-8)
-        policy = self.policy
+        policy = cast(_FusedPolicy, self.policy)
         fused.load_state()
         ent_coef, vf_coef = float(self.ent_coef), float(self.vf_coef)
         # Autograd reference.
@@ -422,7 +441,7 @@ class FastPPO(GBWMTrainingMixin, PPO):
                      for p in fused.params]
         policy.zero_grad(set_to_none=True)
         with th.no_grad():
-            active = self.policy.goal_active(obs).to(adv.dtype)
+            active = policy.goal_active(obs).to(adv.dtype)
             lp, ent, val, cache = fused.forward(obs, actions.long(), active)
             r = th.exp(lp - old_lp)
             s1, s2 = adv * r, adv * th.clamp(r, 1 - clip_range, 1 + clip_range)
@@ -460,13 +479,14 @@ class FastPPO(GBWMTrainingMixin, PPO):
     def _verify_forward(self, fused: FusedGBWMUpdate, obs: th.Tensor) -> bool:
         """Compare the hand-written rollout pass with the policy's own on a few observations."""
         obs = obs[:_CHECK_BATCH]
+        policy = cast(_FusedPolicy, self.policy)
         with th.no_grad():
             fused.load_params()
             rng_state = th.get_rng_state()
             actions, values, log_prob = fused.sample(obs)
             th.set_rng_state(rng_state)  # the check must not shift the sampling stream
-            ref_values, ref_log_prob, ref_entropy = self.policy.evaluate_actions(obs, actions)
-            active = self.policy.goal_active(obs).to(values.dtype)
+            ref_values, ref_log_prob, ref_entropy = policy.evaluate_actions(obs, actions)
+            active = policy.goal_active(obs).to(values.dtype)
             lp, entropy, v, _ = fused.forward(obs, actions, active)
             pairs = [(values, ref_values), (log_prob, ref_log_prob), (lp, ref_log_prob),
                      (entropy, ref_entropy), (v, ref_values.flatten())]
@@ -484,7 +504,7 @@ class FastPPO(GBWMTrainingMixin, PPO):
         if any(infos):
             super()._update_info_buffer(infos, dones)
 
-    def _rollout_sampler(self, obs: np.ndarray):
+    def _rollout_sampler(self, obs: np.ndarray | dict[str, np.ndarray]) -> _Sampler | None:
         """The fused sampling pass when it is available and checked, else None."""
         if self.use_sde or type(self.rollout_buffer) is not RolloutBuffer:
             return None
@@ -492,9 +512,12 @@ class FastPPO(GBWMTrainingMixin, PPO):
         if fused is None:
             return None
         if not getattr(fused, "forward_verified", False):
-            fused.forward_verified = self._verify_forward(fused, obs_as_tensor(obs, self.device))
+            # the fused path takes Box observations only: a tensor
+            obs_tensor = cast(th.Tensor, obs_as_tensor(obs, self.device))
+            fused.forward_verified = self._verify_forward(fused, obs_tensor)
             if not fused.forward_verified:
-                return self._reject_fused()
+                self._reject_fused()
+                return None
         fused.load_params()
         return fused.sample
 
@@ -516,10 +539,12 @@ class FastPPO(GBWMTrainingMixin, PPO):
         rollout_buffer.reset()
         callback.on_rollout_start()
         while n_steps < n_rollout_steps:
+            # the fused path takes Box observations only: arrays, never dicts or tuples
+            last_obs = cast(np.ndarray, self._last_obs)
             with th.no_grad():
-                obs_tensor = obs_as_tensor(self._last_obs, self.device)
-                actions, values, log_probs = sampler(obs_tensor)
-            actions = actions.cpu().numpy()
+                obs_tensor = cast(th.Tensor, obs_as_tensor(last_obs, self.device))
+                action_tensor, values, log_probs = sampler(obs_tensor)
+            actions = action_tensor.cpu().numpy()
             clipped_actions = actions
             new_obs, rewards, dones, infos = env.step(clipped_actions)
             self.num_timesteps += env.num_envs
@@ -536,12 +561,13 @@ class FastPPO(GBWMTrainingMixin, PPO):
                     with th.no_grad():
                         terminal_value = self.policy.predict_values(terminal_obs)[0]
                     rewards[idx] += self.gamma * terminal_value
-            rollout_buffer.add(self._last_obs, actions, rewards, self._last_episode_starts,
-                               values, log_probs)
-            self._last_obs = new_obs
+            rollout_buffer.add(last_obs, actions, rewards,
+                               cast(np.ndarray, self._last_episode_starts), values, log_probs)
+            self._last_obs = cast(np.ndarray, new_obs)
             self._last_episode_starts = dones
         with th.no_grad():
-            values = self.policy.predict_values(obs_as_tensor(new_obs, self.device))
+            values = self.policy.predict_values(
+                obs_as_tensor(cast(np.ndarray, new_obs), self.device))
         rollout_buffer.compute_returns_and_advantage(last_values=values, dones=dones)
         callback.update_locals(locals())
         callback.on_rollout_end()

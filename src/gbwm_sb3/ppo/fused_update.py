@@ -15,7 +15,7 @@ and get no gradient, as ``GBWMPolicy`` does with autograd.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import torch as th
 from gymnasium import spaces
@@ -52,6 +52,11 @@ class FusedGBWMUpdate:
     are masked with the decision flags of the observation.
     """
 
+    # Set by FastPPO once it has checked the update and the forward pass against SB3's
+    # (absent until then).
+    verified: bool
+    forward_verified: bool
+
     def __init__(self, policy: ActorCriticPolicy, layers: list[tuple[nn.Linear, nn.Linear]],
                  activation: type[nn.Module], n_portfolios: int,
                  portfolio_given_goal: bool = False, n_decisions: int = 2,
@@ -66,17 +71,20 @@ class FusedGBWMUpdate:
         self.conditional = bool(portfolio_given_goal)
         # (degree, n) polynomial basis of a GBWMPolicy with portfolio_degree, else None.
         self.basis: th.Tensor | None = getattr(policy, "portfolio_basis", None)
-        goal, port, value = policy.goal_head, policy.portfolio_head, policy.value_net
+        # the heads are nn.Linear layers (build_fused_update checks them)
+        goal = cast(nn.Linear, policy.goal_head)
+        port = cast(nn.Linear, policy.portfolio_head)
+        value = policy.value_net
         # Groups of parameters adjacent in the flat buffer, and how each group is viewed:
         # "stack" -> (2, *shape) (policy and value layer side by side), "cat" -> rows
         # concatenated along the output dimension (goal and portfolio heads).
-        groups: list[tuple[list[nn.Parameter], str]] = []
+        groups: list[tuple[list[th.Tensor], str]] = []
         for pi_layer, vf_layer in layers:
             groups.append(([pi_layer.weight, vf_layer.weight], "stack"))
             groups.append(([pi_layer.bias, vf_layer.bias], "stack"))
         groups += [([goal.weight, port.weight], "cat"), ([goal.bias, port.bias], "cat"),
                    ([value.weight], "cat"), ([value.bias], "cat")]
-        self.params: list[nn.Parameter] = [p for group, _ in groups for p in group]
+        self.params: list[th.Tensor] = [p for group, _ in groups for p in group]
         total = sum(p.numel() for p in self.params)
         ref = self.params[0]
         self.flat = th.zeros(total, dtype=ref.dtype, device=ref.device)
@@ -357,6 +365,8 @@ def _fused_layers(policy: Any) -> tuple[list[tuple[nn.Linear, nn.Linear]], type[
             return None
         activation = type(act_p)
         layers.append((lin_p, lin_v))
+    if activation is None:  # no layers (excluded above)
+        return None
     return layers, activation
 
 
@@ -387,8 +397,10 @@ def build_fused_update(policy: Any) -> FusedGBWMUpdate | None:
     if extractors != {FlattenExtractor}:
         return None
     heads = [getattr(policy, name, None) for name in ("goal_head", "portfolio_head", "value_net")]
-    if not all(type(h) is nn.Linear and h.bias is not None for h in heads):
+    linear_heads = [h for h in heads if type(h) is nn.Linear and h.bias is not None]
+    if len(linear_heads) != len(heads):
         return None
+    goal_head, portfolio_head, value_head = linear_heads
     n = int(space.nvec[1])
     conditional = getattr(policy, "portfolio_given_goal", False) is True
     basis = getattr(policy, "portfolio_basis", None)
@@ -396,8 +408,8 @@ def build_fused_update(policy: Any) -> FusedGBWMUpdate | None:
                               or basis.shape[1] != n):
         return None
     n_port_logits = (k if conditional else 1) * (n if basis is None else basis.shape[0])
-    if heads[0].out_features != k or heads[1].out_features != n_port_logits \
-            or heads[2].out_features != 1:
+    if goal_head.out_features != k or portfolio_head.out_features != n_port_logits \
+            or value_head.out_features != 1:
         return None
     found = _fused_layers(policy)
     if found is None:

@@ -14,6 +14,7 @@ from typing import Any
 from stable_baselines3.common.utils import LinearSchedule
 from torch import nn
 
+from gbwm_sb3.common.limits import check_int
 from gbwm_sb3.ppo.registry import DOCUMENTED_CONFIGURATION, HYPERPARAMETER_NAMES
 from gbwm_sb3.problem.model import GBWMProblem
 
@@ -56,9 +57,8 @@ _ACTIVATIONS: dict[str, type[nn.Module]] = {"tanh": nn.Tanh, "relu": nn.ReLU}
 
 
 def positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-    return value
+    """``value``, a Python int >= 1 (ValueError naming ``name`` otherwise)."""
+    return check_int(value, name, 1, exact=True)
 
 
 def _real_in(name: str, value: Any, low: float, high: float, low_open: bool) -> float:

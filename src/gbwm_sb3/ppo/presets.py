@@ -16,7 +16,7 @@ it before each update, so the 11th update runs at learning rate 0.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from stable_baselines3 import PPO
 
@@ -35,6 +35,9 @@ from gbwm_sb3.ppo.hyperparams import (
 )
 from gbwm_sb3.ppo.registry import PRESET_NAMES, TUNED_HYPERPARAMS, get_preset
 from gbwm_sb3.problem.model import GBWMProblem, paper_problem
+
+if TYPE_CHECKING:
+    from gbwm_sb3.ppo.fast_ppo import FastPPO
 
 __all__ = [
     "PAPER_HYPERPARAMS",
@@ -181,7 +184,7 @@ def _policy_kwargs(hp: dict[str, Any], portfolio_given_goal: bool,
     return kwargs
 
 
-def _algorithm(fast: bool) -> type[PPO]:
+def _algorithm(fast: bool) -> type[GBWMPPO] | type[FastPPO]:
     if not fast:
         return GBWMPPO
     try:
@@ -196,7 +199,7 @@ def _algorithm(fast: bool) -> type[PPO]:
 
 def learn_paper(model: PPO, n_trajectories: int = 50_000, **learn_kwargs: Any) -> PPO:
     """``model.learn`` for ``n_trajectories`` episodes (SB3 rounds up to whole rollouts)."""
-    problem = find_gbwm_vec_env(model.get_env()).problem
+    problem = cast(GBWMVecEnv, find_gbwm_vec_env(model.get_env())).problem  # a paper env
     if "total_timesteps" in learn_kwargs:
         raise ValueError("learn_paper takes n_trajectories, not total_timesteps")
     return model.learn(paper_total_timesteps(problem, n_trajectories), **learn_kwargs)

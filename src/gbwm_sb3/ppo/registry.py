@@ -41,6 +41,7 @@ __all__ = [
     "Preset",
     "PRESETS",
     "PRESET_NAMES",
+    "PRESET_NAME_PATTERN",
     "TUNED_HYPERPARAMS",
     "PRESETS_FILE_FORMAT",
     "USER_PRESETS_ENV",
@@ -86,7 +87,9 @@ TRAINING_OPTIONS: tuple[str, ...] = (
     "learning_rate_schedule",
 )
 
-_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+#: What a preset name may be: lower-case letters, digits, '-', '_', '.', not starting with
+#: a punctuation mark.
+PRESET_NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 
 
 @dataclass(frozen=True)
@@ -104,7 +107,7 @@ class Preset:
     fast: bool = True
 
     def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not _NAME.match(self.name):
+        if not isinstance(self.name, str) or not PRESET_NAME_PATTERN.match(self.name):
             raise ValueError(f"preset name must be lower-case letters, digits, '-', '_' or "
                              f"'.', starting with a letter or digit; got {self.name!r}")
         if not isinstance(self.overrides, Mapping):
@@ -253,8 +256,8 @@ def save_preset(preset: Preset, path: str | os.PathLike[str], replace: bool = Fa
     kept). ``extra`` (e.g. where the preset came from) is stored beside it for readers."""
     if preset.name in PRESET_NAMES:
         raise ValueError(f"{preset.name!r} is a built-in preset name; choose another name")
-    data = (_read_presets_file(path) if os.path.exists(path)
-            else {"format": PRESETS_FILE_FORMAT, "presets": {}})
+    data: dict[str, Any] = (_read_presets_file(path) if os.path.exists(path)
+                            else {"format": PRESETS_FILE_FORMAT, "presets": {}})
     if preset.name in data["presets"] and not replace:
         raise ValueError(f"presets file {path} already holds a preset {preset.name!r}; "
                          "replace it explicitly")

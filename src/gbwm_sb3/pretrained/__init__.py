@@ -12,6 +12,11 @@ Importing this package loads PyTorch (the network); ``import gbwm_sb3`` does not
 - :func:`benchmark_suite`, :func:`run_benchmark` (the zero-shot benchmark).
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from gbwm_sb3.common.lazy import lazy_exports
 from gbwm_sb3.pretrained.advisor import Advice, PretrainedPolicy
 from gbwm_sb3.pretrained.fine_tuning import fine_tune
 from gbwm_sb3.pretrained.loading import (
@@ -23,6 +28,16 @@ from gbwm_sb3.pretrained.loading import (
 from gbwm_sb3.pretrained.lookahead import LookaheadPolicy
 from gbwm_sb3.pretrained.policy import UniversalGBWMPolicy
 from gbwm_sb3.pretrained.weights import WeightsFileError, load_network, save_weights
+
+# The training and benchmark modules import the DP and PPO: imported on first use.
+_EXPORTS = {
+    "pretrain": "gbwm_sb3.pretrained.training",
+    "PretrainConfig": "gbwm_sb3.pretrained.training",
+    "pretrain_seeds": "gbwm_sb3.pretrained.seeds",
+    "best_seed": "gbwm_sb3.pretrained.seeds",
+    "benchmark_suite": "gbwm_sb3.pretrained.suite",
+    "run_benchmark": "gbwm_sb3.pretrained.benchmark",
+}
 
 __all__ = [
     "Advice",
@@ -37,30 +52,13 @@ __all__ = [
     "pretrained_network",
     "pretrained_policy",
     "save_weights",
-    "pretrain",
-    "PretrainConfig",
-    "pretrain_seeds",
-    "best_seed",
-    "benchmark_suite",
-    "run_benchmark",
+    *_EXPORTS,
 ]
 
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 
-def __getattr__(name: str):  # the training and benchmark modules import the DP and PPO
-    if name in ("pretrain", "PretrainConfig"):
-        from gbwm_sb3.pretrained import training
-
-        return getattr(training, name)
-    if name in ("pretrain_seeds", "best_seed"):
-        from gbwm_sb3.pretrained import seeds
-
-        return getattr(seeds, name)
-    if name == "benchmark_suite":
-        from gbwm_sb3.pretrained.suite import benchmark_suite
-
-        return benchmark_suite
-    if name == "run_benchmark":
-        from gbwm_sb3.pretrained.benchmark import run_benchmark
-
-        return run_benchmark
-    raise AttributeError(f"module 'gbwm_sb3.pretrained' has no attribute {name!r}")
+if TYPE_CHECKING:  # pragma: no cover
+    from gbwm_sb3.pretrained.benchmark import run_benchmark  # noqa: F401
+    from gbwm_sb3.pretrained.seeds import best_seed, pretrain_seeds  # noqa: F401
+    from gbwm_sb3.pretrained.suite import benchmark_suite  # noqa: F401
+    from gbwm_sb3.pretrained.training import PretrainConfig, pretrain  # noqa: F401

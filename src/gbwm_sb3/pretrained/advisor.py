@@ -131,8 +131,8 @@ class PretrainedPolicy:
         with th.no_grad():  # in chunks: the per-portfolio hidden layer stays in cache
             actions = th.cat([self.network._predict(chunk, deterministic=self.deterministic)
                               for chunk in th.split(obs, _CHUNK)])
-        actions = actions.cpu().numpy().astype(np.intp)
-        return actions[:, 0], actions[:, 1]
+        chosen = actions.cpu().numpy().astype(np.intp)
+        return chosen[:, 0], chosen[:, 1]
 
     def advise(self, t: int, wealth: float) -> Advice:
         """The most likely decision and portfolio at year ``t`` with ``wealth``, with odds."""

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from gbwm_sb3.common.limits import check_int
 from gbwm_sb3.dp import solve_dp
 from gbwm_sb3.evaluation.evaluator import evaluate
 from gbwm_sb3.pretrained.suite import SUITE_CATEGORIES, BenchmarkProblem
@@ -50,12 +51,6 @@ RESULTS_FILE = "results.jsonl"
 SUMMARY_FILE = "summary.md"
 
 PolicyFactory = Callable[[GBWMProblem], Any]
-
-
-def _check_positive_int(value: Any, name: str, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    return int(value)
 
 
 def _efficiency(report: Any, name: str) -> tuple[float | None, list[float] | None]:
@@ -156,8 +151,8 @@ def run_benchmark(policy_factory: PolicyFactory, suite: Sequence[BenchmarkProble
     an existing results or summary file is an error unless ``overwrite``. ``progress``
     receives one line per problem (``None``: silent).
     """
-    n_paths = _check_positive_int(n_paths, "n_paths", 2)
-    seed = _check_positive_int(seed, "seed", 0)
+    n_paths = check_int(n_paths, "n_paths", 2)
+    seed = check_int(seed, "seed", 0)
     suite = list(suite)
     if not suite:
         raise ValueError("suite must hold at least one problem, got none")

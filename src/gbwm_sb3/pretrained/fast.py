@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import torch as th
@@ -39,10 +40,17 @@ from gbwm_sb3.envs.universal_observation import (
     UPCOMING_FEATURES,
     UPCOMING_GOAL_YEARS,
     UniversalObservation,
-    _log_cost_to_cash,
-    _log_ratio,
+    clipped_log_cost_to_cash,
+    clipped_log_ratio,
 )
-from gbwm_sb3.pretrained.policy import _D, _T, _Z_CLIP, MASKED_LOGIT, UniversalGBWMPolicy, _phi
+from gbwm_sb3.pretrained.policy import (
+    DEC_COL,
+    MASKED_LOGIT,
+    TRAJ_COL,
+    Z_CLIP,
+    UniversalGBWMPolicy,
+    normal_cdf,
+)
 
 __all__ = ["GreedyScorer"]
 
@@ -148,26 +156,26 @@ class GreedyScorer:
         decisions = raw[0, DECISION_BLOCK].reshape(-1, len(DECISION_FEATURES))
         k = int(self.encoder.table.decisions_per_year[0, t])
         traj = parts["trajectory"]
-        next_years = traj[:, _T["years_to_next_goal"]] * HORIZON_SCALE
+        next_years = traj[:, TRAJ_COL["years_to_next_goal"]] * HORIZON_SCALE
         all_years = th.where(next_years > 0,
-                             (traj[:, _T["cost_weighted_years_to_goals"]] * HORIZON_SCALE)
+                             (traj[:, TRAJ_COL["cost_weighted_years_to_goals"]] * HORIZON_SCALE)
                              .clamp_min(1.0), th.zeros_like(next_years))
         upcoming = raw[0, UPCOMING_BLOCK].reshape(UPCOMING_GOAL_YEARS, len(UPCOMING_FEATURES))
         return _Year(
             quantities=q, trajectory=raw[0, : traj.shape[1]].copy(),
             cash_columns=_cash_columns(q), summary=parts["summary"],
-            upcoming=upcoming[: len(q["ahead"])].copy(),
+            upcoming=upcoming[: len(_ahead(q, "ahead"))].copy(),
             costs=self.encoder.table.decision_cost[0, t, :k].copy(),
             decision_constants=th.as_tensor(
-                decisions[:k, [_D["utility_to_remaining_utility"],
-                               _D["cost_to_discounted_cost"]]], device=self.device),
+                decisions[:k, [DEC_COL["utility_to_remaining_utility"],
+                               DEC_COL["cost_to_discounted_cost"]]], device=self.device),
             next_goal=_reach_constants(frontier.drift[0, :p], frontier.vol[0, :p], next_years),
             all_goals=_reach_constants((frontier.drift - frontier.rate)[0, :p],
                                        frontier.vol[0, :p], all_years))
 
     def _allocate(self, static: th.Tensor) -> None:
         """Work buffers; the portfolio scorer's 4 fixed inputs are written once."""
-        p, head = self.portfolios, self.network.portfolio_scorer[0].out_features
+        p, head = self.portfolios, cast(nn.Linear, self.network.portfolio_scorer[0]).out_features
         self._features = th.empty((ROWS, p, 10), device=self.device)
         self._features[..., :4] = static
         self._hidden = th.empty((BLOCK * p, head), device=self.device)
@@ -227,7 +235,7 @@ class GreedyScorer:
         trajectory = self.trajectory_features(year, cash)
         embedding = self._embedding(year, trajectory, self.upcoming_features(year, cash))
         pairs = _pairs(year.costs, cash)
-        traj11 = trajectory[:, _T["log_cash_to_next_cost"]]
+        traj11 = trajectory[:, TRAJ_COL["log_cash_to_next_cost"]]
         if not pairs.identity:
             traj11 = traj11[th.as_tensor(pairs.rows, device=self.device)]
         context = self._context(year, traj11,
@@ -236,7 +244,7 @@ class GreedyScorer:
 
     def _chosen(self, pairs: _Pairs, decision: np.ndarray) -> th.Tensor | None:
         """The pair of each row's ``decision`` (n,); None: pair i is row i's (decision 0)."""
-        if pairs.identity:
+        if pairs.position is None:  # pairs.identity
             return None
         position = pairs.position[np.arange(decision.shape[0]), decision]
         return th.as_tensor(position, device=self.device)
@@ -305,7 +313,7 @@ class GreedyScorer:
         cash = self.cash(year, wealth)
         trajectory = self.trajectory_features(year, cash)
         skip = self.decision_features(year, cash, np.zeros(cash.shape[0], dtype=np.intp))
-        inputs = self._context(year, trajectory[:, _T["log_cash_to_next_cost"]], skip)[0]
+        inputs = self._context(year, trajectory[:, TRAJ_COL["log_cash_to_next_cost"]], skip)[0]
         pooled = self._pool(net.value_upcoming_net, self.upcoming_features(year, cash))
         features = th.cat([trajectory, year.summary.expand(cash.shape[0], -1), inputs[:, 6:9],
                            pooled], dim=1)
@@ -331,12 +339,14 @@ class GreedyScorer:
         out = np.empty((cash.shape[0], *year.upcoming.shape), dtype=np.float32)
         out[:] = year.upcoming
         if year.upcoming.shape[0]:
-            log_ratio = np.log(q["ahead_cost"][None, :] / cash[:, None])
+            log_ratio = np.log(_ahead(q, "ahead_cost")[None, :] / cash[:, None])
             out[..., 2] = np.clip(log_ratio, -LOG_CLIP, LOG_CLIP)
-            growth = log_ratio - q["best_drift"] * q["ahead"][None, :]
+            growth = log_ratio - q["best_drift"] * _ahead(q, "ahead")[None, :]
             out[..., 4] = np.clip(growth, -LOG_CLIP, LOG_CLIP)
-            out[..., 5] = _log_cost_to_cash(q["ahead_entry_cost"][None, :], cash[:, None])
-            out[..., 7] = _log_cost_to_cash(q["ahead_efficient_cost"][None, :], cash[:, None])
+            columns = cash[:, None]
+            out[..., 5] = clipped_log_cost_to_cash(_ahead(q, "ahead_entry_cost")[None, :], columns)
+            out[..., 7] = clipped_log_cost_to_cash(_ahead(q, "ahead_efficient_cost")[None, :],
+                                                   columns)
         return th.as_tensor(out, device=self.device)
 
     def decision_features(self, year: _Year, cash: np.ndarray, decision: np.ndarray
@@ -372,7 +382,7 @@ class GreedyScorer:
         """(n, 2 width): mean and max of the goal years encoded by ``layers`` (0: none)."""
         n, count = upcoming.shape[:2]
         if not count:
-            return upcoming.new_zeros((n, 2 * layers[0].out_features))
+            return upcoming.new_zeros((n, 2 * cast(nn.Linear, layers[0]).out_features))
         # the padded goal years add zeros to the sum and the max (after a ReLU)
         encoded = _forward(layers, upcoming)
         return th.cat([encoded.sum(dim=1) / float(count), encoded.amax(dim=1)], dim=1)
@@ -399,7 +409,8 @@ class GreedyScorer:
             rows = th.as_tensor(pairs.rows[: pairs.padded], device=self.device)
             hidden = net.decision_scorer[0](inputs[: pairs.padded])
             hidden.add_(net.decision_context(embedding).index_select(0, rows))
-            score = _forward(net.decision_scorer[1:], hidden, fresh=True).squeeze(1)
+            score = _forward(cast(nn.Sequential, net.decision_scorer[1:]), hidden,
+                             fresh=True).squeeze(1)
             columns = th.as_tensor(pairs.columns[: pairs.scored], device=self.device)
             logits[rows[: pairs.scored], columns] = score[: pairs.scored]
         return logits
@@ -428,7 +439,8 @@ class GreedyScorer:
         """The portfolio scorer, ``BLOCK`` rows at a time (their hidden layer stays in cache)."""
         assert self._hidden is not None and self._scores is not None
         scorer = self.network.portfolio_scorer
-        weight, out_weight, out_bias = scorer[0].weight.t(), scorer[2].weight.t(), scorer[2].bias
+        first, last = cast(nn.Linear, scorer[0]), cast(nn.Linear, scorer[2])
+        weight, out_weight, out_bias = first.weight.t(), last.weight.t(), last.bias
         n, p = features.shape[:2]
         logits = context.new_empty((n, p))
         for start in range(0, n, BLOCK):
@@ -517,10 +529,10 @@ def _reach_constants(drift: th.Tensor, vol: th.Tensor, years: th.Tensor) -> _Rea
 def _reach(log_ratio: th.Tensor, target: _Reach) -> tuple[th.Tensor, th.Tensor]:
     """z-scores and probabilities (m, P), by the generic path's arithmetic."""
     if target.none:
-        z = log_ratio.new_full((log_ratio.shape[0], target.shift.shape[0]), _Z_CLIP)
+        z = log_ratio.new_full((log_ratio.shape[0], target.shift.shape[0]), Z_CLIP)
     else:
-        z = ((log_ratio.unsqueeze(1) + target.shift) / target.scale).clamp(-_Z_CLIP, _Z_CLIP)
-    return z, _phi(z)
+        z = ((log_ratio.unsqueeze(1) + target.shift) / target.scale).clamp(-Z_CLIP, Z_CLIP)
+    return z, normal_cdf(z)
 
 
 def _cash_columns(q: dict[str, float | np.ndarray]) -> tuple[int, ...]:
@@ -528,6 +540,11 @@ def _cash_columns(q: dict[str, float | np.ndarray]) -> tuple[int, ...]:
     fixed = {3: q["remaining_cost"] <= 0, 4: q["pv_cost"] <= 0, 5: q["pv_cost_growth"] <= 0,
              6: q["pv_cost"] <= 0, 7: q["pv_infusions"] == 0, 11: q["next_cost"] <= 0}
     return tuple(c for c in _CASH_COLUMNS if not fixed.get(c, False))
+
+
+def _ahead(q: dict[str, float | np.ndarray], name: str) -> np.ndarray:
+    """Entry ``name`` of ``year_quantities``, one of its arrays (per upcoming goal year)."""
+    return cast(np.ndarray, q[name])
 
 
 def _cash_feature(q: dict[str, float | np.ndarray], cash: np.ndarray, column: int
@@ -539,4 +556,4 @@ def _cash_feature(q: dict[str, float | np.ndarray], cash: np.ndarray, column: in
     numerator = cash + pv_inf if column == 6 else cash
     denominator = {2: "initial_wealth", 3: "remaining_cost", 4: "pv_cost",
                    5: "pv_cost_growth", 6: "pv_cost", 11: "next_cost"}[column]
-    return _log_ratio(numerator, q[denominator])
+    return clipped_log_ratio(numerator, q[denominator])

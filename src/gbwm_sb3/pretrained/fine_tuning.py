@@ -11,12 +11,14 @@ import copy
 import math
 import os
 import time
+from typing import cast
 
 import torch as th
 from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.utils import set_random_seed
 
+from gbwm_sb3.common.limits import check_int
 from gbwm_sb3.envs.multi_problem_vec_env import MultiProblemVecEnv
 from gbwm_sb3.pretrained.advisor import PretrainedPolicy
 from gbwm_sb3.pretrained.loading import bind_policy, pretrained_network, pretrained_policy
@@ -40,12 +42,6 @@ class _Deadline(BaseCallback):
         return self.deadline is None or time.time() < self.deadline
 
 
-def _positive_int(value: object, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-    return value
-
-
 def fine_tune(problem: GBWMProblem, n_trajectories: int, *,
               weights: str | os.PathLike[str] | None = None, seed: int = 0,
               n_envs: int | None = None, time_budget_s: float | None = None,
@@ -67,10 +63,10 @@ def fine_tune(problem: GBWMProblem, n_trajectories: int, *,
     """
     started = time.time()
     base = pretrained_policy(problem, weights, lookahead=lookahead)  # checks the envelope
-    n_trajectories = _positive_int(n_trajectories, "n_trajectories")
-    n_envs = _positive_int(min(n_trajectories, 512) if n_envs is None else n_envs, "n_envs")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+    n_trajectories = check_int(n_trajectories, "n_trajectories", 1, exact=True)
+    n_envs = check_int(min(n_trajectories, 512) if n_envs is None else n_envs, "n_envs", 1,
+                       exact=True)
+    seed = check_int(seed, "seed", 0, exact=True)
     if time_budget_s is not None and (isinstance(time_budget_s, bool)
                                       or not isinstance(time_budget_s, (int, float))
                                       or not math.isfinite(time_budget_s)
@@ -82,10 +78,10 @@ def fine_tune(problem: GBWMProblem, n_trajectories: int, *,
                          f"{', '.join(FINE_TUNE_DEFAULTS)})")
     settings = {**FINE_TUNE_DEFAULTS, **ppo}
     if threads is not None:
-        th.set_num_threads(_positive_int(threads, "threads"))
+        th.set_num_threads(check_int(threads, "threads", 1, exact=True))
     horizon = problem.horizon
     rollout = n_envs * horizon
-    minibatches = _positive_int(int(settings["minibatches"]), "minibatches")
+    minibatches = check_int(int(settings["minibatches"]), "minibatches", 1, exact=True)
     batch_size = max(2, rollout // minibatches)
     network: UniversalGBWMPolicy = pretrained_network(weights)
     set_random_seed(seed)
@@ -103,4 +99,5 @@ def fine_tune(problem: GBWMProblem, n_trajectories: int, *,
     model.learn(total, callback=_Deadline(None if time_budget_s is None
                                           else started + time_budget_s))
     model.policy.set_training_mode(False)
-    return bind_policy(model.policy, base.problem, lookahead=lookahead)
+    # the model was built as PPO(UniversalGBWMPolicy, ...) above
+    return bind_policy(cast(UniversalGBWMPolicy, model.policy), base.problem, lookahead=lookahead)

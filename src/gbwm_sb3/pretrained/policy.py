@@ -34,7 +34,8 @@ Trained with SB3's ``PPO`` on :class:`~gbwm_sb3.envs.multi_problem_vec_env.Multi
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Callable
+from typing import Any, cast
 
 import numpy as np
 import torch as th
@@ -58,13 +59,16 @@ from gbwm_sb3.envs.universal_observation import (
     UPCOMING_GOAL_YEARS,
 )
 
-__all__ = ["UniversalGBWMPolicy", "MASKED_LOGIT", "DECISION_INPUTS", "PORTFOLIO_INPUTS"]
+__all__ = ["UniversalGBWMPolicy", "MASKED_LOGIT", "DECISION_INPUTS", "PORTFOLIO_INPUTS",
+           "DEC_COL", "TRAJ_COL", "Z_CLIP", "normal_cdf"]
 
 MASKED_LOGIT = -1e9
 _NT, _ND, _NP = len(TRAJECTORY_FEATURES), len(DECISION_FEATURES), len(PORTFOLIO_FEATURES)
-_Z_CLIP = 6.0
-_T = {name: i for i, name in enumerate(TRAJECTORY_FEATURES)}
-_D = {name: i for i, name in enumerate(DECISION_FEATURES)}
+#: Reach z-scores are clipped to [-Z_CLIP, Z_CLIP] (Z_CLIP: no goal to reach).
+Z_CLIP = 6.0
+#: Column of each trajectory feature, and of each per-decision feature.
+TRAJ_COL = {name: i for i, name in enumerate(TRAJECTORY_FEATURES)}
+DEC_COL = {name: i for i, name in enumerate(DECISION_FEATURES)}
 
 #: Inputs of the goal head for one decision (besides the trajectory embedding).
 DECISION_INPUTS = ("affordable", "cost_to_cash", "utility_to_remaining_utility",
@@ -90,7 +94,8 @@ def _mlp(sizes: list[int], activation: type[nn.Module]) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-def _phi(z: th.Tensor) -> th.Tensor:
+def normal_cdf(z: th.Tensor) -> th.Tensor:
+    """The standard normal distribution function, elementwise."""
     return 0.5 * (1.0 + th.erf(z / math.sqrt(2.0)))
 
 
@@ -135,10 +140,10 @@ def _reach(frontier: _Frontier, rows: th.Tensor, log_ratio: th.Tensor, years: th
     vol = frontier.vol[rows]
     tau = years.clamp_min(1.0).unsqueeze(1)
     z = (log_ratio.unsqueeze(1) + drift * tau) / (vol * tau.sqrt())
-    z = z.clamp(-_Z_CLIP, _Z_CLIP)
+    z = z.clamp(-Z_CLIP, Z_CLIP)
     none = (years <= 0).unsqueeze(1)
-    z = th.where(none, th.full_like(z, _Z_CLIP), z)
-    prob = th.where(frontier.exists[rows], _phi(z), th.zeros_like(z))
+    z = th.where(none, th.full_like(z, Z_CLIP), z)
+    prob = th.where(frontier.exists[rows], normal_cdf(z), th.zeros_like(z))
     return th.where(frontier.exists[rows], z, th.zeros_like(z)), prob
 
 
@@ -149,6 +154,10 @@ class UniversalGBWMPolicy(ActorCriticPolicy):
     ``head=64`` (hidden units of the decision and portfolio scorers), ``value=(128, 128)``
     (the value network), ``activation_fn`` (``nn.Tanh``), plus SB3's optimizer arguments.
     """
+
+    # SB3 infers ``value_net`` as the nn.Linear its own _build makes; any module from the
+    # features to the value does, and this policy's is an MLP.
+    value_net: nn.Sequential  # type: ignore[assignment]
 
     def __init__(self, observation_space: spaces.Space, action_space: spaces.Space,
                  lr_schedule: Schedule, embedding: tuple[int, ...] | list[int] = (64, 64),
@@ -205,8 +214,11 @@ class UniversalGBWMPolicy(ActorCriticPolicy):
             for last, gain in ((self.decision_scorer[-1], 0.01),
                                (self.portfolio_scorer[-1], 0.01), (self.value_net[-1], 1.0)):
                 self.init_weights(last, gain=gain)
-        self.optimizer = self.optimizer_class(self.parameters(), lr=lr_schedule(1),
-                                              **self.optimizer_kwargs)
+        # torch types Optimizer's own constructor (params, defaults); the optimizer classes
+        # SB3 accepts all take the learning rate as ``lr``.
+        optimizer_class = cast(Callable[..., th.optim.Optimizer], self.optimizer_class)
+        self.optimizer = optimizer_class(self.parameters(), lr=lr_schedule(1),
+                                         **self.optimizer_kwargs)
 
     # ----- shared pieces -----
     def _parts(self, obs: th.Tensor) -> dict[str, Any]:
@@ -215,7 +227,8 @@ class UniversalGBWMPolicy(ActorCriticPolicy):
         trajectory = obs[:, :_NT]
         decisions = obs[:, DECISION_BLOCK].reshape(b, K_MAX, _ND)
         frontier = _Frontier(obs[:, PORTFOLIO_BLOCK].reshape(b, N_MAX, _NP))
-        valid = (decisions[..., _D["exists"]] > 0.5) & (decisions[..., _D["affordable"]] > 0.5)
+        valid = ((decisions[..., DEC_COL["exists"]] > 0.5)
+                 & (decisions[..., DEC_COL["affordable"]] > 0.5))
         valid[:, 0] = True
         summary = frontier.summary()
         upcoming = obs[:, UPCOMING_BLOCK].reshape(b, UPCOMING_GOAL_YEARS, len(UPCOMING_FEATURES))
@@ -228,21 +241,22 @@ class UniversalGBWMPolicy(ActorCriticPolicy):
         traj = parts["trajectory"][rows]
         dec = parts["decisions"][rows, columns]
         frontier = parts["frontier"]
-        kept = th.log((1.0 - dec[:, _D["cost_to_cash"]]).clamp_min(1e-3))
-        next_years = traj[:, _T["years_to_next_goal"]] * HORIZON_SCALE
-        next_z, next_p = _reach(frontier, rows, traj[:, _T["log_cash_to_next_cost"]] + kept,
+        kept = th.log((1.0 - dec[:, DEC_COL["cost_to_cash"]]).clamp_min(1e-3))
+        next_years = traj[:, TRAJ_COL["years_to_next_goal"]] * HORIZON_SCALE
+        next_z, next_p = _reach(frontier, rows, traj[:, TRAJ_COL["log_cash_to_next_cost"]] + kept,
                                 next_years, excess=False)
         all_years = th.where(next_years > 0,
-                             (traj[:, _T["cost_weighted_years_to_goals"]] * HORIZON_SCALE)
+                             (traj[:, TRAJ_COL["cost_weighted_years_to_goals"]] * HORIZON_SCALE)
                              .clamp_min(1.0), th.zeros_like(next_years))
-        all_z, all_p = _reach(frontier, rows, dec[:, _D["log_funding_after"]], all_years,
+        all_z, all_p = _reach(frontier, rows, dec[:, DEC_COL["log_funding_after"]], all_years,
                               excess=True)
-        neg = th.full_like(all_z, -_Z_CLIP)
+        neg = th.full_like(all_z, -Z_CLIP)
         exists = frontier.exists[rows]
         inputs = th.stack([
-            dec[:, _D["affordable"]], dec[:, _D["cost_to_cash"]],
-            dec[:, _D["utility_to_remaining_utility"]], dec[:, _D["cost_to_discounted_cost"]],
-            dec[:, _D["log_funding_after"]] / 3.0, kept,
+            dec[:, DEC_COL["affordable"]], dec[:, DEC_COL["cost_to_cash"]],
+            dec[:, DEC_COL["utility_to_remaining_utility"]],
+            dec[:, DEC_COL["cost_to_discounted_cost"]],
+            dec[:, DEC_COL["log_funding_after"]] / 3.0, kept,
             next_p.max(dim=1).values, all_p.max(dim=1).values,
             th.where(exists, all_z, neg).max(dim=1).values / 3.0], dim=1)
         return inputs, th.stack([next_z, next_p], dim=2), th.stack([all_z, all_p], dim=2)
@@ -334,11 +348,11 @@ class UniversalGBWMPolicy(ActorCriticPolicy):
         actions, log_prob, parts, _ = self._act(obs, deterministic)
         return actions, self._values(parts), log_prob
 
-    def evaluate_actions(self, obs: th.Tensor, actions: th.Tensor
+    def evaluate_actions(self, obs: PyTorchObs, actions: th.Tensor
                          ) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
         """Values, log-probabilities of ``actions`` and entropies (the PPO update)."""
         actions = actions.long()
-        parts = self._parts(obs)
+        parts = self._parts(cast(th.Tensor, obs))  # a Box observation space: a tensor
         embedding = self._embedding(parts)
         goal_logp = th.log_softmax(self._goal_logits(parts, embedding), dim=1)
         decision = actions[:, 0]
@@ -350,10 +364,10 @@ class UniversalGBWMPolicy(ActorCriticPolicy):
 
     def predict_values(self, obs: PyTorchObs) -> th.Tensor:
         """State values, shape (B, 1)."""
-        return self._values(self._parts(obs))  # type: ignore[arg-type]
+        return self._values(self._parts(cast(th.Tensor, obs)))  # a Box observation space
 
     def _predict(self, observation: PyTorchObs, deterministic: bool = False) -> th.Tensor:
-        actions, _, _, _ = self._act(observation, deterministic)  # type: ignore[arg-type]
+        actions, _, _, _ = self._act(cast(th.Tensor, observation), deterministic)
         return actions
 
     def get_distribution(self, obs: PyTorchObs) -> Any:

@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch as th
@@ -114,11 +114,11 @@ class PretrainConfig:
                  "ent_coef": (0.0, 1.0), "ent_coef_final": (0.0, 1.0),
                  "clip_range": (0.0, 10.0), "gae_lambda": (0.0, 1.0), "gamma": (0.0, 1.0),
                  "max_grad_norm": (0.0, 1e6)}
-        for name, (lo, hi) in reals.items():
+        for name, (low, high) in reals.items():
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) \
-                    or not math.isfinite(value) or not lo <= value <= hi:
-                raise ValueError(f"{name} must be a number in [{lo}, {hi}], got {value!r}")
+                    or not math.isfinite(value) or not low <= value <= high:
+                raise ValueError(f"{name} must be a number in [{low}, {high}], got {value!r}")
         if self.reward_normalization not in REWARD_NORMALIZATIONS:
             raise ValueError(f"reward_normalization must be one of "
                              f"{', '.join(REWARD_NORMALIZATIONS)}, got "
@@ -244,13 +244,21 @@ def _read_state(directory: Path) -> dict[str, Any] | None:
     return json.loads(path.read_text())
 
 
+def _network(model: PPO) -> UniversalGBWMPolicy:
+    """The policy of a model this module built (``PPO(UniversalGBWMPolicy, ...)``)."""
+    return cast(UniversalGBWMPolicy, model.policy)
+
+
 def _validation_efficiency(model: PPO, problems: list[GBWMProblem], solutions: list[Any],
                            paths: int, lookahead: int = 1) -> list[float]:
     out = []
     for problem, solution in zip(problems, solutions, strict=True):
-        policy = bind_policy(model.policy, problem, lookahead=lookahead)
+        policy = bind_policy(_network(model), problem, lookahead=lookahead)
         report = evaluate({"dp": solution, "policy": policy}, problem, n_paths=paths, seed=1)
-        out.append(float(report["policy"].efficiency))
+        efficiency = report["policy"].efficiency
+        if efficiency is None:  # the DP solution is the reference: always set
+            raise RuntimeError("the validation has no DP reference")
+        out.append(float(efficiency))
     return out
 
 
@@ -382,12 +390,13 @@ def pretrain(config: PretrainConfig, directory: str | os.PathLike[str], *,
             model.logger.dump(model.num_timesteps)
         model.save(directory / "checkpoint.tmp.zip")
         os.replace(directory / "checkpoint.tmp.zip", checkpoint)
-        entry = {"stage": stage + 1, "num_timesteps": int(model.num_timesteps),
-                 "train_time_s": round(train_time, 2),
-                 "utility_fraction": stats.get("mean_utility_fraction"),
-                 "validation_mean": mean_eff,
-                 "validation_min": float(np.min(efficiencies)) if efficiencies else None,
-                 "validation": [round(e, 5) for e in efficiencies]}
+        entry: dict[str, Any] = {
+            "stage": stage + 1, "num_timesteps": int(model.num_timesteps),
+            "train_time_s": round(train_time, 2),
+            "utility_fraction": stats.get("mean_utility_fraction"),
+            "validation_mean": mean_eff,
+            "validation_min": float(np.min(efficiencies)) if efficiencies else None,
+            "validation": [round(e, 5) for e in efficiencies]}
         state["history"].append(entry)
         state["stage"] = stage + 1
         state["num_timesteps"] = int(model.num_timesteps)
@@ -395,13 +404,13 @@ def pretrain(config: PretrainConfig, directory: str | os.PathLike[str], *,
         meta = {"config": config.to_dict(), "num_timesteps": int(model.num_timesteps),
                 "stage": stage + 1, "wall_time_s": state["wall_time_s"], "threads": threads,
                 "validation_mean": mean_eff}
-        save_weights(model.policy, directory / "stages" / f"stage-{stage + 1:03d}", meta,
+        save_weights(_network(model), directory / "stages" / f"stage-{stage + 1:03d}", meta,
                      overwrite=True)
         if efficiencies and (state["best"] is None or mean_eff > state["best"]["validation_mean"]):
-            save_weights(model.policy, directory / "best", meta, overwrite=True)
+            save_weights(_network(model), directory / "best", meta, overwrite=True)
             state["best"] = {"stage": stage + 1, "validation_mean": mean_eff}
         if stage + 1 == config.stages:
-            save_weights(model.policy, directory / "final", meta, overwrite=True)
+            save_weights(_network(model), directory / "final", meta, overwrite=True)
         _atomic_write_json(directory / STATE_FILE, state)
         say(f"stage {stage + 1}/{config.stages}: {model.num_timesteps:,} steps, "
             f"{state['wall_time_s'] / 60:.1f} min, utility fraction "

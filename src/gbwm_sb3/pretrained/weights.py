@@ -37,6 +37,7 @@ import numpy as np
 import torch as th
 from gymnasium import spaces
 
+from gbwm_sb3.common.limits import check_int
 from gbwm_sb3.common.untrusted import (
     MAX_JSON_DEPTH,
     check_zip_directory,
@@ -139,10 +140,8 @@ def save_weights(policy: UniversalGBWMPolicy, directory: str | os.PathLike[str],
 
 
 def _int_in(path: Path, field: str, value: Any, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise WeightsFileError(f"{path}: {field} must be an integer in {low:,}..{high:,}, "
-                               f"got {shown(value)}")
-    return value
+    return check_int(value, f"{path}: {field}", low, high, style="dots", exact=True,
+                     error=WeightsFileError, show=shown)
 
 
 def _layers(path: Path, field: str, value: Any) -> list[int]:
@@ -189,8 +188,9 @@ def _envelope(data: Any, where: str) -> ProblemEnvelope:
             raise WeightsFileError(f"{where}envelope.{shown(key)} is not a known key; the "
                                    f"keys are {', '.join(known)}")
     try:
-        return ProblemEnvelope(**{k: tuple(v) if isinstance(v, list) else v
-                                  for k, v in data.items()})
+        values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v
+                                  for k, v in data.items()}
+        return ProblemEnvelope(**values)
     except (ValueError, TypeError) as exc:
         raise WeightsFileError(f"{where}envelope: {str(exc)[:300]}") from None
 

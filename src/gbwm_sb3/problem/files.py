@@ -753,7 +753,7 @@ def _read(data: Any, source: str) -> ProblemFile:
         portfolios, asset_names = _read_asset_classes(reader, top["asset_classes"])
     try:
         problem = GBWMProblem(horizon=horizon, initial_wealth=initial_wealth, goals=goals,
-                              portfolios=portfolios, unit=unit, infusions=savings)
+                              portfolios=portfolios, unit=unit, infusions=tuple(savings))
     except ValueError as exc:  # every field was checked above; keep the file name regardless
         raise reader.fail("", _shorten(str(exc))) from None
     return ProblemFile(problem, name, description, currency, asset_names, source)

@@ -123,51 +123,57 @@ class Goal:
     all-or-nothing goal is ``((cost, utility),)``.
     """
 
+    # Stored as validated: ``cost`` and ``utility`` are always set (those of the last level)
+    # and ``levels`` always holds the pairs, however the goal was given.
     time: int
-    cost: float | None = None
-    utility: float | None = None
-    name: str | None = None
-    levels: tuple[tuple[float, float], ...] | None = None
+    cost: float
+    utility: float
+    name: str | None
+    levels: tuple[tuple[float, float], ...]
 
-    def __post_init__(self) -> None:
+    def __init__(self, time: int, cost: float | None = None, utility: float | None = None,
+                 name: str | None = None,
+                 levels: Iterable[tuple[float, float]] | None = None) -> None:
+        object.__setattr__(self, "name", name)
         try:
-            integral = not isinstance(self.time, bool) and float(self.time).is_integer()
+            integral = not isinstance(time, bool) and float(time).is_integer()
         except (TypeError, ValueError):
             integral = False
         if not integral:
-            raise ValueError(f"goal time must be an integer year, got {_short(self.time)}")
-        object.__setattr__(self, "time", int(self.time))
-        if self.levels is None:
-            if self.cost is None or self.utility is None:
+            raise ValueError(f"goal time must be an integer year, got {_short(time)}")
+        object.__setattr__(self, "time", int(time))
+        pairs: tuple[tuple[float, float], ...]
+        names: tuple[str, ...]
+        if levels is None:
+            if cost is None or utility is None:
                 raise ValueError(
                     "a goal needs either cost= and utility= (all-or-nothing) or levels= "
-                    f"(a list of (cost, utility) pairs); got cost={_short(self.cost)}, "
-                    f"utility={_short(self.utility)}"
+                    f"(a list of (cost, utility) pairs); got cost={_short(cost)}, "
+                    f"utility={_short(utility)}"
                 )
-            levels = ((self.cost, self.utility),)
+            pairs = ((cost, utility),)
             names = ("goal cost", "goal utility")
         else:
-            if self.cost is not None or self.utility is not None:
+            if cost is not None or utility is not None:
                 raise ValueError(
                     "give a goal either cost= and utility= or levels=, not both; got "
-                    f"cost={_short(self.cost)}, utility={_short(self.utility)}, "
-                    f"levels={_short(self.levels)}"
+                    f"cost={_short(cost)}, utility={_short(utility)}, "
+                    f"levels={_short(levels)}"
                 )
-            levels = self.levels
             if isinstance(levels, (str, bytes)) or not isinstance(levels, Iterable):
                 raise ValueError(
                     f"goal levels must be a list of (cost, utility) pairs, got {_short(levels)}"
                 )
-            levels = tuple(itertools.islice(levels, MAX_DECISIONS_PER_YEAR))
-            if len(levels) >= MAX_DECISIONS_PER_YEAR:
+            pairs = tuple(itertools.islice(levels, MAX_DECISIONS_PER_YEAR))
+            if len(pairs) >= MAX_DECISIONS_PER_YEAR:
                 raise ValueError(f"goal levels: at most {MAX_DECISIONS_PER_YEAR - 1} levels are "
                                  "allowed (a year has at most "
                                  f"{MAX_DECISIONS_PER_YEAR} decisions)")
-            if not levels:
+            if not pairs:
                 raise ValueError("goal levels must contain at least 1 (cost, utility) pair, got 0")
             names = ()
         checked = []
-        for k, level in enumerate(levels, start=1):
+        for k, level in enumerate(pairs, start=1):
             try:
                 cost, utility = level
             except (TypeError, ValueError):
@@ -292,12 +298,12 @@ class GBWMProblem:
     infusions: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
-        horizon = self.horizon
-        if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)):
-            if not (isinstance(horizon, float) and horizon.is_integer()):
-                raise ValueError(f"horizon must be an integer in 1..{MAX_HORIZON} (years), got "
-                                 f"{_short(horizon)}")
-        horizon = int(horizon)
+        raw: object = self.horizon  # as given: an integer, or a float with an integral value
+        if not ((isinstance(raw, (int, np.integer)) and not isinstance(raw, bool))
+                or (isinstance(raw, float) and raw.is_integer())):
+            raise ValueError(f"horizon must be an integer in 1..{MAX_HORIZON} (years), got "
+                             f"{_short(raw)}")
+        horizon = int(raw)
         if not 1 <= horizon <= MAX_HORIZON:
             raise ValueError(f"horizon must be an integer in 1..{MAX_HORIZON} (years), got "
                              f"{_short(self.horizon)}")

@@ -55,11 +55,13 @@ every returned problem satisfies ``envelope.contains(problem) == []``.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any, cast
 
 import numpy as np
 
+from gbwm_sb3.common.limits import check_int
 from gbwm_sb3.problem.frontier import EfficientFrontier
 from gbwm_sb3.problem.model import MAX_DECISIONS_PER_YEAR, GBWMProblem, Goal, Portfolios
 
@@ -80,13 +82,13 @@ _TOLERANCE = 1e-9
 def _int_range(value: object, name: str, low: int, high: int) -> tuple[int, int]:
     """Validate an integer range ``(lo, hi)`` with ``low <= lo <= hi <= high``."""
     try:
-        lo, hi = value  # type: ignore[misc]
+        first, second = cast(Iterable[object], value)  # not a pair: TypeError or ValueError
     except (TypeError, ValueError):
         raise ValueError(f"{name} must be a pair (lo, hi), got {value!r}") from None
-    for v in (lo, hi):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
-            raise ValueError(f"{name} must be a pair of integers, got {value!r}")
-    lo, hi = int(lo), int(hi)
+    if isinstance(first, bool) or not isinstance(first, (int, np.integer)) \
+            or isinstance(second, bool) or not isinstance(second, (int, np.integer)):
+        raise ValueError(f"{name} must be a pair of integers, got {value!r}")
+    lo, hi = int(first), int(second)
     if not low <= lo <= hi <= high:
         raise ValueError(f"{name} must satisfy {low} <= lo <= hi <= {high}, got ({lo}, {hi})")
     return lo, hi
@@ -96,7 +98,7 @@ def _float_range(value: object, name: str, low: float, high: float,
                  strictly_positive: bool = False) -> tuple[float, float]:
     """Validate a real range ``(lo, hi)`` with ``low <= lo <= hi <= high``."""
     try:
-        lo, hi = (float(v) for v in value)  # type: ignore[union-attr]
+        lo, hi = (float(v) for v in cast(Iterable[Any], value))  # float() decides
     except (TypeError, ValueError):
         raise ValueError(f"{name} must be a pair of real numbers (lo, hi), got {value!r}")\
             from None
@@ -105,13 +107,6 @@ def _float_range(value: object, name: str, low: float, high: float,
     if strictly_positive and lo <= 0.0:
         raise ValueError(f"{name} must have lo > 0, got ({lo}, {hi})")
     return lo, hi
-
-
-def _positive_int(value: object, name: str, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
-            or not 1 <= value <= high:
-        raise ValueError(f"{name} must be an integer in 1..{high}, got {value!r}")
-    return int(value)
 
 
 @dataclass(frozen=True)
@@ -146,11 +141,12 @@ class ProblemEnvelope:
         set_ = object.__setattr__
         set_(self, "horizon", _int_range(self.horizon, "horizon", 1, 1000))
         set_(self, "num_goals", _int_range(self.num_goals, "num_goals", 1, 1000))
-        set_(self, "max_goals_per_year", _positive_int(
-            self.max_goals_per_year, "max_goals_per_year", 8))
-        set_(self, "max_levels", _positive_int(self.max_levels, "max_levels", 8))
-        set_(self, "max_decisions_per_year", _positive_int(
-            self.max_decisions_per_year, "max_decisions_per_year", MAX_DECISIONS_PER_YEAR))
+        set_(self, "max_goals_per_year", check_int(
+            self.max_goals_per_year, "max_goals_per_year", 1, 8, style="dots"))
+        set_(self, "max_levels", check_int(self.max_levels, "max_levels", 1, 8, style="dots"))
+        set_(self, "max_decisions_per_year", check_int(
+            self.max_decisions_per_year, "max_decisions_per_year", 1, MAX_DECISIONS_PER_YEAR,
+            style="dots"))
         if self.max_decisions_per_year < 2:
             raise ValueError(f"max_decisions_per_year must be an integer in "
                              f"2..{MAX_DECISIONS_PER_YEAR}, got {self.max_decisions_per_year}")
@@ -203,7 +199,7 @@ class ProblemEnvelope:
         if levels > self.max_levels:
             reasons.append(f"max_levels: a goal has {levels} levels; at most {self.max_levels} "
                            "are supported")
-        decisions = {}
+        decisions: dict[int, int] = {}
         for g in problem.goals:
             decisions[g.time] = decisions.get(g.time, 1) * (g.num_levels + 1)
         if decisions and max(decisions.values()) > self.max_decisions_per_year:
@@ -366,7 +362,7 @@ def _draw(rng: np.random.Generator, envelope: ProblemEnvelope) -> GBWMProblem | 
     infusions = [rate * initial_wealth] * infusion_years + [0.0] * (horizon - infusion_years) \
         if infusion_years else ()
     return GBWMProblem(horizon=horizon, initial_wealth=initial_wealth, goals=tuple(goals),
-                       portfolios=portfolios, infusions=infusions)
+                       portfolios=portfolios, infusions=tuple(infusions))
 
 
 def sample_problem(rng_or_seed: np.random.Generator | int | None = None,
