@@ -4,6 +4,8 @@
   (the one definition the envs, the evaluator and the plots share);
 - :mod:`~gbwm_sb3.envs.observation`: the scale-invariant observation the networks see;
 - :mod:`~gbwm_sb3.envs.gbwm_env`: ``GBWMEnv``, one trajectory as a Gymnasium env (``GBWM-v0``);
+- :mod:`~gbwm_sb3.envs.array_vec_env`: ``ArrayVecEnv``, the SB3 ``VecEnv`` plumbing that
+  the two vectorised envs below share;
 - :mod:`~gbwm_sb3.envs.vec_env`: ``GBWMVecEnv``, thousands of trajectories as an SB3 ``VecEnv``;
 - :mod:`~gbwm_sb3.envs.universal_observation`: a fixed-length, scale-invariant observation
   for any problem of the supported envelope;

@@ -20,29 +20,21 @@ problem). Action: ``MultiDiscrete([K_MAX, N_MAX])`` (decision of the year, portf
 :meth:`action_masks` marks the decisions that exist and are affordable and the
 portfolios that exist. A decision that does not exist or is not affordable takes
 nothing (as in :mod:`gbwm_sb3.envs.dynamics`); a portfolio the problem does not have
-is an error.
+is an error. The ``VecEnv`` plumbing is
+:class:`~gbwm_sb3.envs.array_vec_env.ArrayVecEnv`'s.
 """
 
 from __future__ import annotations
 
-import gc
-import time
-from collections.abc import Callable, Iterable, Sequence
-from itertools import repeat
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
 
-import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
-from stable_baselines3.common.vec_env.base_vec_env import (
-    VecEnv,
-    VecEnvIndices,
-    VecEnvObs,
-    VecEnvStepReturn,
-)
+from stable_baselines3.common.vec_env.base_vec_env import VecEnvIndices, VecEnvStepReturn
 
-from gbwm_sb3.common.limits import MAX_N_ENVS, check_int
-from gbwm_sb3.envs.draws import DrawQueue
+from gbwm_sb3.common.limits import check_int
+from gbwm_sb3.envs.array_vec_env import ArrayVecEnv
 from gbwm_sb3.envs.dynamics import ProblemTable, step_years
 from gbwm_sb3.envs.universal_observation import (
     K_MAX,
@@ -55,10 +47,8 @@ from gbwm_sb3.problem.sampler import DEFAULT_ENVELOPE, ProblemEnvelope, sample_p
 
 __all__ = ["MultiProblemVecEnv"]
 
-_PER_ENV_ATTRIBUTES = ("wealth", "utility", "time", "horizon")
 
-
-class MultiProblemVecEnv(VecEnv):
+class MultiProblemVecEnv(ArrayVecEnv):
     """N trajectories over many problems, stepped together with numpy (an SB3 ``VecEnv``).
 
     - ``envelope``: where the problems are drawn from (ignored when ``problems`` is given);
@@ -74,17 +64,15 @@ class MultiProblemVecEnv(VecEnv):
       0.1% of the total utility.
     """
 
+    per_env_attributes: ClassVar[tuple[str, ...]] = ("wealth", "utility", "time", "horizon")
+
     def __init__(self, num_envs: int, envelope: ProblemEnvelope = DEFAULT_ENVELOPE,
                  seed: int | None = None, problems: Sequence[GBWMProblem] | None = None,
                  pool_size: int = 1024, new_problems_per_step: int = 4,
                  normalize_rewards: bool = True,
                  reward_scale: Callable[[GBWMProblem], float] | None = None) -> None:
-        num_envs = check_int(num_envs, "num_envs", 1)
-        if num_envs > MAX_N_ENVS:
-            raise ValueError(f"num_envs must be an integer >= 1 and <= {MAX_N_ENVS:,} "
-                             f"(MAX_N_ENVS), got {num_envs!r}")
-        if seed is not None:
-            seed = check_int(seed, "seed", 0)
+        num_envs = self.check_num_envs(num_envs)
+        seed = self.check_seed(seed)
         if not isinstance(envelope, ProblemEnvelope):
             raise ValueError(f"envelope must be a ProblemEnvelope, got {type(envelope).__name__}")
         if envelope.max_decisions_per_year > K_MAX or envelope.num_portfolios[1] > N_MAX:
@@ -125,17 +113,13 @@ class MultiProblemVecEnv(VecEnv):
         low, high = universal_observation_bounds()
         super().__init__(num_envs, spaces.Box(low=low, high=high, dtype=np.float32),
                          spaces.MultiDiscrete([K_MAX, N_MAX]))
-        self.render_mode = None
-        self._start_time = time.time()
-        self._draw_queue = DrawQueue(num_envs)
-        self._actions: np.ndarray | None = None
         self._new_generators(self._seed_sequence)
         self._fill_pool()
         self._rows = np.zeros(num_envs, dtype=np.intp)
         self._t = np.zeros(num_envs, dtype=np.intp)
         self._wealth = np.zeros(num_envs)
         self._utility = np.zeros(num_envs)
-        self._restart(np.arange(num_envs))
+        self._restart_all()
         self._completed: list[np.ndarray] = []
 
     # ----- seeding, pool -----
@@ -191,6 +175,18 @@ class MultiProblemVecEnv(VecEnv):
         self._wealth[which] = self.table.initial_wealth[rows]
         self._utility[which] = 0.0
 
+    # ----- what ArrayVecEnv asks of a subclass -----
+    def _reseed(self, seed: int) -> None:
+        """New generators from ``seed``, and the pool redrawn from them."""
+        self._new_generators(np.random.SeedSequence(seed))
+        self._fill_pool()
+
+    def _restart_all(self) -> None:
+        self._restart(np.arange(self.num_envs))
+
+    def _observe(self) -> np.ndarray:
+        return self.encoder.encode(self._rows, self._t, self._wealth)
+
     # ----- state (read-only copies) -----
     @property
     def problems(self) -> list[GBWMProblem]:
@@ -207,40 +203,7 @@ class MultiProblemVecEnv(VecEnv):
         """The horizon ``T`` of each trajectory's problem, shape (N,)."""
         return self.table.horizon[self._rows]
 
-    @property
-    def wealth(self) -> np.ndarray:
-        """Current (pre-infusion, pre-decision) wealth of each trajectory, shape (N,)."""
-        return self._wealth.copy()
-
-    @property
-    def utility(self) -> np.ndarray:
-        """Utility collected so far in each trajectory's episode, shape (N,)."""
-        return self._utility.copy()
-
-    def queue_normal_draws(self, draws: np.ndarray) -> None:
-        """Use these N(0, 1) draws, shape (k, N) (one row per step), before the generator's."""
-        self._draw_queue.push(draws)
-
-    def _next_draws(self) -> np.ndarray:
-        return self._draw_queue.next(self._draw_rng)
-
-    def _observe(self) -> np.ndarray:
-        return self.encoder.encode(self._rows, self._t, self._wealth)
-
-    # ----- VecEnv API -----
-    def reset(self) -> VecEnvObs:
-        """Restart every trajectory on a pool problem; a seed from :meth:`seed` redraws the pool."""
-        if self._seeds[0] is not None:
-            self._new_generators(np.random.SeedSequence(self._seeds[0]))
-            self._fill_pool()
-        self._reset_seeds()
-        self._reset_options()
-        self._restart(np.arange(self.num_envs))
-        self.reset_infos = [{} for _ in repeat(None, self.num_envs)]
-        return self._observe()
-
-    def step_async(self, actions: np.ndarray) -> None:
-        """Validate and store actions of shape (N, 2): (decision index, portfolio index)."""
+    def _checked_actions(self, actions: np.ndarray) -> np.ndarray:
         array = np.asarray(actions)
         shape = (self.num_envs, 2)
         if array.shape != shape:
@@ -264,13 +227,9 @@ class MultiProblemVecEnv(VecEnv):
             raise ValueError(f"actions[{i}, 1] (portfolio index) must be in 0..{count[i] - 1} "
                              f"(trajectory {i}'s problem has {count[i]} portfolios), "
                              f"got {portfolio[i]}")
-        self._actions = array
+        return array
 
-    def step_wait(self) -> VecEnvStepReturn:
-        """Advance every trajectory one year; those reaching their ``T`` end and restart."""
-        if self._actions is None:
-            raise RuntimeError("step_wait() needs step_async(actions) first")
-        actions, self._actions = self._actions, None
+    def _step(self, actions: np.ndarray) -> VecEnvStepReturn:
         rows = self._rows
         wealth, reward, _, _ = step_years(self.table, rows, self._t, self._wealth,
                                           actions[:, 0], actions[:, 1], self._next_draws())
@@ -281,23 +240,14 @@ class MultiProblemVecEnv(VecEnv):
             reward = reward / self._scale[rows]
         rewards = reward.astype(np.float32)
         dones = self._t >= self.table.horizon[rows]
-        infos: list[dict[str, Any]] = [{} for _ in repeat(None, self.num_envs)]
+        infos = self._empty_infos()
         ended = np.flatnonzero(dones)
         if ended.size:
             terminal = self.encoder.encode(rows[ended], self._t[ended], self._wealth[ended])
-            elapsed = round(time.time() - self._start_time, 6)
-            horizons = self.table.horizon[rows[ended]].tolist()
-            was_enabled = gc.isenabled()
-            gc.disable()
-            try:
-                for i, obs, total, length in zip(ended.tolist(), terminal,
-                                                 self._utility[ended].tolist(), horizons,
-                                                 strict=True):
-                    infos[i] = {"terminal_observation": obs,
-                                "episode": {"r": total, "l": length, "t": elapsed}}
-            finally:
-                if was_enabled:
-                    gc.enable()
+            ended_infos = self._episode_infos(terminal, self._utility[ended],
+                                              self.table.horizon[rows[ended]].tolist())
+            for i, info in zip(ended.tolist(), ended_infos, strict=True):
+                infos[i] = info
             self._completed.append(self._utility[ended] / self.table.total_utility[rows[ended]])
             self._renew_pool()
             self._restart(ended)
@@ -329,58 +279,13 @@ class MultiProblemVecEnv(VecEnv):
         return {"episodes": int(fractions.size),
                 "mean_utility_fraction": float(fractions.mean())}
 
-    def close(self) -> None:
-        """Nothing to release: the env holds only numpy arrays."""
-
-    def seed(self, seed: int | None = None) -> Sequence[int | None]:
-        """Reseed at the next :meth:`reset` (the pool is redrawn then)."""
-        return super().seed(seed)
-
-    # ----- attribute access, as if each trajectory were an env -----
-    def _indices(self, indices: VecEnvIndices) -> list[int]:
-        if indices is None:
-            return list(range(self.num_envs))
-        if isinstance(indices, (int, np.integer)):
-            indices = [int(indices)]
-        result = [int(i) for i in (indices if isinstance(indices, Iterable) else [indices])]
-        for i in result:
-            if not -self.num_envs <= i < self.num_envs:
-                raise IndexError(f"env index must be in 0..{self.num_envs - 1}, got {i}")
-        return result
-
+    # ----- attribute access: the problem is per trajectory -----
     def has_attr(self, attr_name: str) -> bool:
-        """Whether each trajectory has ``attr_name`` (e.g. ``action_masks`` for MaskablePPO)."""
-        return attr_name in ("action_masks", "problem", "render_mode") \
-            or attr_name in _PER_ENV_ATTRIBUTES
+        """Whether each trajectory has ``attr_name`` (``problem`` included)."""
+        return attr_name == "problem" or super().has_attr(attr_name)
 
     def get_attr(self, attr_name: str, indices: VecEnvIndices = None) -> list[Any]:
-        """Per-trajectory values: ``wealth``, ``utility``, ``time``, ``horizon``, ``problem``."""
-        idx = self._indices(indices)
-        if attr_name in _PER_ENV_ATTRIBUTES:
-            values = getattr(self, attr_name)
-            return [values[i].item() for i in idx]
+        """As :meth:`ArrayVecEnv.get_attr`; ``problem`` is each trajectory's problem."""
         if attr_name == "problem":
-            return [self.table.problems[self._rows[i]] for i in idx]
-        if attr_name == "action_masks":
-            return [lambda i=i: self.action_masks()[i] for i in idx]
-        if attr_name == "render_mode":
-            return [None for _ in idx]
-        raise AttributeError(f"MultiProblemVecEnv trajectories have no attribute {attr_name!r}")
-
-    def set_attr(self, attr_name: str, value: Any, indices: VecEnvIndices = None) -> None:
-        """Not supported: the state lives in shared arrays."""
-        raise AttributeError(f"cannot set {attr_name!r} on MultiProblemVecEnv trajectories: "
-                             "the state lives in shared arrays; create a new env instead")
-
-    def env_method(self, method_name: str, *method_args: Any, indices: VecEnvIndices = None,
-                   **method_kwargs: Any) -> list[Any]:
-        """Per-trajectory methods: only ``action_masks``."""
-        if method_name == "action_masks":
-            masks = self.action_masks(*method_args, **method_kwargs)
-            return [masks[i] for i in self._indices(indices)]
-        raise AttributeError(f"MultiProblemVecEnv trajectories have no method {method_name!r}")
-
-    def env_is_wrapped(self, wrapper_class: type[gym.Wrapper],
-                       indices: VecEnvIndices = None) -> list[bool]:
-        """No wrappers (episode statistics are in the infos)."""
-        return [False for _ in self._indices(indices)]
+            return [self.table.problems[self._rows[i]] for i in self._env_indices(indices)]
+        return super().get_attr(attr_name, indices)
