@@ -7,7 +7,7 @@ runs) and grid size per NG, then evaluate() time and peak traced memory for
 five policies (DP, greedy + DP portfolios, buy-and-hold #8, random, DP goals +
 buy-and-hold portfolio) over 100,000 and 1,000,000 paths. Then solve_dp on a
 problem of the general class: 40 years, 20 goals (up to 4 in a year, up to 3
-levels each), yearly savings for 30 years.
+levels each), yearly savings for 30 years; and 100 years with a goal every year.
 """
 
 from __future__ import annotations
@@ -69,6 +69,30 @@ def bench_general_solve(repeats: int) -> None:
           f"{solution.expected_utility:.3f} |")
 
 
+def long_horizon_problems() -> dict[str, GBWMProblem]:
+    """100 years with a goal every year (cost 8, utility 1, W0 200, the paper's portfolios):
+    the paper's family, and the same with savings of 1 a year (the general class)."""
+    goals = tuple(Goal(t, 8.0, 1.0) for t in range(1, 101))
+    return {"T = 100, a goal every year": GBWMProblem(horizon=100, initial_wealth=200.0,
+                                                      goals=goals),
+            "the same with savings of 1 a year": GBWMProblem(
+                horizon=100, initial_wealth=200.0, goals=goals, infusions=[1.0] * 100)}
+
+
+def bench_long_horizon(repeats: int) -> None:
+    print("\nsolve_dp, long horizons")
+    print("| problem | grid points | solve_dp median (s) | min (s) | expected utility |")
+    print("|---|---|---|---|---|")
+    for name, problem in long_horizon_problems().items():
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            solution = solve_dp(problem)
+            times.append(time.perf_counter() - start)
+        print(f"| {name} | {solution.wealth_grid.size} | {statistics.median(times):.3f} | "
+              f"{min(times):.3f} | {solution.expected_utility:.4f} |")
+
+
 def bench_evaluate(num_goals: int, path_counts: list[int]) -> None:
     problem = paper_problem(num_goals)
     dp = solve_dp(problem)
@@ -105,9 +129,11 @@ def main() -> None:
         parser.error(f"--repeats must be >= 1, got {args.repeats}")
     if args.general_only:
         bench_general_solve(args.repeats)
+        bench_long_horizon(args.repeats)
         return
     bench_solve(args.repeats)
     bench_general_solve(args.repeats)
+    bench_long_horizon(args.repeats)
     bench_evaluate(args.num_goals, [100_000] if args.skip_million else [100_000, 1_000_000])
 
 

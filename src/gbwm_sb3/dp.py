@@ -1,47 +1,36 @@
 """The exact optimum of a GBWM problem by dynamic programming (Bellman recursion).
 
-Method (the paper's dynamic-programming benchmark):
+One solver for the whole class (several goals a year, goals with levels, infusions; see
+``GBWMProblem.decisions``); the paper's family is the case of two decisions, skip or
+take, in each goal year. Wealth is the state. Method (the paper's DP benchmark):
 
 * Wealth lives on a grid uniform in log-wealth, ``x_i = x_0 + i h`` with
-  ``h = 1 / grid_density``. The grid runs from ``wealth_floor`` times the
-  smaller of W0 and the cheapest goal up to the larger of W0 and the dearest
-  goal grown at the best portfolio's log-drift plus ``upper_sigmas`` times the
+  ``h = 1 / grid_density``. The grid runs from ``wealth_floor`` times the smaller of W0
+  and the cheapest decision up to the larger of W0 (plus the savings) and the dearest
+  decision, grown at the best portfolio's log-drift plus ``upper_sigmas`` times the
   largest volatility times sqrt(T).
-* The value function ``V_{t+1}`` is represented as piecewise constant on the
-  grid's cells (cell ``i`` holds ``V_{t+1}(x_i)``; the end cells extend to
-  +-infinity). Cell boundaries are the midpoints between grid points, except
-  that the boundary next to a goal's cost is moved to ``log C`` exactly, so the
-  jump of ``V`` at ``W = C`` (the goal becomes affordable) sits where it
-  belongs instead of being rounded by half a cell.
-* Transition probabilities are CDF differences of the normal law of
-  next-year log-wealth, ``x + mu_j - sigma_j^2/2 + sigma_j Z``, at those cell
-  boundaries. This integrates the piecewise-constant ``V_{t+1}`` exactly, for
-  any source wealth ``x``, on or off the grid.
-* From the grid's wealth points (no goal taken) the transition is a
-  convolution (the same kernel for every grid point). After a goal is taken
-  the post-goal wealth ``W_i - C`` is off the grid; its transition
-  probabilities are computed from that exact wealth (no rounding), cell by
-  cell in a +-``tail_sigmas`` window.
-* At ``t = T`` the goal is taken automatically when affordable.
+* At ``t < T`` the value is the best over the year's affordable decisions ``d`` of
+  ``u_d + C_t(W + I(t) - c_d)``, ``C_t`` the best continuation over the portfolios; at
+  ``T``, the utility of the best affordable decision (taken automatically).
+* ``V_{t+1}`` is represented as piecewise constant on the grid's cells (cell ``i``
+  holds ``V_{t+1}(x_i)``; the end cells extend to +-infinity). Cell boundaries are the
+  midpoints between grid points, except where a decision becomes affordable
+  (``W = c_d - I(t)``): that boundary is moved to its exact place, so the jump of ``V``
+  sits where it belongs instead of being rounded by half a cell.
+* The continuation of each portfolio from every grid point is a convolution of CDF
+  differences of the normal law of next year's log-wealth ``x + mu_j - sigma_j^2/2 +
+  sigma_j Z`` at the cell boundaries (exact for the piecewise-constant value), with its
+  exact derivative; at off-grid post-decision wealth it is read by cubic Hermite
+  interpolation, as ``act`` reads it. The value at ``W0`` uses exact transitions from
+  each decision's exact post-decision wealth.
+* Near-riskless portfolios (cash; volatility down to 0) are *sharp*: see
+  ``SHARP_WIDTH_STEPS`` and ``_value_jumps``; narrow ones refine the grid (``refine``).
 
-The general class (several goals a year, goals with levels, infusions; see
-``GBWMProblem.decisions``) keeps wealth as the state. At ``t < T`` the value is
-the best over the year's affordable decisions ``d`` of ``u_d + C_t(W + I(t) - c_d)``
-with ``C_t`` the best continuation; ``C_t`` is computed on the grid as above and
-read at the (off-grid) post-decision wealth by the cubic Hermite interpolation
-``act`` uses. ``V_t`` jumps where a decision becomes affordable
-(``W = c_d - I(t)``); each of those boundaries is moved to its exact place. At
-``T`` the value is the utility of the best affordable decision. The value at
-``W0`` uses exact transitions from the exact post-decision wealth.
-
-``DPSolution.act`` evaluates the optimal decision at any wealth, not only on
-the grid: it compares the continuation values of taking and not taking at the
-exact post-goal wealth. The continuation value of each portfolio is smooth in
-log-wealth (a Gaussian convolution), so it is interpolated by cubic Hermite
-from its grid values and exact derivatives; only the portfolios between those
-optimal at the two neighbouring grid points are candidates (identical to the
-full argmax in tests). Monte Carlo simulation of ``act`` reproduces
-``expected_utility`` within noise (tests/test_dp.py).
+``DPSolution.act`` evaluates the optimal decision at any wealth, not only on the grid,
+from the continuation values at the exact post-decision wealth; only the portfolios
+between those optimal at the two neighbouring grid points are candidates (identical to
+the full argmax in tests). Monte Carlo simulation of ``act`` reproduces
+``expected_utility`` within noise (tests/test_dp.py, tests/test_dp_riskless.py).
 """
 
 from __future__ import annotations
@@ -677,19 +666,6 @@ def _slope_changes(x: np.ndarray, v: np.ndarray) -> np.ndarray:
     return np.diff(slopes)
 
 
-def _grid_bounds(problem: GBWMProblem, wealth_floor: float, upper_sigmas: float
-                 ) -> tuple[float, float]:
-    """Log-wealth range of the grid (see the module docstring)."""
-    costs = np.asarray([g.cost for g in problem.goals if g.cost > 0.0])
-    w0 = problem.initial_wealth
-    low = wealth_floor * (min(w0, float(costs.min())) if costs.size else w0)
-    high_base = max(w0, float(costs.max())) if costs.size else w0
-    portfolios = problem.portfolios
-    growth = max(0.0, float(portfolios.log_drifts.max())) * problem.horizon
-    growth += upper_sigmas * float(portfolios.volatility_array.max()) * math.sqrt(problem.horizon)
-    return math.log(low), math.log(high_base) + growth
-
-
 def _jump_index(log_grid: np.ndarray, log_cost: float) -> int:
     """Boundary index k (cells k-1 | k) that brackets ``log_cost``; -1 if outside the grid."""
     k = int(np.searchsorted(log_grid, log_cost, side="left"))
@@ -721,100 +697,11 @@ def solve_dp(problem: GBWMProblem, *, grid_density: float = DEFAULT_GRID_DENSITY
     upper_sigmas = check_float(upper_sigmas, "upper_sigmas", 1.0, 20.0)
     tail_sigmas = check_float(tail_sigmas, "tail_sigmas", 3.0, 12.0)
     start = time.perf_counter()
-    arrays = problem_arrays(problem)
-    x_low, x_high = (_general_grid_bounds(problem, arrays, wealth_floor, upper_sigmas)
-                     if arrays.general else _grid_bounds(problem, wealth_floor, upper_sigmas))
     if not isinstance(refine, bool):
         raise ValueError(f"refine must be True or False, got {refine!r}")
+    x_low, x_high = _grid_bounds(problem, problem_arrays(problem), wealth_floor, upper_sigmas)
     grid, sharp = _plan_grid(problem, x_low, x_high, grid_density, grid_points, refine)
-    if arrays.general or sharp.any():
-        # a sharp portfolio carries the value's jumps to new places every year, which the
-        # general solver tracks (``_value_jumps``); the paper family is a case of it
-        return _solve_general(problem, grid, sharp, tail_sigmas, start)
-    grid_density, grid_size, h, log_grid, wealth_grid = grid
-    horizon = problem.horizon
-    costs, utilities, has_goal = problem.cost_by_time, problem.utility_by_time, problem.has_goal
-    portfolios = problem.portfolios
-    kernels = _Kernels(portfolios.log_drifts, portfolios.volatility_array, h, tail_sigmas)
-    n = problem.num_portfolios
-
-    value = np.zeros((horizon + 1, grid_size))
-    take_policy = np.zeros((horizon + 1, grid_size), dtype=bool)
-    portfolio_policy = np.zeros((horizon + 1, grid_size), dtype=np.intp)
-    continuation = np.empty((horizon, grid_size, n))
-    continuation_slope = np.empty((horizon, grid_size, n))
-    choice = np.empty((horizon, grid_size), dtype=np.intp)
-
-    def representation(t: int) -> _Representation:
-        if has_goal[t] and costs[t] > 0.0:
-            k = _jump_index(log_grid, math.log(costs[t]))
-            return _Representation(value[t], k, math.log(costs[t]))
-        return _Representation(value[t], -1, 0.0)
-
-    if has_goal[horizon]:
-        take_policy[horizon] = wealth_grid >= costs[horizon]
-        value[horizon] = utilities[horizon] * take_policy[horizon]
-    rows = np.arange(grid_size)
-    for t in range(horizon - 1, -1, -1):
-        rep = representation(t + 1)
-        q, dq = _on_grid(rep, kernels, log_grid)
-        continuation[t], continuation_slope[t] = q, dq
-        choice[t] = _smooth_choice(q, kernels)
-        keep_best = q.argmax(axis=1)
-        v = q[rows, keep_best]
-        portfolio = keep_best
-        take = np.zeros(grid_size, dtype=bool)
-        if has_goal[t]:
-            idx = np.flatnonzero(wealth_grid >= costs[t])
-            if idx.size:
-                if costs[t] > 0.0:
-                    after = _off_grid(rep, kernels, x_low, np.log(wealth_grid[idx] - costs[t]))
-                else:
-                    after = q[idx]
-                after_best = after.argmax(axis=1)
-                take_value = utilities[t] + after[np.arange(idx.size), after_best]
-                chosen = take_value >= v[idx]
-                take[idx] = chosen
-                v = v.copy()
-                v[idx] = np.where(chosen, take_value, v[idx])
-                portfolio[idx[chosen]] = after_best[chosen]
-        value[t], take_policy[t], portfolio_policy[t] = v, take, portfolio
-
-    expected = _value_at_initial_wealth(problem, representation(1), kernels, x_low)  # T >= 1
-    for table in (wealth_grid, value, take_policy, portfolio_policy, continuation,
-                  continuation_slope, choice):
-        table.setflags(write=False)
-    return DPSolution(
-        problem=problem,
-        expected_utility=expected,
-        wealth_grid=wealth_grid,
-        value=value,
-        take_policy=take_policy,
-        portfolio_policy=portfolio_policy,
-        continuation=continuation,
-        continuation_slope=continuation_slope,
-        portfolio_choice=choice,
-        grid_density=float(grid_density),
-        solve_seconds=time.perf_counter() - start,
-        kernels=kernels,
-        next_values=tuple(representation(t + 1) for t in range(horizon)),
-    )
-
-
-def _value_at_initial_wealth(problem: GBWMProblem, rep: _Representation, kernels: _Kernels,
-                             x0: float) -> float:
-    """Optimal value at the exact W0 (transitions from the exact wealth, no interpolation)."""
-    w0 = problem.initial_wealth
-    cost, utility = problem.cost_by_time[0], problem.utility_by_time[0]
-    sources = [math.log(w0)]
-    if problem.has_goal[0] and w0 >= cost:
-        sources.append(math.log(w0 - cost) if w0 > cost else -np.inf)
-    finite = np.array([max(s, x0 - 1e3) for s in sources])
-    cont = _off_grid(rep, kernels, x0, finite).max(axis=1)
-    best = float(cont[0])
-    if len(sources) == 2:
-        best = max(best, float(utility + cont[1]))
-    return best
+    return _solve(problem, grid, sharp, tail_sigmas, start)
 
 
 def _best_decisions(arrays: ProblemArrays, t: int, wealth: np.ndarray, continuation
@@ -842,9 +729,10 @@ def _best_decisions(arrays: ProblemArrays, t: int, wealth: np.ndarray, continuat
     return best_decision, best_portfolio, best_value
 
 
-def _general_grid_bounds(problem: GBWMProblem, arrays: ProblemArrays, wealth_floor: float,
+def _grid_bounds(problem: GBWMProblem, arrays: ProblemArrays, wealth_floor: float,
                          upper_sigmas: float) -> tuple[float, float]:
-    """Log-wealth range of the grid for the general class (infusions and decision costs)."""
+    """Log-wealth range of the grid (see the module docstring): decision costs, W0 and
+    the savings, and the growth the portfolios allow over the horizon."""
     costs = arrays.decision_cost[np.isfinite(arrays.decision_cost)]
     costs = costs[costs > 0.0]
     w0 = problem.initial_wealth
@@ -856,8 +744,8 @@ def _general_grid_bounds(problem: GBWMProblem, arrays: ProblemArrays, wealth_flo
     return math.log(low), math.log(high_base) + growth
 
 
-def _general_jumps(arrays: ProblemArrays, t: int, log_grid: np.ndarray
-                   ) -> tuple[tuple[int, float], ...]:
+def _affordability_jumps(arrays: ProblemArrays, t: int, log_grid: np.ndarray
+                        ) -> tuple[tuple[int, float], ...]:
     """Boundaries where ``V_t`` may jump (a decision becomes affordable), one per cell."""
     thresholds = arrays.decision_cost[t][1:int(arrays.decisions_per_year[t])]
     thresholds = np.unique(thresholds - arrays.infusions[t])
@@ -1018,10 +906,10 @@ def _plan_grid(problem: GBWMProblem, x_low: float, x_high: float, grid_density: 
     return grid, sharp
 
 
-def _solve_general(problem: GBWMProblem,
+def _solve(problem: GBWMProblem,
                    grid: tuple[float, int, float, np.ndarray, np.ndarray], sharp_portfolios:
                    np.ndarray, tail_sigmas: float, start: float) -> DPSolution:
-    """``solve_dp`` for the general class (see the module docstring) on ``grid``."""
+    """``solve_dp`` on ``grid`` (see the module docstring)."""
     arrays = problem_arrays(problem)
     grid_density, grid_size, h, log_grid, wealth_grid = grid
     x_low = float(log_grid[0])
@@ -1047,7 +935,7 @@ def _solve_general(problem: GBWMProblem,
         if t in representations:
             return representations[t]
         if not sharp:
-            rep = _Representation(value[t], -1, 0.0, _general_jumps(arrays, t, log_grid))
+            rep = _Representation(value[t], -1, 0.0, _affordability_jumps(arrays, t, log_grid))
         else:
             moved = _largest_per_cell(jumps_by_year[t])
             rep = _Representation(value[t], -1, 0.0, tuple((j.cell, j.place) for j in moved),
@@ -1081,7 +969,7 @@ def _solve_general(problem: GBWMProblem,
                         continuation[t], continuation_slope[t], choice[t], kernels,
                         next_value, x_low, x))[2])
 
-    expected = _general_value_at_initial_wealth(problem, arrays, representation(1), kernels,
+    expected = _value_at_initial_wealth(problem, arrays, representation(1), kernels,
                                                 x_low)
     take_policy = decision_policy > 0
     for table in (wealth_grid, value, take_policy, portfolio_policy, continuation,
@@ -1105,7 +993,7 @@ def _solve_general(problem: GBWMProblem,
     )
 
 
-def _general_value_at_initial_wealth(problem: GBWMProblem, arrays: ProblemArrays,
+def _value_at_initial_wealth(problem: GBWMProblem, arrays: ProblemArrays,
                                      rep: _Representation, kernels: _Kernels, x0: float) -> float:
     """Optimal value at the exact W0: exact transitions from each decision's exact cash."""
     cash = problem.initial_wealth + arrays.infusions[0]
