@@ -18,9 +18,21 @@ import time
 import tracemalloc
 
 from gbwm_sb3 import paper_problem, solve_dp
+from gbwm_sb3.dp import DPSolution
 from gbwm_sb3.evaluation.evaluator import evaluate
 from gbwm_sb3.evaluation.strategies import BuyAndHold, GreedyGoals, Hybrid, RandomPolicy
 from gbwm_sb3.problem.model import GBWMProblem, Goal
+
+
+def timed_solve(problem: GBWMProblem, repeats: int) -> tuple[DPSolution, float, float]:
+    """``solve_dp(problem)`` run ``repeats`` times: the solution and the median and
+    shortest wall time in seconds."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        solution = solve_dp(problem)
+        times.append(time.perf_counter() - start)
+    return solution, statistics.median(times), min(times)
 
 
 def bench_solve(repeats: int) -> None:
@@ -28,13 +40,9 @@ def bench_solve(repeats: int) -> None:
     print("|---|---|---|---|---|")
     for num_goals in (1, 2, 4, 8, 16):
         problem = paper_problem(num_goals)
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            solution = solve_dp(problem)
-            times.append(time.perf_counter() - start)
-        print(f"| {num_goals} | {solution.wealth_grid.size} | {statistics.median(times):.3f} | "
-              f"{min(times):.3f} | {solution.expected_utility:.3f} |")
+        solution, median, fastest = timed_solve(problem, repeats)
+        print(f"| {num_goals} | {solution.wealth_grid.size} | {median:.3f} | "
+              f"{fastest:.3f} | {solution.expected_utility:.3f} |")
 
 
 # Goal years of the general-class problem: 20 goals, at most 4 in one year.
@@ -56,16 +64,12 @@ def general_problem_40_years() -> GBWMProblem:
 
 def bench_general_solve(repeats: int) -> None:
     problem = general_problem_40_years()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        solution = solve_dp(problem)
-        times.append(time.perf_counter() - start)
+    solution, median, fastest = timed_solve(problem, repeats)
     print("\nsolve_dp, general class: T = 40, 20 goals (up to 4 a year, up to 3 levels), "
           f"savings in years 0..29; {problem.max_decisions} decisions in the largest year")
     print("| grid points | solve_dp median (s) | min (s) | expected utility |")
     print("|---|---|---|---|")
-    print(f"| {solution.wealth_grid.size} | {statistics.median(times):.3f} | {min(times):.3f} | "
+    print(f"| {solution.wealth_grid.size} | {median:.3f} | {fastest:.3f} | "
           f"{solution.expected_utility:.3f} |")
 
 
@@ -84,13 +88,9 @@ def bench_long_horizon(repeats: int) -> None:
     print("| problem | grid points | solve_dp median (s) | min (s) | expected utility |")
     print("|---|---|---|---|---|")
     for name, problem in long_horizon_problems().items():
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            solution = solve_dp(problem)
-            times.append(time.perf_counter() - start)
-        print(f"| {name} | {solution.wealth_grid.size} | {statistics.median(times):.3f} | "
-              f"{min(times):.3f} | {solution.expected_utility:.4f} |")
+        solution, median, fastest = timed_solve(problem, repeats)
+        print(f"| {name} | {solution.wealth_grid.size} | {median:.3f} | "
+              f"{fastest:.3f} | {solution.expected_utility:.4f} |")
 
 
 def bench_evaluate(num_goals: int, path_counts: list[int]) -> None:

@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import argparse
 import math
-import statistics
 import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -28,6 +26,7 @@ from gbwm_sb3.evaluation.evaluator import evaluate
 from gbwm_sb3.problem.model import GBWMProblem, Goal, Portfolios, paper_portfolios
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from bench_dp_eval import timed_solve  # noqa: E402
 from test_dp_riskless import cash_problem  # noqa: E402
 
 
@@ -81,12 +80,8 @@ def bench_speed(repeats: int) -> None:
     print("\n| problem | grid points | solve_dp median (s) | expected utility |")
     print("|---|---|---|---|")
     for name, problem in speed_problems().items():
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            solution = solve_dp(problem)
-            times.append(time.perf_counter() - start)
-        print(f"| {name} | {solution.wealth_grid.size} | {statistics.median(times):.3f} | "
+        solution, median, _ = timed_solve(problem, repeats)
+        print(f"| {name} | {solution.wealth_grid.size} | {median:.3f} | "
               f"{solution.expected_utility:.4f} |", flush=True)
 
 
