@@ -315,7 +315,8 @@ def test_off_grid_transitions_match_on_grid_convolution():
                                  problem.portfolios.volatility_array, h, 7.0)
     t = 7
     k = dp_module._jump_index(log_grid, math.log(problem.cost_by_time[t + 1]))
-    rep = dp_module._Representation(solution.value[t + 1], k, math.log(problem.cost_by_time[t + 1]))
+    rep = dp_module._Representation(solution.value[t + 1],
+                                    ((k, math.log(problem.cost_by_time[t + 1])),))
     on_grid, _ = dp_module._on_grid(rep, kernels, log_grid)
     sample = np.arange(0, log_grid.size, 7)
     off_grid = dp_module._off_grid(rep, kernels, log_grid[0], log_grid[sample])

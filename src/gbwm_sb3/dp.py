@@ -79,16 +79,12 @@ def _check_wealth(wealth: object) -> np.ndarray:
 
 @dataclass(frozen=True)
 class _Representation:
-    """A value function on the grid plus where its jump boundary sits (if any)."""
+    """A value function on the grid plus where its jumps sit."""
 
     values: np.ndarray  # (G,)
-    jump_index: int  # boundary k (between cells k-1 and k) moved to jump_log; -1 if none
-    jump_log: float
-    extra_jumps: tuple[tuple[int, float], ...] = ()  # more (k, log) boundaries (general class)
-    # width (standard deviation in log-wealth) of each extra jump: a jump carried back by a
-    # sharp portfolio with volatility > 0 is a steep ramp rather than a step (0 if empty)
-    jump_widths: tuple[float, ...] = ()
-    # the value as sharp portfolios read it (only where some portfolio is sharp)
+    # (k, log-wealth): the boundary between cells k-1 and k moved to where the value jumps
+    jumps: tuple[tuple[int, float], ...] = ()
+    # the value as every portfolio reads it where some portfolio is sharp
     sharp: _SharpView | None = None
 
 
@@ -468,32 +464,28 @@ def _on_grid(rep: _Representation, kernels: _Kernels, log_grid: np.ndarray
         padded_jumps = np.concatenate([np.zeros(half), jumps[:grid_size], np.zeros(half)])
         # slope at x_i: sum_k D_k phi((x_i + m - b_k)/s)/s with b_k = x_i - (i - k + 1/2) h
         dq[:, j] = np.convolve(padded_jumps, kernels.slope_kernels[j], mode="valid")
-    if rep.jump_index > 0:
-        _moved_boundary_correction(rep, kernels, log_grid, q, dq, log_grid[0])
-    for k, jump_log in rep.extra_jumps:
-        _moved_boundary_correction(_Representation(values, k, jump_log), kernels, log_grid,
-                                   q, dq, log_grid[0])
+    for k, jump_log in rep.jumps:
+        _moved_boundary_correction(values, k, jump_log, kernels, log_grid, q, dq, log_grid[0])
     return q, dq
 
 
-def _moved_boundary_correction(rep: _Representation, kernels: _Kernels, sources: np.ndarray,
-                               q: np.ndarray, dq: np.ndarray | None, x0: float,
-                               columns: np.ndarray | None = None) -> None:
+def _moved_boundary_correction(values: np.ndarray, k: int, jump_log: float, kernels: _Kernels,
+                               sources: np.ndarray, q: np.ndarray, dq: np.ndarray | None,
+                               x0: float, columns: np.ndarray | None = None) -> None:
     """Shift the boundary between cells k-1 and k from the midpoint to ``jump_log`` (in place).
 
     ``q`` holds the portfolios ``columns`` (default: all).
     """
-    k = rep.jump_index
-    jump = rep.values[k] - rep.values[k - 1]
+    jump = values[k] - values[k - 1]
     midpoint = x0 + (k - 0.5) * kernels.h
     columns = np.arange(kernels.sigmas.shape[0]) if columns is None else columns
     for c, j in enumerate(columns):
         mean = sources + kernels.log_drifts[j]
         s = float(kernels.sigmas[j])
-        q[:, c] += jump * (_probability_above(mean - rep.jump_log, s)
+        q[:, c] += jump * (_probability_above(mean - jump_log, s)
                            - _probability_above(mean - midpoint, s))
         if dq is not None and not kernels.sharp[j]:
-            z_new = (mean - rep.jump_log) / s
+            z_new = (mean - jump_log) / s
             z_mid = (mean - midpoint) / s
             dq[:, c] += jump * (np.exp(-0.5 * z_new**2) - np.exp(-0.5 * z_mid**2)) / (
                 _SQRT_2PI * s)
@@ -505,17 +497,17 @@ def _off_grid(rep: _Representation, kernels: _Kernels, x0: float, sources: np.nd
 
     Returns (S, n), or (S, len(columns)) for the portfolios ``columns``.
     """
-    values = rep.values
-    grid_size = values.shape[0]
-    pad = kernels.pad
-    padded = np.concatenate([np.full(pad, values[0]), values, np.full(pad, values[-1])])
-    h = kernels.h
     columns = np.arange(kernels.sigmas.shape[0]) if columns is None else columns
     out = np.empty((sources.shape[0], len(columns)))
     if rep.sharp is not None:  # every portfolio reads the value the same way
         for c, j in enumerate(columns):
             out[:, c] = _sharp_continuation(rep, kernels, sources, int(j))
         return out
+    values = rep.values
+    grid_size = values.shape[0]
+    pad = kernels.pad
+    padded = np.concatenate([np.full(pad, values[0]), values, np.full(pad, values[-1])])
+    h = kernels.h
     for c, j in enumerate(columns):
         m, s, half = kernels.log_drifts[j], float(kernels.sigmas[j]), kernels.half_widths[j]
         # clamp far outside the grid, where the value is the (constant) end cell's
@@ -532,17 +524,9 @@ def _off_grid(rep: _Representation, kernels: _Kernels, x0: float, sources: np.nd
         out[:, c] = np.einsum("ij,ij->i", prob, padded[cells])
         # mass beyond the window lies in constant regions at this point's scale
         out[:, c] += cdf[:, 0] * padded[cells[:, 0]] + (1.0 - cdf[:, -1]) * padded[cells[:, -1]]
-    for k, jump_log, _ in _jumps(rep):
-        _moved_boundary_correction(_Representation(values, k, jump_log), kernels, sources,
-                                   out, None, x0, columns)
+    for k, jump_log in rep.jumps:
+        _moved_boundary_correction(values, k, jump_log, kernels, sources, out, None, x0, columns)
     return out
-
-
-def _jumps(rep: _Representation) -> list[tuple[int, float, float]]:
-    """Every (boundary index, log-wealth, width) at which ``rep``'s value jumps."""
-    jumps = [(rep.jump_index, rep.jump_log, 0.0)] if rep.jump_index > 0 else []
-    widths = rep.jump_widths or (0.0,) * len(rep.extra_jumps)
-    return jumps + [(k, b, w) for (k, b), w in zip(rep.extra_jumps, widths, strict=True)]
 
 
 def _sharp_continuation(rep: _Representation, kernels: _Kernels, sources: np.ndarray,
@@ -935,11 +919,10 @@ def _solve(problem: GBWMProblem,
         if t in representations:
             return representations[t]
         if not sharp:
-            rep = _Representation(value[t], -1, 0.0, _affordability_jumps(arrays, t, log_grid))
+            rep = _Representation(value[t], _affordability_jumps(arrays, t, log_grid))
         else:
             moved = _largest_per_cell(jumps_by_year[t])
-            rep = _Representation(value[t], -1, 0.0, tuple((j.cell, j.place) for j in moved),
-                                  tuple(j.width for j in moved),
+            rep = _Representation(value[t], tuple((j.cell, j.place) for j in moved),
                                   _sharp_view(value[t], log_grid, jumps_by_year[t]))
         representations[t] = rep
         return rep
