@@ -11,7 +11,7 @@ from scipy.special import ndtr
 
 from gbwm_sb3 import GBWMProblem, Goal, Portfolios, paper_problem
 from gbwm_sb3.dp import DEFAULT_GRID_DENSITY, DPSolution, solve_dp
-from gbwm_sb3.envs.dynamics import problem_arrays, step_year
+from gbwm_sb3.envs.dynamics import problem_table, step_year
 from gbwm_sb3.evaluation.evaluator import evaluate
 from gbwm_sb3.evaluation.strategies import BuyAndHold, GreedyGoals, Hybrid, RandomPolicy
 
@@ -328,14 +328,14 @@ def test_monte_carlo_by_hand_matches_expected_utility_small_problem():
     """Simulating act with step_year directly (no evaluator) on a tiny problem."""
     problem = tiny_three_year()
     solution = solve_dp(problem)
-    arrays = problem_arrays(problem)
+    table = problem_table(problem)
     rng = np.random.default_rng(123)
     n = 200_000
     wealth = np.full(n, problem.initial_wealth)
     total = np.zeros(n)
     for t in range(problem.horizon):
         take, port = solution.act(t, wealth)
-        wealth, reward, _, _ = step_year(arrays, t, wealth, take, port, rng.standard_normal(n))
+        wealth, reward, _, _ = step_year(table, t, wealth, take, port, rng.standard_normal(n))
         total += reward
     se = total.std() / math.sqrt(n)
     assert abs(total.mean() - solution.expected_utility) < 3 * se

@@ -15,7 +15,7 @@ from scipy.special import ndtr
 
 from gbwm_sb3 import GBWMEnv, GBWMVecEnv, evaluate
 from gbwm_sb3.dp import solve_dp
-from gbwm_sb3.envs.dynamics import problem_arrays
+from gbwm_sb3.envs.dynamics import problem_table
 from gbwm_sb3.envs.observation import DECISION_FLAGS_START, encode_observation
 from gbwm_sb3.evaluation.strategies import BuyAndHold, GreedyGoals, Hybrid, RandomPolicy
 from gbwm_sb3.problem.model import MAX_DECISIONS_PER_YEAR, GBWMProblem, Goal, Portfolios
@@ -31,8 +31,10 @@ def make(**kwargs) -> GBWMProblem:
 
 
 # ----------------------------------------------------------------------------- model
-@pytest.mark.parametrize("value", [-1.0, math.nan, math.inf, -math.inf])
+@pytest.mark.parametrize("value", [-2e15, -1e-10, math.nan, math.inf, -math.inf])
 def test_bad_infusion_amount_is_refused(value):
+    """A negative infusion is a withdrawal; beyond -MAX_AMOUNT, or too small to compute
+    with, it is refused."""
     with pytest.raises(ValueError, match=r"infusions\[1\]"):
         make(infusions=[0.0, value, 0.0, 0.0])
     with pytest.raises(ValueError, match=r"infusions\[2\]"):
@@ -243,8 +245,7 @@ def test_observation_is_scale_invariant_with_infusions():
 
 def test_observation_reports_future_savings():
     problem = small_general_problem()
-    arrays = problem_arrays(problem)
-    obs = encode_observation(arrays, 1, np.array([8.0]))[0]
+    obs = encode_observation(problem_table(problem), 1, np.array([8.0]))[0]
     cash = 8.0 + 1.0
     future = 2.0 + 2.0  # I(2) + I(3)
     assert obs[6] == pytest.approx(math.log1p(future / cash), rel=1e-6)

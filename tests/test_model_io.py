@@ -15,7 +15,7 @@ from sb3_contrib import MaskablePPO
 from stable_baselines3 import PPO
 
 from gbwm_sb3 import paper_problem
-from gbwm_sb3.envs.dynamics import problem_arrays
+from gbwm_sb3.envs.dynamics import problem_table
 from gbwm_sb3.envs.observation import encode_observation
 from gbwm_sb3.envs.vec_env import GBWMVecEnv
 from gbwm_sb3.model_io import (
@@ -59,10 +59,10 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[PPO, Path]:
 def observations(n: int = 500) -> np.ndarray:
     """The env's observations at random years and wealth levels around W0."""
     rng = np.random.default_rng(1)
-    arrays = problem_arrays(PROBLEM)
+    table = problem_table(PROBLEM)
     years = rng.integers(0, PROBLEM.horizon, n)
     wealth = PROBLEM.initial_wealth * np.exp(rng.normal(0, 0.7, n))
-    return np.concatenate([encode_observation(arrays, t, wealth[years == t])
+    return np.concatenate([encode_observation(table, t, wealth[years == t])
                            for t in range(PROBLEM.horizon)])
 
 

@@ -34,7 +34,7 @@ def _general_problems() -> list:
 def _generic(network: UniversalGBWMPolicy, obs: th.Tensor) -> tuple[th.Tensor, ...]:
     """Greedy actions, decision logits and portfolio logits of the generic path (``_act``)."""
     with th.no_grad():
-        parts = network._parts(obs)
+        parts = network.observation_parts(obs)
         embedding = network._embedding(parts)
         goal = network._goal_logits(parts, embedding)
         decision = th.log_softmax(goal, dim=1).argmax(dim=1)

@@ -35,7 +35,7 @@ def _generic(network: UniversalGBWMPolicy, obs: th.Tensor, k: int
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Top-k decisions, portfolios given each, their probabilities and V (generic path)."""
     with th.no_grad():
-        parts = network._parts(obs)
+        parts = network.observation_parts(obs)
         embedding = network._embedding(parts)
         top = th.softmax(network._goal_logits(parts, embedding), dim=1).topk(k, dim=1)
         portfolios = th.stack([

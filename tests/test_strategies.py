@@ -10,7 +10,7 @@ from stable_baselines3 import PPO
 
 from gbwm_sb3 import GBWMEnv, GBWMPolicy, GBWMProblem, Portfolios, paper_problem, solve_dp
 from gbwm_sb3.common.threads import configure_torch_threads
-from gbwm_sb3.envs.dynamics import problem_arrays
+from gbwm_sb3.envs.dynamics import problem_table
 from gbwm_sb3.envs.observation import encode_observation
 from gbwm_sb3.evaluation.strategies import (
     BuyAndHold,
@@ -70,17 +70,17 @@ def test_everything_satisfies_the_protocol(dp, ppo_model):
 def test_sb3_policy_deterministic_matches_model_predict(fixture, request):
     model = request.getfixturevalue(fixture)
     policy = SB3Policy(model, PROBLEM)
-    arrays = problem_arrays(PROBLEM)
+    table = problem_table(PROBLEM)
     for t in (0, 3, 4, 8, 15):
         take, port = policy.act(t, WEALTH)
-        actions, _ = model.predict(encode_observation(arrays, t, WEALTH), deterministic=True)
+        actions, _ = model.predict(encode_observation(table, t, WEALTH), deterministic=True)
         np.testing.assert_array_equal(port, actions[:, 1])
         np.testing.assert_array_equal(take, actions[:, 0] == 1)
 
 
 def test_sb3_policy_deterministic_is_argmax_of_the_distribution(ppo_model):
     policy = SB3Policy(ppo_model, PROBLEM)
-    obs = th.as_tensor(encode_observation(problem_arrays(PROBLEM), 8, WEALTH))
+    obs = th.as_tensor(encode_observation(problem_table(PROBLEM), 8, WEALTH))
     with th.no_grad():
         dist = ppo_model.policy.get_distribution(obs)
     goal_probs, port_probs = (d.probs.numpy() for d in dist.distribution)

@@ -13,7 +13,7 @@ from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import VecEnv, VecMonitor
 
 from gbwm_sb3 import GBWMEnv, GBWMVecEnv, paper_problem
-from gbwm_sb3.envs.dynamics import problem_arrays
+from gbwm_sb3.envs.dynamics import problem_table
 from gbwm_sb3.envs.gbwm_env import goals_offered
 
 N = 6
@@ -106,7 +106,7 @@ def test_episode_statistics():
     assert vec.pop_episode_statistics() == {}
     totals, goals, affordable = [], [], 0
     rng = np.random.default_rng(3)
-    costs = problem_arrays(vec.problem).costs
+    costs = vec.problem.cost_by_time
     for _ in range(2 * 16 + 3):  # two complete episodes, one partial
         t, wealth = vec.time, vec.wealth
         if t in (4, 8, 12):
@@ -204,8 +204,7 @@ def test_action_masks_and_sb3_contrib_helpers():
     for _ in range(4):
         vec.step(np.tile([0, 14], (N, 1)))
     masks = vec.action_masks()
-    arrays = problem_arrays(problem)
-    expected_take = vec.wealth >= arrays.costs[4]
+    expected_take = vec.wealth >= problem.cost_by_time[4]
     assert 0 < expected_take.sum() < N
     np.testing.assert_array_equal(masks[:, 1], expected_take)
     assert masks[:, 0].all() and masks[:, 2:].all() and masks.shape == (N, 17)
@@ -234,7 +233,7 @@ def test_attribute_access():
     assert vec.env_is_wrapped(Monitor) == [True, True, True]
     assert vec.env_is_wrapped(VecMonitor) == [False, False, False]
     assert isinstance(vec, VecEnv) and vec.render_mode is None
-    assert goals_offered(problem_arrays(paper_problem(8)), 16) == 8
+    assert goals_offered(problem_table(paper_problem(8)), 16) == 8
 
 
 def test_construction_and_sb3_learn_emit_no_warnings():

@@ -6,31 +6,39 @@ take, in each goal year. Wealth is the state. Method (the paper's DP benchmark):
 
 * Wealth lives on a grid uniform in log-wealth, ``x_i = x_0 + i h`` with
   ``h = 1 / grid_density``. The grid runs from ``wealth_floor`` times the smaller of W0
-  and the cheapest decision up to the larger of W0 (plus the savings) and the dearest
-  decision, grown at the best portfolio's log-drift plus ``upper_sigmas`` times the
-  largest volatility times sqrt(T).
+  and the cheapest decision (and the smallest withdrawal) up to the larger of W0 (plus
+  the savings) and the dearest decision, grown at the best portfolio's log-drift plus
+  ``upper_sigmas`` times the largest volatility times sqrt(T).
 * At ``t < T`` the value is the best over the year's affordable decisions ``d`` of
   ``u_d + C_t(W + I(t) - c_d)``, ``C_t`` the best continuation over the portfolios; at
-  ``T``, the utility of the best affordable decision (taken automatically).
+  ``T``, the utility of the best affordable decision (taken automatically). Where a
+  withdrawal (``I(t) < 0``) exceeds wealth, the cash ``W + I(t)`` is negative: bankruptcy,
+  worth 0 (no decision, not even decision 0, is affordable; nothing is taken afterwards).
 * ``V_{t+1}`` is represented as piecewise constant on the grid's cells (cell ``i``
   holds ``V_{t+1}(x_i)``; the end cells extend to +-infinity). Cell boundaries are the
   midpoints between grid points, except where a decision becomes affordable
-  (``W = c_d - I(t)``): that boundary is moved to its exact place, so the jump of ``V``
-  sits where it belongs instead of being rounded by half a cell.
+  (``W = c_d - I(t)``, bankruptcy's end ``W = -I(t)`` included): that boundary is moved
+  to its exact place, so the jump of ``V`` sits where it belongs instead of being rounded
+  by half a cell.
 * The continuation of each portfolio from every grid point is a convolution of CDF
-  differences of the normal law of next year's log-wealth ``x + mu_j - sigma_j^2/2 +
+  differences of the law of next year's log-wealth ``x + mu_j - sigma_j^2/2 +
   sigma_j Z`` at the cell boundaries (exact for the piecewise-constant value), with its
-  exact derivative; at off-grid post-decision wealth it is read by cubic Hermite
+  exact derivative; ``Z`` follows the problem's market (:mod:`gbwm_sb3.problem.market`:
+  normal, or Student-t scaled to unit variance, whose kernels reach as far as the grid:
+  see ``_Kernels``). At off-grid post-decision wealth it is read by cubic Hermite
   interpolation, as ``act`` reads it. The value at ``W0`` uses exact transitions from
   each decision's exact post-decision wealth.
 * Near-riskless portfolios (cash; volatility down to 0) are *sharp*: see
   ``SHARP_WIDTH_STEPS`` and ``_value_jumps``; narrow ones refine the grid (``refine``).
+  In a Student-t market a sharp portfolio's own transitions use the normal law of the
+  same variance (its spread over the whole horizon is below half a grid step).
 
 ``DPSolution.act`` evaluates the optimal decision at any wealth, not only on the grid,
 from the continuation values at the exact post-decision wealth; only the portfolios
 between those optimal at the two neighbouring grid points are candidates (identical to
 the full argmax in tests). Monte Carlo simulation of ``act`` reproduces
-``expected_utility`` within noise (tests/test_dp.py, tests/test_dp_riskless.py).
+``expected_utility`` within noise (tests/test_dp.py, tests/test_dp_riskless.py,
+tests/test_dp_economies.py).
 """
 
 from __future__ import annotations
@@ -43,7 +51,15 @@ import numpy as np
 from scipy.special import ndtr
 
 from gbwm_sb3.common.limits import DP_MAX_GRID_POINTS, check_float, check_horizon
-from gbwm_sb3.envs.dynamics import ProblemArrays, best_final_decision, problem_arrays
+from gbwm_sb3.envs.dynamics import (
+    ProblemTable,
+    affordability_thresholds,
+    apply_decisions,
+    decision_mask,
+    problem_table,
+    take_final,
+)
+from gbwm_sb3.problem.market import LognormalMarket, Market
 from gbwm_sb3.problem.model import GBWMProblem
 
 __all__ = ["DPSolution", "solve_dp", "DEFAULT_GRID_DENSITY"]
@@ -77,6 +93,55 @@ def _check_wealth(wealth: object) -> np.ndarray:
     return array
 
 
+class _Law:
+    """The law of the standardised shock ``Z`` as the solver's formulas read it.
+
+    Every transition is an integral against the law of ``Z`` (the market's, symmetric,
+    unit variance): cell probabilities from its ``cdf``, slopes from its density
+    ``shape(z) / norm``, hinges from its upper partial mean. The normal law keeps the
+    expressions of the normal-only solver, so a lognormal problem is solved bit for bit
+    as before. ``reach(k, scale, limit)``: the log-wealth distance within which a
+    transition of spread ``scale`` is integrated, ``k`` spreads for the normal law; a
+    fat-tailed law reaches its quantile of the same tail mass, at most ``limit`` (beyond
+    which the value is constant, so the rest of the mass is counted at the window's end).
+    """
+
+    def __init__(self, market: Market) -> None:
+        self.market = market
+        self.normal = isinstance(market, LognormalMarket)
+        self.norm = _SQRT_2PI if self.normal else 1.0
+        self._quantiles: dict[float, float] = {}
+
+    def cdf(self, z: np.ndarray) -> np.ndarray:
+        return ndtr(z) if self.normal else self.market.cdf(z)
+
+    def shape(self, z: np.ndarray) -> np.ndarray:
+        """The density times ``norm``."""
+        return np.exp(-0.5 * z * z) if self.normal else self.market.pdf(z)
+
+    def hinge_gap(self, z: np.ndarray) -> np.ndarray:
+        """``E[max(z + Z, 0)] - max(z, 0)``: what the shock adds to a hinge at distance z
+        (``z P(Z > -z) + E[Z 1{Z > -z}]``, the law being symmetric)."""
+        if self.normal:
+            return z * ndtr(z) + np.exp(-0.5 * z * z) / _SQRT_2PI - np.maximum(z, 0.0)
+        return z * self.market.cdf(z) + self.market.upper_mean(-z) - np.maximum(z, 0.0)
+
+    def quantile(self, normal_sigmas: float) -> float:
+        """The shock with as little mass beyond it as the normal law beyond
+        ``normal_sigmas`` (``normal_sigmas`` itself for the normal law)."""
+        if normal_sigmas not in self._quantiles:
+            self._quantiles[normal_sigmas] = self.market.tail_quantile(normal_sigmas)
+        return self._quantiles[normal_sigmas]
+
+    def reach(self, normal_sigmas: float, scale: float, limit: float = math.inf) -> float:
+        if self.normal:
+            return normal_sigmas * scale
+        return min(self.quantile(normal_sigmas) * scale, limit)
+
+
+_NORMAL_LAW = _Law(LognormalMarket())
+
+
 @dataclass(frozen=True)
 class _Representation:
     """A value function on the grid plus where its jumps sit."""
@@ -108,37 +173,42 @@ class _SharpView:
     extra_x: np.ndarray = field(default_factory=lambda: np.zeros(0))
     extra_delta: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
-    def steps_at(self, at: np.ndarray, sigma: float) -> np.ndarray:
-        """``sum_i size_i P(at + sigma Z >= b_i + w_i Z_i)``: the steps seen from ``at``."""
+    def steps_at(self, at: np.ndarray, sigma: float, law: _Law = _NORMAL_LAW) -> np.ndarray:
+        """``sum_i size_i P(at + sigma Z >= b_i + w_i Z_i)``: the steps seen from ``at``.
+
+        ``Z`` follows ``law``; a ramp's own ``Z_i`` is normal, and ``sigma Z - w_i Z_i``
+        is read as ``law`` with spread ``sqrt(w_i^2 + sigma^2)`` (exact for the normal law
+        and for steps; ramps are narrower than half a grid step)."""
         total = np.concatenate([[0.0], np.cumsum(self.step_size)])
         out = total[np.searchsorted(self.step_x, at, side="right")]
         spread = np.sqrt(self.step_width**2 + sigma**2)
         if not spread.any():
             return out
-        reach = _SHARP_TAIL_SIGMAS * float(spread.max())
+        reach = law.reach(_SHARP_TAIL_SIGMAS, float(spread.max()))
         rows, i = _pairs(np.searchsorted(self.step_x, at - reach, side="left"),
                          np.searchsorted(self.step_x, at + reach, side="right"))
         distance = at[rows] - self.step_x[i]
         width = spread[i]
         with np.errstate(divide="ignore", invalid="ignore"):
-            smooth = ndtr(distance / np.where(width > 0.0, width, 1.0))
+            smooth = law.cdf(distance / np.where(width > 0.0, width, 1.0))
         above = np.where(width > 0.0, smooth, distance >= 0.0)
         out += np.bincount(rows, self.step_size[i] * (above - (distance >= 0.0)),
                            minlength=at.shape[0])
         return out
 
-    def step_density(self, at: np.ndarray, sigma: float) -> np.ndarray:
+    def step_density(self, at: np.ndarray, sigma: float, law: _Law = _NORMAL_LAW
+                     ) -> np.ndarray:
         """Derivative of :meth:`steps_at` in ``at`` (``sigma > 0``)."""
         out = np.zeros(at.shape)
         spread = np.sqrt(self.step_width**2 + sigma**2)
         if not spread.size:
             return out
-        reach = _SHARP_TAIL_SIGMAS * float(spread.max())
+        reach = law.reach(_SHARP_TAIL_SIGMAS, float(spread.max()))
         rows, i = _pairs(np.searchsorted(self.step_x, at - reach, side="left"),
                          np.searchsorted(self.step_x, at + reach, side="right"))
         z = (at[rows] - self.step_x[i]) / spread[i]
-        out += np.bincount(rows, self.step_size[i] * np.exp(-0.5 * z * z)
-                           / (_SQRT_2PI * spread[i]), minlength=at.shape[0])
+        out += np.bincount(rows, self.step_size[i] * law.shape(z)
+                           / (law.norm * spread[i]), minlength=at.shape[0])
         return out
 
 
@@ -189,7 +259,7 @@ class DPSolution:
     @property
     def general(self) -> bool:
         """Whether the problem is of the general class (``act`` returns decision indices)."""
-        return problem_arrays(self.problem).general
+        return not self.problem.in_paper_family
 
     @property
     def log_grid(self) -> np.ndarray:
@@ -269,12 +339,11 @@ class DPSolution:
 
     def _decide(self, t: int, wealth: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """General class: best decision, its portfolio and the value, for pre-decision wealth."""
-        arrays = problem_arrays(self.problem)
+        table = problem_table(self.problem)
         if t == self.problem.horizon:
-            decision = best_final_decision(arrays, wealth)
-            return (decision, np.zeros(wealth.shape, dtype=np.intp),
-                    arrays.decision_utility[t][decision])
-        return _best_decisions(arrays, t, wealth, lambda x: self._best_continuation(t, x))
+            _, utility, decision = take_final(table, 0, wealth)
+            return decision, np.zeros(wealth.shape, dtype=np.intp), utility
+        return _best_decisions(table, t, wealth, lambda x: self._best_continuation(t, x))
 
     def portfolio_given(self, t: int, post_goal_wealth: np.ndarray) -> np.ndarray:
         """Optimal portfolio at year ``t`` < T once the goal decision is made (any decision).
@@ -384,7 +453,8 @@ def _hermite_best(q: np.ndarray, dq: np.ndarray, choice: np.ndarray, x0: float, 
     return best_value, best_portfolio
 
 
-def _probability_below(bound_minus_mean: np.ndarray, sigma: float) -> np.ndarray:
+def _probability_below(bound_minus_mean: np.ndarray, sigma: float, law: _Law = _NORMAL_LAW
+                       ) -> np.ndarray:
     """``P(mean + sigma Z < bound)`` from ``bound - mean``; ``sigma = 0`` is deterministic growth.
 
     With ``sigma = 0`` wealth that lands exactly on a boundary counts as above it (a goal
@@ -392,15 +462,16 @@ def _probability_below(bound_minus_mean: np.ndarray, sigma: float) -> np.ndarray
     """
     if sigma > 0.0:
         with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-            return ndtr(bound_minus_mean / sigma)
+            return law.cdf(bound_minus_mean / sigma)
     return (np.asarray(bound_minus_mean) > 0.0).astype(np.float64)
 
 
-def _probability_above(mean_minus_bound: np.ndarray, sigma: float) -> np.ndarray:
+def _probability_above(mean_minus_bound: np.ndarray, sigma: float, law: _Law = _NORMAL_LAW
+                       ) -> np.ndarray:
     """``P(mean + sigma Z >= bound)`` from ``mean - bound`` (see :func:`_probability_below`)."""
     if sigma > 0.0:
         with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-            return ndtr(mean_minus_bound / sigma)
+            return law.cdf(mean_minus_bound / sigma)
     return (np.asarray(mean_minus_bound) >= 0.0).astype(np.float64)
 
 
@@ -413,32 +484,56 @@ class _Kernels:
     that adds up over the horizon, and the cubic interpolation of ``act`` could not follow
     it. Where a portfolio is sharp, every portfolio reads the value through its sharp view
     instead (:func:`_read_view`).
+
+    ``law`` is the market's law of the shock (:class:`_Law`). Kernels reach
+    ``tail_sigmas`` standard deviations for the normal law (the mass beyond, 1.3e-12 a
+    side, is left out, as it always was); a fat-tailed law reaches its quantile of the
+    same tail mass, at most ``span`` (the grid's width in log-wealth), and the mass beyond
+    is counted in the end cells: beyond ``span`` the value is constant, so that is exact.
+    Sharp portfolios read the normal law of the same variance (see :meth:`law_of`).
     """
 
     def __init__(self, log_drifts: np.ndarray, sigmas: np.ndarray, h: float,
-                 tail_sigmas: float, sharp: np.ndarray | None = None) -> None:
+                 tail_sigmas: float, sharp: np.ndarray | None = None,
+                 law: _Law = _NORMAL_LAW, span: float = math.inf) -> None:
         self.log_drifts = log_drifts
         self.sigmas = sigmas
         self.h = h
+        self.law = law
         self.sharp = np.zeros(sigmas.shape, dtype=bool) if sharp is None else sharp
         self.smooth_columns = np.flatnonzero(~self.sharp)
         self.sharp_columns = np.flatnonzero(self.sharp)
-        reach = tail_sigmas * sigmas + np.abs(log_drifts)
+        if law.normal:
+            reach = tail_sigmas * sigmas + np.abs(log_drifts)
+        else:
+            reach = np.minimum(law.quantile(tail_sigmas) * sigmas, span) + np.abs(log_drifts)
         self.half_widths = np.ceil(reach / h).astype(int) + 1
         self.pad = int(2 * self.half_widths.max() + 2)
         self.cell_kernels = []  # probability of landing in cell i + d, d = -L..L (reversed)
         self.slope_kernels = []  # density at boundary i + d - 1/2 (for the derivative)
-        for m, s, half, sharp in zip(log_drifts, sigmas, self.half_widths, self.sharp,
-                                     strict=True):
+        for j, (m, s, half, sharp) in enumerate(zip(log_drifts, sigmas, self.half_widths,
+                                                    self.sharp, strict=True)):
+            column_law = self.law_of(j)
             d = np.arange(-half, half + 1, dtype=np.float64)
-            upper = _probability_below((d + 0.5) * h - m, s)
-            lower = _probability_below((d - 0.5) * h - m, s)
+            upper = _probability_below((d + 0.5) * h - m, s, column_law)
+            lower = _probability_below((d - 0.5) * h - m, s, column_law)
+            if not column_law.normal:  # the tails, in the end cells
+                lower[0], upper[-1] = 0.0, 1.0
             self.cell_kernels.append((upper - lower)[::-1].copy())
             if sharp:
                 self.slope_kernels.append(np.zeros_like(d))
                 continue
             z = ((d - 0.5) * h - m) / s
-            self.slope_kernels.append((np.exp(-0.5 * z * z) / (_SQRT_2PI * s))[::-1].copy())
+            self.slope_kernels.append((column_law.shape(z) / (column_law.norm * s))[::-1]
+                                      .copy())
+
+    def law_of(self, j: int | np.integer) -> _Law:
+        """The law portfolio ``j``'s transitions are integrated against: the market's, but
+        the normal law of the same variance for a sharp portfolio, whose spread over the
+        whole horizon is below half a grid step (the difference is below the grid's
+        resolution; its steps and hinges are then integrated in closed form within a few
+        spreads)."""
+        return _NORMAL_LAW if self.sharp[j] else self.law
 
 
 def _on_grid(rep: _Representation, kernels: _Kernels, log_grid: np.ndarray
@@ -453,7 +548,7 @@ def _on_grid(rep: _Representation, kernels: _Kernels, log_grid: np.ndarray
         for j in range(n):
             q[:, j], dq[:, j] = _read_view_on_grid(rep.sharp, log_grid,
                                                    float(kernels.log_drifts[j]),
-                                                   float(kernels.sigmas[j]))
+                                                   float(kernels.sigmas[j]), kernels.law_of(j))
         return q, dq
     jumps = np.zeros(grid_size + 1)
     jumps[1:grid_size] = np.diff(values)  # D_k at boundary k (between cells k-1 and k)
@@ -482,13 +577,13 @@ def _moved_boundary_correction(values: np.ndarray, k: int, jump_log: float, kern
     for c, j in enumerate(columns):
         mean = sources + kernels.log_drifts[j]
         s = float(kernels.sigmas[j])
-        q[:, c] += jump * (_probability_above(mean - jump_log, s)
-                           - _probability_above(mean - midpoint, s))
+        law = kernels.law_of(j)
+        q[:, c] += jump * (_probability_above(mean - jump_log, s, law)
+                           - _probability_above(mean - midpoint, s, law))
         if dq is not None and not kernels.sharp[j]:
             z_new = (mean - jump_log) / s
             z_mid = (mean - midpoint) / s
-            dq[:, c] += jump * (np.exp(-0.5 * z_new**2) - np.exp(-0.5 * z_mid**2)) / (
-                _SQRT_2PI * s)
+            dq[:, c] += jump * (law.shape(z_new) - law.shape(z_mid)) / (law.norm * s)
 
 
 def _off_grid(rep: _Representation, kernels: _Kernels, x0: float, sources: np.ndarray,
@@ -519,7 +614,7 @@ def _off_grid(rep: _Representation, kernels: _Kernels, x0: float, sources: np.nd
         cells = centre[:, None] + offsets[None, :-1]
         # boundary below cell c is at x0 + (c - pad - 1/2) h
         bounds = x0 + (centre[:, None] + offsets[None, :] - pad - 0.5) * h
-        cdf = _probability_below(bounds - mean[:, None], s)
+        cdf = _probability_below(bounds - mean[:, None], s, kernels.law_of(j))
         prob = np.diff(cdf, axis=1)
         out[:, c] = np.einsum("ij,ij->i", prob, padded[cells])
         # mass beyond the window lies in constant regions at this point's scale
@@ -536,37 +631,41 @@ def _sharp_continuation(rep: _Representation, kernels: _Kernels, sources: np.nda
     view = rep.sharp
     if view is None:
         raise RuntimeError("a sharp portfolio needs the value's sharp view")
-    return _read_view(view, sources + kernels.log_drifts[j], float(kernels.sigmas[j]))[0]
+    return _read_view(view, sources + kernels.log_drifts[j], float(kernels.sigmas[j]),
+                      law=kernels.law_of(j))[0]
 
 
-def _read_view(view: _SharpView, landing: np.ndarray, sigma: float, slope: bool = False
-               ) -> tuple[np.ndarray, np.ndarray | None]:
+def _read_view(view: _SharpView, landing: np.ndarray, sigma: float, slope: bool = False,
+               law: _Law = _NORMAL_LAW) -> tuple[np.ndarray, np.ndarray | None]:
     """``E[V(y + sigma Z)]`` at each ``y`` of ``landing`` (and its derivative if ``slope``).
 
-    Integrates the view (steps plus a piecewise-linear remainder) exactly against the
-    normal law: a step of width ``w`` becomes one of width ``sqrt(w^2 + sigma^2)``, the
+    Integrates the view (steps plus a piecewise-linear remainder) exactly against
+    ``law``: a step of width ``w`` becomes one of width ``sqrt(w^2 + sigma^2)``, the
     remainder, a sum of hinges ``delta_k max(x - k, 0)``, gains ``delta_k sigma
     gap((y - k) / sigma)`` from each knot within ``_SHARP_TAIL_SIGMAS`` standard deviations
-    (:func:`_hinge_gap`; beyond, the gap is below 1e-16). Exact for ``sigma = 0`` (a riskless
-    portfolio) given the knots; the derivative is 0 there.
+    of the normal law, or the same tail mass of another (:meth:`_Law.hinge_gap`; beyond,
+    the gap is below 1e-16). Exact for ``sigma = 0`` (a riskless portfolio) given the
+    knots; the derivative is 0 there.
     """
     sigma = sigma if sigma >= _NEGLIGIBLE_SPREAD else 0.0
-    out = np.interp(landing, view.knot_x, view.knot_v) + view.steps_at(landing, sigma)
+    out = np.interp(landing, view.knot_x, view.knot_v) + view.steps_at(landing, sigma, law)
     if sigma == 0.0:
         return out, (np.zeros(landing.shape) if slope else None)
-    reach = _SHARP_TAIL_SIGMAS * sigma
-    gap, below = _near_hinges(view.knot_x, view.knot_delta, landing, sigma, reach, slope)
+    farthest = (float(max(landing.max() - view.knot_x[0], view.knot_x[-1] - landing.min()))
+                if landing.size and not law.normal else 0.0)
+    reach = law.reach(_SHARP_TAIL_SIGMAS, sigma, farthest + 1.0)
+    gap, below = _near_hinges(view.knot_x, view.knot_delta, landing, sigma, reach, slope, law)
     out += gap
     if not slope:
         return out, None
     # slope of the remainder: the hinges at or below y, smoothed near y
     slopes = np.concatenate([[0.0], np.cumsum(view.knot_delta)])
     derivative = slopes[np.searchsorted(view.knot_x, landing, side="right")] + below
-    return out, derivative + view.step_density(landing, sigma)
+    return out, derivative + view.step_density(landing, sigma, law)
 
 
-def _read_view_on_grid(view: _SharpView, log_grid: np.ndarray, drift: float, sigma: float
-                       ) -> tuple[np.ndarray, np.ndarray]:
+def _read_view_on_grid(view: _SharpView, log_grid: np.ndarray, drift: float, sigma: float,
+                       law: _Law = _NORMAL_LAW) -> tuple[np.ndarray, np.ndarray]:
     """:func:`_read_view` from every grid point (landing at ``x_i + drift``), with slopes.
 
     The grid's hinges are one convolution (the grid is uniform); only the hinges near the
@@ -576,31 +675,33 @@ def _read_view_on_grid(view: _SharpView, log_grid: np.ndarray, drift: float, sig
     if sigma < _NEGLIGIBLE_SPREAD:
         return _read_view(view, landing, 0.0, slope=True)  # type: ignore[return-value]
     h = float(log_grid[1] - log_grid[0])
-    reach = _SHARP_TAIL_SIGMAS * sigma
+    # every knot is within the grid: a wider reach adds nothing
+    reach = law.reach(_SHARP_TAIL_SIGMAS, sigma, float(log_grid[-1] - log_grid[0]) + h)
     half = int(math.ceil((reach + abs(drift)) / h)) + 1
     z = (np.arange(-half, half + 1) * h + drift) / sigma  # (y_i - x_c) / sigma for i - c = n
     size = log_grid.shape[0]
-    out = np.interp(landing, view.knot_x, view.knot_v) + view.steps_at(landing, sigma)
-    out += np.convolve(view.grid_delta, sigma * _hinge_gap(z))[half:half + size]
-    derivative = np.convolve(view.grid_delta, ndtr(z) - (z >= 0.0))[half:half + size]
-    gap, below = _near_hinges(view.extra_x, view.extra_delta, landing, sigma, reach, True)
+    out = np.interp(landing, view.knot_x, view.knot_v) + view.steps_at(landing, sigma, law)
+    out += np.convolve(view.grid_delta, sigma * law.hinge_gap(z))[half:half + size]
+    derivative = np.convolve(view.grid_delta, law.cdf(z) - (z >= 0.0))[half:half + size]
+    gap, below = _near_hinges(view.extra_x, view.extra_delta, landing, sigma, reach, True, law)
     out += gap
     slopes = np.concatenate([[0.0], np.cumsum(view.knot_delta)])
     derivative += slopes[np.searchsorted(view.knot_x, landing, side="right")] + below
-    return out, derivative + view.step_density(landing, sigma)
+    return out, derivative + view.step_density(landing, sigma, law)
 
 
 def _near_hinges(knots: np.ndarray, delta: np.ndarray, at: np.ndarray, sigma: float,
-                 reach: float, slope: bool) -> tuple[np.ndarray, np.ndarray]:
+                 reach: float, slope: bool, law: _Law = _NORMAL_LAW
+                 ) -> tuple[np.ndarray, np.ndarray]:
     """``sum_k delta_k sigma gap((at - k) / sigma)`` over the knots within ``reach`` of each
-    point, and (if ``slope``) its derivative ``sum_k delta_k (Phi(.) - 1{at >= k})``."""
+    point, and (if ``slope``) its derivative ``sum_k delta_k (F(.) - 1{at >= k})``."""
     rows, k = _pairs(np.searchsorted(knots, at - reach, side="left"),
                      np.searchsorted(knots, at + reach, side="right"))
     z = (at[rows] - knots[k]) / sigma
-    gap = np.bincount(rows, delta[k] * sigma * _hinge_gap(z), minlength=at.shape[0])
+    gap = np.bincount(rows, delta[k] * sigma * law.hinge_gap(z), minlength=at.shape[0])
     if not slope:
         return gap, np.zeros(0)
-    below = np.bincount(rows, delta[k] * (ndtr(z) - (z >= 0.0)), minlength=at.shape[0])
+    below = np.bincount(rows, delta[k] * (law.cdf(z) - (z >= 0.0)), minlength=at.shape[0])
     return gap, below
 
 
@@ -613,11 +714,6 @@ _NEGLIGIBLE_SPREAD = 1e-12
 #: value function there, so that the remainder follows whatever differs from a smoothed
 #: step (a step under a max with another portfolio's value).
 _RAMP_KNOTS = np.linspace(-4.0, 4.0, 17)
-
-
-def _hinge_gap(z: np.ndarray) -> np.ndarray:
-    """``E[max(z + Z, 0)] - max(z, 0)``: what a unit normal adds to a hinge at distance z."""
-    return z * ndtr(z) + np.exp(-0.5 * z * z) / _SQRT_2PI - np.maximum(z, 0.0)
 
 
 def _sharp_view(values: np.ndarray, log_grid: np.ndarray, jumps: tuple[_Jump, ...]
@@ -672,7 +768,9 @@ def solve_dp(problem: GBWMProblem, *, grid_density: float = DEFAULT_GRID_DENSITY
         and ``refine``).
     wealth_floor: bottom of the grid as a fraction of min(W0, cheapest goal cost).
     upper_sigmas: top of the grid in standard deviations of log-wealth over the horizon.
-    tail_sigmas: transition probabilities are computed within +-``tail_sigmas`` sigma.
+    tail_sigmas: transition probabilities are computed within +-``tail_sigmas`` sigma
+        (lognormal market); a fat-tailed market reaches as far as its quantile with the
+        same tail mass, at most the grid's width, and counts the rest in the end cells.
     """
     if not isinstance(problem, GBWMProblem):
         raise ValueError(f"problem must be a GBWMProblem, got {type(problem).__name__}")
@@ -683,28 +781,36 @@ def solve_dp(problem: GBWMProblem, *, grid_density: float = DEFAULT_GRID_DENSITY
     start = time.perf_counter()
     if not isinstance(refine, bool):
         raise ValueError(f"refine must be True or False, got {refine!r}")
-    x_low, x_high = _grid_bounds(problem, problem_arrays(problem), wealth_floor, upper_sigmas)
+    x_low, x_high = _grid_bounds(problem, problem_table(problem), wealth_floor, upper_sigmas)
     grid, sharp = _plan_grid(problem, x_low, x_high, grid_density, grid_points, refine)
     return _solve(problem, grid, sharp, tail_sigmas, start)
 
 
-def _best_decisions(arrays: ProblemArrays, t: int, wealth: np.ndarray, continuation
+def _best_decisions(table: ProblemTable, t: int, wealth: np.ndarray, continuation
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Best decision at ``t`` < T, its portfolio and value; ``continuation(log_wealth)``
-    gives (value, portfolio) after the decision. Ties go to the later decision."""
-    cash = wealth + arrays.infusions[t]
+    gives (value, portfolio) after the decision. Ties go to the later decision.
+
+    Bankruptcy: where the cash ``W + I(t)`` is below 0 (a withdrawal larger than wealth)
+    not even decision 0 (cost 0) is affordable; the value there is 0 (nothing more is
+    taken), with decision 0 and portfolio 0.
+    """
+    affordable = decision_mask(table, 0, t, wealth)
     best_value = np.full(wealth.shape, -np.inf)
     best_decision = np.zeros(wealth.shape, dtype=np.intp)
     best_portfolio = np.zeros(wealth.shape, dtype=np.intp)
-    for d in range(int(arrays.decisions_per_year[t])):
-        cost = arrays.decision_cost[t, d]
-        idx = np.flatnonzero(cash >= cost) if d else np.arange(wealth.shape[0])
+    bankrupt = ~affordable[:, 0]
+    if bankrupt.any():
+        best_value[bankrupt] = 0.0
+    for d in range(int(table.decisions_per_year[0, t])):
+        idx = np.flatnonzero(affordable[:, d])
         if idx.size == 0:
             continue
+        cash_after = apply_decisions(table, 0, t, wealth[idx], np.full(idx.size, d))[0]
         with np.errstate(divide="ignore"):
-            log_post = np.log(np.maximum(cash[idx] - cost, 0.0))
+            log_post = np.log(np.maximum(cash_after, 0.0))
         value, portfolio = continuation(log_post)
-        value = value + arrays.decision_utility[t, d]
+        value = value + table.decision_utility[0, t, d]
         better = value >= best_value[idx]
         chosen = idx[better]
         best_value[chosen] = value[better]
@@ -713,26 +819,30 @@ def _best_decisions(arrays: ProblemArrays, t: int, wealth: np.ndarray, continuat
     return best_decision, best_portfolio, best_value
 
 
-def _grid_bounds(problem: GBWMProblem, arrays: ProblemArrays, wealth_floor: float,
+def _grid_bounds(problem: GBWMProblem, table: ProblemTable, wealth_floor: float,
                          upper_sigmas: float) -> tuple[float, float]:
     """Log-wealth range of the grid (see the module docstring): decision costs, W0 and
     the savings, and the growth the portfolios allow over the horizon."""
-    costs = arrays.decision_cost[np.isfinite(arrays.decision_cost)]
+    costs = table.decision_cost[np.isfinite(table.decision_cost)]
     costs = costs[costs > 0.0]
     w0 = problem.initial_wealth
     low = wealth_floor * (min(w0, float(costs.min())) if costs.size else w0)
-    high_base = max(w0 + float(arrays.infusions.sum()), float(costs.max()) if costs.size else w0)
+    withdrawals = -table.infusions[table.infusions < 0.0]
+    if withdrawals.size:  # the bankruptcy thresholds W = -I(t) lie on the grid
+        low = min(low, wealth_floor * float(withdrawals.min()))
+    savings = float(np.maximum(table.infusions, 0.0).sum())
+    high_base = max(w0 + savings, float(costs.max()) if costs.size else w0)
     portfolios = problem.portfolios
     growth = max(0.0, float(portfolios.log_drifts.max())) * problem.horizon
     growth += upper_sigmas * float(portfolios.volatility_array.max()) * math.sqrt(problem.horizon)
     return math.log(low), math.log(high_base) + growth
 
 
-def _affordability_jumps(arrays: ProblemArrays, t: int, log_grid: np.ndarray
+def _affordability_jumps(table: ProblemTable, t: int, log_grid: np.ndarray
                         ) -> tuple[tuple[int, float], ...]:
-    """Boundaries where ``V_t`` may jump (a decision becomes affordable), one per cell."""
-    thresholds = arrays.decision_cost[t][1:int(arrays.decisions_per_year[t])]
-    thresholds = np.unique(thresholds - arrays.infusions[t])
+    """Boundaries where ``V_t`` may jump (a decision becomes affordable, or, after a
+    withdrawal, the cash stops being negative: decision 0 at ``W = -I(t)``), one per cell."""
+    thresholds = affordability_thresholds(table, 0, t, first=0)
     jumps: dict[int, float] = {}
     for threshold in thresholds[thresholds > 0.0]:
         k = _jump_index(log_grid, math.log(threshold))
@@ -764,7 +874,7 @@ class _Jump:
 _MAX_TRACKED_JUMPS = 1024
 
 
-def _value_jumps(arrays: ProblemArrays, t: int, log_grid: np.ndarray, kernels: _Kernels,
+def _value_jumps(table: ProblemTable, t: int, log_grid: np.ndarray, kernels: _Kernels,
                  next_jumps: tuple[_Jump, ...], value_of) -> tuple[_Jump, ...]:
     """Where ``V_t`` jumps (needed only where some portfolio is sharp).
 
@@ -775,9 +885,9 @@ def _value_jumps(arrays: ProblemArrays, t: int, log_grid: np.ndarray, kernels: _
     log-wealth. Each candidate is sampled with ``value_of(wealth)``: just either side of a
     step, across a ramp at ``_RAMP_KNOTS`` widths; candidates that do not rise are dropped.
     """
-    count = int(arrays.decisions_per_year[t])
-    offsets = arrays.decision_cost[t][:count] - arrays.infusions[t]
-    own = offsets[1:][offsets[1:] > 0.0]
+    count = int(table.decisions_per_year[0, t])
+    offsets = table.decision_cost[0, t, :count] - table.infusions[0, t]
+    own = offsets[offsets > 0.0]  # decision 0's is the bankruptcy threshold -I(t) > 0
     points, widths = [np.log(own)], [np.zeros(own.size)]
     if next_jumps:
         places = np.array([jump.place for jump in next_jumps])
@@ -894,13 +1004,13 @@ def _solve(problem: GBWMProblem,
                    grid: tuple[float, int, float, np.ndarray, np.ndarray], sharp_portfolios:
                    np.ndarray, tail_sigmas: float, start: float) -> DPSolution:
     """``solve_dp`` on ``grid`` (see the module docstring)."""
-    arrays = problem_arrays(problem)
+    table = problem_table(problem)
     grid_density, grid_size, h, log_grid, wealth_grid = grid
     x_low = float(log_grid[0])
     horizon = problem.horizon
     portfolios = problem.portfolios
     kernels = _Kernels(portfolios.log_drifts, portfolios.volatility_array, h, tail_sigmas,
-                       sharp_portfolios)
+                       sharp_portfolios, _Law(problem.market), float(log_grid[-1] - x_low) + h)
     n = problem.num_portfolios
 
     value = np.zeros((horizon + 1, grid_size))
@@ -919,7 +1029,7 @@ def _solve(problem: GBWMProblem,
         if t in representations:
             return representations[t]
         if not sharp:
-            rep = _Representation(value[t], _affordability_jumps(arrays, t, log_grid))
+            rep = _Representation(value[t], _affordability_jumps(table, t, log_grid))
         else:
             moved = _largest_per_cell(jumps_by_year[t])
             rep = _Representation(value[t], tuple((j.cell, j.place) for j in moved),
@@ -927,37 +1037,35 @@ def _solve(problem: GBWMProblem,
         representations[t] = rep
         return rep
 
-    decision_policy[horizon] = best_final_decision(arrays, wealth_grid)
-    value[horizon] = arrays.decision_utility[horizon][decision_policy[horizon]]
+    _, value[horizon], decision_policy[horizon] = take_final(table, 0, wealth_grid)
     if sharp:
         jumps_by_year[horizon] = _value_jumps(
-            arrays, horizon, log_grid, kernels, (),
-            lambda w: arrays.decision_utility[horizon][best_final_decision(arrays, w)])
+            table, horizon, log_grid, kernels, (), lambda w: take_final(table, 0, w)[1])
     for t in range(horizon - 1, -1, -1):
         q, dq = _on_grid(representation(t + 1), kernels, log_grid)
         continuation[t], continuation_slope[t] = q, dq
         choice[t] = _smooth_choice(q, kernels)
         next_value = representation(t + 1)
         decision, portfolio, v = _best_decisions(
-            arrays, t, wealth_grid,
+            table, t, wealth_grid,
             lambda x, t=t, next_value=next_value: _best_continuation(
                 continuation[t], continuation_slope[t], choice[t], kernels, next_value, x_low,
                 x))
         value[t], decision_policy[t], portfolio_policy[t] = v, decision, portfolio
         if sharp:
             jumps_by_year[t] = _value_jumps(
-                arrays, t, log_grid, kernels, jumps_by_year[t + 1],
+                table, t, log_grid, kernels, jumps_by_year[t + 1],
                 lambda w, t=t, next_value=next_value: _best_decisions(
-                    arrays, t, w, lambda x: _best_continuation(
+                    table, t, w, lambda x: _best_continuation(
                         continuation[t], continuation_slope[t], choice[t], kernels,
                         next_value, x_low, x))[2])
 
-    expected = _value_at_initial_wealth(problem, arrays, representation(1), kernels,
+    expected = _value_at_initial_wealth(problem, table, representation(1), kernels,
                                                 x_low)
     take_policy = decision_policy > 0
-    for table in (wealth_grid, value, take_policy, portfolio_policy, continuation,
+    for array in (wealth_grid, value, take_policy, portfolio_policy, continuation,
                   continuation_slope, decision_policy, choice):
-        table.setflags(write=False)
+        array.setflags(write=False)
     return DPSolution(
         problem=problem,
         expected_utility=expected,
@@ -976,16 +1084,17 @@ def _solve(problem: GBWMProblem,
     )
 
 
-def _value_at_initial_wealth(problem: GBWMProblem, arrays: ProblemArrays,
+def _value_at_initial_wealth(problem: GBWMProblem, table: ProblemTable,
                                      rep: _Representation, kernels: _Kernels, x0: float) -> float:
     """Optimal value at the exact W0: exact transitions from each decision's exact cash."""
-    cash = problem.initial_wealth + arrays.infusions[0]
+    wealth = np.array([problem.initial_wealth])
+    affordable = decision_mask(table, 0, 0, wealth)[0]
     best = -np.inf
-    for d in range(int(arrays.decisions_per_year[0])):
-        cost = arrays.decision_cost[0, d]
-        if cost > cash:
+    for d in range(int(table.decisions_per_year[0, 0])):
+        if not affordable[d]:
             continue
-        source = math.log(cash - cost) if cash > cost else x0 - 1e3
+        cash_after = float(apply_decisions(table, 0, 0, wealth, np.array([d]))[0][0])
+        source = math.log(cash_after) if cash_after > 0.0 else x0 - 1e3
         cont = float(_off_grid(rep, kernels, x0, np.array([max(source, x0 - 1e3)])).max())
-        best = max(best, float(arrays.decision_utility[0, d]) + cont)
-    return best
+        best = max(best, float(table.decision_utility[0, 0, d]) + cont)
+    return best if best > -np.inf else 0.0  # -inf: bankrupt at the start (W0 + I(0) < 0)

@@ -124,7 +124,8 @@ _ACTIVATIONS: dict[str, type[nn.Module]] = {
                                   nn.Sigmoid, nn.Softplus)
 }
 _POLICY_KWARGS = ("net_arch", "activation_fn", "ortho_init", "share_features_extractor",
-                  "portfolio_given_goal", "portfolio_degree", "portfolio_free_logits")
+                  "portfolio_given_goal", "portfolio_degree", "portfolio_free_logits",
+                  "decision_goal_head")
 _HYPERPARAMETERS = ("n_envs", "n_steps", "batch_size", "n_epochs", "gamma", "gae_lambda",
                     "clip_range", "ent_coef", "vf_coef", "max_grad_norm",
                     "learning_rate_initial", "learning_rate_final")
@@ -453,7 +454,7 @@ def read_manifest(directory: str | os.PathLike[str]) -> dict[str, Any]:
             f"{path}: policy_kwargs may only have the keys {', '.join(_POLICY_KWARGS)}"
         )
     for flag in ("ortho_init", "share_features_extractor", "portfolio_given_goal",
-                 "portfolio_free_logits"):
+                 "portfolio_free_logits", "decision_goal_head"):
         if flag in kwargs and not isinstance(kwargs[flag], bool):
             raise UnsafeModelFileError(
                 f"{path}: policy_kwargs.{flag} must be true or false, got {shown(kwargs[flag])}"
@@ -518,7 +519,8 @@ def _rebuild(manifest: Mapping[str, Any], problem: GBWMProblem, device: str,
     learning_rate: float | Callable[[float], float] = (
         lr0 if lr0 == lr1 else LinearSchedule(lr0, lr1, 1.0)
     )
-    env = GBWMVecEnv(int(hp["n_envs"]), problem=problem, seed=seed)
+    env = GBWMVecEnv(int(hp["n_envs"]), problem=problem, seed=seed,
+                     decision_features=bool(kwargs.get("decision_goal_head", False)))
     return algo_cls(
         policy_cls, env, learning_rate=learning_rate, n_steps=int(hp["n_steps"]),
         batch_size=int(hp["batch_size"]), n_epochs=int(hp["n_epochs"]), gamma=hp["gamma"],

@@ -36,13 +36,13 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
 
 from gbwm_sb3.common.limits import check_int  # noqa: E402
 from gbwm_sb3.envs.dynamics import (  # noqa: E402
-    apply_decision,
-    apply_goal,
-    best_final_decision,
-    grow_wealth,
-    problem_arrays,
+    YearOutcome,
+    apply_decisions,
+    problem_table,
+    rollout,
 )
-from gbwm_sb3.evaluation.evaluator import normal_draws  # noqa: E402
+from gbwm_sb3.envs.observation import decision_affordable  # noqa: E402
+from gbwm_sb3.evaluation.evaluator import market_shocks  # noqa: E402
 from gbwm_sb3.evaluation.strategies import GBWMPolicyLike  # noqa: E402
 from gbwm_sb3.problem.model import GBWMProblem  # noqa: E402
 
@@ -130,50 +130,34 @@ def simulate_paths(problem: GBWMProblem, policy: GBWMPolicyLike, n_paths: int = 
                    seed: int = 0) -> SimulatedPaths:
     """Simulate ``policy`` on ``n_paths`` markets (vectorised over paths; shared dynamics).
 
-    The markets are the evaluator's for ``seed`` (:func:`gbwm_sb3.evaluation.normal_draws`),
+    The markets are the evaluator's for ``seed`` (:func:`gbwm_sb3.evaluation.market_shocks`),
     so the paths are those that ``evaluate(..., seed=seed)`` scores.
     """
     problem = _check_problem(problem)
     n_paths = check_int(n_paths, "n_paths", 1)
     _check_policies({"policy": policy})
-    arrays = problem_arrays(problem)
+    table = problem_table(problem)
     horizon = problem.horizon
-    draws = normal_draws(seed, horizon, 0, n_paths)  # the evaluator's markets for this seed
+    draws = market_shocks(problem.market, seed, horizon, 0, n_paths)  # the evaluator's
     reset = getattr(policy, "reset", None)
     if callable(reset):
         reset()
-    wealth = np.full(n_paths, problem.initial_wealth)
     wealth_paths = np.empty((horizon + 1, n_paths))
-    taken = np.zeros((horizon + 1, n_paths), dtype=bool)
+    decisions = np.zeros((horizon + 1, n_paths), dtype=np.intp)
     portfolios = np.empty((horizon, n_paths), dtype=np.intp)
-    utility = np.zeros(n_paths)
-    if arrays.general:
-        decisions = np.zeros((horizon + 1, n_paths), dtype=np.intp)
-        for t in range(horizon):
-            wealth_paths[t] = wealth
-            take, portfolio = policy.act(t, wealth)
-            portfolio = np.asarray(portfolio, dtype=np.intp)
-            wealth, reward, decisions[t] = apply_decision(
-                arrays, t, wealth, np.asarray(take).astype(np.intp))
-            utility += reward
-            portfolios[t] = portfolio
-            wealth = grow_wealth(arrays, wealth, portfolio, draws[t])
-        wealth_paths[horizon] = wealth
-        decisions[horizon] = best_final_decision(arrays, wealth)
-        utility += arrays.decision_utility[horizon][decisions[horizon]]
-        return SimulatedPaths(wealth_paths, decisions > 0, portfolios, utility, decisions)
-    for t in range(horizon):
-        wealth_paths[t] = wealth
-        take, portfolio = policy.act(t, wealth)
-        portfolio = np.asarray(portfolio, dtype=np.intp)
-        wealth, reward, taken[t] = apply_goal(arrays, t, wealth, np.asarray(take))
-        utility += reward
-        portfolios[t] = portfolio
-        wealth = grow_wealth(arrays, wealth, portfolio, draws[t])
-    wealth_paths[horizon] = wealth
-    _, reward, taken[horizon] = apply_goal(arrays, horizon, wealth, np.ones(n_paths, dtype=bool))
-    utility += reward
-    return SimulatedPaths(wealth_paths, taken, portfolios, utility)
+
+    def record(year: YearOutcome) -> None:
+        wealth_paths[year.t] = year.wealth
+        decisions[year.t] = year.applied
+        portfolios[year.t] = year.portfolio
+        if year.final is not None:
+            wealth_paths[horizon] = year.grown
+            decisions[horizon] = year.final
+
+    utility, _ = rollout(table, policy, draws, observe=record)
+    if problem.in_paper_family:
+        return SimulatedPaths(wealth_paths, decisions > 0, portfolios, utility)
+    return SimulatedPaths(wealth_paths, decisions > 0, portfolios, utility, decisions)
 
 
 def goal_success_probabilities(problem: GBWMProblem, paths: SimulatedPaths) -> np.ndarray:
@@ -210,20 +194,21 @@ def policy_grid(problem: GBWMProblem, policy: GBWMPolicyLike, wealth: np.ndarray
     horizon = problem.horizon
     portfolio = np.empty((horizon, wealth.size), dtype=np.intp)
     goal = np.full((horizon, wealth.size), _NO_GOAL, dtype=np.intp)
-    costs, has_goal = problem.cost_by_time, problem.has_goal
-    arrays = problem_arrays(problem)
+    table = problem_table(problem)
+    general = not problem.in_paper_family
     for t in range(horizon):
         take, chosen = policy.act(t, wealth)
         portfolio[t] = np.asarray(chosen, dtype=np.intp)
-        if arrays.general:
+        if general:
             goal[t] = -1
-            if has_goal[t]:
-                goal[t] = apply_decision(arrays, t, wealth, np.asarray(take).astype(np.intp))[2]
+        if not problem.has_goal[t]:
             continue
-        if has_goal[t]:
-            affordable = wealth >= costs[t]
-            goal[t] = np.where(~affordable, _UNAFFORDABLE,
-                               np.where(np.asarray(take, dtype=bool), _TAKE, _SKIP))
+        applied = apply_decisions(table, 0, t, wealth, np.asarray(take))[2]
+        if general:
+            goal[t] = applied
+        else:
+            affordable = decision_affordable(table, t, wealth)[:, 1]
+            goal[t] = np.where(~affordable, _UNAFFORDABLE, np.where(applied > 0, _TAKE, _SKIP))
     return portfolio, goal
 
 
@@ -248,7 +233,7 @@ def plot_policy_heatmaps(problem: GBWMProblem, policies: Mapping[str, GBWMPolicy
                              sharey=True, squeeze=False, constrained_layout=True)
     portfolio_cmap = plt.get_cmap("viridis", n)
     portfolio_norm = BoundaryNorm(np.arange(n + 1) + 0.5, n)
-    general = problem_arrays(problem).general
+    general = not problem.in_paper_family
     if general:  # colour = decision index; grey: no goal that year
         k = problem.max_decisions
         colours = ["#f4f4f4"] + [plt.get_cmap("tab20")(i % 20) for i in range(k)]
@@ -313,7 +298,7 @@ def plot_wealth_fan(problem: GBWMProblem, policy: GBWMPolicyLike, n_paths: int =
     ax.fill_between(years, q[1], q[3], color=colour, alpha=0.3, label="25-75th percentile")
     ax.plot(years, q[2], color=colour, lw=2, label="median")
     success = goal_success_probabilities(problem, paths)
-    general = problem_arrays(problem).general
+    general = not problem.in_paper_family
     last_labelled, in_year = -10, 0
     for i, goal in enumerate(problem.goals):
         ax.axvline(goal.time, color="grey", lw=0.8, ls="--", zorder=0)
@@ -328,9 +313,14 @@ def plot_wealth_fan(problem: GBWMProblem, policy: GBWMPolicyLike, n_paths: int =
         ax.annotate(f"{text}\n{success[i]:.0%} reached", (goal.time, goal.cost),
                     textcoords="offset points", xytext=(4, 6 + 22 * in_year), fontsize=8,
                     color="#742a2a")
-    if problem.infusions:  # the savings, as bars on the year they are added
-        ax.bar(np.arange(problem.horizon), problem.infusions, width=0.6, color="#38a169",
-               alpha=0.6, label="savings added that year", zorder=2)
+    if problem.infusions:  # savings and withdrawals, as bars on their year
+        amounts = np.asarray(problem.infusions)
+        for sign, colour, label in ((1.0, "#38a169", "savings added that year"),
+                                    (-1.0, "#dd6b20", "withdrawal that year")):
+            shown = np.where(sign * amounts > 0, amounts, 0.0)
+            if shown.any():
+                ax.bar(np.arange(problem.horizon), shown, width=0.6, color=colour, alpha=0.6,
+                       label=label, zorder=2)
     if log_scale:
         ax.set_yscale("log")
     else:

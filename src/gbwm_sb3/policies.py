@@ -43,9 +43,11 @@ from torch import nn
 from torch.distributions import Categorical
 
 from gbwm_sb3.envs.observation import (
+    DECISION_FEATURES,
     DECISION_FLAGS_START,
     GOAL_AFFORDABLE_INDEX,
     OBSERVATION_DIM,
+    decision_features_size,
 )
 
 __all__ = [
@@ -57,6 +59,7 @@ __all__ = [
     "masked_log_prob_entropy",
     "decision_mask_from_obs",
     "MASKED_LOGIT",
+    "DecisionScoringHead",
 ]
 
 #: The logit given to decisions that are not available (exp underflows to exactly 0).
@@ -119,6 +122,27 @@ def masked_log_prob_entropy(
     log_prob = th.where(goal_active, goal_lp, zero) + port_lp
     entropy = th.where(goal_active, goal_ent, zero) + port_ent
     return log_prob, entropy
+
+
+class DecisionScoringHead(nn.Module):
+    """A goal head that scores each decision of the year from its own features.
+
+    ``logit_d = w . tanh(A latent + B features_d + b) + c``: the same weights for every
+    decision, so decisions that differ by one level of one goal learn together, and any
+    number of decisions works. ``features`` (batch, K, F) are the observation's decision
+    features (:data:`~gbwm_sb3.envs.observation.DECISION_FEATURES`).
+    """
+
+    def __init__(self, latent_dim: int, n_features: int, hidden: int = 32) -> None:
+        super().__init__()
+        self.latent = nn.Linear(latent_dim, hidden)
+        self.features = nn.Linear(n_features, hidden, bias=False)
+        self.score = nn.Linear(hidden, 1)
+
+    def forward(self, latent: th.Tensor, features: th.Tensor) -> th.Tensor:
+        """Logits (batch, K)."""
+        hidden = th.tanh(self.latent(latent).unsqueeze(1) + self.features(features))
+        return self.score(hidden).squeeze(-1)
 
 
 def legendre_portfolio_basis(n_portfolios: int, degree: int) -> th.Tensor:
@@ -302,8 +326,9 @@ class GBWMActionDistribution(MaskableDistribution):
 
 
 def _check_spaces(observation_space: spaces.Space, action_space: spaces.Space
-                  ) -> tuple[int, int, bool]:
-    """Validate the spaces; return (portfolios n, decisions K, general-class observation?)."""
+                  ) -> tuple[int, int, bool, bool]:
+    """Validate the spaces; return (portfolios n, decisions K, general-class observation?,
+    decision features in it?)."""
     if not isinstance(action_space, spaces.MultiDiscrete) or action_space.nvec.shape != (2,):
         raise ValueError(
             f"action_space must be MultiDiscrete([K, n_portfolios]), got {action_space!r}"
@@ -321,13 +346,16 @@ def _check_spaces(observation_space: spaces.Space, action_space: spaces.Space
             f"({DECISION_FLAGS_START} + K,), got {observation_space!r}"
         )
     if k == 2 and shape == (OBSERVATION_DIM,):
-        return n, k, False
+        return n, k, False, False
     if shape == (DECISION_FLAGS_START + k,):
-        return n, k, True
+        return n, k, True, False
+    if shape == (DECISION_FLAGS_START + k + decision_features_size(k),):
+        return n, k, True, True
     raise ValueError(
         f"observation_space must be the GBWM Box of shape ({OBSERVATION_DIM},) (paper family, "
-        f"K = 2) or ({DECISION_FLAGS_START + k},) ({DECISION_FLAGS_START} + K for K = {k}), "
-        f"got {observation_space!r}"
+        f"K = 2), ({DECISION_FLAGS_START + k},) ({DECISION_FLAGS_START} + K for K = {k}) or "
+        f"({DECISION_FLAGS_START + k + decision_features_size(k)},) (with decision "
+        f"features), got {observation_space!r}"
     )
 
 
@@ -365,7 +393,7 @@ class _GBWMHeads(_PolicyMixinBase):
     ever passed by sb3-contrib's MaskablePPO.
     """
 
-    goal_head: nn.Linear
+    goal_head: nn.Linear | DecisionScoringHead
     portfolio_head: nn.Linear
     value_net: nn.Linear
     action_dist: GBWMActionDistribution
@@ -388,9 +416,18 @@ class _GBWMHeads(_PolicyMixinBase):
 
     def __init__(self, observation_space: spaces.Space, action_space: spaces.Space, *args,
                  portfolio_given_goal: bool = False, portfolio_degree: int | None = None,
-                 portfolio_free_logits: bool = True, **kw):
-        self.n_portfolios, self.n_decisions, self.general_observation = _check_spaces(
-            observation_space, action_space)
+                 portfolio_free_logits: bool = True, decision_goal_head: bool = False, **kw):
+        (self.n_portfolios, self.n_decisions, self.general_observation,
+         self.decision_features) = _check_spaces(observation_space, action_space)
+        if not isinstance(decision_goal_head, (bool, np.bool_)):
+            raise ValueError(
+                f"decision_goal_head must be True or False, got {decision_goal_head!r}")
+        if decision_goal_head and not self.decision_features:
+            raise ValueError(
+                "decision_goal_head=True needs the observation with decision features: "
+                "GBWMVecEnv(..., decision_features=True) or GBWMEnv(..., "
+                "decision_features=True) (a problem of the general class)")
+        self.decision_goal_head = bool(decision_goal_head)
         if not isinstance(portfolio_given_goal, (bool, np.bool_)):
             raise ValueError(
                 f"portfolio_given_goal must be True or False, got {portfolio_given_goal!r}"
@@ -409,6 +446,8 @@ class _GBWMHeads(_PolicyMixinBase):
         data["portfolio_given_goal"] = self.portfolio_given_goal
         data["portfolio_degree"] = self.portfolio_degree
         data["portfolio_free_logits"] = self.portfolio_free_logits
+        if self.decision_goal_head:
+            data["decision_goal_head"] = True
         return data
 
     def _build(self, lr_schedule: Schedule) -> None:
@@ -424,6 +463,9 @@ class _GBWMHeads(_PolicyMixinBase):
         self.goal_head, self.portfolio_head = self.action_dist.proba_distribution_net(
             self.mlp_extractor.latent_dim_pi, None if basis is None else basis.shape[0]
         )
+        if self.decision_goal_head:
+            self.goal_head = DecisionScoringHead(self.mlp_extractor.latent_dim_pi,
+                                                 len(DECISION_FEATURES))
         self.value_net = nn.Linear(self.mlp_extractor.latent_dim_vf, 1)
         if self.ortho_init:  # SB3's gains: sqrt(2) hidden, 0.01 action outputs, 1 value
             module_gains: dict[nn.Module, float] = {
@@ -432,6 +474,9 @@ class _GBWMHeads(_PolicyMixinBase):
                 self.portfolio_head: 0.01,
                 self.value_net: 1.0,
             }
+            if isinstance(self.goal_head, DecisionScoringHead):  # hidden layer, then output
+                module_gains[self.goal_head] = np.sqrt(2)
+                module_gains[self.goal_head.score] = 0.01
             extractors = {self.pi_features_extractor, self.vf_features_extractor}
             module_gains.update({fe: np.sqrt(2) for fe in extractors})
             for module, gain in module_gains.items():
@@ -458,12 +503,21 @@ class _GBWMHeads(_PolicyMixinBase):
     ) -> GBWMActionDistribution:
         mask = decision_mask_from_obs(obs, self.n_decisions) if self.general_observation else None
         dist = self.action_dist.proba_distribution(
-            self.goal_head(latent_pi), self.portfolio_logits(latent_pi), goal_active_from_obs(obs),
-            mask,
+            self.goal_logits(latent_pi, obs), self.portfolio_logits(latent_pi),
+            goal_active_from_obs(obs), mask,
         )
         if action_masks is not None:
             dist.apply_masking(action_masks)
         return dist
+
+    def goal_logits(self, latent_pi: th.Tensor, obs: th.Tensor) -> th.Tensor:
+        """Goal logits (batch, K): from the latent alone, or with ``decision_goal_head``
+        each decision scored from the latent and its features in ``obs``."""
+        if isinstance(self.goal_head, DecisionScoringHead):
+            start = DECISION_FLAGS_START + self.n_decisions
+            features = obs[:, start:].reshape(obs.shape[0], self.n_decisions, -1)
+            return self.goal_head(latent_pi, features)
+        return self.goal_head(latent_pi)
 
     def portfolio_logits(self, latent_pi: th.Tensor) -> th.Tensor:
         """Portfolio logits (batch, rows * n) from the policy latent (1 row, or 1 per decision)."""
@@ -523,6 +577,10 @@ class GBWMPolicy(_GBWMHeads, ActorCriticPolicy):
       give them.
     - ``portfolio_given_goal=False``: with True, one portfolio distribution for
       "skip" and one for "take" (see ``GBWMActionDistribution``).
+    - ``decision_goal_head=False``: with True (general class, an env built with
+      ``decision_features=True``), the goal head scores each decision from the policy
+      latent and the decision's own features with shared weights
+      (:class:`DecisionScoringHead`) instead of one free logit per decision index.
     """
 
     action_dist: GBWMActionDistribution

@@ -45,6 +45,7 @@ from gbwm_sb3.common.limits import (
     MAX_TRAJECTORIES,
 )
 from gbwm_sb3.ppo.registry import preset_names
+from gbwm_sb3.problem.market import LognormalMarket
 
 __all__ = ["main", "build_parser"]
 
@@ -202,7 +203,9 @@ def _print_general_solve(args: argparse.Namespace, problem: Any, dp: Any, report
                        "cost": first.cost, "utility": first.utility,
                        "portfolio": j + 1, "mean": mean, "volatility": vol},
         "infusions": list(problem.infusions),
+        "market": problem.market.to_mapping(),
         "goal_success": goals,
+        "bankruptcy_probability": result_dp.bankruptcy_probability,
         "simulated_mean_utility": result_dp.mean_utility,
         "simulated_std_error": result_dp.std_error,
         "paths": args.paths,
@@ -211,10 +214,14 @@ def _print_general_solve(args: argparse.Namespace, problem: Any, dp: Any, report
         print(json.dumps(result, indent=2))
         return 0
     print(_describe_problem(problem, args.problem))
-    if problem.infusions:
-        print(f"Savings: {_money(sum(problem.infusions))} in total over years "
-              f"{min(t for t, a in enumerate(problem.infusions) if a)}.."
-              f"{max(t for t, a in enumerate(problem.infusions) if a)}")
+    for label, amounts in (("Savings", [max(a, 0.0) for a in problem.infusions]),
+                           ("Withdrawals", [max(-a, 0.0) for a in problem.infusions])):
+        if any(amounts):
+            print(f"{label}: {_money(sum(amounts))} in total over years "
+                  f"{min(t for t, a in enumerate(amounts) if a)}.."
+                  f"{max(t for t, a in enumerate(amounts) if a)}")
+    if not isinstance(problem.market, LognormalMarket):
+        print(f"Market: {problem.market.describe()}")
     share = dp.expected_utility / problem.total_utility if problem.total_utility else 0.0
     print(f"Optimal expected utility: {dp.expected_utility:.4f} ({share:.1%} of the "
           f"{problem.total_utility:g} on offer; dynamic programming, {solve_seconds:.2f} s)")
@@ -232,7 +239,9 @@ def _print_general_solve(args: argparse.Namespace, problem: Any, dp: Any, report
           f"(mean {mean:.2%}, volatility {vol:.2%})")
     print(f"\nGoal success under the optimal policy ({args.paths:,} simulated markets, "
           f"seed {args.seed}; mean utility {result_dp.mean_utility:.3f} "
-          f"+- {1.96 * result_dp.std_error:.3f}):")
+          f"+- {1.96 * result_dp.std_error:.3f}"
+          + ("" if result_dp.bankruptcy_probability is None else
+             f"; probability of bankruptcy {result_dp.bankruptcy_probability:.2%}") + "):")
     rows = []
     for entry, goal in zip(goals, problem.goals, strict=True):
         rows.append([_goal_name(goal), str(goal.time), _money(goal.levels[-1][0]) if

@@ -31,6 +31,7 @@ from stable_baselines3.common.vec_env.base_vec_env import (
 
 from gbwm_sb3.common.limits import MAX_N_ENVS, check_int
 from gbwm_sb3.envs.draws import DrawQueue
+from gbwm_sb3.problem.market import LognormalMarket, Market
 
 __all__ = ["ArrayVecEnv", "gc_paused"]
 
@@ -82,6 +83,8 @@ class ArrayVecEnv(VecEnv):
     monitor_built_in: ClassVar[bool] = False
 
     _draw_rng: np.random.Generator
+    #: The law of the yearly shocks the generator draws (a subclass may set its problem's).
+    market: Market = LognormalMarket()
     _wealth: np.ndarray
     _utility: np.ndarray
 
@@ -119,7 +122,7 @@ class ArrayVecEnv(VecEnv):
         self._draw_queue.push(draws)
 
     def _next_draws(self) -> np.ndarray:
-        return self._draw_queue.next(self._draw_rng)
+        return self._draw_queue.next(self._draw_rng, self.market)
 
     # ----- what a subclass defines -----
     @abstractmethod

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from gbwm_sb3.problem.market import LognormalMarket, Market
+
 __all__ = ["DrawQueue", "draw_rows"]
 
 
@@ -35,9 +37,10 @@ class DrawQueue:
         """Queue ``draws`` (validated by :func:`draw_rows`) after those already queued."""
         self._rows = np.concatenate([self._rows, draw_rows(draws, self.num_envs)])
 
-    def next(self, rng: np.random.Generator) -> np.ndarray:
-        """The next queued row, else ``num_envs`` fresh N(0, 1) draws from ``rng``."""
+    def next(self, rng: np.random.Generator, market: Market | None = None) -> np.ndarray:
+        """The next queued row, else ``num_envs`` fresh shocks of ``market`` (default: the
+        lognormal market's N(0, 1) draws) from ``rng``."""
         if self._rows.shape[0]:
             row, self._rows = self._rows[0], self._rows[1:]
             return row
-        return rng.standard_normal(self.num_envs)
+        return (market or LognormalMarket()).draw_shocks(rng, self.num_envs)

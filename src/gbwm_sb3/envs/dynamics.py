@@ -1,239 +1,70 @@
-"""The year-by-year mechanics of the GBWM problem, vectorised over trajectories.
+"""One year of the GBWM problem, written once: the problem table and the year kernel.
 
-One implementation shared by the single env, the vectorised env and the
-evaluator, so that all three agree to the last bit on the same draws.
+Every simulator of the package (``GBWMEnv``, ``GBWMVecEnv``, ``MultiProblemVecEnv``, the
+evaluator, the plots, the pretrained lookahead) and the DP read problems through a
+:class:`ProblemTable` and move wealth through the functions below, so they agree to the
+last bit on the same draws. One problem is a table of one row (:func:`problem_table`).
 
-A year ``t < T``: the cash at hand is ``A = W + I(t)``; decision ``d`` (an index
-into ``problem.decisions(t)``) is taken when its cost is at most ``A``, else
-nothing is taken; ``A`` minus the cost grows in the chosen portfolio. At ``T``
-the affordable decision with the highest utility is taken automatically (ties:
-the cheaper, then the lower index). For the paper's family (decisions skip /
-take, no infusions) this is the paper's mechanics, computed by the same
-arithmetic as before the general class existed.
+A year ``t < T`` (GBWM-SPEC sections 1 and 5), each step one function:
+
+1. **cash** (:func:`cash_at`): ``A = W + I(t)``; an infusion may be negative (a
+   withdrawal): where ``A < 0`` the investor is **bankrupt**, wealth 0 from then on and
+   no further goals (the ``ruined`` flags that :func:`apply_decisions`,
+   :func:`step_years` and :func:`rollout` carry; :func:`has_withdrawals`);
+2. **affordability** (:func:`decision_mask`): decision ``d`` of the year is affordable
+   where it exists and its cost is at most ``A``;
+3. **apply a decision** (:func:`apply_decisions`): the asked decision is taken where it
+   is affordable, else nothing (decision 0); its utility is the reward, ``A`` minus its
+   cost is left;
+4. **one year of returns** (:func:`grow`): what is left grows in the chosen portfolio,
+   ``exp(mu_j - sigma_j^2 / 2 + sigma_j Z)``;
+5. at ``T`` (:func:`take_final`): the affordable decision with the most utility is taken
+   automatically (ties: the cheaper, then the lower index).
+
+:func:`step_years` composes 1-5 for one year of many trajectories (the vectorised envs);
+:func:`rollout` runs a policy over the whole horizon (the evaluator, the plots, tests of
+the DP). A new per-year cash flow or a new state variable belongs here. For the paper's
+family (decisions skip / take, no infusions) this is the paper's mechanics.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any, Protocol
 
 import numpy as np
 
 from gbwm_sb3.problem.model import GBWMProblem
 
-__all__ = ["ProblemArrays", "problem_arrays", "apply_goal", "apply_decision",
-           "best_affordable_decision", "best_final_decision", "goals_in_decision",
-           "grow_wealth", "step_year", "ProblemTable", "step_years"]
+__all__ = ["ProblemTable", "problem_table", "cash_at", "decision_mask", "any_affordable",
+           "affordability_thresholds", "apply_decisions", "has_withdrawals",
+           "grow", "take_final", "best_affordable_decision", "goals_in_decision",
+           "step_years", "step_year", "YearOutcome", "rollout"]
 
-
-@dataclass(frozen=True, eq=False)
-class ProblemArrays:
-    """Per-year numpy arrays of a problem, computed once (index = year 0..T)."""
-
-    horizon: int
-    initial_wealth: float
-    costs: np.ndarray
-    utilities: np.ndarray
-    has_goal: np.ndarray
-    log_drifts: np.ndarray
-    volatilities: np.ndarray
-    next_cost: np.ndarray  # cost of the first goal at or after each year (nan if none)
-    next_goal_time: np.ndarray  # year of the first goal at or after each year (nan if none)
-    remaining_cost: np.ndarray  # total cost of the goals at or after each year
-    goals_offered_by: np.ndarray  # number of goals at times <= t, shape (T+1,)
-    general: bool  # False: the paper's family (skip / take, no infusions)
-    num_decisions: int  # K, decisions in the largest year
-    decision_cost: np.ndarray  # (T+1, K), inf where a decision does not exist
-    decision_utility: np.ndarray  # (T+1, K), 0 where it does not exist
-    decision_goals: np.ndarray  # (T+1, K) goals taken by each decision
-    decisions_per_year: np.ndarray  # (T+1,) number of decisions
-    infusions: np.ndarray  # (T+1,) I(t), 0 at T
-    future_infusions: np.ndarray  # (T+1,) sum of I(s) for s > t
-    final_order: np.ndarray  # decisions at T, best first (utility, then cost)
-
-
-@lru_cache(maxsize=64)
-def problem_arrays(problem: GBWMProblem) -> ProblemArrays:
-    """The cached per-year arrays of ``problem``."""
-    costs = problem.cost_by_time
-    has_goal = problem.has_goal
-    next_cost = np.full(problem.horizon + 1, np.nan)
-    next_goal_time = np.full(problem.horizon + 1, np.nan)
-    upcoming, upcoming_time = np.nan, np.nan
-    for t in range(problem.horizon, -1, -1):
-        if has_goal[t]:
-            upcoming, upcoming_time = costs[t], float(t)
-        next_cost[t] = upcoming
-        next_goal_time[t] = upcoming_time
-    remaining_cost = np.cumsum(np.where(has_goal, costs, 0.0)[::-1])[::-1].copy()
-    general = not problem.in_paper_family
-    k = problem.max_decisions
-    decision_cost = np.full((problem.horizon + 1, k), np.inf)
-    decision_utility = np.zeros((problem.horizon + 1, k))
-    decision_goals = np.zeros((problem.horizon + 1, k), dtype=np.int64)
-    per_year = np.zeros(problem.horizon + 1, dtype=np.int64)
-    for t in range(problem.horizon + 1):
-        year = problem.decisions(t)
-        per_year[t] = len(year)
-        for d in year:
-            decision_cost[t, d.index] = d.cost
-            decision_utility[t, d.index] = d.utility
-            decision_goals[t, d.index] = d.goals_taken
-    final = problem.decisions(problem.horizon)
-    final_order = np.array(sorted(range(len(final)),
-                                  key=lambda i: (-final[i].utility, final[i].cost, i)))
-    infusions = problem.infusion_by_time
-    future = np.concatenate([np.cumsum(infusions[::-1])[::-1][1:], [0.0]])
-    arrays = ProblemArrays(
-        horizon=problem.horizon,
-        initial_wealth=problem.initial_wealth,
-        costs=costs,
-        utilities=problem.utility_by_time,
-        has_goal=has_goal,
-        log_drifts=problem.portfolios.log_drifts,
-        volatilities=problem.portfolios.volatility_array,
-        next_cost=next_cost,
-        next_goal_time=next_goal_time,
-        remaining_cost=remaining_cost,
-        goals_offered_by=np.cumsum(_goal_counts(problem)),
-        general=general,
-        num_decisions=k,
-        decision_cost=decision_cost,
-        decision_utility=decision_utility,
-        decision_goals=decision_goals,
-        decisions_per_year=per_year,
-        infusions=infusions,
-        future_infusions=future,
-        final_order=final_order,
-    )
-    for array in (arrays.costs, arrays.utilities, arrays.has_goal, arrays.log_drifts,
-                  arrays.volatilities, arrays.next_cost, arrays.next_goal_time,
-                  arrays.remaining_cost, arrays.goals_offered_by, decision_cost,
-                  decision_utility, decision_goals, per_year, infusions, future, final_order):
-        array.setflags(write=False)
-    return arrays
-
-
-def _goal_counts(problem: GBWMProblem) -> np.ndarray:
-    """Number of goals due at each time ``0..T``."""
-    counts = np.zeros(problem.horizon + 1, dtype=np.int64)
-    for goal in problem.goals:
-        counts[goal.time] += 1
-    return counts
-
-
-def apply_goal(arrays: ProblemArrays, t: int, wealth: np.ndarray,
-               take: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Take this year's goal where asked and affordable.
-
-    Returns ``(wealth_after, reward, taken)``; a take with no goal or too
-    little wealth is a no-op.
-    """
-    if not arrays.has_goal[t]:
-        return wealth, np.zeros_like(wealth), np.zeros(wealth.shape, dtype=bool)
-    taken = (np.asarray(take) != 0) & (wealth >= arrays.costs[t])
-    wealth_after = np.where(taken, wealth - arrays.costs[t], wealth)
-    return wealth_after, taken * arrays.utilities[t], taken
-
-
-def grow_wealth(arrays: ProblemArrays, wealth: np.ndarray, portfolio: np.ndarray,
-                normal_draws: np.ndarray) -> np.ndarray:
-    """One year of geometric Brownian motion in the chosen portfolios."""
-    sigma = arrays.volatilities[portfolio]
-    return wealth * np.exp(arrays.log_drifts[portfolio] + sigma * normal_draws)
-
-
-def apply_decision(arrays: ProblemArrays, t: int, wealth: np.ndarray, decision: np.ndarray
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Year ``t`` < T of the general class: add ``I(t)``, take ``decision`` where affordable.
-
-    Returns ``(cash_after, reward, applied)``, ``applied`` the decision index
-    actually taken (0 where the asked one costs more than the cash or does not exist).
-    """
-    cash = wealth + arrays.infusions[t] if arrays.infusions[t] else wealth
-    cost = arrays.decision_cost[t][decision]
-    taken = cost <= cash
-    applied = np.where(taken, decision, 0)
-    cash_after = cash - np.where(taken, cost, 0.0)
-    reward = np.where(taken, arrays.decision_utility[t][applied], 0.0)
-    return cash_after, reward, applied
-
-
-def best_final_decision(arrays: ProblemArrays, wealth: np.ndarray) -> np.ndarray:
-    """The decision taken automatically at ``T``: affordable, most utility, then cheapest."""
-    order = arrays.final_order
-    affordable = arrays.decision_cost[arrays.horizon][order][None, :] <= wealth[:, None]
-    return order[np.argmax(affordable, axis=1)]
-
-
-def best_affordable_decision(arrays: ProblemArrays, t: int, wealth: np.ndarray) -> np.ndarray:
-    """At year ``t``: the affordable decision (cash ``W + I(t)``) with the most utility,
-    ties to the cheaper. At ``T`` this is the automatic choice."""
-    if t == arrays.horizon:
-        return best_final_decision(arrays, wealth)
-    cash = wealth + arrays.infusions[t]
-    count = int(arrays.decisions_per_year[t])
-    utility, cost = arrays.decision_utility[t][:count], arrays.decision_cost[t][:count]
-    order = np.array(sorted(range(count), key=lambda i: (-utility[i], cost[i], i)))
-    affordable = cost[order][None, :] <= cash[:, None]
-    return order[np.argmax(affordable, axis=1)]
-
-
-def goals_in_decision(arrays: ProblemArrays, t: int, applied: np.ndarray) -> np.ndarray:
-    """Goals taken by the decisions ``applied`` at year ``t`` (0/1 for the paper family)."""
-    if not arrays.general:
-        return np.asarray(applied, dtype=np.int64)
-    return arrays.decision_goals[t][applied]
-
-
-def step_year(arrays: ProblemArrays, t: int, wealth: np.ndarray, take: np.ndarray,
-              portfolio: np.ndarray, normal_draws: np.ndarray
-              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Year ``t`` (< T): goal decision, then growth; at ``t + 1 == T`` the final take is automatic.
-
-    ``take`` is the decision index (for the paper family a take flag). Returns
-    ``(next_wealth, reward, taken_now, taken_at_horizon)``; the horizon's automatic
-    take is included in ``reward``. For the paper family ``taken_*`` are booleans,
-    for the general class the decision indices applied (0 = nothing).
-    """
-    if arrays.general:
-        return _step_year_general(arrays, t, wealth, take, portfolio, normal_draws)
-    wealth, reward, taken = apply_goal(arrays, t, wealth, take)
-    wealth = grow_wealth(arrays, wealth, portfolio, normal_draws)
-    if t + 1 == arrays.horizon:
-        wealth, final_reward, taken_final = apply_goal(
-            arrays, arrays.horizon, wealth, np.ones(wealth.shape, dtype=bool)
-        )
-        reward = reward + final_reward
-    else:
-        taken_final = np.zeros(wealth.shape, dtype=bool)
-    return wealth, reward, taken, taken_final
-
-
-def _step_year_general(arrays: ProblemArrays, t: int, wealth: np.ndarray, decision: np.ndarray,
-                       portfolio: np.ndarray, normal_draws: np.ndarray
-                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    decision = np.asarray(decision).astype(np.intp)
-    wealth, reward, applied = apply_decision(arrays, t, wealth, decision)
-    wealth = grow_wealth(arrays, wealth, portfolio, normal_draws)
-    if t + 1 == arrays.horizon:
-        final = best_final_decision(arrays, wealth)
-        wealth = wealth - arrays.decision_cost[arrays.horizon][final]
-        reward = reward + arrays.decision_utility[arrays.horizon][final]
-    else:
-        final = np.zeros(wealth.shape, dtype=np.intp)
-    return wealth, reward, applied, final
+RowIndex = int | np.ndarray
 
 
 class ProblemTable:
-    """Many problems padded to common shapes, so trajectories of different problems step together.
+    """Problems as arrays, one row each, padded to common shapes.
 
-    Row ``p`` holds problem ``p``; years are padded to ``time_steps`` (at least the
-    longest horizon + 1), decisions to ``max_decisions`` (padding: cost ``inf``, never
-    affordable) and portfolios to ``max_portfolios``. :meth:`write` replaces rows in
-    place, so a pool of problems can be refreshed while other rows are in use. The
-    mechanics (:func:`step_years`) are those of :func:`step_year` for the general class.
-    Memory: about ``16 * time_steps * max_decisions`` bytes a row (42 KB for 41 x 64).
+    Row ``p`` holds problem ``p``; years are padded to ``time_steps`` (at least the longest
+    horizon + 1), decisions to ``max_decisions`` (padding: cost ``inf``, never affordable)
+    and portfolios to ``max_portfolios``. :meth:`write` replaces rows in place, so a pool
+    of problems can be refreshed while other rows are in use. Memory: about
+    ``18 * time_steps * max_decisions`` bytes a row (47 KB for 41 x 64).
+
+    Per row: ``horizon``, ``initial_wealth``, ``total_utility`` (at least 1e-300),
+    ``num_decisions`` (``K`` of the problem: decisions in its largest year),
+    ``paper_family``, ``num_portfolios``, ``means``, ``volatilities``, ``log_drifts``.
+    Per row and year: ``decision_cost`` / ``decision_utility`` / ``decision_goals``
+    (goals a decision takes) per decision, ``decisions_per_year``, ``infusions`` (0 at
+    ``T``), ``future_infusions`` (sum over later years), ``has_goal``, ``next_cost`` /
+    ``next_goal_time`` (the first goal year at or after ``t``; nan if none),
+    ``remaining_cost`` (top-level cost of the goals at or after ``t``) and
+    ``goals_offered_by`` (goals at times ``<= t``). ``final_order``: the decisions at
+    ``T``, best first.
     """
 
     def __init__(self, size: int, time_steps: int, max_decisions: int,
@@ -245,14 +76,24 @@ class ProblemTable:
         self.size, self.time_steps = int(size), int(time_steps)
         self.max_decisions, self.max_portfolios = int(max_decisions), int(max_portfolios)
         shape = (self.size, self.time_steps, self.max_decisions)
+        years = (self.size, self.time_steps)
         self.problems: list[GBWMProblem | None] = [None] * self.size
         self.horizon = np.ones(self.size, dtype=np.int64)
         self.initial_wealth = np.ones(self.size)
-        self.total_utility = np.ones(self.size)  # best total utility (1e-300 if none)
+        self.total_utility = np.ones(self.size)
+        self.num_decisions = np.ones(self.size, dtype=np.int64)
+        self.paper_family = np.zeros(self.size, dtype=bool)
         self.decision_cost = np.full(shape, np.inf)
         self.decision_utility = np.zeros(shape)
-        self.decisions_per_year = np.ones((self.size, self.time_steps), dtype=np.int64)
-        self.infusions = np.zeros((self.size, self.time_steps))
+        self.decision_goals = np.zeros(shape, dtype=np.int16)
+        self.decisions_per_year = np.ones(years, dtype=np.int64)
+        self.infusions = np.zeros(years)
+        self.future_infusions = np.zeros(years)
+        self.has_goal = np.zeros(years, dtype=bool)
+        self.next_cost = np.full(years, np.nan)
+        self.next_goal_time = np.full(years, np.nan)
+        self.remaining_cost = np.zeros(years)
+        self.goals_offered_by = np.zeros(years, dtype=np.int64)
         self.final_order = np.zeros((self.size, self.max_decisions), dtype=np.int64)
         self.num_portfolios = np.ones(self.size, dtype=np.int64)
         self.means = np.zeros((self.size, self.max_portfolios))
@@ -269,7 +110,7 @@ class ProblemTable:
         table = cls(
             len(problems),
             time_steps or max(p.horizon for p in problems) + 1,
-            max_decisions or max(problem_arrays(p).num_decisions for p in problems),
+            max_decisions or max(p.max_decisions for p in problems),
             max_portfolios or max(p.num_portfolios for p in problems),
         )
         table.write(np.arange(len(problems)), problems)
@@ -278,74 +119,326 @@ class ProblemTable:
     def write(self, rows: np.ndarray | list[int], problems: list[GBWMProblem]) -> None:
         """Store ``problems[i]`` in row ``rows[i]``, raising a ValueError if one does not fit."""
         for row, problem in zip(np.asarray(rows, dtype=np.int64).tolist(), problems, strict=True):
-            arrays = problem_arrays(problem)
-            k, n = arrays.num_decisions, problem.num_portfolios
-            if problem.horizon + 1 > self.time_steps:
-                raise ValueError(f"horizon: {problem.horizon} years do not fit a table of "
-                                 f"{self.time_steps - 1} years at most")
-            if k > self.max_decisions:
-                raise ValueError(f"decisions: {k} in one year do not fit a table of at most "
-                                 f"{self.max_decisions}")
-            if n > self.max_portfolios:
-                raise ValueError(f"portfolios: {n} do not fit a table of at most "
-                                 f"{self.max_portfolios}")
-            t1 = problem.horizon + 1
-            self.problems[row] = problem
-            self.horizon[row] = problem.horizon
-            self.initial_wealth[row] = problem.initial_wealth
-            self.total_utility[row] = max(problem.total_utility, 1e-300)
-            self.decision_cost[row] = np.inf
-            self.decision_cost[row, :t1, :k] = arrays.decision_cost
-            self.decision_utility[row] = 0.0
-            self.decision_utility[row, :t1, :k] = arrays.decision_utility
-            self.decisions_per_year[row] = 1
-            self.decisions_per_year[row, :t1] = arrays.decisions_per_year
-            self.infusions[row] = 0.0
-            self.infusions[row, :t1] = arrays.infusions
-            order = arrays.final_order
-            self.final_order[row] = np.arange(self.max_decisions)
-            self.final_order[row, : order.size] = order
-            self.num_portfolios[row] = n
-            self.means[row] = 0.0
-            self.means[row, :n] = problem.portfolios.mean_array
-            self.volatilities[row] = 1.0
-            self.volatilities[row, :n] = arrays.volatilities
-            self.log_drifts[row] = 0.0
-            self.log_drifts[row, :n] = arrays.log_drifts
+            self._check_fits(problem)
+            self._write_row(row, problem)
+
+    def _check_fits(self, problem: GBWMProblem) -> None:
+        k, n = problem.max_decisions, problem.num_portfolios
+        if problem.horizon + 1 > self.time_steps:
+            raise ValueError(f"horizon: {problem.horizon} years do not fit a table of "
+                             f"{self.time_steps - 1} years at most")
+        if k > self.max_decisions:
+            raise ValueError(f"decisions: {k} in one year do not fit a table of at most "
+                             f"{self.max_decisions}")
+        if n > self.max_portfolios:
+            raise ValueError(f"portfolios: {n} do not fit a table of at most "
+                             f"{self.max_portfolios}")
+
+    def _write_row(self, row: int, problem: GBWMProblem) -> None:
+        horizon, n = problem.horizon, problem.num_portfolios
+        t1 = horizon + 1
+        self.problems[row] = problem
+        self.horizon[row] = horizon
+        self.initial_wealth[row] = problem.initial_wealth
+        self.total_utility[row] = max(problem.total_utility, 1e-300)
+        self.num_decisions[row] = problem.max_decisions
+        self.paper_family[row] = problem.in_paper_family
+        self.decision_cost[row] = np.inf
+        self.decision_utility[row] = 0.0
+        self.decision_goals[row] = 0
+        self.decisions_per_year[row] = 1
+        for t in range(t1):
+            year = problem.decisions(t)
+            self.decisions_per_year[row, t] = len(year)
+            for d in year:
+                self.decision_cost[row, t, d.index] = d.cost
+                self.decision_utility[row, t, d.index] = d.utility
+                self.decision_goals[row, t, d.index] = d.goals_taken
+        final = problem.decisions(horizon)
+        order = sorted(range(len(final)), key=lambda i: (-final[i].utility, final[i].cost, i))
+        self.final_order[row] = np.arange(self.max_decisions)
+        self.final_order[row, : len(order)] = order
+        infusions = problem.infusion_by_time
+        self.infusions[row] = 0.0
+        self.infusions[row, :t1] = infusions
+        self.future_infusions[row] = 0.0
+        self.future_infusions[row, :t1] = np.concatenate(
+            [np.cumsum(infusions[::-1])[::-1][1:], [0.0]])
+        self._write_goal_years(row, problem)
+        self.num_portfolios[row] = n
+        self.means[row] = 0.0
+        self.means[row, :n] = problem.portfolios.mean_array
+        self.volatilities[row] = 1.0
+        self.volatilities[row, :n] = problem.portfolios.volatility_array
+        self.log_drifts[row] = 0.0
+        self.log_drifts[row, :n] = problem.portfolios.log_drifts
+
+    def _write_goal_years(self, row: int, problem: GBWMProblem) -> None:
+        """The goal-year summaries the observations read (next goal, remaining cost)."""
+        t1 = problem.horizon + 1
+        costs, has_goal = problem.cost_by_time, problem.has_goal
+        counts = np.zeros(t1, dtype=np.int64)
+        for goal in problem.goals:
+            counts[goal.time] += 1
+        next_cost, next_time = np.full(t1, np.nan), np.full(t1, np.nan)
+        upcoming, upcoming_time = np.nan, np.nan
+        for t in range(problem.horizon, -1, -1):
+            if has_goal[t]:
+                upcoming, upcoming_time = costs[t], float(t)
+            next_cost[t], next_time[t] = upcoming, upcoming_time
+        self.has_goal[row] = False
+        self.has_goal[row, :t1] = has_goal
+        self.next_cost[row] = np.nan
+        self.next_cost[row, :t1] = next_cost
+        self.next_goal_time[row] = np.nan
+        self.next_goal_time[row, :t1] = next_time
+        self.remaining_cost[row] = 0.0
+        self.remaining_cost[row, :t1] = np.cumsum(np.where(has_goal, costs, 0.0)[::-1])[::-1]
+        self.goals_offered_by[row] = 0
+        self.goals_offered_by[row, :t1] = np.cumsum(counts)
+
+    def freeze(self) -> ProblemTable:
+        """Make every array read-only (the cached one-problem tables are shared)."""
+        for value in vars(self).values():
+            if isinstance(value, np.ndarray):
+                value.setflags(write=False)
+        return self
 
 
-def step_years(table: ProblemTable, rows: np.ndarray, t: np.ndarray, wealth: np.ndarray,
-               decision: np.ndarray, portfolio: np.ndarray, normal_draws: np.ndarray
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """One year for trajectories of different problems (row ``rows[i]``, year ``t[i] < T``).
+@lru_cache(maxsize=64)
+def problem_table(problem: GBWMProblem) -> ProblemTable:
+    """The cached, read-only one-row table of ``problem`` (row 0)."""
+    return ProblemTable.from_problems([problem]).freeze()
 
-    The arithmetic of :func:`step_year` for the general class, element by element:
-    add ``I(t)``, take the decision where affordable (else nothing), grow the rest in
-    the portfolio; where ``t + 1 == T`` take the automatic choice at ``T``. Returns
-    ``(next_wealth, reward, applied, final)`` (decision indices; ``final`` 0 where
-    ``T`` was not reached).
+
+# ----------------------------------------------------------------------------- the year
+def cash_at(table: ProblemTable, rows: RowIndex, t: RowIndex, wealth: np.ndarray) -> np.ndarray:
+    """Cash at hand ``A = W + I(t)`` (the infusion arrives before the year's decision)."""
+    infusion = table.infusions[rows, t]
+    if np.ndim(infusion) == 0 and infusion == 0.0:
+        return wealth
+    return wealth + infusion
+
+
+def _affordable(cost: np.ndarray, cash: np.ndarray) -> np.ndarray:
+    """The affordability rule: a decision is affordable where its cost is at most the cash."""
+    return cost <= cash
+
+
+def decision_mask(table: ProblemTable, rows: RowIndex, t: RowIndex,
+                  wealth: np.ndarray) -> np.ndarray:
+    """(len(wealth), K) bool: the decisions of year ``t`` that exist and are affordable.
+
+    ``rows`` and ``t`` are one row and year for all trajectories or one per trajectory.
+    All False at (or after) the horizon, where nothing is decided.
+    """
+    wealth = np.atleast_1d(np.asarray(wealth, dtype=np.float64))
+    if np.ndim(t) == 0 and np.ndim(rows) == 0 and t >= table.horizon[rows]:
+        return np.zeros((wealth.shape[0], table.max_decisions), dtype=bool)
+    costs = table.decision_cost[rows, t]
+    cash = cash_at(table, rows, t, wealth)
+    if costs.ndim == 1:  # one year for all: compare as (K, n), far faster for a small K
+        return _affordable(costs[:, None], cash[None, :]).T
+    return _affordable(costs, cash[:, None])
+
+
+def any_affordable(table: ProblemTable, row: int, t: int, wealth: np.ndarray) -> np.ndarray:
+    """Where some decision other than "take nothing" is affordable at year ``t < T`` (the
+    cheapest is), shape of ``wealth``."""
+    cheapest = table.decision_cost[row, t, 1:].min()
+    return _affordable(cheapest, cash_at(table, row, t, wealth))
+
+
+def affordability_thresholds(table: ProblemTable, row: int, t: int,
+                             first: int = 0) -> np.ndarray:
+    """The wealths ``W`` at year ``t`` at which decisions ``first..`` become affordable
+    (``cost - I(t)``), sorted and unique: where the value and the policy may jump."""
+    count = int(table.decisions_per_year[row, t])
+    cost = table.decision_cost[row, t, first:count]
+    return np.unique(cost[np.isfinite(cost)] - table.infusions[row, t])
+
+
+def has_withdrawals(table: ProblemTable, row: int = 0) -> bool:
+    """Whether row ``row``'s problem has a negative infusion (a plan that can go bankrupt)."""
+    return bool(table.infusions[row].min() < 0.0)
+
+
+def apply_decisions(table: ProblemTable, rows: RowIndex, t: RowIndex, wealth: np.ndarray,
+                    decision: np.ndarray, ruined: np.ndarray | None = None
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Add ``I(t)`` and take ``decision`` where affordable (else nothing), year ``t < T``.
+
+    Returns ``(cash_after, reward, applied)``, ``applied`` the decision index actually
+    taken (0 where the asked one costs more than the cash or does not exist).
+    ``ruined`` (bool, per trajectory), when given, holds the bankruptcy flags and is
+    updated in place: a trajectory whose cash is below 0 becomes bankrupt, and a bankrupt
+    one takes nothing and keeps 0.
     """
     decision = np.asarray(decision).astype(np.intp)
-    portfolio = np.asarray(portfolio).astype(np.intp)
-    cash = wealth + table.infusions[rows, t]
+    if ruined is not None:
+        decision = np.where(ruined, 0, decision)
+    cash = cash_at(table, rows, t, wealth)
     cost = table.decision_cost[rows, t, decision]
-    taken = cost <= cash
+    taken = _affordable(cost, cash)
     applied = np.where(taken, decision, 0)
     cash_after = cash - np.where(taken, cost, 0.0)
     reward = np.where(taken, table.decision_utility[rows, t, applied], 0.0)
+    if ruined is not None:
+        ruined |= cash < 0.0
+        cash_after = np.where(ruined, 0.0, cash_after)
+    return cash_after, reward, applied
+
+
+def grow(table: ProblemTable, rows: RowIndex, wealth: np.ndarray, portfolio: np.ndarray,
+         shocks: np.ndarray) -> np.ndarray:
+    """One year of returns: ``wealth * exp(mu_j - sigma_j^2 / 2 + sigma_j Z)``, ``Z = shocks``."""
+    portfolio = np.asarray(portfolio).astype(np.intp)
     sigma = table.volatilities[rows, portfolio]
-    next_wealth = cash_after * np.exp(table.log_drifts[rows, portfolio] + sigma * normal_draws)
-    final = np.zeros(wealth.shape, dtype=np.intp)
-    ending = np.flatnonzero(t + 1 == table.horizon[rows])
+    return wealth * np.exp(table.log_drifts[rows, portfolio] + sigma * shocks)
+
+
+def take_final(table: ProblemTable, rows: RowIndex, wealth: np.ndarray,
+               ruined: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The automatic choice at ``T``: the affordable decision with the most utility (ties:
+    the cheaper, then the lower index); nothing for a bankrupt trajectory (``ruined``).
+    Returns ``(wealth_after, reward, applied)``."""
+    horizon = table.horizon[rows]
+    order = table.final_order[rows]
+    costs = table.decision_cost[rows, horizon]
+    if np.ndim(rows) == 0:
+        affordable = _affordable(costs[order][None, :], wealth[:, None])
+    else:
+        affordable = _affordable(np.take_along_axis(costs, order, axis=1), wealth[:, None])
+    if ruined is not None:
+        affordable &= ~ruined[:, None]
+    best = np.argmax(affordable, axis=1)
+    if np.ndim(rows) == 0:
+        chosen = np.where(affordable.any(axis=1), order[best], 0)
+        return wealth - costs[chosen], table.decision_utility[rows, horizon][chosen], chosen
+    index = np.arange(wealth.shape[0])
+    chosen = np.where(affordable.any(axis=1), order[index, best], 0)
+    return (wealth - costs[index, chosen], table.decision_utility[rows, horizon, chosen],
+            chosen)
+
+
+def best_affordable_decision(table: ProblemTable, row: int, t: int,
+                             wealth: np.ndarray) -> np.ndarray:
+    """At year ``t`` of row ``row``: the affordable decision with the most utility (ties:
+    the cheaper, then the lower index); at ``T`` this is the automatic choice."""
+    wealth = np.atleast_1d(np.asarray(wealth, dtype=np.float64))
+    if t >= table.horizon[row]:
+        return take_final(table, row, wealth)[2]
+    count = int(table.decisions_per_year[row, t])
+    utility = table.decision_utility[row, t, :count]
+    cost = table.decision_cost[row, t, :count]
+    order = np.lexsort((np.arange(count), cost, -utility))
+    affordable = decision_mask(table, row, t, wealth)[:, order]
+    return order[np.argmax(affordable, axis=1)]
+
+
+def goals_in_decision(table: ProblemTable, rows: RowIndex, t: RowIndex,
+                      applied: np.ndarray) -> np.ndarray:
+    """Goals taken by the decisions ``applied`` at year ``t`` (0/1 for the paper family)."""
+    return table.decision_goals[rows, t, np.asarray(applied).astype(np.intp)].astype(np.int64)
+
+
+def step_years(table: ProblemTable, rows: RowIndex, t: RowIndex, wealth: np.ndarray,
+               decision: np.ndarray, portfolio: np.ndarray, shocks: np.ndarray,
+               ruined: np.ndarray | None = None
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One year ``t < T`` for many trajectories: decision, returns, and the automatic take
+    at ``T`` where ``t + 1 == T``.
+
+    ``rows`` and ``t`` are one row and year for all trajectories, or one per trajectory
+    (trajectories of different problems and years step together). Returns
+    ``(next_wealth, reward, applied, final)``: decision indices, ``final`` 0 where ``T``
+    was not reached; the automatic take's utility is included in ``reward``. ``ruined``:
+    the bankruptcy flags, updated in place (see :func:`apply_decisions`).
+    """
+    cash_after, reward, applied = apply_decisions(table, rows, t, wealth, decision, ruined)
+    next_wealth = grow(table, rows, cash_after, portfolio, shocks)
+    final = np.zeros(next_wealth.shape, dtype=np.intp)
+    if np.ndim(rows) == 0 and np.ndim(t) == 0:
+        if t + 1 == table.horizon[rows]:
+            next_wealth, final_reward, final = take_final(table, rows, next_wealth, ruined)
+            reward = reward + final_reward
+        return next_wealth, reward, applied, final
+    rows_b, t_b = np.broadcast_arrays(rows, t)
+    ending = np.flatnonzero(t_b + 1 == table.horizon[rows_b])
     if ending.size:
-        end_rows = rows[ending]
-        end_t = table.horizon[end_rows]
-        order = table.final_order[end_rows]
-        costs = table.decision_cost[end_rows, end_t]
-        ordered = np.take_along_axis(costs, order, axis=1)
-        chosen = order[np.arange(ending.size), np.argmax(ordered <= next_wealth[ending, None],
-                                                         axis=1)]
+        after, final_reward, chosen = take_final(
+            table, rows_b[ending], next_wealth[ending],
+            None if ruined is None else ruined[ending])
         final[ending] = chosen
-        next_wealth[ending] = next_wealth[ending] - costs[np.arange(ending.size), chosen]
-        reward[ending] = reward[ending] + table.decision_utility[end_rows, end_t, chosen]
+        next_wealth[ending] = after
+        reward[ending] = reward[ending] + final_reward
     return next_wealth, reward, applied, final
+
+
+def step_year(table: ProblemTable, t: int, wealth: np.ndarray, decision: np.ndarray,
+              portfolio: np.ndarray, shocks: np.ndarray, ruined: np.ndarray | None = None
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`step_years` for the one problem of a one-row table (year ``t`` shared)."""
+    return step_years(table, 0, t, wealth, decision, portfolio, shocks, ruined)
+
+
+# ----------------------------------------------------------------------------- rollout
+class _Acts(Protocol):
+    def act(self, t: int, wealth: np.ndarray) -> tuple[Any, Any]: ...
+
+
+@dataclass(frozen=True)
+class YearOutcome:
+    """What happened in year ``t`` of a :func:`rollout` (arrays over trajectories).
+
+    ``wealth``: before the year's infusion and decision; ``decision`` / ``portfolio``: as
+    the policy asked; ``applied``: the decision taken; ``reward``: its utility (plus the
+    automatic take's at ``T``); ``grown``: wealth after the year's returns, before the
+    automatic take at ``T``; ``final``: the automatic choice at ``T`` (None before);
+    ``ruined``: the bankruptcy flags after the year (None for a plan without withdrawals).
+    """
+
+    t: int
+    wealth: np.ndarray
+    decision: np.ndarray
+    portfolio: np.ndarray
+    applied: np.ndarray
+    reward: np.ndarray
+    grown: np.ndarray
+    final: np.ndarray | None
+    ruined: np.ndarray | None = None
+
+
+def rollout(table: ProblemTable, policy: _Acts, shocks: np.ndarray, *, row: int = 0,
+            check: Callable[[int, np.ndarray, np.ndarray, np.ndarray],
+                            tuple[np.ndarray, np.ndarray]] | None = None,
+            observe: Callable[[YearOutcome], None] | None = None
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """Run ``policy.act`` over the horizon of row ``row`` on ``shocks`` (shape (T, paths)).
+
+    ``check(t, wealth, decision, portfolio)`` may validate (and convert) the policy's actions;
+    ``observe`` receives a :class:`YearOutcome` each year. Returns the total utility and
+    the terminal wealth (after the automatic take at ``T``) of every path.
+    """
+    horizon = int(table.horizon[row])
+    wealth = np.full(shocks.shape[1], table.initial_wealth[row])
+    total = np.zeros(shocks.shape[1])
+    ruined = np.zeros(shocks.shape[1], dtype=bool) if has_withdrawals(table, row) else None
+    for t in range(horizon):
+        decision, portfolio = policy.act(t, wealth)
+        decision, portfolio = np.asarray(decision), np.asarray(portfolio)
+        if check is not None:
+            decision, portfolio = check(t, wealth, decision, portfolio)
+        cash_after, reward, applied = apply_decisions(table, row, t, wealth, decision, ruined)
+        grown = grow(table, row, cash_after, portfolio, shocks[t])
+        final = None
+        after = grown
+        if t + 1 == horizon:
+            after, final_reward, final = take_final(table, row, grown, ruined)
+            reward = reward + final_reward
+        total += reward
+        if observe is not None:
+            observe(YearOutcome(t, wealth, decision, portfolio, applied, reward, grown, final,
+                                None if ruined is None else ruined.copy()))
+        wealth = after
+    return total, wealth

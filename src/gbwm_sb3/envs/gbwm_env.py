@@ -22,11 +22,16 @@ from gymnasium import spaces
 from gymnasium.envs.registration import EnvSpec
 
 from gbwm_sb3.common.limits import check_horizon
-from gbwm_sb3.envs.dynamics import problem_arrays, step_year
+from gbwm_sb3.envs.dynamics import (
+    ProblemTable,
+    goals_in_decision,
+    has_withdrawals,
+    problem_table,
+    step_year,
+)
 from gbwm_sb3.envs.observation import (
     decision_affordable,
     encode_observation,
-    goal_affordable,
     observation_bounds,
 )
 from gbwm_sb3.problem.model import GBWMProblem, paper_problem
@@ -135,7 +140,9 @@ class GBWMEnv(gym.Env[np.ndarray, np.ndarray]):
     paper problem; ``GBWMEnv(problem=my_problem)`` any :class:`GBWMProblem`.
     Actions are ``MultiDiscrete([K, n])``: (decision index into ``problem.decisions(t)``,
     portfolio index); ``K = 2`` (skip, take) for the paper's family. Observations are
-    the scale-invariant features of :mod:`gbwm_sb3.envs.observation`.
+    the scale-invariant features of :mod:`gbwm_sb3.envs.observation`
+    (``decision_features=True``, general class: with each decision's own features, for
+    ``GBWMPolicy(decision_goal_head=True)``).
     Reward: utility of the goals taken in the step (incl. the automatic take at ``T``).
     For a problem of the general class, ``info["levels"]`` maps each goal label due in
     the step to the level taken (0 = skipped), the automatic choice at ``T`` included.
@@ -144,23 +151,28 @@ class GBWMEnv(gym.Env[np.ndarray, np.ndarray]):
     metadata: dict[str, Any] = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
 
     def __init__(self, problem: GBWMProblem | None = None, num_goals: int | None = None,
-                 render_mode: str | None = None) -> None:
+                 render_mode: str | None = None, decision_features: bool = False) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(
                 f"render_mode must be None, 'ansi' or 'rgb_array', got {render_mode!r}"
             )
         self.problem = resolve_problem(problem, num_goals)
-        self._arrays = problem_arrays(self.problem)
+        self._table = problem_table(self.problem)
+        self._ruined = np.zeros(1, dtype=bool) if has_withdrawals(self._table) else None
         n = self.problem.num_portfolios
-        self.num_decisions = self._arrays.num_decisions
+        self.num_decisions = int(self._table.num_decisions[0])
         self.action_space = spaces.MultiDiscrete([self.num_decisions, n])
-        low, high = observation_bounds(self._arrays)
+        low, high = observation_bounds(self._table, decision_features)
+        self.decision_features = bool(decision_features)
         self.observation_space = spaces.Box(low=low, high=high, dtype=np.float32)
         self.render_mode = render_mode
         # The spec that rebuilds this env (gym.make replaces it with its own).
-        self.spec = EnvSpec(ENV_ID, entry_point=_ENTRY_POINT, kwargs={"problem": self.problem})
+        kwargs: dict[str, Any] = {"problem": self.problem}
+        if self.decision_features:
+            kwargs["decision_features"] = True
+        self.spec = EnvSpec(ENV_ID, entry_point=_ENTRY_POINT, kwargs=kwargs)
         self._t: int | None = None
-        self._wealth = self._arrays.initial_wealth
+        self._wealth = float(self._table.initial_wealth[0])
         self._utility = 0.0
         self._goals_taken = 0
         self._queued_draws = np.empty(0)
@@ -191,7 +203,7 @@ class GBWMEnv(gym.Env[np.ndarray, np.ndarray]):
         if self._queued_draws.size:
             draw, self._queued_draws = self._queued_draws[0], self._queued_draws[1:]
             return float(draw)
-        return float(self.np_random.standard_normal())
+        return self.problem.market.draw_shock(self.np_random)
 
     # ----- gymnasium API -----
     def reset(self, *, seed: int | None = None,
@@ -199,7 +211,9 @@ class GBWMEnv(gym.Env[np.ndarray, np.ndarray]):
         """Start a trajectory at ``t = 0`` with ``W = W0``; ``seed`` re-seeds ``np_random``."""
         super().reset(seed=seed)
         self._t = 0
-        self._wealth = self._arrays.initial_wealth
+        self._wealth = float(self._table.initial_wealth[0])
+        if self._ruined is not None:
+            self._ruined[:] = False
         self._utility = 0.0
         self._goals_taken = 0
         return self._observation(), self._info(False, False)
@@ -211,29 +225,28 @@ class GBWMEnv(gym.Env[np.ndarray, np.ndarray]):
         take, portfolio = self._checked_action(action)
         t = self._t
         wealth, reward, taken, taken_final = step_year(
-            self._arrays, t, np.array([self._wealth]), take, portfolio,
-            np.array([self._next_draw()]),
+            self._table, t, np.array([self._wealth]), take, portfolio,
+            np.array([self._next_draw()]), self._ruined,
         )
         self._wealth = float(wealth[0])
         self._t = t + 1
         reward_value = float(reward[0])
         self._utility += reward_value
         terminated = self._t == self.problem.horizon
-        if self._arrays.general:
-            applied, final = int(taken[0]), int(taken_final[0])
-            self._goals_taken += int(self._arrays.decision_goals[t, applied])
-            if terminated:
-                self._goals_taken += int(self._arrays.decision_goals[t + 1, final])
-            info = self._info(applied > 0, terminated and final > 0)
+        applied, final = int(taken[0]), int(taken_final[0])
+        self._goals_taken += int(goals_in_decision(self._table, 0, t, taken)[0])
+        if terminated:
+            self._goals_taken += int(goals_in_decision(self._table, 0, t + 1, taken_final)[0])
+        info = self._info(applied > 0, terminated and final > 0)
+        if not self._table.paper_family[0]:
             info["decision"] = applied
             info["levels"] = self._levels(t, applied)
+            if self._ruined is not None:
+                info["bankrupt"] = bool(self._ruined[0])
             if terminated:
                 info["final_decision"] = final
                 info["levels"].update(self._levels(t + 1, final))
-            return self._observation(), reward_value, terminated, False, info
-        self._goals_taken += int(taken[0]) + int(taken_final[0])
-        return (self._observation(), reward_value, terminated, False,
-                self._info(bool(taken[0]), bool(taken_final[0])))
+        return self._observation(), reward_value, terminated, False, info
 
     def _levels(self, t: int, decision: int) -> dict[str, int]:
         """Goal label -> level taken (0 = skipped) for the goals due at ``t``."""
@@ -262,11 +275,8 @@ class GBWMEnv(gym.Env[np.ndarray, np.ndarray]):
         k = self.num_decisions
         mask = np.ones(k + self.problem.num_portfolios, dtype=bool)
         t = self._t if self._t is not None else 0
-        if self._arrays.general:
-            mask[:k] = decision_affordable(self._arrays, t, np.array([self._wealth]))[0]
-            mask[0] = True
-            return mask
-        mask[1] = bool(goal_affordable(self._arrays, t, np.array([self._wealth]))[0])
+        mask[:k] = decision_affordable(self._table, t, np.array([self._wealth]))[0]
+        mask[0] = True
         return mask
 
     def render(self) -> str | np.ndarray | None:
@@ -276,7 +286,7 @@ class GBWMEnv(gym.Env[np.ndarray, np.ndarray]):
             return None
         t = self._t if self._t is not None else 0
         info = self._info(False, False)
-        next_cost = self._arrays.next_cost[min(t, self.problem.horizon)]
+        next_cost = self._table.next_cost[0, min(t, self.problem.horizon)]
         if self.render_mode == "ansi":
             cost_text = f"{next_cost:.6g}" if np.isfinite(next_cost) else "none"
             return (f"t={t}/{self.problem.horizon} wealth={self._wealth:.6g} "
@@ -298,7 +308,8 @@ class GBWMEnv(gym.Env[np.ndarray, np.ndarray]):
     # ----- helpers -----
     def _observation(self) -> np.ndarray:
         assert self._t is not None
-        return encode_observation(self._arrays, self._t, np.array([self._wealth]))[0]
+        return encode_observation(self._table, self._t, np.array([self._wealth]),
+                                  self.decision_features)[0]
 
     def _info(self, goal_taken: bool, final_goal_taken: bool) -> dict[str, Any]:
         assert self._t is not None
@@ -308,18 +319,19 @@ class GBWMEnv(gym.Env[np.ndarray, np.ndarray]):
             "goal_taken": goal_taken,
             "final_goal_taken": final_goal_taken,
             "goals_taken": self._goals_taken,
-            "goals_offered": goals_offered(self._arrays, self._t),
+            "goals_offered": goals_offered(self._table, self._t),
             "utility": self._utility,
         }
 
 
-def goals_offered(arrays: Any, t: int) -> int:
-    """Goals offered once a trajectory stands at year ``t`` (decisions made for years < t).
-
-    At ``t = T`` the goal at ``T`` counts too: its automatic take has happened.
+def goals_offered(table: ProblemTable, t: int) -> int:
+    """Goals offered once a trajectory of the one-problem ``table`` stands at year ``t``
+    (decisions made for years < t). At ``t = T`` the goal at ``T`` counts too: its
+    automatic take has happened.
     """
+    horizon = int(table.horizon[0])
     if t <= 0:
         return 0
-    if t >= arrays.horizon:
-        return int(arrays.goals_offered_by[arrays.horizon])
-    return int(arrays.goals_offered_by[t - 1])
+    if t >= horizon:
+        return int(table.goals_offered_by[0, horizon])
+    return int(table.goals_offered_by[0, t - 1])

@@ -3,8 +3,8 @@
 Trajectories of different problems step together: the problems sit in a padded
 :class:`~gbwm_sb3.envs.dynamics.ProblemTable` (the pool), each trajectory holds a row
 index, its own year and its wealth, and a step is a few numpy gathers over all N
-trajectories (:func:`~gbwm_sb3.envs.dynamics.step_years`, the mechanics of
-:func:`~gbwm_sb3.envs.dynamics.step_year`). There is no Python loop over trajectories
+trajectories (:func:`~gbwm_sb3.envs.dynamics.step_years`, the year kernel every
+simulator shares). There is no Python loop over trajectories
 except to build the info dicts of the episodes that end.
 
 Horizons differ, so episodes end at different steps: a trajectory that reaches its
@@ -35,13 +35,14 @@ from stable_baselines3.common.vec_env.base_vec_env import VecEnvIndices, VecEnvS
 
 from gbwm_sb3.common.limits import check_int
 from gbwm_sb3.envs.array_vec_env import ArrayVecEnv
-from gbwm_sb3.envs.dynamics import ProblemTable, step_years
+from gbwm_sb3.envs.dynamics import ProblemTable, decision_mask, step_years
 from gbwm_sb3.envs.universal_observation import (
     K_MAX,
     N_MAX,
     UniversalObservation,
     universal_observation_bounds,
 )
+from gbwm_sb3.problem.market import LognormalMarket
 from gbwm_sb3.problem.model import GBWMProblem
 from gbwm_sb3.problem.sampler import DEFAULT_ENVELOPE, ProblemEnvelope, sample_problem
 
@@ -97,6 +98,11 @@ class MultiProblemVecEnv(ArrayVecEnv):
                 if not isinstance(problem, GBWMProblem):
                     raise ValueError(f"problems[{i}] must be a GBWMProblem, got "
                                      f"{type(problem).__name__}")
+                if min(problem.infusions, default=0.0) < 0.0 \
+                        or not isinstance(problem.market, LognormalMarket):
+                    raise ValueError(f"problems[{i}]: withdrawals and markets other than the "
+                                     "lognormal one are not supported by the universal "
+                                     "observation (use GBWMVecEnv for such a problem)")
             self._fixed_problems = problems
             pool_size = len(problems)
             new_problems_per_step = 0
@@ -262,9 +268,8 @@ class MultiProblemVecEnv(ArrayVecEnv):
         (decision 0 always); a portfolio where the trajectory's problem has it.
         """
         rows, t = self._rows, self._t
-        cash = self._wealth + self.table.infusions[rows, t]
         masks = np.zeros((self.num_envs, K_MAX + N_MAX), dtype=bool)
-        masks[:, :K_MAX] = self.table.decision_cost[rows, t] <= cash[:, None]
+        masks[:, :K_MAX] = decision_mask(self.table, rows, t, self._wealth)
         masks[:, 0] = True
         masks[:, K_MAX:] = np.arange(N_MAX)[None, :] < self.table.num_portfolios[rows][:, None]
         return masks

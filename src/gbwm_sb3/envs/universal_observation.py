@@ -77,6 +77,8 @@ most of the year's utility.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
 from gbwm_sb3.envs.dynamics import ProblemTable
@@ -105,6 +107,9 @@ __all__ = [
     "split_universal_observation",
     "clipped_log_cost_to_cash",
     "clipped_log_ratio",
+    "CASH_TRAJECTORY_COLUMNS",
+    "cash_trajectory_feature",
+    "varying_cash_columns",
 ]
 
 #: Decisions a year the observation has room for (padded with ``exists = 0``).
@@ -147,6 +152,12 @@ UPCOMING_GOAL_YEARS = 8
 UPCOMING_FEATURES = ("exists", "years_ahead", "log_cost_to_cash", "utility_share",
                      "log_growth_cost_to_cash", "log_entry_cost_to_cash", "entry_utility_share",
                      "log_efficient_cost_to_cash", "efficient_utility_share")
+#: Trajectory features that depend on the cash at hand, each with the year aggregate it
+#: compares the cash with (names of :meth:`UniversalObservation.year_quantities`).
+_CASH_FEATURE_AGGREGATE = {2: "initial_wealth", 3: "remaining_cost", 4: "pv_cost",
+                           5: "pv_cost_growth", 6: "pv_cost", 7: "pv_infusions",
+                           11: "next_cost"}
+CASH_TRAJECTORY_COLUMNS = tuple(_CASH_FEATURE_AGGREGATE)
 #: Upcoming goal-year features that depend on the cash (log of a cost over the cash).
 UPCOMING_CASH_COLUMNS = (2, 4, 5, 7)
 _NT, _ND, _NP = len(TRAJECTORY_FEATURES), len(DECISION_FEATURES), len(PORTFOLIO_FEATURES)
@@ -366,13 +377,10 @@ class UniversalObservation:
         obs = np.zeros((n, UNIVERSAL_OBSERVATION_SIZE), dtype=np.float32)
         obs[:, 0] = t / horizon
         obs[:, 1] = (horizon - t) / HORIZON_SCALE
-        obs[:, 2] = clipped_log_ratio(cash, w0)
-        obs[:, 3] = clipped_log_ratio(cash, year["remaining_cost"])
-        obs[:, 4] = clipped_log_ratio(cash, year["pv_cost"])
-        obs[:, 5] = clipped_log_ratio(cash, year["pv_cost_growth"])
+        year["initial_wealth"] = w0
+        for column in CASH_TRAJECTORY_COLUMNS:
+            obs[:, column] = cash_trajectory_feature(column, cash, year)
         pv_inf = year["pv_infusions"]
-        obs[:, 6] = clipped_log_ratio(cash + pv_inf, year["pv_cost"])
-        obs[:, 7] = np.minimum(np.log1p(pv_inf / cash), LOG_CLIP)
         pv_cost = year["pv_cost"]
         safe_cost = np.where(pv_cost > 0, pv_cost, 1.0)
         obs[:, 8] = np.where(pv_cost > 0, np.minimum(np.log1p(pv_inf / safe_cost), LOG_CLIP), 0.0)
@@ -380,7 +388,6 @@ class UniversalObservation:
         obs[:, 9] = remaining_u / table.total_utility[rows]
         safe_u = np.where(remaining_u > 0, remaining_u, 1.0)
         obs[:, 10] = np.where(remaining_u > 0, year["utility_now"] / safe_u, 0.0)
-        obs[:, 11] = clipped_log_ratio(cash, year["next_cost"])
         obs[:, 12] = year["years_to_next"]
         obs[:, 13] = year["goals_left"]
         obs[:, 14] = year["weighted_years"]
@@ -430,6 +437,26 @@ class UniversalObservation:
             upcoming[..., column + 1] = np.where(exists, offers[..., offer + 1]
                                                  / safe_u[:, None], 0.0)
         return obs
+
+
+def cash_trajectory_feature(column: int, cash: np.ndarray,
+                            year: Mapping[str, float | np.ndarray]) -> np.ndarray:
+    """Trajectory feature ``column`` (one of :data:`CASH_TRAJECTORY_COLUMNS`), float64, from
+    the cash at hand and the year's aggregates ``year`` (the names of
+    :meth:`UniversalObservation.year_quantities`): the one formula of each such feature,
+    which the encoder and the pretrained policy's fast path both use."""
+    pv_infusions = year["pv_infusions"]
+    if column == 7:
+        return np.minimum(np.log1p(pv_infusions / cash), LOG_CLIP)
+    numerator = cash + pv_infusions if column == 6 else cash
+    return clipped_log_ratio(numerator, year[_CASH_FEATURE_AGGREGATE[column]])
+
+
+def varying_cash_columns(year: Mapping[str, float | np.ndarray]) -> tuple[int, ...]:
+    """The columns of :data:`CASH_TRAJECTORY_COLUMNS` that vary with the cash in a year with
+    the aggregates ``year`` (a feature whose aggregate is 0 is the constant 0)."""
+    return tuple(c for c in CASH_TRAJECTORY_COLUMNS
+                 if np.any(np.asarray(year[_CASH_FEATURE_AGGREGATE[c]]) > 0))
 
 
 def clipped_log_cost_to_cash(cost: np.ndarray, cash: np.ndarray) -> np.ndarray:

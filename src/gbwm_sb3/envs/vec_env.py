@@ -2,8 +2,8 @@
 
 Every trajectory has exactly ``T`` steps, so all N run in lockstep: one shared year
 ``t`` and arrays of wealth, utility and goals taken. A step is a handful of numpy
-operations on arrays of length N (:func:`~gbwm_sb3.envs.dynamics.step_year`, the
-observation of :mod:`gbwm_sb3.envs.observation`, exactly as
+operations on arrays of length N (:func:`~gbwm_sb3.envs.dynamics.step_year`, the year
+kernel; the observation of :mod:`gbwm_sb3.envs.observation`, exactly as
 :class:`~gbwm_sb3.envs.gbwm_env.GBWMEnv`). The ``VecEnv`` plumbing is
 :class:`~gbwm_sb3.envs.array_vec_env.ArrayVecEnv`'s.
 """
@@ -17,7 +17,7 @@ from gymnasium import spaces
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvStepReturn
 
 from gbwm_sb3.envs.array_vec_env import ArrayVecEnv, gc_paused
-from gbwm_sb3.envs.dynamics import goals_in_decision, problem_arrays, step_year
+from gbwm_sb3.envs.dynamics import goals_in_decision, has_withdrawals, problem_table, step_year
 from gbwm_sb3.envs.gbwm_env import goals_offered, resolve_problem, validate_actions
 from gbwm_sb3.envs.observation import (
     decision_affordable,
@@ -42,6 +42,9 @@ class GBWMVecEnv(ArrayVecEnv):
     ``numpy.random.Generator`` seeded with ``seed`` (or by :meth:`seed` before the next
     reset) draws all N normals of a year.
 
+    ``decision_features=True`` (general class) appends each decision's features to the
+    observation, as :class:`GBWMEnv` does.
+
     ``step_info=True`` adds the :class:`GBWMEnv` info keys to every info of every step
     (slower: a few ms per step for N = 4800); the same quantities are always available as
     arrays (:attr:`wealth`, :attr:`utility`, :attr:`goals_taken`, :attr:`time`).
@@ -59,7 +62,8 @@ class GBWMVecEnv(ArrayVecEnv):
 
     def __init__(self, num_envs: int, problem: GBWMProblem | None = None,
                  num_goals: int | None = None, seed: int | None = None,
-                 step_info: bool = False, reward_scale: float = 1.0) -> None:
+                 step_info: bool = False, reward_scale: float = 1.0,
+                 decision_features: bool = False) -> None:
         num_envs = self.check_num_envs(num_envs)
         seed = self.check_seed(seed)
         scale_ok = (isinstance(reward_scale, (int, float, np.floating))
@@ -68,10 +72,13 @@ class GBWMVecEnv(ArrayVecEnv):
             raise ValueError(f"reward_scale must be a finite number > 0, got {reward_scale!r}")
         self.reward_scale = float(reward_scale)
         self.problem = resolve_problem(problem, num_goals)
-        self._arrays = problem_arrays(self.problem)
+        self._table = problem_table(self.problem)
+        self.market = self.problem.market
+        self._withdrawals = has_withdrawals(self._table)
         self.step_info = bool(step_info)
-        low, high = observation_bounds(self._arrays)
-        self.num_decisions = self._arrays.num_decisions
+        low, high = observation_bounds(self._table, decision_features)
+        self.decision_features = bool(decision_features)
+        self.num_decisions = int(self._table.num_decisions[0])
         super().__init__(
             num_envs,
             spaces.Box(low=low, high=high, dtype=np.float32),
@@ -95,19 +102,28 @@ class GBWMVecEnv(ArrayVecEnv):
         """Goals taken so far in the current episode, shape (N,)."""
         return self._goals_taken.copy()
 
+    @property
+    def bankrupt(self) -> np.ndarray:
+        """Whether each trajectory has gone bankrupt in the current episode (a withdrawal
+        larger than its cash; always False for a plan without withdrawals), shape (N,)."""
+        if self._ruined is None:
+            return np.zeros(self.num_envs, dtype=bool)
+        return self._ruined.copy()
+
     # ----- what ArrayVecEnv asks of a subclass -----
     def _reseed(self, seed: int) -> None:
         self._draw_rng = np.random.default_rng(seed)
 
     def _restart_all(self) -> None:
         self._t = 0
-        self._wealth = np.full(self.num_envs, self._arrays.initial_wealth)
+        self._wealth = np.full(self.num_envs, self._table.initial_wealth[0])
         self._utility = np.zeros(self.num_envs)
         self._goals_taken = np.zeros(self.num_envs, dtype=np.int64)
         self._goals_affordable = np.zeros(self.num_envs, dtype=np.int64)
+        self._ruined = np.zeros(self.num_envs, dtype=bool) if self._withdrawals else None
 
     def _observe(self) -> np.ndarray:
-        return encode_observation(self._arrays, self._t, self._wealth)
+        return encode_observation(self._table, self._t, self._wealth, self.decision_features)
 
     def _checked_actions(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return validate_actions(
@@ -117,27 +133,18 @@ class GBWMVecEnv(ArrayVecEnv):
     def _step(self, actions: tuple[np.ndarray, np.ndarray]) -> VecEnvStepReturn:
         take, portfolio = actions
         t = self._t
-        arrays = self._arrays
-        if arrays.has_goal[t]:
-            if arrays.general:
-                self._goals_affordable += goal_affordable(arrays, t, self._wealth)
-            else:
-                self._goals_affordable += self._wealth >= arrays.costs[t]
+        table = self._table
+        self._goals_affordable += goal_affordable(table, t, self._wealth)
         wealth, reward, taken, taken_final = step_year(
-            arrays, t, self._wealth, take, portfolio, self._next_draws()
+            table, t, self._wealth, take, portfolio, self._next_draws(), self._ruined
         )
         self._wealth = wealth
         self._utility += reward
-        if arrays.general:
-            self._goals_taken += goals_in_decision(arrays, t, taken)
-            final_goals = goals_in_decision(arrays, arrays.horizon, taken_final) \
-                if t + 1 == arrays.horizon else 0
+        self._goals_taken += goals_in_decision(table, 0, t, taken)
+        if t + 1 == self.problem.horizon:
+            final_goals = goals_in_decision(table, 0, t + 1, taken_final)
             self._goals_taken += final_goals
-            self._goals_affordable += np.asarray(final_goals) > 0
-        else:
-            self._goals_taken += taken
-            self._goals_taken += taken_final
-            self._goals_affordable += taken_final
+            self._goals_affordable += final_goals > 0
         self._t = t + 1
         rewards = (reward * self.reward_scale).astype(np.float32)
         horizon = self.problem.horizon
@@ -158,15 +165,15 @@ class GBWMVecEnv(ArrayVecEnv):
         self._completed_utility.append(self._utility.copy())
         self._completed_goals.append(self._goals_taken.copy())
         self._completed_affordable.append(self._goals_affordable.copy())
-        self._completed_offered += self.num_envs * goals_offered(self._arrays, horizon)
+        self._completed_offered += self.num_envs * goals_offered(self._table, horizon)
         self._restart_all()
         return self._observe(), rewards, np.ones(self.num_envs, dtype=bool), infos
 
     def _detailed_infos(self, taken: np.ndarray, taken_final: np.ndarray) -> list[dict[str, Any]]:
-        offered = goals_offered(self._arrays, self._t)
+        offered = goals_offered(self._table, self._t)
         t = self._t
-        if self._arrays.general:
-            return [
+        if not self._table.paper_family[0]:
+            infos = [
                 {"wealth": w, "time": t, "goal_taken": g > 0, "final_goal_taken": f > 0,
                  "goals_taken": k, "goals_offered": offered, "utility": u, "decision": g}
                 for w, g, f, k, u in zip(
@@ -174,8 +181,12 @@ class GBWMVecEnv(ArrayVecEnv):
                     self._goals_taken.tolist(), self._utility.tolist(), strict=True,
                 )
             ]
+            if self._ruined is not None:
+                for info, ruined in zip(infos, self._ruined.tolist(), strict=True):
+                    info["bankrupt"] = ruined
+            return infos
         return [
-            {"wealth": w, "time": t, "goal_taken": g, "final_goal_taken": f,
+            {"wealth": w, "time": t, "goal_taken": g > 0, "final_goal_taken": f > 0,
              "goals_taken": k, "goals_offered": offered, "utility": u}
             for w, g, f, k, u in zip(
                 self._wealth.tolist(), taken.tolist(), taken_final.tolist(),
@@ -191,11 +202,8 @@ class GBWMVecEnv(ArrayVecEnv):
         """
         k = self.num_decisions
         masks = np.ones((self.num_envs, k + self.problem.num_portfolios), dtype=bool)
-        if self._arrays.general:
-            masks[:, :k] = decision_affordable(self._arrays, self._t, self._wealth)
-            masks[:, 0] = True
-            return masks
-        masks[:, 1] = goal_affordable(self._arrays, self._t, self._wealth)
+        masks[:, :k] = decision_affordable(self._table, self._t, self._wealth)
+        masks[:, 0] = True
         return masks
 
     def pop_episode_statistics(self) -> dict[str, Any]:

@@ -13,7 +13,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from gbwm_sb3.common.lazy import lazy_exports
-from gbwm_sb3.evaluation.evaluator import EvaluationReport, PolicyResult, evaluate, normal_draws
+from gbwm_sb3.evaluation.evaluator import (
+    EvaluationReport,
+    PolicyResult,
+    evaluate,
+    market_shocks,
+    normal_draws,
+)
 from gbwm_sb3.evaluation.strategies import (
     BuyAndHold,
     GBWMPolicyLike,
@@ -28,6 +34,7 @@ __all__ = [
     "PolicyResult",
     "evaluate",
     "normal_draws",
+    "market_shocks",
     "GBWMPolicyLike",
     "SB3Policy",
     "GreedyGoals",

@@ -6,7 +6,7 @@ a reference (the DP optimum) comes with a paired confidence interval. The
 draws are generated in fixed blocks of ``DRAW_BLOCK`` paths, each from its own
 ``SeedSequence(seed, spawn_key=(block,))``: path ``k`` always gets the same
 draws for a given seed, whatever ``chunk_size`` or ``n_paths`` is. Wealth moves
-by :func:`gbwm_sb3.dynamics.step_year`, the same mechanics as the envs.
+by :func:`gbwm_sb3.envs.dynamics.rollout`, the year kernel the envs step with.
 """
 
 from __future__ import annotations
@@ -21,12 +21,13 @@ from typing import Any
 import numpy as np
 
 from gbwm_sb3.common.limits import MAX_PATHS, check_horizon, check_int
-from gbwm_sb3.envs.dynamics import problem_arrays, step_year
+from gbwm_sb3.envs.dynamics import YearOutcome, problem_table, rollout
 from gbwm_sb3.evaluation.strategies import GBWMPolicyLike, reset_policy
+from gbwm_sb3.problem.market import LognormalMarket, Market
 from gbwm_sb3.problem.model import GBWMProblem
 
 __all__ = ["DRAW_BLOCK", "MAX_CHUNK_DRAWS", "PolicyResult", "EvaluationReport", "evaluate",
-           "normal_draws"]
+           "normal_draws", "market_shocks"]
 
 #: Paths per block of random numbers (the unit of reproducibility, not of memory).
 DRAW_BLOCK = 8192
@@ -38,13 +39,22 @@ _Z95 = 1.959963984540054
 
 
 def normal_draws(seed: int, horizon: int, start: int, stop: int) -> np.ndarray:
-    """The evaluator's standard normal draws for paths ``start..stop-1``, shape (T, stop-start)."""
+    """The evaluator's standard normal draws for paths ``start..stop-1``, shape (T, stop-start)
+    (the shocks of the lognormal market, :func:`market_shocks`)."""
+    return market_shocks(LognormalMarket(), seed, horizon, start, stop)
+
+
+def market_shocks(market: Market, seed: int, horizon: int, start: int, stop: int
+                  ) -> np.ndarray:
+    """The evaluator's yearly shocks of ``market`` for paths ``start..stop-1``, shape
+    (T, stop-start): block ``b`` of ``DRAW_BLOCK`` paths is drawn by its own
+    ``SeedSequence(seed, spawn_key=(b,))``, so path ``k`` always gets the same shocks."""
     first, last = start // DRAW_BLOCK, (stop - 1) // DRAW_BLOCK
     blocks = []
     for block in range(first, last + 1):
         sequence = np.random.SeedSequence(seed, spawn_key=(block,))
-        blocks.append(np.random.Generator(np.random.PCG64(sequence))
-                      .standard_normal((horizon, DRAW_BLOCK)))
+        blocks.append(market.draw_shocks(np.random.Generator(np.random.PCG64(sequence)),
+                                         (horizon, DRAW_BLOCK)))
     draws = np.concatenate(blocks, axis=1) if len(blocks) > 1 else blocks[0]
     offset = start - first * DRAW_BLOCK
     return draws[:, offset:offset + (stop - start)]
@@ -68,6 +78,8 @@ class PolicyResult:
     seconds: float = 0.0
     # goal label -> fraction of paths taking each level 1..L (general class; None otherwise)
     level_success: dict[str, list[float]] | None = None
+    # fraction of paths that went bankrupt (a plan with withdrawals; None otherwise)
+    bankruptcy_probability: float | None = None
 
     def __post_init__(self) -> None:
         if self.efficiency_ci is not None:
@@ -101,6 +113,9 @@ class EvaluationReport:
         """A Markdown table: mean utility, s.e., efficiency with its 95% CI, goals, wealth."""
         header = ["policy", "mean utility", "s.e.", "efficiency", "95% CI", "goals taken",
                   "success", "terminal W (median)"]
+        bankruptcy = any(r.bankruptcy_probability is not None for r in self.results.values())
+        if bankruptcy:
+            header.append("P(bankrupt)")
         keys = self.goal_keys()
         if per_goal:
             header += ([f"goal t={t}" for t in self.goal_times] if self.goal_labels is None
@@ -114,6 +129,9 @@ class EvaluationReport:
             row = [r.name, f"{r.mean_utility:.3f}", f"{r.std_error:.3f}", eff, ci,
                    f"{r.goals_taken_mean:.2f}", f"{r.goals_taken_mean / offered:.3f}",
                    f"{r.terminal_wealth_quantiles['0.5']:.4g}"]
+            if bankruptcy:
+                row.append("" if r.bankruptcy_probability is None
+                           else f"{r.bankruptcy_probability:.4f}")
             if per_goal:
                 row += [f"{r.goal_success[key]:.3f}" for key in keys]
             lines.append("| " + " | ".join(row) + " |")
@@ -184,57 +202,58 @@ def success_keys(problem: GBWMProblem) -> list[str]:
 
 
 def _simulate(policy: GBWMPolicyLike, name: str, problem: GBWMProblem, n_paths: int, seed: int,
-              chunk_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-path total utility, terminal wealth and paths taking each (goal, level).
+              chunk_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int | None]:
+    """Per-path total utility, terminal wealth, paths taking each (goal, level) and the
+    number of bankrupt paths (None for a plan without withdrawals).
 
-    The last result has shape (goals, max levels): column ``k - 1`` counts level ``k``.
+    The third result has shape (goals, max levels): column ``k - 1`` counts level ``k``.
     """
-    arrays = problem_arrays(problem)
-    horizon, n = problem.horizon, problem.num_portfolios
+    table = problem_table(problem)
+    horizon = problem.horizon
     counter = _LevelCounter(problem)
     utility = np.empty(n_paths)
     terminal = np.empty(n_paths)
     reset_policy(policy)
-    k = arrays.num_decisions
+    check = _ActionCheck(name, int(table.num_decisions[0]), problem.num_portfolios,
+                         problem.in_paper_family)
     chunk_size = max(1, min(chunk_size, n_paths, MAX_CHUNK_DRAWS // horizon))
     for start in range(0, n_paths, chunk_size):
         stop = min(start + chunk_size, n_paths)
-        draws = normal_draws(seed, horizon, start, stop)
-        wealth = np.full(stop - start, problem.initial_wealth)
-        total = np.zeros(stop - start)
-        for t in range(horizon):
-            take, portfolio = policy.act(t, wealth)
-            take = np.asarray(take)
-            portfolio = np.asarray(portfolio)
-            if take.shape != wealth.shape or portfolio.shape != wealth.shape:
-                raise ValueError(
-                    f"policy {name!r}: act({t}, wealth) must return two arrays of shape "
-                    f"{wealth.shape}, got {take.shape} and {portfolio.shape}"
-                )
-            if portfolio.size and (portfolio.min() < 0 or portfolio.max() >= n
-                                   or not np.issubdtype(portfolio.dtype, np.integer)):
-                raise ValueError(
-                    f"policy {name!r}: portfolio indices must be integers in [0, {n - 1}], got "
-                    f"range [{portfolio.min()}, {portfolio.max()}] ({portfolio.dtype})"
-                )
-            if arrays.general:
-                if take.size and (take.min() < 0 or take.max() >= k):
-                    raise ValueError(
-                        f"policy {name!r}: decisions must be integers in [0, {k - 1}], got "
-                        f"range [{take.min()}, {take.max()}]"
-                    )
-                decision = take.astype(np.intp)
-            else:
-                decision = take != 0
-            wealth, reward, taken, taken_final = step_year(arrays, t, wealth, decision,
-                                                           portfolio, draws[t])
-            total += reward
-            counter.add(t, taken)
-            if t + 1 == horizon:
-                counter.add(horizon, taken_final)
-        utility[start:stop] = total
-        terminal[start:stop] = wealth
-    return utility, terminal, counter.counts
+        draws = market_shocks(problem.market, seed, horizon, start, stop)
+        utility[start:stop], terminal[start:stop] = rollout(
+            table, policy, draws, check=check, observe=counter.observe)
+    return utility, terminal, counter.counts, counter.bankrupt
+
+
+class _ActionCheck:
+    """Validates a policy's ``act`` output, naming the policy: shapes and index ranges."""
+
+    def __init__(self, name: str, num_decisions: int, num_portfolios: int,
+                 take_flag: bool) -> None:
+        self.name, self.k, self.n, self.take_flag = name, num_decisions, num_portfolios, take_flag
+
+    def __call__(self, t: int, wealth: np.ndarray, take: np.ndarray, portfolio: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray]:
+        name, k, n = self.name, self.k, self.n
+        if take.shape != wealth.shape or portfolio.shape != wealth.shape:
+            raise ValueError(
+                f"policy {name!r}: act({t}, wealth) must return two arrays of shape "
+                f"{wealth.shape}, got {take.shape} and {portfolio.shape}"
+            )
+        if portfolio.size and (portfolio.min() < 0 or portfolio.max() >= n
+                               or not np.issubdtype(portfolio.dtype, np.integer)):
+            raise ValueError(
+                f"policy {name!r}: portfolio indices must be integers in [0, {n - 1}], got "
+                f"range [{portfolio.min()}, {portfolio.max()}] ({portfolio.dtype})"
+            )
+        if self.take_flag:  # the paper's family: a take flag, any non-zero value takes
+            return take != 0, portfolio
+        if take.size and (take.min() < 0 or take.max() >= k):
+            raise ValueError(
+                f"policy {name!r}: decisions must be integers in [0, {k - 1}], got "
+                f"range [{take.min()}, {take.max()}]"
+            )
+        return take.astype(np.intp), portfolio
 
 
 class _LevelCounter:
@@ -246,6 +265,15 @@ class _LevelCounter:
         self.row = {goal: i for i, goal in enumerate(problem.goals)}
         width = max((g.num_levels for g in problem.goals), default=1)
         self.counts = np.zeros((len(problem.goals), width), dtype=np.int64)
+        self.bankrupt: int | None = None
+
+    def observe(self, year: YearOutcome) -> None:
+        """Count the decisions applied in ``year`` (and the automatic one at ``T``)."""
+        self.add(year.t, year.applied)
+        if year.final is not None:
+            self.add(self.problem.horizon, year.final)
+            if year.ruined is not None:
+                self.bankrupt = (self.bankrupt or 0) + int(year.ruined.sum())
 
     def add(self, t: int, applied: np.ndarray) -> None:
         decisions = self.problem.decisions(t)
@@ -318,8 +346,8 @@ def evaluate(policies: Mapping[str, GBWMPolicyLike], problem: GBWMProblem,
     sqrt_n = math.sqrt(n_paths)
     for name in order:
         start = time.perf_counter()
-        utility, terminal, taken = _simulate(policies[name], name, problem, n_paths, seed,
-                                             chunk_size)
+        utility, terminal, taken, bankrupt = _simulate(policies[name], name, problem, n_paths,
+                                                       seed, chunk_size)
         seconds = time.perf_counter() - start
         mean = float(utility.mean())
         terminal_mean = float(terminal.mean())
@@ -337,6 +365,7 @@ def evaluate(policies: Mapping[str, GBWMPolicyLike], problem: GBWMProblem,
             terminal_wealth_quantiles={str(q): float(v) for q, v in
                                        zip(_QUANTILES, quantiles, strict=True)},
             seconds=seconds,
+            bankruptcy_probability=None if bankrupt is None else bankrupt / n_paths,
         )
         if not problem.in_paper_family:
             result.level_success = {

@@ -23,8 +23,8 @@ from typing import Any, Protocol, TypeGuard, runtime_checkable
 
 import numpy as np
 
-from gbwm_sb3.envs.dynamics import best_affordable_decision, problem_arrays
-from gbwm_sb3.envs.observation import decision_affordable, encode_observation, goal_affordable
+from gbwm_sb3.envs.dynamics import apply_decisions, best_affordable_decision, problem_table
+from gbwm_sb3.envs.observation import decision_affordable, encode_observation
 from gbwm_sb3.problem.model import GBWMProblem
 
 __all__ = [
@@ -106,8 +106,7 @@ def _random_affordable(problem: GBWMProblem, t: int, wealth: np.ndarray, take: n
                        uniforms: np.ndarray) -> np.ndarray:
     """General class: where ``take``, a uniformly drawn affordable decision other than
     "take nothing" (0 where none is affordable); 0 elsewhere."""
-    arrays = problem_arrays(problem)
-    available = decision_affordable(arrays, t, wealth)[:, 1:]
+    available = decision_affordable(problem_table(problem), t, wealth)[:, 1:]
     count = available.sum(axis=1)
     pick = np.minimum((uniforms * count).astype(np.intp), np.maximum(count - 1, 0))
     position = np.cumsum(available, axis=1) - 1  # rank of each available decision
@@ -116,7 +115,7 @@ def _random_affordable(problem: GBWMProblem, t: int, wealth: np.ndarray, take: n
 
 
 def _is_general(problem: GBWMProblem | None) -> TypeGuard[GBWMProblem]:
-    return problem is not None and problem_arrays(problem).general
+    return problem is not None and not problem.in_paper_family
 
 
 class SB3Policy:
@@ -139,8 +138,8 @@ class SB3Policy:
             )
         if not isinstance(problem, GBWMProblem):
             raise ValueError(f"problem must be a GBWMProblem, got {type(problem).__name__}")
-        arrays = problem_arrays(problem)
-        k = arrays.num_decisions
+        table = problem_table(problem)
+        k = int(table.num_decisions[0])
         nvec = getattr(model.action_space, "nvec", None)
         if nvec is None or list(np.asarray(nvec)) != [k, problem.num_portfolios]:
             raise ValueError(
@@ -150,7 +149,9 @@ class SB3Policy:
         self.model = model
         self.problem = problem
         self.deterministic = bool(deterministic)
-        self._arrays = arrays
+        self._table = table
+        self._general = not problem.in_paper_family
+        self._decision_features = bool(getattr(policy, "decision_features", False))
         self._streams = _YearStreams(_check_seed(seed))
         try:
             from sb3_contrib.common.maskable.policies import MaskableActorCriticPolicy
@@ -166,25 +167,22 @@ class SB3Policy:
     def _distribution(self, t: int, wealth: np.ndarray) -> Any:
         import torch as th
 
-        obs = encode_observation(self._arrays, t, wealth)
+        obs = encode_observation(self._table, t, wealth, self._decision_features)
         policy = self.model.policy
         with th.no_grad():
             obs_tensor = th.as_tensor(obs, device=policy.device)
             if self._maskable:
-                k = self._arrays.num_decisions
+                k = int(self._table.num_decisions[0])
                 masks = np.ones((wealth.shape[0], k + self.problem.num_portfolios), dtype=bool)
-                if self._arrays.general:
-                    masks[:, :k] = decision_affordable(self._arrays, t, wealth)
-                    masks[:, 0] = True
-                else:
-                    masks[:, 1] = goal_affordable(self._arrays, t, wealth)
+                masks[:, :k] = decision_affordable(self._table, t, wealth)
+                masks[:, 0] = True
                 return policy.get_distribution(obs_tensor, action_masks=masks)
             return policy.get_distribution(obs_tensor)
 
     def act(self, t: int, wealth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         wealth = np.atleast_1d(np.asarray(wealth, dtype=np.float64))
         dist = self._distribution(t, wealth)
-        general = self._arrays.general
+        general = self._general
         if self.deterministic:
             actions = dist.get_actions(deterministic=True).cpu().numpy().reshape(-1, 2)
             take = actions[:, 0].astype(np.intp) if general else actions[:, 0] != 0
@@ -202,7 +200,7 @@ class SB3Policy:
         same portfolio as ``act``.
         """
         wealth = np.atleast_1d(np.asarray(wealth, dtype=np.float64))
-        dtype = np.intp if self._arrays.general else bool
+        dtype = np.intp if self._general else bool
         take = np.broadcast_to(np.asarray(take, dtype=dtype), wealth.shape)
         return self._portfolios(self._distribution(t, wealth), t, take)
 
@@ -245,8 +243,8 @@ def _inverse_cdf(probs: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
     return np.minimum((uniforms[:, None] >= cdf).sum(axis=1), probs.shape[1] - 1).astype(np.intp)
 
 
-def _portfolios_after_goals(source: Any, t: int, wealth: np.ndarray, take: np.ndarray,
-                            cost_by_time: np.ndarray | None) -> np.ndarray:
+def _portfolios_after_goals(source: Any, t: int, wealth: np.ndarray,
+                            take: np.ndarray) -> np.ndarray:
     """``source``'s portfolios, given the goal decisions ``take`` already made.
 
     A source with ``portfolio_given(t, post_goal_wealth)`` (``DPSolution``)
@@ -256,16 +254,10 @@ def _portfolios_after_goals(source: Any, t: int, wealth: np.ndarray, take: np.nd
     """
     given = getattr(source, "portfolio_given", None)
     problem = getattr(source, "problem", None)
-    if callable(given) and _is_general(problem) and t < problem.horizon:
-        arrays = problem_arrays(problem)
-        cash = wealth + arrays.infusions[t]
-        cost = arrays.decision_cost[t][np.asarray(take).astype(np.intp)]
-        post = np.where(cost <= cash, cash - np.where(cost <= cash, cost, 0.0), cash)
-        return np.asarray(given(t, post), dtype=np.intp)
-    if callable(given) and cost_by_time is not None and t < cost_by_time.shape[0] - 1:
-        cost = cost_by_time[t]
-        taken = take & (wealth >= cost) & (cost > 0.0)
-        return np.asarray(given(t, np.where(taken, wealth - cost, wealth)), dtype=np.intp)
+    if callable(given) and isinstance(problem, GBWMProblem) and t < problem.horizon:
+        post = apply_decisions(problem_table(problem), 0, t, wealth, take)[0]
+        # a withdrawal larger than the cash: bankrupt, nothing left to invest
+        return np.asarray(given(t, np.maximum(post, 0.0)), dtype=np.intp)
     decided = getattr(source, "portfolio_for_decision", None)
     if callable(decided):
         return np.asarray(decided(t, wealth, take), dtype=np.intp)
@@ -282,15 +274,6 @@ def _check_problem(problem: Any) -> GBWMProblem | None:
 def _problem_of(source: Any) -> GBWMProblem | None:
     problem = getattr(source, "problem", None)
     return problem if isinstance(problem, GBWMProblem) else None
-
-
-def _source_costs(source: Any) -> np.ndarray | None:
-    problem = getattr(source, "problem", None)
-    if isinstance(problem, GBWMProblem):
-        costs = problem.cost_by_time.copy()
-        costs[~problem.has_goal] = np.inf  # nothing to take at goal-free years
-        return costs
-    return None
 
 
 class GreedyGoals:
@@ -311,11 +294,10 @@ class GreedyGoals:
     def act(self, t: int, wealth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         wealth = np.atleast_1d(np.asarray(wealth, dtype=np.float64))
         if _is_general(self.problem):
-            take = best_affordable_decision(problem_arrays(self.problem), t, wealth)
+            take = best_affordable_decision(problem_table(self.problem), 0, t, wealth)
         else:  # a take where nothing is affordable is a no-op in the dynamics
             take = np.ones(wealth.shape, dtype=bool)
-        portfolio = _portfolios_after_goals(self.portfolios_from, t, wealth, take,
-                                            _source_costs(self.portfolios_from))
+        portfolio = _portfolios_after_goals(self.portfolios_from, t, wealth, take)
         return take, portfolio
 
 
@@ -414,6 +396,5 @@ class Hybrid:
                    or _is_general(_problem_of(self.portfolios_from)))
         if not general:  # the paper's family: a take flag
             take = take.astype(bool)
-        portfolio = _portfolios_after_goals(self.portfolios_from, t, wealth, take,
-                                            _source_costs(self.portfolios_from))
+        portfolio = _portfolios_after_goals(self.portfolios_from, t, wealth, take)
         return take, portfolio

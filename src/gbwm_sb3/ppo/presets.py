@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, cast
 
+import numpy as np
 from stable_baselines3 import PPO
 
 from gbwm_sb3.common.limits import MAX_ROLLOUT_STEPS, MAX_TRAJECTORIES, check_horizon
@@ -83,6 +84,7 @@ def paper_ppo(
     ent_coef_final: float | None = None,
     n_minibatches: int | None = None,
     learning_rate_schedule: str = "linear",
+    decision_goal_head: bool | str = False,
     **overrides: Any,
 ) -> PPO:
     """PPO in the documented configuration on ``problem``, else on ``paper_problem(num_goals)``.
@@ -104,6 +106,11 @@ def paper_ppo(
     ``tuned`` preset uses 20, so its minibatches divide the rollout for any horizon).
     ``learning_rate_schedule``: ``"linear"`` (the paper: a numeric ``learning_rate``
     decays linearly to 0 over each ``learn`` call) or ``"constant"``.
+    ``decision_goal_head``: ``True`` scores each decision of the year from its own features
+    with shared weights (``GBWMPolicy(decision_goal_head=True)`` on an env with
+    ``decision_features=True``; general class only); ``"general"``: that for a problem
+    of the general class and the paper's two-logit head for the paper's family; ``False``
+    (the paper): one logit per decision index.
     Torch runs on one thread (see ``configure_torch_threads``).
     """
     if n_minibatches is not None and "batch_size" in overrides:
@@ -126,10 +133,16 @@ def paper_ppo(
     if n_minibatches is not None:
         hp["batch_size"] = minibatch_size(hp["n_trajectories_per_rollout"] * problem.horizon,
                                           n_minibatches)
+    decision_head = _decision_goal_head(decision_goal_head, problem)
     algo = _algorithm(fast)
     configure_torch_threads()
     env = GBWMVecEnv(hp["n_trajectories_per_rollout"], problem=problem, seed=seed,
-                     reward_scale=resolve_reward_scale(reward_scale, problem))
+                     reward_scale=resolve_reward_scale(reward_scale, problem),
+                     decision_features=decision_head)
+    policy_kwargs = _policy_kwargs(hp, portfolio_given_goal, portfolio_degree,
+                                   portfolio_free_logits)
+    if decision_head:
+        policy_kwargs["decision_goal_head"] = True
     return algo(
         GBWMPolicy,
         env,
@@ -143,14 +156,26 @@ def paper_ppo(
         ent_coef=hp["ent_coef"],
         vf_coef=hp["vf_coef"],
         max_grad_norm=hp["max_grad_norm"],
-        policy_kwargs=_policy_kwargs(hp, portfolio_given_goal, portfolio_degree,
-                                     portfolio_free_logits),
+        policy_kwargs=policy_kwargs,
         tensorboard_log=tensorboard_log,
         verbose=verbose,
         seed=seed,
         device=device,
         ent_coef_final=ent_coef_final,
     )
+
+
+def _decision_goal_head(option: bool | str, problem: GBWMProblem) -> bool:
+    """Whether the policy scores decisions from their features (see ``paper_ppo``)."""
+    if option == "general":
+        return not problem.in_paper_family
+    if not isinstance(option, (bool, np.bool_)):
+        raise ValueError(f"decision_goal_head must be True, False or 'general', got {option!r}")
+    if option and problem.in_paper_family:
+        raise ValueError("decision_goal_head=True needs a problem of the general class (the "
+                         "paper's family has two decisions a year); use 'general' to apply "
+                         "it only there")
+    return bool(option)
 
 
 LEARNING_RATE_SCHEDULES = ("linear", "constant")

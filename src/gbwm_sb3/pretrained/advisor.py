@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch as th
 
-from gbwm_sb3.envs.dynamics import ProblemTable, problem_arrays
+from gbwm_sb3.envs.dynamics import ProblemTable, affordability_thresholds
 from gbwm_sb3.envs.universal_observation import UniversalObservation
 from gbwm_sb3.pretrained.bracketing import bracketed_actions
 from gbwm_sb3.pretrained.fast import GreedyScorer, parameter_fingerprint
@@ -75,7 +75,7 @@ class PretrainedPolicy:
         self.problem = problem
         self.deterministic = bool(deterministic)
         self.exact = bool(exact)
-        self._general = problem_arrays(problem).general
+        self._general = not problem.in_paper_family
         self._encoder = UniversalObservation(
             ProblemTable.from_problems([problem], max_decisions=None))
         self._scorer: GreedyScorer | None = None
@@ -106,9 +106,7 @@ class PretrainedPolicy:
 
     def thresholds(self, t: int) -> np.ndarray:
         """The wealths at year ``t`` at which a decision becomes affordable (sorted)."""
-        table = self._encoder.table
-        cost = table.decision_cost[0, t]
-        return np.unique(cost[np.isfinite(cost)] - table.infusions[0, t])
+        return affordability_thresholds(self._encoder.table, 0, t)
 
     def _exact_actions(self, t: int, wealth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The greedy ``(decision, portfolio)`` computed at every wealth."""

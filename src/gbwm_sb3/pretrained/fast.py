@@ -40,8 +40,9 @@ from gbwm_sb3.envs.universal_observation import (
     UPCOMING_FEATURES,
     UPCOMING_GOAL_YEARS,
     UniversalObservation,
+    cash_trajectory_feature,
     clipped_log_cost_to_cash,
-    clipped_log_ratio,
+    varying_cash_columns,
 )
 from gbwm_sb3.pretrained.policy import (
     DEC_COL,
@@ -58,8 +59,6 @@ __all__ = ["GreedyScorer"]
 ROWS = 4096
 #: Rows per pass of the per-portfolio hidden layer (a multiple of 4; in cache).
 BLOCK = 1024
-#: Trajectory features that depend on the cash (the others are fixed for a year).
-_CASH_COLUMNS = (2, 3, 4, 5, 6, 7, 11)
 
 
 @dataclass(frozen=True, eq=False)
@@ -147,7 +146,7 @@ class GreedyScorer:
         q = self.encoder.year_quantities(0, t)
         raw = self.encoder.encode(np.zeros(1, dtype=np.intp), np.array([t]),
                                   np.array([q["initial_wealth"]]))
-        parts = self.network._parts(th.as_tensor(raw, device=self.device))
+        parts = self.network.observation_parts(th.as_tensor(raw, device=self.device))
         frontier = parts["frontier"]
         p = self.portfolios
         if self._features is None:
@@ -163,7 +162,7 @@ class GreedyScorer:
         upcoming = raw[0, UPCOMING_BLOCK].reshape(UPCOMING_GOAL_YEARS, len(UPCOMING_FEATURES))
         return _Year(
             quantities=q, trajectory=raw[0, : traj.shape[1]].copy(),
-            cash_columns=_cash_columns(q), summary=parts["summary"],
+            cash_columns=varying_cash_columns(q), summary=parts["summary"],
             upcoming=upcoming[: len(_ahead(q, "ahead"))].copy(),
             costs=self.encoder.table.decision_cost[0, t, :k].copy(),
             decision_constants=th.as_tensor(
@@ -330,7 +329,7 @@ class GreedyScorer:
         out = np.empty((cash.shape[0], year.trajectory.shape[0]), dtype=np.float32)
         out[:] = year.trajectory
         for column in year.cash_columns:
-            out[:, column] = _cash_feature(year.quantities, cash, column)
+            out[:, column] = cash_trajectory_feature(column, cash, year.quantities)
         return th.as_tensor(out, device=self.device)
 
     def upcoming_features(self, year: _Year, cash: np.ndarray) -> th.Tensor:
@@ -535,25 +534,6 @@ def _reach(log_ratio: th.Tensor, target: _Reach) -> tuple[th.Tensor, th.Tensor]:
     return z, normal_cdf(z)
 
 
-def _cash_columns(q: dict[str, float | np.ndarray]) -> tuple[int, ...]:
-    """The trajectory features that vary with the cash this year (a zero denominator: 0)."""
-    fixed = {3: q["remaining_cost"] <= 0, 4: q["pv_cost"] <= 0, 5: q["pv_cost_growth"] <= 0,
-             6: q["pv_cost"] <= 0, 7: q["pv_infusions"] == 0, 11: q["next_cost"] <= 0}
-    return tuple(c for c in _CASH_COLUMNS if not fixed.get(c, False))
-
-
 def _ahead(q: dict[str, float | np.ndarray], name: str) -> np.ndarray:
     """Entry ``name`` of ``year_quantities``, one of its arrays (per upcoming goal year)."""
     return cast(np.ndarray, q[name])
-
-
-def _cash_feature(q: dict[str, float | np.ndarray], cash: np.ndarray, column: int
-                  ) -> np.ndarray:
-    """Trajectory feature ``column`` (2-7 or 11, float64), by the encoder's formulas."""
-    pv_inf = q["pv_infusions"]
-    if column == 7:
-        return np.minimum(np.log1p(pv_inf / cash), LOG_CLIP)
-    numerator = cash + pv_inf if column == 6 else cash
-    denominator = {2: "initial_wealth", 3: "remaining_cost", 4: "pv_cost",
-                   5: "pv_cost_growth", 6: "pv_cost", 11: "next_cost"}[column]
-    return clipped_log_ratio(numerator, q[denominator])

@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 import torch as th
 
-from gbwm_sb3.envs.dynamics import step_years
+from gbwm_sb3.envs.dynamics import decision_mask, step_years
 from gbwm_sb3.pretrained.advisor import PretrainedPolicy
 from gbwm_sb3.pretrained.policy import UniversalGBWMPolicy
 from gbwm_sb3.problem.model import GBWMProblem
@@ -94,8 +94,7 @@ class LookaheadPolicy(PretrainedPolicy):
         return int(goal[0].argmax())
 
     def _affordable_count(self, t: int, wealth: np.ndarray) -> np.ndarray:
-        cash = wealth + self._table.infusions[0, t]
-        return (self._table.decision_cost[0, t][None, :] <= cash[:, None]).sum(axis=1)
+        return decision_mask(self._table, 0, t, wealth).sum(axis=1)
 
     def decision_values(self, t: int, wealth: np.ndarray
                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

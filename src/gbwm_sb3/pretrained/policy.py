@@ -221,7 +221,10 @@ class UniversalGBWMPolicy(ActorCriticPolicy):
                                          **self.optimizer_kwargs)
 
     # ----- shared pieces -----
-    def _parts(self, obs: th.Tensor) -> dict[str, Any]:
+    def observation_parts(self, obs: th.Tensor) -> dict[str, Any]:
+        """The observation split into named parts: ``trajectory``, ``decisions`` (B, K_MAX, 6),
+        ``frontier``, ``valid`` (the decisions that exist and are affordable; 0 always),
+        ``summary`` (of the frontier), ``upcoming`` and ``batch``; the fast path reads them."""
         obs = obs.float()
         b = obs.shape[0]
         trajectory = obs[:, :_NT]
@@ -326,7 +329,7 @@ class UniversalGBWMPolicy(ActorCriticPolicy):
     # ----- SB3 API -----
     def _act(self, obs: th.Tensor, deterministic: bool
              ) -> tuple[th.Tensor, th.Tensor, dict[str, Any], th.Tensor]:
-        parts = self._parts(obs)
+        parts = self.observation_parts(obs)
         embedding = self._embedding(parts)
         goal_logp = th.log_softmax(self._goal_logits(parts, embedding), dim=1)
         if deterministic:
@@ -352,7 +355,7 @@ class UniversalGBWMPolicy(ActorCriticPolicy):
                          ) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
         """Values, log-probabilities of ``actions`` and entropies (the PPO update)."""
         actions = actions.long()
-        parts = self._parts(cast(th.Tensor, obs))  # a Box observation space: a tensor
+        parts = self.observation_parts(cast(th.Tensor, obs))  # a Box observation space: a tensor
         embedding = self._embedding(parts)
         goal_logp = th.log_softmax(self._goal_logits(parts, embedding), dim=1)
         decision = actions[:, 0]
@@ -364,7 +367,7 @@ class UniversalGBWMPolicy(ActorCriticPolicy):
 
     def predict_values(self, obs: PyTorchObs) -> th.Tensor:
         """State values, shape (B, 1)."""
-        return self._values(self._parts(cast(th.Tensor, obs)))  # a Box observation space
+        return self._values(self.observation_parts(cast(th.Tensor, obs)))  # a Box observation space
 
     def _predict(self, observation: PyTorchObs, deterministic: bool = False) -> th.Tensor:
         actions, _, _, _ = self._act(cast(th.Tensor, observation), deterministic)
@@ -383,7 +386,7 @@ class UniversalGBWMPolicy(ActorCriticPolicy):
         by falling probability and, for each, the portfolio the network likes best given
         that decision (what a lookahead compares).
         """
-        parts = self._parts(obs)
+        parts = self.observation_parts(obs)
         embedding = self._embedding(parts)
         probs = th.softmax(self._goal_logits(parts, embedding), dim=1)
         top = probs.topk(min(count, probs.shape[1]), dim=1)
@@ -398,7 +401,7 @@ class UniversalGBWMPolicy(ActorCriticPolicy):
 
         ``decision`` (B,) defaults to the most likely decision of each sample.
         """
-        parts = self._parts(obs)
+        parts = self.observation_parts(obs)
         embedding = self._embedding(parts)
         goal = th.softmax(self._goal_logits(parts, embedding), dim=1)
         if decision is None:

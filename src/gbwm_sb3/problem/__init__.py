@@ -2,6 +2,8 @@
 
 - :mod:`~gbwm_sb3.problem.model`: ``GBWMProblem``, ``Goal``, ``Decision``, ``Portfolios`` and
   the paper's problem family (validated, immutable; numpy only);
+- :mod:`~gbwm_sb3.problem.market`: the market model, the law of the yearly shock
+  (``LognormalMarket``, the default, and the fat-tailed ``StudentTMarket``);
 - :mod:`~gbwm_sb3.problem.frontier`: the Markowitz efficient frontier from asset means and a
   covariance matrix;
 - :mod:`~gbwm_sb3.problem.files`: YAML/JSON problem files;
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 from gbwm_sb3.problem.files import load_problem, save_problem
 from gbwm_sb3.problem.frontier import EfficientFrontier, efficient_frontier
+from gbwm_sb3.problem.market import LognormalMarket, Market, StudentTMarket, market_from_mapping
 from gbwm_sb3.problem.model import (
     MAX_DECISIONS_PER_YEAR,
     PAPER_NUM_GOALS,
@@ -42,6 +45,10 @@ __all__ = [
     "paper_problem",
     "EfficientFrontier",
     "efficient_frontier",
+    "Market",
+    "LognormalMarket",
+    "StudentTMarket",
+    "market_from_mapping",
     "load_problem",
     "save_problem",
     "DEFAULT_ENVELOPE",

@@ -14,7 +14,9 @@ A problem file describes one investor::
         levels: [{cost: 200000, utility: 12}, {cost: 350000, utility: 18}]
     savings:                            # optional: cash added at the start of years 0..T-1,
       - {amount: 12000, from: 0, to: 9} # as ranges of years (inclusive; they add up) ...
+      - {amount: -5000, from: 10, to: 15} # a negative amount is a withdrawal
     # savings: [12000, 12000, ...]      # ... or one amount per year 0..T-1
+    market: {model: student_t, degrees_of_freedom: 5}  # optional; default model: lognormal
     portfolios:                         # either listed ...
       means: [0.052632, ...]
       volatilities: [0.037351, ...]
@@ -26,7 +28,10 @@ A problem file describes one investor::
       n_portfolios: 15                  # optional, default 15
       mean_range: [0.052632, 0.088636]  # optional, default: min-variance mean .. top asset mean
 
-``paper: {num_goals: 4, unit: 10000}`` (or ``paper: 4``) stands for the paper's problem.
+``paper: {num_goals: 4, unit: 10000}`` (or ``paper: 4``) stands for the paper's problem
+(with an optional ``market``). ``market: student_t`` is not enough for a model with
+parameters; ``market: lognormal`` is the default. A withdrawal larger than the cash at
+hand is bankruptcy (see :class:`GBWMProblem`).
 Every error is a :class:`ProblemFileError` (a ``ValueError``) naming the file, the field
 path (``goals[2].cost``) and what is allowed. ``save_problem`` writes floats with ``repr``
 precision, so ``load_problem(save_problem(p))`` gives back ``p`` exactly.
@@ -44,6 +49,7 @@ a short prefix of a refused value.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 import math
@@ -59,6 +65,13 @@ import yaml
 
 from gbwm_sb3.common.limits import MAX_HORIZON
 from gbwm_sb3.problem.frontier import EfficientFrontier
+from gbwm_sb3.problem.market import (
+    MARKET_MODELS,
+    LognormalMarket,
+    Market,
+    MarketError,
+    market_from_mapping,
+)
 from gbwm_sb3.problem.model import (
     MAX_AMOUNT,
     MAX_PORTFOLIO_MEAN,
@@ -111,7 +124,7 @@ _SHOWN_CHARS = 60
 
 PROBLEM_SUFFIXES = (".yaml", ".yml", ".json")
 _TOP_FIELDS = ("name", "description", "horizon", "initial_wealth", "unit", "currency", "goals",
-               "savings", "portfolios", "asset_classes", "paper")
+               "savings", "portfolios", "asset_classes", "market", "paper")
 _GOAL_FIELDS = ("time", "cost", "utility", "name", "levels")
 _LEVEL_FIELDS = ("cost", "utility")
 _SAVINGS_FIELDS = ("amount", "from", "to")
@@ -401,6 +414,16 @@ class _Reader:
                                   f"amounts cannot be computed with); got {_bounded_repr(value)}")
         return number
 
+    def signed_amount(self, value: Any, path: str) -> float:
+        """An amount that may be negative (a withdrawal): 0 or of magnitude in
+        [MIN_POSITIVE_AMOUNT, MAX_AMOUNT]."""
+        number = self.number(value, path, minimum=-MAX_AMOUNT, maximum=MAX_AMOUNT)
+        if 0.0 < abs(number) < MIN_POSITIVE_AMOUNT:
+            raise self.fail(path, f"must be 0 or of magnitude at least {MIN_POSITIVE_AMOUNT:g} "
+                                  f"(smaller amounts cannot be computed with); got "
+                                  f"{_bounded_repr(value)}")
+        return number
+
     def utility(self, value: Any, path: str) -> float:
         return self.number(value, path, minimum=0.0, maximum=MAX_UTILITY)
 
@@ -587,12 +610,12 @@ def _read_savings(reader: _Reader, value: Any, horizon: int) -> list[float]:
         if len(items) != horizon:
             raise reader.fail("savings", f"a per-year list must have one amount per year "
                                          f"0..{horizon - 1}, i.e. {horizon}; got {len(items)}")
-        return [reader.amount(v, f"savings[{i}]") for i, v in enumerate(items)]
+        return [reader.signed_amount(v, f"savings[{i}]") for i, v in enumerate(items)]
     amounts = [0.0] * horizon
     for i, item in enumerate(items):
         path = f"savings[{i}]"
         entry = reader.mapping(item, path, _SAVINGS_FIELDS, required=("amount",))
-        amount = reader.amount(entry["amount"], f"{path}.amount")
+        amount = reader.signed_amount(entry["amount"], f"{path}.amount")
         first = reader.integer(entry.get("from", 0), f"{path}.from", minimum=0,
                                maximum=horizon - 1)
         last = reader.integer(entry.get("to", horizon - 1), f"{path}.to", minimum=first,
@@ -701,6 +724,33 @@ def _read_asset_classes(reader: _Reader, value: Any) -> tuple[Portfolios, tuple[
     return portfolios, names
 
 
+def _read_market(reader: _Reader, value: Any) -> Market:
+    """The ``market`` section: a model name, or ``{model: name, <parameters>}``."""
+    models = ", ".join(MARKET_MODELS)
+    if isinstance(value, str):
+        value = {"model": value}
+    entry = reader.mapping(value, "market", ("model", *sorted(
+        {p for _, parameters in MARKET_MODELS.values() for p in parameters})),
+        required=("model",))
+    model = entry["model"]
+    if not isinstance(model, str) or model not in MARKET_MODELS:
+        raise reader.fail("market.model", f"must be one of {models}; got {_describe(model)}")
+    parameters = MARKET_MODELS[model][1]
+    for key in entry:
+        if key != "model" and key not in parameters:
+            raise reader.fail(f"market.{key}", f"not a field of a {model} market (its fields "
+                                               f"are {', '.join(('model', *parameters))})")
+    for key in parameters:
+        if key not in entry:
+            raise reader.fail(f"market.{key}", f"missing required field of a {model} market")
+        reader.number(entry[key], f"market.{key}")  # a finite number (types, overflow)
+    try:
+        return market_from_mapping(entry)
+    except MarketError as exc:
+        raise reader.fail(f"market.{exc.field}" if exc.field else "market",
+                          _shorten(exc.message)) from None
+
+
 def _read_paper(reader: _Reader, value: Any) -> GBWMProblem:
     allowed_ng = ", ".join(str(n) for n in PAPER_NUM_GOALS)
     unit = 1.0
@@ -725,12 +775,16 @@ def _read(data: Any, source: str) -> ProblemFile:
     description = (reader.string(top["description"], "description")
                    if "description" in top else None)
     currency = reader.string(top["currency"], "currency") if "currency" in top else None
+    market = _read_market(reader, top["market"]) if "market" in top else LognormalMarket()
     if "paper" in top:
-        clash = [k for k in top if k not in ("paper", "name", "description", "currency")]
+        clash = [k for k in top if k not in ("paper", "name", "description", "currency",
+                                             "market")]
         if clash:
             raise reader.fail(clash[0], "cannot be combined with `paper` (the paper shorthand "
                                         "defines horizon, wealth, goals and portfolios)")
         problem = _read_paper(reader, top["paper"])
+        if "market" in top:
+            problem = dataclasses.replace(problem, market=market)
         return ProblemFile(problem, name, description, currency, None, source)
     for key in ("horizon", "initial_wealth", "goals"):
         if key not in top:
@@ -753,7 +807,8 @@ def _read(data: Any, source: str) -> ProblemFile:
         portfolios, asset_names = _read_asset_classes(reader, top["asset_classes"])
     try:
         problem = GBWMProblem(horizon=horizon, initial_wealth=initial_wealth, goals=goals,
-                              portfolios=portfolios, unit=unit, infusions=tuple(savings))
+                              portfolios=portfolios, unit=unit, infusions=tuple(savings),
+                              market=market)
     except ValueError as exc:  # every field was checked above; keep the file name regardless
         raise reader.fail("", _shorten(str(exc))) from None
     return ProblemFile(problem, name, description, currency, asset_names, source)
@@ -767,7 +822,10 @@ def problem_from_dict(data: Any, source: str = "<dict>") -> GBWMProblem:
 def problem_to_dict(problem: GBWMProblem, *, name: str | None = None,
                     description: str | None = None, currency: str | None = None
                     ) -> dict[str, Any]:
-    """The problem-file form of ``problem`` (portfolios listed), JSON/YAML serialisable."""
+    """The problem-file form of ``problem`` (portfolios listed), JSON/YAML serialisable.
+
+    ``market`` is written only for a market other than the default lognormal one.
+    """
     if not isinstance(problem, GBWMProblem):
         raise ValueError(f"problem must be a GBWMProblem, got {type(problem).__name__}")
     data: dict[str, Any] = {}
@@ -797,6 +855,8 @@ def problem_to_dict(problem: GBWMProblem, *, name: str | None = None,
         "means": [float(m) for m in problem.portfolios.means],
         "volatilities": [float(s) for s in problem.portfolios.volatilities],
     }
+    if problem.market != LognormalMarket():
+        data["market"] = problem.market.to_mapping()
     return data
 
 
@@ -873,6 +933,10 @@ def dump_problem_text(problem: GBWMProblem, fmt: str = "yaml", *, name: str | No
     for key in ("means", "volatilities"):
         lines.append(f"  {key}: " + yaml.dump(data["portfolios"][key], Dumper=_StrictDumper,
                                               default_flow_style=True, width=1_000_000).strip())
+    if "market" in data:
+        lines.append("market: " + yaml.dump(data["market"], Dumper=_StrictDumper,
+                                            default_flow_style=True, sort_keys=False,
+                                            width=1_000_000).strip())
     return "\n".join(lines) + "\n"
 
 

@@ -2,8 +2,10 @@
 
 A :class:`GBWMProblem` holds everything that defines the decision problem:
 the horizon ``T``, the initial wealth ``W0``, the goals (time and one or more
-(cost, utility) levels), the yearly infusions (savings) and the
-efficient-frontier portfolios (mean, volatility). Every field is checked where
+(cost, utility) levels), the yearly infusions (savings, or withdrawals when
+negative), the efficient-frontier portfolios (mean, volatility) and the market
+model, the law of the yearly shock (:mod:`gbwm_sb3.problem.market`; lognormal by
+default). Every field is checked where
 it enters, so downstream code (envs, the DP solver, the evaluator) can trust it
 and never sees a NaN.
 
@@ -12,7 +14,8 @@ the cartesian product of the options (skip, level 1, ..., level L) of the goals
 due that year, in the order the goals are stored (goals sorted by time, goals of
 one year in the order given), the last goal varying fastest. Decision 0 is
 "take nothing". A problem of the paper's family (at most one all-or-nothing goal
-a year, no infusions) has the decisions (skip, take) in every goal year.
+a year, no infusions, the lognormal market) has the decisions (skip, take) in every
+goal year.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from functools import lru_cache
 import numpy as np
 
 from gbwm_sb3.common.limits import MAX_HORIZON
+from gbwm_sb3.problem.market import LognormalMarket, Market
 
 __all__ = [
     "Goal",
@@ -98,6 +102,18 @@ def _finite_float(value: object, name: str, *, minimum: float | None = None,
         raise ValueError(f"{name} must be >= {minimum}, got {_short(value)}")
     if maximum is not None and number > maximum:
         raise ValueError(f"{name} must be <= {maximum:g}, got {_short(value)}")
+    return number
+
+
+def _signed_amount(value: object, name: str) -> float:
+    """An amount that may be negative: 0, or of magnitude in [MIN_POSITIVE_AMOUNT, MAX_AMOUNT]."""
+    allowed = f"a number in [-{MAX_AMOUNT:g}, {MAX_AMOUNT:g}]"
+    number = _finite_float(value, name)
+    if abs(number) > MAX_AMOUNT:
+        raise ValueError(f"{name} must be {allowed}, got {_short(value)}")
+    if 0.0 < abs(number) < MIN_POSITIVE_AMOUNT:
+        raise ValueError(f"{name} must be 0 or of magnitude >= {MIN_POSITIVE_AMOUNT:g} (smaller "
+                         f"amounts cannot be computed with), got {_short(value)}")
     return number
 
 
@@ -279,15 +295,24 @@ def paper_portfolios() -> Portfolios:
 
 @dataclass(frozen=True)
 class GBWMProblem:
-    """One investor's problem: horizon, initial wealth, goals, infusions and portfolios.
+    """One investor's problem: horizon, initial wealth, goals, infusions, portfolios, market.
 
     ``horizon`` is ``T`` in years; goals may sit at any integer time in ``0..T``,
     several in one year, as long as no year has more than
     :data:`MAX_DECISIONS_PER_YEAR` decisions. ``infusions`` is the cash added at
     the start of years ``0..T-1``: a sequence of ``T`` amounts or a mapping
     ``{year: amount}`` (missing years 0); stored as a tuple of length ``T``, or
-    ``()`` when there are none. ``unit`` only labels money amounts (e.g. ``1e4``
+    ``()`` when all are 0. ``unit`` only labels money amounts (e.g. ``1e4``
     for the seeds' dollar figures); it is not used in the maths.
+
+    A negative infusion is a withdrawal (a required spending, at least ``-MAX_AMOUNT``).
+    Bankruptcy rule: if the cash at hand ``W + I(t)`` of a year ``t`` is below zero, the
+    investor is bankrupt: wealth is 0 from then on and no further goal is taken (later
+    infusions do not revive the plan). Cash of exactly 0 is not bankruptcy.
+
+    ``market`` is the law of the yearly shock of every portfolio's log return
+    (:class:`~gbwm_sb3.problem.market.LognormalMarket`, the default, or
+    :class:`~gbwm_sb3.problem.market.StudentTMarket`).
     """
 
     horizon: int
@@ -296,6 +321,7 @@ class GBWMProblem:
     portfolios: Portfolios = field(default_factory=paper_portfolios)
     unit: float = 1.0
     infusions: tuple[float, ...] = ()
+    market: Market = LognormalMarket()
 
     def __post_init__(self) -> None:
         raw: object = self.horizon  # as given: an integer, or a float with an integral value
@@ -341,16 +367,21 @@ class GBWMProblem:
                 )
         object.__setattr__(self, "goals", tuple(sorted(goals, key=lambda g: g.time)))
         object.__setattr__(self, "infusions", _checked_infusions(self.infusions, horizon))
+        if not isinstance(self.market, Market):
+            raise ValueError("market must be a Market (LognormalMarket() or "
+                             f"StudentTMarket(degrees_of_freedom)), got "
+                             f"{type(self.market).__name__}")
 
     # ----- the problem class -----
     @property
     def in_paper_family(self) -> bool:
-        """At most one all-or-nothing goal a year and no infusions (the paper's setting).
+        """At most one all-or-nothing goal a year, no infusions and the lognormal market
+        (the paper's setting).
 
         Such a problem keeps the paper's action space ``MultiDiscrete([2, n])`` and
         its 6-feature observation.
         """
-        if self.infusions:
+        if self.infusions or not isinstance(self.market, LognormalMarket):
             return False
         times = [g.time for g in self.goals]
         return len(set(times)) == len(times) and all(g.num_levels == 1 for g in self.goals)
@@ -437,7 +468,8 @@ class GBWMProblem:
         return float(sum(g.max_utility for g in self.goals))
 
     def scaled(self, factor: float) -> GBWMProblem:
-        """The same problem with wealth, every cost and infusion multiplied by ``factor``."""
+        """The same problem with wealth, every cost and infusion multiplied by ``factor``
+        (the same portfolios and market)."""
         factor = _finite_float(factor, "factor", strictly_positive=True)
         goals = []
         for g in self.goals:
@@ -454,11 +486,13 @@ class GBWMProblem:
             portfolios=self.portfolios,
             unit=self.unit * factor,
             infusions=tuple(i * factor for i in self.infusions),
+            market=self.market,
         )
 
 
 def _checked_infusions(infusions: object, horizon: int) -> tuple[float, ...]:
-    """Infusions as a length-``horizon`` tuple (``()`` when all are 0), validated."""
+    """Infusions as a length-``horizon`` tuple (``()`` when all are 0), validated; each is
+    0 or of magnitude in [MIN_POSITIVE_AMOUNT, MAX_AMOUNT] (negative: a withdrawal)."""
     if infusions is None:
         return ()
     if isinstance(infusions, Mapping):
@@ -470,7 +504,7 @@ def _checked_infusions(infusions: object, horizon: int) -> tuple[float, ...]:
                     f"infusions: year must be an integer in 0..{horizon - 1} (infusions come at "
                     f"the start of years 0..T-1), got {_short(year)}"
                 )
-            values[int(year)] = _amount(amount, f"infusions[{year}]")
+            values[int(year)] = _signed_amount(amount, f"infusions[{year}]")
     else:
         if isinstance(infusions, (str, bytes)) or not isinstance(infusions, Iterable):
             raise ValueError(
@@ -485,8 +519,8 @@ def _checked_infusions(infusions: object, horizon: int) -> tuple[float, ...]:
                 f"infusions must have one amount per year 0..T-1, i.e. length {horizon}, "
                 f"got length {len(items)}"
             )
-        values = [_amount(v, f"infusions[{i}]") for i, v in enumerate(items)]
-    return tuple(values) if any(v > 0.0 for v in values) else ()
+        values = [_signed_amount(v, f"infusions[{i}]") for i, v in enumerate(items)]
+    return tuple(values) if any(v != 0.0 for v in values) else ()
 
 
 @lru_cache(maxsize=256)

@@ -63,6 +63,7 @@ import numpy as np
 
 from gbwm_sb3.common.limits import check_int
 from gbwm_sb3.problem.frontier import EfficientFrontier
+from gbwm_sb3.problem.market import LognormalMarket
 from gbwm_sb3.problem.model import MAX_DECISIONS_PER_YEAR, GBWMProblem, Goal, Portfolios
 
 __all__ = [
@@ -216,6 +217,14 @@ class ProblemEnvelope:
                 reasons.append(f"{name}: values {values.min():.4g}..{values.max():.4g} are "
                                f"outside the supported range {lo:g}..{hi:g}")
         check("savings_rate", savings_rate(problem), self.savings_rate, fmt=".4g")
+        if min(problem.infusions, default=0.0) < 0.0:
+            year = int(np.argmin(problem.infusions))
+            reasons.append(f"infusions: year {year} has a withdrawal "
+                           f"({problem.infusions[year]:g}); only savings (amounts >= 0) are "
+                           "supported")
+        if not isinstance(problem.market, LognormalMarket):
+            reasons.append(f"market: {problem.market.describe()}; only the lognormal market "
+                           "is supported")
         if problem.goals and problem.cost_by_time.sum() > 0.0:
             check("funding_ratio", funding_ratio(problem), self.funding_ratio, fmt=".4g")
         else:
