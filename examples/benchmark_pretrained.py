@@ -13,6 +13,17 @@ to ``--out``.
     python examples/benchmark_pretrained.py --limit 3 --paths 10000 --out /tmp/smoke
     python examples/benchmark_pretrained.py --categories out_of_distribution \\
         --fine-tune-trajectories 20000 --out docs/results/pretrained-ood
+
+``--family NAME [NAME ...]`` (or ``--family all``) runs the independent problem families
+of ``gbwm_sb3.pretrained.families`` instead of the suite (problems made by other rules
+than the package's sampler; default ``--out docs/results/pretrained-families``): a
+problem outside the weights' envelope is recorded as refused, with the reasons, and
+scored beyond the envelope with the same network (``--no-beyond``: not scored);
+``--resume`` goes on with an interrupted run in ``--out``.
+
+    python examples/benchmark_pretrained.py --family all --paths 100000
+    python examples/benchmark_pretrained.py --family underfunded crowded_years --limit 4 \\
+        --paths 5000 --out /tmp/families
 """
 
 from __future__ import annotations
@@ -24,20 +35,28 @@ from typing import Any
 
 from gbwm_sb3.cli.arguments import int_in
 from gbwm_sb3.pretrained.benchmark import anchor_line, existing_outputs, run_benchmark
+from gbwm_sb3.pretrained.families import FAMILY_NAMES, family_problems
 from gbwm_sb3.pretrained.suite import SUITE_CATEGORIES, benchmark_suite
 from gbwm_sb3.problem.model import GBWMProblem
 
 MAX_PATHS = 100_000_000
+SUITE_OUT = Path("docs/results/pretrained")
+FAMILIES_OUT = Path("docs/results/pretrained-families")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--weights", type=Path, default=None,
                         help="pretrained weights to load (default: the shipped ones)")
-    parser.add_argument("--categories", nargs="+", choices=SUITE_CATEGORIES, default=None,
-                        metavar="CATEGORY",
-                        help=f"suite categories to run, among {', '.join(SUITE_CATEGORIES)} "
-                             "(default: all)")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--categories", nargs="+", choices=SUITE_CATEGORIES, default=None,
+                       metavar="CATEGORY",
+                       help=f"suite categories to run, among {', '.join(SUITE_CATEGORIES)} "
+                            "(default: all)")
+    which.add_argument("--family", nargs="+", choices=(*FAMILY_NAMES, "all"), default=None,
+                       metavar="NAME",
+                       help="run independent problem families instead of the suite: "
+                            f"{', '.join(FAMILY_NAMES)}, or all")
     parser.add_argument("--paths", type=int_in(2, MAX_PATHS), default=100_000,
                         help="simulated markets per problem (default 100000)")
     parser.add_argument("--seed", type=int_in(0, 2**63 - 1), default=0,
@@ -52,22 +71,36 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "batches, gbwm_sb3.pretrained.bracketing)")
     parser.add_argument("--limit", type=int_in(1), default=None, metavar="N",
                         help="only the first N problems (smoke runs)")
-    parser.add_argument("--out", type=Path, default=Path("docs/results/pretrained"),
-                        help="folder for results.jsonl and summary.md "
-                             "(default docs/results/pretrained)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help=f"folder for results.jsonl and summary.md (default {SUITE_OUT}; "
+                             f"with --family, {FAMILIES_OUT})")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace the results of an earlier run in --out")
+    parser.add_argument("--resume", action="store_true",
+                        help="with --family: keep the problems an interrupted run in --out "
+                             "scored with the same settings and score the rest")
+    parser.add_argument("--no-beyond", action="store_true",
+                        help="with --family: do not score the refused problems beyond the "
+                             "envelope")
     parser.add_argument("--threads", type=int_in(1, 256), default=1,
                         help="PyTorch intra-op threads (default 1: these networks are small)")
     args = parser.parse_args(argv)
     if args.weights is not None and not args.weights.exists():
         parser.error(f"argument --weights: no such file or folder: {args.weights}")
+    for flag in ("resume", "no_beyond"):
+        if getattr(args, flag) and args.family is None:
+            parser.error(f"argument --{flag.replace('_', '-')}: only with --family")
+    if args.resume and args.overwrite:
+        parser.error("argument --resume: not allowed with argument --overwrite")
+    if args.out is None:
+        args.out = FAMILIES_OUT if args.family is not None else SUITE_OUT
     if args.out.exists() and not args.out.is_dir():
         parser.error(f"argument --out: {args.out} is a file, expected a folder")
     existing = existing_outputs(args.out)
-    if existing and not args.overwrite:
+    if existing and not args.overwrite and not args.resume:
         parser.error(f"argument --out: {', '.join(str(p) for p in existing)} already "
-                     "exist(s); choose another folder or pass --overwrite to replace them")
+                     "exist(s); choose another folder or pass --overwrite to replace them"
+                     + (" (or --resume to go on with them)" if args.family else ""))
     return args
 
 
@@ -81,6 +114,9 @@ def main(argv: list[str] | None = None) -> None:
     import torch
 
     torch.set_num_threads(args.threads)
+    if args.family is not None:
+        _run_families(args, argv)
+        return
     suite = benchmark_suite(args.categories)
     if args.limit is not None:
         suite = suite[: args.limit]
@@ -106,6 +142,55 @@ def main(argv: list[str] | None = None) -> None:
                             fine_tune_factory=tuned if args.fine_tune_trajectories else None,
                             out=args.out, overwrite=args.overwrite, notes=notes)
     print(anchor_line(records))
+    print(f"wrote {args.out / 'results.jsonl'} and {args.out / 'summary.md'}")
+
+
+def _run_families(args: argparse.Namespace, argv: list[str] | None) -> None:
+    """``--family``: the independent families, inside and beyond the envelope."""
+    import gbwm_sb3.pretrained as pretrained
+    from gbwm_sb3.pretrained.family_benchmark import family_table, run_family_benchmark
+    from gbwm_sb3.pretrained.loading import DEFAULT_WEIGHTS, bind_policy
+    from gbwm_sb3.pretrained.weights import envelope_from_manifest, read_weights_manifest
+
+    weights = args.weights
+    envelope = envelope_from_manifest(read_weights_manifest(
+        weights if weights is not None else DEFAULT_WEIGHTS))
+    suite = family_problems(args.family)
+    if args.limit is not None:
+        suite = suite[: args.limit]
+
+    def build(problem: GBWMProblem) -> Any:
+        return pretrained.pretrained_policy(problem, weights=weights, lookahead=args.lookahead,
+                                            exact=args.exact)
+
+    def beyond(problem: GBWMProblem) -> Any:  # the same network, without the envelope check
+        return bind_policy(pretrained.pretrained_network(weights), problem,
+                           lookahead=args.lookahead, exact=args.exact)
+
+    def tuned(problem: GBWMProblem) -> Any:
+        return pretrained.fine_tune(problem, args.fine_tune_trajectories, weights=weights,
+                                    seed=args.seed, lookahead=args.lookahead)
+
+    source = str(weights) if weights is not None else "shipped with the package"
+    command = " ".join(["python examples/benchmark_pretrained.py",
+                        *(sys.argv[1:] if argv is None else argv)])
+    scoring = "every action computed" if args.exact else "large batches bracketed"
+    tuning = (f"{args.fine_tune_trajectories:,} fine-tuning trajectories per problem inside "
+              "the envelope" if args.fine_tune_trajectories else "no fine-tuning")
+    notes = [f"Weights: {source}; {tuning}; lookahead {args.lookahead} (decisions the critic "
+             f"compares a year; 1: none); {scoring}.", f"Command: `{command}`"]
+    settings = {"weights": source, "lookahead": args.lookahead, "exact": args.exact,
+                "fine_tune_trajectories": args.fine_tune_trajectories}
+    try:
+        records = run_family_benchmark(
+            build, suite, envelope, n_paths=args.paths, seed=args.seed,
+            beyond_factory=None if args.no_beyond else beyond,
+            fine_tune_factory=tuned if args.fine_tune_trajectories else None,
+            settings=settings, out=args.out, overwrite=args.overwrite, resume=args.resume,
+            notes=notes)
+    except ValueError as exc:  # a resumed folder made with other settings
+        sys.exit(f"benchmark_pretrained.py: error: {exc}")
+    print("\n".join(family_table(records)))
     print(f"wrote {args.out / 'results.jsonl'} and {args.out / 'summary.md'}")
 
 
