@@ -203,8 +203,8 @@ def test_fine_tune_is_reproducible_and_changes_the_network(tiny_weights: str) ->
 
     problem = paper_problem(2)
     before = {k: v.clone() for k, v in pretrained_network(tiny_weights).state_dict().items()}
-    a = fine_tune(problem, 64, weights=tiny_weights, n_envs=32, seed=1)
-    b = fine_tune(problem, 64, weights=tiny_weights, n_envs=32, seed=1)
+    a = fine_tune(problem, 64, weights=tiny_weights, n_envs=32, seed=1, holdout_paths=0)
+    b = fine_tune(problem, 64, weights=tiny_weights, n_envs=32, seed=1, holdout_paths=0)
     after = pretrained_network(tiny_weights).state_dict()
     assert all(th.equal(before[k], after[k]) for k in before)  # the shared network is untouched
     sa, sb = a.network.state_dict(), b.network.state_dict()
@@ -216,6 +216,25 @@ def test_fine_tune_is_reproducible_and_changes_the_network(tiny_weights: str) ->
         fine_tune(problem, 0, weights=tiny_weights)
     with pytest.raises(ValueError, match="unknown fine-tuning settings: lr"):
         fine_tune(problem, 8, weights=tiny_weights, lr=0.1)
+
+
+def test_fine_tune_returns_the_best_network_on_the_held_out_markets(tiny_weights: str) -> None:
+    """A harmful learning rate: the result is still at least the zero-shot policy on the
+    held-out markets, and it is the best of the networks scored there."""
+    from gbwm_sb3.evaluation import evaluate
+    from gbwm_sb3.pretrained import fine_tune
+    from gbwm_sb3.pretrained.fine_tuning import HOLDOUT_SEED
+
+    problem = paper_problem(2)
+    tuned = fine_tune(problem, 256, weights=tiny_weights, n_envs=32, seed=2, lookahead=1,
+                      learning_rate=0.3, holdout_paths=2000, holdout_every=2)
+    scores = [score for _, score in tuned.fine_tune_scores]
+    assert len(scores) >= 3 and tuned.fine_tune_scores[0][0] == 0
+    held_out = evaluate({"p": tuned}, problem, n_paths=2000, seed=HOLDOUT_SEED,
+                        reference=None)["p"].mean_utility
+    assert held_out == max(scores) >= scores[0]
+    with pytest.raises(ValueError, match="holdout_paths"):
+        fine_tune(problem, 8, weights=tiny_weights, holdout_paths=-1)
 
 
 def test_cli_lookahead_default_is_the_library_default() -> None:

@@ -3,6 +3,14 @@
 The pretrained network is copied (the cached one is never modified) into a PPO model
 over a :class:`~gbwm_sb3.envs.multi_problem_vec_env.MultiProblemVecEnv` holding only
 the client's problem; each rollout is ``n_envs`` whole trajectories (``n_steps = T``).
+
+PPO on one problem does not improve every update: a step can move the network to a
+worse policy, and the last network need not be the best one. ``fine_tune`` therefore
+scores the policy (with its lookahead, as it will act) on ``holdout_paths`` simulated
+markets of a held-out seed, drawn once: the zero-shot network first, then the network
+after training at regular points and at the end; it returns the best of them. The
+held-out markets are never the ones ``evaluate`` uses by default (seed 0), so a score
+there is not selected on. With ``holdout_paths=0`` the last network is returned.
 """
 
 from __future__ import annotations
@@ -11,22 +19,28 @@ import copy
 import math
 import os
 import time
+from collections.abc import Callable
 from typing import cast
 
 import torch as th
 from stable_baselines3 import PPO
-from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.utils import set_random_seed
 
-from gbwm_sb3.common.limits import check_int
+from gbwm_sb3.common.limits import MAX_PATHS, check_int
 from gbwm_sb3.envs.multi_problem_vec_env import MultiProblemVecEnv
+from gbwm_sb3.evaluation.evaluator import evaluate
 from gbwm_sb3.pretrained.advisor import PretrainedPolicy
 from gbwm_sb3.pretrained.loading import bind_policy, pretrained_network, pretrained_policy
 from gbwm_sb3.pretrained.lookahead import DEFAULT_CANDIDATES
 from gbwm_sb3.pretrained.policy import UniversalGBWMPolicy
 from gbwm_sb3.problem.model import GBWMProblem
 
-__all__ = ["fine_tune", "FINE_TUNE_DEFAULTS"]
+__all__ = ["fine_tune", "FINE_TUNE_DEFAULTS", "HOLDOUT_SEED"]
+
+#: Seed of the held-out markets ``fine_tune`` selects its network on (not ``evaluate``'s
+#: default 0).
+HOLDOUT_SEED = 7_919_001
 
 #: PPO settings of :func:`fine_tune` (each can be overridden by keyword).
 FINE_TUNE_DEFAULTS = {"learning_rate": 1e-3, "n_epochs": 4, "minibatches": 8,
@@ -42,10 +56,45 @@ class _Deadline(BaseCallback):
         return self.deadline is None or time.time() < self.deadline
 
 
+class _KeepBest(BaseCallback):
+    """Scores the network on the held-out markets every ``every`` rollouts (after the
+    update) and keeps a copy of the best weights; ``scores`` records (step, score)."""
+
+    def __init__(self, score: Callable[[UniversalGBWMPolicy], float], every: int,
+                 zero_shot: float, weights: dict[str, th.Tensor]) -> None:
+        super().__init__()
+        self.score, self.every = score, every
+        self.best_score, self.best_weights = zero_shot, weights
+        self.scores: list[tuple[int, float]] = [(0, zero_shot)]
+        self._rollouts = 0
+
+    def _on_step(self) -> bool:
+        return True
+
+    def _check(self) -> None:
+        policy = cast(UniversalGBWMPolicy, self.model.policy)
+        policy.set_training_mode(False)
+        value = self.score(policy)
+        self.scores.append((int(self.num_timesteps), value))
+        if value > self.best_score:
+            self.best_score = value
+            self.best_weights = copy.deepcopy(policy.state_dict())
+
+    def _on_rollout_start(self) -> None:  # the previous rollout has been trained on
+        self._rollouts += 1
+        if self._rollouts > 1 and (self._rollouts - 1) % self.every == 0:
+            self._check()
+
+    def _on_training_end(self) -> None:
+        if not self.scores or self.scores[-1][0] != self.num_timesteps:
+            self._check()
+
+
 def fine_tune(problem: GBWMProblem, n_trajectories: int, *,
               weights: str | os.PathLike[str] | None = None, seed: int = 0,
               n_envs: int | None = None, time_budget_s: float | None = None,
               threads: int | None = 1, lookahead: int = DEFAULT_CANDIDATES,
+              holdout_paths: int = 4000, holdout_every: int = 4,
               **ppo: float) -> PretrainedPolicy:
     """A policy for ``problem``: the pretrained network after PPO on ``n_trajectories``.
 
@@ -56,10 +105,16 @@ def fine_tune(problem: GBWMProblem, n_trajectories: int, *,
     - ``threads``: PyTorch intra-op threads during fine-tuning (None: leave as is);
     - ``lookahead``: decisions the fine-tuned critic compares a year, as in
       :func:`~gbwm_sb3.pretrained.loading.pretrained_policy` (1: none);
+    - ``holdout_paths``: simulated markets (seed :data:`HOLDOUT_SEED`) on which the
+      zero-shot network and the network every ``holdout_every`` rollouts and at the end
+      are scored; the best is returned, so the result is never below the zero-shot
+      policy on those markets (0: no selection, the last network);
     - ``**ppo``: ``learning_rate``, ``n_epochs``, ``minibatches``, ``ent_coef``,
       ``clip_range``, ``gae_lambda`` (defaults in :data:`FINE_TUNE_DEFAULTS`).
 
-    Same seed, same problem, same weights: same result (without a time budget).
+    Same seed, same problem, same weights: same result (without a time budget). The
+    returned policy's ``fine_tune_scores`` lists (environment steps, held-out mean
+    utility) for every network scored.
     """
     started = time.time()
     base = pretrained_policy(problem, weights, lookahead=lookahead)  # checks the envelope
@@ -72,6 +127,8 @@ def fine_tune(problem: GBWMProblem, n_trajectories: int, *,
                                       or not math.isfinite(time_budget_s)
                                       or time_budget_s <= 0):
         raise ValueError(f"time_budget_s must be a number > 0, got {time_budget_s!r}")
+    holdout_paths = check_int(holdout_paths, "holdout_paths", 0, MAX_PATHS, exact=True)
+    holdout_every = check_int(holdout_every, "holdout_every", 1, exact=True)
     unknown = sorted(set(ppo) - set(FINE_TUNE_DEFAULTS))
     if unknown:
         raise ValueError(f"unknown fine-tuning settings: {', '.join(unknown)} (allowed: "
@@ -96,8 +153,26 @@ def fine_tune(problem: GBWMProblem, n_trajectories: int, *,
                                              "activation_fn": network.activation_fn})
     model.policy.load_state_dict(copy.deepcopy(network.state_dict()))
     total = n_trajectories * horizon
-    model.learn(total, callback=_Deadline(None if time_budget_s is None
-                                          else started + time_budget_s))
-    model.policy.set_training_mode(False)
-    # the model was built as PPO(UniversalGBWMPolicy, ...) above
-    return bind_policy(cast(UniversalGBWMPolicy, model.policy), base.problem, lookahead=lookahead)
+    callbacks: list[BaseCallback] = [_Deadline(None if time_budget_s is None
+                                               else started + time_budget_s)]
+    keep: _KeepBest | None = None
+    if holdout_paths:
+        def score(policy: UniversalGBWMPolicy) -> float:
+            bound = bind_policy(policy, base.problem, lookahead=lookahead)
+            report = evaluate({"policy": bound}, base.problem, n_paths=holdout_paths,
+                              seed=HOLDOUT_SEED, reference=None)
+            return report["policy"].mean_utility
+
+        # the model was built as PPO(UniversalGBWMPolicy, ...) above
+        start_policy = cast(UniversalGBWMPolicy, model.policy)
+        keep = _KeepBest(score, holdout_every, score(start_policy),
+                         copy.deepcopy(start_policy.state_dict()))
+        callbacks.append(keep)
+    model.learn(total, callback=CallbackList(callbacks))
+    policy = cast(UniversalGBWMPolicy, model.policy)
+    if keep is not None:
+        policy.load_state_dict(keep.best_weights)
+    policy.set_training_mode(False)
+    bound = bind_policy(policy, base.problem, lookahead=lookahead)
+    bound.fine_tune_scores = [] if keep is None else list(keep.scores)
+    return bound
