@@ -133,3 +133,14 @@ def test_the_pretrained_envelope_refuses_withdrawals_and_other_markets() -> None
     reasons = DEFAULT_ENVELOPE.contains(withdrawal_problem(StudentTMarket(6.0)))
     assert any(r.startswith("infusions: year 1 has a withdrawal") for r in reasons)
     assert any(r.startswith("market: student_t") for r in reasons)
+
+
+def test_the_economies_example_runs_and_reports_bankruptcy() -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "examples" / "economies.py"
+    out = subprocess.run([sys.executable, str(script), "--trajectories", "0", "--paths", "2000"],
+                         capture_output=True, text=True, timeout=300, check=True).stdout
+    assert "student_t" in out and "P(bankrupt)" in out and "DP (optimal) | " in out
