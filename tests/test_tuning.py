@@ -45,6 +45,9 @@ def test_known_points_are_the_presets():
         overrides = tuning.params_to_overrides(point)
         preset = registry.get_preset(name)
         for key, value in preset.overrides.items():
+            if key == "decision_goal_head":  # no effect on the paper problems studied
+                assert value == "crowded" and "decision_goal_head" not in overrides, name
+                continue
             if key == "n_minibatches":  # the same minibatch on the paper's 16-year horizon
                 rollout_steps = overrides["n_trajectories_per_rollout"] * 16
                 assert overrides["batch_size"] * value == rollout_steps, name

@@ -297,6 +297,9 @@ def preset_fingerprint(name: str) -> str:
     # Sweeps train on the paper problems (T = 16): a split into n minibatches is the
     # minibatch size it gives there, so equal settings hash equally however stated.
     n_minibatches = settings.pop("n_minibatches", None)
+    # ... and the decision-scoring goal head never applies to their two decisions a year
+    if settings.get("decision_goal_head") in ("general", "crowded", False):
+        settings.pop("decision_goal_head")
     if n_minibatches is not None:
         settings["batch_size"] = minibatch_size(
             settings["n_trajectories_per_rollout"] * PAPER_HORIZON, n_minibatches)

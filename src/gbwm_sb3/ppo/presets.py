@@ -109,8 +109,10 @@ def paper_ppo(
     ``decision_goal_head``: ``True`` scores each decision of the year from its own features
     with shared weights (``GBWMPolicy(decision_goal_head=True)`` on an env with
     ``decision_features=True``; general class only); ``"general"``: that for a problem
-    of the general class and the paper's two-logit head for the paper's family; ``False``
-    (the paper): one logit per decision index.
+    of the general class and the paper's two-logit head for the paper's family;
+    ``"crowded"`` (the ``tuned`` preset): that where some year has at least
+    :data:`CROWDED_DECISIONS` decisions; ``False`` (the paper): one logit per decision
+    index.
     Torch runs on one thread (see ``configure_torch_threads``).
     """
     if n_minibatches is not None and "batch_size" in overrides:
@@ -165,12 +167,25 @@ def paper_ppo(
     )
 
 
+#: ``decision_goal_head="crowded"`` scores decisions from their features where some year
+#: has at least this many decisions. Measured with the ``tuned`` preset at the paper's
+#: budget (benchmarks/bench_crowded.py, crowded_training_curves.py): with 27 decisions in
+#: a year the per-index head collapses onto one decision within the first rollouts and
+#: reaches 0.949 (3 seeds), the decision head 0.974 (5 seeds); with 3 or 9 decisions the
+#: per-index head was as good (0.979 / 0.973 against 0.974 / 0.968, one seed each) and it
+#: trains on FastPPO's fused update, 2-3x faster.
+CROWDED_DECISIONS = 16
+
+
 def _decision_goal_head(option: bool | str, problem: GBWMProblem) -> bool:
     """Whether the policy scores decisions from their features (see ``paper_ppo``)."""
     if option == "general":
         return not problem.in_paper_family
+    if option == "crowded":
+        return not problem.in_paper_family and problem.max_decisions >= CROWDED_DECISIONS
     if not isinstance(option, (bool, np.bool_)):
-        raise ValueError(f"decision_goal_head must be True, False or 'general', got {option!r}")
+        raise ValueError(f"decision_goal_head must be True, False, 'general' or 'crowded', "
+                         f"got {option!r}")
     if option and problem.in_paper_family:
         raise ValueError("decision_goal_head=True needs a problem of the general class (the "
                          "paper's family has two decisions a year); use 'general' to apply "

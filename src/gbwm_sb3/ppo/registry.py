@@ -85,6 +85,7 @@ TRAINING_OPTIONS: tuple[str, ...] = (
     "portfolio_free_logits",
     "ent_coef_final",
     "learning_rate_schedule",
+    "decision_goal_head",
 )
 
 #: What a preset name may be: lower-case letters, digits, '-', '_', '.', not starting with
@@ -136,6 +137,7 @@ TUNED_HYPERPARAMS: Mapping[str, Any] = MappingProxyType({
     "n_minibatches": 20,
     "reward_scale": "total",
     "portfolio_degree": 2,
+    "decision_goal_head": "crowded",
 })
 
 PRESETS: dict[str, Preset] = {}
