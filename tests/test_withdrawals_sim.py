@@ -144,3 +144,32 @@ def test_the_economies_example_runs_and_reports_bankruptcy() -> None:
     out = subprocess.run([sys.executable, str(script), "--trajectories", "0", "--paths", "2000"],
                          capture_output=True, text=True, timeout=300, check=True).stdout
     assert "student_t" in out and "P(bankrupt)" in out and "DP (optimal) | " in out
+
+
+def test_cli_trains_and_evaluates_a_plan_with_withdrawals(tmp_path, capsys) -> None:
+    from gbwm_sb3.cli.main import main
+
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("""\
+horizon: 5
+initial_wealth: 20.0
+goals:
+  - {time: 5, cost: 4.0, utility: 5}
+savings: [{amount: -4, from: 1, to: 4}]
+portfolios:
+  - {mean: 0.02, volatility: 0.03}
+  - {mean: 0.09, volatility: 0.25}
+market: {model: student_t, degrees_of_freedom: 5}
+""")
+    out = tmp_path / "run"
+    assert main(["train", str(plan), "--out", str(out), "--trajectories", "256",
+                 "--rollout-trajectories", "64", "--batch-size", "64", "--eval-paths", "400",
+                 "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(out), "--paths", "2000", "--no-save"]) == 0
+    printed = capsys.readouterr().out
+    assert "P(bankrupt)" in printed.splitlines()[1]
+    assert main(["solve", str(plan), "--paths", "2000"]) == 0
+    printed = capsys.readouterr().out
+    assert "Withdrawals: 16.00" in printed and "probability of bankruptcy" in printed
+    assert "Market: student_t" in printed

@@ -465,9 +465,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                      f"{result.efficiency:.4f}" if result.efficiency is not None else "",
                      f"[{low:.4f}, {high:.4f}]" if name != "dp" else "",
                      f"{paper:.3f}" if paper is not None else "-"])
+        if result.bankruptcy_probability is not None:  # a plan with withdrawals
+            rows[-1].append(f"{result.bankruptcy_probability:.4f}")
     header = ["strategy", "mean utility", "efficiency", "95% CI",
               f"paper (NG={ng})" if ng else "paper"]
-    print(_table(header, rows, [False, True, True, True, True]))
+    if rows and len(rows[0]) > len(header):
+        header.append("P(bankrupt)")
+    print(_table(header, rows, [False] + [True] * (len(header) - 1)))
     if not args.no_save:
         print(f"\nWritten to {Path(args.directory) / EVALUATION_FILE}")
     return 0
