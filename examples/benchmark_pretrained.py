@@ -17,8 +17,8 @@ to ``--out``.
 ``--family NAME [NAME ...]`` (or ``--family all``) runs the independent problem families
 of ``gbwm_sb3.pretrained.families`` instead of the suite (problems made by other rules
 than the package's sampler; default ``--out docs/results/pretrained-families``): a
-problem outside the weights' envelope is recorded as refused, with the reasons, and
-scored beyond the envelope with the same network (``--no-beyond``: not scored);
+problem outside the weights' acceptance envelope is recorded as refused, with the
+reasons, and scored beyond it with the same network (``--no-beyond``: not scored);
 ``--resume`` goes on with an interrupted run in ``--out``.
 
     python examples/benchmark_pretrained.py --family all --paths 100000
@@ -63,6 +63,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="seed of the simulated markets (default 0)")
     parser.add_argument("--fine-tune-trajectories", type=int_in(0), default=0, metavar="N",
                         help="fine-tune on each problem for N trajectories (0: skip, default)")
+    parser.add_argument("--fine-tune-seconds", type=int_in(0, 86_400), default=0, metavar="S",
+                        help="fine-tune on each problem for S seconds of wall time (with "
+                             "--fine-tune-trajectories as the cap, default unbounded; 0: by "
+                             "trajectories only)")
     parser.add_argument("--lookahead", type=int_in(1, 64), default=8, metavar="K",
                         help="decisions the network's critic compares each year (default 8; "
                              "1: the network's most likely decision)")
@@ -104,6 +108,30 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def _fine_tunes(args: argparse.Namespace) -> bool:
+    return bool(args.fine_tune_trajectories or args.fine_tune_seconds)
+
+
+def _fine_tune_budget(args: argparse.Namespace) -> int:
+    """Trajectories for ``fine_tune``: the given cap, or unbounded under a time budget."""
+    return args.fine_tune_trajectories or 10**9
+
+
+def _time_budget(args: argparse.Namespace) -> dict[str, float]:
+    """``fine_tune``'s ``time_budget_s`` when ``--fine-tune-seconds`` is given."""
+    return {"time_budget_s": float(args.fine_tune_seconds)} if args.fine_tune_seconds else {}
+
+
+def _fine_tune_text(args: argparse.Namespace) -> str:
+    if not _fine_tunes(args):
+        return "no fine-tuning"
+    if not args.fine_tune_seconds:
+        return f"{args.fine_tune_trajectories:,} fine-tuning trajectories per problem"
+    cap = (f" (at most {args.fine_tune_trajectories:,} trajectories)"
+           if args.fine_tune_trajectories else "")
+    return f"{args.fine_tune_seconds} s of fine-tuning per problem{cap}"
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     try:
@@ -127,19 +155,18 @@ def main(argv: list[str] | None = None) -> None:
                                  exact=args.exact)
 
     def tuned(problem: GBWMProblem) -> Any:
-        return fine_tune(problem, args.fine_tune_trajectories, weights=weights, seed=args.seed,
-                         lookahead=args.lookahead)
+        return fine_tune(problem, _fine_tune_budget(args), weights=weights, seed=args.seed,
+                         lookahead=args.lookahead, **_time_budget(args))
 
     source = weights if weights is not None else "shipped with the package"
-    tuning = (f"{args.fine_tune_trajectories:,} fine-tuning trajectories per problem"
-              if args.fine_tune_trajectories else "no fine-tuning")
+    tuning = _fine_tune_text(args)
     command = " ".join(["python examples/benchmark_pretrained.py",
                         *(sys.argv[1:] if argv is None else argv)])
     scoring = "every action computed" if args.exact else "large batches bracketed"
     notes = [f"Weights: {source}; {tuning}; lookahead {args.lookahead} (decisions the "
              f"critic compares a year; 1: none); {scoring}.", f"Command: `{command}`"]
     records = run_benchmark(build, suite, n_paths=args.paths, seed=args.seed,
-                            fine_tune_factory=tuned if args.fine_tune_trajectories else None,
+                            fine_tune_factory=tuned if _fine_tunes(args) else None,
                             out=args.out, overwrite=args.overwrite, notes=notes)
     print(anchor_line(records))
     print(f"wrote {args.out / 'results.jsonl'} and {args.out / 'summary.md'}")
@@ -149,12 +176,10 @@ def _run_families(args: argparse.Namespace, argv: list[str] | None) -> None:
     """``--family``: the independent families, inside and beyond the envelope."""
     import gbwm_sb3.pretrained as pretrained
     from gbwm_sb3.pretrained.family_benchmark import family_table, run_family_benchmark
-    from gbwm_sb3.pretrained.loading import DEFAULT_WEIGHTS, bind_policy
-    from gbwm_sb3.pretrained.weights import envelope_from_manifest, read_weights_manifest
+    from gbwm_sb3.pretrained.loading import accepted_envelope, bind_policy
 
     weights = args.weights
-    envelope = envelope_from_manifest(read_weights_manifest(
-        weights if weights is not None else DEFAULT_WEIGHTS))
+    envelope = accepted_envelope(weights)  # what pretrained_policy accepts
     suite = family_problems(args.family)
     if args.limit is not None:
         suite = suite[: args.limit]
@@ -168,24 +193,25 @@ def _run_families(args: argparse.Namespace, argv: list[str] | None) -> None:
                            lookahead=args.lookahead, exact=args.exact)
 
     def tuned(problem: GBWMProblem) -> Any:
-        return pretrained.fine_tune(problem, args.fine_tune_trajectories, weights=weights,
-                                    seed=args.seed, lookahead=args.lookahead)
+        return pretrained.fine_tune(problem, _fine_tune_budget(args), weights=weights,
+                                    seed=args.seed, lookahead=args.lookahead,
+                                    **_time_budget(args))
 
     source = str(weights) if weights is not None else "shipped with the package"
     command = " ".join(["python examples/benchmark_pretrained.py",
                         *(sys.argv[1:] if argv is None else argv)])
     scoring = "every action computed" if args.exact else "large batches bracketed"
-    tuning = (f"{args.fine_tune_trajectories:,} fine-tuning trajectories per problem inside "
-              "the envelope" if args.fine_tune_trajectories else "no fine-tuning")
+    tuning = _fine_tune_text(args) + (" inside the envelope" if _fine_tunes(args) else "")
     notes = [f"Weights: {source}; {tuning}; lookahead {args.lookahead} (decisions the critic "
              f"compares a year; 1: none); {scoring}.", f"Command: `{command}`"]
     settings = {"weights": source, "lookahead": args.lookahead, "exact": args.exact,
-                "fine_tune_trajectories": args.fine_tune_trajectories}
+                "fine_tune_trajectories": args.fine_tune_trajectories,
+                "fine_tune_seconds": args.fine_tune_seconds}
     try:
         records = run_family_benchmark(
             build, suite, envelope, n_paths=args.paths, seed=args.seed,
             beyond_factory=None if args.no_beyond else beyond,
-            fine_tune_factory=tuned if args.fine_tune_trajectories else None,
+            fine_tune_factory=tuned if _fine_tunes(args) else None,
             settings=settings, out=args.out, overwrite=args.overwrite, resume=args.resume,
             notes=notes)
     except ValueError as exc:  # a resumed folder made with other settings

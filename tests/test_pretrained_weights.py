@@ -30,9 +30,11 @@ def test_shipped_weights_are_small_safe_and_documented() -> None:
 
 
 def test_outside_the_envelope_is_refused_with_every_field() -> None:
-    long = GBWMProblem(goals=[Goal(45, 10.0, 10.0)], initial_wealth=20.0, horizon=45)
-    with pytest.raises(OutsideEnvelopeError, match="horizon: 45 years"):
-        pretrained_policy(long)
+    crowded = GBWMProblem(goals=[Goal(t, 10.0, 10.0) for t in range(20, 81)],
+                          initial_wealth=20.0, horizon=80)
+    with pytest.raises(OutsideEnvelopeError, match="num_goals: 61 is outside the supported "
+                                                   r"range 1\.\.60"):
+        pretrained_policy(crowded)
     few = GBWMProblem(goals=[Goal(5, 10.0, 10.0)], initial_wealth=9.0, horizon=10,
                       portfolios=Portfolios(means=[0.03, 0.05, 0.07],
                                             volatilities=[0.05, 0.1, 0.15]))

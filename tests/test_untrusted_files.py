@@ -473,6 +473,11 @@ WEIGHTS_MANIFESTS = {
                              "manifest.json: envelope.'bogus' is not a known key"),
     "bad envelope": (lambda d: edit_weights(d, lambda m: m["envelope"].update(horizon=[5, 1])),
                      r"manifest.json: envelope: horizon must satisfy 1 <= lo <= hi"),
+    "unknown accepted key": (lambda d: edit_weights(d, lambda m: m.update(
+        accepted_envelope={"bogus": 1})),
+        "manifest.json: accepted_envelope.'bogus' is not a known key"),
+    "bad accepted envelope": (lambda d: edit_weights(d, lambda m: m.update(
+        accepted_envelope=[])), r"manifest.json: accepted_envelope must be a mapping, got \[\]"),
     "deep network": (lambda d: edit_weights(d, lambda m: m["network"].update(
         embedding=[4096] * 2000)), rf"network.embedding must be a list of "
                                    rf"1..{MAX_NETWORK_LAYERS} layer sizes, got a list of 2000"),

@@ -25,7 +25,7 @@ def add_advise_parser(commands: Any) -> None:
         description="Advise a client with the pretrained policy shipped in the package: the "
                     "goals to fund this year, the policy's probability of funding each, and "
                     "the portfolio to hold. The problem must lie inside the envelope the "
-                    "policy was trained for (docs/pretrained.md).")
+                    "policy accepts (docs/pretrained.md, \"The acceptance envelope\").")
     advise.add_argument("problem", metavar="PROBLEM", help="problem file or paper:NG")
     advise.add_argument("--year", type=int_in(0, 10_000), default=0,
                         help="the current year t, 0..T-1 (default 0)")

@@ -2,7 +2,8 @@
 
 Importing this package loads PyTorch (the network); ``import gbwm_sb3`` does not.
 
-- :func:`pretrained_policy` (the shipped network bound to one client's problem),
+- :func:`pretrained_policy` (the shipped network bound to one client's problem inside
+  :data:`ACCEPTED_ENVELOPE`; :func:`accepted_envelope` for other weights),
   :class:`PretrainedPolicy` (``act(t, wealth)``, ``advise(t, wealth)``) and
   :class:`LookaheadPolicy` (the default: the likeliest decisions compared by the critic);
 - :func:`fine_tune` (PPO from the pretrained weights on one client);
@@ -20,8 +21,10 @@ from gbwm_sb3.common.lazy import lazy_exports
 from gbwm_sb3.pretrained.advisor import Advice, PretrainedPolicy
 from gbwm_sb3.pretrained.fine_tuning import fine_tune
 from gbwm_sb3.pretrained.loading import (
+    ACCEPTED_ENVELOPE,
     DEFAULT_WEIGHTS,
     OutsideEnvelopeError,
+    accepted_envelope,
     pretrained_network,
     pretrained_policy,
 )
@@ -40,6 +43,7 @@ _EXPORTS = {
 }
 
 __all__ = [
+    "ACCEPTED_ENVELOPE",
     "Advice",
     "DEFAULT_WEIGHTS",
     "LookaheadPolicy",
@@ -47,6 +51,7 @@ __all__ = [
     "PretrainedPolicy",
     "UniversalGBWMPolicy",
     "WeightsFileError",
+    "accepted_envelope",
     "fine_tune",
     "load_network",
     "pretrained_network",

@@ -9,9 +9,10 @@ options such as "basic / standard / full", an income for every year of retiremen
 everything happening in one year, a plan for a lifetime) and from published problems,
 with their own random rules; none calls the sampler, so every family is labelled
 ``independent``. Some of their problems lie outside the envelope the weights were trained
-for (:data:`~gbwm_sb3.problem.sampler.DEFAULT_ENVELOPE`): the pretrained policy refuses
-them, and :mod:`gbwm_sb3.pretrained.family_benchmark` scores them separately, beyond the
-envelope.
+for (:data:`~gbwm_sb3.problem.sampler.DEFAULT_ENVELOPE`), some outside the wider envelope
+the pretrained policy accepts (:data:`~gbwm_sb3.pretrained.loading.ACCEPTED_ENVELOPE`): it
+refuses those, and :mod:`gbwm_sb3.pretrained.family_benchmark` scores them separately,
+beyond the envelope.
 
 Each :class:`ProblemFamily` has a name, a one-paragraph description and a fixed seed
 list; ``family.problem(seed)`` is deterministic (the same seed gives the same problem,
@@ -70,6 +71,12 @@ The families (:data:`FAMILIES`, 20 seeds each but ``published``; each one's
 - ``meta_rl_draws``: shaped like the 2026 meta-RL test set (GBWM-SPEC section 6): T = 3 +
   97 Beta(1.3, 2.3) (mean about 38), a goal every year over the last 5-60 years in 40% of
   the plans, else 1-40 goals; savings in every other seed; funding 0.3-2.
+
+Not in :data:`FAMILIES`: :data:`META_RL_FULL_RANGE`, the same kind of problems spread
+evenly over horizons 1-100, 1-60 goals (a goal every year in a fifth of the plans),
+funding ratios 0.1-4, frontiers topping out at 15-50% volatility and up to 64 decisions a
+year, for ``benchmarks/envelope_probe.py`` (the measurements behind the acceptance
+envelope).
 """
 
 from __future__ import annotations
@@ -106,6 +113,7 @@ __all__ = [
     "family_problems",
     "family_rng",
     "at_funding_ratio",
+    "META_RL_FULL_RANGE",
 ]
 
 #: Entropy of every draw of the families: the first 128 bits of the fractional part of
@@ -513,6 +521,32 @@ def _meta_rl_draws(rng: np.random.Generator, index: int) -> GBWMProblem:
     return _plan(horizon, goals, _house_view(rng), infusions, _log_uniform(rng, 0.3, 2.0))
 
 
+def _meta_rl_full_range(rng: np.random.Generator, index: int) -> GBWMProblem:
+    horizon = int(rng.integers(1, 101))
+    inflation = rng.uniform(0.0, 0.04)
+    if rng.uniform() < 0.2:  # a goal every year (the last 60 years of a longer plan)
+        count = min(horizon, 60)
+        years = list(range(horizon - count + 1, horizon + 1))
+    else:
+        count = min(horizon, 60, max(1, int(round(_log_uniform(rng, 1.0, 60.0)))))
+        years = _years(rng, count, horizon)
+    busy = int(rng.choice(years)) if count <= 58 and rng.uniform() < 0.15 else None
+    goals = []
+    for year in years:
+        patterns = CROWDED_LEVEL_PATTERNS[int(rng.integers(4))] if year == busy \
+            else (int(rng.choice([1, 2, 3], p=[0.6, 0.25, 0.15])),)
+        for levels in patterns:  # a busy year: three goals with options, 27-64 decisions
+            cost = _inflated(float(np.exp(0.5 * rng.standard_normal())) * 20.0, year,
+                             inflation)
+            goals.append(_goal(year, _options(rng, cost, _priority(rng), levels)))
+    if rng.uniform() < 0.5:
+        portfolios = _house_view(rng)
+    else:
+        portfolios = volatility_frontier(rng, rng.uniform(0.15, 0.5), int(rng.integers(5, 21)))
+    return _plan(horizon, goals, portfolios, _savings(rng, horizon, 0.5, (0.01, 0.2)),
+                 _log_uniform(rng, 0.1, 4.0))
+
+
 _SEEDS = tuple(range(N_SEEDS))
 
 #: The families, in the order the benchmark runs them.
@@ -598,6 +632,21 @@ FAMILIES = (
 
 #: The family names, in :data:`FAMILIES` order.
 FAMILY_NAMES = tuple(f.name for f in FAMILIES)
+
+#: Not in :data:`FAMILIES`: draws over the whole range users ask the pretrained policy
+#: about, for choosing its acceptance envelope (``benchmarks/envelope_probe.py``).
+META_RL_FULL_RANGE = ProblemFamily(
+    "meta_rl_full_range",
+    "The 2026 meta-RL paper's range (GBWM-SPEC section 6) and beyond, evenly: horizon "
+    "uniform in 1-100 years; in 20% of plans a goal every year (the last 60 years of a "
+    "longer plan), else 1-60 goals (log-uniform, at most one a year) in distinct years; "
+    "in 15% of plans (with at most 58 goals) one goal year holds three goals with 2-3 "
+    "options each (27-64 decisions); today's costs lognormal around 20, 1-3 options "
+    "(probabilities 0.6, 0.25, 0.15), utilities by priority tier; savings in half the "
+    "plans (1-20% of W0 a year); half the plans invest on a house view, half on a "
+    "volatility_frontier whose riskiest portfolio has a volatility uniform in 15%-50%; "
+    "funding ratio log-uniform 0.1-4.",
+    _SEEDS, _meta_rl_full_range)
 
 
 def family(name: str) -> ProblemFamily:

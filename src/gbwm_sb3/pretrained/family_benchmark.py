@@ -1,7 +1,8 @@
 """Score a pretrained policy on the independent problem families, inside and beyond its envelope.
 
-For every problem of :mod:`gbwm_sb3.pretrained.families` this asks the envelope the
-weights were trained for (:meth:`~gbwm_sb3.problem.sampler.ProblemEnvelope.contains`):
+For every problem of :mod:`gbwm_sb3.pretrained.families` this asks the envelope given
+(the weights' acceptance envelope, :func:`~gbwm_sb3.pretrained.loading.accepted_envelope`:
+what ``pretrained_policy`` accepts; :meth:`~gbwm_sb3.problem.sampler.ProblemEnvelope.contains`):
 
 - inside it, the problem is scored with ``inside_factory`` (``pretrained_policy``, which
   checks the envelope itself) by :func:`~gbwm_sb3.pretrained.benchmark.benchmark_problem`:
@@ -234,8 +235,8 @@ def summarise_families(records: Sequence[Mapping[str, Any]], notes: Sequence[str
         lines += [f"{len(records)} problems, {first['n_paths']:,} simulated markets each "
                   f"(seed {first['seed']}), common to the DP policy and the policy scored. "
                   "Efficiency = mean utility / the DP policy's on the same markets. "
-                  "\"inside\": inside the envelope the weights were trained for, scored as "
-                  "`pretrained_policy` acts; \"refused\": outside it (`pretrained_policy` "
+                  "\"inside\": inside the envelope `pretrained_policy` accepts for the "
+                  "weights, scored as it acts; \"refused\": outside it (`pretrained_policy` "
                   "raises `OutsideEnvelopeError`); \"beyond\": the refused problems scored "
                   "anyway with the same network bound without the envelope check "
                   "(`bind_policy`), a measure of how far the envelope could be widened, not "

@@ -3,8 +3,16 @@
 The weights shipped inside the package live in ``gbwm_sb3/pretrained/default_weights``
 (the safe format of :mod:`gbwm_sb3.pretrained.weights`); ``weights=`` points at any
 other weights directory (e.g. ``best/`` of a pretraining run). A problem outside the
-envelope the weights were trained for is refused with the reasons
-(:meth:`~gbwm_sb3.problem.sampler.ProblemEnvelope.contains`).
+weights' *acceptance envelope* is refused with the reasons
+(:meth:`~gbwm_sb3.problem.sampler.ProblemEnvelope.contains`), each naming the field, the
+problem's value and the accepted range.
+
+Two envelopes: the *training envelope* (the manifest's ``envelope``; for the shipped
+weights :data:`~gbwm_sb3.problem.sampler.DEFAULT_ENVELOPE`, what pretraining and the
+benchmark suite draw from) and the *acceptance envelope* (the manifest's
+``accepted_envelope``; for the shipped weights :data:`ACCEPTED_ENVELOPE`), which may be
+wider where the policy was measured against the DP beyond its training envelope. Weights
+whose manifest records no acceptance envelope accept their training envelope.
 """
 
 from __future__ import annotations
@@ -16,18 +24,30 @@ from pathlib import Path
 from gbwm_sb3.pretrained.advisor import PretrainedPolicy
 from gbwm_sb3.pretrained.lookahead import DEFAULT_CANDIDATES, LookaheadPolicy
 from gbwm_sb3.pretrained.policy import UniversalGBWMPolicy
-from gbwm_sb3.pretrained.weights import envelope_from_manifest, load_network, read_weights_manifest
+from gbwm_sb3.pretrained.weights import (
+    accepted_envelope_from_manifest,
+    load_network,
+    read_weights_manifest,
+)
 from gbwm_sb3.problem.model import GBWMProblem
+from gbwm_sb3.problem.sampler import ProblemEnvelope
 
-__all__ = ["DEFAULT_WEIGHTS", "OutsideEnvelopeError", "pretrained_network", "pretrained_policy",
-           "bind_policy"]
+__all__ = ["DEFAULT_WEIGHTS", "ACCEPTED_ENVELOPE", "OutsideEnvelopeError", "accepted_envelope",
+           "pretrained_network", "pretrained_policy", "bind_policy"]
 
 #: Where the shipped weights are.
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "default_weights"
 
+#: The problems ``pretrained_policy``, ``fine_tune`` and ``gbwm advise`` accept with the
+#: shipped weights (their manifest's ``accepted_envelope``): the training envelope
+#: (:data:`~gbwm_sb3.problem.sampler.DEFAULT_ENVELOPE`) widened where the policy was
+#: measured against the DP beyond it (docs/pretrained.md, "The acceptance envelope").
+ACCEPTED_ENVELOPE = ProblemEnvelope(horizon=(1, 100), num_goals=(1, 60),
+                                    portfolio_volatility=(0.005, 0.5))
+
 
 class OutsideEnvelopeError(ValueError):
-    """The problem lies outside the envelope the pretrained weights support."""
+    """The problem lies outside the envelope the pretrained weights accept."""
 
 
 @lru_cache(maxsize=8)
@@ -43,6 +63,14 @@ def pretrained_network(weights: str | os.PathLike[str] | None = None) -> Univers
     return _cached_network(str(directory.resolve()), mtime)
 
 
+def accepted_envelope(weights: str | os.PathLike[str] | None = None) -> ProblemEnvelope:
+    """The problems ``pretrained_policy`` accepts with ``weights`` (default: the shipped
+    weights, :data:`ACCEPTED_ENVELOPE`): the manifest's ``accepted_envelope``, else the
+    envelope the weights were trained for."""
+    directory = Path(weights) if weights is not None else DEFAULT_WEIGHTS
+    return accepted_envelope_from_manifest(read_weights_manifest(directory))
+
+
 def pretrained_policy(problem: GBWMProblem, weights: str | os.PathLike[str] | None = None,
                       *, deterministic: bool = True, lookahead: int = DEFAULT_CANDIDATES,
                       exact: bool = False) -> PretrainedPolicy:
@@ -54,17 +82,17 @@ def pretrained_policy(problem: GBWMProblem, weights: str | os.PathLike[str] | No
     network (no lookahead). ``exact=True`` computes the action at every wealth of a large
     batch instead of bracketing it (:mod:`gbwm_sb3.pretrained.bracketing`). Raises
     :class:`OutsideEnvelopeError` naming every field of ``problem`` that lies outside the
-    envelope the weights were trained for.
+    weights' acceptance envelope (:func:`accepted_envelope`), with its value and the
+    accepted range.
     """
     if not isinstance(problem, GBWMProblem):
         raise ValueError(f"problem must be a GBWMProblem, got {type(problem).__name__}")
     directory = Path(weights) if weights is not None else DEFAULT_WEIGHTS
     manifest = read_weights_manifest(directory)
-    envelope = envelope_from_manifest(manifest)
-    reasons = envelope.contains(problem)
+    reasons = accepted_envelope_from_manifest(manifest).contains(problem)
     if reasons:
-        raise OutsideEnvelopeError("the problem is outside the pretrained policy's envelope:\n  "
-                                   + "\n  ".join(reasons))
+        raise OutsideEnvelopeError("the problem is outside the envelope the pretrained policy "
+                                   "accepts:\n  " + "\n  ".join(reasons))
     config = manifest.get("metadata", {}).get("config", {})
     normalization = config.get("reward_normalization", "total_utility")
     if _check_lookahead(lookahead) > 1 and deterministic and normalization != "total_utility":

@@ -3,7 +3,10 @@
 A weights directory holds::
 
     manifest.json   format, version, network shape, observation and action sizes,
-                    the envelope it was trained for, training metadata, sha256 of weights.npz
+                    the envelope it was trained for (``envelope``), optionally the wider
+                    or narrower envelope measurements showed it can be used in
+                    (``accepted_envelope``; without it, the training envelope), training
+                    metadata, sha256 of weights.npz
     weights.npz     one float32 array per tensor of the network's state_dict
 
 ``weights.npz`` is read without pickle (numpy's ``.npy`` header reader, then the raw
@@ -57,6 +60,7 @@ from gbwm_sb3.problem.sampler import DEFAULT_ENVELOPE, ProblemEnvelope
 
 __all__ = ["WEIGHTS_FORMAT", "WEIGHTS_FORMAT_VERSION", "WeightsFileError", "save_weights",
            "load_network", "read_weights_manifest", "envelope_from_manifest",
+           "accepted_envelope_from_manifest",
            "MAX_MANIFEST_BYTES", "MAX_ARRAYS_BYTES", "MAX_NETWORK_LAYERS", "MAX_NETWORK_WIDTH",
            "MAX_NETWORK_WEIGHTS"]
 
@@ -101,11 +105,17 @@ def _spaces() -> tuple[spaces.Box, spaces.MultiDiscrete]:
 
 def save_weights(policy: UniversalGBWMPolicy, directory: str | os.PathLike[str],
                  metadata: dict[str, Any] | None = None, *, overwrite: bool = False,
-                 envelope: ProblemEnvelope = DEFAULT_ENVELOPE) -> Path:
+                 envelope: ProblemEnvelope = DEFAULT_ENVELOPE,
+                 accepted_envelope: ProblemEnvelope | None = None) -> Path:
     """Write ``policy``'s weights and manifest to ``directory``; returns the directory.
 
-    An existing weights directory is refused unless ``overwrite=True``.
+    ``envelope``: the problems the weights were trained on; ``accepted_envelope``: the
+    problems ``pretrained_policy`` accepts for them, once measured (None: the training
+    envelope). An existing weights directory is refused unless ``overwrite=True``.
     """
+    for name, value in (("envelope", envelope), ("accepted_envelope", accepted_envelope)):
+        if not isinstance(value, ProblemEnvelope) and (name == "envelope" or value is not None):
+            raise ValueError(f"{name} must be a ProblemEnvelope, got {type(value).__name__}")
     if not isinstance(policy, UniversalGBWMPolicy):
         raise ValueError(f"policy must be a UniversalGBWMPolicy, got {type(policy).__name__}")
     directory = Path(directory)
@@ -126,8 +136,9 @@ def save_weights(policy: UniversalGBWMPolicy, directory: str | os.PathLike[str],
                     "activation": policy.activation_fn.__name__},
         "observation_size": UNIVERSAL_OBSERVATION_SIZE,
         "action": [K_MAX, N_MAX],
-        "envelope": {k: list(v) if isinstance(v, tuple) else v
-                     for k, v in asdict(envelope).items()},
+        "envelope": _envelope_json(envelope),
+        **({"accepted_envelope": _envelope_json(accepted_envelope)}
+           if accepted_envelope is not None else {}),
         "tensors": {name: list(array.shape) for name, array in arrays.items()},
         "parameters": int(sum(a.size for a in arrays.values())),
         "sha256": sha256_file(directory / _ARRAYS),
@@ -178,21 +189,25 @@ def _check_network(path: Path, network: Any) -> None:
                                f"{', '.join(_ACTIVATIONS)}, got {shown(activation)}")
 
 
-def _envelope(data: Any, where: str) -> ProblemEnvelope:
-    """The :class:`ProblemEnvelope` of a manifest's ``envelope`` (errors name ``where``)."""
+def _envelope_json(envelope: ProblemEnvelope) -> dict[str, Any]:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(envelope).items()}
+
+
+def _envelope(data: Any, where: str, key: str = "envelope") -> ProblemEnvelope:
+    """The :class:`ProblemEnvelope` of a manifest's ``key`` (errors name ``where``)."""
     if not isinstance(data, dict):
-        raise WeightsFileError(f"{where}envelope must be a mapping, got {shown(data)}")
+        raise WeightsFileError(f"{where}{key} must be a mapping, got {shown(data)}")
     known = [f.name for f in fields(ProblemEnvelope)]
-    for key in data:
-        if key not in known:
-            raise WeightsFileError(f"{where}envelope.{shown(key)} is not a known key; the "
+    for name in data:
+        if name not in known:
+            raise WeightsFileError(f"{where}{key}.{shown(name)} is not a known key; the "
                                    f"keys are {', '.join(known)}")
     try:
         values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v
                                   for k, v in data.items()}
         return ProblemEnvelope(**values)
     except (ValueError, TypeError) as exc:
-        raise WeightsFileError(f"{where}envelope: {str(exc)[:300]}") from None
+        raise WeightsFileError(f"{where}{key}: {str(exc)[:300]}") from None
 
 
 def _check_tensors(path: Path, manifest: dict[str, Any]) -> None:
@@ -240,8 +255,9 @@ def read_weights_manifest(directory: str | os.PathLike[str]) -> dict[str, Any]:
     if "network" not in manifest:
         raise WeightsFileError(f"{path}: network is missing (the network's layer sizes)")
     _check_network(path, manifest["network"])
-    if "envelope" in manifest:
-        _envelope(manifest["envelope"], f"{path}: ")
+    for key in ("envelope", "accepted_envelope"):
+        if key in manifest:
+            _envelope(manifest[key], f"{path}: ", key)
     metadata = manifest.get("metadata", {})
     if not isinstance(metadata, dict):
         raise WeightsFileError(f"{path}: metadata must be a mapping, got {shown(metadata)}")
@@ -263,6 +279,16 @@ def envelope_from_manifest(manifest: dict[str, Any]) -> ProblemEnvelope:
     """The problem envelope the weights were trained for (the default when not recorded);
     :class:`WeightsFileError` for an envelope that is not one."""
     return _envelope(manifest.get("envelope", {}), "")
+
+
+def accepted_envelope_from_manifest(manifest: dict[str, Any]) -> ProblemEnvelope:
+    """The problems ``pretrained_policy`` accepts for these weights: the manifest's
+    ``accepted_envelope`` where recorded, else the training envelope
+    (:func:`envelope_from_manifest`; manifests written before it existed keep the
+    envelope they were trained for)."""
+    if "accepted_envelope" in manifest:
+        return _envelope(manifest["accepted_envelope"], "", "accepted_envelope")
+    return envelope_from_manifest(manifest)
 
 
 def _read_array(archive: zipfile.ZipFile, info: zipfile.ZipInfo, shape: tuple[int, ...],

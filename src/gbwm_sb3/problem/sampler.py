@@ -112,7 +112,9 @@ def _float_range(value: object, name: str, low: float, high: float,
 
 @dataclass(frozen=True)
 class ProblemEnvelope:
-    """The set of problems a policy trained on many clients supports (all bounds inclusive).
+    """A set of problems (all bounds inclusive): the ones a policy trained on many clients
+    is trained on (:data:`DEFAULT_ENVELOPE`, which :func:`sample_problem` draws from) or
+    accepts (the pretrained policy's acceptance envelope).
 
     - ``horizon``: years ``T`` (default 1..40);
     - ``num_goals``: goals per problem (1..20); ``max_goals_per_year`` (4);
@@ -233,7 +235,10 @@ class ProblemEnvelope:
         return reasons
 
 
-#: The envelope described in docs/pretrained.md.
+#: The training envelope (docs/pretrained.md): what pretraining, its validation problems
+#: and the benchmark suite's sampled clients draw from. The shipped pretrained policy
+#: accepts more (its acceptance envelope, ``gbwm_sb3.pretrained.loading.ACCEPTED_ENVELOPE``,
+#: wider where measured against the DP); changing this changes those draws.
 DEFAULT_ENVELOPE = ProblemEnvelope()
 
 
