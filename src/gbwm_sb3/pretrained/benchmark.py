@@ -178,9 +178,7 @@ def run_benchmark(policy_factory: PolicyFactory, suite: Sequence[BenchmarkProble
     for index, item in enumerate(suite, start=1):
         record = benchmark_problem(item, policy_factory, n_paths, seed, fine_tune_factory)
         records.append(record)
-        if results_path is not None:
-            with results_path.open("a", encoding="utf-8") as handle:
-                handle.write(json.dumps(record) + "\n")
+        append_record(results_path, record)
         say(_progress_line(index, len(suite), record))
     if summary_path is not None:
         summary_path.write_text(summarise(records, notes=notes), encoding="utf-8")
@@ -196,8 +194,20 @@ def read_results(path: str | Path) -> list[dict[str, Any]]:
             if line.strip()]
 
 
-def _fmt(value: float | None, spec: str = ".4f") -> str:
+def append_record(results_path: Path | None, record: Mapping[str, Any]) -> None:
+    """Append ``record`` as one JSON line to ``results_path`` (nothing when None): a run
+    keeps what it has measured if it is stopped."""
+    if results_path is not None:
+        with results_path.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record) + "\n")
+
+
+def format_number(value: float | None, spec: str = ".4f") -> str:
+    """``value`` with ``spec``; ``n/a`` for None or a non-finite value."""
     return "n/a" if value is None or not math.isfinite(value) else format(value, spec)
+
+
+_fmt = format_number
 
 
 def _progress_line(index: int, total: int, record: Mapping[str, Any]) -> str:

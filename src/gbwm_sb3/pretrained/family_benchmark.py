@@ -25,7 +25,6 @@ the per-family table and every problem.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -37,8 +36,10 @@ from gbwm_sb3.pretrained.benchmark import (
     RESULTS_FILE,
     SUMMARY_FILE,
     PolicyFactory,
+    append_record,
     benchmark_problem,
     existing_outputs,
+    format_number,
     read_results,
 )
 from gbwm_sb3.pretrained.families import FAMILIES, FAMILY_NAMES
@@ -156,17 +157,14 @@ def run_family_benchmark(inside_factory: PolicyFactory, suite: Sequence[Benchmar
         record.update(family=item.category, independent=independent.get(item.category, True),
                       refused=reasons, settings=settings)
         records.append(record)
-        if results_path is not None:
-            with results_path.open("a", encoding="utf-8") as handle:
-                handle.write(json.dumps(record) + "\n")
+        append_record(results_path, record)
         say(_progress_line(index, len(suite), record))
     if summary_path is not None:
         summary_path.write_text(summarise_families(records, notes=notes), encoding="utf-8")
     return records
 
 
-def _fmt(value: float | None, spec: str = ".4f") -> str:
-    return "n/a" if value is None or not math.isfinite(value) else format(value, spec)
+_fmt = format_number
 
 
 def _progress_line(index: int, total: int, record: Mapping[str, Any]) -> str:
