@@ -80,8 +80,9 @@ class PretrainedPolicy:
             ProblemTable.from_problems([problem], max_decisions=None))
         self._scorer: GreedyScorer | None = None
         self._parameters = tuple(network.parameters())
-        #: (environment steps, held-out mean utility) of the networks ``fine_tune`` scored.
-        self.fine_tune_scores: list[tuple[int, float]] = []
+        #: (environment steps, held-out mean utility, adopted) of the networks
+        #: ``fine_tune`` compared.
+        self.fine_tune_scores: list[tuple[int, float, bool]] = []
 
     def observe(self, t: int, wealth: np.ndarray) -> np.ndarray:
         """Universal observations at year ``t``, shape (n, ``UNIVERSAL_OBSERVATION_SIZE``)."""

@@ -6,11 +6,13 @@ the client's problem; each rollout is ``n_envs`` whole trajectories (``n_steps =
 
 PPO on one problem does not improve every update: a step can move the network to a
 worse policy, and the last network need not be the best one. ``fine_tune`` therefore
-scores the policy (with its lookahead, as it will act) on ``holdout_paths`` simulated
-markets of a held-out seed, drawn once: the zero-shot network first, then the network
-after training at regular points and at the end; it returns the best of them. The
-held-out markets are never the ones ``evaluate`` uses by default (seed 0), so a score
-there is not selected on. With ``holdout_paths=0`` the last network is returned.
+compares the policy (with its lookahead, as it will act) with the best network so far
+(at first the zero-shot one) on ``holdout_paths`` simulated markets of a held-out seed,
+at regular points of training and at the end, and a network replaces the best only where
+it beats it there by more than ``HOLDOUT_MARGIN`` paired standard errors, so that market
+noise does not pick a worse network. The held-out markets are never the ones
+``evaluate`` uses by default (seed 0). With ``holdout_paths=0`` the last network is
+returned.
 """
 
 from __future__ import annotations
@@ -41,6 +43,9 @@ __all__ = ["fine_tune", "FINE_TUNE_DEFAULTS", "HOLDOUT_SEED"]
 #: Seed of the held-out markets ``fine_tune`` selects its network on (not ``evaluate``'s
 #: default 0).
 HOLDOUT_SEED = 7_919_001
+#: A network replaces the best one when its held-out mean utility is higher by more than
+#: this many standard errors of the paired difference.
+HOLDOUT_MARGIN = 2.0
 
 #: PPO settings of :func:`fine_tune` (each can be overridden by keyword).
 FINE_TUNE_DEFAULTS = {"learning_rate": 1e-3, "n_epochs": 4, "minibatches": 8,
@@ -56,16 +61,23 @@ class _Deadline(BaseCallback):
         return self.deadline is None or time.time() < self.deadline
 
 
-class _KeepBest(BaseCallback):
-    """Scores the network on the held-out markets every ``every`` rollouts (after the
-    update) and keeps a copy of the best weights; ``scores`` records (step, score)."""
+#: A comparison on the held-out markets: (the best network's mean utility, the
+#: candidate's mean utility, the standard error of their paired difference).
+Comparison = Callable[[UniversalGBWMPolicy, UniversalGBWMPolicy], tuple[float, float, float]]
 
-    def __init__(self, score: Callable[[UniversalGBWMPolicy], float], every: int,
-                 zero_shot: float, weights: dict[str, th.Tensor]) -> None:
+
+class _KeepBest(BaseCallback):
+    """Every ``every`` rollouts (after the update) and at the end, compares the network
+    with the best so far on the held-out markets and keeps a copy when it is better by
+    more than ``HOLDOUT_MARGIN`` paired standard errors; ``scores`` records (steps, held-out
+    mean utility, adopted)."""
+
+    def __init__(self, compare: Comparison, every: int, start: UniversalGBWMPolicy,
+                 zero_shot: float) -> None:
         super().__init__()
-        self.score, self.every = score, every
-        self.best_score, self.best_weights = zero_shot, weights
-        self.scores: list[tuple[int, float]] = [(0, zero_shot)]
+        self.compare, self.every = compare, every
+        self.best = start
+        self.scores: list[tuple[int, float, bool]] = [(0, zero_shot, True)]
         self._rollouts = 0
 
     def _on_step(self) -> bool:
@@ -74,11 +86,11 @@ class _KeepBest(BaseCallback):
     def _check(self) -> None:
         policy = cast(UniversalGBWMPolicy, self.model.policy)
         policy.set_training_mode(False)
-        value = self.score(policy)
-        self.scores.append((int(self.num_timesteps), value))
-        if value > self.best_score:
-            self.best_score = value
-            self.best_weights = copy.deepcopy(policy.state_dict())
+        best, candidate, error = self.compare(self.best, policy)
+        adopted = candidate - best > HOLDOUT_MARGIN * error
+        self.scores.append((int(self.num_timesteps), candidate, adopted))
+        if adopted:
+            self.best = copy.deepcopy(policy)
 
     def _on_rollout_start(self) -> None:  # the previous rollout has been trained on
         self._rollouts += 1
@@ -94,7 +106,7 @@ def fine_tune(problem: GBWMProblem, n_trajectories: int, *,
               weights: str | os.PathLike[str] | None = None, seed: int = 0,
               n_envs: int | None = None, time_budget_s: float | None = None,
               threads: int | None = 1, lookahead: int = DEFAULT_CANDIDATES,
-              holdout_paths: int = 4000, holdout_every: int = 4,
+              holdout_paths: int = 20_000, holdout_every: int = 4,
               **ppo: float) -> PretrainedPolicy:
     """A policy for ``problem``: the pretrained network after PPO on ``n_trajectories``.
 
@@ -105,16 +117,16 @@ def fine_tune(problem: GBWMProblem, n_trajectories: int, *,
     - ``threads``: PyTorch intra-op threads during fine-tuning (None: leave as is);
     - ``lookahead``: decisions the fine-tuned critic compares a year, as in
       :func:`~gbwm_sb3.pretrained.loading.pretrained_policy` (1: none);
-    - ``holdout_paths``: simulated markets (seed :data:`HOLDOUT_SEED`) on which the
-      zero-shot network and the network every ``holdout_every`` rollouts and at the end
-      are scored; the best is returned, so the result is never below the zero-shot
-      policy on those markets (0: no selection, the last network);
+    - ``holdout_paths``: simulated markets (seed :data:`HOLDOUT_SEED`) on which the network
+      every ``holdout_every`` rollouts and at the end is compared with the best so far (at
+      first the zero-shot one); the best is returned, so the result is never below the
+      zero-shot policy on those markets (0: no selection, the last network);
     - ``**ppo``: ``learning_rate``, ``n_epochs``, ``minibatches``, ``ent_coef``,
       ``clip_range``, ``gae_lambda`` (defaults in :data:`FINE_TUNE_DEFAULTS`).
 
     Same seed, same problem, same weights: same result (without a time budget). The
     returned policy's ``fine_tune_scores`` lists (environment steps, held-out mean
-    utility) for every network scored.
+    utility, adopted as the best) for every network scored.
     """
     started = time.time()
     base = pretrained_policy(problem, weights, lookahead=lookahead)  # checks the envelope
@@ -157,21 +169,29 @@ def fine_tune(problem: GBWMProblem, n_trajectories: int, *,
                                                else started + time_budget_s)]
     keep: _KeepBest | None = None
     if holdout_paths:
-        def score(policy: UniversalGBWMPolicy) -> float:
-            bound = bind_policy(policy, base.problem, lookahead=lookahead)
-            report = evaluate({"policy": bound}, base.problem, n_paths=holdout_paths,
-                              seed=HOLDOUT_SEED, reference=None)
-            return report["policy"].mean_utility
+        def compare(best: UniversalGBWMPolicy, candidate: UniversalGBWMPolicy
+                    ) -> tuple[float, float, float]:
+            report = evaluate({"best": bind_policy(best, base.problem, lookahead=lookahead),
+                               "candidate": bind_policy(candidate, base.problem,
+                                                        lookahead=lookahead)},
+                              base.problem, n_paths=holdout_paths, seed=HOLDOUT_SEED,
+                              reference="best")
+            error = report["candidate"].difference_std_error
+            return (report["best"].mean_utility, report["candidate"].mean_utility,
+                    0.0 if error is None else error)
 
         # the model was built as PPO(UniversalGBWMPolicy, ...) above
-        start_policy = cast(UniversalGBWMPolicy, model.policy)
-        keep = _KeepBest(score, holdout_every, score(start_policy),
-                         copy.deepcopy(start_policy.state_dict()))
+        start = copy.deepcopy(cast(UniversalGBWMPolicy, model.policy))
+        start.set_training_mode(False)
+        zero_shot = evaluate({"policy": bind_policy(start, base.problem, lookahead=lookahead)},
+                             base.problem, n_paths=holdout_paths, seed=HOLDOUT_SEED,
+                             reference=None)["policy"].mean_utility
+        keep = _KeepBest(compare, holdout_every, start, zero_shot)
         callbacks.append(keep)
     model.learn(total, callback=CallbackList(callbacks))
     policy = cast(UniversalGBWMPolicy, model.policy)
     if keep is not None:
-        policy.load_state_dict(keep.best_weights)
+        policy.load_state_dict(keep.best.state_dict())
     policy.set_training_mode(False)
     bound = bind_policy(policy, base.problem, lookahead=lookahead)
     bound.fine_tune_scores = [] if keep is None else list(keep.scores)
