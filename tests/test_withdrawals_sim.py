@@ -36,27 +36,27 @@ class _Hold:
 def test_a_withdrawal_larger_than_the_cash_is_absorbing_bankruptcy() -> None:
     problem = withdrawal_problem()
     table = problem_table(problem)
-    ruined = np.zeros(3, dtype=bool)
+    ended = np.zeros(3, dtype=bool)
     wealth = np.array([3.0, 4.0, 30.0])  # year 1: cash -1, 0, 26
     shocks = np.zeros(3)
     wealth, reward, applied, _ = step_year(table, 1, wealth, np.zeros(3), np.zeros(3),
-                                           shocks, ruined)
-    np.testing.assert_array_equal(ruined, [True, False, False])
+                                           shocks, ended)
+    np.testing.assert_array_equal(ended, [True, False, False])
     assert wealth[0] == 0.0 and wealth[1] == 0.0 and wealth[2] > 0.0
     # year 2: the goal costs 1; the bankrupt path takes nothing, the one at 0 is short of
     # cash (0 - 4 < 0) and goes bankrupt too
     wealth, reward, applied, _ = step_year(table, 2, wealth, np.ones(3), np.zeros(3),
-                                           shocks, ruined)
-    np.testing.assert_array_equal(ruined, [True, True, False])
+                                           shocks, ended)
+    np.testing.assert_array_equal(ended, [True, True, False])
     np.testing.assert_array_equal(applied, [0, 0, 1])
     np.testing.assert_array_equal(reward, [0.0, 0.0, 2.0])
-    wealth, *_ = step_year(table, 3, wealth, np.zeros(3), np.zeros(3), shocks, ruined)
+    wealth, *_ = step_year(table, 3, wealth, np.zeros(3), np.zeros(3), shocks, ended)
     # year 4 brings savings of 5, which a bankrupt plan does not receive
-    wealth, *_ = step_year(table, 4, wealth, np.zeros(3), np.zeros(3), shocks, ruined)
+    wealth, *_ = step_year(table, 4, wealth, np.zeros(3), np.zeros(3), shocks, ended)
     assert wealth[0] == 0.0 and wealth[1] == 0.0
     # at T the goal costs 0.5: nothing for the bankrupt paths
     wealth, reward, _, final = step_year(table, 5, wealth, np.zeros(3), np.zeros(3), shocks,
-                                         ruined)
+                                         ended)
     np.testing.assert_array_equal(final, [0, 0, 1])
     np.testing.assert_array_equal(reward, [0.0, 0.0, 5.0])
 
@@ -70,7 +70,7 @@ def test_evaluate_reports_the_probability_of_bankruptcy() -> None:
         shocks = market_shocks(problem.market, 3, problem.horizon, 0, 4000)
         last = []
         rollout(problem_table(problem), policy, shocks, observe=last.append)
-        seen[name] = float(last[-1].ruined.mean())
+        seen[name] = float(last[-1].ended.mean())
         assert report[name].bankruptcy_probability == pytest.approx(seen[name], abs=0.0)
     assert seen["safe"] == 0.0 < seen["risky"] < 1.0  # cash at 3% pays 3 x 4 from 14
     assert "P(bankrupt)" in str(report)
@@ -88,8 +88,8 @@ def test_env_and_vec_env_go_bankrupt_on_the_same_draws() -> None:
     vec.queue_normal_draws(draws)
     for _ in range(problem.horizon - 1):
         vec.step(np.tile([0, 1], (8, 1)))
-    ruined_vec = vec.bankrupt
-    assert 0 < ruined_vec.sum() < 8
+    bankrupt_vec = vec.bankrupt
+    assert 0 < bankrupt_vec.sum() < 8
     for i in range(8):
         env = GBWMEnv(problem=problem)
         env.reset(seed=0)
@@ -97,7 +97,7 @@ def test_env_and_vec_env_go_bankrupt_on_the_same_draws() -> None:
         for _ in range(problem.horizon - 1):
             obs, _, _, _, info = env.step(np.array([0, 1]))
             assert np.all(np.isfinite(obs)) and env.observation_space.contains(obs)
-        assert info["bankrupt"] == ruined_vec[i]
+        assert info["bankrupt"] == bankrupt_vec[i]
 
 
 def test_student_t_shocks_have_unit_variance_and_fat_tails() -> None:

@@ -43,6 +43,7 @@ tests/test_dp_economies.py).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
@@ -1024,6 +1025,19 @@ def _solve(problem: GBWMProblem,
     jumps_by_year: dict[int, tuple[_Jump, ...]] = {}
 
     representations: dict[int, _Representation] = {}
+    survival = problem.survival_by_time
+    continued: dict[int, _Representation] = {}
+
+    def continuing(t: int) -> _Representation:
+        """What year ``t`` continues into: ``V_{t+1}`` times the probability of living to
+        ``t + 1`` (the plan ends at death; the same representation without a survival
+        table)."""
+        if survival[t] == 1.0:
+            return representation(t + 1)
+        if t not in continued:
+            continued[t] = _scaled(representation(t + 1), float(survival[t]), log_grid,
+                                   jumps_by_year.get(t + 1))
+        return continued[t]
 
     def representation(t: int) -> _Representation:
         if t in representations:
@@ -1042,10 +1056,10 @@ def _solve(problem: GBWMProblem,
         jumps_by_year[horizon] = _value_jumps(
             table, horizon, log_grid, kernels, (), lambda w: take_final(table, 0, w)[1])
     for t in range(horizon - 1, -1, -1):
-        q, dq = _on_grid(representation(t + 1), kernels, log_grid)
+        next_value = continuing(t)
+        q, dq = _on_grid(next_value, kernels, log_grid)
         continuation[t], continuation_slope[t] = q, dq
         choice[t] = _smooth_choice(q, kernels)
-        next_value = representation(t + 1)
         decision, portfolio, v = _best_decisions(
             table, t, wealth_grid,
             lambda x, t=t, next_value=next_value: _best_continuation(
@@ -1054,14 +1068,13 @@ def _solve(problem: GBWMProblem,
         value[t], decision_policy[t], portfolio_policy[t] = v, decision, portfolio
         if sharp:
             jumps_by_year[t] = _value_jumps(
-                table, t, log_grid, kernels, jumps_by_year[t + 1],
+                table, t, log_grid, kernels, _scaled_jumps(jumps_by_year[t + 1], survival[t]),
                 lambda w, t=t, next_value=next_value: _best_decisions(
                     table, t, w, lambda x: _best_continuation(
                         continuation[t], continuation_slope[t], choice[t], kernels,
                         next_value, x_low, x))[2])
 
-    expected = _value_at_initial_wealth(problem, table, representation(1), kernels,
-                                                x_low)
+    expected = _value_at_initial_wealth(problem, table, continuing(0), kernels, x_low)
     take_policy = decision_policy > 0
     for array in (wealth_grid, value, take_policy, portfolio_policy, continuation,
                   continuation_slope, decision_policy, choice):
@@ -1080,8 +1093,27 @@ def _solve(problem: GBWMProblem,
         solve_seconds=time.perf_counter() - start,
         decision_policy=decision_policy,
         kernels=kernels,
-        next_values=tuple(representation(t + 1) for t in range(horizon)),
+        next_values=tuple(continuing(t) for t in range(horizon)),
     )
+
+
+def _scaled_jumps(jumps: tuple[_Jump, ...], factor: float) -> tuple[_Jump, ...]:
+    """``jumps`` of a value multiplied by ``factor``."""
+    if factor == 1.0:
+        return jumps
+    return tuple(dataclasses.replace(j, size=j.size * factor, knot_v=j.knot_v * factor)
+                 for j in jumps)
+
+
+def _scaled(rep: _Representation, factor: float, log_grid: np.ndarray,
+            jumps: tuple[_Jump, ...] | None) -> _Representation:
+    """``rep`` multiplied by ``factor`` (a survival probability): values, and the sharp view
+    rebuilt from the scaled jumps; the jumps stay where they are."""
+    values = rep.values * factor
+    if rep.sharp is None or jumps is None:
+        return _Representation(values, rep.jumps)
+    return _Representation(values, rep.jumps,
+                           _sharp_view(values, log_grid, _scaled_jumps(jumps, factor)))
 
 
 def _value_at_initial_wealth(problem: GBWMProblem, table: ProblemTable,

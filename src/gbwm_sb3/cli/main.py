@@ -222,6 +222,10 @@ def _print_general_solve(args: argparse.Namespace, problem: Any, dp: Any, report
                   f"{max(t for t, a in enumerate(amounts) if a)}")
     if not isinstance(problem.market, LognormalMarket):
         print(f"Market: {problem.market.describe()}")
+    if problem.survival:
+        alive = math.prod(problem.survival)
+        print(f"Survival table: probability {alive:.1%} of living to year {problem.horizon} "
+              "(the plan ends at death)")
     share = dp.expected_utility / problem.total_utility if problem.total_utility else 0.0
     print(f"Optimal expected utility: {dp.expected_utility:.4f} ({share:.1%} of the "
           f"{problem.total_utility:g} on offer; dynamic programming, {solve_seconds:.2f} s)")

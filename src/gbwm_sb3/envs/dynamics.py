@@ -9,8 +9,10 @@ A year ``t < T`` (GBWM-SPEC sections 1 and 5), each step one function:
 
 1. **cash** (:func:`cash_at`): ``A = W + I(t)``; an infusion may be negative (a
    withdrawal): where ``A < 0`` the investor is **bankrupt**, wealth 0 from then on and
-   no further goals (the ``ruined`` flags that :func:`apply_decisions`,
-   :func:`step_years` and :func:`rollout` carry; :func:`has_withdrawals`);
+   no further goals. The plan also ends at death (a survival table, :func:`has_mortality`;
+   death during year ``t`` comes after its decision). An ended plan is one ``ended`` flag
+   per trajectory that :func:`apply_decisions`, :func:`step_years` and :func:`rollout`
+   carry;
 2. **affordability** (:func:`decision_mask`): decision ``d`` of the year is affordable
    where it exists and its cost is at most ``A``;
 3. **apply a decision** (:func:`apply_decisions`): the asked decision is taken where it
@@ -39,7 +41,8 @@ import numpy as np
 from gbwm_sb3.problem.model import GBWMProblem
 
 __all__ = ["ProblemTable", "problem_table", "cash_at", "decision_mask", "any_affordable",
-           "affordability_thresholds", "apply_decisions", "has_withdrawals",
+           "affordability_thresholds", "apply_decisions", "has_withdrawals", "has_mortality",
+           "can_end", "deaths_from_uniforms",
            "grow", "take_final", "best_affordable_decision", "goals_in_decision",
            "step_years", "step_year", "YearOutcome", "rollout"]
 
@@ -60,7 +63,8 @@ class ProblemTable:
     ``paper_family``, ``num_portfolios``, ``means``, ``volatilities``, ``log_drifts``.
     Per row and year: ``decision_cost`` / ``decision_utility`` / ``decision_goals``
     (goals a decision takes) per decision, ``decisions_per_year``, ``infusions`` (0 at
-    ``T``), ``future_infusions`` (sum over later years), ``has_goal``, ``next_cost`` /
+    ``T``), ``survival`` (probability of living to the next year; 1 without a survival
+    table), ``future_infusions`` (sum over later years), ``has_goal``, ``next_cost`` /
     ``next_goal_time`` (the first goal year at or after ``t``; nan if none),
     ``remaining_cost`` (top-level cost of the goals at or after ``t``) and
     ``goals_offered_by`` (goals at times ``<= t``). ``final_order``: the decisions at
@@ -88,6 +92,7 @@ class ProblemTable:
         self.decision_goals = np.zeros(shape, dtype=np.int16)
         self.decisions_per_year = np.ones(years, dtype=np.int64)
         self.infusions = np.zeros(years)
+        self.survival = np.ones(years)
         self.future_infusions = np.zeros(years)
         self.has_goal = np.zeros(years, dtype=bool)
         self.next_cost = np.full(years, np.nan)
@@ -161,6 +166,8 @@ class ProblemTable:
         infusions = problem.infusion_by_time
         self.infusions[row] = 0.0
         self.infusions[row, :t1] = infusions
+        self.survival[row] = 1.0
+        self.survival[row, :t1] = problem.survival_by_time
         self.future_infusions[row] = 0.0
         self.future_infusions[row, :t1] = np.concatenate(
             [np.cumsum(infusions[::-1])[::-1][1:], [0.0]])
@@ -263,29 +270,46 @@ def has_withdrawals(table: ProblemTable, row: int = 0) -> bool:
     return bool(table.infusions[row].min() < 0.0)
 
 
+def deaths_from_uniforms(table: ProblemTable, row: int, uniforms: np.ndarray) -> np.ndarray:
+    """Deaths (bool, (T, paths)) from uniform draws (T, paths): dead during year ``t`` where
+    the draw is at least the probability of surviving it."""
+    horizon = int(table.horizon[row])
+    return uniforms[:horizon] >= table.survival[row, :horizon, None]
+
+
+def has_mortality(table: ProblemTable, row: int = 0) -> bool:
+    """Whether row ``row``'s problem has a survival table (a plan that can end at death)."""
+    return bool(table.survival[row].min() < 1.0)
+
+
+def can_end(table: ProblemTable, row: int = 0) -> bool:
+    """Whether a plan of row ``row`` can end before ``T`` (bankruptcy or death)."""
+    return has_withdrawals(table, row) or has_mortality(table, row)
+
+
 def apply_decisions(table: ProblemTable, rows: RowIndex, t: RowIndex, wealth: np.ndarray,
-                    decision: np.ndarray, ruined: np.ndarray | None = None
+                    decision: np.ndarray, ended: np.ndarray | None = None
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Add ``I(t)`` and take ``decision`` where affordable (else nothing), year ``t < T``.
 
     Returns ``(cash_after, reward, applied)``, ``applied`` the decision index actually
     taken (0 where the asked one costs more than the cash or does not exist).
-    ``ruined`` (bool, per trajectory), when given, holds the bankruptcy flags and is
-    updated in place: a trajectory whose cash is below 0 becomes bankrupt, and a bankrupt
-    one takes nothing and keeps 0.
+    ``ended`` (bool, per trajectory), when given, flags the plans that have ended and is
+    updated in place: a trajectory whose cash is below 0 becomes bankrupt; an ended one
+    takes nothing and keeps 0.
     """
     decision = np.asarray(decision).astype(np.intp)
-    if ruined is not None:
-        decision = np.where(ruined, 0, decision)
+    if ended is not None:
+        decision = np.where(ended, 0, decision)
     cash = cash_at(table, rows, t, wealth)
     cost = table.decision_cost[rows, t, decision]
     taken = _affordable(cost, cash)
     applied = np.where(taken, decision, 0)
     cash_after = cash - np.where(taken, cost, 0.0)
     reward = np.where(taken, table.decision_utility[rows, t, applied], 0.0)
-    if ruined is not None:
-        ruined |= cash < 0.0
-        cash_after = np.where(ruined, 0.0, cash_after)
+    if ended is not None:
+        ended |= cash < 0.0
+        cash_after = np.where(ended, 0.0, cash_after)
     return cash_after, reward, applied
 
 
@@ -298,9 +322,9 @@ def grow(table: ProblemTable, rows: RowIndex, wealth: np.ndarray, portfolio: np.
 
 
 def take_final(table: ProblemTable, rows: RowIndex, wealth: np.ndarray,
-               ruined: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+               ended: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The automatic choice at ``T``: the affordable decision with the most utility (ties:
-    the cheaper, then the lower index); nothing for a bankrupt trajectory (``ruined``).
+    the cheaper, then the lower index); nothing for an ended plan (``ended``).
     Returns ``(wealth_after, reward, applied)``."""
     horizon = table.horizon[rows]
     order = table.final_order[rows]
@@ -309,8 +333,8 @@ def take_final(table: ProblemTable, rows: RowIndex, wealth: np.ndarray,
         affordable = _affordable(costs[order][None, :], wealth[:, None])
     else:
         affordable = _affordable(np.take_along_axis(costs, order, axis=1), wealth[:, None])
-    if ruined is not None:
-        affordable &= ~ruined[:, None]
+    if ended is not None:
+        affordable &= ~ended[:, None]
     best = np.argmax(affordable, axis=1)
     if np.ndim(rows) == 0:
         chosen = np.where(affordable.any(axis=1), order[best], 0)
@@ -344,7 +368,7 @@ def goals_in_decision(table: ProblemTable, rows: RowIndex, t: RowIndex,
 
 def step_years(table: ProblemTable, rows: RowIndex, t: RowIndex, wealth: np.ndarray,
                decision: np.ndarray, portfolio: np.ndarray, shocks: np.ndarray,
-               ruined: np.ndarray | None = None
+               ended: np.ndarray | None = None, died: np.ndarray | None = None
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """One year ``t < T`` for many trajectories: decision, returns, and the automatic take
     at ``T`` where ``t + 1 == T``.
@@ -352,15 +376,18 @@ def step_years(table: ProblemTable, rows: RowIndex, t: RowIndex, wealth: np.ndar
     ``rows`` and ``t`` are one row and year for all trajectories, or one per trajectory
     (trajectories of different problems and years step together). Returns
     ``(next_wealth, reward, applied, final)``: decision indices, ``final`` 0 where ``T``
-    was not reached; the automatic take's utility is included in ``reward``. ``ruined``:
-    the bankruptcy flags, updated in place (see :func:`apply_decisions`).
+    was not reached; the automatic take's utility is included in ``reward``. ``ended``:
+    the flags of ended plans, updated in place (see :func:`apply_decisions`); ``died``:
+    where the investor dies during the year (after its decision), which ends the plan.
     """
-    cash_after, reward, applied = apply_decisions(table, rows, t, wealth, decision, ruined)
+    cash_after, reward, applied = apply_decisions(table, rows, t, wealth, decision, ended)
     next_wealth = grow(table, rows, cash_after, portfolio, shocks)
+    if ended is not None and died is not None:
+        _die(ended, died, next_wealth)
     final = np.zeros(next_wealth.shape, dtype=np.intp)
     if np.ndim(rows) == 0 and np.ndim(t) == 0:
         if t + 1 == table.horizon[rows]:
-            next_wealth, final_reward, final = take_final(table, rows, next_wealth, ruined)
+            next_wealth, final_reward, final = take_final(table, rows, next_wealth, ended)
             reward = reward + final_reward
         return next_wealth, reward, applied, final
     rows_b, t_b = np.broadcast_arrays(rows, t)
@@ -368,18 +395,25 @@ def step_years(table: ProblemTable, rows: RowIndex, t: RowIndex, wealth: np.ndar
     if ending.size:
         after, final_reward, chosen = take_final(
             table, rows_b[ending], next_wealth[ending],
-            None if ruined is None else ruined[ending])
+            None if ended is None else ended[ending])
         final[ending] = chosen
         next_wealth[ending] = after
         reward[ending] = reward[ending] + final_reward
     return next_wealth, reward, applied, final
 
 
+def _die(ended: np.ndarray, died: np.ndarray, wealth: np.ndarray) -> None:
+    """End the plans of those who die (in place): no wealth, no later goal."""
+    ended |= died
+    wealth[died] = 0.0
+
+
 def step_year(table: ProblemTable, t: int, wealth: np.ndarray, decision: np.ndarray,
-              portfolio: np.ndarray, shocks: np.ndarray, ruined: np.ndarray | None = None
+              portfolio: np.ndarray, shocks: np.ndarray, ended: np.ndarray | None = None,
+              died: np.ndarray | None = None
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """:func:`step_years` for the one problem of a one-row table (year ``t`` shared)."""
-    return step_years(table, 0, t, wealth, decision, portfolio, shocks, ruined)
+    return step_years(table, 0, t, wealth, decision, portfolio, shocks, ended, died)
 
 
 # ----------------------------------------------------------------------------- rollout
@@ -395,7 +429,8 @@ class YearOutcome:
     the policy asked; ``applied``: the decision taken; ``reward``: its utility (plus the
     automatic take's at ``T``); ``grown``: wealth after the year's returns, before the
     automatic take at ``T``; ``final``: the automatic choice at ``T`` (None before);
-    ``ruined``: the bankruptcy flags after the year (None for a plan without withdrawals).
+    ``ended``: the flags of ended plans after the year and ``dead`` of those ended by death
+    (None for a plan that cannot end early).
     """
 
     t: int
@@ -406,15 +441,20 @@ class YearOutcome:
     reward: np.ndarray
     grown: np.ndarray
     final: np.ndarray | None
-    ruined: np.ndarray | None = None
+    ended: np.ndarray | None = None
+    dead: np.ndarray | None = None
 
 
 def rollout(table: ProblemTable, policy: _Acts, shocks: np.ndarray, *, row: int = 0,
             check: Callable[[int, np.ndarray, np.ndarray, np.ndarray],
                             tuple[np.ndarray, np.ndarray]] | None = None,
-            observe: Callable[[YearOutcome], None] | None = None
+            observe: Callable[[YearOutcome], None] | None = None,
+            deaths: np.ndarray | None = None
             ) -> tuple[np.ndarray, np.ndarray]:
     """Run ``policy.act`` over the horizon of row ``row`` on ``shocks`` (shape (T, paths)).
+
+    ``deaths`` (bool, (T, paths); a problem with a survival table): where the investor dies
+    during each year, drawn by the caller (:func:`deaths_from_uniforms`).
 
     ``check(t, wealth, decision, portfolio)`` may validate (and convert) the policy's actions;
     ``observe`` receives a :class:`YearOutcome` each year. Returns the total utility and
@@ -423,22 +463,28 @@ def rollout(table: ProblemTable, policy: _Acts, shocks: np.ndarray, *, row: int 
     horizon = int(table.horizon[row])
     wealth = np.full(shocks.shape[1], table.initial_wealth[row])
     total = np.zeros(shocks.shape[1])
-    ruined = np.zeros(shocks.shape[1], dtype=bool) if has_withdrawals(table, row) else None
+    ended = np.zeros(shocks.shape[1], dtype=bool) if can_end(table, row) else None
+    dead = np.zeros(shocks.shape[1], dtype=bool) if ended is not None else None
     for t in range(horizon):
         decision, portfolio = policy.act(t, wealth)
         decision, portfolio = np.asarray(decision), np.asarray(portfolio)
         if check is not None:
             decision, portfolio = check(t, wealth, decision, portfolio)
-        cash_after, reward, applied = apply_decisions(table, row, t, wealth, decision, ruined)
+        if dead is not None and ended is not None and deaths is not None:
+            dead |= deaths[t] & ~ended  # died during the year, the plan running at its start
+        cash_after, reward, applied = apply_decisions(table, row, t, wealth, decision, ended)
         grown = grow(table, row, cash_after, portfolio, shocks[t])
+        if ended is not None and deaths is not None:
+            _die(ended, deaths[t], grown)
         final = None
         after = grown
         if t + 1 == horizon:
-            after, final_reward, final = take_final(table, row, grown, ruined)
+            after, final_reward, final = take_final(table, row, grown, ended)
             reward = reward + final_reward
         total += reward
         if observe is not None:
             observe(YearOutcome(t, wealth, decision, portfolio, applied, reward, grown, final,
-                                None if ruined is None else ruined.copy()))
+                                None if ended is None else ended.copy(),
+                                None if dead is None else dead.copy()))
         wealth = after
     return total, wealth

@@ -24,7 +24,9 @@ from gymnasium.envs.registration import EnvSpec
 from gbwm_sb3.common.limits import check_horizon
 from gbwm_sb3.envs.dynamics import (
     ProblemTable,
+    can_end,
     goals_in_decision,
+    has_mortality,
     has_withdrawals,
     problem_table,
     step_year,
@@ -158,7 +160,10 @@ class GBWMEnv(gym.Env[np.ndarray, np.ndarray]):
             )
         self.problem = resolve_problem(problem, num_goals)
         self._table = problem_table(self.problem)
-        self._ruined = np.zeros(1, dtype=bool) if has_withdrawals(self._table) else None
+        self._ended = np.zeros(1, dtype=bool) if can_end(self._table) else None
+        self._dead = np.zeros(1, dtype=bool)
+        self._withdrawals = has_withdrawals(self._table)
+        self._mortality = has_mortality(self._table)
         n = self.problem.num_portfolios
         self.num_decisions = int(self._table.num_decisions[0])
         self.action_space = spaces.MultiDiscrete([self.num_decisions, n])
@@ -212,8 +217,9 @@ class GBWMEnv(gym.Env[np.ndarray, np.ndarray]):
         super().reset(seed=seed)
         self._t = 0
         self._wealth = float(self._table.initial_wealth[0])
-        if self._ruined is not None:
-            self._ruined[:] = False
+        if self._ended is not None:
+            self._ended[:] = False
+        self._dead[:] = False
         self._utility = 0.0
         self._goals_taken = 0
         return self._observation(), self._info(False, False)
@@ -224,10 +230,14 @@ class GBWMEnv(gym.Env[np.ndarray, np.ndarray]):
             raise RuntimeError("the episode is over (or never started): call reset() first")
         take, portfolio = self._checked_action(action)
         t = self._t
+        shock = np.array([self._next_draw()])
+        died = None
+        if self._mortality and self._ended is not None:  # death during the year
+            died = np.array([self.np_random.random() >= self._table.survival[0, t]])
+            self._dead |= died & ~self._ended
         wealth, reward, taken, taken_final = step_year(
-            self._table, t, np.array([self._wealth]), take, portfolio,
-            np.array([self._next_draw()]), self._ruined,
-        )
+            self._table, t, np.array([self._wealth]), take, portfolio, shock, self._ended,
+            died)
         self._wealth = float(wealth[0])
         self._t = t + 1
         reward_value = float(reward[0])
@@ -241,8 +251,10 @@ class GBWMEnv(gym.Env[np.ndarray, np.ndarray]):
         if not self._table.paper_family[0]:
             info["decision"] = applied
             info["levels"] = self._levels(t, applied)
-            if self._ruined is not None:
-                info["bankrupt"] = bool(self._ruined[0])
+            if self._withdrawals and self._ended is not None:
+                info["bankrupt"] = bool(self._ended[0] and not self._dead[0])
+            if self._mortality:
+                info["alive"] = not bool(self._dead[0])
             if terminated:
                 info["final_decision"] = final
                 info["levels"].update(self._levels(t + 1, final))

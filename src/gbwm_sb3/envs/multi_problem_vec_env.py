@@ -98,11 +98,12 @@ class MultiProblemVecEnv(ArrayVecEnv):
                 if not isinstance(problem, GBWMProblem):
                     raise ValueError(f"problems[{i}] must be a GBWMProblem, got "
                                      f"{type(problem).__name__}")
-                if min(problem.infusions, default=0.0) < 0.0 \
+                if min(problem.infusions, default=0.0) < 0.0 or problem.survival \
                         or not isinstance(problem.market, LognormalMarket):
-                    raise ValueError(f"problems[{i}]: withdrawals and markets other than the "
-                                     "lognormal one are not supported by the universal "
-                                     "observation (use GBWMVecEnv for such a problem)")
+                    raise ValueError(f"problems[{i}]: withdrawals, survival tables and markets "
+                                     "other than the lognormal one are not supported by the "
+                                     "universal observation (use GBWMVecEnv for such a "
+                                     "problem)")
             self._fixed_problems = problems
             pool_size = len(problems)
             new_problems_per_step = 0

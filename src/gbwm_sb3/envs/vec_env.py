@@ -17,7 +17,14 @@ from gymnasium import spaces
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvStepReturn
 
 from gbwm_sb3.envs.array_vec_env import ArrayVecEnv, gc_paused
-from gbwm_sb3.envs.dynamics import goals_in_decision, has_withdrawals, problem_table, step_year
+from gbwm_sb3.envs.dynamics import (
+    can_end,
+    goals_in_decision,
+    has_mortality,
+    has_withdrawals,
+    problem_table,
+    step_year,
+)
 from gbwm_sb3.envs.gbwm_env import goals_offered, resolve_problem, validate_actions
 from gbwm_sb3.envs.observation import (
     decision_affordable,
@@ -75,6 +82,7 @@ class GBWMVecEnv(ArrayVecEnv):
         self._table = problem_table(self.problem)
         self.market = self.problem.market
         self._withdrawals = has_withdrawals(self._table)
+        self._mortality = has_mortality(self._table)
         self.step_info = bool(step_info)
         low, high = observation_bounds(self._table, decision_features)
         self.decision_features = bool(decision_features)
@@ -106,9 +114,15 @@ class GBWMVecEnv(ArrayVecEnv):
     def bankrupt(self) -> np.ndarray:
         """Whether each trajectory has gone bankrupt in the current episode (a withdrawal
         larger than its cash; always False for a plan without withdrawals), shape (N,)."""
-        if self._ruined is None:
+        if self._ended is None or not self._withdrawals:
             return np.zeros(self.num_envs, dtype=bool)
-        return self._ruined.copy()
+        return self._ended & ~self._dead
+
+    @property
+    def alive(self) -> np.ndarray:
+        """Whether each trajectory's investor is alive (always True without a survival
+        table), shape (N,)."""
+        return ~self._dead
 
     # ----- what ArrayVecEnv asks of a subclass -----
     def _reseed(self, seed: int) -> None:
@@ -120,7 +134,8 @@ class GBWMVecEnv(ArrayVecEnv):
         self._utility = np.zeros(self.num_envs)
         self._goals_taken = np.zeros(self.num_envs, dtype=np.int64)
         self._goals_affordable = np.zeros(self.num_envs, dtype=np.int64)
-        self._ruined = np.zeros(self.num_envs, dtype=bool) if self._withdrawals else None
+        self._ended = np.zeros(self.num_envs, dtype=bool) if can_end(self._table) else None
+        self._dead = np.zeros(self.num_envs, dtype=bool)
 
     def _observe(self) -> np.ndarray:
         return encode_observation(self._table, self._t, self._wealth, self.decision_features)
@@ -136,8 +151,8 @@ class GBWMVecEnv(ArrayVecEnv):
         table = self._table
         self._goals_affordable += goal_affordable(table, t, self._wealth)
         wealth, reward, taken, taken_final = step_year(
-            table, t, self._wealth, take, portfolio, self._next_draws(), self._ruined
-        )
+            table, t, self._wealth, take, portfolio, self._next_draws(), self._ended,
+            self._deaths(t))
         self._wealth = wealth
         self._utility += reward
         self._goals_taken += goals_in_decision(table, 0, t, taken)
@@ -169,6 +184,14 @@ class GBWMVecEnv(ArrayVecEnv):
         self._restart_all()
         return self._observe(), rewards, np.ones(self.num_envs, dtype=bool), infos
 
+    def _deaths(self, t: int) -> np.ndarray | None:
+        """Who dies during year ``t`` (a survival table; drawn after the year's shocks)."""
+        if not self._mortality or self._ended is None:
+            return None
+        died = self._draw_rng.random(self.num_envs) >= self._table.survival[0, t]
+        self._dead |= died & ~self._ended
+        return died
+
     def _detailed_infos(self, taken: np.ndarray, taken_final: np.ndarray) -> list[dict[str, Any]]:
         offered = goals_offered(self._table, self._t)
         t = self._t
@@ -181,9 +204,12 @@ class GBWMVecEnv(ArrayVecEnv):
                     self._goals_taken.tolist(), self._utility.tolist(), strict=True,
                 )
             ]
-            if self._ruined is not None:
-                for info, ruined in zip(infos, self._ruined.tolist(), strict=True):
-                    info["bankrupt"] = ruined
+            if self._withdrawals:
+                for info, bankrupt in zip(infos, self.bankrupt.tolist(), strict=True):
+                    info["bankrupt"] = bankrupt
+            if self._mortality:
+                for info, alive in zip(infos, self.alive.tolist(), strict=True):
+                    info["alive"] = alive
             return infos
         return [
             {"wealth": w, "time": t, "goal_taken": g > 0, "final_goal_taken": f > 0,

@@ -14,20 +14,20 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
 from gbwm_sb3.common.limits import MAX_PATHS, check_horizon, check_int
-from gbwm_sb3.envs.dynamics import YearOutcome, problem_table, rollout
+from gbwm_sb3.envs.dynamics import YearOutcome, deaths_from_uniforms, problem_table, rollout
 from gbwm_sb3.evaluation.strategies import GBWMPolicyLike, reset_policy
 from gbwm_sb3.problem.market import LognormalMarket, Market
 from gbwm_sb3.problem.model import GBWMProblem
 
 __all__ = ["DRAW_BLOCK", "MAX_CHUNK_DRAWS", "PolicyResult", "EvaluationReport", "evaluate",
-           "normal_draws", "market_shocks"]
+           "normal_draws", "market_shocks", "survival_uniforms"]
 
 #: Paths per block of random numbers (the unit of reproducibility, not of memory).
 DRAW_BLOCK = 8192
@@ -44,17 +44,34 @@ def normal_draws(seed: int, horizon: int, start: int, stop: int) -> np.ndarray:
     return market_shocks(LognormalMarket(), seed, horizon, start, stop)
 
 
+def survival_uniforms(seed: int, horizon: int, start: int, stop: int) -> np.ndarray:
+    """The evaluator's uniform draws deciding who dies each year (a survival table), for
+    paths ``start..stop-1``, shape (T, stop-start): a stream of their own per block
+    (``SeedSequence(seed, spawn_key=(block, 1))``), common to every policy."""
+    return _block_draws(seed, start, stop, lambda rng: rng.random((horizon, DRAW_BLOCK)),
+                        stream=1)
+
+
 def market_shocks(market: Market, seed: int, horizon: int, start: int, stop: int
                   ) -> np.ndarray:
     """The evaluator's yearly shocks of ``market`` for paths ``start..stop-1``, shape
     (T, stop-start): block ``b`` of ``DRAW_BLOCK`` paths is drawn by its own
     ``SeedSequence(seed, spawn_key=(b,))``, so path ``k`` always gets the same shocks."""
+    return _block_draws(seed, start, stop,
+                        lambda rng: market.draw_shocks(rng, (horizon, DRAW_BLOCK)))
+
+
+def _block_draws(seed: int, start: int, stop: int,
+                 draw: Callable[[np.random.Generator], np.ndarray],
+                 stream: int | None = None) -> np.ndarray:
+    """Paths ``start..stop-1`` of draws made block by block, block ``b`` by the generator
+    of ``SeedSequence(seed, spawn_key=(b,))`` (``(b, stream)`` for another stream)."""
     first, last = start // DRAW_BLOCK, (stop - 1) // DRAW_BLOCK
     blocks = []
     for block in range(first, last + 1):
-        sequence = np.random.SeedSequence(seed, spawn_key=(block,))
-        blocks.append(market.draw_shocks(np.random.Generator(np.random.PCG64(sequence)),
-                                         (horizon, DRAW_BLOCK)))
+        key = (block,) if stream is None else (block, stream)
+        sequence = np.random.SeedSequence(seed, spawn_key=key)
+        blocks.append(draw(np.random.Generator(np.random.PCG64(sequence))))
     draws = np.concatenate(blocks, axis=1) if len(blocks) > 1 else blocks[0]
     offset = start - first * DRAW_BLOCK
     return draws[:, offset:offset + (stop - start)]
@@ -220,8 +237,10 @@ def _simulate(policy: GBWMPolicyLike, name: str, problem: GBWMProblem, n_paths: 
     for start in range(0, n_paths, chunk_size):
         stop = min(start + chunk_size, n_paths)
         draws = market_shocks(problem.market, seed, horizon, start, stop)
+        deaths = (deaths_from_uniforms(table, 0, survival_uniforms(seed, horizon, start, stop))
+                  if problem.survival else None)
         utility[start:stop], terminal[start:stop] = rollout(
-            table, policy, draws, check=check, observe=counter.observe)
+            table, policy, draws, check=check, observe=counter.observe, deaths=deaths)
     return utility, terminal, counter.counts, counter.bankrupt
 
 
@@ -266,14 +285,16 @@ class _LevelCounter:
         width = max((g.num_levels for g in problem.goals), default=1)
         self.counts = np.zeros((len(problem.goals), width), dtype=np.int64)
         self.bankrupt: int | None = None
+        self.withdrawals = min(problem.infusions, default=0.0) < 0.0
 
     def observe(self, year: YearOutcome) -> None:
         """Count the decisions applied in ``year`` (and the automatic one at ``T``)."""
         self.add(year.t, year.applied)
         if year.final is not None:
             self.add(self.problem.horizon, year.final)
-            if year.ruined is not None:
-                self.bankrupt = (self.bankrupt or 0) + int(year.ruined.sum())
+            if year.ended is not None and self.withdrawals:
+                dead = np.zeros_like(year.ended) if year.dead is None else year.dead
+                self.bankrupt = (self.bankrupt or 0) + int((year.ended & ~dead).sum())
 
     def add(self, t: int, applied: np.ndarray) -> None:
         decisions = self.problem.decisions(t)

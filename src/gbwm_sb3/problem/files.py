@@ -124,10 +124,11 @@ _SHOWN_CHARS = 60
 
 PROBLEM_SUFFIXES = (".yaml", ".yml", ".json")
 _TOP_FIELDS = ("name", "description", "horizon", "initial_wealth", "unit", "currency", "goals",
-               "savings", "portfolios", "asset_classes", "market", "paper")
+               "savings", "portfolios", "asset_classes", "market", "survival", "paper")
 _GOAL_FIELDS = ("time", "cost", "utility", "name", "levels")
 _LEVEL_FIELDS = ("cost", "utility")
 _SAVINGS_FIELDS = ("amount", "from", "to")
+_SURVIVAL_FIELDS = ("probability", "from", "to")
 _ASSET_FIELDS = ("names", "means", "covariance", "n_portfolios", "mean_range")
 _PAPER_FIELDS = ("num_goals", "unit")
 
@@ -625,6 +626,34 @@ def _read_savings(reader: _Reader, value: Any, horizon: int) -> list[float]:
     return amounts
 
 
+def _read_survival(reader: _Reader, value: Any, horizon: int) -> list[float]:
+    """Yearly survival probabilities 0..T-1, from a per-year list or {probability, from, to}
+    ranges (years not covered: 1)."""
+    what = (f"probabilities (one per year 0..{horizon - 1}) or ranges "
+            "{probability, from, to}")
+    items = reader.sequence(value, "survival", what)
+    if items and all(not isinstance(item, Mapping) for item in items):
+        if len(items) != horizon:
+            raise reader.fail("survival", f"a per-year list must have one probability per "
+                                          f"year 0..{horizon - 1}, i.e. {horizon}; got "
+                                          f"{len(items)}")
+        return [reader.number(v, f"survival[{i}]", minimum=0.0, maximum=1.0)
+                for i, v in enumerate(items)]
+    probabilities = [1.0] * horizon
+    for i, item in enumerate(items):
+        path = f"survival[{i}]"
+        entry = reader.mapping(item, path, _SURVIVAL_FIELDS, required=("probability",))
+        probability = reader.number(entry["probability"], f"{path}.probability", minimum=0.0,
+                                    maximum=1.0)
+        first = reader.integer(entry.get("from", 0), f"{path}.from", minimum=0,
+                               maximum=horizon - 1)
+        last = reader.integer(entry.get("to", horizon - 1), f"{path}.to", minimum=first,
+                              maximum=horizon - 1)
+        for year in range(first, last + 1):
+            probabilities[year] = probability
+    return probabilities
+
+
 def _savings_ranges(infusions: tuple[float, ...]) -> list[dict[str, Any]]:
     """Infusions as {amount, from, to} ranges of equal consecutive amounts (zeros left out)."""
     ranges: list[dict[str, Any]] = []
@@ -800,6 +829,7 @@ def _read(data: Any, source: str) -> ProblemFile:
     unit = reader.number(top["unit"], "unit", positive=True) if "unit" in top else 1.0
     goals = _read_goals(reader, top["goals"], horizon)
     savings = _read_savings(reader, top["savings"], horizon) if "savings" in top else ()
+    survival = _read_survival(reader, top["survival"], horizon) if "survival" in top else ()
     asset_names = None
     if "portfolios" in top:
         portfolios = _read_portfolios(reader, top["portfolios"])
@@ -808,7 +838,7 @@ def _read(data: Any, source: str) -> ProblemFile:
     try:
         problem = GBWMProblem(horizon=horizon, initial_wealth=initial_wealth, goals=goals,
                               portfolios=portfolios, unit=unit, infusions=tuple(savings),
-                              market=market)
+                              market=market, survival=tuple(survival))
     except ValueError as exc:  # every field was checked above; keep the file name regardless
         raise reader.fail("", _shorten(str(exc))) from None
     return ProblemFile(problem, name, description, currency, asset_names, source)
@@ -857,6 +887,8 @@ def problem_to_dict(problem: GBWMProblem, *, name: str | None = None,
     }
     if problem.market != LognormalMarket():
         data["market"] = problem.market.to_mapping()
+    if problem.survival:
+        data["survival"] = [float(p) for p in problem.survival]
     return data
 
 
@@ -937,6 +969,10 @@ def dump_problem_text(problem: GBWMProblem, fmt: str = "yaml", *, name: str | No
         lines.append("market: " + yaml.dump(data["market"], Dumper=_StrictDumper,
                                             default_flow_style=True, sort_keys=False,
                                             width=1_000_000).strip())
+    if "survival" in data:
+        lines.append("survival: " + yaml.dump(data["survival"], Dumper=_StrictDumper,
+                                              default_flow_style=True,
+                                              width=1_000_000).strip())
     return "\n".join(lines) + "\n"
 
 

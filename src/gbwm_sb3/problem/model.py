@@ -313,6 +313,12 @@ class GBWMProblem:
     ``market`` is the law of the yearly shock of every portfolio's log return
     (:class:`~gbwm_sb3.problem.market.LognormalMarket`, the default, or
     :class:`~gbwm_sb3.problem.market.StudentTMarket`).
+
+    ``survival`` (optional, a survival table): ``survival[t]`` is the probability that the
+    investor, alive at year ``t``, lives to year ``t + 1`` (independent of the markets); a
+    sequence of ``T`` probabilities in [0, 1] or a mapping ``{year: probability}`` (missing
+    years 1), stored as ``()`` when every year is certain. The plan ends at death: no goal
+    is taken from then on.
     """
 
     horizon: int
@@ -322,6 +328,7 @@ class GBWMProblem:
     unit: float = 1.0
     infusions: tuple[float, ...] = ()
     market: Market = LognormalMarket()
+    survival: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         raw: object = self.horizon  # as given: an integer, or a float with an integral value
@@ -371,6 +378,7 @@ class GBWMProblem:
             raise ValueError("market must be a Market (LognormalMarket() or "
                              f"StudentTMarket(degrees_of_freedom)), got "
                              f"{type(self.market).__name__}")
+        object.__setattr__(self, "survival", _checked_survival(self.survival, horizon))
 
     # ----- the problem class -----
     @property
@@ -381,7 +389,7 @@ class GBWMProblem:
         Such a problem keeps the paper's action space ``MultiDiscrete([2, n])`` and
         its 6-feature observation.
         """
-        if self.infusions or not isinstance(self.market, LognormalMarket):
+        if self.infusions or self.survival or not isinstance(self.market, LognormalMarket):
             return False
         times = [g.time for g in self.goals]
         return len(set(times)) == len(times) and all(g.num_levels == 1 for g in self.goals)
@@ -403,6 +411,15 @@ class GBWMProblem:
         if self.in_paper_family:
             return 2
         return max(len(self.decisions(t)) for t in range(self.horizon + 1))
+
+    @property
+    def survival_by_time(self) -> np.ndarray:
+        """Probability of living from year ``t`` to ``t + 1``, for ``t = 0..T`` (1 at ``T``
+        and in every year without a survival table), shape (T+1,)."""
+        values = np.ones(self.horizon + 1)
+        if self.survival:
+            values[: self.horizon] = self.survival
+        return values
 
     @property
     def infusion_by_time(self) -> np.ndarray:
@@ -487,7 +504,40 @@ class GBWMProblem:
             unit=self.unit * factor,
             infusions=tuple(i * factor for i in self.infusions),
             market=self.market,
+            survival=self.survival,
         )
+
+
+def _checked_survival(survival: object, horizon: int) -> tuple[float, ...]:
+    """``survival`` as a tuple of ``T`` probabilities, or ``()`` when every year is certain."""
+    if survival is None:
+        return ()
+    values = [1.0] * horizon
+    if isinstance(survival, Mapping):
+        for year, probability in survival.items():
+            if isinstance(year, bool) or not isinstance(year, (int, np.integer)) \
+                    or not 0 <= year < horizon:
+                raise ValueError(f"survival: year must be an integer in 0..{horizon - 1}, got "
+                                 f"{_short(year)}")
+            values[int(year)] = _probability(probability, f"survival[{year}]")
+    else:
+        if isinstance(survival, (str, bytes)) or not isinstance(survival, Iterable):
+            raise ValueError(f"survival must be a list of {horizon} probabilities or a mapping "
+                             f"year -> probability, got {_short(survival)}")
+        items = list(survival)
+        if items and len(items) != horizon:
+            raise ValueError(f"survival must have one probability per year 0..T-1, i.e. "
+                             f"length {horizon}, got {len(items)}")
+        for i, probability in enumerate(items):
+            values[i] = _probability(probability, f"survival[{i}]")
+    return tuple(values) if any(v < 1.0 for v in values) else ()
+
+
+def _probability(value: object, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not 0.0 <= float(value) <= 1.0:
+        raise ValueError(f"{name} must be a probability in [0, 1], got {_short(value)}")
+    return float(value)
 
 
 def _checked_infusions(infusions: object, horizon: int) -> tuple[float, ...]:

@@ -224,6 +224,9 @@ class ProblemEnvelope:
             reasons.append(f"infusions: year {year} has a withdrawal "
                            f"({problem.infusions[year]:g}); only savings (amounts >= 0) are "
                            "supported")
+        if problem.survival:
+            reasons.append("survival: a survival table (the plan ends at death) is not "
+                           "supported")
         if not isinstance(problem.market, LognormalMarket):
             reasons.append(f"market: {problem.market.describe()}; only the lognormal market "
                            "is supported")
