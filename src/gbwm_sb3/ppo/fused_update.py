@@ -246,6 +246,11 @@ class FusedGBWMUpdate:
         rows = d_logits.reshape(batch, -1, self.n_portfolios)
         return th.matmul(rows, self.basis.t()).reshape(batch, -1)
 
+    def _goal_active(self, obs: th.Tensor) -> th.Tensor:
+        """Where the goal decision has an effect, as the policy says (``goal_active``)."""
+        ask = getattr(self.policy, "goal_active", None)
+        return ask(obs) if callable(ask) else obs[:, GOAL_AFFORDABLE_INDEX] > 0.5
+
     def sample(self, obs: th.Tensor) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
         """GBWMPolicy.forward(obs): sampled actions (N, 2), values (N, 1), log-probs (N,).
 
@@ -254,7 +259,7 @@ class FusedGBWMUpdate:
         portfolio head samples both rows, then keeps the one of the goal decision);
         the goal action is 0 ("skip") where the goal decision has no effect.
         """
-        active = obs[:, GOAL_AFFORDABLE_INDEX] > 0.5
+        active = self._goal_active(obs)
         k = self.n_decisions
         h = obs.unsqueeze(0).expand(2, obs.shape[0], obs.shape[1])
         for layer in range(self.n_layers):
