@@ -42,7 +42,7 @@ from gbwm_sb3.problem.model import GBWMProblem
 
 __all__ = ["ProblemTable", "problem_table", "cash_at", "decision_mask", "any_affordable",
            "affordability_thresholds", "apply_decisions", "has_withdrawals", "has_mortality",
-           "can_end", "deaths_from_uniforms",
+           "can_end", "deaths_from_uniforms", "dies",
            "grow", "take_final", "best_affordable_decision", "goals_in_decision",
            "step_years", "step_year", "YearOutcome", "rollout"]
 
@@ -274,7 +274,13 @@ def deaths_from_uniforms(table: ProblemTable, row: int, uniforms: np.ndarray) ->
     """Deaths (bool, (T, paths)) from uniform draws (T, paths): dead during year ``t`` where
     the draw is at least the probability of surviving it."""
     horizon = int(table.horizon[row])
-    return uniforms[:horizon] >= table.survival[row, :horizon, None]
+    return dies(table, row, np.arange(horizon)[:, None], uniforms[:horizon])
+
+
+def dies(table: ProblemTable, rows: RowIndex, t: RowIndex, uniforms: np.ndarray) -> np.ndarray:
+    """The death rule: dead during year ``t`` where the uniform draw is at least the
+    probability of surviving that year."""
+    return uniforms >= table.survival[rows, t]
 
 
 def has_mortality(table: ProblemTable, row: int = 0) -> bool:

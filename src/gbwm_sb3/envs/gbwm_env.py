@@ -25,6 +25,7 @@ from gbwm_sb3.common.limits import check_horizon
 from gbwm_sb3.envs.dynamics import (
     ProblemTable,
     can_end,
+    dies,
     goals_in_decision,
     has_mortality,
     has_withdrawals,
@@ -233,7 +234,7 @@ class GBWMEnv(gym.Env[np.ndarray, np.ndarray]):
         shock = np.array([self._next_draw()])
         died = None
         if self._mortality and self._ended is not None:  # death during the year
-            died = np.array([self.np_random.random() >= self._table.survival[0, t]])
+            died = dies(self._table, 0, t, np.array([self.np_random.random()]))
             self._dead |= died & ~self._ended
         wealth, reward, taken, taken_final = step_year(
             self._table, t, np.array([self._wealth]), take, portfolio, shock, self._ended,

@@ -19,6 +19,7 @@ from stable_baselines3.common.vec_env.base_vec_env import VecEnvStepReturn
 from gbwm_sb3.envs.array_vec_env import ArrayVecEnv, gc_paused
 from gbwm_sb3.envs.dynamics import (
     can_end,
+    dies,
     goals_in_decision,
     has_mortality,
     has_withdrawals,
@@ -188,7 +189,7 @@ class GBWMVecEnv(ArrayVecEnv):
         """Who dies during year ``t`` (a survival table; drawn after the year's shocks)."""
         if not self._mortality or self._ended is None:
             return None
-        died = self._draw_rng.random(self.num_envs) >= self._table.survival[0, t]
+        died = dies(self._table, 0, t, self._draw_rng.random(self.num_envs))
         self._dead |= died & ~self._ended
         return died
 
