@@ -1,15 +1,20 @@
 """The `tuned` preset on economies beyond one lognormal market, scored against the exact DP.
 
     nice -n 10 .venv/bin/python benchmarks/bench_economies.py [--seeds 5] \\
-        [--models student_t withdrawals mortality] [--out docs/results/economies]
+        [--models student_t withdrawals mortality regimes inflation] \\
+        [--out docs/results/economies]
 
 Three problems per model, written for this benchmark (not drawn by the package's
 sampler): a Student-t market (nu = 4) under a two-goal plan, a retiree's plan and a
 crowded year; withdrawals (a spending plan, a plan that saves then spends, the
 retirement example file); a survival table (the same three shapes with yearly survival
-probabilities from a simple Gompertz law). Each problem: the ``tuned`` preset at the
-paper's budget (50,000 trajectories) for every seed, 50,000 common markets against the
-DP. One JSON line per run in ``--out``/results.jsonl (the run resumes); prints the table.
+probabilities from a simple Gompertz law); market regimes (the two-goal plan and the
+crowded year under the illustrative two-regime preset, ``two_regime_us_market``, and
+the example file ``regime_market.yaml``); stochastic inflation (the same three with
+``us_inflation`` correlated -0.2 with returns, lognormal market). Each problem: the
+``tuned`` preset at the paper's budget (50,000 trajectories) for every seed, 50,000
+common markets against the DP. One JSON line per run in ``--out``/results.jsonl (the run
+resumes); prints the table.
 """
 
 from __future__ import annotations
@@ -27,8 +32,10 @@ from gbwm_sb3.evaluation import evaluate
 from gbwm_sb3.evaluation.strategies import SB3Policy
 from gbwm_sb3.ppo.presets import learn_paper, make_preset_model
 from gbwm_sb3.problem.files import load_problem
-from gbwm_sb3.problem.market import StudentTMarket
+from gbwm_sb3.problem.inflation import us_inflation
+from gbwm_sb3.problem.market import LognormalMarket, StudentTMarket
 from gbwm_sb3.problem.model import GBWMProblem, Goal, Portfolios, paper_portfolios
+from gbwm_sb3.problem.regimes import two_regime_us_market
 
 HERE = Path(__file__).resolve().parent
 FUNDS = Portfolios(means=[0.03, 0.05, 0.07, 0.09], volatilities=[0.04, 0.08, 0.14, 0.22])
@@ -62,6 +69,17 @@ def problems(model: str) -> dict[str, GBWMProblem]:
     if model == "mortality":
         return {name: _replace(p, survival=_gompertz(p.horizon, 65))
                 for name, p in shapes.items()}
+    regime_file = load_problem(HERE.parent / "examples" / "problems" / "regime_market.yaml")
+    if model == "regimes":
+        return {"two_goals": _replace(shapes["two_goals"], market=two_regime_us_market()),
+                "crowded": _replace(shapes["crowded"], market=two_regime_us_market()),
+                "regime_file": regime_file}
+    if model == "inflation":
+        inflation = _replace(us_inflation(), correlation=-0.2)
+        return {"two_goals": _replace(shapes["two_goals"], inflation=inflation),
+                "crowded": _replace(shapes["crowded"], inflation=inflation),
+                "regime_file": _replace(regime_file, market=LognormalMarket(),
+                                        inflation=inflation)}
     return {
         "spending": GBWMProblem(horizon=12, initial_wealth=100.0, portfolios=FUNDS,
                                 goals=(Goal(6, 20.0, 5.0), Goal(12, 30.0, 10.0)),
@@ -74,7 +92,7 @@ def problems(model: str) -> dict[str, GBWMProblem]:
     }
 
 
-def _replace(problem: GBWMProblem, **changes: Any) -> GBWMProblem:
+def _replace(problem: Any, **changes: Any) -> Any:
     import dataclasses
 
     return dataclasses.replace(problem, **changes)
@@ -82,9 +100,8 @@ def _replace(problem: GBWMProblem, **changes: Any) -> GBWMProblem:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--models", nargs="+", default=["student_t", "withdrawals",
-                                                        "mortality"],
-                        choices=["student_t", "withdrawals", "mortality"])
+    models = ["student_t", "withdrawals", "mortality", "regimes", "inflation"]
+    parser.add_argument("--models", nargs="+", default=models, choices=models)
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--paths", type=int, default=50_000)
     parser.add_argument("--out", type=Path, default=Path("docs/results/economies"))

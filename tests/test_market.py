@@ -103,7 +103,8 @@ def test_mapping_round_trip(market) -> None:
 
 @pytest.mark.parametrize(("mapping", "field", "text"), [
     ({}, "model", "is missing"),
-    ({"model": "gbm"}, "model", "must be one of lognormal, student_t, got 'gbm'"),
+    ({"model": "gbm"}, "model",
+     "must be one of lognormal, student_t, empirical, regimes, got 'gbm'"),
     ({"model": 3}, "model", "must be one of"),
     ({"model": "student_t"}, "degrees_of_freedom", "is missing"),
     ({"model": "student_t", "degrees_of_freedom": 1.5}, "degrees_of_freedom",

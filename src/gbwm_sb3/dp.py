@@ -62,8 +62,10 @@ from gbwm_sb3.envs.dynamics import (
 )
 from gbwm_sb3.problem.market import LognormalMarket, Market
 from gbwm_sb3.problem.model import GBWMProblem
+from gbwm_sb3.problem.regimes import RegimeMarket
 
-__all__ = ["DPSolution", "solve_dp", "DEFAULT_GRID_DENSITY"]
+__all__ = ["DPSolution", "RegimeDPSolution", "InflationDPSolution", "solve_dp",
+           "DEFAULT_GRID_DENSITY", "DEFAULT_INFLATION_NODES", "DEFAULT_INFLATION_QUADRATURE"]
 
 #: Grid points per unit of log-wealth (h = 0.02). Refining it 8-fold changes the
 #: paper family's optimum by < 0.1% (docs/dp_evaluation.md has the refinement table).
@@ -82,6 +84,13 @@ REFINED_VOLATILITY_STEPS = 2.0
 MAX_REFINED_DENSITY = 1000.0
 MAX_REFINED_POINTS = 40_000
 _SQRT_2PI = math.sqrt(2.0 * math.pi)
+#: Inflation nodes of the DP's rate grid, and Gauss-Hermite nodes of the year's inflation
+#: innovation (defaults; ``solve_dp(inflation_nodes=, inflation_quadrature=)``).
+DEFAULT_INFLATION_NODES = 13
+DEFAULT_INFLATION_QUADRATURE = 7
+#: The rate grid spans the long-run mean +- this many long-run standard deviations (and
+#: the initial rate).
+INFLATION_GRID_SPREAD = 4.5
 
 
 def _check_wealth(wealth: object) -> np.ndarray:
@@ -97,24 +106,32 @@ def _check_wealth(wealth: object) -> np.ndarray:
 class _Law:
     """The law of the standardised shock ``Z`` as the solver's formulas read it.
 
-    Every transition is an integral against the law of ``Z`` (the market's, symmetric,
-    unit variance): cell probabilities from its ``cdf``, slopes from its density
-    ``shape(z) / norm``, hinges from its upper partial mean. The normal law keeps the
-    expressions of the normal-only solver, so a lognormal problem is solved bit for bit
-    as before. ``reach(k, scale, limit)``: the log-wealth distance within which a
-    transition of spread ``scale`` is integrated, ``k`` spreads for the normal law; a
-    fat-tailed law reaches its quantile of the same tail mass, at most ``limit`` (beyond
+    Every transition is an integral against the law of ``Z`` (the market's, unit
+    variance): cell probabilities from its ``cdf``, upper tails from :meth:`above_minus`,
+    slopes from its density ``shape(z) / norm``, hinges from its upper partial mean. The
+    normal law keeps the expressions of the normal-only solver, and a symmetric law reads
+    ``P(Z > -x)`` as ``F(x)`` as before, so a lognormal problem is solved bit for bit as
+    before. ``reach(k, scale, limit)``: the log-wealth distance within which a transition
+    of spread ``scale`` is integrated, ``k`` spreads for the normal law; another law
+    reaches its quantile of the same tail mass (on either side), at most ``limit`` (beyond
     which the value is constant, so the rest of the mass is counted at the window's end).
     """
 
     def __init__(self, market: Market) -> None:
         self.market = market
         self.normal = isinstance(market, LognormalMarket)
+        self.symmetric = self.normal or market.symmetric
         self.norm = _SQRT_2PI if self.normal else 1.0
         self._quantiles: dict[float, float] = {}
 
     def cdf(self, z: np.ndarray) -> np.ndarray:
         return ndtr(z) if self.normal else self.market.cdf(z)
+
+    def above_minus(self, x: np.ndarray) -> np.ndarray:
+        """``P(Z > -x)`` (``F(x)`` for a symmetric law)."""
+        if self.symmetric:
+            return self.cdf(x)
+        return self.market.survival(-np.asarray(x, dtype=np.float64))
 
     def shape(self, z: np.ndarray) -> np.ndarray:
         """The density times ``norm``."""
@@ -122,10 +139,10 @@ class _Law:
 
     def hinge_gap(self, z: np.ndarray) -> np.ndarray:
         """``E[max(z + Z, 0)] - max(z, 0)``: what the shock adds to a hinge at distance z
-        (``z P(Z > -z) + E[Z 1{Z > -z}]``, the law being symmetric)."""
+        (``z P(Z > -z) + E[Z 1{Z > -z}] - max(z, 0)``)."""
         if self.normal:
             return z * ndtr(z) + np.exp(-0.5 * z * z) / _SQRT_2PI - np.maximum(z, 0.0)
-        return z * self.market.cdf(z) + self.market.upper_mean(-z) - np.maximum(z, 0.0)
+        return z * self.above_minus(z) + self.market.upper_mean(-z) - np.maximum(z, 0.0)
 
     def quantile(self, normal_sigmas: float) -> float:
         """The shock with as little mass beyond it as the normal law beyond
@@ -191,7 +208,7 @@ class _SharpView:
         distance = at[rows] - self.step_x[i]
         width = spread[i]
         with np.errstate(divide="ignore", invalid="ignore"):
-            smooth = law.cdf(distance / np.where(width > 0.0, width, 1.0))
+            smooth = law.above_minus(distance / np.where(width > 0.0, width, 1.0))
         above = np.where(width > 0.0, smooth, distance >= 0.0)
         out += np.bincount(rows, self.step_size[i] * (above - (distance >= 0.0)),
                            minlength=at.shape[0])
@@ -273,17 +290,8 @@ class DPSolution:
         Cubic Hermite for the smooth portfolios, exact for the sharp ones.
         """
         x0 = math.log(self.wealth_grid[0])
-        h = 1.0 / self.grid_density
-        grid_size = self.wealth_grid.shape[0]
-        position = np.clip((log_wealth - x0) / h, 0.0, grid_size - 1.0)
-        left = np.minimum(position.astype(np.intp), grid_size - 2)
-        s = (position - left)[:, None]
-        q, dq = self.continuation[t], self.continuation_slope[t]
-        q0, q1 = q[left], q[left + 1]
-        d0, d1 = dq[left] * h, dq[left + 1] * h
-        s2, s3 = s * s, s * s * s
-        values = ((2 * s3 - 3 * s2 + 1) * q0 + (s3 - 2 * s2 + s) * d0
-                  + (-2 * s3 + 3 * s2) * q1 + (s3 - s2) * d1)
+        values = _hermite_columns(self.continuation[t], self.continuation_slope[t], x0,
+                                  1.0 / self.grid_density, log_wealth)
         kernels = self.kernels
         if kernels is not None and kernels.sharp_columns.size:
             values[:, kernels.sharp_columns] = _off_grid(
@@ -344,7 +352,7 @@ class DPSolution:
         if t == self.problem.horizon:
             _, utility, decision = take_final(table, 0, wealth)
             return decision, np.zeros(wealth.shape, dtype=np.intp), utility
-        return _best_decisions(table, t, wealth, lambda x: self._best_continuation(t, x))
+        return _best_decisions(table, t, wealth, lambda x, _: self._best_continuation(t, x))
 
     def portfolio_given(self, t: int, post_goal_wealth: np.ndarray) -> np.ndarray:
         """Optimal portfolio at year ``t`` < T once the goal decision is made (any decision).
@@ -376,6 +384,200 @@ class DPSolution:
         return cont + take * self.problem.utility_by_time[t]
 
 
+@dataclass(frozen=True, eq=False)
+class RegimeDPSolution:
+    """The solved problem of a regime market: one :class:`DPSolution` per regime.
+
+    ``regimes[r]`` holds the value and policy tables of the years spent in regime ``r``
+    (its continuation reads next year's regimes by row ``r`` of the transition matrix);
+    ``act(t, wealth, regime)`` picks each path's. ``expected_utility`` is the optimum from
+    the market's initial regime at W0.
+    """
+
+    problem: GBWMProblem
+    regimes: tuple[DPSolution, ...]
+    expected_utility: float
+    solve_seconds: float = 0.0
+
+    @classmethod
+    def of(cls, problem: GBWMProblem, regimes: tuple[DPSolution, ...], seconds: float
+           ) -> RegimeDPSolution:
+        market = problem.market
+        start = market.initial_index if isinstance(market, RegimeMarket) else 0
+        return cls(problem, regimes, regimes[start].expected_utility, seconds)
+
+    @property
+    def general(self) -> bool:
+        """Always True: a regime problem is of the general class (decision indices)."""
+        return True
+
+    @property
+    def wealth_grid(self) -> np.ndarray:
+        return self.regimes[0].wealth_grid
+
+    @property
+    def grid_density(self) -> float:
+        return self.regimes[0].grid_density
+
+    @property
+    def value(self) -> np.ndarray:
+        """(R, T+1, G): ``V_t(W, r)`` on the grid."""
+        return np.stack([solution.value for solution in self.regimes])
+
+    def regime_values(self) -> dict[str, float]:
+        """The optimum at W0 starting in each regime, by regime name."""
+        market = self.problem.market
+        names = market.names if isinstance(market, RegimeMarket) else ("market",)
+        return {name: solution.expected_utility
+                for name, solution in zip(names, self.regimes, strict=True)}
+
+    def _regime_of(self, wealth: np.ndarray, regime: object) -> np.ndarray:
+        count = len(self.regimes)
+        if regime is None:
+            raise ValueError(f"regime is required for a problem with {count} market regimes "
+                             f"(an integer in 0..{count - 1} per path)")
+        array = np.asarray(regime)
+        if array.dtype == bool or not np.issubdtype(array.dtype, np.integer):
+            raise ValueError(f"regime must hold integers in 0..{count - 1}, got dtype "
+                             f"{array.dtype}")
+        if array.size and (array.min() < 0 or array.max() >= count):
+            raise ValueError(f"regime must hold integers in 0..{count - 1}, got range "
+                             f"[{array.min()}, {array.max()}]")
+        try:
+            return np.broadcast_to(array, wealth.shape).astype(np.intp)
+        except ValueError:
+            raise ValueError(f"regime must be one integer or one per path (shape "
+                             f"{wealth.shape}), got shape {array.shape}") from None
+
+    def _by_regime(self, method: str, t: int, wealth: object, regime: object,
+                   outputs: int) -> tuple[np.ndarray, ...]:
+        wealth = _check_wealth(wealth)
+        regimes = self._regime_of(wealth, regime)
+        results: list[np.ndarray] = []
+        for r, solution in enumerate(self.regimes):
+            rows = np.flatnonzero(regimes == r)
+            if rows.size == 0 and r + 1 < len(self.regimes):
+                continue
+            answer = getattr(solution, method)(t, wealth[rows])
+            answer = answer if isinstance(answer, tuple) else (answer,)
+            if not results:
+                results = [np.empty(wealth.shape, dtype=a.dtype) for a in answer]
+            for out, part in zip(results, answer, strict=True):
+                out[rows] = part
+        return tuple(results[:outputs])
+
+    def act(self, t: int, wealth: np.ndarray, regime: object = None
+            ) -> tuple[np.ndarray, np.ndarray]:
+        """Optimal ``(decision, portfolio)`` at year ``t`` for pre-decision wealth in
+        ``regime`` (one integer, or one per path)."""
+        decision, portfolio = self._by_regime("act", t, wealth, regime, 2)
+        return decision, portfolio
+
+    def value_at(self, t: int, wealth: np.ndarray, regime: object = None) -> np.ndarray:
+        """Optimal value ``V_t(W, r)`` for any pre-decision wealth."""
+        return self._by_regime("value_at", t, wealth, regime, 1)[0]
+
+    def portfolio_given(self, t: int, post_goal_wealth: np.ndarray, regime: object = None
+                        ) -> np.ndarray:
+        """Optimal portfolio at year ``t`` < T once the decision is made, in ``regime``."""
+        return self._by_regime("portfolio_given", t, post_goal_wealth, regime, 1)[0]
+
+
+@dataclass(frozen=True, eq=False)
+class InflationDPSolution:
+    """The solved problem of stochastic inflation: the optimum over ``(t, w, pi)``, real
+    wealth ``w`` (today's money) and the year's inflation rate ``pi``.
+
+    ``value[t, i]`` and the continuation tables sit on the wealth grid at each node
+    ``rate_grid[i]``; between nodes ``act`` and ``value_at`` interpolate the continuation
+    linearly in the rate. ``expected_utility`` is the optimum at ``(W0, pi_0)``.
+    """
+
+    problem: GBWMProblem
+    expected_utility: float
+    wealth_grid: np.ndarray  # (G,) real wealth
+    rate_grid: np.ndarray  # (M,) inflation nodes
+    value: np.ndarray  # (T+1, M, G)
+    decision_policy: np.ndarray  # (T+1, M, G)
+    portfolio_policy: np.ndarray  # (T+1, M, G)
+    continuation: np.ndarray = field(repr=False)  # (T, M, G, n)
+    continuation_slope: np.ndarray = field(repr=False)
+    grid_density: float = DEFAULT_GRID_DENSITY
+    quadrature_nodes: int = 0
+    solve_seconds: float = 0.0
+
+    @property
+    def general(self) -> bool:
+        """Always True: an inflation problem is of the general class (decision indices)."""
+        return True
+
+    def _rates(self, wealth: np.ndarray, inflation: object) -> np.ndarray:
+        if inflation is None:
+            raise ValueError("inflation is required for a problem with stochastic inflation "
+                             "(each path's current yearly rate)")
+        rates = np.asarray(inflation, dtype=np.float64)
+        if not np.all(np.isfinite(rates)):
+            raise ValueError("inflation must hold finite yearly rates")
+        try:
+            return np.broadcast_to(rates, wealth.shape)
+        except ValueError:
+            raise ValueError(f"inflation must be one rate or one per path (shape "
+                             f"{wealth.shape}), got shape {rates.shape}") from None
+
+    def _continuation(self, t: int, rates: np.ndarray, log_wealth: np.ndarray) -> np.ndarray:
+        """Continuation value per portfolio (N, n), linear in the rate between nodes."""
+        below, weight = _bracket(self.rate_grid, rates)
+        x0, h = math.log(self.wealth_grid[0]), 1.0 / self.grid_density
+        out = np.empty((log_wealth.shape[0], self.continuation.shape[-1]))
+        for node in np.unique(below):
+            rows = np.flatnonzero(below == node)
+            low = _hermite_columns(self.continuation[t, node], self.continuation_slope[t, node],
+                                   x0, h, log_wealth[rows])
+            high = _hermite_columns(self.continuation[t, node + 1],
+                                    self.continuation_slope[t, node + 1], x0, h,
+                                    log_wealth[rows])
+            out[rows] = low + weight[rows, None] * (high - low)
+        return out
+
+    def _decide(self, t: int, wealth: np.ndarray, rates: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        table = problem_table(self.problem)
+        if t == self.problem.horizon:
+            _, utility, decision = take_final(table, 0, wealth)
+            return decision, np.zeros(wealth.shape, dtype=np.intp), utility
+
+        def continuation(log_post: np.ndarray, rows: np.ndarray
+                         ) -> tuple[np.ndarray, np.ndarray]:
+            values = self._continuation(t, rates[rows], log_post)
+            return values.max(axis=1), values.argmax(axis=1)
+
+        return _best_decisions(table, t, wealth, continuation)
+
+    def act(self, t: int, wealth: np.ndarray, inflation: object = None
+            ) -> tuple[np.ndarray, np.ndarray]:
+        """Optimal ``(decision, portfolio)`` at year ``t`` for real pre-decision wealth and
+        the year's inflation rate ``inflation`` (one, or one per path)."""
+        horizon = self.problem.horizon
+        if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or not 0 <= t <= horizon:
+            raise ValueError(f"t must be an integer in 0..{horizon}, got {t!r}")
+        wealth = _check_wealth(wealth)
+        decision, portfolio, _ = self._decide(int(t), wealth, self._rates(wealth, inflation))
+        return decision, portfolio
+
+    def value_at(self, t: int, wealth: np.ndarray, inflation: object = None) -> np.ndarray:
+        """Optimal value ``V_t(w, pi)`` for any real pre-decision wealth and rate."""
+        wealth = _check_wealth(wealth)
+        return self._decide(int(t), wealth, self._rates(wealth, inflation))[2]
+
+
+def _bracket(nodes: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each value, the node below it (``0..M-2``) and its weight toward the node above
+    (in [0, 1]; clamped beyond the ends: the value function is flat in the rate there)."""
+    below = np.clip(np.searchsorted(nodes, values, side="right") - 1, 0, nodes.shape[0] - 2)
+    weight = (values - nodes[below]) / (nodes[below + 1] - nodes[below])
+    return below, np.clip(weight, 0.0, 1.0)
+
+
 def _best_continuation(q: np.ndarray, dq: np.ndarray, choice: np.ndarray, kernels: _Kernels,
                        next_value: _Representation, x0: float, log_wealth: np.ndarray
                        ) -> tuple[np.ndarray, np.ndarray]:
@@ -400,6 +602,21 @@ def _best_continuation(q: np.ndarray, dq: np.ndarray, choice: np.ndarray, kernel
             best_value[better] = exact[better, c]
             best_portfolio[better] = j
     return best_value, best_portfolio
+
+
+def _hermite_columns(q: np.ndarray, dq: np.ndarray, x0: float, h: float,
+                     log_wealth: np.ndarray) -> np.ndarray:
+    """Cubic Hermite interpolation of every column of ``q`` (G, n) with slopes ``dq`` at
+    post-decision log-wealth, (N, n) (clamped to the grid)."""
+    grid_size = q.shape[0]
+    position = np.clip((log_wealth - x0) / h, 0.0, grid_size - 1.0)
+    left = np.minimum(position.astype(np.intp), grid_size - 2)
+    s = (position - left)[:, None]
+    q0, q1 = q[left], q[left + 1]
+    d0, d1 = dq[left] * h, dq[left + 1] * h
+    s2, s3 = s * s, s * s * s
+    return ((2 * s3 - 3 * s2 + 1) * q0 + (s3 - 2 * s2 + s) * d0
+            + (-2 * s3 + 3 * s2) * q1 + (s3 - s2) * d1)
 
 
 def _smooth_choice(q: np.ndarray, kernels: _Kernels) -> np.ndarray:
@@ -472,7 +689,7 @@ def _probability_above(mean_minus_bound: np.ndarray, sigma: float, law: _Law = _
     """``P(mean + sigma Z >= bound)`` from ``mean - bound`` (see :func:`_probability_below`)."""
     if sigma > 0.0:
         with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-            return law.cdf(mean_minus_bound / sigma)
+            return law.above_minus(mean_minus_bound / sigma)
     return (np.asarray(mean_minus_bound) >= 0.0).astype(np.float64)
 
 
@@ -683,7 +900,7 @@ def _read_view_on_grid(view: _SharpView, log_grid: np.ndarray, drift: float, sig
     size = log_grid.shape[0]
     out = np.interp(landing, view.knot_x, view.knot_v) + view.steps_at(landing, sigma, law)
     out += np.convolve(view.grid_delta, sigma * law.hinge_gap(z))[half:half + size]
-    derivative = np.convolve(view.grid_delta, law.cdf(z) - (z >= 0.0))[half:half + size]
+    derivative = np.convolve(view.grid_delta, law.above_minus(z) - (z >= 0.0))[half:half + size]
     gap, below = _near_hinges(view.extra_x, view.extra_delta, landing, sigma, reach, True, law)
     out += gap
     slopes = np.concatenate([[0.0], np.cumsum(view.knot_delta)])
@@ -702,7 +919,8 @@ def _near_hinges(knots: np.ndarray, delta: np.ndarray, at: np.ndarray, sigma: fl
     gap = np.bincount(rows, delta[k] * sigma * law.hinge_gap(z), minlength=at.shape[0])
     if not slope:
         return gap, np.zeros(0)
-    below = np.bincount(rows, delta[k] * (law.cdf(z) - (z >= 0.0)), minlength=at.shape[0])
+    below = np.bincount(rows, delta[k] * (law.above_minus(z) - (z >= 0.0)),
+                        minlength=at.shape[0])
     return gap, below
 
 
@@ -756,7 +974,10 @@ def _jump_index(log_grid: np.ndarray, log_cost: float) -> int:
 def solve_dp(problem: GBWMProblem, *, grid_density: float = DEFAULT_GRID_DENSITY,
              refine: bool = True,
              grid_points: int | None = None, wealth_floor: float = 1e-2,
-             upper_sigmas: float = 5.0, tail_sigmas: float = 7.0) -> DPSolution:
+             upper_sigmas: float = 5.0, tail_sigmas: float = 7.0,
+             inflation_nodes: int = DEFAULT_INFLATION_NODES,
+             inflation_quadrature: int = DEFAULT_INFLATION_QUADRATURE
+             ) -> DPSolution | RegimeDPSolution | InflationDPSolution:
     """Solve ``problem`` exactly (up to the grid) by backward Bellman recursion.
 
     Parameters
@@ -784,13 +1005,29 @@ def solve_dp(problem: GBWMProblem, *, grid_density: float = DEFAULT_GRID_DENSITY
         raise ValueError(f"refine must be True or False, got {refine!r}")
     x_low, x_high = _grid_bounds(problem, problem_table(problem), wealth_floor, upper_sigmas)
     grid, sharp = _plan_grid(problem, x_low, x_high, grid_density, grid_points, refine)
-    return _solve(problem, grid, sharp, tail_sigmas, start)
+    if problem.inflation is None:
+        return _solve(problem, grid, sharp, tail_sigmas, start)
+    if problem.market.regime_count > 1 or not isinstance(problem.market, LognormalMarket):
+        raise ValueError("stochastic inflation is solved with the lognormal market only: "
+                         "inflation with market regimes or fat tails has two or more state "
+                         "variables beyond wealth (train a policy instead)")
+    nodes = _integer(inflation_nodes, "inflation_nodes", 3, 401)
+    quadrature = _integer(inflation_quadrature, "inflation_quadrature", 1, 61)
+    return _solve_inflation(problem, grid, sharp, tail_sigmas, start, nodes, quadrature)
+
+
+def _integer(value: object, name: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
+            or not low <= value <= high:
+        raise ValueError(f"{name} must be an integer in [{low}, {high}], got {value!r}")
+    return int(value)
 
 
 def _best_decisions(table: ProblemTable, t: int, wealth: np.ndarray, continuation
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Best decision at ``t`` < T, its portfolio and value; ``continuation(log_wealth)``
-    gives (value, portfolio) after the decision. Ties go to the later decision.
+    """Best decision at ``t`` < T, its portfolio and value; ``continuation(log_wealth,
+    rows)`` gives (value, portfolio) after the decision of the trajectories ``rows`` (of
+    ``wealth``) that can afford it. Ties go to the later decision.
 
     Bankruptcy: where the cash ``W + I(t)`` is below 0 (a withdrawal larger than wealth)
     not even decision 0 (cost 0) is affordable; the value there is 0 (nothing more is
@@ -810,7 +1047,7 @@ def _best_decisions(table: ProblemTable, t: int, wealth: np.ndarray, continuatio
         cash_after = apply_decisions(table, 0, t, wealth[idx], np.full(idx.size, d))[0]
         with np.errstate(divide="ignore"):
             log_post = np.log(np.maximum(cash_after, 0.0))
-        value, portfolio = continuation(log_post)
+        value, portfolio = continuation(log_post, idx)
         value = value + table.decision_utility[0, t, d]
         better = value >= best_value[idx]
         chosen = idx[better]
@@ -833,9 +1070,14 @@ def _grid_bounds(problem: GBWMProblem, table: ProblemTable, wealth_floor: float,
         low = min(low, wealth_floor * float(withdrawals.min()))
     savings = float(np.maximum(table.infusions, 0.0).sum())
     high_base = max(w0 + savings, float(costs.max()) if costs.size else w0)
-    portfolios = problem.portfolios
-    growth = max(0.0, float(portfolios.log_drifts.max())) * problem.horizon
-    growth += upper_sigmas * float(portfolios.volatility_array.max()) * math.sqrt(problem.horizon)
+    drifts, volatilities = _regime_moments(problem)  # the best regime's growth
+    drift, volatility = float(drifts.max()), float(volatilities.max())
+    if problem.inflation is not None:  # real returns: less the (lowest likely) inflation
+        mean, spread = problem.inflation.stationary_moments()
+        drift -= min(mean - INFLATION_GRID_SPREAD * spread, problem.inflation.initial_rate)
+        volatility += problem.inflation.volatility
+    growth = max(0.0, drift) * problem.horizon
+    growth += upper_sigmas * volatility * math.sqrt(problem.horizon)
     return math.log(low), math.log(high_base) + growth
 
 
@@ -988,7 +1230,8 @@ def _plan_grid(problem: GBWMProblem, x_low: float, x_high: float, grid_density: 
     auto = refine and grid_points is None
     grid = _log_wealth_grid(x_low, x_high, grid_density, grid_points)
     h = grid[2]
-    sigmas = problem.portfolios.volatility_array
+    # each portfolio's narrowest volatility over the regimes (its own without regimes)
+    sigmas = _regime_moments(problem)[1].min(axis=0)
     sharp = sigmas * math.sqrt(problem.horizon) < SHARP_WIDTH_STEPS * h
     narrow = ~sharp & (sigmas < SMOOTH_VOLATILITY_STEPS * h)
     if auto and narrow.any():
@@ -1001,100 +1244,242 @@ def _plan_grid(problem: GBWMProblem, x_low: float, x_high: float, grid_density: 
     return grid, sharp
 
 
+def _regime_kernels(problem: GBWMProblem, h: float, tail_sigmas: float,
+                    sharp_portfolios: np.ndarray, span: float) -> list[_Kernels]:
+    """The transition kernels of each market regime (one for a market without regimes):
+    regime ``r``'s log-drifts ``mu_rj - sigma_rj^2 / 2`` and volatilities ``sigma_rj``,
+    normal."""
+    portfolios = problem.portfolios
+    market = problem.market
+    if not isinstance(market, RegimeMarket):
+        return [_Kernels(portfolios.log_drifts, portfolios.volatility_array, h, tail_sigmas,
+                         sharp_portfolios, _Law(market), span)]
+    if sharp_portfolios.any():
+        worst = int(np.flatnonzero(sharp_portfolios)[0])
+        raise ValueError(
+            f"portfolio {worst} is too close to riskless (in some regime) for a regime "
+            "market's dynamic programme: give portfolios with volatility of at least a few "
+            "grid steps in every regime (or raise grid_density)")
+    drifts, volatilities = market.regime_moments(portfolios)
+    return [_Kernels(drift, volatility, h, tail_sigmas, sharp_portfolios, _NORMAL_LAW, span)
+            for drift, volatility in zip(drifts, volatilities, strict=True)]
+
+
+def _regime_moments(problem: GBWMProblem) -> tuple[np.ndarray, np.ndarray]:
+    """Each regime's log-drifts and volatilities, (R, n) each (R = 1 without regimes)."""
+    portfolios = problem.portfolios
+    if isinstance(problem.market, RegimeMarket):
+        return problem.market.regime_moments(portfolios)
+    return portfolios.log_drifts[None, :], portfolios.volatility_array[None, :]
+
+
 def _solve(problem: GBWMProblem,
                    grid: tuple[float, int, float, np.ndarray, np.ndarray], sharp_portfolios:
-                   np.ndarray, tail_sigmas: float, start: float) -> DPSolution:
-    """``solve_dp`` on ``grid`` (see the module docstring)."""
+                   np.ndarray, tail_sigmas: float, start: float
+           ) -> DPSolution | RegimeDPSolution:
+    """``solve_dp`` on ``grid`` (see the module docstring): one value function per market
+    regime, each year's continuation in regime ``r`` reading the mixture of next year's
+    regimes by row ``r`` of the transition matrix."""
     table = problem_table(problem)
     grid_density, grid_size, h, log_grid, wealth_grid = grid
     x_low = float(log_grid[0])
     horizon = problem.horizon
-    portfolios = problem.portfolios
-    kernels = _Kernels(portfolios.log_drifts, portfolios.volatility_array, h, tail_sigmas,
-                       sharp_portfolios, _Law(problem.market), float(log_grid[-1] - x_low) + h)
+    regime_kernels = _regime_kernels(problem, h, tail_sigmas, sharp_portfolios,
+                                     float(log_grid[-1] - x_low) + h)
+    regimes = len(regime_kernels)
+    transition = (problem.market.transition_matrix
+                  if isinstance(problem.market, RegimeMarket) else np.ones((1, 1)))
     n = problem.num_portfolios
 
-    value = np.zeros((horizon + 1, grid_size))
-    decision_policy = np.zeros((horizon + 1, grid_size), dtype=np.intp)
-    portfolio_policy = np.zeros((horizon + 1, grid_size), dtype=np.intp)
-    continuation = np.empty((horizon, grid_size, n))
-    continuation_slope = np.empty((horizon, grid_size, n))
-    choice = np.empty((horizon, grid_size), dtype=np.intp)
+    value = np.zeros((regimes, horizon + 1, grid_size))
+    decision_policy = np.zeros((regimes, horizon + 1, grid_size), dtype=np.intp)
+    portfolio_policy = np.zeros((regimes, horizon + 1, grid_size), dtype=np.intp)
+    continuation = np.empty((regimes, horizon, grid_size, n))
+    continuation_slope = np.empty((regimes, horizon, grid_size, n))
+    choice = np.empty((regimes, horizon, grid_size), dtype=np.intp)
 
-    sharp = bool(kernels.sharp_columns.size)
-    jumps_by_year: dict[int, tuple[_Jump, ...]] = {}
+    sharp = bool(regime_kernels[0].sharp_columns.size)
+    jumps_by_year: dict[int, tuple[_Jump, ...]] = {}  # one regime when sharp
 
-    representations: dict[int, _Representation] = {}
+    representations: dict[tuple[int, int], _Representation] = {}
     survival = problem.survival_by_time
-    continued: dict[int, _Representation] = {}
+    continued: dict[tuple[int, int], _Representation] = {}
 
-    def continuing(t: int) -> _Representation:
-        """What year ``t`` continues into: ``V_{t+1}`` times the probability of living to
-        ``t + 1`` (the plan ends at death; the same representation without a survival
-        table)."""
+    def continuing(r: int, t: int) -> _Representation:
+        """What year ``t`` in regime ``r`` continues into: ``V_{t+1}`` (mixed over next
+        year's regimes) times the probability of living to ``t + 1`` (the plan ends at
+        death; the same representation without a survival table or regimes)."""
+        if regimes > 1:
+            if (r, t) not in continued:
+                mixed = np.einsum("r,rg->g", transition[r], value[:, t + 1]) * survival[t]
+                continued[r, t] = _Representation(mixed, representation(0, t + 1).jumps)
+            return continued[r, t]
         if survival[t] == 1.0:
-            return representation(t + 1)
-        if t not in continued:
-            continued[t] = _scaled(representation(t + 1), float(survival[t]), log_grid,
-                                   jumps_by_year.get(t + 1))
-        return continued[t]
+            return representation(r, t + 1)
+        if (r, t) not in continued:
+            continued[r, t] = _scaled(representation(r, t + 1), float(survival[t]), log_grid,
+                                      jumps_by_year.get(t + 1))
+        return continued[r, t]
 
-    def representation(t: int) -> _Representation:
-        if t in representations:
-            return representations[t]
+    def representation(r: int, t: int) -> _Representation:
+        if (r, t) in representations:
+            return representations[r, t]
         if not sharp:
-            rep = _Representation(value[t], _affordability_jumps(table, t, log_grid))
+            rep = _Representation(value[r, t], _affordability_jumps(table, t, log_grid))
         else:
             moved = _largest_per_cell(jumps_by_year[t])
-            rep = _Representation(value[t], tuple((j.cell, j.place) for j in moved),
-                                  _sharp_view(value[t], log_grid, jumps_by_year[t]))
-        representations[t] = rep
+            rep = _Representation(value[r, t], tuple((j.cell, j.place) for j in moved),
+                                  _sharp_view(value[r, t], log_grid, jumps_by_year[t]))
+        representations[r, t] = rep
         return rep
 
-    _, value[horizon], decision_policy[horizon] = take_final(table, 0, wealth_grid)
+    for r in range(regimes):
+        _, value[r, horizon], decision_policy[r, horizon] = take_final(table, 0, wealth_grid)
     if sharp:
         jumps_by_year[horizon] = _value_jumps(
-            table, horizon, log_grid, kernels, (), lambda w: take_final(table, 0, w)[1])
+            table, horizon, log_grid, regime_kernels[0], (),
+            lambda w: take_final(table, 0, w)[1])
     for t in range(horizon - 1, -1, -1):
-        next_value = continuing(t)
-        q, dq = _on_grid(next_value, kernels, log_grid)
-        continuation[t], continuation_slope[t] = q, dq
-        choice[t] = _smooth_choice(q, kernels)
-        decision, portfolio, v = _best_decisions(
-            table, t, wealth_grid,
-            lambda x, t=t, next_value=next_value: _best_continuation(
-                continuation[t], continuation_slope[t], choice[t], kernels, next_value, x_low,
-                x))
-        value[t], decision_policy[t], portfolio_policy[t] = v, decision, portfolio
-        if sharp:
-            jumps_by_year[t] = _value_jumps(
-                table, t, log_grid, kernels, _scaled_jumps(jumps_by_year[t + 1], survival[t]),
-                lambda w, t=t, next_value=next_value: _best_decisions(
-                    table, t, w, lambda x: _best_continuation(
-                        continuation[t], continuation_slope[t], choice[t], kernels,
-                        next_value, x_low, x))[2])
+        for r, kernels in enumerate(regime_kernels):
+            next_value = continuing(r, t)
+            q, dq = _on_grid(next_value, kernels, log_grid)
+            continuation[r, t], continuation_slope[r, t] = q, dq
+            choice[r, t] = _smooth_choice(q, kernels)
 
-    expected = _value_at_initial_wealth(problem, table, continuing(0), kernels, x_low)
+            def best_after(x: np.ndarray, _: object = None, r: int = r, t: int = t,
+                           kernels: _Kernels = kernels, next_value: _Representation = next_value
+                           ) -> tuple[np.ndarray, np.ndarray]:
+                return _best_continuation(continuation[r, t], continuation_slope[r, t],
+                                          choice[r, t], kernels, next_value, x_low, x)
+
+            decision, portfolio, v = _best_decisions(table, t, wealth_grid, best_after)
+            value[r, t], decision_policy[r, t], portfolio_policy[r, t] = v, decision, portfolio
+            if sharp:
+                jumps_by_year[t] = _value_jumps(
+                    table, t, log_grid, kernels, _scaled_jumps(jumps_by_year[t + 1],
+                                                               survival[t]),
+                    lambda w, best_after=best_after, t=t: _best_decisions(
+                        table, t, w, best_after)[2])
+
     take_policy = decision_policy > 0
     for array in (wealth_grid, value, take_policy, portfolio_policy, continuation,
                   continuation_slope, decision_policy, choice):
         array.setflags(write=False)
-    return DPSolution(
+    solutions = [DPSolution(
         problem=problem,
-        expected_utility=expected,
+        expected_utility=_value_at_initial_wealth(problem, table, continuing(r, 0), kernels,
+                                                  x_low),
         wealth_grid=wealth_grid,
-        value=value,
-        take_policy=take_policy,
-        portfolio_policy=portfolio_policy,
-        continuation=continuation,
-        continuation_slope=continuation_slope,
-        portfolio_choice=choice,
+        value=value[r],
+        take_policy=take_policy[r],
+        portfolio_policy=portfolio_policy[r],
+        continuation=continuation[r],
+        continuation_slope=continuation_slope[r],
+        portfolio_choice=choice[r],
         grid_density=float(grid_density),
         solve_seconds=time.perf_counter() - start,
-        decision_policy=decision_policy,
+        decision_policy=decision_policy[r],
         kernels=kernels,
-        next_values=tuple(continuing(t) for t in range(horizon)),
-    )
+        next_values=tuple(continuing(r, t) for t in range(horizon)),
+    ) for r, kernels in enumerate(regime_kernels)]
+    if regimes == 1:
+        return solutions[0]
+    return RegimeDPSolution.of(problem, tuple(solutions), time.perf_counter() - start)
+
+
+def _rate_grid(problem: GBWMProblem, nodes: int) -> np.ndarray:
+    """Equally spaced inflation nodes over the long-run mean +- ``INFLATION_GRID_SPREAD``
+    long-run standard deviations, widened to hold the initial rate."""
+    model = problem.inflation
+    if model is None:
+        raise ValueError("the problem has no inflation model")
+    mean, spread = model.stationary_moments()
+    spread = max(spread, 1e-4)  # a deterministic rate still needs a (narrow) grid
+    low = min(mean - INFLATION_GRID_SPREAD * spread, model.initial_rate)
+    high = max(mean + INFLATION_GRID_SPREAD * spread, model.initial_rate)
+    return np.linspace(low, high, nodes)
+
+
+def _solve_inflation(problem: GBWMProblem,
+                     grid: tuple[float, int, float, np.ndarray, np.ndarray],
+                     sharp_portfolios: np.ndarray, tail_sigmas: float, start: float,
+                     nodes: int, quadrature: int) -> InflationDPSolution:
+    """``solve_dp`` of a problem with stochastic inflation: ``V_t(w, pi_i)`` on the real
+    wealth grid at each inflation node. Given the year's innovation ``eps_q`` (Gauss-Hermite
+    node), next year's rate is ``pi' = pibar + phi (pi_i - pibar) + s eps_q`` and portfolio
+    ``j``'s real log-return is normal with mean ``mu_j - sigma_j^2/2 + sigma_j rho_j eps_q -
+    pi'`` and volatility ``sigma_j sqrt(1 - rho_j^2)``: the one-dimensional kernels on
+    ``V_{t+1}(., pi')``, linear between the two nodes around ``pi'``."""
+    from numpy.polynomial.hermite_e import hermegauss
+
+    model = problem.inflation
+    if model is None:
+        raise ValueError("the problem has no inflation model")
+    if sharp_portfolios.any():
+        worst = int(np.flatnonzero(sharp_portfolios)[0])
+        raise ValueError(
+            f"portfolio {worst} is too close to riskless for the inflation dynamic programme: "
+            "give portfolios with volatility of at least a few grid steps (or raise "
+            "grid_density)")
+    table = problem_table(problem)
+    grid_density, grid_size, h, log_grid, wealth_grid = grid
+    x_low = float(log_grid[0])
+    horizon, n = problem.horizon, problem.num_portfolios
+    span = float(log_grid[-1] - x_low) + h
+    rates = _rate_grid(problem, nodes)
+    points, weights = hermegauss(quadrature)
+    weights = weights / weights.sum()
+    sigma = problem.portfolios.volatility_array
+    rho = model.correlations(n)
+    residual = sigma * np.sqrt(1.0 - rho * rho)
+    plans = []  # per node: (mixing node, weight, kernels) for each quadrature point
+    for rate in rates:
+        following = model.next_rate(rate, points)
+        below, toward = _bracket(rates, following)
+        plans.append([(int(k), float(w), float(q_weight), _Kernels(
+            problem.portfolios.log_drifts + sigma * rho * eps - nxt, residual, h, tail_sigmas,
+            sharp_portfolios, _NORMAL_LAW, span))
+            for k, w, q_weight, eps, nxt in zip(below, toward, weights, points, following,
+                                                strict=True)])
+    survival = problem.survival_by_time
+    value = np.zeros((horizon + 1, nodes, grid_size))
+    decision_policy = np.zeros((horizon + 1, nodes, grid_size), dtype=np.intp)
+    portfolio_policy = np.zeros((horizon + 1, nodes, grid_size), dtype=np.intp)
+    continuation = np.zeros((horizon, nodes, grid_size, n))
+    continuation_slope = np.zeros((horizon, nodes, grid_size, n))
+    _, final_value, final_decision = take_final(table, 0, wealth_grid)
+    value[horizon], decision_policy[horizon] = final_value, final_decision
+    for t in range(horizon - 1, -1, -1):
+        jumps = _affordability_jumps(table, t + 1, log_grid)
+        for i, plan in enumerate(plans):
+            q = continuation[t, i]
+            dq = continuation_slope[t, i]
+            for k, share, q_weight, kernels in plan:
+                mixed = survival[t] * (value[t + 1, k]
+                                       + share * (value[t + 1, k + 1] - value[t + 1, k]))
+                part, part_slope = _on_grid(_Representation(mixed, jumps), kernels, log_grid)
+                q += q_weight * part
+                dq += q_weight * part_slope
+            choice = q.argmax(axis=1)
+
+            def best_after(x: np.ndarray, _: object = None, q: np.ndarray = q,
+                           dq: np.ndarray = dq, choice: np.ndarray = choice
+                           ) -> tuple[np.ndarray, np.ndarray]:
+                return _hermite_best(q, dq, choice, x_low, h, x)
+
+            decision, portfolio, v = _best_decisions(table, t, wealth_grid, best_after)
+            value[t, i], decision_policy[t, i], portfolio_policy[t, i] = v, decision, portfolio
+    for array in (wealth_grid, value, decision_policy, portfolio_policy, continuation,
+                  continuation_slope):
+        array.setflags(write=False)
+    solution = InflationDPSolution(
+        problem=problem, expected_utility=0.0, wealth_grid=wealth_grid, rate_grid=rates,
+        value=value, decision_policy=decision_policy, portfolio_policy=portfolio_policy,
+        continuation=continuation, continuation_slope=continuation_slope,
+        grid_density=float(grid_density), quadrature_nodes=quadrature)
+    initial = solution.value_at(0, np.array([problem.initial_wealth]), model.initial_rate)
+    return dataclasses.replace(solution, expected_utility=float(initial[0]),
+                               solve_seconds=time.perf_counter() - start)
 
 
 def _scaled_jumps(jumps: tuple[_Jump, ...], factor: float) -> tuple[_Jump, ...]:

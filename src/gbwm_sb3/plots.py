@@ -11,6 +11,10 @@
 
 Every ``plot_*`` function returns a matplotlib ``Figure``; :func:`save_figure` writes it as
 PNG and SVG. Policies are anything with ``act(t, wealth) -> (take, portfolio)``.
+
+For a problem with stochastic inflation wealth is real (today's money) throughout, as the
+simulators carry it, and the labels say so; :class:`SimulatedPaths` also holds each path's
+inflation rates and price levels (nominal wealth is wealth times the price level).
 """
 
 from __future__ import annotations
@@ -38,11 +42,12 @@ from gbwm_sb3.common.limits import check_int  # noqa: E402
 from gbwm_sb3.envs.dynamics import (  # noqa: E402
     YearOutcome,
     apply_decisions,
+    call_policy,
     problem_table,
     rollout,
 )
 from gbwm_sb3.envs.observation import decision_affordable  # noqa: E402
-from gbwm_sb3.evaluation.evaluator import market_shocks  # noqa: E402
+from gbwm_sb3.evaluation.evaluator import inflation_paths, market_paths  # noqa: E402
 from gbwm_sb3.evaluation.strategies import GBWMPolicyLike  # noqa: E402
 from gbwm_sb3.problem.model import GBWMProblem  # noqa: E402
 
@@ -107,7 +112,8 @@ def _goal_label(problem: GBWMProblem, index: int) -> str:
 
 
 def _money(problem: GBWMProblem) -> str:
-    return "wealth" if problem.unit == 1.0 else f"wealth (unit {problem.unit:g})"
+    money = "wealth" if problem.unit == 1.0 else f"wealth (unit {problem.unit:g})"
+    return money if problem.inflation is None else f"{money} in today's money"
 
 
 # ----------------------------------------------------------------------------- simulation
@@ -116,7 +122,13 @@ class SimulatedPaths:
     """Paths of a policy: pre-goal wealth (T+1, n), goals taken (T+1, n), portfolios (T, n).
 
     For a problem of the general class ``decision`` (T+1, n) holds the decision applied
-    each year and ``taken`` whether it took anything.
+    each year and ``taken`` whether it took anything; for a market with regimes
+    ``regime`` (T, n) the market regime of each year.
+
+    For a problem with stochastic inflation ``wealth`` is real (today's money),
+    ``inflation`` (T+1, n) holds the rates ``pi_0..pi_T`` of each path and
+    ``price_level`` (T+1, n) the price levels ``P_0 = 1 .. P_T``: the nominal wealth of
+    year ``t`` is ``wealth[t] * price_level[t]`` (:meth:`nominal_wealth`).
     """
 
     wealth: np.ndarray
@@ -124,21 +136,33 @@ class SimulatedPaths:
     portfolio: np.ndarray
     utility: np.ndarray
     decision: np.ndarray | None = None
+    regime: np.ndarray | None = None
+    inflation: np.ndarray | None = None
+    price_level: np.ndarray | None = None
+
+    def nominal_wealth(self) -> np.ndarray:
+        """Wealth in the money of each year (real wealth times the price level; the wealth
+        itself without stochastic inflation)."""
+        return self.wealth if self.price_level is None else self.wealth * self.price_level
 
 
 def simulate_paths(problem: GBWMProblem, policy: GBWMPolicyLike, n_paths: int = 2_000,
                    seed: int = 0) -> SimulatedPaths:
     """Simulate ``policy`` on ``n_paths`` markets (vectorised over paths; shared dynamics).
 
-    The markets are the evaluator's for ``seed`` (:func:`gbwm_sb3.evaluation.market_shocks`),
-    so the paths are those that ``evaluate(..., seed=seed)`` scores.
+    The markets are the evaluator's for ``seed`` (:func:`gbwm_sb3.evaluation.market_paths`,
+    regimes included, and :func:`gbwm_sb3.evaluation.inflation_paths`), so the paths are
+    those that ``evaluate(..., seed=seed)`` scores. With stochastic inflation the wealth
+    recorded is real (today's money) and the rates and price levels come with it.
     """
     problem = _check_problem(problem)
     n_paths = check_int(n_paths, "n_paths", 1)
     _check_policies({"policy": policy})
     table = problem_table(problem)
     horizon = problem.horizon
-    draws = market_shocks(problem.market, seed, horizon, 0, n_paths)  # the evaluator's
+    draws, regimes = market_paths(problem.market, seed, horizon, 0, n_paths)  # the evaluator's
+    inflation = (None if problem.inflation is None
+                 else inflation_paths(problem.inflation, seed, horizon, 0, n_paths))
     reset = getattr(policy, "reset", None)
     if callable(reset):
         reset()
@@ -154,10 +178,16 @@ def simulate_paths(problem: GBWMProblem, policy: GBWMPolicyLike, n_paths: int = 
             wealth_paths[horizon] = year.grown
             decisions[horizon] = year.final
 
-    utility, _ = rollout(table, policy, draws, observe=record)
+    utility, _ = rollout(table, policy, draws, observe=record, regimes=regimes,
+                         inflation=inflation)
     if problem.in_paper_family:
         return SimulatedPaths(wealth_paths, decisions > 0, portfolios, utility)
-    return SimulatedPaths(wealth_paths, decisions > 0, portfolios, utility, decisions)
+    rates = levels = None
+    if inflation is not None:
+        rates = inflation[1][:horizon + 1]
+        levels = np.exp(np.cumsum(rates, axis=0) - rates[0])  # P_0 = 1, P_t = P_{t-1} e^pi_t
+    return SimulatedPaths(wealth_paths, decisions > 0, portfolios, utility, decisions,
+                          None if regimes is None else regimes[:horizon], rates, levels)
 
 
 def goal_success_probabilities(problem: GBWMProblem, paths: SimulatedPaths) -> np.ndarray:
@@ -181,23 +211,30 @@ def _default_wealth_range(problem: GBWMProblem) -> tuple[float, float]:
     return low, high
 
 
-def policy_grid(problem: GBWMProblem, policy: GBWMPolicyLike, wealth: np.ndarray
+def policy_grid(problem: GBWMProblem, policy: GBWMPolicyLike, wealth: np.ndarray,
+                regime: int | None = None, inflation: float | None = None
                 ) -> tuple[np.ndarray, np.ndarray]:
     """Decisions over (year, wealth): portfolio (T, W) and goal category (T, W).
 
     Goal categories: 0 no goal, 1 unaffordable, 2 skipped, 3 taken. For a problem of the
     general class the second array holds the decision taken (index into
-    ``problem.decisions(t)``, 0 = nothing), -1 in years without a goal.
+    ``problem.decisions(t)``, 0 = nothing), -1 in years without a goal. For a market with
+    regimes the decisions are those in ``regime`` (default: the market's initial regime;
+    a regime-blind policy decides the same in every regime). For a problem with stochastic
+    inflation ``wealth`` is real (today's money) and the decisions are those at the
+    inflation rate ``inflation`` (default: the model's initial rate) in every year.
     """
     problem = _check_problem(problem)
     wealth = np.asarray(wealth, dtype=np.float64)
     horizon = problem.horizon
+    regimes = _regime_array(problem, regime, wealth.shape)
+    rates = _inflation_array(problem, inflation, wealth.shape)
     portfolio = np.empty((horizon, wealth.size), dtype=np.intp)
     goal = np.full((horizon, wealth.size), _NO_GOAL, dtype=np.intp)
     table = problem_table(problem)
     general = not problem.in_paper_family
     for t in range(horizon):
-        take, chosen = policy.act(t, wealth)
+        take, chosen = call_policy(policy, t, wealth, regimes, inflation=rates)
         portfolio[t] = np.asarray(chosen, dtype=np.intp)
         if general:
             goal[t] = -1
@@ -210,6 +247,39 @@ def policy_grid(problem: GBWMProblem, policy: GBWMPolicyLike, wealth: np.ndarray
             affordable = decision_affordable(table, t, wealth)[:, 1]
             goal[t] = np.where(~affordable, _UNAFFORDABLE, np.where(applied > 0, _TAKE, _SKIP))
     return portfolio, goal
+
+
+def _regime_array(problem: GBWMProblem, regime: int | None, shape: tuple[int, ...]
+                  ) -> np.ndarray | None:
+    """``regime`` (default: the initial one) for every wealth, None without regimes."""
+    count = problem.market.regime_count
+    if count <= 1:
+        if regime is not None:
+            raise ValueError("regime must be None: the problem's market has no regimes")
+        return None
+    if regime is None:
+        regime = int(getattr(problem.market, "initial_index", 0))
+    if isinstance(regime, (bool, np.bool_)) or not isinstance(regime, (int, np.integer)) \
+            or not 0 <= regime < count:
+        raise ValueError(f"regime must be a regime index in 0..{count - 1}, got {regime!r}")
+    return np.full(shape, int(regime), dtype=np.intp)
+
+
+def _inflation_array(problem: GBWMProblem, inflation: float | None, shape: tuple[int, ...]
+                     ) -> np.ndarray | None:
+    """``inflation`` (default: the initial rate) for every wealth, None without stochastic
+    inflation."""
+    model = problem.inflation
+    if model is None:
+        if inflation is not None:
+            raise ValueError("inflation must be None: the problem has no stochastic inflation")
+        return None
+    if inflation is None:
+        inflation = model.initial_rate
+    if isinstance(inflation, (bool, np.bool_)) or not isinstance(
+            inflation, (int, float, np.integer, np.floating)) or not math.isfinite(inflation):
+        raise ValueError(f"inflation must be a finite rate (a number), got {inflation!r}")
+    return np.full(shape, float(inflation))
 
 
 # ----------------------------------------------------------------------------- figures

@@ -10,7 +10,10 @@ So PPO neither gets gradient noise nor entropy bonus from decisions that do
 nothing, with plain ``PPO`` as with ``MaskablePPO``. For a problem of the general
 class the observation ends with one flag per decision (exists and affordable,
 :mod:`gbwm_sb3.envs.observation`); the goal logits of the other decisions are
-set to ``MASKED_LOGIT`` (probability 0), again with plain ``PPO`` too.
+set to ``MASKED_LOGIT`` (probability 0), again with plain ``PPO`` too. A market with
+regimes appends the one-hot of the current regime, and stochastic inflation one column
+of the standardised inflation rate after it (the very last); the network reads them as
+any other input (the columns above keep their positions).
 
 Two options shape the portfolio head: ``portfolio_degree`` adds a polynomial
 over the ordered portfolios to its logits (neighbouring portfolios learn
@@ -49,6 +52,7 @@ from gbwm_sb3.envs.observation import (
     OBSERVATION_DIM,
     decision_features_size,
 )
+from gbwm_sb3.problem.regimes import MAX_REGIMES
 
 __all__ = [
     "GBWMActionDistribution",
@@ -326,9 +330,13 @@ class GBWMActionDistribution(MaskableDistribution):
 
 
 def _check_spaces(observation_space: spaces.Space, action_space: spaces.Space
-                  ) -> tuple[int, int, bool, bool]:
+                  ) -> tuple[int, int, bool, bool, int, int]:
     """Validate the spaces; return (portfolios n, decisions K, general-class observation?,
-    decision features in it?)."""
+    decision features in it?, regime columns near its end, inflation columns at its end).
+
+    The inflation column is recognised by its bounds: it is the only column of a
+    general-class observation that can be negative at the end (flags, decision features
+    and the regime one-hot are all >= 0 there)."""
     if not isinstance(action_space, spaces.MultiDiscrete) or action_space.nvec.shape != (2,):
         raise ValueError(
             f"action_space must be MultiDiscrete([K, n_portfolios]), got {action_space!r}"
@@ -346,16 +354,21 @@ def _check_spaces(observation_space: spaces.Space, action_space: spaces.Space
             f"({DECISION_FLAGS_START} + K,), got {observation_space!r}"
         )
     if k == 2 and shape == (OBSERVATION_DIM,):
-        return n, k, False, False
-    if shape == (DECISION_FLAGS_START + k,):
-        return n, k, True, False
-    if shape == (DECISION_FLAGS_START + k + decision_features_size(k),):
-        return n, k, True, True
+        return n, k, False, False, 0, 0
+    low = np.asarray(observation_space.low).reshape(-1)
+    inflation = int(low.size > 0 and bool(low[-1] < 0.0))
+    # Regime columns (R in 2..MAX_REGIMES) never reach the 5 K >= 10 decision features.
+    regimes = (0, *range(2, MAX_REGIMES + 1))
+    for decision_features, base in ((False, DECISION_FLAGS_START + k),
+                                    (True, DECISION_FLAGS_START + k + decision_features_size(k))):
+        if shape[0] - inflation - base in regimes:
+            return n, k, True, decision_features, shape[0] - inflation - base, inflation
     raise ValueError(
         f"observation_space must be the GBWM Box of shape ({OBSERVATION_DIM},) (paper family, "
         f"K = 2), ({DECISION_FLAGS_START + k},) ({DECISION_FLAGS_START} + K for K = {k}) or "
         f"({DECISION_FLAGS_START + k + decision_features_size(k)},) (with decision "
-        f"features), got {observation_space!r}"
+        f"features), plus R in 2..{MAX_REGIMES} for a market with R regimes, plus 1 (bounds "
+        f"below 0) for stochastic inflation, got {observation_space!r}"
     )
 
 
@@ -418,7 +431,8 @@ class _GBWMHeads(_PolicyMixinBase):
                  portfolio_given_goal: bool = False, portfolio_degree: int | None = None,
                  portfolio_free_logits: bool = True, decision_goal_head: bool = False, **kw):
         (self.n_portfolios, self.n_decisions, self.general_observation,
-         self.decision_features) = _check_spaces(observation_space, action_space)
+         self.decision_features, self.regime_columns,
+         self.inflation_columns) = _check_spaces(observation_space, action_space)
         if not isinstance(decision_goal_head, (bool, np.bool_)):
             raise ValueError(
                 f"decision_goal_head must be True or False, got {decision_goal_head!r}")
@@ -515,7 +529,8 @@ class _GBWMHeads(_PolicyMixinBase):
         each decision scored from the latent and its features in ``obs``."""
         if isinstance(self.goal_head, DecisionScoringHead):
             start = DECISION_FLAGS_START + self.n_decisions
-            features = obs[:, start:].reshape(obs.shape[0], self.n_decisions, -1)
+            stop = start + decision_features_size(self.n_decisions)
+            features = obs[:, start:stop].reshape(obs.shape[0], self.n_decisions, -1)
             return self.goal_head(latent_pi, features)
         return self.goal_head(latent_pi)
 

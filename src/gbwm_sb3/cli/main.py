@@ -46,6 +46,7 @@ from gbwm_sb3.common.limits import (
 )
 from gbwm_sb3.ppo.registry import preset_names
 from gbwm_sb3.problem.market import LognormalMarket
+from gbwm_sb3.problem.regimes import RegimeMarket
 
 __all__ = ["main", "build_parser"]
 
@@ -136,7 +137,12 @@ def cmd_solve(args: argparse.Namespace) -> int:
     dp = _solve(problem, args.grid_density, args.problem)
     solve_seconds = time.perf_counter() - start
     report = evaluate({"dp": dp}, problem, n_paths=args.paths, seed=args.seed)
-    take, portfolio = dp.act(0, [problem.initial_wealth])
+    market = problem.market
+    state: dict[str, Any] = {"regime": market.initial_index} if isinstance(
+        market, RegimeMarket) else {}
+    if problem.inflation is not None:
+        state["inflation"] = problem.inflation.initial_rate
+    take, portfolio = dp.act(0, [problem.initial_wealth], **state)
     j = int(portfolio[0])
     mean, vol = problem.portfolios.means[j], problem.portfolios.volatilities[j]
     if not problem.in_paper_family:
@@ -204,6 +210,8 @@ def _print_general_solve(args: argparse.Namespace, problem: Any, dp: Any, report
                        "portfolio": j + 1, "mean": mean, "volatility": vol},
         "infusions": list(problem.infusions),
         "market": problem.market.to_mapping(),
+        "inflation": None if problem.inflation is None else problem.inflation.to_mapping(),
+        "regime_values": dp.regime_values() if hasattr(dp, "regime_values") else None,
         "goal_success": goals,
         "bankruptcy_probability": result_dp.bankruptcy_probability,
         "simulated_mean_utility": result_dp.mean_utility,
@@ -222,6 +230,11 @@ def _print_general_solve(args: argparse.Namespace, problem: Any, dp: Any, report
                   f"{max(t for t, a in enumerate(amounts) if a)}")
     if not isinstance(problem.market, LognormalMarket):
         print(f"Market: {problem.market.describe()}")
+    if result["regime_values"]:
+        print("Optimum starting in each regime: " + ", ".join(
+            f"{name} {value:.4f}" for name, value in result["regime_values"].items()))
+    if problem.inflation is not None:
+        print(f"Inflation: {problem.inflation.describe()} (wealth in today's money)")
     if problem.survival:
         alive = math.prod(problem.survival)
         print(f"Survival table: probability {alive:.1%} of living to year {problem.horizon} "

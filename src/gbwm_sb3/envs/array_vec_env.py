@@ -5,7 +5,9 @@
 every trajectory's state in arrays of length N and advance all of them with a few numpy
 operations per step. This base holds what they share: seeding, reset, the
 ``step_async``/``step_wait`` hand-over, queued normal draws, the Monitor-style infos of
-the episodes that end, and attribute access as if each trajectory were an env.
+the episodes that end, attribute access as if each trajectory were an env, the market
+regime of each trajectory for a market with regimes and the inflation rate and price level
+of each trajectory for a problem with stochastic inflation.
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ from stable_baselines3.common.vec_env.base_vec_env import (
 )
 
 from gbwm_sb3.common.limits import MAX_N_ENVS, check_int
-from gbwm_sb3.envs.draws import DrawQueue
+from gbwm_sb3.envs.draws import DrawQueue, regime_market
+from gbwm_sb3.problem.inflation import InflationModel
 from gbwm_sb3.problem.market import LognormalMarket, Market
 
 __all__ = ["ArrayVecEnv", "gc_paused"]
@@ -72,6 +75,23 @@ class ArrayVecEnv(VecEnv):
     normal draws), ``_wealth`` and ``_utility``, and implements :meth:`_reseed`,
     :meth:`_restart_all`, :meth:`_observe`, :meth:`_checked_actions`, :meth:`_step` and
     :meth:`action_masks`.
+
+    For a market with regimes (``market`` a
+    :class:`~gbwm_sb3.problem.regimes.RegimeMarket`) :attr:`regimes` holds each
+    trajectory's regime of its current year: :meth:`_restart_regimes` puts it at the
+    market's initial regime, :meth:`_next_draws` gives the innovations ``N`` (normal
+    draws, queued or from ``_draw_rng``; the year kernel reads the regime's moments) and
+    :meth:`_advance_regimes` moves it to the next year's by one uniform draw of
+    ``_draw_rng`` per trajectory.
+
+    For a problem with stochastic inflation (``inflation_model`` set) :attr:`inflation`
+    holds each trajectory's current rate ``pi_t`` and :attr:`price_level` its price level
+    ``P_t`` (wealth is real: today's money; nominal wealth is wealth times the price
+    level): :meth:`_restart_inflation` puts them at the initial rate and 1,
+    :meth:`_draw_inflation` draws the year's innovations ``eps`` (one standard normal per
+    trajectory from ``_draw_rng``, after the year's other draws) and gives them with the
+    next rates, as the year kernel takes them (``dynamics.grow(..., inflation=)``), and
+    :meth:`_advance_inflation` moves the rates and price levels to the next year's.
     """
 
     #: Properties of shape (N,) that ``get_attr`` reads element-wise.
@@ -87,6 +107,13 @@ class ArrayVecEnv(VecEnv):
     market: Market = LognormalMarket()
     _wealth: np.ndarray
     _utility: np.ndarray
+    #: Each trajectory's market regime this year (None for a market without regimes).
+    _regime: np.ndarray | None = None
+    #: The stochastic inflation of the problem (None: none; a subclass sets its problem's).
+    inflation_model: InflationModel | None = None
+    #: Each trajectory's inflation rate ``pi_t`` and price level ``P_t`` (None without).
+    _inflation: np.ndarray | None = None
+    _price_level: np.ndarray | None = None
 
     def __init__(self, num_envs: int, observation_space: spaces.Space,
                  action_space: spaces.Space) -> None:
@@ -117,12 +144,73 @@ class ArrayVecEnv(VecEnv):
         """Utility collected so far in each trajectory's episode, shape (N,)."""
         return self._utility.copy()
 
+    @property
+    def regimes(self) -> np.ndarray | None:
+        """The market regime of each trajectory's current year, shape (N,) (at the end of
+        an episode: of year ``T``); None for a market without regimes."""
+        return None if self._regime is None else self._regime.copy()
+
+    @property
+    def inflation(self) -> np.ndarray | None:
+        """The inflation rate ``pi_t`` of each trajectory's current year, shape (N,) (the
+        rate of the year just ended for ``t >= 1``; at the start, the initial rate); None
+        without stochastic inflation."""
+        return None if self._inflation is None else self._inflation.copy()
+
+    @property
+    def price_level(self) -> np.ndarray | None:
+        """The price level ``P_t`` of each trajectory (1 at the start), shape (N,): wealth
+        is real (today's money), ``wealth * price_level`` is nominal; None without
+        stochastic inflation."""
+        return None if self._price_level is None else self._price_level.copy()
+
     def queue_normal_draws(self, draws: np.ndarray) -> None:
-        """Use these N(0, 1) draws, shape (k, N) (one row per step), before the generator's."""
+        """Use these N(0, 1) draws, shape (k, N) (one row per step), before the generator's
+        (for a market with regimes: the normals ``N`` within each trajectory's regime)."""
         self._draw_queue.push(draws)
 
     def _next_draws(self) -> np.ndarray:
         return self._draw_queue.next(self._draw_rng, self.market)
+
+    def _restart_regimes(self) -> None:
+        """Every trajectory in the market's initial regime (nothing without regimes)."""
+        market = regime_market(self.market)
+        self._regime = None if market is None else np.full(
+            self.num_envs, market.initial_index, dtype=np.intp)
+
+    def _advance_regimes(self) -> None:
+        """Every trajectory's regime moves to next year's (one uniform draw each from
+        ``_draw_rng``, after the year's other draws); nothing without regimes."""
+        market = regime_market(self.market)
+        if market is not None and self._regime is not None:
+            self._regime = market.next_regime(self._regime, self._draw_rng.random(self.num_envs))
+
+    def _restart_inflation(self) -> None:
+        """Every trajectory at the initial rate and a price level of 1 (nothing without
+        stochastic inflation)."""
+        model = self.inflation_model
+        if model is None:
+            self._inflation = self._price_level = None
+            return
+        self._inflation = np.full(self.num_envs, model.initial_rate)
+        self._price_level = np.ones(self.num_envs)
+
+    def _draw_inflation(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The year's inflation innovations ``eps`` (one standard normal per trajectory from
+        ``_draw_rng``: call after the year's other draws) and the next rates ``pi_{t+1}``;
+        None without stochastic inflation."""
+        model = self.inflation_model
+        if model is None or self._inflation is None:
+            return None
+        innovation = self._draw_rng.standard_normal(self.num_envs)
+        return innovation, model.next_rate(self._inflation, innovation)
+
+    def _advance_inflation(self, inflation: tuple[np.ndarray, np.ndarray] | None) -> None:
+        """Move to the next rates of :meth:`_draw_inflation` and grow the price levels."""
+        if inflation is None or self._price_level is None:
+            return
+        self._inflation = inflation[1]
+        self._price_level = self._price_level * np.exp(inflation[1])
 
     # ----- what a subclass defines -----
     @abstractmethod

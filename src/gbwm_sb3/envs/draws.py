@@ -1,13 +1,23 @@
 """Queued normal draws: the vectorised envs can replay given market shocks (common random
-numbers, tests) before drawing their own."""
+numbers, tests) before drawing their own.
+
+For a market with regimes (:class:`~gbwm_sb3.problem.regimes.RegimeMarket`) the queued
+and drawn numbers are the innovations ``N`` (standard normals); the year kernel reads the
+moments of each trajectory's regime (``dynamics.grow(..., regime=)``)."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from gbwm_sb3.problem.market import LognormalMarket, Market
+from gbwm_sb3.problem.regimes import RegimeMarket
 
-__all__ = ["DrawQueue", "draw_rows"]
+__all__ = ["DrawQueue", "draw_rows", "regime_market"]
+
+
+def regime_market(market: Market | None) -> RegimeMarket | None:
+    """``market`` if it switches between regimes, else None."""
+    return market if isinstance(market, RegimeMarket) else None
 
 
 def draw_rows(draws: np.ndarray, num_envs: int) -> np.ndarray:

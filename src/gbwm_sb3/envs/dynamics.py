@@ -27,10 +27,26 @@ A year ``t < T`` (GBWM-SPEC sections 1 and 5), each step one function:
 :func:`rollout` runs a policy over the whole horizon (the evaluator, the plots, tests of
 the DP). A new per-year cash flow or a new state variable belongs here. For the paper's
 family (decisions skip / take, no infusions) this is the paper's mechanics.
+
+A market with regimes (:class:`~gbwm_sb3.problem.regimes.RegimeMarket`) changes the
+year's returns (:func:`grow` reads the moments of each trajectory's regime of the year,
+which the simulators carry; their draws are the innovations ``N``) and what the policy
+sees: a policy whose ``act`` has a ``regime`` parameter (:func:`sees_regime`) is called
+``act(t, wealth, regime=...)`` with each path's regime of
+the year; any other policy ``act(t, wealth)`` (:func:`call_policy`).
+
+Stochastic inflation (:class:`~gbwm_sb3.problem.inflation.InflationModel`) makes wealth
+real (today's money): :func:`grow` correlates the year's inflation innovation ``eps`` with
+the portfolio's shock and divides by ``exp(pi_{t+1})``; the simulators carry each path's
+rate ``pi_t`` (:func:`next_inflation`), and a policy whose ``act`` has an ``inflation``
+parameter (:func:`sees_inflation`) is called with each path's current rate
+(``act(t, wealth, inflation=...)``; with regimes too, both). Each optional input
+(:data:`POLICY_INPUTS`) is passed only to a policy that takes it (:func:`policy_inputs`).
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -39,12 +55,14 @@ from typing import Any, Protocol
 import numpy as np
 
 from gbwm_sb3.problem.model import GBWMProblem
+from gbwm_sb3.problem.regimes import MAX_REGIMES, RegimeMarket
 
 __all__ = ["ProblemTable", "problem_table", "cash_at", "decision_mask", "any_affordable",
            "affordability_thresholds", "apply_decisions", "has_withdrawals", "has_mortality",
            "can_end", "deaths_from_uniforms", "dies",
            "grow", "take_final", "best_affordable_decision", "goals_in_decision",
-           "step_years", "step_year", "YearOutcome", "rollout"]
+           "step_years", "step_year", "YearOutcome", "rollout", "sees_regime", "next_inflation",
+           "call_policy", "sees_inflation", "policy_inputs", "accepted_inputs", "POLICY_INPUTS"]
 
 RowIndex = int | np.ndarray
 
@@ -60,7 +78,8 @@ class ProblemTable:
 
     Per row: ``horizon``, ``initial_wealth``, ``total_utility`` (at least 1e-300),
     ``num_decisions`` (``K`` of the problem: decisions in its largest year),
-    ``paper_family``, ``num_portfolios``, ``means``, ``volatilities``, ``log_drifts``.
+    ``paper_family``, ``regime_count`` (market regimes, 1 without),
+    ``num_portfolios``, ``means``, ``volatilities``, ``log_drifts``.
     Per row and year: ``decision_cost`` / ``decision_utility`` / ``decision_goals``
     (goals a decision takes) per decision, ``decisions_per_year``, ``infusions`` (0 at
     ``T``), ``survival`` (probability of living to the next year; 1 without a survival
@@ -87,6 +106,7 @@ class ProblemTable:
         self.total_utility = np.ones(self.size)
         self.num_decisions = np.ones(self.size, dtype=np.int64)
         self.paper_family = np.zeros(self.size, dtype=bool)
+        self.regime_count = np.ones(self.size, dtype=np.int64)
         self.decision_cost = np.full(shape, np.inf)
         self.decision_utility = np.zeros(shape)
         self.decision_goals = np.zeros(shape, dtype=np.int16)
@@ -104,6 +124,19 @@ class ProblemTable:
         self.means = np.zeros((self.size, self.max_portfolios))
         self.volatilities = np.ones((self.size, self.max_portfolios))
         self.log_drifts = np.zeros((self.size, self.max_portfolios))
+        # (size, regimes, portfolios): each regime's log-drifts and volatilities; made when
+        # the first problem with market regimes is written
+        self.regime_log_drifts: np.ndarray | None = None
+        self.regime_volatilities: np.ndarray | None = None
+        # stochastic inflation (problem.inflation): whether a row has it, the AR(1)'s
+        # long-run mean, persistence, volatility and initial rate, and each portfolio's
+        # correlation with the inflation innovation
+        self.has_inflation = np.zeros(self.size, dtype=bool)
+        self.inflation_mean = np.zeros(self.size)
+        self.inflation_persistence = np.zeros(self.size)
+        self.inflation_volatility = np.zeros(self.size)
+        self.inflation_initial = np.zeros(self.size)
+        self.inflation_correlation = np.zeros((self.size, self.max_portfolios))
 
     @classmethod
     def from_problems(cls, problems: list[GBWMProblem], max_decisions: int | None = None,
@@ -139,6 +172,35 @@ class ProblemTable:
             raise ValueError(f"portfolios: {n} do not fit a table of at most "
                              f"{self.max_portfolios}")
 
+    def _write_regimes(self, row: int, problem: GBWMProblem) -> None:
+        """Each regime's moments of a problem with market regimes (nothing otherwise)."""
+        market = problem.market
+        if not isinstance(market, RegimeMarket):
+            return
+        if self.regime_log_drifts is None or self.regime_volatilities is None:
+            shape = (self.size, MAX_REGIMES, self.max_portfolios)
+            self.regime_log_drifts, self.regime_volatilities = np.zeros(shape), np.ones(shape)
+        drifts, volatilities = market.regime_moments(problem.portfolios)
+        count, n = drifts.shape
+        self.regime_log_drifts[row, :count, :n] = drifts
+        self.regime_volatilities[row, :count, :n] = volatilities
+
+    def _write_inflation(self, row: int, problem: GBWMProblem) -> None:
+        """The AR(1) inflation of a problem with stochastic inflation (zeros otherwise)."""
+        model = problem.inflation
+        self.has_inflation[row] = model is not None
+        self.inflation_correlation[row] = 0.0
+        if model is None:
+            self.inflation_mean[row] = self.inflation_persistence[row] = 0.0
+            self.inflation_volatility[row] = self.inflation_initial[row] = 0.0
+            return
+        self.inflation_mean[row] = model.mean
+        self.inflation_persistence[row] = model.persistence
+        self.inflation_volatility[row] = model.volatility
+        self.inflation_initial[row] = model.initial_rate
+        self.inflation_correlation[row, :problem.num_portfolios] = model.correlations(
+            problem.num_portfolios)
+
     def _write_row(self, row: int, problem: GBWMProblem) -> None:
         horizon, n = problem.horizon, problem.num_portfolios
         t1 = horizon + 1
@@ -148,6 +210,9 @@ class ProblemTable:
         self.total_utility[row] = max(problem.total_utility, 1e-300)
         self.num_decisions[row] = problem.max_decisions
         self.paper_family[row] = problem.in_paper_family
+        self.regime_count[row] = problem.market.regime_count
+        self._write_regimes(row, problem)
+        self._write_inflation(row, problem)
         self.decision_cost[row] = np.inf
         self.decision_utility[row] = 0.0
         self.decision_goals[row] = 0
@@ -320,11 +385,42 @@ def apply_decisions(table: ProblemTable, rows: RowIndex, t: RowIndex, wealth: np
 
 
 def grow(table: ProblemTable, rows: RowIndex, wealth: np.ndarray, portfolio: np.ndarray,
-         shocks: np.ndarray) -> np.ndarray:
-    """One year of returns: ``wealth * exp(mu_j - sigma_j^2 / 2 + sigma_j Z)``, ``Z = shocks``."""
+         shocks: np.ndarray, regime: np.ndarray | None = None,
+         inflation: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """One year of returns: ``wealth * exp(mu_j - sigma_j^2 / 2 + sigma_j Z)``, ``Z = shocks``.
+
+    With market regimes (``regime``: each trajectory's regime this year) the moments are
+    the regime's and ``shocks`` the innovations ``N``:
+    ``wealth * exp(mu_rj - sigma_rj^2 / 2 + sigma_rj N)``.
+
+    With stochastic inflation (``inflation = (eps, next_rate)``: the year's inflation
+    innovation and the rate ``pi_{t+1}`` it gives, :func:`next_inflation`) wealth is real:
+    portfolio ``j``'s shock is ``Z_j = rho_j eps + sqrt(1 - rho_j^2) N`` and the result is
+    divided by ``exp(pi_{t+1})``."""
     portfolio = np.asarray(portfolio).astype(np.intp)
-    sigma = table.volatilities[rows, portfolio]
-    return wealth * np.exp(table.log_drifts[rows, portfolio] + sigma * shocks)
+    if regime is None:
+        drift = table.log_drifts[rows, portfolio]
+        sigma = table.volatilities[rows, portfolio]
+    else:
+        if table.regime_log_drifts is None or table.regime_volatilities is None:
+            raise ValueError("regime given for a table without market regimes")
+        regime = np.asarray(regime).astype(np.intp)
+        drift = table.regime_log_drifts[rows, regime, portfolio]
+        sigma = table.regime_volatilities[rows, regime, portfolio]
+    if inflation is None:
+        return wealth * np.exp(drift + sigma * shocks)
+    innovation, next_rate = inflation
+    rho = table.inflation_correlation[rows, portfolio]
+    shock = rho * innovation + np.sqrt(1.0 - rho * rho) * shocks
+    return wealth * np.exp(drift + sigma * shock - next_rate)
+
+
+def next_inflation(table: ProblemTable, rows: RowIndex, rate: np.ndarray,
+                   innovation: np.ndarray) -> np.ndarray:
+    """Next year's inflation ``pi_{t+1} = pibar + phi (pi_t - pibar) + s eps``."""
+    mean = table.inflation_mean[rows]
+    return (mean + table.inflation_persistence[rows] * (rate - mean)
+            + table.inflation_volatility[rows] * innovation)
 
 
 def take_final(table: ProblemTable, rows: RowIndex, wealth: np.ndarray,
@@ -374,7 +470,9 @@ def goals_in_decision(table: ProblemTable, rows: RowIndex, t: RowIndex,
 
 def step_years(table: ProblemTable, rows: RowIndex, t: RowIndex, wealth: np.ndarray,
                decision: np.ndarray, portfolio: np.ndarray, shocks: np.ndarray,
-               ended: np.ndarray | None = None, died: np.ndarray | None = None
+               ended: np.ndarray | None = None, died: np.ndarray | None = None,
+               regime: np.ndarray | None = None,
+               inflation: tuple[np.ndarray, np.ndarray] | None = None
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """One year ``t < T`` for many trajectories: decision, returns, and the automatic take
     at ``T`` where ``t + 1 == T``.
@@ -384,10 +482,12 @@ def step_years(table: ProblemTable, rows: RowIndex, t: RowIndex, wealth: np.ndar
     ``(next_wealth, reward, applied, final)``: decision indices, ``final`` 0 where ``T``
     was not reached; the automatic take's utility is included in ``reward``. ``ended``:
     the flags of ended plans, updated in place (see :func:`apply_decisions`); ``died``:
-    where the investor dies during the year (after its decision), which ends the plan.
+    where the investor dies during the year (after its decision), which ends the plan;
+    ``regime``: each trajectory's market regime this year; ``inflation``: the year's
+    inflation innovation and next rate (see :func:`grow`; wealth is then real).
     """
     cash_after, reward, applied = apply_decisions(table, rows, t, wealth, decision, ended)
-    next_wealth = grow(table, rows, cash_after, portfolio, shocks)
+    next_wealth = grow(table, rows, cash_after, portfolio, shocks, regime, inflation)
     if ended is not None and died is not None:
         _die(ended, died, next_wealth)
     final = np.zeros(next_wealth.shape, dtype=np.intp)
@@ -416,15 +516,86 @@ def _die(ended: np.ndarray, died: np.ndarray, wealth: np.ndarray) -> None:
 
 def step_year(table: ProblemTable, t: int, wealth: np.ndarray, decision: np.ndarray,
               portfolio: np.ndarray, shocks: np.ndarray, ended: np.ndarray | None = None,
-              died: np.ndarray | None = None
+              died: np.ndarray | None = None, regime: np.ndarray | None = None,
+              inflation: tuple[np.ndarray, np.ndarray] | None = None
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """:func:`step_years` for the one problem of a one-row table (year ``t`` shared)."""
-    return step_years(table, 0, t, wealth, decision, portfolio, shocks, ended, died)
+    return step_years(table, 0, t, wealth, decision, portfolio, shocks, ended, died, regime,
+                      inflation)
 
 
 # ----------------------------------------------------------------------------- rollout
 class _Acts(Protocol):
     def act(self, t: int, wealth: np.ndarray) -> tuple[Any, Any]: ...
+
+
+#: The optional inputs a policy's ``act`` may take, each by a keyword parameter of this
+#: name: the market regime of the year and the current inflation rate ``pi_t``.
+POLICY_INPUTS = ("regime", "inflation")
+
+
+@lru_cache(maxsize=256)
+def _named_inputs(function: Callable[..., Any]) -> frozenset[str]:
+    try:
+        parameters = inspect.signature(function).parameters
+    except (TypeError, ValueError):  # no signature (a builtin): takes none of them
+        return frozenset()
+    keyword = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return frozenset(name for name in POLICY_INPUTS
+                     if name in parameters and parameters[name].kind in keyword)
+
+
+def accepted_inputs(function: Any) -> frozenset[str]:
+    """The optional inputs (of :data:`POLICY_INPUTS`) that ``function`` has a parameter
+    for (positional-or-keyword or keyword-only); empty for anything without a signature."""
+    if not callable(function):
+        return frozenset()
+    function = getattr(function, "__func__", function)  # one signature per class, not per instance
+    try:
+        return _named_inputs(function)
+    except TypeError:  # an unhashable callable
+        return _named_inputs.__wrapped__(function)
+
+
+def policy_inputs(policy: Any) -> frozenset[str]:
+    """The optional inputs ``policy.act`` takes (:func:`accepted_inputs` of it): ``regime``
+    (each path's market regime of the year) and ``inflation`` (each path's current
+    inflation rate ``pi_t``). A policy without them stays valid: it is not told."""
+    return accepted_inputs(getattr(policy, "act", None))
+
+
+def sees_regime(policy: Any) -> bool:
+    """Whether ``policy.act`` takes the market regime: it has a parameter named ``regime``
+    (``act(t, wealth, regime=None)``). Regime-blind policies (``act(t, wealth)``) stay
+    valid: they are simply not told the regime."""
+    return "regime" in policy_inputs(policy)
+
+
+def sees_inflation(policy: Any) -> bool:
+    """Whether ``policy.act`` takes the inflation rate: it has a parameter named
+    ``inflation`` (``act(t, wealth, inflation=None)``, a float array of each path's current
+    rate ``pi_t``). Other policies stay valid: they are simply not told the rate."""
+    return "inflation" in policy_inputs(policy)
+
+
+def call_policy(policy: Any, t: int, wealth: np.ndarray, regime: np.ndarray | None = None,
+                sees: bool | None = None, inflation: np.ndarray | None = None,
+                inputs: frozenset[str] | None = None) -> tuple[Any, Any]:
+    """``policy.act(t, wealth, ...)``, passing ``regime`` and ``inflation`` (each path's
+    current rate ``pi_t``) where given and the policy takes them.
+
+    ``inputs``: what the policy takes (by default :func:`policy_inputs`; callers that call
+    it every year compute it once); ``sees``, when given, overrides whether it takes the
+    regime (the older form)."""
+    if regime is None and inflation is None:
+        return policy.act(t, wealth)
+    taken = policy_inputs(policy) if inputs is None else inputs
+    kwargs: dict[str, np.ndarray] = {}
+    if regime is not None and (("regime" in taken) if sees is None else sees):
+        kwargs["regime"] = regime
+    if inflation is not None and "inflation" in taken:
+        kwargs["inflation"] = inflation
+    return policy.act(t, wealth, **kwargs)
 
 
 @dataclass(frozen=True)
@@ -436,7 +607,10 @@ class YearOutcome:
     automatic take's at ``T``); ``grown``: wealth after the year's returns, before the
     automatic take at ``T``; ``final``: the automatic choice at ``T`` (None before);
     ``ended``: the flags of ended plans after the year and ``dead`` of those ended by death
-    (None for a plan that cannot end early).
+    (None for a plan that cannot end early); ``regime``: the market regime of the year
+    (None for a market without regimes); ``inflation``: the inflation rate ``pi_t`` of the
+    year, the one the policy saw (None without stochastic inflation; wealth is then real,
+    in today's money).
     """
 
     t: int
@@ -449,37 +623,64 @@ class YearOutcome:
     final: np.ndarray | None
     ended: np.ndarray | None = None
     dead: np.ndarray | None = None
+    regime: np.ndarray | None = None
+    inflation: np.ndarray | None = None
 
 
 def rollout(table: ProblemTable, policy: _Acts, shocks: np.ndarray, *, row: int = 0,
             check: Callable[[int, np.ndarray, np.ndarray, np.ndarray],
                             tuple[np.ndarray, np.ndarray]] | None = None,
             observe: Callable[[YearOutcome], None] | None = None,
-            deaths: np.ndarray | None = None
+            deaths: np.ndarray | None = None, regimes: np.ndarray | None = None,
+            inflation: tuple[np.ndarray, np.ndarray] | None = None
             ) -> tuple[np.ndarray, np.ndarray]:
     """Run ``policy.act`` over the horizon of row ``row`` on ``shocks`` (shape (T, paths)).
 
     ``deaths`` (bool, (T, paths); a problem with a survival table): where the investor dies
     during each year, drawn by the caller (:func:`deaths_from_uniforms`).
 
+    ``regimes`` (int, (T, paths); a market with regimes): the regime of each year, and
+    ``shocks`` the innovations ``N`` (see :func:`grow`); a policy that takes the regime
+    (:func:`sees_regime`) is called ``act(t, wealth, regime=regimes[t])``.
+
+    ``inflation`` (a problem with stochastic inflation, required there and refused
+    elsewhere): ``(innovations, rates)``, the inflation innovations ``eps`` (T, paths) and
+    the rates ``pi_0..pi_T`` they give (T+1, paths; ``InflationModel.rate_paths``). Year
+    ``t`` grows with ``(innovations[t], rates[t + 1])`` (see :func:`grow`); a policy that
+    takes the rate (:func:`sees_inflation`) is called ``act(t, wealth,
+    inflation=rates[t])``. Wealth, in and out, is then real (today's money; the nominal
+    amount is wealth times the price level ``exp(rates[1] + ... + rates[t])``).
+
     ``check(t, wealth, decision, portfolio)`` may validate (and convert) the policy's actions;
     ``observe`` receives a :class:`YearOutcome` each year. Returns the total utility and
     the terminal wealth (after the automatic take at ``T``) of every path.
     """
     horizon = int(table.horizon[row])
+    if regimes is not None:
+        regimes = np.asarray(regimes)
+        if regimes.shape[0] < horizon or regimes.shape[1:] != shocks.shape[1:]:
+            raise ValueError(f"regimes must have shape ({horizon}, {shocks.shape[1]}) (one "
+                             f"regime per year and path), got {regimes.shape}")
+    innovations, rates = _checked_inflation(table, row, horizon, shocks, inflation)
+    inputs = policy_inputs(policy) if regimes is not None or rates is not None else frozenset()
     wealth = np.full(shocks.shape[1], table.initial_wealth[row])
     total = np.zeros(shocks.shape[1])
     ended = np.zeros(shocks.shape[1], dtype=bool) if can_end(table, row) else None
     dead = np.zeros(shocks.shape[1], dtype=bool) if ended is not None else None
     for t in range(horizon):
-        decision, portfolio = policy.act(t, wealth)
+        regime = None if regimes is None else regimes[t]
+        rate = None if rates is None else rates[t]
+        decision, portfolio = call_policy(policy, t, wealth, regime, inflation=rate,
+                                          inputs=inputs)
         decision, portfolio = np.asarray(decision), np.asarray(portfolio)
         if check is not None:
             decision, portfolio = check(t, wealth, decision, portfolio)
         if dead is not None and ended is not None and deaths is not None:
             dead |= deaths[t] & ~ended  # died during the year, the plan running at its start
         cash_after, reward, applied = apply_decisions(table, row, t, wealth, decision, ended)
-        grown = grow(table, row, cash_after, portfolio, shocks[t])
+        year_inflation = None if innovations is None or rates is None else (
+            innovations[t], rates[t + 1])
+        grown = grow(table, row, cash_after, portfolio, shocks[t], regime, year_inflation)
         if ended is not None and deaths is not None:
             _die(ended, deaths[t], grown)
         final = None
@@ -491,6 +692,36 @@ def rollout(table: ProblemTable, policy: _Acts, shocks: np.ndarray, *, row: int 
         if observe is not None:
             observe(YearOutcome(t, wealth, decision, portfolio, applied, reward, grown, final,
                                 None if ended is None else ended.copy(),
-                                None if dead is None else dead.copy()))
+                                None if dead is None else dead.copy(), regime, rate))
         wealth = after
     return total, wealth
+
+
+def _checked_inflation(table: ProblemTable, row: int, horizon: int, shocks: np.ndarray,
+                       inflation: tuple[np.ndarray, np.ndarray] | None
+                       ) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """:func:`rollout`'s ``inflation`` as float arrays (None, None without), checked against
+    the problem (given exactly where it has stochastic inflation) and the shapes."""
+    has = bool(table.has_inflation[row])
+    if inflation is None:
+        if has:
+            raise ValueError("the problem has stochastic inflation: give inflation=(innovations, "
+                             "rates), the yearly innovations (T, paths) and the rates pi_0..pi_T "
+                             "(T+1, paths)")
+        return None, None
+    if not has:
+        raise ValueError("inflation must be None: the problem has no stochastic inflation")
+    try:
+        innovations, rates = inflation
+    except (TypeError, ValueError):
+        raise ValueError("inflation must be a pair (innovations, rates)") from None
+    innovations = np.asarray(innovations, dtype=np.float64)
+    rates = np.asarray(rates, dtype=np.float64)
+    paths = shocks.shape[1:]
+    if innovations.ndim != 2 or innovations.shape[0] < horizon or innovations.shape[1:] != paths:
+        raise ValueError(f"inflation innovations must have shape ({horizon}, {shocks.shape[1]}) "
+                         f"(one per year and path), got {innovations.shape}")
+    if rates.ndim != 2 or rates.shape[0] < horizon + 1 or rates.shape[1:] != paths:
+        raise ValueError(f"inflation rates must have shape ({horizon + 1}, {shocks.shape[1]}) "
+                         f"(pi_0..pi_T of each path), got {rates.shape}")
+    return innovations, rates

@@ -13,6 +13,7 @@ index into ``problem.decisions(t)`` (see docs/env.md).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,6 +23,7 @@ from gymnasium import spaces
 from gymnasium.envs.registration import EnvSpec
 
 from gbwm_sb3.common.limits import check_horizon
+from gbwm_sb3.envs.draws import regime_market
 from gbwm_sb3.envs.dynamics import (
     ProblemTable,
     can_end,
@@ -149,6 +151,23 @@ class GBWMEnv(gym.Env[np.ndarray, np.ndarray]):
     Reward: utility of the goals taken in the step (incl. the automatic take at ``T``).
     For a problem of the general class, ``info["levels"]`` maps each goal label due in
     the step to the level taken (0 = skipped), the automatic choice at ``T`` included.
+
+    A market with regimes (:class:`~gbwm_sb3.problem.regimes.RegimeMarket`): the episode
+    starts in the market's initial regime; each step draws the year's normal ``N`` from
+    ``np_random`` (or the queue), grows wealth by the shock ``m_r + s_r N`` of the year's
+    regime ``r``, then draws the death (a survival table) and one uniform for next year's
+    regime. :attr:`regime` and ``info["regime"]`` give the current regime and the
+    observation ends with its one-hot.
+
+    Stochastic inflation (``problem.inflation``): the episode starts at the initial rate
+    ``pi_0`` and a price level of 1; each step draws, after the year's other draws (normal,
+    death, regime), one standard normal ``eps`` from ``np_random``, the year's inflation
+    innovation, grows real wealth with it (``dynamics.grow(..., inflation=)``) and moves
+    the rate and price level on. Wealth (:attr:`wealth`, ``info["wealth"]``) is real,
+    in today's money; nominal wealth is ``wealth * price_level``. :attr:`inflation` /
+    ``info["inflation"]`` give the current rate ``pi_t``, :attr:`price_level` /
+    ``info["price_level"]`` the price level ``P_t``, and the observation ends with the
+    standardised rate.
     """
 
     metadata: dict[str, Any] = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
@@ -182,6 +201,11 @@ class GBWMEnv(gym.Env[np.ndarray, np.ndarray]):
         self._utility = 0.0
         self._goals_taken = 0
         self._queued_draws = np.empty(0)
+        self._regimes = regime_market(self.problem.market)
+        self._regime = 0 if self._regimes is None else self._regimes.initial_index
+        self._inflation_model = self.problem.inflation
+        self._rate = 0.0 if self._inflation_model is None else self._inflation_model.initial_rate
+        self._price_level = 1.0
 
     # ----- state -----
     @property
@@ -194,11 +218,29 @@ class GBWMEnv(gym.Env[np.ndarray, np.ndarray]):
         """The current (pre-decision) wealth."""
         return float(self._wealth)
 
+    @property
+    def regime(self) -> int | None:
+        """The market regime of the current year (``None`` for a market without regimes)."""
+        return None if self._regimes is None else self._regime
+
+    @property
+    def inflation(self) -> float | None:
+        """The inflation rate ``pi_t`` of the current year (at the start the initial rate;
+        ``None`` without stochastic inflation)."""
+        return None if self._inflation_model is None else float(self._rate)
+
+    @property
+    def price_level(self) -> float | None:
+        """The price level ``P_t`` (1 at the start; wealth is real, ``wealth *
+        price_level`` nominal); ``None`` without stochastic inflation."""
+        return None if self._inflation_model is None else float(self._price_level)
+
     def queue_normal_draws(self, draws: Sequence[float] | np.ndarray) -> None:
         """Use these N(0, 1) draws, in order, for the next steps before drawing from ``np_random``.
 
         Lets tests and evaluations feed common random numbers (e.g. the same draws to
-        ``GBWMEnv`` and ``GBWMVecEnv``); queued draws survive ``reset``.
+        ``GBWMEnv`` and ``GBWMVecEnv``); queued draws survive ``reset``. For a market with
+        regimes they are the normals ``N`` within the year's regime.
         """
         values = np.asarray(draws, dtype=np.float64).reshape(-1)
         if not np.all(np.isfinite(values)):
@@ -206,9 +248,10 @@ class GBWMEnv(gym.Env[np.ndarray, np.ndarray]):
         self._queued_draws = np.concatenate([self._queued_draws, values])
 
     def _next_draw(self) -> float:
+        """The year's shock ``Z`` (the innovation ``N`` for a market with regimes)."""
         if self._queued_draws.size:
-            draw, self._queued_draws = self._queued_draws[0], self._queued_draws[1:]
-            return float(draw)
+            draw, self._queued_draws = float(self._queued_draws[0]), self._queued_draws[1:]
+            return draw
         return self.problem.market.draw_shock(self.np_random)
 
     # ----- gymnasium API -----
@@ -223,6 +266,11 @@ class GBWMEnv(gym.Env[np.ndarray, np.ndarray]):
         self._dead[:] = False
         self._utility = 0.0
         self._goals_taken = 0
+        if self._regimes is not None:
+            self._regime = self._regimes.initial_index
+        if self._inflation_model is not None:
+            self._rate = self._inflation_model.initial_rate
+            self._price_level = 1.0
         return self._observation(), self._info(False, False)
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
@@ -236,9 +284,21 @@ class GBWMEnv(gym.Env[np.ndarray, np.ndarray]):
         if self._mortality and self._ended is not None:  # death during the year
             died = dies(self._table, 0, t, np.array([self.np_random.random()]))
             self._dead |= died & ~self._ended
+        regime = None if self._regimes is None else np.array([self._regime])
+        if self._regimes is not None:  # next year's regime, after the year's draws
+            self._regime = int(self._regimes.next_regime(np.intp(self._regime),
+                                                         np.float64(self.np_random.random())))
+        inflation = None
+        if self._inflation_model is not None:  # the year's inflation, drawn last
+            innovation = np.array([self.np_random.standard_normal()])
+            inflation = (innovation, self._inflation_model.next_rate(
+                np.array([self._rate]), innovation))
         wealth, reward, taken, taken_final = step_year(
             self._table, t, np.array([self._wealth]), take, portfolio, shock, self._ended,
-            died)
+            died, regime, inflation)
+        if inflation is not None:
+            self._rate = float(inflation[1][0])
+            self._price_level *= math.exp(self._rate)
         self._wealth = float(wealth[0])
         self._t = t + 1
         reward_value = float(reward[0])
@@ -322,11 +382,11 @@ class GBWMEnv(gym.Env[np.ndarray, np.ndarray]):
     def _observation(self) -> np.ndarray:
         assert self._t is not None
         return encode_observation(self._table, self._t, np.array([self._wealth]),
-                                  self.decision_features)[0]
+                                  self.decision_features, self.regime, self.inflation)[0]
 
     def _info(self, goal_taken: bool, final_goal_taken: bool) -> dict[str, Any]:
         assert self._t is not None
-        return {
+        info = {
             "wealth": float(self._wealth),
             "time": self._t,
             "goal_taken": goal_taken,
@@ -335,6 +395,12 @@ class GBWMEnv(gym.Env[np.ndarray, np.ndarray]):
             "goals_offered": goals_offered(self._table, self._t),
             "utility": self._utility,
         }
+        if self._regimes is not None:
+            info["regime"] = self._regime
+        if self._inflation_model is not None:
+            info["inflation"] = float(self._rate)
+            info["price_level"] = float(self._price_level)
+        return info
 
 
 def goals_offered(table: ProblemTable, t: int) -> int:

@@ -98,11 +98,12 @@ class MultiProblemVecEnv(ArrayVecEnv):
                 if not isinstance(problem, GBWMProblem):
                     raise ValueError(f"problems[{i}] must be a GBWMProblem, got "
                                      f"{type(problem).__name__}")
-                if min(problem.infusions, default=0.0) < 0.0 or problem.survival \
-                        or not isinstance(problem.market, LognormalMarket):
-                    raise ValueError(f"problems[{i}]: withdrawals, survival tables and markets "
-                                     "other than the lognormal one are not supported by the "
-                                     "universal observation (use GBWMVecEnv for such a "
+                unsupported = _unsupported(problem)
+                if unsupported:
+                    raise ValueError(f"problems[{i}]: {unsupported} is not supported by the "
+                                     "universal observation (withdrawals, survival tables, "
+                                     "stochastic inflation and markets other than the "
+                                     "lognormal one are not; use GBWMVecEnv for such a "
                                      "problem)")
             self._fixed_problems = problems
             pool_size = len(problems)
@@ -295,3 +296,18 @@ class MultiProblemVecEnv(ArrayVecEnv):
         if attr_name == "problem":
             return [self.table.problems[self._rows[i]] for i in self._env_indices(indices)]
         return super().get_attr(attr_name, indices)
+
+
+def _unsupported(problem: GBWMProblem) -> str:
+    """What of ``problem`` the universal observation cannot show ("" if nothing)."""
+    if min(problem.infusions, default=0.0) < 0.0:
+        return "a withdrawal"
+    if problem.survival:
+        return "a survival table"
+    if problem.inflation is not None:
+        return "stochastic inflation"
+    if problem.market.regime_count > 1:
+        return f"a market with {problem.market.regime_count} regimes"
+    if not isinstance(problem.market, LognormalMarket):
+        return f"a {problem.market.name} market"
+    return ""

@@ -56,6 +56,20 @@ shared weights (``GBWMPolicy(decision_goal_head=True)``):
                             (LOG_CLIP when none is left, -LOG_CLIP when unaffordable);
 - ``goals_share``           goals the decision takes / goals due at ``t``;
 - ``level_share``           mean over the year's goals of level taken / levels offered.
+
+A market with ``R >= 2`` regimes (:class:`~gbwm_sb3.problem.regimes.RegimeMarket`, always
+of the general class) appends ``R`` columns last, after the decision flags (and the
+decision features if any): the one-hot of the current regime (``regime_r`` is 1.0 in
+regime ``r``, else 0.0; :func:`regime_columns`). Every other observation is unchanged,
+and the columns before them keep their positions.
+
+A problem with stochastic inflation (:class:`~gbwm_sb3.problem.inflation.InflationModel`,
+always of the general class) appends one more column, the very last (after the regime
+one-hot where the market has regimes too): ``inflation_rate``, the standardised current
+rate ``(pi_t - pibar) / sd`` (``sd`` the AR(1)'s long-run standard deviation
+``s / sqrt(1 - phi^2)``), clipped to [-INFLATION_CLIP, INFLATION_CLIP]; 0.0 when the
+volatility ``s`` is 0 (:func:`inflation_column`). Wealth and every amount are then real
+(today's money). The other columns are as without inflation, in the same places.
 """
 
 from __future__ import annotations
@@ -83,6 +97,10 @@ __all__ = [
     "DECISION_FEATURES",
     "COST_RATIO_CAP",
     "decision_features_size",
+    "regime_columns",
+    "inflation_column",
+    "INFLATION_CLIP",
+    "standardised_inflation",
 ]
 
 OBSERVATION_FEATURES = (
@@ -108,6 +126,8 @@ DECISION_FEATURES = ("cost_to_cash", "utility_share", "log_funding_after", "goal
 COST_RATIO_CAP = 4.0
 WEALTH_FLOOR = 1e-3
 LOG_CLIP = 7.0
+#: Bound of the standardised inflation rate column (long-run standard deviations).
+INFLATION_CLIP = 5.0
 #: Smallest ``F / A`` feature 6 reads: withdrawals ahead larger than the cash give -LOG_CLIP.
 _FUTURE_FLOOR = math.expm1(-LOG_CLIP)
 _DECISION_LOW = np.array([0.0, 0.0, -LOG_CLIP, 0.0, 0.0], dtype=np.float32)
@@ -128,16 +148,60 @@ def _check_decision_features(table: ProblemTable | None, decision_features: bool
     return bool(decision_features)
 
 
+def _regime_count(table: ProblemTable | None) -> int:
+    """Regimes of the one-problem ``table``'s market that the observation shows (0: none)."""
+    if table is None:
+        return 0
+    count = int(table.regime_count[0])
+    return count if count > 1 else 0
+
+
+def _inflation_count(table: ProblemTable | None) -> int:
+    """Columns the observation gives the inflation rate: 1 with stochastic inflation, else 0."""
+    return 0 if table is None or not table.has_inflation[0] else 1
+
+
+def regime_columns(table: ProblemTable, decision_features: bool = False) -> slice:
+    """The columns of the regime one-hot in the observation of the one-problem ``table``
+    (an empty slice before the inflation column, or at the end, for a market without
+    regimes)."""
+    stop = observation_size(table, decision_features) - _inflation_count(table)
+    return slice(stop - _regime_count(table), stop)
+
+
+def inflation_column(table: ProblemTable, decision_features: bool = False) -> slice:
+    """The column of the standardised inflation rate in the observation of the
+    one-problem ``table``: the last one (an empty slice at the end without stochastic
+    inflation)."""
+    size = observation_size(table, decision_features)
+    return slice(size - _inflation_count(table), size)
+
+
+def standardised_inflation(table: ProblemTable, rate: np.ndarray | float,
+                           row: int = 0) -> np.ndarray:
+    """``(pi_t - pibar) / sd`` of the rates ``rate`` of row ``row``'s AR(1) inflation (``sd``
+    its long-run standard deviation), clipped to [-INFLATION_CLIP, INFLATION_CLIP]; 0
+    where the inflation volatility is 0."""
+    rate = np.asarray(rate, dtype=np.float64)
+    volatility = float(table.inflation_volatility[row])
+    if volatility <= 0.0:
+        return np.zeros(rate.shape)
+    spread = volatility / math.sqrt(1.0 - float(table.inflation_persistence[row]) ** 2)
+    return np.clip((rate - float(table.inflation_mean[row])) / spread,
+                   -INFLATION_CLIP, INFLATION_CLIP)
+
+
 def observation_size(table: ProblemTable | None = None, decision_features: bool = False) -> int:
     """Length of the observation: 6 for the paper family, ``8 + K`` for the general class
-    (``8 + K + 5 K`` with ``decision_features``)."""
+    (``8 + K + 5 K`` with ``decision_features``), plus ``R`` for a market with ``R``
+    regimes, plus 1 for stochastic inflation."""
     if table is None or table.paper_family[0]:
         _check_decision_features(table, decision_features)
         return OBSERVATION_DIM
     k = int(table.num_decisions[0])
     extra = decision_features_size(k) if _check_decision_features(table, decision_features) \
         else 0
-    return DECISION_FLAGS_START + k + extra
+    return DECISION_FLAGS_START + k + extra + _regime_count(table) + _inflation_count(table)
 
 
 def observation_bounds(table: ProblemTable | None = None, decision_features: bool = False
@@ -156,6 +220,13 @@ def observation_bounds(table: ProblemTable | None = None, decision_features: boo
     if _check_decision_features(table, decision_features):
         low = np.concatenate([low, np.tile(_DECISION_LOW, k)]).astype(np.float32)
         high = np.concatenate([high, np.tile(_DECISION_HIGH, k)]).astype(np.float32)
+    regimes = _regime_count(table)
+    if regimes:
+        low = np.concatenate([low, np.zeros(regimes)]).astype(np.float32)
+        high = np.concatenate([high, np.ones(regimes)]).astype(np.float32)
+    if _inflation_count(table):
+        low = np.concatenate([low, [-INFLATION_CLIP]]).astype(np.float32)
+        high = np.concatenate([high, [INFLATION_CLIP]]).astype(np.float32)
     return low, high
 
 
@@ -177,9 +248,30 @@ def goal_affordable(table: ProblemTable, t: int, wealth: np.ndarray) -> np.ndarr
 
 
 def encode_observation(table: ProblemTable, t: int, wealth: np.ndarray,
-                       decision_features: bool = False) -> np.ndarray:
-    """Observations of shape (len(wealth), observation_size) for year ``t`` and pre-goal wealth."""
+                       decision_features: bool = False,
+                       regime: np.ndarray | int | None = None,
+                       inflation: np.ndarray | float | None = None) -> np.ndarray:
+    """Observations of shape (len(wealth), observation_size) for year ``t`` and pre-goal wealth.
+
+    ``regime``: the current market regime of every trajectory (one int, or one per
+    trajectory), required for a market with regimes and refused for any other.
+    ``inflation``: the current inflation rate ``pi_t`` of every trajectory (one number, or
+    one per trajectory), required for a problem with stochastic inflation (``wealth`` is
+    then real) and refused for any other.
+    """
     wealth = np.atleast_1d(np.asarray(wealth, dtype=np.float64))
+    regimes = _regime_count(table)
+    rates = _checked_inflation(table, inflation, wealth.shape[0])
+    if regimes:
+        if regime is None:
+            raise ValueError(f"the problem's market has {regimes} regimes: the observation "
+                             "needs the current regime of every trajectory (regime=)")
+        return _encode_general(table, t, wealth, decision_features,
+                               _checked_regime(regime, regimes, wealth.shape[0]), rates)
+    if regime is not None:
+        raise ValueError("regime must be None: the problem's market has no regimes")
+    if rates is not None:
+        return _encode_general(table, t, wealth, decision_features, None, rates)
     if not table.paper_family[0]:
         return _encode_general(table, t, wealth, decision_features)
     horizon, initial = int(table.horizon[0]), float(table.initial_wealth[0])
@@ -196,8 +288,45 @@ def encode_observation(table: ProblemTable, t: int, wealth: np.ndarray,
     return obs
 
 
+def _checked_regime(regime: np.ndarray | int, count: int, n: int) -> np.ndarray:
+    """``regime`` as an int array of length ``n`` of regimes in ``0..count-1``."""
+    values = np.asarray(regime)
+    if values.dtype.kind not in "iu" or values.ndim > 1 \
+            or (values.ndim == 1 and values.shape[0] != n):
+        raise ValueError(f"regime must be an integer or {n} integers (one per trajectory), "
+                         f"got {values.dtype} of shape {values.shape}")
+    if values.size and (values.min() < 0 or values.max() >= count):
+        raise ValueError(f"regime must be in 0..{count - 1}, got range "
+                         f"[{values.min()}, {values.max()}]")
+    return np.broadcast_to(values.astype(np.intp), (n,))
+
+
+def _checked_inflation(table: ProblemTable, inflation: np.ndarray | float | None,
+                       n: int) -> np.ndarray | None:
+    """``inflation`` as a float array of length ``n`` (None without stochastic inflation),
+    required exactly where the problem has it."""
+    if not _inflation_count(table):
+        if inflation is not None:
+            raise ValueError("inflation must be None: the problem has no stochastic inflation")
+        return None
+    if inflation is None:
+        raise ValueError("the problem has stochastic inflation: the observation needs the "
+                         "current inflation rate of every trajectory (inflation=)")
+    values = np.asarray(inflation)
+    if values.dtype.kind not in "fiu" or values.ndim > 1 \
+            or (values.ndim == 1 and values.shape[0] != n):
+        raise ValueError(f"inflation must be a number or {n} numbers (one rate per "
+                         f"trajectory), got {values.dtype} of shape {values.shape}")
+    values = values.astype(np.float64)
+    if not np.all(np.isfinite(values)):
+        raise ValueError("inflation must be finite rates")
+    return np.broadcast_to(values, (n,))
+
+
 def _encode_general(table: ProblemTable, t: int, wealth: np.ndarray,
-                    decision_features: bool = False) -> np.ndarray:
+                    decision_features: bool = False,
+                    regime: np.ndarray | None = None,
+                    inflation: np.ndarray | None = None) -> np.ndarray:
     """The general-class observation (see the module docstring)."""
     horizon, initial = int(table.horizon[0]), float(table.initial_wealth[0])
     year = min(t, horizon)
@@ -219,8 +348,17 @@ def _encode_general(table: ProblemTable, t: int, wealth: np.ndarray,
     obs[:, 7] = _log_ratio_to(resources, table.remaining_cost[0, year])
     k = flags.shape[1]
     obs[:, DECISION_FLAGS_START: DECISION_FLAGS_START + k] = flags
+    start = DECISION_FLAGS_START + k
     if decision_features:
-        obs[:, DECISION_FLAGS_START + k:] = _decision_block(table, t, safe_cash, cash, flags)
+        stop = start + decision_features_size(k)
+        obs[:, start:stop] = _decision_block(table, t, safe_cash, cash, flags)
+        start = stop
+    if regime is not None:
+        one_hot = obs[:, start: start + _regime_count(table)]
+        one_hot[:] = 0.0
+        one_hot[np.arange(wealth.shape[0]), regime] = 1.0
+    if inflation is not None:
+        obs[:, -1] = standardised_inflation(table, inflation)
     return obs
 
 

@@ -53,6 +53,21 @@ class GBWMVecEnv(ArrayVecEnv):
     ``decision_features=True`` (general class) appends each decision's features to the
     observation, as :class:`GBWMEnv` does.
 
+    A market with regimes: every trajectory starts in the market's initial regime, each
+    step draws the year's normals (made the shocks of each trajectory's regime), then the
+    deaths (a survival table), then one uniform per trajectory for next year's regime,
+    all from the one generator; :attr:`regimes` holds the current regimes, the
+    observation ends with their one-hot, and ``step_info=True`` infos carry ``regime``.
+
+    Stochastic inflation (``problem.inflation``): every trajectory starts at the initial
+    rate and a price level of 1; each step draws, after the year's other draws (normals,
+    deaths, regimes), one standard normal per trajectory, the inflation innovation
+    ``eps``, grows real wealth with it (``dynamics.grow(..., inflation=)``) and moves the
+    rates ``pi`` and price levels ``P``. :attr:`wealth` is real (today's money; nominal:
+    ``wealth * price_level``), :attr:`inflation` and :attr:`price_level` hold the current
+    rates and price levels, the observation ends with the standardised rate, and
+    ``step_info=True`` infos carry ``inflation`` and ``price_level``.
+
     ``step_info=True`` adds the :class:`GBWMEnv` info keys to every info of every step
     (slower: a few ms per step for N = 4800); the same quantities are always available as
     arrays (:attr:`wealth`, :attr:`utility`, :attr:`goals_taken`, :attr:`time`).
@@ -82,6 +97,7 @@ class GBWMVecEnv(ArrayVecEnv):
         self.problem = resolve_problem(problem, num_goals)
         self._table = problem_table(self.problem)
         self.market = self.problem.market
+        self.inflation_model = self.problem.inflation
         self._withdrawals = has_withdrawals(self._table)
         self._mortality = has_mortality(self._table)
         self.step_info = bool(step_info)
@@ -137,9 +153,12 @@ class GBWMVecEnv(ArrayVecEnv):
         self._goals_affordable = np.zeros(self.num_envs, dtype=np.int64)
         self._ended = np.zeros(self.num_envs, dtype=bool) if can_end(self._table) else None
         self._dead = np.zeros(self.num_envs, dtype=bool)
+        self._restart_regimes()
+        self._restart_inflation()
 
     def _observe(self) -> np.ndarray:
-        return encode_observation(self._table, self._t, self._wealth, self.decision_features)
+        return encode_observation(self._table, self._t, self._wealth, self.decision_features,
+                                  self._regime, self._inflation)
 
     def _checked_actions(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return validate_actions(
@@ -151,9 +170,16 @@ class GBWMVecEnv(ArrayVecEnv):
         t = self._t
         table = self._table
         self._goals_affordable += goal_affordable(table, t, self._wealth)
+        # the year's draws in order: normals, deaths, next regimes, inflation innovations
+        shocks = self._next_draws()
+        died = self._deaths(t)
+        regime = self._regime
+        self._advance_regimes()
+        inflation = self._draw_inflation()
         wealth, reward, taken, taken_final = step_year(
-            table, t, self._wealth, take, portfolio, self._next_draws(), self._ended,
-            self._deaths(t))
+            table, t, self._wealth, take, portfolio, shocks, self._ended, died, regime,
+            inflation)
+        self._advance_inflation(inflation)
         self._wealth = wealth
         self._utility += reward
         self._goals_taken += goals_in_decision(table, 0, t, taken)
@@ -211,6 +237,14 @@ class GBWMVecEnv(ArrayVecEnv):
             if self._mortality:
                 for info, alive in zip(infos, self.alive.tolist(), strict=True):
                     info["alive"] = alive
+            if self._regime is not None:
+                for info, regime in zip(infos, self._regime.tolist(), strict=True):
+                    info["regime"] = regime
+            if self._inflation is not None and self._price_level is not None:
+                for info, rate, level in zip(infos, self._inflation.tolist(),
+                                             self._price_level.tolist(), strict=True):
+                    info["inflation"] = rate
+                    info["price_level"] = level
             return infos
         return [
             {"wealth": w, "time": t, "goal_taken": g > 0, "final_goal_taken": f > 0,

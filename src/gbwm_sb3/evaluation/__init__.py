@@ -2,8 +2,9 @@
 
 - :mod:`~gbwm_sb3.evaluation.strategies`: the policy protocol ``act(t, wealth)``, the trained
   SB3 model as such a policy (``SB3Policy``) and the paper's benchmark strategies;
-- :mod:`~gbwm_sb3.evaluation.evaluator`: ``evaluate``, every policy on the same normal draws,
-  with paired confidence intervals against the DP policy;
+- :mod:`~gbwm_sb3.evaluation.evaluator`: ``evaluate``, every policy on the same normal draws
+  (and market regimes, ``market_paths``, and inflation, ``inflation_paths``), with paired
+  confidence intervals against the DP policy;
 - :mod:`~gbwm_sb3.evaluation.callback`: ``GBWMEvalCallback``, the same scoring during training
   (imported on first use: it needs Stable-Baselines3).
 """
@@ -17,8 +18,12 @@ from gbwm_sb3.evaluation.evaluator import (
     EvaluationReport,
     PolicyResult,
     evaluate,
+    inflation_innovations,
+    inflation_paths,
+    market_paths,
     market_shocks,
     normal_draws,
+    regime_uniforms,
 )
 from gbwm_sb3.evaluation.strategies import (
     BuyAndHold,
@@ -35,6 +40,10 @@ __all__ = [
     "evaluate",
     "normal_draws",
     "market_shocks",
+    "market_paths",
+    "regime_uniforms",
+    "inflation_paths",
+    "inflation_innovations",
     "GBWMPolicyLike",
     "SB3Policy",
     "GreedyGoals",

@@ -7,6 +7,26 @@ draws are generated in fixed blocks of ``DRAW_BLOCK`` paths, each from its own
 ``SeedSequence(seed, spawn_key=(block,))``: path ``k`` always gets the same
 draws for a given seed, whatever ``chunk_size`` or ``n_paths`` is. Wealth moves
 by :func:`gbwm_sb3.envs.dynamics.rollout`, the year kernel the envs step with.
+
+The streams of a block ``b`` (each ``SeedSequence(seed, spawn_key=key)``):
+
+- ``key = (b,)``: the market's shocks (:func:`market_shocks`); for a market with regimes
+  the standard normals ``N`` within the regime, exactly :func:`normal_draws`;
+- ``key = (b, 1)``: the uniforms deciding who dies (:func:`survival_uniforms`);
+- ``key = (b, 2)``: the uniforms moving the market regime from year to year
+  (:func:`regime_uniforms`, a market with regimes);
+- ``key = (b, 3)``: the standard normal inflation innovations ``eps``
+  (:func:`inflation_innovations`, a problem with stochastic inflation).
+
+For a market with regimes (:func:`market_paths`) every path starts in the market's
+initial regime, moves by the uniforms, and its shock in year ``t`` is
+``m_r + s_r N`` in that year's regime ``r``: every policy sees the same regimes and
+shocks, and a policy whose ``act`` takes ``regime=`` is told each path's regime.
+
+For a problem with stochastic inflation (:func:`inflation_paths`) every path starts at the
+model's initial rate and moves by the innovations of its own stream; every policy sees the
+same rates, and a policy whose ``act`` takes ``inflation=`` is told each path's current
+rate ``pi_t``. Wealth is then real: terminal wealth is reported in today's money.
 """
 
 from __future__ import annotations
@@ -23,11 +43,15 @@ import numpy as np
 from gbwm_sb3.common.limits import MAX_PATHS, check_horizon, check_int
 from gbwm_sb3.envs.dynamics import YearOutcome, deaths_from_uniforms, problem_table, rollout
 from gbwm_sb3.evaluation.strategies import GBWMPolicyLike, reset_policy
+from gbwm_sb3.problem.inflation import InflationModel
 from gbwm_sb3.problem.market import LognormalMarket, Market
 from gbwm_sb3.problem.model import GBWMProblem
+from gbwm_sb3.problem.regimes import RegimeMarket
 
 __all__ = ["DRAW_BLOCK", "MAX_CHUNK_DRAWS", "PolicyResult", "EvaluationReport", "evaluate",
-           "normal_draws", "market_shocks", "survival_uniforms"]
+           "normal_draws", "market_shocks", "survival_uniforms", "regime_uniforms",
+           "market_paths", "SURVIVAL_STREAM", "REGIME_STREAM", "INFLATION_STREAM",
+           "inflation_innovations", "inflation_paths"]
 
 #: Paths per block of random numbers (the unit of reproducibility, not of memory).
 DRAW_BLOCK = 8192
@@ -36,6 +60,12 @@ DRAW_BLOCK = 8192
 MAX_CHUNK_DRAWS = 2**24
 _QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 _Z95 = 1.959963984540054
+#: The stream of each block's uniforms deciding deaths (``spawn_key=(block, 1)``) ...
+SURVIVAL_STREAM = 1
+#: ... of those moving the market regime (``spawn_key=(block, 2)``) ...
+REGIME_STREAM = 2
+#: ... and of the normal inflation innovations (``spawn_key=(block, 3)``).
+INFLATION_STREAM = 3
 
 
 def normal_draws(seed: int, horizon: int, start: int, stop: int) -> np.ndarray:
@@ -49,16 +79,62 @@ def survival_uniforms(seed: int, horizon: int, start: int, stop: int) -> np.ndar
     paths ``start..stop-1``, shape (T, stop-start): a stream of their own per block
     (``SeedSequence(seed, spawn_key=(block, 1))``), common to every policy."""
     return _block_draws(seed, start, stop, lambda rng: rng.random((horizon, DRAW_BLOCK)),
-                        stream=1)
+                        stream=SURVIVAL_STREAM)
+
+
+def regime_uniforms(seed: int, horizon: int, start: int, stop: int) -> np.ndarray:
+    """The evaluator's uniform draws moving the market regime (a market with regimes), for
+    paths ``start..stop-1``, shape (T, stop-start): row ``t`` moves year ``t`` to ``t + 1``;
+    a stream of their own per block (``SeedSequence(seed, spawn_key=(block, 2))``),
+    common to every policy."""
+    return _block_draws(seed, start, stop, lambda rng: rng.random((horizon, DRAW_BLOCK)),
+                        stream=REGIME_STREAM)
+
+
+def inflation_innovations(seed: int, horizon: int, start: int, stop: int) -> np.ndarray:
+    """The evaluator's standard normal inflation innovations ``eps`` (a problem with
+    stochastic inflation) for paths ``start..stop-1``, shape (T, stop-start): row ``t``
+    moves the rate of year ``t`` to ``t + 1``; a stream of their own per block
+    (``SeedSequence(seed, spawn_key=(block, 3))``), common to every policy."""
+    return _block_draws(seed, start, stop,
+                        lambda rng: rng.standard_normal((horizon, DRAW_BLOCK)),
+                        stream=INFLATION_STREAM)
+
+
+def inflation_paths(model: InflationModel, seed: int, horizon: int, start: int, stop: int
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """The evaluator's inflation for paths ``start..stop-1``: the innovations ``eps``
+    (T, stop-start; :func:`inflation_innovations`) and the rates ``pi_0..pi_T`` they give
+    (T+1, stop-start; ``model.rate_paths``, row 0 the initial rate), as
+    :func:`~gbwm_sb3.envs.dynamics.rollout` takes them (``inflation=``)."""
+    innovations = inflation_innovations(seed, horizon, start, stop)
+    return innovations, model.rate_paths(innovations)
 
 
 def market_shocks(market: Market, seed: int, horizon: int, start: int, stop: int
                   ) -> np.ndarray:
     """The evaluator's yearly shocks of ``market`` for paths ``start..stop-1``, shape
     (T, stop-start): block ``b`` of ``DRAW_BLOCK`` paths is drawn by its own
-    ``SeedSequence(seed, spawn_key=(b,))``, so path ``k`` always gets the same shocks."""
+    ``SeedSequence(seed, spawn_key=(b,))``, so path ``k`` always gets the same shocks.
+
+    For a market with regimes these are the innovations ``N`` (:func:`normal_draws`); the
+    regimes they are drawn in come from :func:`market_paths`."""
     return _block_draws(seed, start, stop,
                         lambda rng: market.draw_shocks(rng, (horizon, DRAW_BLOCK)))
+
+
+def market_paths(market: Market, seed: int, horizon: int, start: int, stop: int
+                 ) -> tuple[np.ndarray, np.ndarray | None]:
+    """The evaluator's markets for paths ``start..stop-1``: the shocks (T, stop-start,
+    :func:`market_shocks`) and, for a market with regimes, the regime of each year (int,
+    same shape; None otherwise): ``market.regime_paths`` of :func:`regime_uniforms`, year 0
+    the initial regime. With regimes the shocks are the innovations ``N`` that the year
+    kernel turns into each regime's returns (``dynamics.grow``).
+    """
+    shocks = market_shocks(market, seed, horizon, start, stop)
+    if not isinstance(market, RegimeMarket):
+        return shocks, None
+    return shocks, market.regime_paths(regime_uniforms(seed, horizon, start, stop))
 
 
 def _block_draws(seed: int, start: int, stop: int,
@@ -116,6 +192,12 @@ class EvaluationReport:
     goal_times: list[int]
     results: dict[str, PolicyResult] = field(default_factory=dict)
     goal_labels: list[str] | None = None  # keys of goal_success (None: the goal times)
+    # market regime name -> share of the simulated years spent in it (None: no regimes)
+    regime_share: dict[str, float] | None = None
+    # stochastic inflation (None: none): "mean_rate", the mean yearly log rate pi_1..pi_T
+    # over every path, and "mean_price_level", the mean price level P_T at the horizon;
+    # terminal wealth is then real (today's money)
+    inflation: dict[str, float] | None = None
 
     def __getitem__(self, name: str) -> PolicyResult:
         return self.results[name]
@@ -162,12 +244,22 @@ class EvaluationReport:
 
     def __str__(self) -> str:
         ref = f", efficiency vs {self.reference!r}" if self.reference else ""
+        regimes = "" if not self.regime_share else "years in each market regime: " + ", ".join(
+            f"{name} {share:.1%}" for name, share in self.regime_share.items()) + "\n"
+        inflation = "" if not self.inflation else (
+            f"inflation: mean yearly rate {self.inflation['mean_rate']:.2%}, mean price level "
+            f"at T {self.inflation['mean_price_level']:.4g}; terminal wealth in today's "
+            "money\n")
         return (f"{self.n_paths:,} paths (seed {self.seed}), T = {self.horizon}, "
                 f"{len(self.goal_times)} goals worth {self.total_utility:g}{ref}\n"
-                + self.to_markdown())
+                + regimes + inflation + self.to_markdown())
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
+        if data["regime_share"] is None:  # a market without regimes: the report as before
+            del data["regime_share"]
+        if data["inflation"] is None:  # no stochastic inflation: the report as before
+            del data["inflation"]
         for r in data["results"].values():
             if r["efficiency_ci"] is not None:
                 r["efficiency_ci"] = list(r["efficiency_ci"])
@@ -192,15 +284,22 @@ class EvaluationReport:
         return cls.from_dict(json.loads(text))
 
 
+def _is_dp_solution(policy: object) -> bool:
+    """Whether ``policy`` is an exact DP solution: an instance of a class of
+    :mod:`gbwm_sb3.dp` whose name ends with ``DPSolution`` (``DPSolution``,
+    ``RegimeDPSolution`` for a market with regimes, the solution of a problem with
+    stochastic inflation), or of a subclass of one."""
+    return any(cls.__module__ == "gbwm_sb3.dp" and cls.__name__.endswith("DPSolution")
+               for cls in type(policy).__mro__)
+
+
 def _resolve_reference(policies: Mapping[str, GBWMPolicyLike], reference: str | None
                        ) -> str | None:
     if reference is None:
         return None
     if reference == "auto":
-        from gbwm_sb3.dp import DPSolution
-
         for name, policy in policies.items():
-            if isinstance(policy, DPSolution):
+            if _is_dp_solution(policy):
                 return name
         return None
     if reference not in policies:
@@ -219,11 +318,16 @@ def success_keys(problem: GBWMProblem) -> list[str]:
 
 
 def _simulate(policy: GBWMPolicyLike, name: str, problem: GBWMProblem, n_paths: int, seed: int,
-              chunk_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int | None]:
-    """Per-path total utility, terminal wealth, paths taking each (goal, level) and the
-    number of bankrupt paths (None for a plan without withdrawals).
+              chunk_size: int, inflation_totals: list[float] | None = None
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int | None, np.ndarray | None]:
+    """Per-path total utility, terminal wealth (real for a problem with stochastic
+    inflation), paths taking each (goal, level), the number of bankrupt paths (None for a
+    plan without withdrawals) and the years spent in each market regime over all paths
+    (None for a market without regimes).
 
     The third result has shape (goals, max levels): column ``k - 1`` counts level ``k``.
+    ``inflation_totals`` (a problem with stochastic inflation), when given, receives the
+    sums over paths of the mean yearly rate ``pi_1..pi_T`` and of the price level ``P_T``.
     """
     table = problem_table(problem)
     horizon = problem.horizon
@@ -234,14 +338,25 @@ def _simulate(policy: GBWMPolicyLike, name: str, problem: GBWMProblem, n_paths: 
     check = _ActionCheck(name, int(table.num_decisions[0]), problem.num_portfolios,
                          problem.in_paper_family)
     chunk_size = max(1, min(chunk_size, n_paths, MAX_CHUNK_DRAWS // horizon))
+    count = problem.market.regime_count
+    years = np.zeros(count, dtype=np.int64) if count > 1 else None
     for start in range(0, n_paths, chunk_size):
         stop = min(start + chunk_size, n_paths)
-        draws = market_shocks(problem.market, seed, horizon, start, stop)
+        draws, regimes = market_paths(problem.market, seed, horizon, start, stop)
         deaths = (deaths_from_uniforms(table, 0, survival_uniforms(seed, horizon, start, stop))
                   if problem.survival else None)
+        inflation = (None if problem.inflation is None else
+                     inflation_paths(problem.inflation, seed, horizon, start, stop))
         utility[start:stop], terminal[start:stop] = rollout(
-            table, policy, draws, check=check, observe=counter.observe, deaths=deaths)
-    return utility, terminal, counter.counts, counter.bankrupt
+            table, policy, draws, check=check, observe=counter.observe, deaths=deaths,
+            regimes=regimes, inflation=inflation)
+        if inflation is not None and inflation_totals is not None:
+            logged = inflation[1][1:horizon + 1].sum(axis=0)  # log P_T of each path
+            inflation_totals[0] += float(logged.sum() / horizon)
+            inflation_totals[1] += float(np.exp(logged).sum())
+        if years is not None and regimes is not None:
+            years += np.bincount(regimes[:horizon].ravel(), minlength=count)
+    return utility, terminal, counter.counts, counter.bankrupt, years
 
 
 class _ActionCheck:
@@ -315,9 +430,25 @@ def evaluate(policies: Mapping[str, GBWMPolicyLike], problem: GBWMProblem,
              chunk_size: int = 65_536) -> EvaluationReport:
     """Score ``policies`` (name -> object with ``act(t, wealth)``) on common random numbers.
 
+    For a market with regimes every policy sees the same regime paths and shocks
+    (:func:`market_paths`); a policy whose ``act`` takes ``regime=`` is called
+    ``act(t, wealth, regime=...)`` with each path's regime of the year, any other is
+    regime-blind. ``report.regime_share`` gives the share of the simulated years in each
+    regime.
+
+    For a problem with stochastic inflation every policy sees the same inflation paths
+    (:func:`inflation_paths`, a random stream of their own); a policy whose ``act`` takes
+    ``inflation=`` is called ``act(t, wealth, inflation=...)`` with each path's current
+    rate ``pi_t`` (float array), any other is not told it. Wealth is simulated in real
+    terms: the terminal wealth of the results is in today's money (nominal: times the
+    path's price level ``P_T``). ``report.inflation`` gives the mean yearly rate and the
+    mean price level at ``T`` of the simulated paths.
+
     ``reference``: the name of the policy efficiencies are measured against;
-    ``"auto"`` (default) picks the first ``DPSolution`` among ``policies``
-    (none: no efficiencies); ``None`` turns efficiencies off. ``n_paths`` is at
+    ``"auto"`` (default) picks the first DP solution among ``policies`` (an object of a
+    class of :mod:`gbwm_sb3.dp` whose name ends with ``DPSolution``: ``DPSolution``,
+    ``RegimeDPSolution`` for a market with regimes, the solution of a problem with
+    stochastic inflation; none: no efficiencies); ``None`` turns efficiencies off. ``n_paths`` is at
     most :data:`~gbwm_sb3.common.limits.MAX_PATHS` (10 million). ``chunk_size``
     paths (at most ``MAX_CHUNK_DRAWS // T``) are simulated at a time; results do
     not depend on it.
@@ -367,9 +498,19 @@ def evaluate(policies: Mapping[str, GBWMPolicyLike], problem: GBWMProblem,
     sqrt_n = math.sqrt(n_paths)
     for name in order:
         start = time.perf_counter()
-        utility, terminal, taken, bankrupt = _simulate(policies[name], name, problem, n_paths,
-                                                       seed, chunk_size)
+        totals = [0.0, 0.0] if problem.inflation is not None and report.inflation is None \
+            else None
+        utility, terminal, taken, bankrupt, years = _simulate(policies[name], name, problem,
+                                                              n_paths, seed, chunk_size, totals)
         seconds = time.perf_counter() - start
+        if totals is not None:  # the same for every policy
+            report.inflation = {"mean_rate": totals[0] / n_paths,
+                                "mean_price_level": totals[1] / n_paths}
+        if years is not None and report.regime_share is None:  # the same for every policy
+            names = getattr(problem.market, "names", ())
+            report.regime_share = {str(regime_name): float(count / years.sum()) for
+                                   regime_name, count in zip(names, years.tolist(),
+                                                             strict=True)}
         mean = float(utility.mean())
         terminal_mean = float(terminal.mean())
         # quantiles in place: no copy of the n_paths terminal wealths

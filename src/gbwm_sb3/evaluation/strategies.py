@@ -9,6 +9,21 @@ general class ``take`` is an int array of decision indices into
 nothing). ``DPSolution`` is one; this module adds an adapter for trained SB3
 models and the benchmark strategies of the paper's Figure 2.
 
+For a market with regimes (:class:`~gbwm_sb3.problem.regimes.RegimeMarket`) a policy
+may also take the market regime: ``act(t, wealth, regime=None)``, ``regime`` an int
+array of each path's regime of year ``t`` (as wealth, one per path). The simulators call
+a policy whose ``act`` has a ``regime`` parameter that way
+(:func:`~gbwm_sb3.envs.dynamics.sees_regime`) and any other ``act(t, wealth)``: a
+regime-blind policy (``BuyAndHold``, ``RandomPolicy``) stays a valid benchmark.
+``RegimeDPSolution`` and ``SB3Policy`` take the regime; ``GreedyGoals`` and ``Hybrid``
+pass it on to the policies they are built from that take it.
+
+For a problem with stochastic inflation (:class:`~gbwm_sb3.problem.inflation.InflationModel`)
+a policy may likewise take the current inflation rate: ``act(t, wealth, inflation=None)``,
+``inflation`` a float array of each path's rate ``pi_t`` (wealth is then real, in today's
+money; :func:`~gbwm_sb3.envs.dynamics.sees_inflation`). ``SB3Policy`` takes it (the
+observation shows it), ``GreedyGoals`` and ``Hybrid`` pass it on; the others are not told.
+
 Randomised strategies draw from their own generators, one stream per year
 (``SeedSequence(seed).spawn`` keyed by the year), so their coin flips do not
 touch the market's random numbers, are reproducible, and do not depend on how
@@ -23,7 +38,13 @@ from typing import Any, Protocol, TypeGuard, runtime_checkable
 
 import numpy as np
 
-from gbwm_sb3.envs.dynamics import apply_decisions, best_affordable_decision, problem_table
+from gbwm_sb3.envs.dynamics import (
+    accepted_inputs,
+    apply_decisions,
+    best_affordable_decision,
+    call_policy,
+    problem_table,
+)
 from gbwm_sb3.envs.observation import decision_affordable, encode_observation
 from gbwm_sb3.problem.model import GBWMProblem
 
@@ -40,7 +61,15 @@ __all__ = [
 
 @runtime_checkable
 class GBWMPolicyLike(Protocol):
-    """The policy protocol: decisions for every wealth value at year ``t``."""
+    """The policy protocol: decisions for every wealth value at year ``t``.
+
+    For a market with regimes a policy may declare ``act(t, wealth, regime=None)``: the
+    simulators then pass ``regime``, an int array of each path's market regime of year
+    ``t`` (``wealth``'s shape); a policy without that parameter is regime-blind and is
+    called ``act(t, wealth)``. For a problem with stochastic inflation a policy may
+    likewise declare ``act(t, wealth, inflation=None)``: ``inflation`` is then a float
+    array of each path's current inflation rate ``pi_t`` (wealth is real).
+    """
 
     def act(self, t: int, wealth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(take: bool array, portfolio: int array)``, each of ``wealth``'s shape."""
@@ -126,7 +155,10 @@ class SB3Policy:
     takes the argmax of each factor of the final stochastic policy (as the
     paper does); ``deterministic=False`` samples it with the policy's own
     ``seed``-ed streams. For a ``MaskablePPO`` model the action masks forbid
-    "take" where the goal is not affordable.
+    "take" where the goal is not affordable. For a market with regimes ``act`` needs
+    ``regime=`` (each path's current regime), which the observation shows as a one-hot;
+    for a problem with stochastic inflation ``inflation=`` (each path's current rate
+    ``pi_t``; wealth real), which the observation shows standardised.
     """
 
     def __init__(self, model: Any, problem: GBWMProblem, deterministic: bool = True,
@@ -164,10 +196,12 @@ class SB3Policy:
         """Restart the sampling streams (only used when ``deterministic=False``)."""
         self._streams.reset()
 
-    def _distribution(self, t: int, wealth: np.ndarray) -> Any:
+    def _distribution(self, t: int, wealth: np.ndarray, regime: np.ndarray | None,
+                      inflation: np.ndarray | None = None) -> Any:
         import torch as th
 
-        obs = encode_observation(self._table, t, wealth, self._decision_features)
+        obs = encode_observation(self._table, t, wealth, self._decision_features, regime,
+                                 inflation)
         policy = self.model.policy
         with th.no_grad():
             obs_tensor = th.as_tensor(obs, device=policy.device)
@@ -179,9 +213,10 @@ class SB3Policy:
                 return policy.get_distribution(obs_tensor, action_masks=masks)
             return policy.get_distribution(obs_tensor)
 
-    def act(self, t: int, wealth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def act(self, t: int, wealth: np.ndarray, regime: np.ndarray | None = None,
+            inflation: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         wealth = np.atleast_1d(np.asarray(wealth, dtype=np.float64))
-        dist = self._distribution(t, wealth)
+        dist = self._distribution(t, wealth, regime, inflation)
         general = self._general
         if self.deterministic:
             actions = dist.get_actions(deterministic=True).cpu().numpy().reshape(-1, 2)
@@ -192,17 +227,19 @@ class SB3Policy:
         take = drawn if general else drawn == 1
         return take, self._portfolios(dist, t, take)
 
-    def portfolio_for_decision(self, t: int, wealth: np.ndarray, take: np.ndarray) -> np.ndarray:
+    def portfolio_for_decision(self, t: int, wealth: np.ndarray, take: np.ndarray,
+                               regime: np.ndarray | None = None,
+                               inflation: np.ndarray | None = None) -> np.ndarray:
         """The portfolio this policy holds after the goal decisions ``take`` (made elsewhere).
 
         For a policy whose portfolio head depends on the goal decision
         (``portfolio_given_goal``) that is the portfolio for ``take``; otherwise the
-        same portfolio as ``act``.
+        same portfolio as ``act``. ``regime`` and ``inflation``: as for :meth:`act`.
         """
         wealth = np.atleast_1d(np.asarray(wealth, dtype=np.float64))
         dtype = np.intp if self._general else bool
         take = np.broadcast_to(np.asarray(take, dtype=dtype), wealth.shape)
-        return self._portfolios(self._distribution(t, wealth), t, take)
+        return self._portfolios(self._distribution(t, wealth, regime, inflation), t, take)
 
     def _portfolios(self, dist: Any, t: int, take: np.ndarray) -> np.ndarray:
         import torch as th
@@ -243,26 +280,43 @@ def _inverse_cdf(probs: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
     return np.minimum((uniforms[:, None] >= cdf).sum(axis=1), probs.shape[1] - 1).astype(np.intp)
 
 
-def _portfolios_after_goals(source: Any, t: int, wealth: np.ndarray,
-                            take: np.ndarray) -> np.ndarray:
+def _portfolios_after_goals(source: Any, t: int, wealth: np.ndarray, take: np.ndarray,
+                            regime: np.ndarray | None = None,
+                            inflation: np.ndarray | None = None) -> np.ndarray:
     """``source``'s portfolios, given the goal decisions ``take`` already made.
 
     A source with ``portfolio_given(t, post_goal_wealth)`` (``DPSolution``)
     chooses for the wealth actually left after the goal decision; a source with
     ``portfolio_for_decision(t, wealth, take)`` (``SB3Policy``) is told the decision;
     any other source is asked ``act`` at the pre-goal wealth and its portfolio is used.
+    Each is told the market ``regime`` and the ``inflation`` rate where it takes them (a
+    parameter of that name).
     """
     given = getattr(source, "portfolio_given", None)
     problem = getattr(source, "problem", None)
     if callable(given) and isinstance(problem, GBWMProblem) and t < problem.horizon:
         post = apply_decisions(problem_table(problem), 0, t, wealth, take)[0]
         # a withdrawal larger than the cash: bankrupt, nothing left to invest
-        return np.asarray(given(t, np.maximum(post, 0.0)), dtype=np.intp)
+        post = np.maximum(post, 0.0)
+        return np.asarray(given(t, post, **_inputs_for(given, regime, inflation)),
+                          dtype=np.intp)
     decided = getattr(source, "portfolio_for_decision", None)
     if callable(decided):
-        return np.asarray(decided(t, wealth, take), dtype=np.intp)
-    _, portfolio = source.act(t, wealth)
+        return np.asarray(decided(t, wealth, take, **_inputs_for(decided, regime, inflation)),
+                          dtype=np.intp)
+    _, portfolio = call_policy(source, t, wealth, regime, inflation=inflation)
     return np.asarray(portfolio, dtype=np.intp)
+
+
+def _inputs_for(method: Any, regime: np.ndarray | None, inflation: np.ndarray | None
+                ) -> dict[str, np.ndarray]:
+    """The keyword arguments ``regime`` / ``inflation`` that are given and ``method`` takes."""
+    if regime is None and inflation is None:
+        return {}
+    taken = accepted_inputs(method)
+    given = {"regime": regime, "inflation": inflation}
+    return {name: value for name, value in given.items()
+            if value is not None and name in taken}
 
 
 def _check_problem(problem: Any) -> GBWMProblem | None:
@@ -291,13 +345,15 @@ class GreedyGoals:
     def reset(self) -> None:
         reset_policy(self.portfolios_from)
 
-    def act(self, t: int, wealth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def act(self, t: int, wealth: np.ndarray, regime: np.ndarray | None = None,
+            inflation: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         wealth = np.atleast_1d(np.asarray(wealth, dtype=np.float64))
         if _is_general(self.problem):
             take = best_affordable_decision(problem_table(self.problem), 0, t, wealth)
         else:  # a take where nothing is affordable is a no-op in the dynamics
             take = np.ones(wealth.shape, dtype=bool)
-        portfolio = _portfolios_after_goals(self.portfolios_from, t, wealth, take)
+        portfolio = _portfolios_after_goals(self.portfolios_from, t, wealth, take, regime,
+                                            inflation)
         return take, portfolio
 
 
@@ -388,13 +444,15 @@ class Hybrid:
         reset_policy(self.goals_from)
         reset_policy(self.portfolios_from)
 
-    def act(self, t: int, wealth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def act(self, t: int, wealth: np.ndarray, regime: np.ndarray | None = None,
+            inflation: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         wealth = np.atleast_1d(np.asarray(wealth, dtype=np.float64))
-        take, _ = self.goals_from.act(t, wealth)
+        take, _ = call_policy(self.goals_from, t, wealth, regime, inflation=inflation)
         take = np.asarray(take)
         general = (_is_general(_problem_of(self.goals_from))
                    or _is_general(_problem_of(self.portfolios_from)))
         if not general:  # the paper's family: a take flag
             take = take.astype(bool)
-        portfolio = _portfolios_after_goals(self.portfolios_from, t, wealth, take)
+        portfolio = _portfolios_after_goals(self.portfolios_from, t, wealth, take, regime,
+                                            inflation)
         return take, portfolio

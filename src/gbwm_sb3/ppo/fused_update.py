@@ -393,7 +393,11 @@ def build_fused_update(policy: Any) -> FusedGBWMUpdate | None:
             or obs_space.shape[0] <= GOAL_AFFORDABLE_INDEX:
         return None
     general = getattr(policy, "general_observation", False) is True
-    if general and obs_space.shape[0] != DECISION_FLAGS_START + k:
+    # the regime one-hot and the inflation column, last: plain inputs
+    regimes = getattr(policy, "regime_columns", 0)
+    inflation = getattr(policy, "inflation_columns", 0)
+    if general and (not isinstance(regimes, int) or not isinstance(inflation, int)
+                    or obs_space.shape[0] != DECISION_FLAGS_START + k + regimes + inflation):
         return None
     if k != 2 and not general:
         return None

@@ -71,6 +71,16 @@ class PretrainedPolicy:
                              f"{type(network).__name__}")
         if not isinstance(problem, GBWMProblem):
             raise ValueError(f"problem must be a GBWMProblem, got {type(problem).__name__}")
+        if problem.market.regime_count > 1:
+            raise ValueError(f"the pretrained policy cannot act in a market with regimes (the "
+                             f"problem's has {problem.market.regime_count}): its universal "
+                             "observation does not show the regime; train a model for the "
+                             "problem (GBWMVecEnv) or use its DP solution")
+        if problem.inflation is not None:
+            raise ValueError("the pretrained policy cannot act in a problem with stochastic "
+                             "inflation: its universal observation does not show the inflation "
+                             "rate; train a model for the problem (GBWMVecEnv) or use its DP "
+                             "solution")
         self.network = network
         self.problem = problem
         self.deterministic = bool(deterministic)

@@ -4,6 +4,12 @@
   the paper's problem family (validated, immutable; numpy only);
 - :mod:`~gbwm_sb3.problem.market`: the market model, the law of the yearly shock
   (``LognormalMarket``, the default, and the fat-tailed ``StudentTMarket``);
+- :mod:`~gbwm_sb3.problem.empirical`: ``EmpiricalMarket``, a smoothed bootstrap of a table of
+  historical yearly returns;
+- :mod:`~gbwm_sb3.problem.inflation`: ``InflationModel``, stochastic AR(1) inflation with indexed
+  amounts;
+- :mod:`~gbwm_sb3.problem.regimes`: ``RegimeMarket``, observed market regimes switching by
+  a Markov chain;
 - :mod:`~gbwm_sb3.problem.frontier`: the Markowitz efficient frontier from asset means and a
   covariance matrix;
 - :mod:`~gbwm_sb3.problem.files`: YAML/JSON problem files;
@@ -14,8 +20,10 @@ Nothing here imports PyTorch or Stable-Baselines3.
 
 from __future__ import annotations
 
+from gbwm_sb3.problem.empirical import EmpiricalMarket
 from gbwm_sb3.problem.files import load_problem, save_problem
 from gbwm_sb3.problem.frontier import EfficientFrontier, efficient_frontier
+from gbwm_sb3.problem.inflation import InflationModel, us_inflation
 from gbwm_sb3.problem.market import LognormalMarket, Market, StudentTMarket, market_from_mapping
 from gbwm_sb3.problem.model import (
     MAX_DECISIONS_PER_YEAR,
@@ -27,6 +35,7 @@ from gbwm_sb3.problem.model import (
     paper_portfolios,
     paper_problem,
 )
+from gbwm_sb3.problem.regimes import RegimeMarket, two_regime_us_market
 from gbwm_sb3.problem.sampler import (
     DEFAULT_ENVELOPE,
     ProblemEnvelope,
@@ -48,6 +57,11 @@ __all__ = [
     "Market",
     "LognormalMarket",
     "StudentTMarket",
+    "RegimeMarket",
+    "EmpiricalMarket",
+    "InflationModel",
+    "us_inflation",
+    "two_regime_us_market",
     "market_from_mapping",
     "load_problem",
     "save_problem",

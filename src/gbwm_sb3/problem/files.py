@@ -65,6 +65,12 @@ import yaml
 
 from gbwm_sb3.common.limits import MAX_HORIZON
 from gbwm_sb3.problem.frontier import EfficientFrontier
+from gbwm_sb3.problem.inflation import (
+    INFLATION_FIELDS,
+    InflationError,
+    InflationModel,
+    inflation_from_mapping,
+)
 from gbwm_sb3.problem.market import (
     MARKET_MODELS,
     LognormalMarket,
@@ -124,7 +130,8 @@ _SHOWN_CHARS = 60
 
 PROBLEM_SUFFIXES = (".yaml", ".yml", ".json")
 _TOP_FIELDS = ("name", "description", "horizon", "initial_wealth", "unit", "currency", "goals",
-               "savings", "portfolios", "asset_classes", "market", "survival", "paper")
+               "savings", "portfolios", "asset_classes", "market", "survival", "inflation",
+               "paper")
 _GOAL_FIELDS = ("time", "cost", "utility", "name", "levels")
 _LEVEL_FIELDS = ("cost", "utility")
 _SAVINGS_FIELDS = ("amount", "from", "to")
@@ -759,24 +766,35 @@ def _read_market(reader: _Reader, value: Any) -> Market:
     if isinstance(value, str):
         value = {"model": value}
     entry = reader.mapping(value, "market", ("model", *sorted(
-        {p for _, parameters in MARKET_MODELS.values() for p in parameters})),
+        {p for _, required, optional in MARKET_MODELS.values() for p in required + optional})),
         required=("model",))
     model = entry["model"]
     if not isinstance(model, str) or model not in MARKET_MODELS:
         raise reader.fail("market.model", f"must be one of {models}; got {_describe(model)}")
-    parameters = MARKET_MODELS[model][1]
+    _, parameters, optional = MARKET_MODELS[model]
     for key in entry:
-        if key != "model" and key not in parameters:
-            raise reader.fail(f"market.{key}", f"not a field of a {model} market (its fields "
-                                               f"are {', '.join(('model', *parameters))})")
+        if key != "model" and key not in parameters + optional:
+            raise reader.fail(f"market.{key}", "not a field of a {} market (its fields are {})"
+                              .format(model, ", ".join(("model", *parameters, *optional))))
     for key in parameters:
         if key not in entry:
             raise reader.fail(f"market.{key}", f"missing required field of a {model} market")
-        reader.number(entry[key], f"market.{key}")  # a finite number (types, overflow)
+        if isinstance(entry[key], (int, float)):
+            reader.number(entry[key], f"market.{key}")  # a finite number (overflow)
     try:
         return market_from_mapping(entry)
     except MarketError as exc:
         raise reader.fail(f"market.{exc.field}" if exc.field else "market",
+                          _shorten(exc.message)) from None
+
+
+def _read_inflation(reader: _Reader, value: Any) -> InflationModel:
+    """The ``inflation`` section: ``{mean, persistence, volatility, initial, correlation}``."""
+    entry = reader.mapping(value, "inflation", INFLATION_FIELDS)
+    try:
+        return inflation_from_mapping(dict(entry))
+    except InflationError as exc:
+        raise reader.fail(f"inflation.{exc.field}" if exc.field else "inflation",
                           _shorten(exc.message)) from None
 
 
@@ -830,6 +848,7 @@ def _read(data: Any, source: str) -> ProblemFile:
     goals = _read_goals(reader, top["goals"], horizon)
     savings = _read_savings(reader, top["savings"], horizon) if "savings" in top else ()
     survival = _read_survival(reader, top["survival"], horizon) if "survival" in top else ()
+    inflation = _read_inflation(reader, top["inflation"]) if "inflation" in top else None
     asset_names = None
     if "portfolios" in top:
         portfolios = _read_portfolios(reader, top["portfolios"])
@@ -838,7 +857,7 @@ def _read(data: Any, source: str) -> ProblemFile:
     try:
         problem = GBWMProblem(horizon=horizon, initial_wealth=initial_wealth, goals=goals,
                               portfolios=portfolios, unit=unit, infusions=tuple(savings),
-                              market=market, survival=tuple(survival))
+                              market=market, survival=tuple(survival), inflation=inflation)
     except ValueError as exc:  # every field was checked above; keep the file name regardless
         raise reader.fail("", _shorten(str(exc))) from None
     return ProblemFile(problem, name, description, currency, asset_names, source)
@@ -889,6 +908,8 @@ def problem_to_dict(problem: GBWMProblem, *, name: str | None = None,
         data["market"] = problem.market.to_mapping()
     if problem.survival:
         data["survival"] = [float(p) for p in problem.survival]
+    if problem.inflation is not None:
+        data["inflation"] = problem.inflation.to_mapping()
     return data
 
 
@@ -973,6 +994,10 @@ def dump_problem_text(problem: GBWMProblem, fmt: str = "yaml", *, name: str | No
         lines.append("survival: " + yaml.dump(data["survival"], Dumper=_StrictDumper,
                                               default_flow_style=True,
                                               width=1_000_000).strip())
+    if "inflation" in data:
+        lines.append("inflation: " + yaml.dump(data["inflation"], Dumper=_StrictDumper,
+                                               default_flow_style=True, sort_keys=False,
+                                               width=1_000_000).strip())
     return "\n".join(lines) + "\n"
 
 

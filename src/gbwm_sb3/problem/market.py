@@ -74,8 +74,8 @@ class MarketError(ValueError):
         super().__init__(f"{field} {message}" if field else f"market {message}")
 
 
-def _describe(value: object) -> str:
-    """A refused value for an error message (bounded)."""
+def describe_value(value: object) -> str:
+    """A refused value as error messages show it (bounded in length)."""
     if value is None:
         return "nothing (null)"
     if isinstance(value, (bool, int, float, str, np.generic)):
@@ -104,6 +104,16 @@ class Market(ABC):
     def cdf(self, z: np.ndarray | float) -> np.ndarray:
         """``P(Z <= z)``, elementwise."""
 
+    def survival(self, z: np.ndarray | float) -> np.ndarray:
+        """``P(Z > z)``, elementwise (``1 - cdf``; a law may give it more accurately)."""
+        return 1.0 - self.cdf(z)
+
+    @property
+    def symmetric(self) -> bool:
+        """Whether the law is symmetric about 0 (the solver then reads ``P(Z > -x)`` as
+        ``P(Z <= x)``)."""
+        return True
+
     @abstractmethod
     def pdf(self, z: np.ndarray | float) -> np.ndarray:
         """The density of ``Z`` at ``z``, elementwise."""
@@ -125,6 +135,16 @@ class Market(ABC):
     @abstractmethod
     def to_mapping(self) -> dict[str, Any]:
         """The problem-file form: ``{"model": ..., <parameters>}`` (JSON/YAML serialisable)."""
+
+    def check_portfolios(self, portfolios: Any) -> None:  # noqa: B027 - a default
+        """Raise a ValueError if the market cannot drive ``portfolios`` (a problem's
+        :class:`~gbwm_sb3.problem.model.Portfolios`); every portfolio set by default."""
+
+    @property
+    def regime_count(self) -> int:
+        """How many market regimes the economy switches between (1: none; see
+        :class:`~gbwm_sb3.problem.regimes.RegimeMarket`)."""
+        return 1
 
     @property
     def name(self) -> str:
@@ -179,7 +199,7 @@ class StudentTMarket(Market):
     def __post_init__(self) -> None:
         nu = self.degrees_of_freedom
         refused = MarketError("degrees_of_freedom", f"must be {DEGREES_OF_FREEDOM_RANGE}, got "
-                                                    f"{_describe(nu)}")
+                                                    f"{describe_value(nu)}")
         if isinstance(nu, (bool, np.bool_)) or not isinstance(nu, (int, float, np.integer,
                                                                    np.floating)):
             raise refused
@@ -244,10 +264,11 @@ class StudentTMarket(Market):
         return {"model": self.model, "degrees_of_freedom": float(self.degrees_of_freedom)}
 
 
-#: The market models by their problem-file name, and the parameters each takes.
-MARKET_MODELS: dict[str, tuple[type[Market], tuple[str, ...]]] = {
-    LognormalMarket.model: (LognormalMarket, ()),
-    StudentTMarket.model: (StudentTMarket, ("degrees_of_freedom",)),
+#: The market models by their problem-file name: the class, its required parameters and
+#: its optional ones (:mod:`gbwm_sb3.problem.regimes` adds the regime-switching market).
+MARKET_MODELS: dict[str, tuple[type[Market], tuple[str, ...], tuple[str, ...]]] = {
+    LognormalMarket.model: (LognormalMarket, (), ()),
+    StudentTMarket.model: (StudentTMarket, ("degrees_of_freedom",), ()),
 }
 
 
@@ -260,19 +281,19 @@ def market_from_mapping(data: Mapping[str, Any]) -> Market:
     models = ", ".join(MARKET_MODELS)
     if not isinstance(data, Mapping):
         raise MarketError("", f"must be a mapping with a field `model` (one of {models}), got "
-                              f"{_describe(data)}")
+                              f"{describe_value(data)}")
     if "model" not in data:
         raise MarketError("model", f"is missing (one of {models})")
     model = data["model"]
     if not isinstance(model, str) or model not in MARKET_MODELS:
-        raise MarketError("model", f"must be one of {models}, got {_describe(model)}")
-    cls, parameters = MARKET_MODELS[model]
+        raise MarketError("model", f"must be one of {models}, got {describe_value(model)}")
+    cls, parameters, optional = MARKET_MODELS[model]
     for key in data:
-        if key != "model" and key not in parameters:
-            fields = ", ".join(("model", *parameters))
-            raise MarketError(_describe(key) if not isinstance(key, str) else key[:60],
+        if key != "model" and key not in parameters + optional:
+            fields = ", ".join(("model", *parameters, *optional))
+            raise MarketError(describe_value(key) if not isinstance(key, str) else key[:60],
                               f"is not a field of a {model} market (its fields: {fields})")
     for parameter in parameters:
         if parameter not in data:
             raise MarketError(parameter, f"is missing (a {model} market needs it)")
-    return cls(**{p: data[p] for p in parameters})
+    return cls(**{p: data[p] for p in parameters + optional if p in data})

@@ -30,6 +30,7 @@ from functools import lru_cache
 import numpy as np
 
 from gbwm_sb3.common.limits import MAX_HORIZON
+from gbwm_sb3.problem.inflation import InflationModel
 from gbwm_sb3.problem.market import LognormalMarket, Market
 
 __all__ = [
@@ -319,6 +320,10 @@ class GBWMProblem:
     sequence of ``T`` probabilities in [0, 1] or a mapping ``{year: probability}`` (missing
     years 1), stored as ``()`` when every year is certain. The plan ends at death: no goal
     is taken from then on.
+
+    ``inflation`` (optional, :class:`~gbwm_sb3.problem.inflation.InflationModel`):
+    stochastic AR(1) inflation; every amount is then in today's money (indexed), wealth is
+    read in real terms, and the year's inflation is state the investor observes.
     """
 
     horizon: int
@@ -329,6 +334,7 @@ class GBWMProblem:
     infusions: tuple[float, ...] = ()
     market: Market = LognormalMarket()
     survival: tuple[float, ...] = ()
+    inflation: InflationModel | None = None
 
     def __post_init__(self) -> None:
         raw: object = self.horizon  # as given: an integer, or a float with an integral value
@@ -375,9 +381,15 @@ class GBWMProblem:
         object.__setattr__(self, "goals", tuple(sorted(goals, key=lambda g: g.time)))
         object.__setattr__(self, "infusions", _checked_infusions(self.infusions, horizon))
         if not isinstance(self.market, Market):
-            raise ValueError("market must be a Market (LognormalMarket() or "
-                             f"StudentTMarket(degrees_of_freedom)), got "
+            raise ValueError("market must be a Market (LognormalMarket(), StudentTMarket, "
+                             "EmpiricalMarket or RegimeMarket), got "
                              f"{type(self.market).__name__}")
+        self.market.check_portfolios(self.portfolios)
+        if self.inflation is not None:
+            if not isinstance(self.inflation, InflationModel):
+                raise ValueError("inflation must be an InflationModel or None, got "
+                                 f"{type(self.inflation).__name__}")
+            self.inflation.check_portfolios(len(self.portfolios))
         object.__setattr__(self, "survival", _checked_survival(self.survival, horizon))
 
     # ----- the problem class -----
@@ -389,7 +401,8 @@ class GBWMProblem:
         Such a problem keeps the paper's action space ``MultiDiscrete([2, n])`` and
         its 6-feature observation.
         """
-        if self.infusions or self.survival or not isinstance(self.market, LognormalMarket):
+        if self.infusions or self.survival or not isinstance(self.market, LognormalMarket) \
+                or self.inflation is not None:
             return False
         times = [g.time for g in self.goals]
         return len(set(times)) == len(times) and all(g.num_levels == 1 for g in self.goals)
@@ -505,6 +518,7 @@ class GBWMProblem:
             infusions=tuple(i * factor for i in self.infusions),
             market=self.market,
             survival=self.survival,
+            inflation=self.inflation,
         )
 
 

@@ -230,6 +230,9 @@ class ProblemEnvelope:
         if not isinstance(problem.market, LognormalMarket):
             reasons.append(f"market: {problem.market.describe()}; only the lognormal market "
                            "is supported")
+        if problem.inflation is not None:
+            reasons.append(f"inflation: {problem.inflation.describe()}; stochastic inflation "
+                           "is not supported")
         if problem.goals and problem.cost_by_time.sum() > 0.0:
             check("funding_ratio", funding_ratio(problem), self.funding_ratio, fmt=".4g")
         else:
