@@ -4,6 +4,8 @@
     nice -n 10 .venv/bin/python benchmarks/bench_crowded.py --families crowded \\
         --problems 2 --seeds 3 --budgets 1 --configs tuned tuned-decisions
     nice -n 10 .venv/bin/python benchmarks/bench_crowded.py --out docs/results/crowded
+    nice -n 10 .venv/bin/python benchmarks/bench_crowded.py --configs fine-tune --seeds 1 \\
+        --budgets 1 --out docs/results/crowded/fine-tune-60s
 
 The problems come from rules of this script's own, held out from every choice of the
 package's settings (none of them is drawn by the package's sampler or used to tune):
@@ -17,10 +19,18 @@ package's settings (none of them is drawn by the package's sampler or used to tu
 
 Configurations (``--configs``): ``tuned`` (the preset), ``tuned-decisions`` (the preset
 with ``decision_goal_head=True``), ``paper``; each at ``--budgets`` multiples of the
-paper's 50,000 trajectories, over ``--seeds`` seeds; ``fine-tune`` is the pretrained
-policy fine-tuned for 60 s (problems outside its envelope are reported as refused).
+paper's 50,000 trajectories, over ``--seeds`` seeds; ``fine-tune`` is the shipped
+pretrained policy fine-tuned with ``fine_tune(problem, ..., seed=seed,
+time_budget_s=60 * budget)`` (a budget is a multiple of 60 s), scored with the
+pretrained policy without fine-tuning (zero-shot, ``pretrained_policy``) beside it.
+Every policy is scored against the DP on the same ``--paths`` markets (seed 1). A problem
+outside the weights' acceptance envelope (``accepted_envelope()``) is refused by
+``fine_tune``: its line records the reasons and, for reference only, the same network
+bound without the envelope check (``bind_policy``) scored zero-shot on those markets.
 Each result is one JSON line in ``--out``/results.jsonl (the run resumes: lines already
-there are not recomputed); the summary prints mean, min and the 4x-vs-1x change.
+there are not recomputed); the summary prints mean and min per family, configuration
+and budget (for ``fine-tune`` the zero-shot mean and min beside them), and one line per
+``fine-tune`` problem.
 """
 
 from __future__ import annotations
@@ -104,28 +114,89 @@ def underfunded(seed: int) -> GBWMProblem:
 GENERATORS = {"crowded": crowded, "long_volatile": long_volatile, "underfunded": underfunded}
 
 
+def run_fine_tune(problem: GBWMProblem, dp: Any, seed: int, budget: float, paths: int
+                  ) -> dict[str, Any]:
+    """``fine_tune`` for ``60 * budget`` s and the zero-shot policy, on the same markets."""
+    from gbwm_sb3.pretrained import accepted_envelope, fine_tune, pretrained_policy
+    from gbwm_sb3.pretrained.loading import bind_policy, pretrained_network
+
+    size = {"decisions": problem.max_decisions, "horizon": problem.horizon}
+    reasons = accepted_envelope().contains(problem)
+    if reasons:  # fine_tune refuses it; the same network beyond the envelope, for reference
+        beyond = bind_policy(pretrained_network(), problem)
+        report = evaluate({"dp": dp, "zero_shot": beyond}, problem, n_paths=paths, seed=1)
+        return {"refused": reasons,
+                "zero_shot_beyond_efficiency": report["zero_shot"].efficiency, **size}
+    zero_shot = pretrained_policy(problem)
+    started = time.perf_counter()
+    tuned = fine_tune(problem, 10**7, seed=seed, time_budget_s=60.0 * budget)
+    seconds = time.perf_counter() - started
+    report = evaluate({"dp": dp, "policy": tuned, "zero_shot": zero_shot}, problem,
+                      n_paths=paths, seed=1)
+    scores = tuned.fine_tune_scores
+    return {"efficiency": report["policy"].efficiency,
+            "efficiency_ci": list(report["policy"].efficiency_ci or []),
+            "zero_shot_efficiency": report["zero_shot"].efficiency,
+            "zero_shot_ci": list(report["zero_shot"].efficiency_ci or []),
+            "seconds": seconds, "holdout_checks": len(scores) - 1,
+            "adopted": sum(adopted for _, _, adopted in scores[1:]),
+            "trajectories": scores[-1][0] // problem.horizon, **size}
+
+
 def run_one(family: str, index: int, config: str, seed: int, budget: float,
             paths: int) -> dict[str, Any]:
     problem = GENERATORS[family](index)
     dp = solve_dp(problem)
-    started = time.perf_counter()
     if config == "fine-tune":
-        from gbwm_sb3.pretrained import fine_tune
-        from gbwm_sb3.problem.sampler import DEFAULT_ENVELOPE
-
-        reasons = DEFAULT_ENVELOPE.contains(problem)
-        if reasons:
-            return {"refused": reasons}
-        policy: Any = fine_tune(problem, 10**7, seed=seed, time_budget_s=60.0 * budget)
-    else:
-        preset, extra = CONFIGS[config]
-        model = make_preset_model(preset, problem=problem, seed=seed, **extra)
-        learn_paper(model, int(50_000 * budget))
-        policy = SB3Policy(model, problem)
+        return run_fine_tune(problem, dp, seed, budget, paths)
+    started = time.perf_counter()
+    preset, extra = CONFIGS[config]
+    model = make_preset_model(preset, problem=problem, seed=seed, **extra)
+    learn_paper(model, int(50_000 * budget))
+    policy = SB3Policy(model, problem)
     seconds = time.perf_counter() - started
     report = evaluate({"dp": dp, "policy": policy}, problem, n_paths=paths, seed=1)
     return {"efficiency": report["policy"].efficiency, "seconds": seconds,
             "decisions": problem.max_decisions, "horizon": problem.horizon}
+
+
+def _mean_min(values: list[float]) -> str:
+    return f"{statistics.mean(values):.4f} | {min(values):.4f}" if values else "n/a | n/a"
+
+
+def summary(done: dict[tuple[Any, ...], dict[str, Any]], families: list[str],
+            configs: list[str], budgets: list[float]) -> list[str]:
+    """The markdown tables of the records in ``done`` for these families, configs, budgets."""
+    lines = ["| family | config | budget | n | mean | min | zero-shot mean | zero-shot min "
+             "| refused |", "|---|---|---|---|---|---|---|---|---|"]
+    for family in families:
+        for config in configs:
+            for budget in budgets:
+                group = [r for k, r in done.items()
+                         if k[0] == family and k[2] == config and k[3] == budget]
+                values = [r["efficiency"] for r in group if "efficiency" in r]
+                zero = [r["zero_shot_efficiency"] for r in group if "zero_shot_efficiency" in r]
+                refused = sum("refused" in r for r in group)
+                if group:
+                    lines.append(f"| {family} | {config} | {budget:g}x | {len(values)} "
+                                 f"| {_mean_min(values)} | {_mean_min(zero)} | {refused} |")
+    tuned = sorted((k, r) for k, r in done.items()
+                   if k[0] in families and k[2] == "fine-tune" and k[3] in budgets)
+    if tuned:
+        lines += ["", "| family | # | budget | seed | T | decisions | fine-tuned | zero-shot "
+                  "| fine-tuned - zero-shot | trajectories | s |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|"]
+        for (family, index, _, budget, seed), r in tuned:
+            head = (f"| {family} | {index} | {budget:g}x | {seed} | {r['horizon']} "
+                    f"| {r['decisions']} ")
+            if "refused" in r:
+                lines.append(head + f"| refused: {'; '.join(r['refused'])} | (beyond the "
+                             f"envelope: {r['zero_shot_beyond_efficiency']:.4f}) | | | |")
+            else:
+                lines.append(head + f"| {r['efficiency']:.4f} | {r['zero_shot_efficiency']:.4f} "
+                             f"| {r['efficiency'] - r['zero_shot_efficiency']:+.4f} "
+                             f"| {r['trajectories']:,} | {r['seconds']:.1f} |")
+    return lines
 
 
 def main() -> None:
@@ -161,16 +232,7 @@ def main() -> None:
                         with results.open("a") as handle:
                             handle.write(json.dumps(record) + "\n")
                         print(json.dumps(record), flush=True)
-    print("\n| family | config | budget | n | mean | min |\n|---|---|---|---|---|---|")
-    for family in args.families:
-        for config in args.configs:
-            for budget in args.budgets:
-                values = [r["efficiency"] for k, r in done.items()
-                          if k[0] == family and k[2] == config and k[3] == budget
-                          and "efficiency" in r]
-                if values:
-                    print(f"| {family} | {config} | {budget:g}x | {len(values)} | "
-                          f"{statistics.mean(values):.4f} | {min(values):.4f} |")
+    print("\n" + "\n".join(summary(done, args.families, args.configs, args.budgets)))
 
 
 if __name__ == "__main__":

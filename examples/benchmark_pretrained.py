@@ -3,23 +3,28 @@
 For every problem of the suite (``gbwm_sb3.pretrained.suite``: the paper's family, the
 example files, sampled clients and out-of-distribution capital markets) this solves the
 exact optimum, builds the pretrained policy for the problem (no training) and scores both
-on the same simulated markets; with ``--fine-tune-trajectories N`` it also fine-tunes
-the policy on the problem and scores that. Prints one line per problem and writes
-``results.jsonl`` (one JSON record per problem) and ``summary.md`` (the tables, per
-category and overall, and the comparison with the 97.8% anchor of GBWM-SPEC section 6)
-to ``--out``.
+on the same simulated markets; with ``--fine-tune-trajectories N`` (or
+``--fine-tune-seconds S``) it also fine-tunes the policy on the problem and scores that.
+Prints one line per problem and writes ``results.jsonl`` (one JSON record per problem,
+as each finishes) and ``summary.md`` (the tables, per category and overall, and the
+comparison with the 97.8% anchor of GBWM-SPEC section 6) to ``--out``; ``--resume``
+goes on with an interrupted run there (the same command with ``--resume``: the problems
+it scored with the same settings are kept, the rest scored, and ``summary.md`` covers
+them all).
 
     python examples/benchmark_pretrained.py                      # shipped weights, all 66
     python examples/benchmark_pretrained.py --limit 3 --paths 10000 --out /tmp/smoke
     python examples/benchmark_pretrained.py --categories out_of_distribution \\
         --fine-tune-trajectories 20000 --out docs/results/pretrained-ood
+    python examples/benchmark_pretrained.py --paths 20000 --fine-tune-seconds 60 \\
+        --out docs/results/pretrained-fine-tune-60s --resume
 
 ``--family NAME [NAME ...]`` (or ``--family all``) runs the independent problem families
 of ``gbwm_sb3.pretrained.families`` instead of the suite (problems made by other rules
 than the package's sampler; default ``--out docs/results/pretrained-families``): a
 problem outside the weights' acceptance envelope is recorded as refused, with the
 reasons, and scored beyond it with the same network (``--no-beyond``: not scored);
-``--resume`` goes on with an interrupted run in ``--out``.
+``--resume`` works there too.
 
     python examples/benchmark_pretrained.py --family all --paths 100000
     python examples/benchmark_pretrained.py --family underfunded crowded_years --limit 4 \\
@@ -81,8 +86,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--overwrite", action="store_true",
                         help="replace the results of an earlier run in --out")
     parser.add_argument("--resume", action="store_true",
-                        help="with --family: keep the problems an interrupted run in --out "
-                             "scored with the same settings and score the rest")
+                        help="go on with an interrupted run in --out (suite or --family): "
+                             "keep the problems it scored with the same settings (paths, "
+                             "seed, weights, lookahead, --exact, fine-tuning), score the "
+                             "rest and write summary.md over all of them; other settings "
+                             "are refused")
     parser.add_argument("--no-beyond", action="store_true",
                         help="with --family: do not score the refused problems beyond the "
                              "envelope")
@@ -91,9 +99,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.weights is not None and not args.weights.exists():
         parser.error(f"argument --weights: no such file or folder: {args.weights}")
-    for flag in ("resume", "no_beyond"):
-        if getattr(args, flag) and args.family is None:
-            parser.error(f"argument --{flag.replace('_', '-')}: only with --family")
+    if args.no_beyond and args.family is None:
+        parser.error("argument --no-beyond: only with --family")
     if args.resume and args.overwrite:
         parser.error("argument --resume: not allowed with argument --overwrite")
     if args.out is None:
@@ -103,8 +110,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     existing = existing_outputs(args.out)
     if existing and not args.overwrite and not args.resume:
         parser.error(f"argument --out: {', '.join(str(p) for p in existing)} already "
-                     "exist(s); choose another folder or pass --overwrite to replace them"
-                     + (" (or --resume to go on with them)" if args.family else ""))
+                     "exist(s); choose another folder or pass --overwrite to replace them "
+                     "(or --resume to go on with them)")
     return args
 
 
@@ -130,6 +137,14 @@ def _fine_tune_text(args: argparse.Namespace) -> str:
     cap = (f" (at most {args.fine_tune_trajectories:,} trajectories)"
            if args.fine_tune_trajectories else "")
     return f"{args.fine_tune_seconds} s of fine-tuning per problem{cap}"
+
+
+def _settings(args: argparse.Namespace) -> dict[str, Any]:
+    """What the policies were (in every record; a resumed run must have the same)."""
+    return {"weights": str(args.weights) if args.weights is not None
+            else "shipped with the package", "lookahead": args.lookahead,
+            "exact": args.exact, "fine_tune_trajectories": args.fine_tune_trajectories,
+            "fine_tune_seconds": args.fine_tune_seconds}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -165,9 +180,13 @@ def main(argv: list[str] | None = None) -> None:
     scoring = "every action computed" if args.exact else "large batches bracketed"
     notes = [f"Weights: {source}; {tuning}; lookahead {args.lookahead} (decisions the "
              f"critic compares a year; 1: none); {scoring}.", f"Command: `{command}`"]
-    records = run_benchmark(build, suite, n_paths=args.paths, seed=args.seed,
-                            fine_tune_factory=tuned if _fine_tunes(args) else None,
-                            out=args.out, overwrite=args.overwrite, notes=notes)
+    try:
+        records = run_benchmark(build, suite, n_paths=args.paths, seed=args.seed,
+                                fine_tune_factory=tuned if _fine_tunes(args) else None,
+                                out=args.out, overwrite=args.overwrite, notes=notes,
+                                settings=_settings(args), resume=args.resume)
+    except ValueError as exc:  # a resumed folder made with other settings
+        sys.exit(f"benchmark_pretrained.py: error: {exc}")
     print(anchor_line(records))
     print(f"wrote {args.out / 'results.jsonl'} and {args.out / 'summary.md'}")
 
@@ -204,16 +223,13 @@ def _run_families(args: argparse.Namespace, argv: list[str] | None) -> None:
     tuning = _fine_tune_text(args) + (" inside the envelope" if _fine_tunes(args) else "")
     notes = [f"Weights: {source}; {tuning}; lookahead {args.lookahead} (decisions the critic "
              f"compares a year; 1: none); {scoring}.", f"Command: `{command}`"]
-    settings = {"weights": source, "lookahead": args.lookahead, "exact": args.exact,
-                "fine_tune_trajectories": args.fine_tune_trajectories,
-                "fine_tune_seconds": args.fine_tune_seconds}
     try:
         records = run_family_benchmark(
             build, suite, envelope, n_paths=args.paths, seed=args.seed,
             beyond_factory=None if args.no_beyond else beyond,
             fine_tune_factory=tuned if _fine_tunes(args) else None,
-            settings=settings, out=args.out, overwrite=args.overwrite, resume=args.resume,
-            notes=notes)
+            settings=_settings(args), out=args.out, overwrite=args.overwrite,
+            resume=args.resume, notes=notes)
     except ValueError as exc:  # a resumed folder made with other settings
         sys.exit(f"benchmark_pretrained.py: error: {exc}")
     print("\n".join(family_table(records)))

@@ -1,13 +1,16 @@
-"""Economies beyond one lognormal market: fat tails and withdrawals, exact and learned.
+"""Economies beyond one lognormal market: fat tails, withdrawals, regimes, inflation.
 
 Loads a retiree's plan (``examples/problems/retirement_withdrawals.yaml``: yearly
 withdrawals that can bankrupt the plan, Student-t yearly returns), solves it exactly,
-shows what fat tails cost against the lognormal market of the same mean and volatility,
-scores simple strategies and a PPO agent against the optimum on the same simulated
-markets, with each one's probability of bankruptcy (docs/economies.md).
+shows what the economy changes against the lognormal market of the same mean and
+volatility without inflation risk, scores simple strategies and a PPO agent against the
+optimum on the same simulated markets, with each one's probability of bankruptcy
+(docs/economies.md). Any problem file works: ``regime_market.yaml`` (a calm and a
+stressed market regime), or one with an ``inflation:`` section.
 
     python examples/economies.py                          # ~1-2 minutes on 2 cores
     python examples/economies.py --trajectories 50000     # the paper's training budget
+    python examples/economies.py --problem examples/problems/regime_market.yaml
     python examples/economies.py --problem my_plan.yaml --paths 200000
 """
 
@@ -37,11 +40,14 @@ def main() -> None:
     args = parser.parse_args()
 
     problem = load_problem(args.problem)
-    lognormal = dataclasses.replace(problem, market=LognormalMarket())
+    lognormal = dataclasses.replace(problem, market=LognormalMarket(), inflation=None)
     exact = solve_dp(problem)
     print(f"{args.problem.name}: {problem.market.describe()}")
+    if problem.inflation is not None:
+        print(f"inflation: {problem.inflation.describe()}")
     print(f"optimum: {exact.expected_utility:.4f} of {problem.total_utility:g} "
-          f"(the same plan in a lognormal market: {solve_dp(lognormal).expected_utility:.4f})")
+          f"(the same plan in a lognormal market without inflation risk: "
+          f"{solve_dp(lognormal).expected_utility:.4f})")
 
     policies = {"DP (optimal)": exact, "greedy goals, DP portfolios": GreedyGoals(exact),
                 "buy and hold #2": BuyAndHold(1, problem=problem)}

@@ -288,7 +288,6 @@ def test_script_accepts_family_names_and_all(script, tmp_path, monkeypatch) -> N
     (["--family"], r"argument --family: expected at least one argument"),
     (["--family", "published", "--categories", "paper"],
      r"argument --categories: not allowed with argument --family"),
-    (["--resume"], r"argument --resume: only with --family"),
     (["--no-beyond"], r"argument --no-beyond: only with --family"),
     (["--family", "all", "--resume", "--overwrite"], r"--resume: not allowed with argument "
                                                      r"--overwrite"),

@@ -202,6 +202,53 @@ def test_run_benchmark_refuses_to_overwrite(two_problems, tmp_path: Path) -> Non
     assert len(read_results(tmp_path)) == 2
 
 
+def test_run_benchmark_resumes_an_interrupted_run(two_problems, tmp_path: Path) -> None:
+    calls: list[str] = []
+
+    def policy(problem: GBWMProblem):
+        calls.append(f"T{problem.horizon}")
+        return solve_dp(problem)
+
+    out = tmp_path / "out"
+    records = run_benchmark(policy, two_problems, n_paths=300, seed=2, out=out,
+                            settings={"k": 1}, progress=None)
+    assert len(calls) == 2 and all(r["settings"] == {"k": 1} for r in records)
+    with pytest.raises(FileExistsError, match="resume=True"):
+        run_benchmark(policy, two_problems, 300, 2, out=out, settings={"k": 1}, progress=None)
+    # the run stopped after its first problem (no summary yet)
+    lines = (out / RESULTS_FILE).read_text().splitlines()
+    (out / RESULTS_FILE).write_text(lines[0] + "\n")
+    (out / SUMMARY_FILE).unlink()
+    for n_paths, seed, settings in ((301, 2, {"k": 1}), (300, 3, {"k": 1}),
+                                    (300, 2, {"k": 2})):
+        with pytest.raises(ValueError, match="'paper-ng2' was made with other settings"):
+            run_benchmark(policy, two_problems, n_paths, seed, out=out, settings=settings,
+                          resume=True, progress=None)
+    with pytest.raises(ValueError, match="exclude each other"):
+        run_benchmark(policy, two_problems, 300, 2, out=out, overwrite=True, resume=True)
+    calls.clear()
+    said: list[str] = []
+    again = run_benchmark(policy, two_problems, 300, 2, out=out, settings={"k": 1},
+                          resume=True, progress=said.append)
+    assert calls == [f"T{two_problems[1].problem.horizon}"]  # only the missing problem
+    assert again[0] == json.loads(lines[0]) and again[1]["name"] == "sampled-any-03"
+    assert again[1]["efficiency"] == pytest.approx(records[1]["efficiency"])
+    assert "kept from the earlier run" in said[0]
+    assert [r["name"] for r in read_results(out)] == ["paper-ng2", "sampled-any-03"]
+    summary = (out / SUMMARY_FILE).read_text()
+    assert "| **all** | 2 |" in summary and "1 of the 2 problems kept" in summary
+    calls.clear()  # nothing left to score: the summary is rewritten over all of them
+    run_benchmark(policy, two_problems, 300, 2, out=out, settings={"k": 1}, resume=True,
+                  progress=None)
+    assert calls == [] and "2 of the 2 problems kept" in (out / SUMMARY_FILE).read_text()
+    # a record that names no settings cannot be resumed
+    bare = {k: v for k, v in again[0].items() if k != "settings"}
+    (out / RESULTS_FILE).write_text(json.dumps(bare) + "\n")
+    with pytest.raises(ValueError, match="no recorded settings"):
+        run_benchmark(policy, two_problems, 300, 2, out=out, settings={"k": 1}, resume=True,
+                      progress=None)
+
+
 def test_run_benchmark_rejects_bad_arguments(two_problems) -> None:
     with pytest.raises(ValueError, match="n_paths must be an integer >= 2"):
         run_benchmark(solve_dp, two_problems, n_paths=1, seed=0)
@@ -257,3 +304,40 @@ def test_script_runs_with_any_policy_and_keeps_earlier_results(script, tmp_path,
         script.main(argv)
     assert "pass --overwrite" in capsys.readouterr().err
     script.main([*argv, "--overwrite"])
+
+
+def test_script_resumes_the_suite(script, tmp_path, capsys, monkeypatch) -> None:
+    import gbwm_sb3.pretrained as pretrained
+
+    built: list[int] = []
+
+    def policy(p, weights=None, lookahead=8, exact=False):
+        built.append(len(p.goals))
+        return solve_dp(p)
+
+    monkeypatch.setattr(pretrained, "pretrained_policy", policy, raising=False)
+    out = tmp_path / "out"
+    argv = ["--categories", "paper", "--limit", "3", "--paths", "300", "--out", str(out)]
+    script.main(argv)
+    first = read_results(out)
+    assert [r["settings"] for r in first] == [{
+        "weights": "shipped with the package", "lookahead": 8, "exact": False,
+        "fine_tune_trajectories": 0, "fine_tune_seconds": 0}] * 3
+    (out / RESULTS_FILE).write_text("".join(json.dumps(r) + "\n" for r in first[:2]))
+    (out / SUMMARY_FILE).unlink()
+    built.clear()
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        script.main(argv)
+    assert "(or --resume to go on with them)" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:  # other settings: refused, nothing scored
+        script.main([*argv, "--resume", "--lookahead", "1"])
+    assert "was made with other settings" in str(exc.value) and built == []
+    script.main([*argv, "--resume"])
+    assert built == [4]  # paper-ng4 only: paper-ng1 and paper-ng2 were kept
+    again = read_results(out)
+    assert again[:2] == first[:2] and [r["name"] for r in again] == [
+        "paper-ng1", "paper-ng2", "paper-ng4"]
+    summary = (out / SUMMARY_FILE).read_text()
+    assert "| **all** | 3 |" in summary and "2 of the 3 problems kept" in summary
+    assert "--resume" in summary  # the command that wrote it

@@ -1254,15 +1254,20 @@ def _regime_kernels(problem: GBWMProblem, h: float, tail_sigmas: float,
     if not isinstance(market, RegimeMarket):
         return [_Kernels(portfolios.log_drifts, portfolios.volatility_array, h, tail_sigmas,
                          sharp_portfolios, _Law(market), span)]
-    if sharp_portfolios.any():
-        worst = int(np.flatnonzero(sharp_portfolios)[0])
-        raise ValueError(
-            f"portfolio {worst} is too close to riskless (in some regime) for a regime "
-            "market's dynamic programme: give portfolios with volatility of at least a few "
-            "grid steps in every regime (or raise grid_density)")
+    _refuse_sharp(sharp_portfolios, "a regime market's dynamic programme (in some regime)")
     drifts, volatilities = market.regime_moments(portfolios)
     return [_Kernels(drift, volatility, h, tail_sigmas, sharp_portfolios, _NORMAL_LAW, span)
             for drift, volatility in zip(drifts, volatilities, strict=True)]
+
+
+def _refuse_sharp(sharp_portfolios: np.ndarray, solver: str) -> None:
+    """A ValueError naming the first near-riskless (sharp) portfolio: the solvers with a
+    state beyond wealth mix value functions and do not track the sharp view's jumps."""
+    if sharp_portfolios.any():
+        worst = int(np.flatnonzero(sharp_portfolios)[0])
+        raise ValueError(
+            f"portfolio {worst} is too close to riskless for {solver}: give portfolios with "
+            "volatility of at least a few grid steps (or raise grid_density)")
 
 
 def _regime_moments(problem: GBWMProblem) -> tuple[np.ndarray, np.ndarray]:
@@ -1415,12 +1420,7 @@ def _solve_inflation(problem: GBWMProblem,
     model = problem.inflation
     if model is None:
         raise ValueError("the problem has no inflation model")
-    if sharp_portfolios.any():
-        worst = int(np.flatnonzero(sharp_portfolios)[0])
-        raise ValueError(
-            f"portfolio {worst} is too close to riskless for the inflation dynamic programme: "
-            "give portfolios with volatility of at least a few grid steps (or raise "
-            "grid_density)")
+    _refuse_sharp(sharp_portfolios, "the inflation dynamic programme")
     table = problem_table(problem)
     grid_density, grid_size, h, log_grid, wealth_grid = grid
     x_low = float(log_grid[0])

@@ -5,9 +5,10 @@ the policy to test with ``policy_factory(problem)`` (for a pretrained policy: no
 only reading the problem), and scores both on the same simulated markets (common random
 numbers, :func:`~gbwm_sb3.evaluation.evaluator.evaluate`). With ``fine_tune_factory`` it
 also builds a fine-tuned policy per problem and scores it on the same markets. Every
-problem gives one record (:func:`benchmark_record` fields below); with ``out`` the records
-go to ``results.jsonl`` as they finish (a long run keeps what it has done) and the tables
-to ``summary.md``.
+problem gives one record (:func:`benchmark_problem` fields below, plus ``settings``: what
+the policy was); with ``out`` the records go to ``results.jsonl`` as they finish (a long
+run keeps what it has done, and ``resume=True`` goes on with it) and the tables to
+``summary.md``.
 
 The comparison anchor is the 2026 meta-RL result (GBWM-SPEC section 6): one policy,
 not retrained, reaches on average 97.8% of the DP optimum on 66 unseen problems.
@@ -39,6 +40,7 @@ __all__ = [
     "run_benchmark",
     "benchmark_problem",
     "existing_outputs",
+    "kept_records",
     "summarise",
     "anchor_line",
     "read_results",
@@ -135,21 +137,55 @@ def existing_outputs(out: str | Path) -> list[Path]:
     return [path for path in _paths(out) if path.exists()]
 
 
+def kept_records(results_path: str | Path, names: Sequence[str], n_paths: int, seed: int,
+                 settings: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The records of an interrupted run in ``results_path`` that a resumed run keeps.
+
+    Every record there must have been made with ``n_paths``, ``seed`` and ``settings``
+    (its ``settings`` field; a record without one was made with unknown settings), else
+    ``ValueError`` names the first that was not. Returns the records of the problems in
+    ``names``, by name (an absent file: none).
+    """
+    path = Path(results_path)
+    if not path.exists():
+        return {}
+    wanted = set(names)
+    done: dict[str, dict[str, Any]] = {}
+    for kept in read_results(path):
+        same = (kept.get("n_paths") == n_paths and kept.get("seed") == seed
+                and kept.get("settings") == dict(settings))
+        if not same:
+            made = "no recorded settings" if "settings" not in kept else kept["settings"]
+            raise ValueError(
+                f"{path}: record {kept.get('name')!r} was made with other settings (paths "
+                f"{kept.get('n_paths')}, seed {kept.get('seed')}, {made}; this run: paths "
+                f"{n_paths}, seed {seed}, {dict(settings)}); resume needs the same, or pass "
+                "overwrite")
+        if kept.get("name") in wanted:
+            done[kept["name"]] = kept
+    return done
+
+
 def run_benchmark(policy_factory: PolicyFactory, suite: Sequence[BenchmarkProblem],
                   n_paths: int, seed: int, fine_tune_factory: PolicyFactory | None = None,
                   out: str | Path | None = None, overwrite: bool = False,
                   progress: Callable[[str], Any] | None = print,
-                  notes: Sequence[str] = ()) -> list[dict[str, Any]]:
+                  notes: Sequence[str] = (), *, settings: Mapping[str, Any] | None = None,
+                  resume: bool = False) -> list[dict[str, Any]]:
     """Score ``policy_factory``'s policy on every problem of ``suite``; one record each.
 
     ``policy_factory(problem)`` returns an object with ``act(t, wealth)`` (and, if it
     has a ``problem`` attribute, that problem); ``fine_tune_factory`` likewise, or
     ``None`` to skip fine-tuning. ``n_paths`` simulated markets per problem, from
-    ``seed`` (the same for every problem). With ``out`` (a folder), the records are
+    ``seed`` (the same for every problem). ``settings`` (JSON-serialisable) describes the
+    policies and goes into every record. With ``out`` (a folder), the records are
     appended to ``out/results.jsonl`` one line per problem as they finish, and
-    ``out/summary.md`` is written at the end (``notes``: lines put above its tables);
-    an existing results or summary file is an error unless ``overwrite``. ``progress``
-    receives one line per problem (``None``: silent).
+    ``out/summary.md`` is written at the end over every problem of ``suite``
+    (``notes``: lines put above its tables); an existing results or summary file is an
+    error unless ``overwrite`` (start again) or ``resume`` (keep the records of the
+    same problems made with the same paths, seed and settings, :func:`kept_records`,
+    and score only the rest). ``progress`` receives one line per problem (``None``:
+    silent).
     """
     n_paths = check_int(n_paths, "n_paths", 2)
     seed = check_int(seed, "seed", 0)
@@ -162,25 +198,43 @@ def run_benchmark(policy_factory: PolicyFactory, suite: Sequence[BenchmarkProble
     names = [item.name for item in suite]
     if len(set(names)) != len(names):
         raise ValueError("suite problem names must be unique")
+    if overwrite and resume:
+        raise ValueError("overwrite and resume exclude each other: overwrite starts again, "
+                         "resume keeps what an interrupted run did")
+    settings = dict(settings or {})
+    done: dict[str, dict[str, Any]] = {}
     results_path = summary_path = None
     if out is not None:
         results_path, summary_path = _paths(out)
         existing = existing_outputs(out)
-        if existing and not overwrite:
+        if resume:
+            done = kept_records(results_path, names, n_paths, seed, settings)
+        elif existing and not overwrite:
             raise FileExistsError(
                 f"{', '.join(str(p) for p in existing)}: results of an earlier run; choose "
-                "another folder, or pass overwrite=True to replace them")
+                "another folder, pass overwrite=True to replace them or resume=True to go on")
         results_path.parent.mkdir(parents=True, exist_ok=True)
         summary_path.unlink(missing_ok=True)  # no stale summary beside the new results
-        results_path.write_text("", encoding="utf-8")
+        # the kept records in suite order (drops the lines of problems not asked for)
+        results_path.write_text("".join(json.dumps(done[n]) + "\n" for n in names if n in done),
+                                encoding="utf-8")
     say = progress if progress is not None else (lambda _line: None)
     records = []
     for index, item in enumerate(suite, start=1):
+        if item.name in done:
+            records.append(done[item.name])
+            say(f"[{index}/{len(suite)}] {item.name}: kept from the earlier run")
+            continue
         record = benchmark_problem(item, policy_factory, n_paths, seed, fine_tune_factory)
+        record["settings"] = settings
         records.append(record)
         append_record(results_path, record)
         say(_progress_line(index, len(suite), record))
     if summary_path is not None:
+        if done:
+            notes = [*notes, f"{len(done)} of the {len(suite)} problems kept from an earlier "
+                             "run in this folder (the same paths, seed and settings); "
+                             f"{len(suite) - len(done)} scored by this one."]
         summary_path.write_text(summarise(records, notes=notes), encoding="utf-8")
     return records
 

@@ -40,7 +40,7 @@ from gbwm_sb3.pretrained.benchmark import (
     benchmark_problem,
     existing_outputs,
     format_number,
-    read_results,
+    kept_records,
 )
 from gbwm_sb3.pretrained.families import FAMILIES, FAMILY_NAMES
 from gbwm_sb3.pretrained.suite import BenchmarkProblem
@@ -111,18 +111,9 @@ def run_family_benchmark(inside_factory: PolicyFactory, suite: Sequence[Benchmar
         folder = Path(out)
         results_path, summary_path = folder / RESULTS_FILE, folder / SUMMARY_FILE
         existing = existing_outputs(folder)
-        if resume and results_path.exists():
-            for kept in read_results(results_path):
-                same = (kept.get("n_paths") == n_paths and kept.get("seed") == seed
-                        and kept.get("settings") == settings)
-                if not same:
-                    raise ValueError(
-                        f"{results_path}: record {kept.get('name')!r} was made with other "
-                        f"settings (paths {kept.get('n_paths')}, seed {kept.get('seed')}, "
-                        f"{kept.get('settings')}); resume needs the same, or pass overwrite")
-                if kept["name"] in names:
-                    done[kept["name"]] = kept
-        elif existing and not overwrite and not resume:
+        if resume:
+            done = kept_records(results_path, names, n_paths, seed, settings)
+        elif existing and not overwrite:
             raise FileExistsError(
                 f"{', '.join(str(p) for p in existing)}: results of an earlier run; choose "
                 "another folder, pass overwrite=True to replace them or resume=True to go on")
