@@ -212,3 +212,22 @@ def test_commands_print_no_warnings(preset: str, tiny: Path, tmp_path: Path) -> 
                             timeout=300)
     assert result.returncode == 0, result.stderr
     assert "Warning" not in result.stderr, result.stderr
+
+
+def test_a_regime_market_plan_trains_evaluates_and_plots_each_regime(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """The CLI on a problem file with a `market: {model: regimes}` section: `solve` prints
+    each regime's optimum, `plot` draws the policy maps of the other regime too."""
+    plan = tmp_path / "regimes.yaml"
+    plan.write_text(TINY + "market: {model: regimes, transition: [[0.8, 0.2], [0.5, 0.5]], "
+                           "shock_means: [0.2, -0.8], shock_volatilities: [0.8, 1.2], "
+                           "names: [calm, stressed]}\n")
+    assert main(["solve", str(plan), "--paths", "500"]) == 0
+    assert "Optimum starting in each regime: calm" in capsys.readouterr().out
+    run = tmp_path / "run"
+    assert main(["train", str(plan), "--seed", "1", "--out", str(run), *TRAIN]) == 0
+    out = tmp_path / "pictures"
+    assert main(["plot", str(run), "--out", str(out), "--paths", "300", "--formats",
+                 "png"]) == 0
+    names = {p.name for p in out.iterdir()}
+    assert {"policy_heatmaps.png", "policy_heatmaps_stressed.png"} <= names

@@ -272,3 +272,24 @@ def test_evaluate_scores_the_optimum_at_its_value() -> None:
     report = evaluate({"dp": solution}, problem, n_paths=100_000, seed=3)
     result = report["dp"]
     assert abs(result.mean_utility - solution.expected_utility) < 3.0 * result.std_error
+
+
+def test_heatmaps_are_drawn_per_regime() -> None:
+    """The optimum de-risks in the stressed regime: its portfolio map differs from the calm
+    one, and each figure names the regime it shows."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from gbwm_sb3.plots import plot_policy_heatmaps, policy_grid
+
+    problem = with_market(paper_problem(4), US)
+    solution = solve_dp(problem)
+    wealth = np.geomspace(5.0, 200.0, 40)
+    calm, _ = policy_grid(problem, solution, wealth, regime=0)
+    stressed, _ = policy_grid(problem, solution, wealth, regime=1)
+    assert stressed.mean() < calm.mean()
+    figure = plot_policy_heatmaps(problem, {"DP": solution}, regime=1, n_wealth=20)
+    assert "stressed regime" in figure.axes[0].get_title()
+    plt.close(figure)

@@ -50,6 +50,7 @@ from gbwm_sb3.envs.observation import decision_affordable  # noqa: E402
 from gbwm_sb3.evaluation.evaluator import inflation_paths, market_paths  # noqa: E402
 from gbwm_sb3.evaluation.strategies import GBWMPolicyLike  # noqa: E402
 from gbwm_sb3.problem.model import GBWMProblem  # noqa: E402
+from gbwm_sb3.problem.regimes import RegimeMarket  # noqa: E402
 
 __all__ = [
     "SimulatedPaths",
@@ -283,10 +284,28 @@ def _inflation_array(problem: GBWMProblem, inflation: float | None, shape: tuple
 
 
 # ----------------------------------------------------------------------------- figures
+def _state_label(problem: GBWMProblem, regime: int | None, inflation: float | None) -> str:
+    """`` (stressed regime, inflation 4.0%)``: the state beyond wealth a heatmap is drawn in."""
+    parts = []
+    market = problem.market
+    if isinstance(market, RegimeMarket):
+        parts.append(f"{market.names[market.initial_index if regime is None else regime]} "
+                     "regime")
+    if problem.inflation is not None:
+        rate = problem.inflation.initial_rate if inflation is None else inflation
+        parts.append(f"inflation {rate:.1%}")
+    return f" ({', '.join(parts)})" if parts else ""
+
+
 def plot_policy_heatmaps(problem: GBWMProblem, policies: Mapping[str, GBWMPolicyLike],
                          wealth_range: tuple[float, float] | None = None,
-                         n_wealth: int = 240) -> Figure:
-    """Portfolio chosen (top) and goal decision (bottom) over (year, wealth), one column each."""
+                         n_wealth: int = 240, regime: int | None = None,
+                         inflation: float | None = None) -> Figure:
+    """Portfolio chosen (top) and goal decision (bottom) over (year, wealth), one column each.
+
+    With market regimes, the decisions in ``regime`` (default the initial one); with
+    stochastic inflation, at the rate ``inflation`` (default the initial one), wealth in
+    today's money (see :func:`policy_grid`): one figure per regime or rate."""
     problem = _check_problem(problem)
     policies = _check_policies(policies)
     n_wealth = check_int(n_wealth, "n_wealth", 1)
@@ -313,13 +332,14 @@ def plot_policy_heatmaps(problem: GBWMProblem, policies: Mapping[str, GBWMPolicy
         goal_cmap = ListedColormap(_GOAL_COLOURS)
         goal_norm = BoundaryNorm(np.arange(5) - 0.5, 4)
     for col, (name, policy) in enumerate(policies.items()):
-        portfolio, goal = policy_grid(problem, policy, wealth)
+        portfolio, goal = policy_grid(problem, policy, wealth, regime=regime,
+                                      inflation=inflation)
         top, bottom = axes[0, col], axes[1, col]
         mesh = top.pcolormesh(edges_t, edges_w, (portfolio + 1).T, cmap=portfolio_cmap,
                               norm=portfolio_norm, shading="flat", rasterized=True)
         bottom.pcolormesh(edges_t, edges_w, goal.T, cmap=goal_cmap, norm=goal_norm,
                           shading="flat", rasterized=True)
-        top.set_title(f"{_label(name)}: portfolio")
+        top.set_title(f"{_label(name)}: portfolio{_state_label(problem, regime, inflation)}")
         bottom.set_title(f"{_label(name)}: " + ("decision taken" if general else "goal decision"))
         for ax in (top, bottom):
             ax.set_yscale("log")

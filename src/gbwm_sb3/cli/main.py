@@ -511,6 +511,14 @@ def cmd_plot(args: argparse.Namespace) -> int:
     written: list[Path] = []
     written += plots.save_figure(plots.plot_policy_heatmaps(problem, {"dp": dp, "rl": rl}),
                                  out / "policy_heatmaps", formats)
+    if isinstance(problem.market, RegimeMarket):  # one more map per other regime
+        for index, regime_name in enumerate(problem.market.names):
+            if index != problem.market.initial_index:
+                figure = plots.plot_policy_heatmaps(problem, {"dp": dp, "rl": rl},
+                                                    regime=index)
+                stem = "policy_heatmaps_" + "".join(
+                    c if c.isalnum() else "_" for c in regime_name.lower())
+                written += plots.save_figure(figure, out / stem, formats)
     for name, policy in (("rl", rl), ("dp", dp)):
         fig = plots.plot_wealth_fan(problem, policy, n_paths=min(args.paths, 20_000),
                                     seed=args.seed, name=name)
