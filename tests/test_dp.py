@@ -305,21 +305,21 @@ def test_best_continuation_matches_full_argmax(paper4):
 
 def test_off_grid_transitions_match_on_grid_convolution():
     """The exact off-grid transition reproduces the on-grid convolution at grid points."""
-    from gbwm_sb3 import dp as dp_module
+    from gbwm_sb3.dp import jumps, transitions
 
     problem = paper_problem(4)
     solution = solve_dp(problem)
     log_grid = np.log(solution.wealth_grid)
     h = 1.0 / solution.grid_density
-    kernels = dp_module._Kernels(problem.portfolios.log_drifts,
-                                 problem.portfolios.volatility_array, h, 7.0)
+    kernels = transitions.Kernels(problem.portfolios.log_drifts,
+                                  problem.portfolios.volatility_array, h, 7.0)
     t = 7
-    k = dp_module._jump_index(log_grid, math.log(problem.cost_by_time[t + 1]))
-    rep = dp_module._Representation(solution.value[t + 1],
-                                    ((k, math.log(problem.cost_by_time[t + 1])),))
-    on_grid, _ = dp_module._on_grid(rep, kernels, log_grid)
+    k = jumps.jump_index(log_grid, math.log(problem.cost_by_time[t + 1]))
+    rep = transitions.Representation(solution.value[t + 1],
+                                     ((k, math.log(problem.cost_by_time[t + 1])),))
+    on_grid, _ = transitions.on_grid(rep, kernels, log_grid)
     sample = np.arange(0, log_grid.size, 7)
-    off_grid = dp_module._off_grid(rep, kernels, log_grid[0], log_grid[sample])
+    off_grid = transitions.off_grid(rep, kernels, log_grid[0], log_grid[sample])
     np.testing.assert_allclose(off_grid, on_grid[sample], atol=1e-8)
     np.testing.assert_allclose(on_grid, solution.continuation[t], atol=1e-12)
 

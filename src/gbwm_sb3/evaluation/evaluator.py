@@ -289,7 +289,8 @@ def _is_dp_solution(policy: object) -> bool:
     :mod:`gbwm_sb3.dp` whose name ends with ``DPSolution`` (``DPSolution``,
     ``RegimeDPSolution`` for a market with regimes, the solution of a problem with
     stochastic inflation), or of a subclass of one."""
-    return any(cls.__module__ == "gbwm_sb3.dp" and cls.__name__.endswith("DPSolution")
+    return any(cls.__module__.split(".")[:2] == ["gbwm_sb3", "dp"]
+               and cls.__name__.endswith("DPSolution")
                for cls in type(policy).__mro__)
 
 
