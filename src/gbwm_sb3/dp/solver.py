@@ -9,7 +9,7 @@ import time
 
 import numpy as np
 
-from gbwm_sb3.common.limits import check_float, check_horizon
+from gbwm_sb3.common.limits import check_float, check_horizon, check_int
 from gbwm_sb3.dp.grid import (
     DEFAULT_GRID_DENSITY,
     DEFAULT_INFLATION_NODES,
@@ -97,16 +97,9 @@ def solve_dp(problem: GBWMProblem, *, grid_density: float = DEFAULT_GRID_DENSITY
         raise ValueError("stochastic inflation is solved with the lognormal market only: "
                          "inflation with market regimes or fat tails has two or more state "
                          "variables beyond wealth (train a policy instead)")
-    nodes = checked_integer(inflation_nodes, "inflation_nodes", 3, 401)
-    quadrature = checked_integer(inflation_quadrature, "inflation_quadrature", 1, 61)
+    nodes = check_int(inflation_nodes, "inflation_nodes", 3, 401)
+    quadrature = check_int(inflation_quadrature, "inflation_quadrature", 1, 61)
     return solve_inflation(problem, grid, sharp, tail_sigmas, start, nodes, quadrature)
-
-
-def checked_integer(value: object, name: str, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
-            or not low <= value <= high:
-        raise ValueError(f"{name} must be an integer in [{low}, {high}], got {value!r}")
-    return int(value)
 
 
 def regime_kernels(problem: GBWMProblem, h: float, tail_sigmas: float,
