@@ -51,6 +51,7 @@ from gbwm_sb3.pretrained.loading import (
     bind_policy,
     pretrained_network,
     pretrained_policy,
+    recommended_lookahead,
 )
 from gbwm_sb3.pretrained.suite import BenchmarkProblem
 from gbwm_sb3.problem.model import GBWMProblem
@@ -142,12 +143,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--full-range", type=int, nargs=2, default=(0, 100),
                         metavar=("LO", "HI"))
     parser.add_argument("--paths", type=int, default=100_000)
-    parser.add_argument("--lookahead", type=int, default=8)
+    parser.add_argument("--lookahead", type=int, default=None,
+                        help="default: the weights' own (recommended_lookahead)")
     parser.add_argument("--weights", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--limit", type=int, default=None, help="score the first N only")
     args = parser.parse_args(argv)
+    if args.lookahead is None:
+        args.lookahead = recommended_lookahead(args.weights)
     th.set_num_threads(1)
     command = " ".join(["python benchmarks/envelope_probe.py",
                         *(sys.argv[1:] if argv is None else argv)])

@@ -41,6 +41,7 @@ from typing import Any
 from gbwm_sb3.cli.arguments import int_in
 from gbwm_sb3.pretrained.benchmark import anchor_line, existing_outputs, run_benchmark
 from gbwm_sb3.pretrained.families import FAMILY_NAMES, family_problems
+from gbwm_sb3.pretrained.loading import recommended_lookahead
 from gbwm_sb3.pretrained.suite import SUITE_CATEGORIES, benchmark_suite
 from gbwm_sb3.problem.model import GBWMProblem
 
@@ -72,9 +73,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="fine-tune on each problem for S seconds of wall time (with "
                              "--fine-tune-trajectories as the cap, default unbounded; 0: by "
                              "trajectories only)")
-    parser.add_argument("--lookahead", type=int_in(1, 64), default=8, metavar="K",
-                        help="decisions the network's critic compares each year (default 8; "
-                             "1: the network's most likely decision)")
+    parser.add_argument("--lookahead", type=int_in(1, 64), default=None, metavar="K",
+                        help="decisions the network's critic compares each year (default: "
+                             "the weights' own, recommended_lookahead; 1: the network's most "
+                             "likely decision)")
     parser.add_argument("--exact", action="store_true",
                         help="compute the action at every path (default: bracket large "
                              "batches, gbwm_sb3.pretrained.bracketing)")
@@ -103,6 +105,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("argument --no-beyond: only with --family")
     if args.resume and args.overwrite:
         parser.error("argument --resume: not allowed with argument --overwrite")
+    if args.lookahead is None:
+        args.lookahead = recommended_lookahead(args.weights)
     if args.out is None:
         args.out = FAMILIES_OUT if args.family is not None else SUITE_OUT
     if args.out.exists() and not args.out.is_dir():

@@ -240,11 +240,27 @@ def test_fine_tune_returns_the_best_network_on_the_held_out_markets(tiny_weights
         fine_tune(problem, 8, weights=tiny_weights, holdout_paths=-1)
 
 
-def test_cli_lookahead_default_is_the_library_default() -> None:
+def test_the_default_lookahead_is_the_one_the_weights_record(tiny_weights: str, tmp_path,
+                                                              capsys) -> None:
+    """No lookahead given: 8 for weights that record none, else theirs (library and CLI)."""
+    from gbwm_sb3.cli import main
     from gbwm_sb3.cli.main import build_parser
-    from gbwm_sb3.pretrained.lookahead import DEFAULT_CANDIDATES
+    from gbwm_sb3.pretrained import pretrained_network, pretrained_policy
+    from gbwm_sb3.pretrained.loading import recommended_lookahead
+    from gbwm_sb3.pretrained.lookahead import DEFAULT_CANDIDATES, LookaheadPolicy
 
-    assert build_parser().parse_args(["advise", "paper:4"]).lookahead == DEFAULT_CANDIDATES
+    assert build_parser().parse_args(["advise", "paper:4"]).lookahead is None
+    assert recommended_lookahead(tiny_weights) == DEFAULT_CANDIDATES == 8
+    assert isinstance(pretrained_policy(paper_problem(4), tiny_weights), LookaheadPolicy)
+    greedy = save_weights(pretrained_network(tiny_weights), tmp_path / "greedy", lookahead=1)
+    assert recommended_lookahead(greedy) == 1
+    policy = pretrained_policy(paper_problem(4), greedy)
+    assert not isinstance(policy, LookaheadPolicy)
+    assert isinstance(pretrained_policy(paper_problem(4), greedy, lookahead=4), LookaheadPolicy)
+    assert main(["advise", "paper:4", "--weights", str(greedy), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["lookahead"] == 1
+    with pytest.raises(ValueError, match="lookahead must be an integer in 1..64"):
+        save_weights(pretrained_network(tiny_weights), tmp_path / "bad", lookahead=0)
 
 
 def test_cli_advise_prints_the_decision_and_refuses_bad_input(tiny_weights: str, capsys) -> None:

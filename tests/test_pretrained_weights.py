@@ -68,3 +68,18 @@ def test_zero_shot_on_the_paper_family_does_not_regress() -> None:
 def test_manifest_is_plain_json() -> None:
     data = json.loads((DEFAULT_WEIGHTS / "manifest.json").read_text())
     assert data["format"] == "gbwm-sb3-universal-policy"
+
+
+@pytest.mark.parametrize("value", [0, 65, 2.5, "8", True])
+def test_a_manifest_lookahead_outside_1_to_64_is_refused(tmp_path, value) -> None:
+    import shutil
+
+    from gbwm_sb3.pretrained.weights import WeightsFileError
+
+    directory = tmp_path / "w"
+    shutil.copytree(DEFAULT_WEIGHTS, directory)
+    manifest = json.loads((directory / "manifest.json").read_text())
+    manifest["lookahead"] = value
+    (directory / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(WeightsFileError, match="lookahead must be an integer in 1..64"):
+        read_weights_manifest(directory)

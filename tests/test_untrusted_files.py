@@ -50,8 +50,8 @@ from gbwm_sb3.pretrained.weights import (
     MAX_NETWORK_LAYERS,
     MAX_NETWORK_WIDTH,
     WeightsFileError,
-    _spaces,
     load_network,
+    network_spaces,
     read_weights_manifest,
     save_weights,
 )
@@ -136,7 +136,7 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def weights_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny universal network's weights directory."""
-    observation_space, action_space = _spaces()
+    observation_space, action_space = network_spaces()
     policy = UniversalGBWMPolicy(observation_space, action_space, lambda _: 0.0,
                                  embedding=[4], head=4, value=[4])
     directory = save_weights(policy, tmp_path_factory.mktemp("untrusted") / "weights")

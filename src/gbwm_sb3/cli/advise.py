@@ -34,9 +34,10 @@ def add_advise_parser(commands: Any) -> None:
                              "(default: the problem's initial wealth; required when --year > 0)")
     advise.add_argument("--weights", default=None, metavar="DIR",
                         help="a weights directory (default: the shipped weights)")
-    advise.add_argument("--lookahead", type=int_in(1, 64), default=8, metavar="K",
-                        help="decisions the network's critic compares (default 8; 1: the "
-                             "network's most likely decision)")
+    advise.add_argument("--lookahead", type=int_in(1, 64), default=None, metavar="K",
+                        help="decisions the network's critic compares (default: the weights' "
+                             "own, 8 for weights that record none; 1: the network's most "
+                             "likely decision)")
     advise.add_argument("--json", action="store_true", help="print the advice as JSON")
     advise.set_defaults(func=cmd_advise)
 
@@ -62,7 +63,11 @@ def cmd_advise(args: argparse.Namespace) -> int:
         raise CLIError("--wealth is required when --year > 0")
     wealth = problem.initial_wealth if args.wealth is None else args.wealth
 
-    from gbwm_sb3.pretrained.loading import pretrained_network, pretrained_policy
+    from gbwm_sb3.pretrained.loading import (
+        pretrained_network,
+        pretrained_policy,
+        recommended_lookahead,
+    )
 
     started = time.perf_counter()
     weights = "" if args.weights is None else f"--weights {args.weights}: "
@@ -71,6 +76,8 @@ def cmd_advise(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         raise CLIError(f"{weights}{exc}") from None
     loaded = time.perf_counter()
+    if args.lookahead is None:
+        args.lookahead = recommended_lookahead(args.weights)
     try:
         policy = pretrained_policy(problem, args.weights, lookahead=args.lookahead)
     except ValueError as exc:

@@ -4,6 +4,7 @@ wealth state, per market regime, and over (real wealth, inflation rate)."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -153,6 +154,44 @@ class DPSolution:
             _, utility, decision = take_final(table, 0, wealth)
             return decision, np.zeros(wealth.shape, dtype=np.intp), utility
         return best_decisions(table, t, wealth, lambda x, _: self._best_continuation(t, x))
+
+    def decision_values(self, t: int, wealth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The value of every decision of year ``t`` < T and its best portfolio.
+
+        Returns ``(values, portfolios)``, shape (n, K_t) each for ``K_t`` =
+        ``len(problem.decisions(t))`` (2 for the paper's family: skip, take): the optimal
+        expected utility from pre-goal ``wealth`` when decision ``d`` is taken now and the
+        optimal policy followed after (``-inf`` where ``d`` is not affordable), and the
+        portfolio that attains it. ``values.max(axis=1)`` is :meth:`value_at`; the gaps
+        to it are what each other decision gives up (a teacher's soft targets).
+        """
+        horizon = self.problem.horizon
+        if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or not 0 <= t < horizon:
+            raise ValueError(f"t must be an integer in 0..{horizon - 1}, got {t!r}")
+        wealth = check_wealth(wealth)
+        table = problem_table(self.problem)
+        year = int(t)
+        count = int(table.decisions_per_year[0, year])
+        values = np.full((wealth.shape[0], count), -np.inf)
+        portfolios = np.zeros((wealth.shape[0], count), dtype=np.intp)
+        affordable = decision_mask(table, 0, year, wealth)
+        for d, idx, value, portfolio in decision_terms(
+                table, year, wealth, affordable, lambda x, _: self._best_continuation(year, x)):
+            values[idx, d] = value
+            portfolios[idx, d] = portfolio
+        return values, portfolios
+
+    def portfolio_values(self, t: int, post_goal_wealth: np.ndarray) -> np.ndarray:
+        """The optimal expected utility of years ``t + 1..T`` when each portfolio is held
+        in year ``t`` < T from ``post_goal_wealth``, shape (n, N) (its argmax is
+        :meth:`portfolio_given`, up to ties)."""
+        horizon = self.problem.horizon
+        if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or not 0 <= t < horizon:
+            raise ValueError(f"t must be an integer in 0..{horizon - 1}, got {t!r}")
+        wealth = check_wealth(post_goal_wealth)
+        with np.errstate(divide="ignore"):
+            log_w = np.log(np.maximum(wealth, 0.0))
+        return self._continuation_at(int(t), log_w)
 
     def portfolio_given(self, t: int, post_goal_wealth: np.ndarray) -> np.ndarray:
         """Optimal portfolio at year ``t`` < T once the goal decision is made (any decision).
@@ -378,6 +417,25 @@ def bracket(nodes: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return below, np.clip(weight, 0.0, 1.0)
 
 
+def decision_terms(table: ProblemTable, t: int, wealth: np.ndarray, affordable: np.ndarray,
+                   continuation: Callable[[np.ndarray, np.ndarray],
+                                          tuple[np.ndarray, np.ndarray]]
+                   ) -> Iterator[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
+    """``(d, rows, value, portfolio)`` for each decision ``d`` of year ``t`` < T that some
+    ``wealth`` can afford (``affordable``: :func:`decision_mask`): the rows that can, the
+    decision's utility plus ``continuation`` (see :func:`best_decisions`) after it, and
+    the portfolio the continuation holds."""
+    for d in range(int(table.decisions_per_year[0, t])):
+        idx = np.flatnonzero(affordable[:, d])
+        if idx.size == 0:
+            continue
+        cash_after = apply_decisions(table, 0, t, wealth[idx], np.full(idx.size, d))[0]
+        with np.errstate(divide="ignore"):
+            log_post = np.log(np.maximum(cash_after, 0.0))
+        value, portfolio = continuation(log_post, idx)
+        yield d, idx, value + table.decision_utility[0, t, d], portfolio
+
+
 def best_decisions(table: ProblemTable, t: int, wealth: np.ndarray, continuation
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Best decision at ``t`` < T, its portfolio and value; ``continuation(log_wealth,
@@ -395,15 +453,7 @@ def best_decisions(table: ProblemTable, t: int, wealth: np.ndarray, continuation
     bankrupt = ~affordable[:, 0]
     if bankrupt.any():
         best_value[bankrupt] = 0.0
-    for d in range(int(table.decisions_per_year[0, t])):
-        idx = np.flatnonzero(affordable[:, d])
-        if idx.size == 0:
-            continue
-        cash_after = apply_decisions(table, 0, t, wealth[idx], np.full(idx.size, d))[0]
-        with np.errstate(divide="ignore"):
-            log_post = np.log(np.maximum(cash_after, 0.0))
-        value, portfolio = continuation(log_post, idx)
-        value = value + table.decision_utility[0, t, d]
+    for d, idx, value, portfolio in decision_terms(table, t, wealth, affordable, continuation):
         better = value >= best_value[idx]
         chosen = idx[better]
         best_value[chosen] = value[better]

@@ -9,6 +9,7 @@ grid, with the cubic Hermite reading that ``act`` uses. See :mod:`gbwm_sb3.dp`.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -119,15 +120,17 @@ class SharpView:
         if not spread.any():
             return out
         reach = law.reach(SHARP_TAIL_SIGMAS, float(spread.max()))
-        rows, i = pairs(np.searchsorted(self.step_x, at - reach, side="left"),
-                         np.searchsorted(self.step_x, at + reach, side="right"))
-        distance = at[rows] - self.step_x[i]
-        width = spread[i]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            smooth = law.above_minus(distance / np.where(width > 0.0, width, 1.0))
-        above = np.where(width > 0.0, smooth, distance >= 0.0)
-        out += np.bincount(rows, self.step_size[i] * (above - (distance >= 0.0)),
-                           minlength=at.shape[0])
+
+        def term(rows: np.ndarray, i: np.ndarray) -> tuple[np.ndarray, ...]:
+            distance = at[rows] - self.step_x[i]
+            width = spread[i]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                smooth = law.above_minus(distance / np.where(width > 0.0, width, 1.0))
+            above = np.where(width > 0.0, smooth, distance >= 0.0)
+            return (self.step_size[i] * (above - (distance >= 0.0)),)
+
+        out += pair_sums(np.searchsorted(self.step_x, at - reach, side="left"),
+                         np.searchsorted(self.step_x, at + reach, side="right"), term)[0]
         return out
 
     def step_density(self, at: np.ndarray, sigma: float, law: Law = NORMAL_LAW
@@ -138,11 +141,13 @@ class SharpView:
         if not spread.size:
             return out
         reach = law.reach(SHARP_TAIL_SIGMAS, float(spread.max()))
-        rows, i = pairs(np.searchsorted(self.step_x, at - reach, side="left"),
-                         np.searchsorted(self.step_x, at + reach, side="right"))
-        z = (at[rows] - self.step_x[i]) / spread[i]
-        out += np.bincount(rows, self.step_size[i] * law.shape(z)
-                           / (law.norm * spread[i]), minlength=at.shape[0])
+
+        def term(rows: np.ndarray, i: np.ndarray) -> tuple[np.ndarray, ...]:
+            z = (at[rows] - self.step_x[i]) / spread[i]
+            return (self.step_size[i] * law.shape(z) / (law.norm * spread[i]),)
+
+        out += pair_sums(np.searchsorted(self.step_x, at - reach, side="left"),
+                         np.searchsorted(self.step_x, at + reach, side="right"), term)[0]
         return out
 
 
@@ -153,6 +158,39 @@ def pairs(low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     starts = np.cumsum(counts) - counts
     index = np.arange(rows.shape[0]) - np.repeat(starts - low, counts)
     return rows, index
+
+
+#: Most (point, index) pairs :func:`pair_sums` forms at once: about 100 bytes each, so
+#: memory stays bounded however many knots a value function has.
+MAX_PAIRS = 1 << 21
+
+
+def pair_sums(low: np.ndarray, high: np.ndarray,
+              term: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, ...]]
+              ) -> tuple[np.ndarray, ...]:
+    """Per row ``r``, the sums over ``low[r] <= index < high[r]`` of each array ``term``
+    returns for the (rows, index) pairs; rows are taken in blocks of at most
+    :data:`MAX_PAIRS` pairs (one block: as :func:`pairs`; the sums are the same)."""
+    size = low.shape[0]
+    counts = np.maximum(high - low, 0)
+    ends = np.cumsum(counts)
+    cuts = [0]
+    while cuts[-1] < size:  # the next block: as many rows as fit (at least one)
+        base = ends[cuts[-1] - 1] if cuts[-1] else 0
+        stop = int(np.searchsorted(ends, base + MAX_PAIRS, side="right"))
+        cuts.append(min(max(stop, cuts[-1] + 1), size))
+    sums: list[np.ndarray] = []
+    for start, stop in zip(cuts[:-1], cuts[1:], strict=True):
+        rows, index = pairs(low[start:stop], high[start:stop])
+        parts = term(rows + start, index)
+        if not sums:
+            sums = [np.zeros(size) for _ in parts]
+        for total, part in zip(sums, parts, strict=True):
+            total[start:stop] = np.bincount(rows, part, minlength=stop - start)
+    if not sums:  # no rows
+        empty = np.zeros(0, dtype=np.intp)
+        sums = [np.zeros(0) for _ in term(empty, empty)]
+    return tuple(sums)
 
 
 def best_continuation(q: np.ndarray, dq: np.ndarray, choice: np.ndarray, kernels: Kernels,
@@ -490,15 +528,18 @@ def near_hinges(knots: np.ndarray, delta: np.ndarray, at: np.ndarray, sigma: flo
                  ) -> tuple[np.ndarray, np.ndarray]:
     """``sum_k delta_k sigma gap((at - k) / sigma)`` over the knots within ``reach`` of each
     point, and (if ``slope``) its derivative ``sum_k delta_k (F(.) - 1{at >= k})``."""
-    rows, k = pairs(np.searchsorted(knots, at - reach, side="left"),
-                     np.searchsorted(knots, at + reach, side="right"))
-    z = (at[rows] - knots[k]) / sigma
-    gap = np.bincount(rows, delta[k] * sigma * law.hinge_gap(z), minlength=at.shape[0])
+    def term(rows: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, ...]:
+        z = (at[rows] - knots[k]) / sigma
+        gap = delta[k] * sigma * law.hinge_gap(z)
+        if not slope:
+            return (gap,)
+        return gap, delta[k] * (law.above_minus(z) - (z >= 0.0))
+
+    sums = pair_sums(np.searchsorted(knots, at - reach, side="left"),
+                     np.searchsorted(knots, at + reach, side="right"), term)
     if not slope:
-        return gap, np.zeros(0)
-    below = np.bincount(rows, delta[k] * (law.above_minus(z) - (z >= 0.0)),
-                        minlength=at.shape[0])
-    return gap, below
+        return sums[0], np.zeros(0)
+    return sums[0], sums[1]
 
 
 #: Standard deviations beyond which a sharp portfolio's landing law is taken as its tail.

@@ -7,7 +7,8 @@ Importing this package loads PyTorch (the network); ``import gbwm_sb3`` does not
   :class:`PretrainedPolicy` (``act(t, wealth)``, ``advise(t, wealth)``) and
   :class:`LookaheadPolicy` (the default: the likeliest decisions compared by the critic);
 - :func:`fine_tune` (PPO from the pretrained weights on one client);
-- :class:`UniversalGBWMPolicy` (the network), :func:`pretrain` / :class:`PretrainConfig`,
+- :class:`UniversalGBWMPolicy` (the network), :func:`pretrain` / :class:`PretrainConfig`
+  (PPO), :func:`distill` / :class:`DistillConfig` (the DP as teacher),
   :func:`pretrain_seeds` / :func:`best_seed` (several seeds side by side, the best);
 - :func:`save_weights` / :func:`load_network` (the safe weights format);
 - :func:`benchmark_suite`, :func:`run_benchmark` (the zero-shot benchmark).
@@ -27,6 +28,7 @@ from gbwm_sb3.pretrained.loading import (
     accepted_envelope,
     pretrained_network,
     pretrained_policy,
+    recommended_lookahead,
 )
 from gbwm_sb3.pretrained.lookahead import LookaheadPolicy
 from gbwm_sb3.pretrained.policy import UniversalGBWMPolicy
@@ -36,6 +38,8 @@ from gbwm_sb3.pretrained.weights import WeightsFileError, load_network, save_wei
 _EXPORTS = {
     "pretrain": "gbwm_sb3.pretrained.training",
     "PretrainConfig": "gbwm_sb3.pretrained.training",
+    "distill": "gbwm_sb3.pretrained.distillation",
+    "DistillConfig": "gbwm_sb3.pretrained.distillation",
     "pretrain_seeds": "gbwm_sb3.pretrained.seeds",
     "best_seed": "gbwm_sb3.pretrained.seeds",
     "benchmark_suite": "gbwm_sb3.pretrained.suite",
@@ -56,6 +60,7 @@ __all__ = [
     "load_network",
     "pretrained_network",
     "pretrained_policy",
+    "recommended_lookahead",
     "save_weights",
     *_EXPORTS,
 ]
@@ -64,6 +69,7 @@ __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 
 if TYPE_CHECKING:  # pragma: no cover
     from gbwm_sb3.pretrained.benchmark import run_benchmark  # noqa: F401
+    from gbwm_sb3.pretrained.distillation import DistillConfig, distill  # noqa: F401
     from gbwm_sb3.pretrained.seeds import best_seed, pretrain_seeds  # noqa: F401
     from gbwm_sb3.pretrained.suite import benchmark_suite  # noqa: F401
     from gbwm_sb3.pretrained.training import PretrainConfig, pretrain  # noqa: F401

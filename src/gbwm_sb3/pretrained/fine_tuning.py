@@ -33,8 +33,12 @@ from gbwm_sb3.common.limits import MAX_PATHS, check_int
 from gbwm_sb3.envs.multi_problem_vec_env import MultiProblemVecEnv
 from gbwm_sb3.evaluation.evaluator import evaluate
 from gbwm_sb3.pretrained.advisor import PretrainedPolicy
-from gbwm_sb3.pretrained.loading import bind_policy, pretrained_network, pretrained_policy
-from gbwm_sb3.pretrained.lookahead import DEFAULT_CANDIDATES
+from gbwm_sb3.pretrained.loading import (
+    bind_policy,
+    pretrained_network,
+    pretrained_policy,
+    recommended_lookahead,
+)
 from gbwm_sb3.pretrained.policy import UniversalGBWMPolicy
 from gbwm_sb3.problem.model import GBWMProblem
 
@@ -105,7 +109,7 @@ class _KeepBest(BaseCallback):
 def fine_tune(problem: GBWMProblem, n_trajectories: int, *,
               weights: str | os.PathLike[str] | None = None, seed: int = 0,
               n_envs: int | None = None, time_budget_s: float | None = None,
-              threads: int | None = 1, lookahead: int = DEFAULT_CANDIDATES,
+              threads: int | None = 1, lookahead: int | None = None,
               holdout_paths: int = 20_000, holdout_every: int = 4,
               **ppo: float) -> PretrainedPolicy:
     """A policy for ``problem``: the pretrained network after PPO on ``n_trajectories``.
@@ -116,7 +120,8 @@ def fine_tune(problem: GBWMProblem, n_trajectories: int, *,
       (checked at every step; a rollout cut short is not trained on);
     - ``threads``: PyTorch intra-op threads during fine-tuning (None: leave as is);
     - ``lookahead``: decisions the fine-tuned critic compares a year, as in
-      :func:`~gbwm_sb3.pretrained.loading.pretrained_policy` (1: none);
+      :func:`~gbwm_sb3.pretrained.loading.pretrained_policy` (1: none; None: the
+      weights' own);
     - ``holdout_paths``: simulated markets (seed :data:`HOLDOUT_SEED`) on which the network
       every ``holdout_every`` rollouts and at the end is compared with the best so far (at
       first the zero-shot one); the best is returned, so the result is never below the
@@ -129,6 +134,8 @@ def fine_tune(problem: GBWMProblem, n_trajectories: int, *,
     utility, adopted as the best) for every network scored.
     """
     started = time.time()
+    if lookahead is None:
+        lookahead = recommended_lookahead(weights)
     base = pretrained_policy(problem, weights, lookahead=lookahead)  # checks the envelope
     n_trajectories = check_int(n_trajectories, "n_trajectories", 1, exact=True)
     n_envs = check_int(min(n_trajectories, 512) if n_envs is None else n_envs, "n_envs", 1,

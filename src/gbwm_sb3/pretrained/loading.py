@@ -27,13 +27,14 @@ from gbwm_sb3.pretrained.policy import UniversalGBWMPolicy
 from gbwm_sb3.pretrained.weights import (
     accepted_envelope_from_manifest,
     load_network,
+    lookahead_from_manifest,
     read_weights_manifest,
 )
 from gbwm_sb3.problem.model import GBWMProblem
 from gbwm_sb3.problem.sampler import ProblemEnvelope
 
 __all__ = ["DEFAULT_WEIGHTS", "ACCEPTED_ENVELOPE", "OutsideEnvelopeError", "accepted_envelope",
-           "pretrained_network", "pretrained_policy", "bind_policy"]
+           "pretrained_network", "pretrained_policy", "bind_policy", "recommended_lookahead"]
 
 #: Where the shipped weights are.
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "default_weights"
@@ -71,14 +72,22 @@ def accepted_envelope(weights: str | os.PathLike[str] | None = None) -> ProblemE
     return accepted_envelope_from_manifest(read_weights_manifest(directory))
 
 
+def recommended_lookahead(weights: str | os.PathLike[str] | None = None) -> int:
+    """The lookahead ``pretrained_policy`` uses with ``weights`` unless told another: the
+    one their manifest records (chosen on their validation problems), else 8."""
+    directory = Path(weights) if weights is not None else DEFAULT_WEIGHTS
+    return lookahead_from_manifest(read_weights_manifest(directory))
+
+
 def pretrained_policy(problem: GBWMProblem, weights: str | os.PathLike[str] | None = None,
-                      *, deterministic: bool = True, lookahead: int = DEFAULT_CANDIDATES,
+                      *, deterministic: bool = True, lookahead: int | None = None,
                       exact: bool = False) -> PretrainedPolicy:
     """A policy for ``problem`` from the pretrained network, no training.
 
     ``lookahead``: how many of the likeliest decisions the network's critic compares
-    each year (:class:`~gbwm_sb3.pretrained.lookahead.LookaheadPolicy`; default 8); 1
-    takes the network's most likely decision. ``deterministic=False`` samples from the
+    each year (:class:`~gbwm_sb3.pretrained.lookahead.LookaheadPolicy`); 1 takes the
+    network's most likely decision; None (default): the weights' own
+    (:func:`recommended_lookahead`). ``deterministic=False`` samples from the
     network (no lookahead). ``exact=True`` computes the action at every wealth of a large
     batch instead of bracketing it (:mod:`gbwm_sb3.pretrained.bracketing`). Raises
     :class:`OutsideEnvelopeError` naming every field of ``problem`` that lies outside the
@@ -93,6 +102,8 @@ def pretrained_policy(problem: GBWMProblem, weights: str | os.PathLike[str] | No
     if reasons:
         raise OutsideEnvelopeError("the problem is outside the envelope the pretrained policy "
                                    "accepts:\n  " + "\n  ".join(reasons))
+    if lookahead is None:
+        lookahead = lookahead_from_manifest(manifest)
     config = manifest.get("metadata", {}).get("config", {})
     normalization = config.get("reward_normalization", "total_utility")
     if _check_lookahead(lookahead) > 1 and deterministic and normalization != "total_utility":

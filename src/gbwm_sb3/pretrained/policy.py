@@ -365,6 +365,23 @@ class UniversalGBWMPolicy(ActorCriticPolicy):
         entropy = -(goal_logp.exp() * goal_logp).sum(1) - (port_logp.exp() * port_logp).sum(1)
         return self._values(parts), log_prob, entropy
 
+    def head_outputs(self, obs: th.Tensor, decision: th.Tensor) -> dict[str, th.Tensor]:
+        """Everything a supervised loss needs in one pass (DP-teacher pretraining).
+
+        ``goal_logp`` (B, K_MAX) log-probabilities of the decisions, ``valid`` (B, K_MAX)
+        the decisions available, ``portfolio_logp`` (B, N_MAX) log-probabilities of the
+        portfolios given ``decision`` (B,), ``exists`` (B, N_MAX) the portfolios that
+        exist, ``value`` (B,) the critic's values.
+        """
+        parts = self.observation_parts(obs)
+        embedding = self._embedding(parts)
+        goal_logp = th.log_softmax(self._goal_logits(parts, embedding), dim=1)
+        portfolio_logp = th.log_softmax(self._portfolio_logits(parts, embedding,
+                                                               decision.long()), dim=1)
+        return {"goal_logp": goal_logp, "valid": parts["valid"],
+                "portfolio_logp": portfolio_logp, "exists": parts["frontier"].exists,
+                "value": self._values(parts).squeeze(1)}
+
     def predict_values(self, obs: PyTorchObs) -> th.Tensor:
         """State values, shape (B, 1)."""
         return self._values(self.observation_parts(cast(th.Tensor, obs)))  # a Box observation space

@@ -60,7 +60,8 @@ from gbwm_sb3.problem.sampler import DEFAULT_ENVELOPE, ProblemEnvelope
 
 __all__ = ["WEIGHTS_FORMAT", "WEIGHTS_FORMAT_VERSION", "WeightsFileError", "save_weights",
            "load_network", "read_weights_manifest", "envelope_from_manifest",
-           "accepted_envelope_from_manifest",
+           "accepted_envelope_from_manifest", "lookahead_from_manifest", "DEFAULT_LOOKAHEAD",
+           "network_spaces",
            "MAX_MANIFEST_BYTES", "MAX_ARRAYS_BYTES", "MAX_NETWORK_LAYERS", "MAX_NETWORK_WIDTH",
            "MAX_NETWORK_WEIGHTS"]
 
@@ -93,11 +94,16 @@ _DAMAGED_ARCHIVE = (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueErro
                     RuntimeError, NotImplementedError)
 
 
+#: The lookahead of weights whose manifest records none (chosen for the PPO-pretrained
+#: weights on their validation problems).
+DEFAULT_LOOKAHEAD = 8
+
 class WeightsFileError(ValueError):
     """A pretrained weights directory that cannot be loaded: names the file and the field."""
 
 
-def _spaces() -> tuple[spaces.Box, spaces.MultiDiscrete]:
+def network_spaces() -> tuple[spaces.Box, spaces.MultiDiscrete]:
+    """The observation and action spaces of every universal policy network."""
     low, high = universal_observation_bounds()
     return (spaces.Box(low=low, high=high, dtype=np.float32),
             spaces.MultiDiscrete([K_MAX, N_MAX]))
@@ -106,13 +112,18 @@ def _spaces() -> tuple[spaces.Box, spaces.MultiDiscrete]:
 def save_weights(policy: UniversalGBWMPolicy, directory: str | os.PathLike[str],
                  metadata: dict[str, Any] | None = None, *, overwrite: bool = False,
                  envelope: ProblemEnvelope = DEFAULT_ENVELOPE,
-                 accepted_envelope: ProblemEnvelope | None = None) -> Path:
+                 accepted_envelope: ProblemEnvelope | None = None,
+                 lookahead: int | None = None) -> Path:
     """Write ``policy``'s weights and manifest to ``directory``; returns the directory.
 
     ``envelope``: the problems the weights were trained on; ``accepted_envelope``: the
     problems ``pretrained_policy`` accepts for them, once measured (None: the training
-    envelope). An existing weights directory is refused unless ``overwrite=True``.
+    envelope); ``lookahead``: the lookahead ``pretrained_policy`` uses by default with
+    them, once chosen (None: :data:`DEFAULT_LOOKAHEAD`). An existing weights directory is
+    refused unless ``overwrite=True``.
     """
+    if lookahead is not None:
+        check_int(lookahead, "lookahead", 1, 64, style="dots")
     for name, value in (("envelope", envelope), ("accepted_envelope", accepted_envelope)):
         if not isinstance(value, ProblemEnvelope) and (name == "envelope" or value is not None):
             raise ValueError(f"{name} must be a ProblemEnvelope, got {type(value).__name__}")
@@ -139,6 +150,7 @@ def save_weights(policy: UniversalGBWMPolicy, directory: str | os.PathLike[str],
         "envelope": _envelope_json(envelope),
         **({"accepted_envelope": _envelope_json(accepted_envelope)}
            if accepted_envelope is not None else {}),
+        **({"lookahead": int(lookahead)} if lookahead is not None else {}),
         "tensors": {name: list(array.shape) for name, array in arrays.items()},
         "parameters": int(sum(a.size for a in arrays.values())),
         "sha256": sha256_file(directory / _ARRAYS),
@@ -255,6 +267,8 @@ def read_weights_manifest(directory: str | os.PathLike[str]) -> dict[str, Any]:
     if "network" not in manifest:
         raise WeightsFileError(f"{path}: network is missing (the network's layer sizes)")
     _check_network(path, manifest["network"])
+    if "lookahead" in manifest:
+        _int_in(path, "lookahead", manifest["lookahead"], 1, 64)
     for key in ("envelope", "accepted_envelope"):
         if key in manifest:
             _envelope(manifest[key], f"{path}: ", key)
@@ -279,6 +293,12 @@ def envelope_from_manifest(manifest: dict[str, Any]) -> ProblemEnvelope:
     """The problem envelope the weights were trained for (the default when not recorded);
     :class:`WeightsFileError` for an envelope that is not one."""
     return _envelope(manifest.get("envelope", {}), "")
+
+
+def lookahead_from_manifest(manifest: dict[str, Any]) -> int:
+    """The lookahead ``pretrained_policy`` uses by default with these weights: the
+    manifest's ``lookahead`` where recorded, else :data:`DEFAULT_LOOKAHEAD`."""
+    return int(manifest.get("lookahead", DEFAULT_LOOKAHEAD))
 
 
 def accepted_envelope_from_manifest(manifest: dict[str, Any]) -> ProblemEnvelope:
@@ -346,7 +366,7 @@ def load_network(directory: str | os.PathLike[str], device: str = "cpu"
                                "(modified or truncated)")
     network = manifest["network"]
     activation = _ACTIVATIONS[network.get("activation", "Tanh")]
-    observation_space, action_space = _spaces()
+    observation_space, action_space = network_spaces()
     policy = UniversalGBWMPolicy(observation_space, action_space, lambda _: 0.0,
                                  embedding=network["embedding"], head=network["head"],
                                  value=network["value"], activation_fn=activation)

@@ -1,0 +1,81 @@
+"""Pretrain the universal policy with the DP as teacher (imitation of the optimal decisions).
+
+    python examples/pretrain_teacher.py --out runs/distill            # 240 rounds, seed 0
+    python examples/pretrain_teacher.py --out runs/distill            # again: resumes
+    python examples/pretrain_teacher.py --out runs/distill --max-rounds 50   # 50 more, then stop
+    python examples/pretrain_teacher.py --out runs/curriculum --rounds 600 --hard-share 0.5
+    python examples/pretrain_teacher.py --out runs/distill --export DIR   # ship the best round
+
+Each round draws fresh problems of the teacher mixture (``gbwm_sb3.pretrained.mixture``),
+solves them exactly, simulates the network's own paths and trains it towards the DP's
+decisions, portfolios and values (``gbwm_sb3.pretrained.distillation``). ``--start
+shipped`` (default) continues from the shipped PPO-pretrained weights, ``--start
+scratch`` from a fresh network (pure imitation). ``best/`` holds the weights with the
+best validation score, ``final/`` those of the last round, ``stages/`` every validated
+round's. One PyTorch thread; the same seed and settings give the same weights.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from gbwm_sb3.cli.arguments import float_in, int_in
+from gbwm_sb3.pretrained.distillation import DistillConfig, distill, export_weights
+
+
+def main(argv: list[str] | None = None) -> int:
+    defaults = DistillConfig()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out", type=Path, default=Path("runs/distill"),
+                        help="run directory (checkpoint, state.json, best/, final/)")
+    parser.add_argument("--seed", type=int_in(0), default=defaults.seed)
+    parser.add_argument("--rounds", type=int_in(1), default=defaults.rounds)
+    parser.add_argument("--start", choices=("shipped", "scratch"), default=defaults.start)
+    parser.add_argument("--problems-per-round", type=int_in(1),
+                        default=defaults.problems_per_round)
+    parser.add_argument("--learning-rate", type=float_in(1e-12, 1.0),
+                        default=defaults.learning_rate)
+    parser.add_argument("--hard-share", type=float_in(0.0, 1.0), default=defaults.hard_share,
+                        help="share of each round's problems replayed from the pool of those "
+                             "the network is furthest from the optimum on (curriculum; 0: "
+                             "every problem fresh)")
+    parser.add_argument("--validate-every", type=int_in(1), default=defaults.validate_every)
+    parser.add_argument("--export", type=Path, default=None, metavar="DIR",
+                        help="write the best round's weights to DIR, ready to ship (the "
+                             "default lookahead chosen on the validation problems)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="with --export: replace weights already in DIR")
+    parser.add_argument("--max-rounds", type=int_in(0), default=None,
+                        help="stop after this many rounds in this call (resume later)")
+    args = parser.parse_args(argv)
+    config = DistillConfig(seed=args.seed, rounds=args.rounds, start=args.start,
+                           problems_per_round=args.problems_per_round,
+                           learning_rate=args.learning_rate, hard_share=args.hard_share,
+                           validate_every=args.validate_every)
+    try:
+        state = distill(config, args.out, max_rounds=args.max_rounds)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    best = state.get("best")
+    if best:
+        print(f"best: round {best['round']}, validation mean {best['validation_mean']:.4f} "
+              f"(start {state['start_validation']['mean']:.4f}); weights in {args.out / 'best'}")
+    if args.export is not None and state["round"] >= config.rounds:
+        command = " ".join(["python examples/pretrain_teacher.py",
+                            *(sys.argv[1:] if argv is None else argv)])
+        try:
+            record = export_weights(args.out, args.export, command=command,
+                                    overwrite=args.overwrite)
+        except (ValueError, FileExistsError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        print(f"exported round {record['round']} to {args.export} (validation by lookahead: "
+              f"{record['lookahead_validation']})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

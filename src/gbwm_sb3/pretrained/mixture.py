@@ -1,0 +1,94 @@
+"""The broader training mixture of DP-teacher pretraining (:mod:`.distillation`).
+
+The PPO pretraining draws from the sampler's :data:`~gbwm_sb3.problem.sampler.DEFAULT_ENVELOPE`.
+The teacher mixture widens it in the directions the pretrained policy is asked to cover
+and the sampler leaves thin, always through the sampler itself and two perturbations of
+its draws (no rule of :mod:`gbwm_sb3.pretrained.families` is used, so those families stay
+held out):
+
+1. :data:`TEACHER_ENVELOPE`: horizons 1-60 years, 1-40 goals, funding ratios 0.1-4,
+   portfolio volatilities up to 0.5 (the sampler's other ranges unchanged);
+2. with probability :data:`UTILITY_NOISE_SHARE`, noisier utilities: every goal's
+   utilities (all its levels together) multiplied by ``exp(s Z)``, ``s`` uniform in
+   [0.3, 1.2] per problem, so that utility and cost are further apart than the sampler's
+   noise of 0.3 makes them;
+3. with probability :data:`FRONTIER_SHARE`, a rescaled frontier: each portfolio's
+   volatility times ``k`` and its mean's excess over the lowest mean times ``k``, ``k``
+   log-uniform in [0.2, 2.5] (flat to steep frontiers; the lowest mean, and so the
+   funding ratio, unchanged), ``k`` capped so every portfolio stays inside the envelope
+   and no volatility falls below :data:`FRONTIER_FLOOR` (near-riskless portfolios with
+   dozens of decisions a year make the exact DP slow, minutes instead of a second).
+
+Same generator, same problems; numpy only.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import numpy as np
+
+from gbwm_sb3.problem.model import GBWMProblem, Goal, Portfolios
+from gbwm_sb3.problem.sampler import ProblemEnvelope, sample_problem
+
+__all__ = ["TEACHER_ENVELOPE", "UTILITY_NOISE_SHARE", "FRONTIER_SHARE", "FRONTIER_FLOOR",
+           "mixture_problem", "mixture_problems", "noisier_utilities", "rescaled_frontier"]
+
+TEACHER_ENVELOPE = ProblemEnvelope(horizon=(1, 60), num_goals=(1, 40), funding_ratio=(0.1, 4.0),
+                                   portfolio_volatility=(0.005, 0.5))
+UTILITY_NOISE_SHARE = 0.35
+FRONTIER_SHARE = 0.3
+#: Lowest volatility a rescaled frontier may reach.
+FRONTIER_FLOOR = 0.02
+_FRONTIER_SCALE = (0.2, 2.5)
+_UTILITY_NOISE = (0.3, 1.2)
+
+
+def noisier_utilities(problem: GBWMProblem, rng: np.random.Generator) -> GBWMProblem:
+    """``problem`` with each goal's utilities multiplied by one lognormal factor (item 2)."""
+    spread = rng.uniform(*_UTILITY_NOISE)
+    factors = np.exp(spread * rng.standard_normal(len(problem.goals)))
+    goals = tuple(_scaled_goal(goal, float(f)) for goal, f in zip(problem.goals, factors,
+                                                                  strict=True))
+    return replace(problem, goals=goals)
+
+
+def _scaled_goal(goal: Goal, factor: float) -> Goal:
+    if len(goal.levels) == 1:
+        return Goal(goal.time, goal.cost, goal.utility * factor, name=goal.name)
+    return Goal(goal.time, name=goal.name,
+                levels=[(cost, utility * factor) for cost, utility in goal.levels])
+
+
+def rescaled_frontier(problem: GBWMProblem, rng: np.random.Generator,
+                      envelope: ProblemEnvelope = TEACHER_ENVELOPE) -> GBWMProblem:
+    """``problem`` on a flatter or steeper frontier (item 3), inside ``envelope``."""
+    means = problem.portfolios.mean_array
+    vols = problem.portfolios.volatility_array
+    low = float(means.min())
+    excess = means - low
+    scale = math.exp(rng.uniform(math.log(_FRONTIER_SCALE[0]), math.log(_FRONTIER_SCALE[1])))
+    vol_lo, vol_hi = envelope.portfolio_volatility
+    scale = min(scale, vol_hi / float(vols.max()))
+    if excess.max() > 0:
+        scale = min(scale, (envelope.portfolio_mean[1] - low) / float(excess.max()))
+    scale = max(scale, max(vol_lo, FRONTIER_FLOOR) / float(vols.min()))
+    portfolios = Portfolios(low + excess * scale, vols * scale)
+    return replace(problem, portfolios=portfolios)
+
+
+def mixture_problem(rng: np.random.Generator) -> GBWMProblem:
+    """One problem of the teacher mixture (the module docstring), drawn with ``rng``."""
+    problem = sample_problem(rng, TEACHER_ENVELOPE)
+    if rng.uniform() < UTILITY_NOISE_SHARE:
+        problem = noisier_utilities(problem, rng)
+    if rng.uniform() < FRONTIER_SHARE:
+        problem = rescaled_frontier(problem, rng)
+    return problem
+
+
+def mixture_problems(n: int, seed: int) -> list[GBWMProblem]:
+    """``n`` problems of the mixture from one generator seeded with ``seed``."""
+    rng = np.random.default_rng(seed)
+    return [mixture_problem(rng) for _ in range(n)]

@@ -1,0 +1,227 @@
+"""DP-teacher pretraining: the teacher's labels, the mixture and the resumable loop."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch as th
+
+from gbwm_sb3.dp import solve_dp
+from gbwm_sb3.pretrained.distillation import (
+    DistillConfig,
+    TeacherBatch,
+    distill,
+    distillation_loss,
+    teach,
+)
+from gbwm_sb3.pretrained.loading import DEFAULT_WEIGHTS
+from gbwm_sb3.pretrained.mixture import (
+    TEACHER_ENVELOPE,
+    mixture_problems,
+    noisier_utilities,
+    rescaled_frontier,
+)
+from gbwm_sb3.pretrained.weights import load_network
+from gbwm_sb3.problem.files import problem_to_dict
+from gbwm_sb3.problem.model import GBWMProblem, Goal, paper_problem
+from gbwm_sb3.problem.sampler import funding_ratio
+
+TINY = DistillConfig(rounds=3, problems_per_round=2, paths_per_problem=8, states_per_problem=48,
+                     validate_every=2, validation_problems=1, validation_mixture=1,
+                     validation_paths=100)
+
+
+def household() -> GBWMProblem:
+    return GBWMProblem(horizon=6, initial_wealth=60.0, goals=(
+        Goal(2, levels=[(15.0, 4.0), (30.0, 7.0)]), Goal(2, 20.0, 5.0),
+        Goal(5, levels=[(25.0, 6.0), (40.0, 9.0)])))
+
+
+@pytest.mark.parametrize("problem", [paper_problem(4), household()], ids=["paper", "levels"])
+def test_decision_values_agree_with_the_optimal_policy_and_value(problem: GBWMProblem) -> None:
+    solution = solve_dp(problem)
+    wealth = np.geomspace(1.0, 4 * problem.initial_wealth, 57)
+    for t in range(problem.horizon):
+        values, portfolios = solution.decision_values(t, wealth)
+        assert values.shape == (wealth.size, len(problem.decisions(t)))
+        np.testing.assert_allclose(values.max(axis=1), solution.value_at(t, wealth),
+                                   rtol=1e-12, atol=1e-12)
+        decision, portfolio = solution.act(t, wealth)
+        rows = np.arange(wealth.size)
+        chosen = np.asarray(decision, dtype=np.intp)
+        np.testing.assert_allclose(values[rows, chosen], values.max(axis=1), rtol=1e-12)
+        np.testing.assert_array_equal(portfolios[rows, chosen], portfolio)
+        cost = np.array([d.cost for d in problem.decisions(t)])
+        # unaffordable decisions are -inf, affordable ones finite
+        np.testing.assert_array_equal(np.isfinite(values), cost[None, :] <= wealth[:, None])
+
+
+def test_portfolio_values_pick_the_optimal_portfolio() -> None:
+    solution = solve_dp(paper_problem(4))
+    wealth = np.geomspace(5.0, 400.0, 41)
+    for t in (0, 3, 9):
+        held = solution.portfolio_values(t, wealth)
+        assert held.shape == (wealth.size, 15)
+        np.testing.assert_array_equal(held.argmax(axis=1), solution.portfolio_given(t, wealth))
+    with pytest.raises(ValueError, match="t must be an integer in 0..15"):
+        solution.portfolio_values(16, wealth)
+
+
+def test_the_mixture_is_seeded_and_inside_its_envelope() -> None:
+    first, again = mixture_problems(25, seed=3), mixture_problems(25, seed=3)
+    assert [problem_to_dict(p) for p in first] == [problem_to_dict(p) for p in again]
+    assert all(TEACHER_ENVELOPE.contains(p) == [] for p in first)
+    assert min(funding_ratio(p) for p in mixture_problems(60, seed=4)) < 0.25
+
+
+def test_the_perturbations_keep_costs_and_funding() -> None:
+    rng = np.random.default_rng(0)
+    problem = household()
+    noisy = noisier_utilities(problem, rng)
+    assert [g.time for g in noisy.goals] == [g.time for g in problem.goals]
+    for before, after in zip(problem.goals, noisy.goals, strict=True):
+        ratios = [u2 / u1 for (_, u1), (_, u2) in zip(before.levels, after.levels, strict=True)]
+        assert [c for c, _ in after.levels] == [c for c, _ in before.levels]
+        assert np.allclose(ratios, ratios[0])  # one factor per goal
+    rescaled = rescaled_frontier(paper_problem(4), np.random.default_rng(1))
+    assert rescaled.portfolios.mean_array.min() == pytest.approx(
+        paper_problem(4).portfolios.mean_array.min())
+    assert funding_ratio(rescaled) == pytest.approx(funding_ratio(paper_problem(4)))
+    assert TEACHER_ENVELOPE.contains(rescaled) == []
+
+
+def test_teach_labels_the_states_with_soft_targets() -> None:
+    network = load_network(DEFAULT_WEIGHTS)
+    problem = household()
+    with th.no_grad():
+        batch, gap = teach(problem, network, TINY, np.random.default_rng(0))
+    assert 0.0 <= gap < 0.5
+    assert len(batch) == TINY.states_per_problem
+    np.testing.assert_allclose(batch.decision_target.sum(axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(batch.portfolio_target.sum(axis=1), 1.0, rtol=1e-5)
+    best = batch.decision_target.argmax(axis=1)
+    assert np.all(batch.decision_target[np.arange(len(batch)), batch.decision] >= 1 / 8)
+    assert np.all(batch.decision_target[np.arange(len(batch)), best] > 0)
+    assert np.all((batch.value >= 0) & (batch.value <= 1 + 1e-9))
+    assert np.all(batch.portfolio_target[:, problem.num_portfolios:] == 0)
+
+
+def test_the_loss_falls_when_the_network_is_trained_on_a_batch() -> None:
+    th.manual_seed(0)
+    network = load_network(DEFAULT_WEIGHTS)
+    with th.no_grad():
+        batch = TeacherBatch.concatenate([
+            teach(p, network, TINY, np.random.default_rng(i))[0]
+            for i, p in enumerate([household(), paper_problem(8)])])
+    tensors = [th.as_tensor(x) for x in (batch.obs, batch.decision_target, batch.decision,
+                                         batch.portfolio_target, batch.value)]
+    optimizer = th.optim.Adam(network.parameters(), lr=1e-3)
+    first, _ = distillation_loss(network, *tensors, value_coef=1.0)
+    for _ in range(30):
+        loss, _ = distillation_loss(network, *tensors, value_coef=1.0)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    assert float(loss.detach()) < 0.9 * float(first.detach())
+
+
+@pytest.mark.parametrize("config", [TINY, replace(TINY, hard_share=0.5, hard_gap=0.0)],
+                         ids=["fresh", "curriculum"])
+def test_distill_resumes_to_the_same_weights(tmp_path: Path, config: DistillConfig) -> None:
+    whole = distill(config, tmp_path / "whole", log=None)
+    distill(config, tmp_path / "parts", max_rounds=1, log=None)
+    parts = distill(config, tmp_path / "parts", log=None)
+    if config.hard_share:  # rounds 2 and 3 replayed the hardest problems of the pool
+        assert [h["replayed"] for h in whole["history"]] == [0, 1, 1]
+    assert whole["round"] == parts["round"] == 3
+    a = np.load(tmp_path / "whole" / "final" / "weights.npz")
+    b = np.load(tmp_path / "parts" / "final" / "weights.npz")
+    assert sorted(a.files) == sorted(b.files)
+    assert all(np.array_equal(a[k], b[k]) for k in a.files)
+    assert [h.get("validation_mean") for h in whole["history"]] \
+        == [h.get("validation_mean") for h in parts["history"]]
+    assert (tmp_path / "whole" / "best" / "manifest.json").exists()
+    assert json.loads((tmp_path / "whole" / "state.json").read_text())["best"]["round"] in (2, 3)
+
+
+def test_distill_refuses_another_config_and_bad_settings(tmp_path: Path) -> None:
+    distill(TINY, tmp_path, max_rounds=0, log=None)
+    with pytest.raises(ValueError, match="different settings"):
+        distill(DistillConfig(rounds=4), tmp_path, log=None)
+    with pytest.raises(ValueError, match="temperature must be a number"):
+        DistillConfig(temperature=0.0)
+    with pytest.raises(ValueError, match="start must be 'shipped' or 'scratch'"):
+        DistillConfig(start="nowhere")
+    with pytest.raises(ValueError, match="problems_per_round must be an integer in 1.."):
+        DistillConfig(problems_per_round=0)
+
+
+
+def test_the_gap_estimate_matches_a_simulation_of_the_network() -> None:
+    """The regret-sum gap of teach against evaluate's gap of the same greedy network."""
+    from gbwm_sb3.evaluation.evaluator import evaluate
+    from gbwm_sb3.pretrained.advisor import PretrainedPolicy
+
+    network = load_network(DEFAULT_WEIGHTS)
+    problem = household()
+    solution = solve_dp(problem)
+    config = replace(TINY, paths_per_problem=4000, expert_share=0.0, explore=0.0)
+    with th.no_grad():
+        _, gap = teach(problem, network, config, np.random.default_rng(5), solution)
+    report = evaluate({"dp": solution, "net": PretrainedPolicy(network, problem, exact=True)},
+                      problem, n_paths=20_000, seed=3)
+    efficiency = report["net"].efficiency
+    assert efficiency is not None
+    assert gap == pytest.approx(1.0 - efficiency, abs=0.004)  # 0.0163 against 0.0161
+
+
+def test_export_writes_the_best_round_with_its_lookahead(tmp_path: Path) -> None:
+    from gbwm_sb3.pretrained.distillation import export_weights
+    from gbwm_sb3.pretrained.loading import ACCEPTED_ENVELOPE, recommended_lookahead
+    from gbwm_sb3.pretrained.weights import (
+        accepted_envelope_from_manifest,
+        envelope_from_manifest,
+        read_weights_manifest,
+    )
+
+    with pytest.raises(ValueError, match="no validated round"):
+        distill(TINY, tmp_path / "run", max_rounds=1, log=None)
+        export_weights(tmp_path / "run", tmp_path / "out")
+    state = distill(TINY, tmp_path / "run", log=None)
+    record = export_weights(tmp_path / "run", tmp_path / "out", command="the command")
+    manifest = read_weights_manifest(tmp_path / "out")
+    assert record["round"] == state["best"]["round"]
+    assert manifest["metadata"]["distillation"]["command"] == "the command"
+    assert manifest["metadata"]["config"]["seed"] == 2  # the PPO run it started from
+    scores = record["lookahead_validation"]
+    assert recommended_lookahead(tmp_path / "out") == max((1, 8), key=lambda k: (scores[str(k)],
+                                                                                   -k))
+    assert envelope_from_manifest(manifest) == TEACHER_ENVELOPE
+    assert accepted_envelope_from_manifest(manifest) == ACCEPTED_ENVELOPE
+    best = load_network(tmp_path / "run" / "best").state_dict()
+    shipped = load_network(tmp_path / "out").state_dict()
+    assert all(th.equal(best[k], shipped[k]) for k in best)
+    with pytest.raises(FileExistsError):
+        export_weights(tmp_path / "run", tmp_path / "out")
+
+
+def test_the_script_refuses_a_run_directory_with_other_settings(tmp_path: Path, capsys) -> None:
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "examples" / "pretrain_teacher.py"
+    spec = importlib.util.spec_from_file_location("pretrain_teacher", path)
+    assert spec is not None and spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    out = tmp_path / "run"
+    assert script.main(["--out", str(out), "--rounds", "5", "--max-rounds", "0"]) == 0
+    assert json.loads((out / "config.json").read_text())["rounds"] == 5
+    assert script.main(["--out", str(out), "--rounds", "6", "--max-rounds", "0"]) == 2
+    assert "different settings" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        script.main(["--out", str(out), "--hard-share", "1.5"])
+    assert "--hard-share: must be a number in [0, 1]" in capsys.readouterr().err
