@@ -40,6 +40,12 @@ def check_wealth(wealth: object) -> np.ndarray:
     return array
 
 
+def _log_wealth(wealth: object) -> np.ndarray:
+    """``log`` of checked wealth values (``-inf`` at 0)."""
+    with np.errstate(divide="ignore"):
+        return np.log(np.maximum(check_wealth(wealth), 0.0))
+
+
 @dataclass(frozen=True, eq=False)
 class DPSolution:
     """The solved problem: optimal value and policy tables plus a vectorised ``act``.
@@ -155,6 +161,13 @@ class DPSolution:
             return decision, np.zeros(wealth.shape, dtype=np.intp), utility
         return best_decisions(table, t, wealth, lambda x, _: self._best_continuation(t, x))
 
+    def _decision_year(self, t: object) -> int:
+        """``t`` as an int, a year with a decision (0..T-1), else ValueError."""
+        horizon = self.problem.horizon
+        if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or not 0 <= t < horizon:
+            raise ValueError(f"t must be an integer in 0..{horizon - 1}, got {t!r}")
+        return int(t)
+
     def decision_values(self, t: int, wealth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The value of every decision of year ``t`` < T and its best portfolio.
 
@@ -165,12 +178,9 @@ class DPSolution:
         portfolio that attains it. ``values.max(axis=1)`` is :meth:`value_at`; the gaps
         to it are what each other decision gives up (a teacher's soft targets).
         """
-        horizon = self.problem.horizon
-        if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or not 0 <= t < horizon:
-            raise ValueError(f"t must be an integer in 0..{horizon - 1}, got {t!r}")
+        year = self._decision_year(t)
         wealth = check_wealth(wealth)
         table = problem_table(self.problem)
-        year = int(t)
         count = int(table.decisions_per_year[0, year])
         values = np.full((wealth.shape[0], count), -np.inf)
         portfolios = np.zeros((wealth.shape[0], count), dtype=np.intp)
@@ -185,13 +195,7 @@ class DPSolution:
         """The optimal expected utility of years ``t + 1..T`` when each portfolio is held
         in year ``t`` < T from ``post_goal_wealth``, shape (n, N) (its argmax is
         :meth:`portfolio_given`, up to ties)."""
-        horizon = self.problem.horizon
-        if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or not 0 <= t < horizon:
-            raise ValueError(f"t must be an integer in 0..{horizon - 1}, got {t!r}")
-        wealth = check_wealth(post_goal_wealth)
-        with np.errstate(divide="ignore"):
-            log_w = np.log(np.maximum(wealth, 0.0))
-        return self._continuation_at(int(t), log_w)
+        return self._continuation_at(self._decision_year(t), _log_wealth(post_goal_wealth))
 
     def portfolio_given(self, t: int, post_goal_wealth: np.ndarray) -> np.ndarray:
         """Optimal portfolio at year ``t`` < T once the goal decision is made (any decision).
@@ -199,13 +203,8 @@ class DPSolution:
         Hybrid strategies use it: after another policy's goal decision, this is
         the best portfolio for the wealth actually left.
         """
-        horizon = self.problem.horizon
-        if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or not 0 <= t < horizon:
-            raise ValueError(f"t must be an integer in 0..{horizon - 1}, got {t!r}")
-        wealth = check_wealth(post_goal_wealth)
-        with np.errstate(divide="ignore"):
-            log_w = np.log(np.maximum(wealth, 0.0))
-        return self._best_continuation(t, log_w)[1].astype(np.intp)
+        year = self._decision_year(t)
+        return self._best_continuation(year, _log_wealth(post_goal_wealth))[1].astype(np.intp)
 
     def value_at(self, t: int, wealth: np.ndarray) -> np.ndarray:
         """Optimal value at year ``t`` < T for any pre-goal wealth (interpolated continuation)."""
