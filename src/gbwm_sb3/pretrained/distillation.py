@@ -63,7 +63,7 @@ from gbwm_sb3.pretrained.advisor import PretrainedPolicy
 from gbwm_sb3.pretrained.loading import DEFAULT_WEIGHTS, bind_policy
 from gbwm_sb3.pretrained.mixture import TEACHER_ENVELOPE, mixture_problem, mixture_problems
 from gbwm_sb3.pretrained.policy import UniversalGBWMPolicy
-from gbwm_sb3.pretrained.training import validation_problems
+from gbwm_sb3.pretrained.training import atomic_write_json, linear_fraction, validation_problems
 from gbwm_sb3.pretrained.weights import (
     accepted_envelope_from_manifest,
     load_network,
@@ -286,20 +286,15 @@ def _round_seed(seed: int, round_: int) -> np.random.SeedSequence:
 
 
 def _validation(network: UniversalGBWMPolicy, problems: list[GBWMProblem],
-                solutions: list[DPSolution], paths: int) -> list[float]:
+                solutions: list[DPSolution], paths: int, lookahead: int = 1) -> list[float]:
+    """The network's efficiency on each problem (markets of seed 1, as PPO pretraining)."""
     out = []
     for problem, solution in zip(problems, solutions, strict=True):
-        report = evaluate({"dp": solution, "policy": PretrainedPolicy(network, problem)},
-                          problem, n_paths=paths, seed=1)
+        policy = bind_policy(network, problem, lookahead=lookahead)
+        report = evaluate({"dp": solution, "policy": policy}, problem, n_paths=paths, seed=1)
         efficiency = report["policy"].efficiency
         out.append(float(efficiency) if efficiency is not None else float("nan"))
     return out
-
-
-def _write_json(path: Path, data: Any) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, path)
 
 
 def distill(config: DistillConfig, directory: str | os.PathLike[str], *,
@@ -326,7 +321,7 @@ def distill(config: DistillConfig, directory: str | os.PathLike[str], *,
             raise ValueError(f"{directory} holds a run with different settings ({config_path}); "
                              "use another directory or the same settings")
     else:
-        _write_json(config_path, config.to_dict())
+        atomic_write_json(config_path, config.to_dict())
     th.set_num_threads(1)
     network = load_network(DEFAULT_WEIGHTS) if config.start == "shipped" \
         else _fresh_network(config.seed)
@@ -350,7 +345,7 @@ def distill(config: DistillConfig, directory: str | os.PathLike[str], *,
         state["start_validation"] = {
             "mean": float(np.mean(baseline)) if baseline else float("nan"),
             "validation": [round(e, 5) for e in baseline]}
-        _write_json(directory / _STATE, state)
+        atomic_write_json(directory / _STATE, state)
         say(f"start ({config.start}): validation mean {state['start_validation']['mean']:.4f}")
     done_now = 0
     while state["round"] < config.rounds and (max_rounds is None or done_now < max_rounds):
@@ -378,8 +373,8 @@ def distill(config: DistillConfig, directory: str | os.PathLike[str], *,
             pool.sort(key=lambda entry: -entry["gap"])
             del pool[config.hard_pool:]
         taught = time.time() - started
-        fraction = round_ / max(config.rounds - 1, 1)
-        lr = config.learning_rate + (config.learning_rate_final - config.learning_rate) * fraction
+        lr = linear_fraction(config.learning_rate, config.learning_rate_final,
+                             round_ / max(config.rounds - 1, 1))
         for group in optimizer.param_groups:
             group["lr"] = lr
         network.train()
@@ -441,7 +436,7 @@ def distill(config: DistillConfig, directory: str | os.PathLike[str], *,
         state["round"] = round_ + 1
         state["wall_time_s"] = round(float(state["wall_time_s"]) + time.time() - started, 2)
         state["history"].append(entry)
-        _write_json(directory / _STATE, state)
+        atomic_write_json(directory / _STATE, state)
         say(line + f" ({state['wall_time_s'] / 60:.1f} min)")
         done_now += 1
     return state
@@ -469,15 +464,9 @@ def export_weights(directory: str | os.PathLike[str], destination: str | os.Path
     problems = validation_problems(config.validation_problems) \
         + mixture_problems(config.validation_mixture, MIXTURE_VALIDATION_SEED)
     solutions = [_solve(p) for p in problems]
-    scores = {}
-    for lookahead in lookaheads:
-        efficiencies = []
-        for problem, solution in zip(problems, solutions, strict=True):
-            report = evaluate({"dp": solution,
-                               "policy": bind_policy(network, problem, lookahead=lookahead)},
-                              problem, n_paths=config.validation_paths, seed=1)
-            efficiencies.append(float(report["policy"].efficiency or 0.0))
-        scores[lookahead] = float(np.mean(efficiencies))
+    scores = {lookahead: float(np.mean(_validation(network, problems, solutions,
+                                                   config.validation_paths, lookahead)))
+              for lookahead in lookaheads}
     chosen = max(lookaheads, key=lambda k: (scores[k], -k))
     start = read_weights_manifest(DEFAULT_WEIGHTS) if config.start == "shipped" else {}
     record = {"config": config.to_dict(), "round": state["best"]["round"],

@@ -355,18 +355,16 @@ class UniversalGBWMPolicy(ActorCriticPolicy):
                          ) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
         """Values, log-probabilities of ``actions`` and entropies (the PPO update)."""
         actions = actions.long()
-        parts = self.observation_parts(cast(th.Tensor, obs))  # a Box observation space: a tensor
-        embedding = self._embedding(parts)
-        goal_logp = th.log_softmax(self._goal_logits(parts, embedding), dim=1)
         decision = actions[:, 0]
-        port_logp = th.log_softmax(self._portfolio_logits(parts, embedding, decision), dim=1)
+        out = self.head_outputs(cast(th.Tensor, obs), decision)  # a Box space: a tensor
+        goal_logp, port_logp = out["goal_logp"], out["portfolio_logp"]
         log_prob = goal_logp.gather(1, decision[:, None]).squeeze(1) \
             + port_logp.gather(1, actions[:, 1:2]).squeeze(1)
         entropy = -(goal_logp.exp() * goal_logp).sum(1) - (port_logp.exp() * port_logp).sum(1)
-        return self._values(parts), log_prob, entropy
+        return out["value"].unsqueeze(1), log_prob, entropy
 
     def head_outputs(self, obs: th.Tensor, decision: th.Tensor) -> dict[str, th.Tensor]:
-        """Everything a supervised loss needs in one pass (DP-teacher pretraining).
+        """The heads' outputs in one pass (the PPO update and DP-teacher pretraining).
 
         ``goal_logp`` (B, K_MAX) log-probabilities of the decisions, ``valid`` (B, K_MAX)
         the decisions available, ``portfolio_logp`` (B, N_MAX) log-probabilities of the

@@ -197,7 +197,8 @@ def paper_like_problem(num_goals: int, wealth_multiplier: float) -> GBWMProblem:
     return replace(base, initial_wealth=base.initial_wealth * wealth_multiplier)
 
 
-def _linear(start: float, end: float, fraction: float) -> float:
+def linear_fraction(start: float, end: float, fraction: float) -> float:
+    """``start`` moved linearly to ``end`` by ``fraction`` (clipped to [0, 1])."""
     return start + (end - start) * min(max(fraction, 0.0), 1.0)
 
 
@@ -231,7 +232,8 @@ class _Progress(BaseCallback):
             self.write(line)
 
 
-def _atomic_write_json(path: Path, data: Any) -> None:
+def atomic_write_json(path: Path, data: Any) -> None:
+    """Write ``data`` as JSON to ``path`` through a temporary file (never half-written)."""
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps(data, indent=2) + "\n")
     os.replace(tmp, path)
@@ -291,7 +293,7 @@ def pretrain(config: PretrainConfig, directory: str | os.PathLike[str], *,
             raise ValueError(f"{directory} holds a pretraining run with different settings "
                              f"({config_path}); use another directory or the same settings")
     else:
-        _atomic_write_json(config_path, config.to_dict())
+        atomic_write_json(config_path, config.to_dict())
     if threads is None:
         threads = 1
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
@@ -364,12 +366,12 @@ def pretrain(config: PretrainConfig, directory: str | os.PathLike[str], *,
         span = begin + config.stage_timesteps
 
         def lr(progress_remaining: float, span: int = span) -> float:
-            return _linear(config.learning_rate, config.learning_rate_final,
+            return linear_fraction(config.learning_rate, config.learning_rate_final,
                            (1.0 - progress_remaining) * span / total)
 
         model.learning_rate = lr
         model.lr_schedule = lr
-        model.ent_coef = _linear(config.ent_coef, config.ent_coef_final,
+        model.ent_coef = linear_fraction(config.ent_coef, config.ent_coef_final,
                                  stage / max(config.stages - 1, 1))
         started = time.time()
         callback = _Progress(total, started, float(state["wall_time_s"]),
@@ -411,7 +413,7 @@ def pretrain(config: PretrainConfig, directory: str | os.PathLike[str], *,
             state["best"] = {"stage": stage + 1, "validation_mean": mean_eff}
         if stage + 1 == config.stages:
             save_weights(_network(model), directory / "final", meta, overwrite=True)
-        _atomic_write_json(directory / STATE_FILE, state)
+        atomic_write_json(directory / STATE_FILE, state)
         say(f"stage {stage + 1}/{config.stages}: {model.num_timesteps:,} steps, "
             f"{state['wall_time_s'] / 60:.1f} min, utility fraction "
             f"{entry['utility_fraction'] if entry['utility_fraction'] is None else round(entry['utility_fraction'], 3)}, "  # noqa: E501
