@@ -1,12 +1,17 @@
 """Beyond the DP: PPO against the best DP-based heuristic where the exact DP cannot go.
 
-    nice -n 10 .venv/bin/python benchmarks/bench_beyond_dp.py [--seeds 5] \\
-        [--budget 50000] [--paths 50000] [--out docs/results/beyond-dp]
+    nice -n 10 .venv/bin/python benchmarks/bench_beyond_dp.py [--economy regimes-inflation] \\
+        [--seeds 5] [--budget 50000] [--paths 50000] [--out docs/results/beyond-dp]
 
-Problems with two state variables beyond wealth: market regimes and stochastic inflation
-together (the two-regime preset and a persistent inflation: long-run 3%, persistence
-0.85, innovation 2%, correlation -0.3 with returns; amounts indexed). ``solve_dp`` refuses
-them. Each is scored on common random numbers (seed 1) against:
+Two economies with two state variables beyond wealth, which ``solve_dp`` refuses
+(``gbwm_sb3.dp.beyond_dp``); each problem is scored on common random numbers (seed 1)
+against the exact DPs of the nearest problems the package can solve, acting on the true
+state, and the best of them on these paths is the reference.
+
+``--economy regimes-inflation`` (the default; ``--out``/results.jsonl): market regimes and
+stochastic inflation together (the two-regime preset and a persistent inflation:
+long-run 3%, persistence 0.85, innovation 2%, correlation -0.3 with returns; amounts
+indexed). Heuristics:
 
 * **regime DP**: the exact DP of the nearest problem with regimes and no inflation risk
   (each portfolio's real return moment-matched: mean ``mu_j - pibar``, volatility
@@ -14,16 +19,31 @@ them. Each is scored on common random numbers (seed 1) against:
   standard deviation of inflation), acting on the true wealth and regime;
 * **inflation DP**: the exact two-dimensional DP of the nearest problem with inflation
   and the lognormal market of the regimes' long-run moments, acting on the true wealth
-  and inflation rate;
-* buy-and-hold (the paper's portfolio 8, goals taken when affordable by a coin flip).
+  and inflation rate.
 
-The best of the two DP heuristics on these paths is the reference; PPO (the ``tuned``
-preset, ``--budget`` trajectories, every seed) is reported as its efficiency against it
-with the paired 95% confidence interval. One JSON line per run in ``--out``/results.jsonl
-(the run resumes); prints the table. It then measures what the regime DP's heuristic
-gives up where the DP is exact: on each problem without regimes (inflation only, the
-lognormal market), the same moment-matched heuristic against the exact two-dimensional
-DP, on the same common markets.
+It then measures what the regime DP's heuristic gives up where the DP is exact: on each
+problem without regimes (inflation only), the same moment-matched heuristic against the
+exact two-dimensional DP, on the same common markets.
+
+``--economy nominal`` (``--out``/nominal.jsonl): the same inflation with nominal amounts
+beside indexed ones (a mortgage payment, a level pension, a tuition price fixed today),
+whose state is wealth, the rate and the price level. Heuristics (:func:`nominal_problems`):
+
+* **planned_dp**: the two-dimensional DP of the plan with each nominal amount valued at
+  the planned price levels (every rate at its expectation), acting on real wealth and
+  the rate;
+* **adjusted_dp**: the same, its wealth adjusted by what the nominal cash flows still to
+  come are worth at the true price level beyond what the plan counted;
+* **nominal_dp**: the DP of the plan in money of the day (indexed amounts at the planned
+  price levels, no inflation), acting on nominal wealth; exact when every amount is
+  nominal.
+
+It then measures what the first two give up where the optimum is known: each problem
+with every amount nominal, against the money-of-the-day DP.
+
+PPO (the ``tuned`` preset, ``--budget`` trajectories, every seed) is reported as its
+efficiency against the reference with the paired 95% confidence interval. One JSON line
+per run (the run resumes); prints the table.
 """
 
 from __future__ import annotations
@@ -51,7 +71,7 @@ PERSISTENT_INFLATION = InflationModel(mean=0.03, persistence=0.85, volatility=0.
                                       correlation=-0.3)
 
 
-def problems() -> dict[str, GBWMProblem]:
+def regime_inflation_problems() -> dict[str, GBWMProblem]:
     market, inflation = two_regime_us_market(), PERSISTENT_INFLATION
     shapes = {
         "two_goals": GBWMProblem(horizon=10, initial_wealth=100.0,
@@ -103,15 +123,126 @@ def inflation_heuristic(problem: GBWMProblem) -> StateFilter:
     return StateFilter(solve_dp(nearest), regime=False, inflation=True)
 
 
+def regime_inflation_heuristics(problem: GBWMProblem) -> dict[str, Any]:
+    return {"regime_dp": regime_heuristic(problem), "inflation_dp": inflation_heuristic(problem)}
+
+
+# ----------------------------------------------------------------------------- nominal
+def _goal_times(goal: Goal, factor: float) -> Goal:
+    """``goal`` indexed (not nominal), every level's cost times ``factor``."""
+    return Goal(goal.time, levels=[(c * factor, u) for c, u in goal.levels], name=goal.name)
+
+
+def planned_problem(problem: GBWMProblem) -> GBWMProblem:
+    """Every nominal amount replaced by its value in today's money at the planned price
+    levels (rates at their expectation): an indexed plan, which the 2-D DP solves."""
+    assert problem.inflation is not None
+    planned = problem.inflation.planned_price_levels(problem.horizon)
+    horizon = problem.horizon
+    goals = tuple(_goal_times(g, 1.0 / planned[g.time]) if g.nominal else g
+                  for g in problem.goals)
+    infusions = (problem.infusion_by_time[:horizon]
+                 + problem.nominal_infusion_by_time[:horizon] / planned[:horizon])
+    return dataclasses.replace(problem, goals=goals, infusions=tuple(infusions.tolist()),
+                               nominal_infusions=())
+
+
+def money_of_the_day_problem(problem: GBWMProblem) -> GBWMProblem:
+    """Every indexed amount replaced by its money of the day at the planned price levels,
+    and no inflation: the plan in nominal terms, exact when every amount is nominal (each
+    portfolio's nominal return keeps its law)."""
+    assert problem.inflation is not None
+    planned = problem.inflation.planned_price_levels(problem.horizon)
+    horizon = problem.horizon
+    goals = tuple(_goal_times(g, 1.0 if g.nominal else planned[g.time]) for g in problem.goals)
+    infusions = (problem.infusion_by_time[:horizon] * planned[:horizon]
+                 + problem.nominal_infusion_by_time[:horizon])
+    return dataclasses.replace(problem, goals=goals, infusions=tuple(infusions.tolist()),
+                               nominal_infusions=(), inflation=None)
+
+
+class PlannedPrices:
+    """The 2-D DP of :func:`planned_problem`, acting on real wealth and the rate (blind to
+    the price level). With ``adjust_wealth`` its wealth is adjusted by what the nominal
+    cash flows from this year on are worth at the true price level beyond what the plan
+    counted: ``sum_{s>=t} N_s / Pplan_s (Pplan_t / P_t - 1)``."""
+
+    def __init__(self, problem: GBWMProblem, adjust_wealth: bool) -> None:
+        assert problem.inflation is not None
+        self.solution = solve_dp(planned_problem(problem))
+        self.planned = problem.inflation.planned_price_levels(problem.horizon)
+        flows = problem.nominal_infusion_by_time / self.planned
+        self.remaining = np.cumsum(flows[::-1])[::-1]  # sum over s >= t of N_s / Pplan_s
+        self.adjust_wealth = adjust_wealth
+
+    def act(self, t: int, wealth: np.ndarray, inflation: np.ndarray | None = None,
+            price_level: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        assert inflation is not None and price_level is not None
+        if self.adjust_wealth:
+            wealth = np.maximum(
+                wealth + self.remaining[t] * (self.planned[t] / price_level - 1.0), 0.0)
+        return self.solution.act(t, wealth, inflation=inflation)
+
+
+class MoneyOfTheDay:
+    """The DP of :func:`money_of_the_day_problem`, acting on nominal wealth ``w P_t``."""
+
+    def __init__(self, problem: GBWMProblem) -> None:
+        self.solution = solve_dp(money_of_the_day_problem(problem))
+
+    def act(self, t: int, wealth: np.ndarray, price_level: np.ndarray | None = None
+            ) -> tuple[np.ndarray, np.ndarray]:
+        assert price_level is not None
+        return self.solution.act(t, wealth * price_level)
+
+
+def nominal_problems() -> dict[str, GBWMProblem]:
+    """Plans with nominal amounts beside indexed ones, persistent inflation correlated -0.3
+    with returns, the lognormal market: a fixed mortgage payment beside indexed savings
+    and goals (``nominal_mortgage.yaml``); a level (not indexed) pension paying for
+    indexed goals; the goals of ``regime_market.yaml`` with the education's price fixed
+    today and its savings level."""
+    inflation = PERSISTENT_INFLATION
+    base = load_problem(HERE.parent / "examples" / "problems" / "regime_market.yaml")
+    education = tuple(Goal(g.time, levels=g.levels, name=g.name, nominal=g.name == "Education")
+                      for g in base.goals)
+    return {
+        # the plan of examples/problems/nominal_mortgage.yaml
+        "mortgage": load_problem(HERE.parent / "examples" / "problems"
+                                 / "nominal_mortgage.yaml"),
+        "level_pension": GBWMProblem(
+            horizon=15, initial_wealth=120.0, portfolios=paper_portfolios(), inflation=inflation,
+            goals=(*(Goal(t, 30.0, 10.0, name=f"travel {t}") for t in (3, 6, 9, 12)),
+                   Goal(15, levels=[(60.0, 15.0), (120.0, 30.0)], name="bequest")),
+            nominal_infusions={t: 6.0 for t in range(15)}),
+        "fixed_tuition": dataclasses.replace(
+            base, market=LognormalMarket(), inflation=inflation, goals=education,
+            infusions=(), nominal_infusions=base.infusions),
+    }
+
+
+def nominal_heuristics(problem: GBWMProblem) -> dict[str, Any]:
+    return {"planned_dp": PlannedPrices(problem, adjust_wealth=False),
+            "adjusted_dp": PlannedPrices(problem, adjust_wealth=True),
+            "nominal_dp": MoneyOfTheDay(problem)}
+
+
+ECONOMIES = {"regimes-inflation": (regime_inflation_problems, regime_inflation_heuristics,
+                                   "results.jsonl"),
+             "nominal": (nominal_problems, nominal_heuristics, "nominal.jsonl")}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--economy", choices=sorted(ECONOMIES), default="regimes-inflation")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--budget", type=int, default=50_000)
     parser.add_argument("--paths", type=int, default=50_000)
     parser.add_argument("--out", type=Path, default=Path("docs/results/beyond-dp"))
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    results = args.out / "results.jsonl"
+    problems, make_heuristics, file_name = ECONOMIES[args.economy]
+    results = args.out / file_name
     done: dict[tuple[str, int], dict[str, Any]] = {}
     if results.exists():
         for line in results.read_text().splitlines():
@@ -119,8 +250,7 @@ def main() -> None:
             if record["budget"] == args.budget:
                 done[(record["problem"], record["seed"])] = record
     for name, problem in problems().items():
-        heuristics = {"regime_dp": regime_heuristic(problem),
-                      "inflation_dp": inflation_heuristic(problem)}
+        heuristics = make_heuristics(problem)
         for seed in range(args.seeds):
             if (name, seed) in done:
                 continue
@@ -159,7 +289,40 @@ def main() -> None:
               f"{statistics.mean(r['ppo'] for r in rows):.4f} | "
               f"{statistics.mean(r['efficiency'] for r in rows):.4f} | "
               f"{min(r['efficiency'] for r in rows):.4f} | {above} of {len(rows)} |")
-    information_gap(args.paths)
+    if args.economy == "regimes-inflation":
+        information_gap(args.paths)
+    else:
+        nominal_information_gap(args.paths)
+
+
+def every_amount_nominal(problem: GBWMProblem) -> GBWMProblem:
+    """``problem`` with every goal and infusion nominal (the money-of-the-day DP is exact)."""
+    goals = tuple(Goal(g.time, levels=g.levels, name=g.name, nominal=True)
+                  for g in problem.goals)
+    horizon = problem.horizon
+    flows = problem.infusion_by_time[:horizon] + problem.nominal_infusion_by_time[:horizon]
+    return dataclasses.replace(problem, goals=goals, infusions=(),
+                               nominal_infusions=tuple(flows.tolist()))
+
+
+def nominal_information_gap(paths: int) -> None:
+    """What the planned-price heuristics give up where the optimum is known: each problem
+    with every amount nominal, where the money-of-the-day DP is exact."""
+    print("\nIgnoring the price level where the DP is exact (every amount nominal):\n"
+          "\n| problem | exact (money of the day) | planned_dp / exact | adjusted_dp / exact |\n"
+          "|---|---|---|---|")
+    for name, problem in nominal_problems().items():
+        nominal = every_amount_nominal(problem)
+        report = evaluate({"exact": MoneyOfTheDay(nominal),
+                           "planned_dp": PlannedPrices(nominal, adjust_wealth=False),
+                           "adjusted_dp": PlannedPrices(nominal, adjust_wealth=True)},
+                          nominal, n_paths=paths, seed=1, reference="exact")
+        cells = []
+        for heuristic in ("planned_dp", "adjusted_dp"):
+            result = report[heuristic]
+            low, high = result.efficiency_ci or (float("nan"), float("nan"))
+            cells.append(f"{result.efficiency:.4f} [{low:.4f}, {high:.4f}]")
+        print(f"| {name} | {report['exact'].mean_utility:.4f} | {cells[0]} | {cells[1]} |")
 
 
 def information_gap(paths: int) -> None:
@@ -167,7 +330,7 @@ def information_gap(paths: int) -> None:
     print("\nIgnoring the rate where the DP is exact (inflation only, lognormal market):\n"
           "\n| problem | exact DP | moment-matched heuristic | heuristic / exact | 95% CI |\n"
           "|---|---|---|---|---|")
-    for name, problem in problems().items():
+    for name, problem in regime_inflation_problems().items():
         inflation_only = dataclasses.replace(problem, market=LognormalMarket())
         exact = solve_dp(inflation_only)
         report = evaluate({"exact": exact, "heuristic": regime_heuristic(inflation_only)},

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -22,12 +23,14 @@ from gbwm_sb3.problem.model import GBWMProblem, Goal, Portfolios, paper_problem
 LOGNORMAL = LognormalMarket()
 
 
-def simulate(solution: DPSolution, n_paths: int, seed: int
+def simulate(solution: DPSolution, n_paths: int, seed: int,
+             shocks_of: Callable[[np.random.Generator, np.ndarray], np.ndarray] | None = None
              ) -> tuple[float, float, float]:
     """Mean utility, its standard error and P(bankrupt) of ``solution.act`` on ``n_paths``
     markets: cash ``W + I(t)``; below 0, bankrupt for good (wealth 0, no goals); the
     asked decision if affordable; growth ``exp(mu - sigma^2/2 + sigma Z)``; at ``T`` the
-    affordable decision with the most utility."""
+    affordable decision with the most utility. ``shocks_of(rng, portfolio)``: each path's
+    ``Z`` of the year for the portfolio it holds (default: the market's draws)."""
     problem = solution.problem
     rng = np.random.default_rng(seed)
     drift, vol = problem.portfolios.log_drifts, problem.portfolios.volatility_array
@@ -36,10 +39,11 @@ def simulate(solution: DPSolution, n_paths: int, seed: int
     alive = np.ones(n_paths, dtype=bool)
     total = np.zeros(n_paths)
     for t in range(problem.horizon):
-        shocks = problem.market.draw_shocks(rng, n_paths)
         cash = wealth + infusion[t]
         alive &= cash >= 0.0
         decision, portfolio = solution.act(t, wealth)
+        shocks = (problem.market.draw_shocks(rng, n_paths) if shocks_of is None
+                  else shocks_of(rng, np.asarray(portfolio)))
         decisions = problem.decisions(t)
         decision = np.asarray(decision).astype(np.intp)  # a take flag for the paper family
         cost = np.array([d.cost for d in decisions])[decision]

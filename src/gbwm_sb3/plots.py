@@ -223,7 +223,9 @@ def policy_grid(problem: GBWMProblem, policy: GBWMPolicyLike, wealth: np.ndarray
     regimes the decisions are those in ``regime`` (default: the market's initial regime;
     a regime-blind policy decides the same in every regime). For a problem with stochastic
     inflation ``wealth`` is real (today's money) and the decisions are those at the
-    inflation rate ``inflation`` (default: the model's initial rate) in every year.
+    inflation rate ``inflation`` (default: the model's initial rate) in every year; with
+    nominal amounts, at the price levels of rates at their expectation
+    (:meth:`~gbwm_sb3.problem.inflation.InflationModel.planned_price_levels`).
     """
     problem = _check_problem(problem)
     wealth = np.asarray(wealth, dtype=np.float64)
@@ -234,18 +236,22 @@ def policy_grid(problem: GBWMProblem, policy: GBWMPolicyLike, wealth: np.ndarray
     goal = np.full((horizon, wealth.size), _NO_GOAL, dtype=np.intp)
     table = problem_table(problem)
     general = not problem.in_paper_family
+    planned = (problem.inflation.planned_price_levels(horizon)
+               if problem.inflation is not None and problem.has_nominal_amounts else None)
     for t in range(horizon):
-        take, chosen = call_policy(policy, t, wealth, regimes, inflation=rates)
+        level = None if planned is None else np.full(wealth.shape, planned[t])
+        take, chosen = call_policy(policy, t, wealth, regimes, inflation=rates,
+                                   price_level=level)
         portfolio[t] = np.asarray(chosen, dtype=np.intp)
         if general:
             goal[t] = -1
         if not problem.has_goal[t]:
             continue
-        applied = apply_decisions(table, 0, t, wealth, np.asarray(take))[2]
+        applied = apply_decisions(table, 0, t, wealth, np.asarray(take), price_level=level)[2]
         if general:
             goal[t] = applied
         else:
-            affordable = decision_affordable(table, t, wealth)[:, 1]
+            affordable = decision_affordable(table, t, wealth, level)[:, 1]
             goal[t] = np.where(~affordable, _UNAFFORDABLE, np.where(applied > 0, _TAKE, _SKIP))
     return portfolio, goal
 
@@ -350,8 +356,7 @@ def plot_policy_heatmaps(problem: GBWMProblem, policies: Mapping[str, GBWMPolicy
             if t < problem.horizon:
                 bottom.plot([t - 0.5, t + 0.5], [problem.cost_by_time[t]] * 2, color="black",
                             lw=1.0)
-    for row in range(2):
-        axes[row, 0].set_ylabel(f"{_money(problem)} before the goal (log scale)")
+    fig.supylabel(f"{_money(problem)} before the goal (log scale)")  # once for both rows
     bar = fig.colorbar(mesh, ax=axes[0, :].tolist(), shrink=0.9, pad=0.01)
     bar.set_label("portfolio # (1 = lowest risk)")
     ticks = np.unique(np.linspace(1, n, min(n, 8)).round().astype(int))
@@ -362,13 +367,13 @@ def plot_policy_heatmaps(problem: GBWMProblem, policies: Mapping[str, GBWMPolicy
         handles: list[Artist] = [plt.Rectangle((0, 0), 1, 1, color=c) for c in colours]
         handles.append(plt.Line2D([0], [0], color="black", lw=1.0))
         fig.legend(handles, labels + ["top-level cost of the year's goals"],
-                   loc="outside lower center", ncol=min(len(labels) + 1, 6), frameon=False,
-                   fontsize=8)
+                   loc="outside lower center", ncol=min(len(labels) + 1, 3 * columns),
+                   frameon=False, fontsize=8)
     else:
         handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in _GOAL_COLOURS]
         handles.append(plt.Line2D([0], [0], color="black", lw=1.0))
         fig.legend(handles, list(_GOAL_LABELS) + ["goal cost"], loc="outside lower center",
-                   ncol=5, frameon=False, fontsize=8)
+                   ncol=min(5, 3 * columns), frameon=False, fontsize=8)
     fig.suptitle("Policy over (year, wealth); dotted line: initial wealth")
     return fig
 
@@ -403,8 +408,9 @@ def plot_wealth_fan(problem: GBWMProblem, policy: GBWMPolicyLike, n_paths: int =
         ax.annotate(f"{text}\n{success[i]:.0%} reached", (goal.time, goal.cost),
                     textcoords="offset points", xytext=(4, 6 + 22 * in_year), fontsize=8,
                     color="#742a2a")
-    if problem.infusions:  # savings and withdrawals, as bars on their year
-        amounts = np.asarray(problem.infusions)
+    if problem.infusions or problem.nominal_infusions:  # savings and withdrawals, as bars
+        # on their year (nominal ones as written)
+        amounts = (problem.infusion_by_time + problem.nominal_infusion_by_time)[:-1]
         for sign, colour, label in ((1.0, "#38a169", "savings added that year"),
                                     (-1.0, "#dd6b20", "withdrawal that year")):
             shown = np.where(sign * amounts > 0, amounts, 0.0)

@@ -128,6 +128,19 @@ def _solve(problem: Any, grid_density: float | None = None, spec: str = "") -> A
         raise CLIError(f"{where}: the DP solver refused it: {exc}") from None
 
 
+def _solve_if_within(problem: Any, spec: str) -> Any:
+    """The DP solution, or None for a plan whose state the DP does not cover (it is
+    trained and scored without it; :func:`gbwm_sb3.dp.beyond_dp`)."""
+    from gbwm_sb3.dp import beyond_dp
+
+    reason = beyond_dp(problem)
+    if reason is None:
+        return _solve(problem, spec=spec)
+    print(f"The exact DP does not go here: {reason}. Scored against the benchmark "
+          "strategies instead (mean utility; no efficiency).", file=sys.stderr)
+    return None
+
+
 # ----------------------------------------------------------------------------- solve
 def cmd_solve(args: argparse.Namespace) -> int:
     from gbwm_sb3.evaluation.evaluator import evaluate
@@ -349,8 +362,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise CLIError(str(exc)) from None
     print(_describe_problem(problem, args.problem))
-    dp = _solve(problem, spec=args.problem)
-    if not dp.expected_utility > 1e-6 * problem.total_utility:
+    dp = _solve_if_within(problem, args.problem)
+    if dp is not None and not dp.expected_utility > 1e-6 * problem.total_utility:
         raise CLIError(
             f"practically no goal can be reached even under the optimal policy (optimal "
             f"expected utility {dp.expected_utility:.3g} of {problem.total_utility:g}): there "
@@ -375,7 +388,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 def _train_into(work: Path, out: Path, args: argparse.Namespace, problem: Any, model: Any,
                 dp: Any) -> int:
     """Train ``model`` writing logs, the best model and the model into ``work``; the
-    messages name ``out``, where they end up."""
+    messages name ``out``, where they end up. ``dp`` None (a plan beyond the DP): no
+    efficiency callback and no best model; the model is scored against buy-and-hold."""
     from stable_baselines3.common.logger import configure
 
     from gbwm_sb3.evaluation.callback import GBWMEvalCallback
@@ -385,10 +399,10 @@ def _train_into(work: Path, out: Path, args: argparse.Namespace, problem: Any, m
     from gbwm_sb3.ppo.presets import paper_total_timesteps
 
     model.set_logger(configure(str(work / LOG_DIR), _logger_formats()))
-    callback = GBWMEvalCallback(problem=problem, eval_every=args.eval_every,
-                                n_paths=args.eval_paths, seed=args.eval_seed,
-                                best_model_dir=work / "best", overwrite=True,
-                                preset_name=args.preset, dp_solution=dp)
+    callback = None if dp is None else GBWMEvalCallback(
+        problem=problem, eval_every=args.eval_every, n_paths=args.eval_paths,
+        seed=args.eval_seed, best_model_dir=work / "best", overwrite=True,
+        preset_name=args.preset, dp_solution=dp)
     total = paper_total_timesteps(problem, args.trajectories)
     where = (f"logs in {work / LOG_DIR}" if work == out else
              f"logs in {work / LOG_DIR}, moved into {out} when the run completes")
@@ -397,58 +411,79 @@ def _train_into(work: Path, out: Path, args: argparse.Namespace, problem: Any, m
     start = time.perf_counter()
     model.learn(total_timesteps=total, callback=callback, progress_bar=not args.no_progress)
     train_seconds = time.perf_counter() - start
-    report = evaluate({"dp": dp, "rl": SB3Policy(model, problem)}, problem,
-                      n_paths=args.eval_paths, seed=args.eval_seed)
+    reference = dp if dp is not None else _buy_and_hold(problem, args.eval_seed)
+    name = "dp" if dp is not None else "buy_and_hold_coin_flip"
+    report = evaluate({name: reference, "rl": SB3Policy(model, problem)}, problem,
+                      n_paths=args.eval_paths, seed=args.eval_seed,
+                      reference=name if dp is not None else None)
     metrics = {
         "efficiency": report["rl"].efficiency,
         "efficiency_ci": list(report["rl"].efficiency_ci or []),
         "mean_utility": report["rl"].mean_utility,
-        "dp_mean_utility": report["dp"].mean_utility,
-        "dp_expected_utility": dp.expected_utility,
+        "dp_mean_utility": report[name].mean_utility if dp is not None else None,
+        "dp_expected_utility": dp.expected_utility if dp is not None else None,
+        "buy_and_hold_mean_utility": report[name].mean_utility if dp is None else None,
         "eval_paths": args.eval_paths,
         "eval_seed": args.eval_seed,
-        "best_efficiency": callback.best_efficiency,
+        "best_efficiency": callback.best_efficiency if callback is not None else None,
         "train_seconds": train_seconds,
         "trajectories": int(model.num_timesteps // problem.horizon),
         "total_timesteps": int(model.num_timesteps),
-        "evaluation_history": callback.history,
+        "evaluation_history": callback.history if callback is not None else [],
     }
     save_model(model, work, problem, args.preset, metrics, overwrite=True,
                extra={"problem_spec": args.problem, "train_seed": args.seed})
     efficiency = metrics["efficiency"]
     efficiency_text = "undefined" if efficiency is None else f"{efficiency:.4f}"
-    print(f"Trained {metrics['trajectories']:,} trajectories in {train_seconds:.1f} s. "
-          f"Efficiency against DP: {efficiency_text} on {args.eval_paths:,} paths "
-          f"(best during training {callback.best_efficiency:.4f}, kept in {out / 'best'}).")
+    if callback is None:
+        print(f"Trained {metrics['trajectories']:,} trajectories in {train_seconds:.1f} s. "
+              f"Mean utility {report['rl'].mean_utility:.4f} (buy-and-hold with coin-flip "
+              f"goals {report[name].mean_utility:.4f}) on {args.eval_paths:,} paths.")
+    else:
+        print(f"Trained {metrics['trajectories']:,} trajectories in {train_seconds:.1f} s. "
+              f"Efficiency against DP: {efficiency_text} on {args.eval_paths:,} paths "
+              f"(best during training {callback.best_efficiency:.4f}, kept in "
+              f"{out / 'best'}).")
     print(f"Saved to {out}. Next: gbwm evaluate {out}; gbwm plot {out}")
     return 0
 
 
 # ----------------------------------------------------------------------------- evaluate
+def _buy_and_hold(problem: Any, seed: int) -> Any:
+    """The paper's buy-and-hold benchmark: portfolio #8 (or the last), coin-flip goals."""
+    from gbwm_sb3.evaluation.strategies import BuyAndHold
+
+    return BuyAndHold(portfolio=min(7, problem.num_portfolios - 1), seed=seed, problem=problem)
+
+
 def _policies(model: Any, problem: Any, dp: Any, seed: int) -> dict[str, Any]:
+    """The strategies ``gbwm evaluate`` scores (without the DP and its hybrids for a plan
+    beyond the DP, ``dp`` None)."""
     from gbwm_sb3.evaluation import strategies as s
 
     rl = s.SB3Policy(model, problem)
-    buy_and_hold = s.BuyAndHold(portfolio=min(7, problem.num_portfolios - 1), seed=seed,
-                                problem=problem)
-    return {
+    policies = {
         "dp": dp,
         "rl": rl,
         "greedy_goals_rl_portfolios": s.GreedyGoals(rl),
-        "buy_and_hold_coin_flip": buy_and_hold,
+        "buy_and_hold_coin_flip": _buy_and_hold(problem, seed),
         "random": s.RandomPolicy(problem, seed=seed),
-        "dp_portfolios_rl_goals": s.Hybrid(goals_from=rl, portfolios_from=dp),
-        "rl_portfolios_dp_goals": s.Hybrid(goals_from=dp, portfolios_from=rl),
     }
+    if dp is None:
+        del policies["dp"]
+        return policies
+    policies["dp_portfolios_rl_goals"] = s.Hybrid(goals_from=rl, portfolios_from=dp)
+    policies["rl_portfolios_dp_goals"] = s.Hybrid(goals_from=dp, portfolios_from=rl)
+    return policies
 
 
 def _evaluate_dir(directory: str, paths: int, seed: int) -> tuple[Any, Any, Any, Any]:
     from gbwm_sb3.evaluation.evaluator import evaluate
 
     model, problem, _ = _load_model_dir(directory)
-    dp = _solve(problem, spec=f"{directory}/problem.yaml")
+    dp = _solve_if_within(problem, f"{directory}/problem.yaml")
     report = evaluate(_policies(model, problem, dp, seed), problem, n_paths=paths, seed=seed,
-                      reference="dp")
+                      reference="dp" if dp is not None else None)
     return model, problem, dp, report
 
 
@@ -470,8 +505,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(data, indent=2))
         return 0
+    measure = ("efficiency = mean utility / DP mean utility" if "dp" in report.results
+               else "beyond the DP: no efficiency")
     print(f"{args.paths:,} simulated markets (seed {args.seed}), the same for every strategy; "
-          f"efficiency = mean utility / DP mean utility ({seconds:.1f} s)")
+          f"{measure} ({seconds:.1f} s)")
     rows = []
     for name, result in report.results.items():
         low, high = result.efficiency_ci or (math.nan, math.nan)
@@ -480,7 +517,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             paper = 1.0 if ng else None
         rows.append([STRATEGY_LABELS.get(name, name), f"{result.mean_utility:.3f}",
                      f"{result.efficiency:.4f}" if result.efficiency is not None else "",
-                     f"[{low:.4f}, {high:.4f}]" if name != "dp" else "",
+                     f"[{low:.4f}, {high:.4f}]" if result.efficiency_ci else "",
                      f"{paper:.3f}" if paper is not None else "-"])
         if result.bankruptcy_probability is not None:  # a plan with withdrawals
             rows[-1].append(f"{result.bankruptcy_probability:.4f}")
@@ -509,22 +546,23 @@ def cmd_plot(args: argparse.Namespace) -> int:
     rl = SB3Policy(model, problem)
     formats = tuple(args.formats)
     written: list[Path] = []
-    written += plots.save_figure(plots.plot_policy_heatmaps(problem, {"dp": dp, "rl": rl}),
+    mapped = {"rl": rl} if dp is None else {"dp": dp, "rl": rl}  # beyond the DP: RL alone
+    written += plots.save_figure(plots.plot_policy_heatmaps(problem, mapped),
                                  out / "policy_heatmaps", formats)
     if isinstance(problem.market, RegimeMarket):  # one more map per other regime
         for index, regime_name in enumerate(problem.market.names):
             if index != problem.market.initial_index:
-                figure = plots.plot_policy_heatmaps(problem, {"dp": dp, "rl": rl},
-                                                    regime=index)
+                figure = plots.plot_policy_heatmaps(problem, mapped, regime=index)
                 stem = "policy_heatmaps_" + "".join(
                     c if c.isalnum() else "_" for c in regime_name.lower())
                 written += plots.save_figure(figure, out / stem, formats)
-    for name, policy in (("rl", rl), ("dp", dp)):
+    for name, policy in mapped.items():
         fig = plots.plot_wealth_fan(problem, policy, n_paths=min(args.paths, 20_000),
                                     seed=args.seed, name=name)
         written += plots.save_figure(fig, out / f"wealth_fan_{name}", formats)
     success = {name: [report[name].goal_success[key] for key in report.goal_keys()]
-               for name in ("dp", "rl", "greedy_goals_rl_portfolios", "buy_and_hold_coin_flip")}
+               for name in ("dp", "rl", "greedy_goals_rl_portfolios", "buy_and_hold_coin_flip")
+               if name in report.results}
     written += plots.save_figure(plots.plot_goal_success(problem, success),
                                  out / "goal_success", formats)
     progress = directory / LOG_DIR / "progress.csv"
@@ -538,6 +576,10 @@ def cmd_plot(args: argparse.Namespace) -> int:
     else:
         print(f"no {progress} (model not trained by `gbwm train`): no training curves",
               file=sys.stderr)
+    if dp is None:  # no efficiency beyond the DP
+        for path in written:
+            print(path)
+        return 0
     ng = _paper_num_goals(problem) or len(problem.goals)
     results = {name: {ng: report[name].efficiency} for name in report.results if name != "dp"}
     from gbwm_sb3.experiments.reporting import PAPER_FIGURE2

@@ -49,7 +49,7 @@ from gbwm_sb3.dp.grid import (
     DEFAULT_INFLATION_QUADRATURE,
 )
 from gbwm_sb3.dp.solutions import DPSolution, InflationDPSolution, RegimeDPSolution
-from gbwm_sb3.dp.solver import solve_dp
+from gbwm_sb3.dp.solver import beyond_dp, solve_dp
 
-__all__ = ["DPSolution", "RegimeDPSolution", "InflationDPSolution", "solve_dp",
+__all__ = ["DPSolution", "RegimeDPSolution", "InflationDPSolution", "solve_dp", "beyond_dp",
            "DEFAULT_GRID_DENSITY", "DEFAULT_INFLATION_NODES", "DEFAULT_INFLATION_QUADRATURE"]

@@ -89,17 +89,35 @@ def solve_dp(problem: GBWMProblem, *, grid_density: float = DEFAULT_GRID_DENSITY
     start = time.perf_counter()
     if not isinstance(refine, bool):
         raise ValueError(f"refine must be True or False, got {refine!r}")
+    reason = beyond_dp(problem)
+    if reason is not None:
+        raise ValueError(reason)
     x_low, x_high = grid_bounds(problem, problem_table(problem), wealth_floor, upper_sigmas)
     grid, sharp = plan_grid(problem, x_low, x_high, grid_density, grid_points, refine)
     if problem.inflation is None:
         return solve_one_state(problem, grid, sharp, tail_sigmas, start)
-    if problem.market.regime_count > 1 or not isinstance(problem.market, LognormalMarket):
-        raise ValueError("stochastic inflation is solved with the lognormal market only: "
-                         "inflation with market regimes or fat tails has two or more state "
-                         "variables beyond wealth (train a policy instead)")
     nodes = check_int(inflation_nodes, "inflation_nodes", 3, 401)
     quadrature = check_int(inflation_quadrature, "inflation_quadrature", 1, 61)
     return solve_inflation(problem, grid, sharp, tail_sigmas, start, nodes, quadrature)
+
+
+def beyond_dp(problem: GBWMProblem) -> str | None:
+    """Why the problem's state has more dimensions than the DP solves (None when it has
+    at most one beyond wealth): nominal amounts under inflation (the price level), or
+    inflation with market regimes or a fat-tailed market. Such plans are for a trained
+    policy (``gbwm train`` trains them without the DP's efficiency callback)."""
+    if problem.has_nominal_amounts:
+        return ("nominal amounts (a goal with nominal=True or nominal_infusions) make the "
+                "price level a state variable beside wealth and the inflation rate: the "
+                "dynamic programme does not go there (train a policy instead; with every "
+                "amount nominal the plan is the one without the inflation model, in money "
+                "of the day)")
+    if problem.inflation is not None and (problem.market.regime_count > 1
+                                          or not isinstance(problem.market, LognormalMarket)):
+        return ("stochastic inflation is solved with the lognormal market only: inflation "
+                "with market regimes or fat tails has two or more state variables beyond "
+                "wealth (train a policy instead)")
+    return None
 
 
 def regime_kernels(problem: GBWMProblem, h: float, tail_sigmas: float,
@@ -110,8 +128,11 @@ def regime_kernels(problem: GBWMProblem, h: float, tail_sigmas: float,
     portfolios = problem.portfolios
     market = problem.market
     if not isinstance(market, RegimeMarket):
+        law: Law | list[Law] = Law(market)
+        if market.per_portfolio:  # multi-asset rows: each portfolio its own law
+            law = [Law(market.portfolio_law(j)) for j in range(len(portfolios))]
         return [Kernels(portfolios.log_drifts, portfolios.volatility_array, h, tail_sigmas,
-                         sharp_portfolios, Law(market), span)]
+                         sharp_portfolios, law, span)]
     refuse_sharp(sharp_portfolios, "a regime market's dynamic programme (in some regime)")
     drifts, volatilities = market.regime_moments(portfolios)
     return [Kernels(drift, volatility, h, tail_sigmas, sharp_portfolios, NORMAL_LAW, span)

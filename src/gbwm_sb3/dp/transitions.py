@@ -9,7 +9,7 @@ grid, with the cubic Hermite reading that ``act`` uses. See :mod:`gbwm_sb3.dp`.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -318,7 +318,8 @@ class Kernels:
     it. Where a portfolio is sharp, every portfolio reads the value through its sharp view
     instead (:func:`read_view`).
 
-    ``law`` is the market's law of the shock (:class:`Law`). Kernels reach
+    ``law`` is the market's law of the shock (:class:`Law`), or one law per portfolio (a
+    market with a law per portfolio: multi-asset rows). Kernels reach
     ``tail_sigmas`` standard deviations for the normal law (the mass beyond, 1.3e-12 a
     side, is left out, as it always was); a fat-tailed law reaches its quantile of the
     same tail mass, at most ``span`` (the grid's width in log-wealth), and the mass beyond
@@ -328,18 +329,24 @@ class Kernels:
 
     def __init__(self, log_drifts: np.ndarray, sigmas: np.ndarray, h: float,
                  tail_sigmas: float, sharp: np.ndarray | None = None,
-                 law: Law = NORMAL_LAW, span: float = math.inf) -> None:
+                 law: Law | Sequence[Law] = NORMAL_LAW, span: float = math.inf) -> None:
         self.log_drifts = log_drifts
         self.sigmas = sigmas
         self.h = h
-        self.law = law
+        self.laws = None if isinstance(law, Law) else list(law)
+        self.law = law if isinstance(law, Law) else self.laws[0]  # type: ignore[index]
         self.sharp = np.zeros(sigmas.shape, dtype=bool) if sharp is None else sharp
         self.smooth_columns = np.flatnonzero(~self.sharp)
         self.sharp_columns = np.flatnonzero(self.sharp)
-        if law.normal:
+        if self.laws is None and self.law.normal:
             reach = tail_sigmas * sigmas + np.abs(log_drifts)
         else:
-            reach = np.minimum(law.quantile(tail_sigmas) * sigmas, span) + np.abs(log_drifts)
+            if self.laws is None:  # one law (sharp portfolios too): as before, bit for bit
+                quantiles = np.full(sigmas.shape, self.law.quantile(tail_sigmas))
+            else:
+                quantiles = np.array([self.law_of(j).quantile(tail_sigmas)
+                                      for j in range(sigmas.shape[0])])
+            reach = np.minimum(quantiles * sigmas, span) + np.abs(log_drifts)
         self.half_widths = np.ceil(reach / h).astype(int) + 1
         self.pad = int(2 * self.half_widths.max() + 2)
         self.cell_kernels = []  # probability of landing in cell i + d, d = -L..L (reversed)
@@ -366,7 +373,9 @@ class Kernels:
         whole horizon is below half a grid step (the difference is below the grid's
         resolution; its steps and hinges are then integrated in closed form within a few
         spreads)."""
-        return NORMAL_LAW if self.sharp[j] else self.law
+        if self.sharp[j]:
+            return NORMAL_LAW
+        return self.law if self.laws is None else self.laws[int(j)]
 
 
 def on_grid(rep: Representation, kernels: Kernels, log_grid: np.ndarray

@@ -62,7 +62,8 @@ __all__ = ["ProblemTable", "problem_table", "cash_at", "decision_mask", "any_aff
            "can_end", "deaths_from_uniforms", "dies",
            "grow", "take_final", "best_affordable_decision", "goals_in_decision",
            "step_years", "step_year", "YearOutcome", "rollout", "sees_regime", "next_inflation",
-           "call_policy", "sees_inflation", "policy_inputs", "accepted_inputs", "POLICY_INPUTS"]
+           "call_policy", "sees_inflation", "policy_inputs", "accepted_inputs", "POLICY_INPUTS",
+           "deflation", "has_nominal", "year_costs", "price_levels", "portfolio_shocks"]
 
 RowIndex = int | np.ndarray
 
@@ -87,7 +88,9 @@ class ProblemTable:
     ``next_goal_time`` (the first goal year at or after ``t``; nan if none),
     ``remaining_cost`` (top-level cost of the goals at or after ``t``) and
     ``goals_offered_by`` (goals at times ``<= t``). ``final_order``: the decisions at
-    ``T``, best first.
+    ``T``, best first. Amounts are as written: with nominal amounts (``has_nominal``) the
+    nominal parts are kept beside them (``nominal_cost``, ``nominal_infusions``, ...) and
+    :func:`year_costs` / :func:`cash_at` deflate them by the price level.
     """
 
     def __init__(self, size: int, time_steps: int, max_decisions: int,
@@ -137,6 +140,26 @@ class ProblemTable:
         self.inflation_volatility = np.zeros(self.size)
         self.inflation_initial = np.zeros(self.size)
         self.inflation_correlation = np.zeros((self.size, self.max_portfolios))
+        # nominal amounts (problem.has_nominal_amounts): whether a row has them, whether its
+        # cash flows can turn negative at some price level, and the nominal part of each
+        # decision's cost, each year's infusion (``infusions`` holds both parts, as
+        # written), and the next-goal / remaining-cost / future-infusion summaries (made
+        # when the first such problem is written); in today's money a nominal amount is
+        # worth amount / P_t
+        self.has_nominal = np.zeros(self.size, dtype=bool)
+        self.nominal_withdrawals = np.zeros(self.size, dtype=bool)
+        self.nominal_cost: np.ndarray | None = None
+        self.nominal_infusions: np.ndarray | None = None
+        self.nominal_next_cost: np.ndarray | None = None
+        self.nominal_remaining_cost: np.ndarray | None = None
+        self.nominal_future_infusions: np.ndarray | None = None
+        # a market with a law per portfolio (multi-asset rows of EmpiricalMarket): each
+        # row's mixture components (0: the market's draws are every portfolio's shock),
+        # bandwidth and sorted centres per portfolio, (size, portfolios, components), made
+        # (or widened) when such a problem is written
+        self.shock_components = np.zeros(self.size, dtype=np.int64)
+        self.shock_width = np.zeros(self.size)
+        self.shock_centres: np.ndarray | None = None
 
     @classmethod
     def from_problems(cls, problems: list[GBWMProblem], max_decisions: int | None = None,
@@ -201,6 +224,69 @@ class ProblemTable:
         self.inflation_correlation[row, :problem.num_portfolios] = model.correlations(
             problem.num_portfolios)
 
+    def _write_bootstrap(self, row: int, problem: GBWMProblem) -> None:
+        """The per-portfolio mixtures of a market with a law per portfolio (none else)."""
+        centres = problem.market.bootstrap_centres()
+        self.shock_components[row] = 0 if centres is None else centres.shape[1]
+        if centres is None:
+            return
+        self.shock_width[row] = float(getattr(problem.market, "width", 0.0))
+        count = centres.shape[1]
+        if self.shock_centres is None or self.shock_centres.shape[2] < count:
+            wider = np.zeros((self.size, self.max_portfolios, count))
+            if self.shock_centres is not None:
+                wider[:, :, : self.shock_centres.shape[2]] = self.shock_centres
+            self.shock_centres = wider
+        self.shock_centres[row] = 0.0
+        self.shock_centres[row, : centres.shape[0], :count] = centres
+
+    def _write_nominal(self, row: int, problem: GBWMProblem) -> None:
+        """The nominal parts of a problem's amounts (zeros for a row without them)."""
+        self.has_nominal[row] = problem.has_nominal_amounts
+        indexed, nominal = problem.infusion_by_time, problem.nominal_infusion_by_time
+        self.nominal_withdrawals[row] = bool(min(indexed.min(), nominal.min()) < 0.0)
+        if not problem.has_nominal_amounts:
+            if self.nominal_cost is not None:
+                for values in self._nominal_arrays():
+                    values[row] = 0.0
+            return
+        if self.nominal_cost is None:
+            years = (self.size, self.time_steps)
+            self.nominal_cost = np.zeros((*years, self.max_decisions))
+            self.nominal_infusions = np.zeros(years)
+            self.nominal_next_cost = np.zeros(years)
+            self.nominal_remaining_cost = np.zeros(years)
+            self.nominal_future_infusions = np.zeros(years)
+        cost, infusions, next_cost, remaining, future = self._nominal_arrays()
+        t1 = problem.horizon + 1
+        for values in (cost, infusions, next_cost, remaining, future):
+            values[row] = 0.0
+        for t in range(t1):
+            for d in problem.decisions(t):
+                cost[row, t, d.index] = sum(
+                    g.levels[k - 1][0] for g, k in zip(d.goals, d.levels, strict=True)
+                    if k and g.nominal)
+        by_year = np.zeros(t1)
+        for goal in problem.goals:
+            if goal.nominal:
+                by_year[goal.time] += goal.cost
+        infusions[row, :t1] = nominal
+        has_goal = problem.has_goal
+        upcoming = 0.0
+        for t in range(problem.horizon, -1, -1):
+            if has_goal[t]:
+                upcoming = by_year[t]
+            next_cost[row, t] = upcoming
+        remaining[row, :t1] = np.cumsum(by_year[::-1])[::-1]
+        future[row, :t1] = np.concatenate([np.cumsum(nominal[::-1])[::-1][1:], [0.0]])
+
+    def _nominal_arrays(self) -> tuple[np.ndarray, ...]:
+        """The nominal-part arrays (made by :meth:`_write_nominal`)."""
+        arrays = (self.nominal_cost, self.nominal_infusions, self.nominal_next_cost,
+                  self.nominal_remaining_cost, self.nominal_future_infusions)
+        assert all(a is not None for a in arrays)
+        return arrays  # type: ignore[return-value]
+
     def _write_row(self, row: int, problem: GBWMProblem) -> None:
         horizon, n = problem.horizon, problem.num_portfolios
         t1 = horizon + 1
@@ -213,6 +299,8 @@ class ProblemTable:
         self.regime_count[row] = problem.market.regime_count
         self._write_regimes(row, problem)
         self._write_inflation(row, problem)
+        self._write_nominal(row, problem)
+        self._write_bootstrap(row, problem)
         self.decision_cost[row] = np.inf
         self.decision_utility[row] = 0.0
         self.decision_goals[row] = 0
@@ -228,7 +316,8 @@ class ProblemTable:
         order = sorted(range(len(final)), key=lambda i: (-final[i].utility, final[i].cost, i))
         self.final_order[row] = np.arange(self.max_decisions)
         self.final_order[row, : len(order)] = order
-        infusions = problem.infusion_by_time
+        # as written: indexed and nominal together (the nominal part is worth that at P = 1)
+        infusions = problem.infusion_by_time + problem.nominal_infusion_by_time
         self.infusions[row] = 0.0
         self.infusions[row, :t1] = infusions
         self.survival[row] = 1.0
@@ -284,9 +373,50 @@ def problem_table(problem: GBWMProblem) -> ProblemTable:
 
 
 # ----------------------------------------------------------------------------- the year
-def cash_at(table: ProblemTable, rows: RowIndex, t: RowIndex, wealth: np.ndarray) -> np.ndarray:
-    """Cash at hand ``A = W + I(t)`` (the infusion arrives before the year's decision)."""
+def deflation(price_level: np.ndarray) -> np.ndarray:
+    """``1 / P - 1``: what a nominal amount of 1 gains in today's money at price level ``P``
+    (an amount as written plus its nominal part times this is its value today)."""
+    return 1.0 / np.asarray(price_level, dtype=np.float64) - 1.0
+
+
+def has_nominal(table: ProblemTable, rows: RowIndex = 0) -> bool:
+    """Whether some of ``rows`` has nominal amounts (the kernel then needs the price level)."""
+    return table.nominal_cost is not None and bool(np.any(table.has_nominal[rows]))
+
+
+def _needs_price_level(table: ProblemTable, rows: RowIndex,
+                       price_level: np.ndarray | None) -> bool:
+    """Whether amounts must be deflated: the rows have nominal amounts (then ``price_level``
+    is required) and a price level is given."""
+    if table.nominal_cost is None or not np.any(table.has_nominal[rows]):
+        return False
+    if price_level is None:
+        raise ValueError("the problem has nominal amounts: the year needs each trajectory's "
+                         "price level (price_level=)")
+    return True
+
+
+def year_costs(table: ProblemTable, rows: RowIndex, t: RowIndex,
+               price_level: np.ndarray | None = None) -> np.ndarray:
+    """Each decision's cost at year ``t`` in today's money: (K,) as written, or
+    (trajectories, K) where nominal costs are deflated by each trajectory's ``price_level``
+    (required for a problem with nominal amounts)."""
+    costs = table.decision_cost[rows, t]
+    if not _needs_price_level(table, rows, price_level):
+        return costs
+    assert table.nominal_cost is not None and price_level is not None
+    scale = deflation(price_level)
+    return costs + table.nominal_cost[rows, t] * scale[:, None]
+
+
+def cash_at(table: ProblemTable, rows: RowIndex, t: RowIndex, wealth: np.ndarray,
+            price_level: np.ndarray | None = None) -> np.ndarray:
+    """Cash at hand ``A = W + I(t)`` (the infusion arrives before the year's decision; a
+    nominal infusion is deflated by ``price_level``)."""
     infusion = table.infusions[rows, t]
+    if _needs_price_level(table, rows, price_level):
+        assert table.nominal_infusions is not None and price_level is not None
+        return wealth + (infusion + table.nominal_infusions[rows, t] * deflation(price_level))
     if np.ndim(infusion) == 0 and infusion == 0.0:
         return wealth
     return wealth + infusion
@@ -298,25 +428,33 @@ def _affordable(cost: np.ndarray, cash: np.ndarray) -> np.ndarray:
 
 
 def decision_mask(table: ProblemTable, rows: RowIndex, t: RowIndex,
-                  wealth: np.ndarray) -> np.ndarray:
+                  wealth: np.ndarray, price_level: np.ndarray | None = None) -> np.ndarray:
     """(len(wealth), K) bool: the decisions of year ``t`` that exist and are affordable.
 
     ``rows`` and ``t`` are one row and year for all trajectories or one per trajectory.
-    All False at (or after) the horizon, where nothing is decided.
+    All False at (or after) the horizon, where nothing is decided. ``price_level``: each
+    trajectory's ``P_t`` (required for a problem with nominal amounts).
     """
     wealth = np.atleast_1d(np.asarray(wealth, dtype=np.float64))
     if np.ndim(t) == 0 and np.ndim(rows) == 0 and t >= table.horizon[rows]:
         return np.zeros((wealth.shape[0], table.max_decisions), dtype=bool)
-    costs = table.decision_cost[rows, t]
-    cash = cash_at(table, rows, t, wealth)
+    costs = year_costs(table, rows, t, price_level)
+    cash = cash_at(table, rows, t, wealth, price_level)
     if costs.ndim == 1:  # one year for all: compare as (K, n), far faster for a small K
         return _affordable(costs[:, None], cash[None, :]).T
     return _affordable(costs, cash[:, None])
 
 
-def any_affordable(table: ProblemTable, row: int, t: int, wealth: np.ndarray) -> np.ndarray:
+def any_affordable(table: ProblemTable, row: int, t: int, wealth: np.ndarray,
+                   price_level: np.ndarray | None = None) -> np.ndarray:
     """Where some decision other than "take nothing" is affordable at year ``t < T`` (the
     cheapest is), shape of ``wealth``."""
+    if _needs_price_level(table, row, price_level):
+        assert price_level is not None
+        wealth = np.asarray(wealth, dtype=np.float64)
+        flat = decision_mask(table, row, t, wealth.reshape(-1),
+                             np.broadcast_to(price_level, wealth.shape).reshape(-1))
+        return flat[:, 1:].any(axis=1).reshape(wealth.shape)
     cheapest = table.decision_cost[row, t, 1:].min()
     return _affordable(cheapest, cash_at(table, row, t, wealth))
 
@@ -324,15 +462,17 @@ def any_affordable(table: ProblemTable, row: int, t: int, wealth: np.ndarray) ->
 def affordability_thresholds(table: ProblemTable, row: int, t: int,
                              first: int = 0) -> np.ndarray:
     """The wealths ``W`` at year ``t`` at which decisions ``first..`` become affordable
-    (``cost - I(t)``), sorted and unique: where the value and the policy may jump."""
+    (``cost - I(t)``), sorted and unique: where the value and the policy may jump (amounts
+    as written: a problem with nominal amounts has no fixed thresholds)."""
     count = int(table.decisions_per_year[row, t])
     cost = table.decision_cost[row, t, first:count]
     return np.unique(cost[np.isfinite(cost)] - table.infusions[row, t])
 
 
 def has_withdrawals(table: ProblemTable, row: int = 0) -> bool:
-    """Whether row ``row``'s problem has a negative infusion (a plan that can go bankrupt)."""
-    return bool(table.infusions[row].min() < 0.0)
+    """Whether row ``row``'s problem has a negative infusion (a plan that can go bankrupt;
+    with nominal amounts, an indexed or a nominal one)."""
+    return bool(table.infusions[row].min() < 0.0) or bool(table.nominal_withdrawals[row])
 
 
 def deaths_from_uniforms(table: ProblemTable, row: int, uniforms: np.ndarray) -> np.ndarray:
@@ -359,7 +499,8 @@ def can_end(table: ProblemTable, row: int = 0) -> bool:
 
 
 def apply_decisions(table: ProblemTable, rows: RowIndex, t: RowIndex, wealth: np.ndarray,
-                    decision: np.ndarray, ended: np.ndarray | None = None
+                    decision: np.ndarray, ended: np.ndarray | None = None,
+                    price_level: np.ndarray | None = None
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Add ``I(t)`` and take ``decision`` where affordable (else nothing), year ``t < T``.
 
@@ -367,13 +508,17 @@ def apply_decisions(table: ProblemTable, rows: RowIndex, t: RowIndex, wealth: np
     taken (0 where the asked one costs more than the cash or does not exist).
     ``ended`` (bool, per trajectory), when given, flags the plans that have ended and is
     updated in place: a trajectory whose cash is below 0 becomes bankrupt; an ended one
-    takes nothing and keeps 0.
+    takes nothing and keeps 0. ``price_level``: each trajectory's ``P_t`` (required for a
+    problem with nominal amounts, whose nominal costs and infusions it deflates).
     """
     decision = np.asarray(decision).astype(np.intp)
     if ended is not None:
         decision = np.where(ended, 0, decision)
-    cash = cash_at(table, rows, t, wealth)
+    cash = cash_at(table, rows, t, wealth, price_level)
     cost = table.decision_cost[rows, t, decision]
+    if _needs_price_level(table, rows, price_level):
+        assert table.nominal_cost is not None and price_level is not None
+        cost = cost + table.nominal_cost[rows, t, decision] * deflation(price_level)
     taken = _affordable(cost, cash)
     applied = np.where(taken, decision, 0)
     cash_after = cash - np.where(taken, cost, 0.0)
@@ -396,8 +541,13 @@ def grow(table: ProblemTable, rows: RowIndex, wealth: np.ndarray, portfolio: np.
     With stochastic inflation (``inflation = (eps, next_rate)``: the year's inflation
     innovation and the rate ``pi_{t+1}`` it gives, :func:`next_inflation`) wealth is real:
     portfolio ``j``'s shock is ``Z_j = rho_j eps + sqrt(1 - rho_j^2) N`` and the result is
-    divided by ``exp(pi_{t+1})``."""
+    divided by ``exp(pi_{t+1})``.
+
+    A market with a law per portfolio (multi-asset rows) reads portfolio ``j``'s shock
+    from the common normal draw ``shocks`` in its own law (:func:`portfolio_shocks`)."""
     portfolio = np.asarray(portfolio).astype(np.intp)
+    if table.shock_centres is not None:
+        shocks = portfolio_shocks(table, rows, portfolio, shocks)
     if regime is None:
         drift = table.log_drifts[rows, portfolio]
         sigma = table.volatilities[rows, portfolio]
@@ -415,6 +565,21 @@ def grow(table: ProblemTable, rows: RowIndex, wealth: np.ndarray, portfolio: np.
     return wealth * np.exp(drift + sigma * shock - next_rate)
 
 
+def portfolio_shocks(table: ProblemTable, rows: RowIndex, portfolio: np.ndarray,
+                     normal: np.ndarray) -> np.ndarray:
+    """Each trajectory's shock in the law of the portfolio it holds, read from the common
+    standard normal draws ``normal`` (:func:`~gbwm_sb3.problem.empirical.mixture_components`);
+    ``normal`` itself for rows whose market draws every portfolio's shock."""
+    count = table.shock_components[rows]
+    if table.shock_centres is None or not np.any(count):
+        return normal
+    from gbwm_sb3.problem.empirical import mixture_components
+
+    component, offset = mixture_components(normal, np.maximum(count, 1))
+    mapped = table.shock_centres[rows, portfolio, component] + table.shock_width[rows] * offset
+    return np.where(count > 0, mapped, normal)
+
+
 def next_inflation(table: ProblemTable, rows: RowIndex, rate: np.ndarray,
                    innovation: np.ndarray) -> np.ndarray:
     """Next year's inflation ``pi_{t+1} = pibar + phi (pi_t - pibar) + s eps``."""
@@ -424,41 +589,47 @@ def next_inflation(table: ProblemTable, rows: RowIndex, rate: np.ndarray,
 
 
 def take_final(table: ProblemTable, rows: RowIndex, wealth: np.ndarray,
-               ended: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+               ended: np.ndarray | None = None, price_level: np.ndarray | None = None
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The automatic choice at ``T``: the affordable decision with the most utility (ties:
     the cheaper, then the lower index); nothing for an ended plan (``ended``).
+    ``price_level``: each trajectory's ``P_T`` (required for nominal amounts).
     Returns ``(wealth_after, reward, applied)``."""
     horizon = table.horizon[rows]
     order = table.final_order[rows]
-    costs = table.decision_cost[rows, horizon]
-    if np.ndim(rows) == 0:
+    costs = year_costs(table, rows, horizon, price_level)
+    index = np.arange(wealth.shape[0])
+    if costs.ndim == 2 and np.ndim(rows) == 0:  # deflated: one cost row per trajectory
+        order = np.broadcast_to(order, costs.shape)
+    if costs.ndim == 1:
         affordable = _affordable(costs[order][None, :], wealth[:, None])
     else:
         affordable = _affordable(np.take_along_axis(costs, order, axis=1), wealth[:, None])
     if ended is not None:
         affordable &= ~ended[:, None]
     best = np.argmax(affordable, axis=1)
-    if np.ndim(rows) == 0:
+    if costs.ndim == 1:
         chosen = np.where(affordable.any(axis=1), order[best], 0)
         return wealth - costs[chosen], table.decision_utility[rows, horizon][chosen], chosen
-    index = np.arange(wealth.shape[0])
     chosen = np.where(affordable.any(axis=1), order[index, best], 0)
-    return (wealth - costs[index, chosen], table.decision_utility[rows, horizon, chosen],
-            chosen)
+    utility = table.decision_utility[rows, horizon]
+    return (wealth - costs[index, chosen],
+            utility[chosen] if utility.ndim == 1 else utility[index, chosen], chosen)
 
 
 def best_affordable_decision(table: ProblemTable, row: int, t: int,
-                             wealth: np.ndarray) -> np.ndarray:
+                             wealth: np.ndarray, price_level: np.ndarray | None = None
+                             ) -> np.ndarray:
     """At year ``t`` of row ``row``: the affordable decision with the most utility (ties:
-    the cheaper, then the lower index); at ``T`` this is the automatic choice."""
+    the cheaper as written, then the lower index); at ``T`` this is the automatic choice."""
     wealth = np.atleast_1d(np.asarray(wealth, dtype=np.float64))
     if t >= table.horizon[row]:
-        return take_final(table, row, wealth)[2]
+        return take_final(table, row, wealth, price_level=price_level)[2]
     count = int(table.decisions_per_year[row, t])
     utility = table.decision_utility[row, t, :count]
     cost = table.decision_cost[row, t, :count]
     order = np.lexsort((np.arange(count), cost, -utility))
-    affordable = decision_mask(table, row, t, wealth)[:, order]
+    affordable = decision_mask(table, row, t, wealth, price_level)[:, order]
     return order[np.argmax(affordable, axis=1)]
 
 
@@ -472,7 +643,8 @@ def step_years(table: ProblemTable, rows: RowIndex, t: RowIndex, wealth: np.ndar
                decision: np.ndarray, portfolio: np.ndarray, shocks: np.ndarray,
                ended: np.ndarray | None = None, died: np.ndarray | None = None,
                regime: np.ndarray | None = None,
-               inflation: tuple[np.ndarray, np.ndarray] | None = None
+               inflation: tuple[np.ndarray, np.ndarray] | None = None,
+               price_level: np.ndarray | None = None
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """One year ``t < T`` for many trajectories: decision, returns, and the automatic take
     at ``T`` where ``t + 1 == T``.
@@ -484,16 +656,23 @@ def step_years(table: ProblemTable, rows: RowIndex, t: RowIndex, wealth: np.ndar
     the flags of ended plans, updated in place (see :func:`apply_decisions`); ``died``:
     where the investor dies during the year (after its decision), which ends the plan;
     ``regime``: each trajectory's market regime this year; ``inflation``: the year's
-    inflation innovation and next rate (see :func:`grow`; wealth is then real).
+    inflation innovation and next rate (see :func:`grow`; wealth is then real);
+    ``price_level``: each trajectory's ``P_t`` (required for nominal amounts; the automatic
+    take at ``T`` reads ``P_T = P_t exp(pi_T)``).
     """
-    cash_after, reward, applied = apply_decisions(table, rows, t, wealth, decision, ended)
+    cash_after, reward, applied = apply_decisions(table, rows, t, wealth, decision, ended,
+                                                  price_level)
     next_wealth = grow(table, rows, cash_after, portfolio, shocks, regime, inflation)
     if ended is not None and died is not None:
         _die(ended, died, next_wealth)
     final = np.zeros(next_wealth.shape, dtype=np.intp)
+    next_level = None
+    if price_level is not None and inflation is not None:
+        next_level = price_level * np.exp(inflation[1])
     if np.ndim(rows) == 0 and np.ndim(t) == 0:
         if t + 1 == table.horizon[rows]:
-            next_wealth, final_reward, final = take_final(table, rows, next_wealth, ended)
+            next_wealth, final_reward, final = take_final(table, rows, next_wealth, ended,
+                                                          next_level)
             reward = reward + final_reward
         return next_wealth, reward, applied, final
     rows_b, t_b = np.broadcast_arrays(rows, t)
@@ -501,7 +680,8 @@ def step_years(table: ProblemTable, rows: RowIndex, t: RowIndex, wealth: np.ndar
     if ending.size:
         after, final_reward, chosen = take_final(
             table, rows_b[ending], next_wealth[ending],
-            None if ended is None else ended[ending])
+            None if ended is None else ended[ending],
+            None if next_level is None else next_level[ending])
         final[ending] = chosen
         next_wealth[ending] = after
         reward[ending] = reward[ending] + final_reward
@@ -517,11 +697,12 @@ def _die(ended: np.ndarray, died: np.ndarray, wealth: np.ndarray) -> None:
 def step_year(table: ProblemTable, t: int, wealth: np.ndarray, decision: np.ndarray,
               portfolio: np.ndarray, shocks: np.ndarray, ended: np.ndarray | None = None,
               died: np.ndarray | None = None, regime: np.ndarray | None = None,
-              inflation: tuple[np.ndarray, np.ndarray] | None = None
+              inflation: tuple[np.ndarray, np.ndarray] | None = None,
+              price_level: np.ndarray | None = None
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """:func:`step_years` for the one problem of a one-row table (year ``t`` shared)."""
     return step_years(table, 0, t, wealth, decision, portfolio, shocks, ended, died, regime,
-                      inflation)
+                      inflation, price_level)
 
 
 # ----------------------------------------------------------------------------- rollout
@@ -530,8 +711,9 @@ class _Acts(Protocol):
 
 
 #: The optional inputs a policy's ``act`` may take, each by a keyword parameter of this
-#: name: the market regime of the year and the current inflation rate ``pi_t``.
-POLICY_INPUTS = ("regime", "inflation")
+#: name: the market regime of the year, the current inflation rate ``pi_t`` and the price
+#: level ``P_t`` (wealth is real; a problem with nominal amounts needs it).
+POLICY_INPUTS = ("regime", "inflation", "price_level")
 
 
 @lru_cache(maxsize=256)
@@ -559,8 +741,9 @@ def accepted_inputs(function: Any) -> frozenset[str]:
 
 def policy_inputs(policy: Any) -> frozenset[str]:
     """The optional inputs ``policy.act`` takes (:func:`accepted_inputs` of it): ``regime``
-    (each path's market regime of the year) and ``inflation`` (each path's current
-    inflation rate ``pi_t``). A policy without them stays valid: it is not told."""
+    (each path's market regime of the year), ``inflation`` (each path's current
+    inflation rate ``pi_t``) and ``price_level`` (each path's ``P_t``). A policy without them
+    stays valid: it is not told."""
     return accepted_inputs(getattr(policy, "act", None))
 
 
@@ -580,9 +763,10 @@ def sees_inflation(policy: Any) -> bool:
 
 def call_policy(policy: Any, t: int, wealth: np.ndarray, regime: np.ndarray | None = None,
                 sees: bool | None = None, inflation: np.ndarray | None = None,
-                inputs: frozenset[str] | None = None) -> tuple[Any, Any]:
-    """``policy.act(t, wealth, ...)``, passing ``regime`` and ``inflation`` (each path's
-    current rate ``pi_t``) where given and the policy takes them.
+                inputs: frozenset[str] | None = None,
+                price_level: np.ndarray | None = None) -> tuple[Any, Any]:
+    """``policy.act(t, wealth, ...)``, passing ``regime``, ``inflation`` (each path's
+    current rate ``pi_t``) and ``price_level`` where given and the policy takes them.
 
     ``inputs``: what the policy takes (by default :func:`policy_inputs`; callers that call
     it every year compute it once); ``sees``, when given, overrides whether it takes the
@@ -595,6 +779,8 @@ def call_policy(policy: Any, t: int, wealth: np.ndarray, regime: np.ndarray | No
         kwargs["regime"] = regime
     if inflation is not None and "inflation" in taken:
         kwargs["inflation"] = inflation
+    if price_level is not None and "price_level" in taken:
+        kwargs["price_level"] = price_level
     return policy.act(t, wealth, **kwargs)
 
 
@@ -649,7 +835,9 @@ def rollout(table: ProblemTable, policy: _Acts, shocks: np.ndarray, *, row: int 
     ``t`` grows with ``(innovations[t], rates[t + 1])`` (see :func:`grow`); a policy that
     takes the rate (:func:`sees_inflation`) is called ``act(t, wealth,
     inflation=rates[t])``. Wealth, in and out, is then real (today's money; the nominal
-    amount is wealth times the price level ``exp(rates[1] + ... + rates[t])``).
+    amount is wealth times the price level ``exp(rates[1] + ... + rates[t])``). A problem
+    with nominal amounts deflates them by that price level, and a policy that takes
+    ``price_level`` is told it.
 
     ``check(t, wealth, decision, portfolio)`` may validate (and convert) the policy's actions;
     ``observe`` receives a :class:`YearOutcome` each year. Returns the total utility and
@@ -663,6 +851,7 @@ def rollout(table: ProblemTable, policy: _Acts, shocks: np.ndarray, *, row: int 
                              f"regime per year and path), got {regimes.shape}")
     innovations, rates = _checked_inflation(table, row, horizon, shocks, inflation)
     inputs = policy_inputs(policy) if regimes is not None or rates is not None else frozenset()
+    levels = price_levels(rates) if rates is not None and has_nominal(table, row) else None
     wealth = np.full(shocks.shape[1], table.initial_wealth[row])
     total = np.zeros(shocks.shape[1])
     ended = np.zeros(shocks.shape[1], dtype=bool) if can_end(table, row) else None
@@ -670,14 +859,16 @@ def rollout(table: ProblemTable, policy: _Acts, shocks: np.ndarray, *, row: int 
     for t in range(horizon):
         regime = None if regimes is None else regimes[t]
         rate = None if rates is None else rates[t]
+        level = None if levels is None else levels[t]
         decision, portfolio = call_policy(policy, t, wealth, regime, inflation=rate,
-                                          inputs=inputs)
+                                          inputs=inputs, price_level=level)
         decision, portfolio = np.asarray(decision), np.asarray(portfolio)
         if check is not None:
             decision, portfolio = check(t, wealth, decision, portfolio)
         if dead is not None and ended is not None and deaths is not None:
             dead |= deaths[t] & ~ended  # died during the year, the plan running at its start
-        cash_after, reward, applied = apply_decisions(table, row, t, wealth, decision, ended)
+        cash_after, reward, applied = apply_decisions(table, row, t, wealth, decision, ended,
+                                                      level)
         year_inflation = None if innovations is None or rates is None else (
             innovations[t], rates[t + 1])
         grown = grow(table, row, cash_after, portfolio, shocks[t], regime, year_inflation)
@@ -686,7 +877,8 @@ def rollout(table: ProblemTable, policy: _Acts, shocks: np.ndarray, *, row: int 
         final = None
         after = grown
         if t + 1 == horizon:
-            after, final_reward, final = take_final(table, row, grown, ended)
+            after, final_reward, final = take_final(
+                table, row, grown, ended, None if levels is None else levels[t + 1])
             reward = reward + final_reward
         total += reward
         if observe is not None:
@@ -695,6 +887,16 @@ def rollout(table: ProblemTable, policy: _Acts, shocks: np.ndarray, *, row: int 
                                 None if dead is None else dead.copy(), regime, rate))
         wealth = after
     return total, wealth
+
+
+def price_levels(rates: np.ndarray) -> np.ndarray:
+    """The price levels ``P_0 = 1``, ``P_{t+1} = P_t exp(pi_{t+1})`` of the rates
+    ``pi_0..pi_T`` (rows: years), same shape; computed year by year, as the envs do."""
+    rates = np.asarray(rates, dtype=np.float64)
+    levels = np.ones_like(rates)
+    for t in range(1, rates.shape[0]):
+        levels[t] = levels[t - 1] * np.exp(rates[t])
+    return levels
 
 
 def _checked_inflation(table: ProblemTable, row: int, horizon: int, shocks: np.ndarray,

@@ -30,6 +30,7 @@ from gbwm_sb3.envs.dynamics import (
     dies,
     goals_in_decision,
     has_mortality,
+    has_nominal,
     has_withdrawals,
     problem_table,
     step_year,
@@ -206,6 +207,7 @@ class GBWMEnv(gym.Env[np.ndarray, np.ndarray]):
         self._inflation_model = self.problem.inflation
         self._rate = 0.0 if self._inflation_model is None else self._inflation_model.initial_rate
         self._price_level = 1.0
+        self._nominal = has_nominal(self._table)
 
     # ----- state -----
     @property
@@ -295,7 +297,7 @@ class GBWMEnv(gym.Env[np.ndarray, np.ndarray]):
                 np.array([self._rate]), innovation))
         wealth, reward, taken, taken_final = step_year(
             self._table, t, np.array([self._wealth]), take, portfolio, shock, self._ended,
-            died, regime, inflation)
+            died, regime, inflation, self._levels_now())
         if inflation is not None:
             self._rate = float(inflation[1][0])
             self._price_level *= math.exp(self._rate)
@@ -348,7 +350,8 @@ class GBWMEnv(gym.Env[np.ndarray, np.ndarray]):
         k = self.num_decisions
         mask = np.ones(k + self.problem.num_portfolios, dtype=bool)
         t = self._t if self._t is not None else 0
-        mask[:k] = decision_affordable(self._table, t, np.array([self._wealth]))[0]
+        mask[:k] = decision_affordable(self._table, t, np.array([self._wealth]),
+                                       self._levels_now())[0]
         mask[0] = True
         return mask
 
@@ -382,7 +385,12 @@ class GBWMEnv(gym.Env[np.ndarray, np.ndarray]):
     def _observation(self) -> np.ndarray:
         assert self._t is not None
         return encode_observation(self._table, self._t, np.array([self._wealth]),
-                                  self.decision_features, self.regime, self.inflation)[0]
+                                  self.decision_features, self.regime, self.inflation,
+                                  self._levels_now())[0]
+
+    def _levels_now(self) -> np.ndarray | None:
+        """The price level as the year kernel takes it: for nominal amounts only."""
+        return np.array([self._price_level]) if self._nominal else None
 
     def _info(self, goal_taken: bool, final_goal_taken: bool) -> dict[str, Any]:
         assert self._t is not None

@@ -79,7 +79,16 @@ from functools import lru_cache
 
 import numpy as np
 
-from gbwm_sb3.envs.dynamics import ProblemTable, any_affordable, decision_mask, has_withdrawals
+from gbwm_sb3.envs.dynamics import (
+    ProblemTable,
+    any_affordable,
+    cash_at,
+    decision_mask,
+    deflation,
+    has_nominal,
+    has_withdrawals,
+    year_costs,
+)
 from gbwm_sb3.problem.model import GBWMProblem
 
 __all__ = [
@@ -230,48 +239,55 @@ def observation_bounds(table: ProblemTable | None = None, decision_features: boo
     return low, high
 
 
-def decision_affordable(table: ProblemTable, t: int, wealth: np.ndarray) -> np.ndarray:
+def decision_affordable(table: ProblemTable, t: int, wealth: np.ndarray,
+                        price_level: np.ndarray | None = None) -> np.ndarray:
     """(len(wealth), K) bool: the decisions that exist at ``t < T`` and cost at most the cash.
 
     The kernel's :func:`~gbwm_sb3.envs.dynamics.decision_mask` for a one-problem table,
     cut to the problem's ``K`` (paper: columns skip, take); all False at ``t = T``.
+    ``price_level``: each trajectory's ``P_t`` (required for nominal amounts).
     """
-    return decision_mask(table, 0, t, wealth)[:, : int(table.num_decisions[0])]
+    return decision_mask(table, 0, t, wealth, price_level)[:, : int(table.num_decisions[0])]
 
 
-def goal_affordable(table: ProblemTable, t: int, wealth: np.ndarray) -> np.ndarray:
+def goal_affordable(table: ProblemTable, t: int, wealth: np.ndarray,
+                    price_level: np.ndarray | None = None) -> np.ndarray:
     """Where the goal decision at year ``t`` has an effect: a decision other than "take
     nothing" is affordable (goal present, ``t < T``)."""
     if t >= table.horizon[0] or not table.has_goal[0, t]:
         return np.zeros(np.shape(wealth), dtype=bool)
-    return any_affordable(table, 0, t, np.asarray(wealth, dtype=np.float64))
+    return any_affordable(table, 0, t, np.asarray(wealth, dtype=np.float64), price_level)
 
 
 def encode_observation(table: ProblemTable, t: int, wealth: np.ndarray,
                        decision_features: bool = False,
                        regime: np.ndarray | int | None = None,
-                       inflation: np.ndarray | float | None = None) -> np.ndarray:
+                       inflation: np.ndarray | float | None = None,
+                       price_level: np.ndarray | float | None = None) -> np.ndarray:
     """Observations of shape (len(wealth), observation_size) for year ``t`` and pre-goal wealth.
 
     ``regime``: the current market regime of every trajectory (one int, or one per
     trajectory), required for a market with regimes and refused for any other.
     ``inflation``: the current inflation rate ``pi_t`` of every trajectory (one number, or
     one per trajectory), required for a problem with stochastic inflation (``wealth`` is
-    then real) and refused for any other.
+    then real) and refused for any other. ``price_level``: each trajectory's ``P_t``,
+    required for a problem with nominal amounts (its amounts are then read in today's
+    money: nominal ones divided by ``P_t``) and refused for any other.
     """
     wealth = np.atleast_1d(np.asarray(wealth, dtype=np.float64))
     regimes = _regime_count(table)
     rates = _checked_inflation(table, inflation, wealth.shape[0])
+    levels = _checked_price_level(table, price_level, wealth.shape[0])
     if regimes:
         if regime is None:
             raise ValueError(f"the problem's market has {regimes} regimes: the observation "
                              "needs the current regime of every trajectory (regime=)")
         return _encode_general(table, t, wealth, decision_features,
-                               _checked_regime(regime, regimes, wealth.shape[0]), rates)
+                               _checked_regime(regime, regimes, wealth.shape[0]), rates, levels)
     if regime is not None:
         raise ValueError("regime must be None: the problem's market has no regimes")
     if rates is not None:
-        return _encode_general(table, t, wealth, decision_features, None, rates)
+        return _encode_general(table, t, wealth, decision_features, None, rates, levels)
     if not table.paper_family[0]:
         return _encode_general(table, t, wealth, decision_features)
     horizon, initial = int(table.horizon[0]), float(table.initial_wealth[0])
@@ -323,35 +339,70 @@ def _checked_inflation(table: ProblemTable, inflation: np.ndarray | float | None
     return np.broadcast_to(values, (n,))
 
 
+def _checked_price_level(table: ProblemTable, price_level: np.ndarray | float | None,
+                         n: int) -> np.ndarray | None:
+    """``price_level`` as a float array of length ``n`` (None for a problem without nominal
+    amounts), refused where it does not belong or is missing, not positive or not finite."""
+    if not has_nominal(table):
+        if price_level is not None:
+            raise ValueError("price_level must be None: the problem has no nominal amounts")
+        return None
+    if price_level is None:
+        raise ValueError("the problem has nominal amounts: the observation needs the price "
+                         "level of every trajectory (price_level=)")
+    values = np.asarray(price_level, dtype=np.float64)
+    if values.ndim > 1 or (values.ndim == 1 and values.shape[0] != n):
+        raise ValueError(f"price_level must be a number or {n} numbers (one per trajectory), "
+                         f"got shape {values.shape}")
+    if not np.all(np.isfinite(values)) or not np.all(values > 0.0):
+        raise ValueError("price_level must be finite and positive")
+    return np.broadcast_to(values, (n,)).astype(np.float64)
+
+
+def _today(as_written: float, nominal: np.ndarray | None, row_year: tuple[int, int],
+           levels: np.ndarray | None) -> np.ndarray | float:
+    """An amount of the table (``as_written``, at year ``row_year``) in today's money: its
+    nominal part (``nominal``, a table array) deflated by each trajectory's price level."""
+    if levels is None or nominal is None:
+        return as_written
+    return as_written + nominal[row_year] * deflation(levels)
+
+
 def _encode_general(table: ProblemTable, t: int, wealth: np.ndarray,
                     decision_features: bool = False,
                     regime: np.ndarray | None = None,
-                    inflation: np.ndarray | None = None) -> np.ndarray:
-    """The general-class observation (see the module docstring)."""
+                    inflation: np.ndarray | None = None,
+                    levels: np.ndarray | None = None) -> np.ndarray:
+    """The general-class observation (see the module docstring); ``levels``: the price
+    levels of a problem with nominal amounts, whose amounts it reads in today's money."""
     horizon, initial = int(table.horizon[0]), float(table.initial_wealth[0])
     year = min(t, horizon)
-    cash = wealth + table.infusions[0, year]
+    at = (0, year)
+    cash = cash_at(table, 0, year, wealth, levels)
     obs = np.empty((wealth.shape[0], observation_size(table, decision_features)),
                    dtype=np.float32)
     safe_cash = np.maximum(cash, WEALTH_FLOOR * initial)
     obs[:, 0] = t / horizon
     obs[:, 1] = np.minimum(np.log(safe_cash / initial), LOG_CLIP)
-    flags = decision_affordable(table, t, wealth)
+    flags = decision_affordable(table, t, wealth, levels)
     obs[:, 2] = flags[:, 1:].any(axis=1)
-    obs[:, 3] = _log_ratio_to(safe_cash, table.next_cost[0, year])
+    remaining = _today(table.remaining_cost[at], table.nominal_remaining_cost, at, levels)
+    obs[:, 3] = _log_ratio_to(safe_cash, _today(table.next_cost[at], table.nominal_next_cost,
+                                                at, levels))
     next_time = table.next_goal_time[0, year]
     obs[:, 4] = (next_time - t) / horizon if np.isfinite(next_time) else 0.0
-    obs[:, 5] = _log_ratio_to(safe_cash, table.remaining_cost[0, year])
-    future = table.future_infusions[0, year]  # negative with withdrawals
+    obs[:, 5] = _log_ratio_to(safe_cash, remaining)
+    # negative with withdrawals
+    future = _today(table.future_infusions[at], table.nominal_future_infusions, at, levels)
     obs[:, 6] = np.minimum(np.log1p(np.maximum(future / safe_cash, _FUTURE_FLOOR)), LOG_CLIP)
     resources = np.maximum(safe_cash + future, WEALTH_FLOOR * initial)
-    obs[:, 7] = _log_ratio_to(resources, table.remaining_cost[0, year])
+    obs[:, 7] = _log_ratio_to(resources, remaining)
     k = flags.shape[1]
     obs[:, DECISION_FLAGS_START: DECISION_FLAGS_START + k] = flags
     start = DECISION_FLAGS_START + k
     if decision_features:
         stop = start + decision_features_size(k)
-        obs[:, start:stop] = _decision_block(table, t, safe_cash, cash, flags)
+        obs[:, start:stop] = _decision_block(table, t, safe_cash, cash, flags, levels)
         start = stop
     if regime is not None:
         one_hot = obs[:, start: start + _regime_count(table)]
@@ -363,8 +414,9 @@ def _encode_general(table: ProblemTable, t: int, wealth: np.ndarray,
 
 
 def _decision_block(table: ProblemTable, t: int, safe_cash: np.ndarray, cash: np.ndarray,
-                    affordable: np.ndarray) -> np.ndarray:
-    """The ``K x len(DECISION_FEATURES)`` decision features, flattened decision-major."""
+                    affordable: np.ndarray, levels: np.ndarray | None = None) -> np.ndarray:
+    """The ``K x len(DECISION_FEATURES)`` decision features, flattened decision-major
+    (amounts in today's money at the price ``levels`` of a problem with nominal amounts)."""
     n, k = affordable.shape
     block = np.zeros((n, k, len(DECISION_FEATURES)), dtype=np.float32)
     horizon = int(table.horizon[0])
@@ -373,17 +425,23 @@ def _decision_block(table: ProblemTable, t: int, safe_cash: np.ndarray, cash: np
     problem = table.problems[0]
     assert problem is not None
     shares = _decision_shares(problem)
-    cost = table.decision_cost[0, t, :k]
+    cost = year_costs(table, 0, t, levels)[..., :k]
     exists = np.isfinite(cost)
     safe_cost = np.where(exists, cost, 0.0)
     block[:, :, 0] = np.where(exists, np.minimum(safe_cost / safe_cash[:, None],
                                                  COST_RATIO_CAP), 0.0)
     block[:, :, 1] = shares[0][t]
-    left_after = table.remaining_cost[0, t + 1]
-    if left_after > 0.0:
-        resources = np.maximum(cash[:, None] - safe_cost + table.future_infusions[0, t],
+    left_after = _today(table.remaining_cost[0, t + 1], table.nominal_remaining_cost,
+                        (0, t + 1), levels)
+    future = _today(table.future_infusions[0, t], table.nominal_future_infusions, (0, t),
+                    levels)
+    if np.any(np.asarray(left_after) > 0.0):
+        resources = np.maximum(cash[:, None] - safe_cost + np.reshape(future, (-1, 1)),
                                WEALTH_FLOOR * float(table.initial_wealth[0]))
-        funding = np.clip(np.log(resources / left_after), -LOG_CLIP, LOG_CLIP)
+        with np.errstate(divide="ignore"):
+            funding = np.clip(np.log(resources / np.reshape(left_after, (-1, 1))),
+                              -LOG_CLIP, LOG_CLIP)
+        funding = np.where(np.reshape(left_after, (-1, 1)) > 0.0, funding, LOG_CLIP)
     else:
         funding = np.full((n, k), LOG_CLIP)
     block[:, :, 2] = np.where(affordable, funding, np.where(exists, -LOG_CLIP, 0.0))
@@ -412,8 +470,14 @@ def _decision_shares(problem: GBWMProblem) -> tuple[np.ndarray, np.ndarray, np.n
     return utility, goals, levels
 
 
-def _log_ratio_to(wealth: np.ndarray, amount: float) -> np.ndarray | float:
-    """log(wealth / amount) clipped to [-LOG_CLIP, LOG_CLIP]; 0.0 when there is no amount."""
+def _log_ratio_to(wealth: np.ndarray, amount: float | np.ndarray) -> np.ndarray | float:
+    """log(wealth / amount) clipped to [-LOG_CLIP, LOG_CLIP]; 0.0 when there is no amount
+    (``amount``: one number, or one per trajectory)."""
+    if np.ndim(amount):
+        amount = np.asarray(amount)
+        present = np.isfinite(amount) & (amount > 0.0)
+        safe = np.where(present, amount, 1.0)
+        return np.where(present, np.clip(np.log(wealth / safe), -LOG_CLIP, LOG_CLIP), 0.0)
     if not (np.isfinite(amount) and amount > 0.0):
         return 0.0
     return np.clip(np.log(wealth / amount), -LOG_CLIP, LOG_CLIP)

@@ -22,6 +22,7 @@ from gbwm_sb3.envs.dynamics import (
     dies,
     goals_in_decision,
     has_mortality,
+    has_nominal,
     has_withdrawals,
     problem_table,
     step_year,
@@ -158,7 +159,11 @@ class GBWMVecEnv(ArrayVecEnv):
 
     def _observe(self) -> np.ndarray:
         return encode_observation(self._table, self._t, self._wealth, self.decision_features,
-                                  self._regime, self._inflation)
+                                  self._regime, self._inflation, self._levels_now())
+
+    def _levels_now(self) -> np.ndarray | None:
+        """Each trajectory's price level as the year kernel takes it (nominal amounts only)."""
+        return self._price_level if has_nominal(self._table) else None
 
     def _checked_actions(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return validate_actions(
@@ -169,7 +174,8 @@ class GBWMVecEnv(ArrayVecEnv):
         take, portfolio = actions
         t = self._t
         table = self._table
-        self._goals_affordable += goal_affordable(table, t, self._wealth)
+        levels = self._levels_now()
+        self._goals_affordable += goal_affordable(table, t, self._wealth, levels)
         # the year's draws in order: normals, deaths, next regimes, inflation innovations
         shocks = self._next_draws()
         died = self._deaths(t)
@@ -178,7 +184,7 @@ class GBWMVecEnv(ArrayVecEnv):
         inflation = self._draw_inflation()
         wealth, reward, taken, taken_final = step_year(
             table, t, self._wealth, take, portfolio, shocks, self._ended, died, regime,
-            inflation)
+            inflation, levels)
         self._advance_inflation(inflation)
         self._wealth = wealth
         self._utility += reward
@@ -263,7 +269,8 @@ class GBWMVecEnv(ArrayVecEnv):
         """
         k = self.num_decisions
         masks = np.ones((self.num_envs, k + self.problem.num_portfolios), dtype=bool)
-        masks[:, :k] = decision_affordable(self._table, self._t, self._wealth)
+        masks[:, :k] = decision_affordable(self._table, self._t, self._wealth,
+                                           self._levels_now())
         masks[:, 0] = True
         return masks
 

@@ -41,7 +41,13 @@ from typing import Any
 import numpy as np
 
 from gbwm_sb3.common.limits import MAX_PATHS, check_horizon, check_int
-from gbwm_sb3.envs.dynamics import YearOutcome, deaths_from_uniforms, problem_table, rollout
+from gbwm_sb3.envs.dynamics import (
+    YearOutcome,
+    deaths_from_uniforms,
+    has_withdrawals,
+    problem_table,
+    rollout,
+)
 from gbwm_sb3.evaluation.strategies import GBWMPolicyLike, reset_policy
 from gbwm_sb3.problem.inflation import InflationModel
 from gbwm_sb3.problem.market import LognormalMarket, Market
@@ -401,7 +407,7 @@ class _LevelCounter:
         width = max((g.num_levels for g in problem.goals), default=1)
         self.counts = np.zeros((len(problem.goals), width), dtype=np.int64)
         self.bankrupt: int | None = None
-        self.withdrawals = min(problem.infusions, default=0.0) < 0.0
+        self.withdrawals = has_withdrawals(problem_table(problem))
 
     def observe(self, year: YearOutcome) -> None:
         """Count the decisions applied in ``year`` (and the automatic one at ``T``)."""

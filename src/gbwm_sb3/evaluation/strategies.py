@@ -132,10 +132,12 @@ _COIN, _PORTFOLIO, _SB3_GOAL, _SB3_PORTFOLIO, _CHOICE = range(5)
 
 
 def _random_affordable(problem: GBWMProblem, t: int, wealth: np.ndarray, take: np.ndarray,
-                       uniforms: np.ndarray) -> np.ndarray:
+                       uniforms: np.ndarray, price_level: np.ndarray | None = None
+                       ) -> np.ndarray:
     """General class: where ``take``, a uniformly drawn affordable decision other than
-    "take nothing" (0 where none is affordable); 0 elsewhere."""
-    available = decision_affordable(problem_table(problem), t, wealth)[:, 1:]
+    "take nothing" (0 where none is affordable); 0 elsewhere (``price_level``: each path's
+    ``P_t``, for a problem with nominal amounts)."""
+    available = decision_affordable(problem_table(problem), t, wealth, price_level)[:, 1:]
     count = available.sum(axis=1)
     pick = np.minimum((uniforms * count).astype(np.intp), np.maximum(count - 1, 0))
     position = np.cumsum(available, axis=1) - 1  # rank of each available decision
@@ -158,7 +160,8 @@ class SB3Policy:
     "take" where the goal is not affordable. For a market with regimes ``act`` needs
     ``regime=`` (each path's current regime), which the observation shows as a one-hot;
     for a problem with stochastic inflation ``inflation=`` (each path's current rate
-    ``pi_t``; wealth real), which the observation shows standardised.
+    ``pi_t``; wealth real), which the observation shows standardised; with nominal amounts
+    also ``price_level=`` (each path's ``P_t``), by which the observation deflates them.
     """
 
     def __init__(self, model: Any, problem: GBWMProblem, deterministic: bool = True,
@@ -197,26 +200,28 @@ class SB3Policy:
         self._streams.reset()
 
     def _distribution(self, t: int, wealth: np.ndarray, regime: np.ndarray | None,
-                      inflation: np.ndarray | None = None) -> Any:
+                      inflation: np.ndarray | None = None,
+                      price_level: np.ndarray | None = None) -> Any:
         import torch as th
 
         obs = encode_observation(self._table, t, wealth, self._decision_features, regime,
-                                 inflation)
+                                 inflation, price_level)
         policy = self.model.policy
         with th.no_grad():
             obs_tensor = th.as_tensor(obs, device=policy.device)
             if self._maskable:
                 k = int(self._table.num_decisions[0])
                 masks = np.ones((wealth.shape[0], k + self.problem.num_portfolios), dtype=bool)
-                masks[:, :k] = decision_affordable(self._table, t, wealth)
+                masks[:, :k] = decision_affordable(self._table, t, wealth, price_level)
                 masks[:, 0] = True
                 return policy.get_distribution(obs_tensor, action_masks=masks)
             return policy.get_distribution(obs_tensor)
 
     def act(self, t: int, wealth: np.ndarray, regime: np.ndarray | None = None,
-            inflation: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+            inflation: np.ndarray | None = None, price_level: np.ndarray | None = None
+            ) -> tuple[np.ndarray, np.ndarray]:
         wealth = np.atleast_1d(np.asarray(wealth, dtype=np.float64))
-        dist = self._distribution(t, wealth, regime, inflation)
+        dist = self._distribution(t, wealth, regime, inflation, price_level)
         general = self._general
         if self.deterministic:
             actions = dist.get_actions(deterministic=True).cpu().numpy().reshape(-1, 2)
@@ -229,17 +234,20 @@ class SB3Policy:
 
     def portfolio_for_decision(self, t: int, wealth: np.ndarray, take: np.ndarray,
                                regime: np.ndarray | None = None,
-                               inflation: np.ndarray | None = None) -> np.ndarray:
+                               inflation: np.ndarray | None = None,
+                               price_level: np.ndarray | None = None) -> np.ndarray:
         """The portfolio this policy holds after the goal decisions ``take`` (made elsewhere).
 
         For a policy whose portfolio head depends on the goal decision
         (``portfolio_given_goal``) that is the portfolio for ``take``; otherwise the
-        same portfolio as ``act``. ``regime`` and ``inflation``: as for :meth:`act`.
+        same portfolio as ``act``. ``regime``, ``inflation``, ``price_level``: as for
+        :meth:`act`.
         """
         wealth = np.atleast_1d(np.asarray(wealth, dtype=np.float64))
         dtype = np.intp if self._general else bool
         take = np.broadcast_to(np.asarray(take, dtype=dtype), wealth.shape)
-        return self._portfolios(self._distribution(t, wealth, regime, inflation), t, take)
+        return self._portfolios(self._distribution(t, wealth, regime, inflation, price_level),
+                                t, take)
 
     def _portfolios(self, dist: Any, t: int, take: np.ndarray) -> np.ndarray:
         import torch as th
@@ -282,39 +290,44 @@ def _inverse_cdf(probs: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
 
 def _portfolios_after_goals(source: Any, t: int, wealth: np.ndarray, take: np.ndarray,
                             regime: np.ndarray | None = None,
-                            inflation: np.ndarray | None = None) -> np.ndarray:
+                            inflation: np.ndarray | None = None,
+                            price_level: np.ndarray | None = None) -> np.ndarray:
     """``source``'s portfolios, given the goal decisions ``take`` already made.
 
     A source with ``portfolio_given(t, post_goal_wealth)`` (``DPSolution``)
     chooses for the wealth actually left after the goal decision; a source with
     ``portfolio_for_decision(t, wealth, take)`` (``SB3Policy``) is told the decision;
     any other source is asked ``act`` at the pre-goal wealth and its portfolio is used.
-    Each is told the market ``regime`` and the ``inflation`` rate where it takes them (a
-    parameter of that name).
+    Each is told the market ``regime``, the ``inflation`` rate and the ``price_level``
+    where it takes them (a parameter of that name).
     """
     given = getattr(source, "portfolio_given", None)
     problem = getattr(source, "problem", None)
     if callable(given) and isinstance(problem, GBWMProblem) and t < problem.horizon:
-        post = apply_decisions(problem_table(problem), 0, t, wealth, take)[0]
+        post = apply_decisions(problem_table(problem), 0, t, wealth, take,
+                               price_level=price_level)[0]
         # a withdrawal larger than the cash: bankrupt, nothing left to invest
         post = np.maximum(post, 0.0)
-        return np.asarray(given(t, post, **_inputs_for(given, regime, inflation)),
+        return np.asarray(given(t, post, **_inputs_for(given, regime, inflation, price_level)),
                           dtype=np.intp)
     decided = getattr(source, "portfolio_for_decision", None)
     if callable(decided):
-        return np.asarray(decided(t, wealth, take, **_inputs_for(decided, regime, inflation)),
+        return np.asarray(decided(t, wealth, take,
+                                  **_inputs_for(decided, regime, inflation, price_level)),
                           dtype=np.intp)
-    _, portfolio = call_policy(source, t, wealth, regime, inflation=inflation)
+    _, portfolio = call_policy(source, t, wealth, regime, inflation=inflation,
+                               price_level=price_level)
     return np.asarray(portfolio, dtype=np.intp)
 
 
-def _inputs_for(method: Any, regime: np.ndarray | None, inflation: np.ndarray | None
-                ) -> dict[str, np.ndarray]:
-    """The keyword arguments ``regime`` / ``inflation`` that are given and ``method`` takes."""
-    if regime is None and inflation is None:
+def _inputs_for(method: Any, regime: np.ndarray | None, inflation: np.ndarray | None,
+                price_level: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """The keyword arguments ``regime`` / ``inflation`` / ``price_level`` that are given
+    and ``method`` takes."""
+    if regime is None and inflation is None and price_level is None:
         return {}
     taken = accepted_inputs(method)
-    given = {"regime": regime, "inflation": inflation}
+    given = {"regime": regime, "inflation": inflation, "price_level": price_level}
     return {name: value for name, value in given.items()
             if value is not None and name in taken}
 
@@ -346,25 +359,28 @@ class GreedyGoals:
         reset_policy(self.portfolios_from)
 
     def act(self, t: int, wealth: np.ndarray, regime: np.ndarray | None = None,
-            inflation: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+            inflation: np.ndarray | None = None, price_level: np.ndarray | None = None
+            ) -> tuple[np.ndarray, np.ndarray]:
         wealth = np.atleast_1d(np.asarray(wealth, dtype=np.float64))
         if _is_general(self.problem):
-            take = best_affordable_decision(problem_table(self.problem), 0, t, wealth)
+            take = best_affordable_decision(problem_table(self.problem), 0, t, wealth,
+                                            price_level)
         else:  # a take where nothing is affordable is a no-op in the dynamics
             take = np.ones(wealth.shape, dtype=bool)
         portfolio = _portfolios_after_goals(self.portfolios_from, t, wealth, take, regime,
-                                            inflation)
+                                            inflation, price_level)
         return take, portfolio
 
 
 def _coin_flip_decisions(streams: _YearStreams, problem: GBWMProblem | None,
-                         take_probability: float, t: int, wealth: np.ndarray) -> np.ndarray:
+                         take_probability: float, t: int, wealth: np.ndarray,
+                         price_level: np.ndarray | None = None) -> np.ndarray:
     """A coin flip per path: take (True) or not; for the general class, the decision index
     drawn uniformly among the affordable ones where the coin says take (else 0)."""
     take = streams.uniform(t, _COIN, wealth.size) < take_probability
     if _is_general(problem):
         take = _random_affordable(problem, t, wealth, take,
-                                  streams.uniform(t, _CHOICE, wealth.size))
+                                  streams.uniform(t, _CHOICE, wealth.size), price_level)
     return take
 
 
@@ -389,9 +405,11 @@ class BuyAndHold:
     def reset(self) -> None:
         self._streams.reset()
 
-    def act(self, t: int, wealth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def act(self, t: int, wealth: np.ndarray, price_level: np.ndarray | None = None
+            ) -> tuple[np.ndarray, np.ndarray]:
         wealth = np.atleast_1d(np.asarray(wealth, dtype=np.float64))
-        take = _coin_flip_decisions(self._streams, self.problem, self.take_probability, t, wealth)
+        take = _coin_flip_decisions(self._streams, self.problem, self.take_probability, t, wealth,
+                                    price_level)
         return take, np.full(wealth.shape, self.portfolio, dtype=np.intp)
 
 
@@ -418,9 +436,11 @@ class RandomPolicy:
     def reset(self) -> None:
         self._streams.reset()
 
-    def act(self, t: int, wealth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def act(self, t: int, wealth: np.ndarray, price_level: np.ndarray | None = None
+            ) -> tuple[np.ndarray, np.ndarray]:
         wealth = np.atleast_1d(np.asarray(wealth, dtype=np.float64))
-        take = _coin_flip_decisions(self._streams, self.problem, self.take_probability, t, wealth)
+        take = _coin_flip_decisions(self._streams, self.problem, self.take_probability, t, wealth,
+                                    price_level)
         u = self._streams.uniform(t, _PORTFOLIO, wealth.size)
         portfolio = np.minimum((u * self.num_portfolios).astype(np.intp), self.num_portfolios - 1)
         return take, portfolio
@@ -445,14 +465,16 @@ class Hybrid:
         reset_policy(self.portfolios_from)
 
     def act(self, t: int, wealth: np.ndarray, regime: np.ndarray | None = None,
-            inflation: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+            inflation: np.ndarray | None = None, price_level: np.ndarray | None = None
+            ) -> tuple[np.ndarray, np.ndarray]:
         wealth = np.atleast_1d(np.asarray(wealth, dtype=np.float64))
-        take, _ = call_policy(self.goals_from, t, wealth, regime, inflation=inflation)
+        take, _ = call_policy(self.goals_from, t, wealth, regime, inflation=inflation,
+                              price_level=price_level)
         take = np.asarray(take)
         general = (_is_general(_problem_of(self.goals_from))
                    or _is_general(_problem_of(self.portfolios_from)))
         if not general:  # the paper's family: a take flag
             take = take.astype(bool)
         portfolio = _portfolios_after_goals(self.portfolios_from, t, wealth, take, regime,
-                                            inflation)
+                                            inflation, price_level)
         return take, portfolio

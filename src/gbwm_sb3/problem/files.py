@@ -16,6 +16,9 @@ A problem file describes one investor::
       - {amount: 12000, from: 0, to: 9} # as ranges of years (inclusive; they add up) ...
       - {amount: -5000, from: 10, to: 15} # a negative amount is a withdrawal
     # savings: [12000, 12000, ...]      # ... or one amount per year 0..T-1
+    # with an `inflation` section amounts are indexed to prices; `nominal: true` on a goal
+    # fixes its costs in money of the day, and `nominal_savings` (the form of `savings`)
+    # is a cash flow fixed in money of the day (a mortgage payment, a level pension)
     market: {model: student_t, degrees_of_freedom: 5}  # optional; default model: lognormal
     portfolios:                         # either listed ...
       means: [0.052632, ...]
@@ -131,8 +134,8 @@ _SHOWN_CHARS = 60
 PROBLEM_SUFFIXES = (".yaml", ".yml", ".json")
 _TOP_FIELDS = ("name", "description", "horizon", "initial_wealth", "unit", "currency", "goals",
                "savings", "portfolios", "asset_classes", "market", "survival", "inflation",
-               "paper")
-_GOAL_FIELDS = ("time", "cost", "utility", "name", "levels")
+               "nominal_savings", "paper")
+_GOAL_FIELDS = ("time", "cost", "utility", "name", "levels", "nominal")
 _LEVEL_FIELDS = ("cost", "utility")
 _SAVINGS_FIELDS = ("amount", "from", "to")
 _SURVIVAL_FIELDS = ("probability", "from", "to")
@@ -460,6 +463,11 @@ class _Reader:
             raise self.fail(path, f"must be {allowed}; got {_bounded_repr(value)}")
         return int(value)
 
+    def boolean(self, value: Any, path: str) -> bool:
+        if not isinstance(value, bool):
+            raise self.fail(path, f"must be true or false; got {_describe(value)}")
+        return value
+
     def string(self, value: Any, path: str) -> str:
         if not isinstance(value, str) or not value.strip():
             raise self.fail(path, f"must be a non-empty string; got {_describe(value)}")
@@ -575,20 +583,22 @@ def _read_goals(reader: _Reader, value: Any, horizon: int) -> tuple[Goal, ...]:
         entry = reader.mapping(item, path, _GOAL_FIELDS, required=("time",))
         time = reader.integer(entry["time"], f"{path}.time", minimum=0, maximum=horizon)
         name = reader.string(entry["name"], f"{path}.name") if "name" in entry else None
+        nominal = reader.boolean(entry["nominal"], f"{path}.nominal") if "nominal" in entry \
+            else False
         if "levels" in entry:
             for key in ("cost", "utility"):
                 if key in entry:
                     raise reader.fail(f"{path}.{key}", "give either `cost` and `utility` (an "
                                                        "all-or-nothing goal) or `levels`, not both")
             levels = _read_levels(reader, entry["levels"], f"{path}.levels")
-            goals.append(Goal(time=time, levels=levels, name=name))
+            goals.append(Goal(time=time, levels=levels, name=name, nominal=nominal))
             continue
         for key in ("cost", "utility"):
             if key not in entry:
                 raise reader.fail(f"{path}.{key}", "missing required field (or give `levels`)")
         cost = reader.amount(entry["cost"], f"{path}.cost")
         utility = reader.utility(entry["utility"], f"{path}.utility")
-        goals.append(Goal(time=time, cost=cost, utility=utility, name=name))
+        goals.append(Goal(time=time, cost=cost, utility=utility, name=name, nominal=nominal))
     return tuple(goals)
 
 
@@ -610,18 +620,20 @@ def _read_levels(reader: _Reader, value: Any, path: str) -> list[tuple[float, fl
     return levels
 
 
-def _read_savings(reader: _Reader, value: Any, horizon: int) -> list[float]:
-    """Savings as one amount per year 0..T-1, from a per-year list or {amount, from, to} ranges."""
+def _read_savings(reader: _Reader, value: Any, horizon: int, field: str = "savings"
+                  ) -> list[float]:
+    """Savings (or ``nominal_savings``, ``field``) as one amount per year 0..T-1, from a
+    per-year list or {amount, from, to} ranges."""
     what = f"amounts (one per year 0..{horizon - 1}) or ranges {{amount, from, to}}"
-    items = reader.sequence(value, "savings", what)
+    items = reader.sequence(value, field, what)
     if items and all(not isinstance(item, Mapping) for item in items):
         if len(items) != horizon:
-            raise reader.fail("savings", f"a per-year list must have one amount per year "
-                                         f"0..{horizon - 1}, i.e. {horizon}; got {len(items)}")
-        return [reader.signed_amount(v, f"savings[{i}]") for i, v in enumerate(items)]
+            raise reader.fail(field, f"a per-year list must have one amount per year "
+                                     f"0..{horizon - 1}, i.e. {horizon}; got {len(items)}")
+        return [reader.signed_amount(v, f"{field}[{i}]") for i, v in enumerate(items)]
     amounts = [0.0] * horizon
     for i, item in enumerate(items):
-        path = f"savings[{i}]"
+        path = f"{field}[{i}]"
         entry = reader.mapping(item, path, _SAVINGS_FIELDS, required=("amount",))
         amount = reader.signed_amount(entry["amount"], f"{path}.amount")
         first = reader.integer(entry.get("from", 0), f"{path}.from", minimum=0,
@@ -849,6 +861,17 @@ def _read(data: Any, source: str) -> ProblemFile:
     savings = _read_savings(reader, top["savings"], horizon) if "savings" in top else ()
     survival = _read_survival(reader, top["survival"], horizon) if "survival" in top else ()
     inflation = _read_inflation(reader, top["inflation"]) if "inflation" in top else None
+    nominal_savings = (_read_savings(reader, top["nominal_savings"], horizon, "nominal_savings")
+                       if "nominal_savings" in top else ())
+    if inflation is None:
+        if any(nominal_savings):
+            raise reader.fail("nominal_savings", "needs an `inflation` section (without "
+                                                 "inflation every amount is fixed in money)")
+        for i, goal in enumerate(goals):
+            if goal.nominal:
+                raise reader.fail(f"goals[{i}].nominal", "needs an `inflation` section "
+                                                         "(without inflation every amount is "
+                                                         "fixed in money)")
     asset_names = None
     if "portfolios" in top:
         portfolios = _read_portfolios(reader, top["portfolios"])
@@ -857,7 +880,8 @@ def _read(data: Any, source: str) -> ProblemFile:
     try:
         problem = GBWMProblem(horizon=horizon, initial_wealth=initial_wealth, goals=goals,
                               portfolios=portfolios, unit=unit, infusions=tuple(savings),
-                              market=market, survival=tuple(survival), inflation=inflation)
+                              market=market, survival=tuple(survival), inflation=inflation,
+                              nominal_infusions=tuple(nominal_savings))
     except ValueError as exc:  # every field was checked above; keep the file name regardless
         raise reader.fail("", _shorten(str(exc))) from None
     return ProblemFile(problem, name, description, currency, asset_names, source)
@@ -896,6 +920,8 @@ def problem_to_dict(problem: GBWMProblem, *, name: str | None = None,
             entry["levels"] = [{"cost": float(c), "utility": float(u)} for c, u in goal.levels]
         if goal.name is not None:
             entry["name"] = goal.name
+        if goal.nominal:
+            entry["nominal"] = True
         goals.append(entry)
     data["goals"] = goals
     if problem.infusions:
@@ -910,6 +936,8 @@ def problem_to_dict(problem: GBWMProblem, *, name: str | None = None,
         data["survival"] = [float(p) for p in problem.survival]
     if problem.inflation is not None:
         data["inflation"] = problem.inflation.to_mapping()
+    if problem.nominal_infusions:
+        data["nominal_savings"] = _savings_ranges(problem.nominal_infusions)
     return data
 
 
@@ -998,6 +1026,11 @@ def dump_problem_text(problem: GBWMProblem, fmt: str = "yaml", *, name: str | No
         lines.append("inflation: " + yaml.dump(data["inflation"], Dumper=_StrictDumper,
                                                default_flow_style=True, sort_keys=False,
                                                width=1_000_000).strip())
+    if "nominal_savings" in data:
+        lines.append("nominal_savings:")
+        for entry in data["nominal_savings"]:
+            lines.append("  - " + yaml.dump(entry, Dumper=_StrictDumper, default_flow_style=True,
+                                            sort_keys=False, width=1_000_000).strip())
     return "\n".join(lines) + "\n"
 
 

@@ -132,6 +132,18 @@ class InflationModel:
             rates[t + 1] = self.next_rate(rates[t], innovations[t])
         return rates
 
+    def expected_rates(self, horizon: int) -> np.ndarray:
+        """``E[pi_t] = pibar + phi^t (pi_0 - pibar)`` for ``t = 0..horizon``, shape (T+1,)."""
+        steps = np.arange(int(horizon) + 1, dtype=np.float64)
+        return self.mean + self.persistence**steps * (self.initial_rate - self.mean)
+
+    def planned_price_levels(self, horizon: int) -> np.ndarray:
+        """``exp(E[pi_1] + ... + E[pi_t])`` for ``t = 0..horizon``: the price levels of a
+        path on which every year's rate is its expectation (1 at ``t = 0``), shape (T+1,)."""
+        rates = self.expected_rates(horizon)
+        rates[0] = 0.0
+        return np.exp(np.cumsum(rates))
+
     def stationary_moments(self) -> tuple[float, float]:
         """Mean and standard deviation of the rate in the long run."""
         return self.mean, self.volatility / math.sqrt(1.0 - self.persistence**2)

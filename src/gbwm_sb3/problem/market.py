@@ -141,6 +141,24 @@ class Market(ABC):
         :class:`~gbwm_sb3.problem.model.Portfolios`); every portfolio set by default."""
 
     @property
+    def per_portfolio(self) -> bool:
+        """Whether each portfolio has a law of its own (:meth:`portfolio_law`; multi-asset
+        rows of :class:`~gbwm_sb3.problem.empirical.EmpiricalMarket`)."""
+        return False
+
+    def portfolio_law(self, j: int) -> Market:
+        """The law of portfolio ``j``'s shock (the market's own unless
+        :attr:`per_portfolio`)."""
+        return self
+
+    def bootstrap_centres(self) -> np.ndarray | None:
+        """For a market with :attr:`per_portfolio` laws (mixtures of normals of one
+        bandwidth): each portfolio's sorted mixture centres, (portfolios, components),
+        which the simulators read the common normal draw through; None for a market whose
+        draws are every portfolio's shock."""
+        return None
+
+    @property
     def regime_count(self) -> int:
         """How many market regimes the economy switches between (1: none; see
         :class:`~gbwm_sb3.problem.regimes.RegimeMarket`)."""

@@ -138,6 +138,10 @@ class Goal:
     one level is taken (level k = the k-th pair, in the order given). ``cost`` and
     ``utility`` of a goal with levels are those of its last level. ``levels`` of an
     all-or-nothing goal is ``((cost, utility),)``.
+
+    ``nominal=True`` (a problem with stochastic inflation only): the costs are fixed in money
+    of the year they are paid (a price agreed today), not indexed to prices; see
+    :class:`GBWMProblem`.
     """
 
     # Stored as validated: ``cost`` and ``utility`` are always set (those of the last level)
@@ -147,11 +151,16 @@ class Goal:
     utility: float
     name: str | None
     levels: tuple[tuple[float, float], ...]
+    nominal: bool = field(default=False, repr=False)
 
     def __init__(self, time: int, cost: float | None = None, utility: float | None = None,
                  name: str | None = None,
-                 levels: Iterable[tuple[float, float]] | None = None) -> None:
+                 levels: Iterable[tuple[float, float]] | None = None,
+                 nominal: bool = False) -> None:
         object.__setattr__(self, "name", name)
+        if not isinstance(nominal, (bool, np.bool_)):
+            raise ValueError(f"goal nominal must be true or false, got {_short(nominal)}")
+        object.__setattr__(self, "nominal", bool(nominal))
         try:
             integral = not isinstance(time, bool) and float(time).is_integer()
         except (TypeError, ValueError):
@@ -324,6 +333,15 @@ class GBWMProblem:
     ``inflation`` (optional, :class:`~gbwm_sb3.problem.inflation.InflationModel`):
     stochastic AR(1) inflation; every amount is then in today's money (indexed), wealth is
     read in real terms, and the year's inflation is state the investor observes.
+
+    Nominal amounts (with ``inflation`` only): a goal marked ``Goal(..., nominal=True)`` and
+    ``nominal_infusions`` (a cash flow beside ``infusions``, in the same forms: ``T``
+    amounts or ``{year: amount}``, negative for a payment) are fixed in money of the year
+    they are paid (a mortgage payment, a level pension), not indexed: in today's money they
+    are worth ``amount / P_t``, so the state needs the price level ``P_t`` as well as the
+    rate (three dimensions; the DP refuses them, :mod:`gbwm_sb3.envs.dynamics` simulates
+    them). A year's cash at hand is ``W + I(t) + N(t) / P_t``, and its bankruptcy rule is
+    the one above.
     """
 
     horizon: int
@@ -335,6 +353,7 @@ class GBWMProblem:
     market: Market = LognormalMarket()
     survival: tuple[float, ...] = ()
     inflation: InflationModel | None = None
+    nominal_infusions: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         raw: object = self.horizon  # as given: an integer, or a float with an integral value
@@ -391,6 +410,15 @@ class GBWMProblem:
                                  f"{type(self.inflation).__name__}")
             self.inflation.check_portfolios(len(self.portfolios))
         object.__setattr__(self, "survival", _checked_survival(self.survival, horizon))
+        object.__setattr__(self, "nominal_infusions",
+                           _checked_infusions(self.nominal_infusions, horizon,
+                                              "nominal_infusions"))
+        if self.inflation is None and (self.nominal_infusions
+                                       or any(g.nominal for g in self.goals)):
+            field_name = "nominal_infusions" if self.nominal_infusions else "goal nominal"
+            raise ValueError(f"{field_name}: nominal amounts need stochastic inflation "
+                             "(inflation=InflationModel(...)); without it every amount is "
+                             "already fixed in money")
 
     # ----- the problem class -----
     @property
@@ -440,6 +468,20 @@ class GBWMProblem:
         values = np.zeros(self.horizon + 1)
         if self.infusions:
             values[: self.horizon] = self.infusions
+        return values
+
+    @property
+    def has_nominal_amounts(self) -> bool:
+        """Whether some goal cost or infusion is nominal (fixed in money of its year)."""
+        return bool(self.nominal_infusions) or any(g.nominal for g in self.goals)
+
+    @property
+    def nominal_infusion_by_time(self) -> np.ndarray:
+        """Nominal infusion at each time ``0..T`` (money of that year; 0 at ``T`` and where
+        there is none), shape (T+1,)."""
+        values = np.zeros(self.horizon + 1)
+        if self.nominal_infusions:
+            values[: self.horizon] = self.nominal_infusions
         return values
 
     @property
@@ -505,9 +547,9 @@ class GBWMProblem:
         for g in self.goals:
             if g.num_levels == 1:
                 goals.append(Goal(time=g.time, cost=g.cost * factor, utility=g.utility,
-                                  name=g.name))
+                                  name=g.name, nominal=g.nominal))
             else:
-                goals.append(Goal(time=g.time, name=g.name,
+                goals.append(Goal(time=g.time, name=g.name, nominal=g.nominal,
                                   levels=[(c * factor, u) for c, u in g.levels]))
         return GBWMProblem(
             horizon=self.horizon,
@@ -519,6 +561,7 @@ class GBWMProblem:
             market=self.market,
             survival=self.survival,
             inflation=self.inflation,
+            nominal_infusions=tuple(i * factor for i in self.nominal_infusions),
         )
 
 
@@ -554,7 +597,8 @@ def _probability(value: object, name: str) -> float:
     return float(value)
 
 
-def _checked_infusions(infusions: object, horizon: int) -> tuple[float, ...]:
+def _checked_infusions(infusions: object, horizon: int, name: str = "infusions"
+                       ) -> tuple[float, ...]:
     """Infusions as a length-``horizon`` tuple (``()`` when all are 0), validated; each is
     0 or of magnitude in [MIN_POSITIVE_AMOUNT, MAX_AMOUNT] (negative: a withdrawal)."""
     if infusions is None:
@@ -565,14 +609,14 @@ def _checked_infusions(infusions: object, horizon: int) -> tuple[float, ...]:
             ok = not isinstance(year, bool) and isinstance(year, (int, np.integer))
             if not ok or not 0 <= int(year) < horizon:
                 raise ValueError(
-                    f"infusions: year must be an integer in 0..{horizon - 1} (infusions come at "
+                    f"{name}: year must be an integer in 0..{horizon - 1} (infusions come at "
                     f"the start of years 0..T-1), got {_short(year)}"
                 )
-            values[int(year)] = _signed_amount(amount, f"infusions[{year}]")
+            values[int(year)] = _signed_amount(amount, f"{name}[{year}]")
     else:
         if isinstance(infusions, (str, bytes)) or not isinstance(infusions, Iterable):
             raise ValueError(
-                f"infusions must be a list of {horizon} amounts or a mapping year -> amount, "
+                f"{name} must be a list of {horizon} amounts or a mapping year -> amount, "
                 f"got {_short(infusions)}"
             )
         items = list(infusions)
@@ -580,10 +624,10 @@ def _checked_infusions(infusions: object, horizon: int) -> tuple[float, ...]:
             return ()
         if len(items) != horizon:
             raise ValueError(
-                f"infusions must have one amount per year 0..T-1, i.e. length {horizon}, "
+                f"{name} must have one amount per year 0..T-1, i.e. length {horizon}, "
                 f"got length {len(items)}"
             )
-        values = [_signed_amount(v, f"infusions[{i}]") for i, v in enumerate(items)]
+        values = [_signed_amount(v, f"{name}[{i}]") for i, v in enumerate(items)]
     return tuple(values) if any(v != 0.0 for v in values) else ()
 
 
