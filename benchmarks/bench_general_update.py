@@ -1,9 +1,14 @@
 """Speed of one PPO update on a problem of the general class (K > 2 goal logits).
 
     python benchmarks/bench_general_update.py [--repeats 5] [--problem PATH]
+    python benchmarks/bench_general_update.py --problem household   # 27 decisions a year
+    python benchmarks/bench_general_update.py --problem crowded:1    # 54 decisions a year
 
 Collects one rollout of the tuned preset on the problem (default
-examples/problems/family_plan.yaml, K = 6) and times ``train()`` on it, median of
+examples/problems/family_plan.yaml, K = 6; ``household``: the plan of
+``crowded_training_curves.py``, ``crowded:N``: problem N of ``bench_crowded.py``'s crowded
+family, where the preset scores decisions from their features) and times ``train()``
+on it, median of
 ``--repeats``: SB3's stock ``PPO.train()``, ``FastPPO`` on its autograd path and
 ``FastPPO`` on the fused hand-written update (the default path). Every run starts
 from the same parameters and rollout.
@@ -24,8 +29,22 @@ from gbwm_sb3.common.threads import configure_torch_threads
 from gbwm_sb3.ppo.presets import paper_ppo
 from gbwm_sb3.ppo.registry import TUNED_HYPERPARAMS
 from gbwm_sb3.problem.files import load_problem
+from gbwm_sb3.problem.model import GBWMProblem
 
 FAMILY_PLAN = Path(__file__).resolve().parents[1] / "examples" / "problems" / "family_plan.yaml"
+
+
+def resolve(spec: str) -> GBWMProblem:
+    """A problem file, ``household`` or ``crowded:N``."""
+    if spec == "household":
+        from crowded_training_curves import household
+
+        return household()
+    if spec.startswith("crowded:"):
+        from bench_crowded import crowded
+
+        return crowded(int(spec.split(":", 1)[1]))
+    return load_problem(spec)
 
 
 def _fill(model):
@@ -59,11 +78,13 @@ def main() -> None:
     parser.add_argument("--problem", default=str(FAMILY_PLAN))
     args = parser.parse_args()
     configure_torch_threads()
-    problem = load_problem(args.problem)
+    problem = resolve(args.problem)
     source = _fill(paper_ppo(problem=problem, seed=0, fast=False, **TUNED_HYPERPARAMS))
     samples = source.rollout_buffer.buffer_size * source.rollout_buffer.n_envs
+    head = "decision-scoring" if source.policy.decision_features else "per-index"
     print(f"{args.problem}: K = {problem.max_decisions} decisions, T = {problem.horizon}, "
-          f"{samples:,} samples per update (tuned preset), median of {args.repeats}")
+          f"{samples:,} samples per update (tuned preset, {head} goal head), median of "
+          f"{args.repeats}")
     print("| update | median (s) | min (s) |")
     print("|---|---|---|")
     # the first fused train() also verifies the fused path against autograd once

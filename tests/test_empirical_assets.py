@@ -222,3 +222,16 @@ def test_problem_files_round_trip_and_locate_errors(tmp_path) -> None:
     path.write_text(text.replace("weights: [[1.0, 0.0]", "weights: [[0.9, 0.0]"))
     with pytest.raises(ProblemFileError, match=r"market\.weights\[0\]: must sum to 1"):
         load_problem(path)
+
+
+def test_tiny_ppo_trains_on_multi_asset_rows_and_is_scored() -> None:
+    from gbwm_sb3.evaluation import SB3Policy
+    from gbwm_sb3.ppo import paper_ppo
+
+    problem = plan()
+    model = paper_ppo(problem=problem, n_trajectories_per_rollout=64, batch_size=128, seed=0)
+    model.learn(2 * 64 * problem.horizon)
+    report = evaluate({"ppo": SB3Policy(model, problem), "dp": solve_dp(problem)}, problem,
+                      n_paths=2000)
+    assert report.reference == "dp"
+    assert report["ppo"].efficiency is not None and 0.3 < report["ppo"].efficiency < 1.05

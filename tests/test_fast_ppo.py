@@ -306,3 +306,34 @@ def test_portfolio_head_options_fused_rollout_matches_stock(head):
     np.testing.assert_array_equal(fast.actions, stock.actions)
     np.testing.assert_array_equal(fast.rewards, stock.rewards)
     np.testing.assert_allclose(fast.log_probs, stock.log_probs, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("head", [dict(), dict(portfolio_given_goal=True),
+                                  dict(portfolio_degree=2, portfolio_given_goal=True)])
+def test_decision_scoring_goal_head_fused_path_matches_stock_train(float64_obs, head):
+    """The decision-scoring goal head (a general-class problem with decision features):
+    the hand-written update is exact too."""
+    from general_problems import small_general_problem
+
+    stock, fast = _paper_pair(double=True, n_epochs=2, problem=small_general_problem(),
+                              decision_goal_head=True, batch_size=384, **head)
+    assert fused_path_available(fast.policy)
+    stock_logs, fast_logs = _train(stock, seed=12), _train(fast, seed=12)
+    assert fast._fused is not None and fast._fused.verified and fast._fused.decision_head
+    _assert_same_update(stock, fast, rtol=1e-9, atol=1e-11)
+    _assert_same_logs(stock_logs, fast_logs, rtol=1e-9)
+
+
+def test_decision_scoring_goal_head_fused_rollout_matches_stock():
+    from general_problems import small_general_problem
+
+    buffers = []
+    for fast in (False, True):
+        model = _collect(paper_ppo(fast=fast, n_trajectories_per_rollout=N_ENVS, seed=8,
+                                   problem=small_general_problem(), decision_goal_head=True,
+                                   batch_size=384))
+        buffers.append(model.rollout_buffer)
+    stock, fast = buffers
+    np.testing.assert_array_equal(fast.actions, stock.actions)
+    np.testing.assert_array_equal(fast.rewards, stock.rewards)
+    np.testing.assert_allclose(fast.log_probs, stock.log_probs, rtol=1e-5, atol=1e-5)

@@ -10,7 +10,10 @@ path does not cover; ``FastPPO`` then uses autograd.
 The goal head has ``K`` logits (2 for the paper's family). For a problem of the
 general class the observation carries one availability flag per decision; the
 logits of unavailable decisions are set to ``MASKED_LOGIT`` in the forward pass
-and get no gradient, as ``GBWMPolicy`` does with autograd.
+and get no gradient, as ``GBWMPolicy`` does with autograd. The decision-scoring goal
+head (:class:`~gbwm_sb3.policies.DecisionScoringHead`, ``decision_goal_head``) is
+differentiated by hand too: ``logit_d = w . tanh(A latent + B f_d + b) + c`` over the
+observation's decision features ``f_d``.
 """
 
 from __future__ import annotations
@@ -24,8 +27,18 @@ from stable_baselines3.common.torch_layers import FlattenExtractor
 from torch import nn
 from torch.nn import functional as F
 
-from gbwm_sb3.envs.observation import DECISION_FLAGS_START, GOAL_AFFORDABLE_INDEX
-from gbwm_sb3.policies import branch_rows, decision_mask_from_obs, mask_goal_logits
+from gbwm_sb3.envs.observation import (
+    DECISION_FEATURES,
+    DECISION_FLAGS_START,
+    GOAL_AFFORDABLE_INDEX,
+    decision_features_size,
+)
+from gbwm_sb3.policies import (
+    DecisionScoringHead,
+    branch_rows,
+    decision_mask_from_obs,
+    mask_goal_logits,
+)
 
 __all__ = ["FusedGBWMUpdate", "build_fused_update", "fused_path_available"]
 
@@ -47,9 +60,10 @@ class FusedGBWMUpdate:
 
     Parameters live in one flat float buffer laid out so that the policy and value
     MLPs form stacked (2, out, in) weights (one ``baddbmm`` per layer) and the goal
-    and portfolio heads one (K + n, hidden) matrix; gradients go to a flat buffer
-    of the same layout. ``general`` (a general-class observation): the goal logits
-    are masked with the decision flags of the observation.
+    and portfolio heads one (K + n, hidden) matrix (the portfolio head alone, and the
+    decision-scoring head's own layers, with a decision-scoring goal head); gradients go
+    to a flat buffer of the same layout. ``general`` (a general-class observation): the
+    goal logits are masked with the decision flags of the observation.
     """
 
     # Set by FastPPO once it has checked the update and the forward pass against SB3's
@@ -71,10 +85,11 @@ class FusedGBWMUpdate:
         self.conditional = bool(portfolio_given_goal)
         # (degree, n) polynomial basis of a GBWMPolicy with portfolio_degree, else None.
         self.basis: th.Tensor | None = getattr(policy, "portfolio_basis", None)
-        # the heads are nn.Linear layers (build_fused_update checks them)
-        goal = cast(nn.Linear, policy.goal_head)
+        # the heads are nn.Linear layers, or the goal head a DecisionScoringHead
+        # (build_fused_update checks them)
         port = cast(nn.Linear, policy.portfolio_head)
         value = policy.value_net
+        self.decision_head = isinstance(policy.goal_head, DecisionScoringHead)
         # Groups of parameters adjacent in the flat buffer, and how each group is viewed:
         # "stack" -> (2, *shape) (policy and value layer side by side), "cat" -> rows
         # concatenated along the output dimension (goal and portfolio heads).
@@ -82,8 +97,23 @@ class FusedGBWMUpdate:
         for pi_layer, vf_layer in layers:
             groups.append(([pi_layer.weight, vf_layer.weight], "stack"))
             groups.append(([pi_layer.bias, vf_layer.bias], "stack"))
-        groups += [([goal.weight, port.weight], "cat"), ([goal.bias, port.bias], "cat"),
-                   ([value.weight], "cat"), ([value.bias], "cat")]
+        names = [f"layer{i}" for i in range(2 * len(layers))]
+        if self.decision_head:
+            scorer = cast(DecisionScoringHead, policy.goal_head)
+            groups += [([port.weight], "cat"), ([port.bias], "cat"),
+                       ([scorer.latent.weight], "cat"), ([scorer.latent.bias], "cat"),
+                       ([scorer.features.weight], "cat"), ([scorer.score.weight], "cat"),
+                       ([scorer.score.bias], "cat")]
+            names += ["head_w", "head_b", "latent_w", "latent_b", "features_w", "score_w",
+                      "score_b"]
+            self.features_start = DECISION_FLAGS_START + self.n_decisions
+            self.features_stop = self.features_start + decision_features_size(self.n_decisions)
+        else:
+            goal = cast(nn.Linear, policy.goal_head)
+            groups += [([goal.weight, port.weight], "cat"), ([goal.bias, port.bias], "cat")]
+            names += ["head_w", "head_b"]
+        groups += [([value.weight], "cat"), ([value.bias], "cat")]
+        names += ["val_w", "val_b"]
         self.params: list[th.Tensor] = [p for group, _ in groups for p in group]
         total = sum(p.numel() for p in self.params)
         ref = self.params[0]
@@ -107,6 +137,10 @@ class FusedGBWMUpdate:
             self.group_views.append((self.flat[offset: offset + size].view(shape),
                                      self.grad[offset: offset + size].view(shape)))
             offset += size
+        # (parameter, gradient) views by name: "head_w" / "head_b" (goal and portfolio
+        # heads, or the portfolio head alone), "val_w" / "val_b", and the decision-scoring
+        # head's "latent_w", "latent_b", "features_w", "score_w", "score_b"
+        self.views = dict(zip(names, self.group_views, strict=True))
         self.n_layers = len(layers)
 
     def still_matches(self) -> bool:
@@ -177,7 +211,6 @@ class FusedGBWMUpdate:
     def forward(self, obs: th.Tensor, actions: th.Tensor, active: th.Tensor,
                 out: tuple[th.Tensor, th.Tensor, th.Tensor] | None = None):
         """Log-prob, entropy, value (written to ``out`` if given) and the backward cache."""
-        k = self.n_decisions
         batch = obs.shape[0]
         h = obs.unsqueeze(0).expand(2, batch, obs.shape[1])
         hidden = [h]
@@ -185,18 +218,17 @@ class FusedGBWMUpdate:
             weight, bias = self.group_views[2 * layer][0], self.group_views[2 * layer + 1][0]
             h = self._layer(bias, h, weight)
             hidden.append(h)
-        head_w, head_b = self.group_views[-4][0], self.group_views[-3][0]
-        val_w, val_b = self.group_views[-2][0], self.group_views[-1][0]
-        logits = th.addmm(head_b, h[0], head_w.t())
+        goal_logits, port_out, scored = self._head_outputs(h[0], obs)
+        val_w, val_b = self.views["val_w"][0], self.views["val_b"][0]
         if out is None:
             out = (th.empty_like(obs[:, 0]), th.empty_like(obs[:, 0]), th.empty_like(obs[:, 0]))
         value = th.addmm(val_b, h[1], val_w.t(), out=out[2].unsqueeze(1)).squeeze(1)
         mask = self._decision_mask(obs)
-        goal_logp = _log_softmax_last(mask_goal_logits(logits[:, :k], mask))
+        goal_logp = _log_softmax_last(mask_goal_logits(goal_logits, mask))
         goal_np = goal_logp.exp().neg_()  # -probabilities
         goal_h = (goal_np * goal_logp).sum(1)
         goal_a, port_a = actions[:, :1], actions[:, 1:]
-        heads = self._portfolio_terms(self._portfolio_logits(logits[:, k:]), goal_np, goal_a,
+        heads = self._portfolio_terms(self._portfolio_logits(port_out), goal_np, goal_a,
                                       active)
         port_logp, port_np, port_h, branch, weights = heads
         port_entropy = port_h if weights is None else (weights * port_h).sum(1)
@@ -204,8 +236,32 @@ class FusedGBWMUpdate:
         log_prob = th.addcmul(selected.gather(1, port_a).squeeze(1),
                               goal_logp.gather(1, goal_a).squeeze(1), active, out=out[0])
         entropy = th.addcmul(port_entropy, goal_h, active, out=out[1])
-        cache = (hidden, goal_logp, goal_np, goal_h, goal_a, port_a, heads, mask)
+        cache = (hidden, goal_logp, goal_np, goal_h, goal_a, port_a, heads, mask, scored)
         return log_prob, entropy, value, cache
+
+    def _head_outputs(self, latent: th.Tensor, obs: th.Tensor
+                      ) -> tuple[th.Tensor, th.Tensor, tuple[th.Tensor, th.Tensor] | None]:
+        """Goal logits (batch, K), the portfolio head's output and, for a decision-scoring
+        goal head, its backward cache (the decision features and the tanh layer)."""
+        k = self.n_decisions
+        head_w, head_b = self.views["head_w"][0], self.views["head_b"][0]
+        out = th.addmm(head_b, latent, head_w.t())
+        if not self.decision_head:
+            return out[:, :k], out[:, k:], None
+        batch = obs.shape[0]
+        # (batch K, F): one row per decision, so every product below is a plain mm
+        features = obs[:, self.features_start: self.features_stop].reshape(batch * k, -1)
+        latent_w, latent_b = self.views["latent_w"][0], self.views["latent_b"][0]
+        features_w = self.views["features_w"][0]
+        score_w, score_b = self.views["score_w"][0], self.views["score_b"][0]
+        width = latent_w.shape[0]
+        # tanh(a) = 2 sigmoid(2a) - 1, as in the MLP layers (torch's CPU sigmoid is about
+        # twice as fast as its tanh; equal to ~1 ulp)
+        pre = th.mm(features, features_w.t()).view(batch, k, width).add_(
+            th.addmm(latent_b, latent, latent_w.t()).unsqueeze(1))
+        hidden = pre.mul_(2.0).sigmoid_().mul_(2.0).sub_(1.0).view(batch * k, width)
+        logits = th.mv(hidden, score_w[0]).view(batch, k).add_(score_b)
+        return logits, out, (features, hidden)
 
     def _portfolio_terms(self, logits: th.Tensor, goal_np: th.Tensor, goal_a: th.Tensor,
                          active: th.Tensor):
@@ -264,12 +320,12 @@ class FusedGBWMUpdate:
         h = obs.unsqueeze(0).expand(2, obs.shape[0], obs.shape[1])
         for layer in range(self.n_layers):
             h = self._layer(self.group_views[2 * layer + 1][0], h, self.group_views[2 * layer][0])
-        logits = th.addmm(self.group_views[-3][0], h[0], self.group_views[-4][0].t())
-        value = th.addmm(self.group_views[-1][0], h[1], self.group_views[-2][0].t())
-        goal_logp = _log_softmax_last(mask_goal_logits(logits[:, :k], self._decision_mask(obs)))
+        goal_logits, port_out, _ = self._head_outputs(h[0], obs)
+        value = th.addmm(self.views["val_b"][0], h[1], self.views["val_w"][0].t())
+        goal_logp = _log_softmax_last(mask_goal_logits(goal_logits, self._decision_mask(obs)))
         # multinomial draws differently from a non-contiguous tensor: keep SB3's stream
         goal = th.multinomial(goal_logp.exp().contiguous(), 1, True)
-        port_logits = self._portfolio_logits(logits[:, k:])
+        port_logits = self._portfolio_logits(port_out)
         if self.conditional:
             n = self.n_portfolios
             port_logp = _log_softmax_last(port_logits.reshape(-1, n))
@@ -288,7 +344,7 @@ class FusedGBWMUpdate:
     def backward(self, cache, active: th.Tensor, d_log_prob: th.Tensor, d_entropy: float,
                  d_value: th.Tensor) -> None:
         """Gradient of the loss into ``self.grad`` given dL/dlogp, dL/dentropy, dL/dvalue."""
-        hidden, goal_logp, goal_np, goal_h, goal_a, port_a, heads, mask = cache
+        hidden, goal_logp, goal_np, goal_h, goal_a, port_a, heads, mask, scored = cache
         port_logp, port_np, port_h, branch, weights = heads
         # dH/dz = -p (log p + H); dlogp_a/dz = onehot(a) - p.
         dlp = d_log_prob.unsqueeze(1)
@@ -311,10 +367,11 @@ class FusedGBWMUpdate:
         d_goal.scatter_add_(1, goal_a, dlp_goal)
         if mask is not None:  # masked logits are constants: no gradient
             d_goal.masked_fill_(~mask, 0.0)
-        d_logits = th.cat((d_goal, self._portfolio_logits_backward(d_port)), dim=1)
-        (head_w, g_head_w), (_, g_head_b) = self.group_views[-4], self.group_views[-3]
-        (val_w, g_val_w), (_, g_val_b) = self.group_views[-2], self.group_views[-1]
+        d_port_out = self._portfolio_logits_backward(d_port)
+        (head_w, g_head_w), (_, g_head_b) = self.views["head_w"], self.views["head_b"]
+        (val_w, g_val_w), (_, g_val_b) = self.views["val_w"], self.views["val_b"]
         h = hidden[-1]
+        d_logits = d_port_out if scored is not None else th.cat((d_goal, d_port_out), dim=1)
         th.mm(d_logits.t(), h[0], out=g_head_w)
         th.sum(d_logits, 0, out=g_head_b)
         dv = d_value.unsqueeze(1)
@@ -323,6 +380,8 @@ class FusedGBWMUpdate:
         dh = th.empty_like(h)
         th.mm(d_logits, head_w, out=dh[0])
         th.mm(dv, val_w, out=dh[1])
+        if scored is not None:
+            dh[0] += self._decision_head_backward(d_goal, h[0], scored)
         for layer in range(self.n_layers - 1, -1, -1):
             da = self._act_backward(dh, hidden[layer + 1])
             weight, g_weight = self.group_views[2 * layer]
@@ -331,6 +390,24 @@ class FusedGBWMUpdate:
             th.sum(da, 1, out=g_bias)
             if layer > 0:
                 dh = th.bmm(da, weight)
+
+    def _decision_head_backward(self, d_logits: th.Tensor, latent: th.Tensor,
+                                scored: tuple[th.Tensor, th.Tensor]) -> th.Tensor:
+        """Gradients of the decision-scoring head's parameters from dL/dlogits (batch, K);
+        returns dL/dlatent (batch, hidden) through it."""
+        features, hidden = scored  # (batch K, F) and (batch K, width)
+        (latent_w, g_latent_w), (_, g_latent_b) = self.views["latent_w"], self.views["latent_b"]
+        g_features_w = self.views["features_w"][1]
+        (score_w, g_score_w), (_, g_score_b) = self.views["score_w"], self.views["score_b"]
+        flat = d_logits.reshape(1, -1)
+        th.mm(flat, hidden, out=g_score_w)
+        th.sum(flat, 1, out=g_score_b)
+        d_pre = th.ops.aten.tanh_backward(flat.t() * score_w, hidden)  # (batch K, width)
+        th.mm(d_pre.t(), features, out=g_features_w)
+        d_latent = d_pre.view(d_logits.shape[0], d_logits.shape[1], -1).sum(1)
+        th.mm(d_latent.t(), latent, out=g_latent_w)
+        th.sum(d_latent, 0, out=g_latent_b)
+        return th.mm(d_latent, latent_w)
 
     def clip_and_step(self, max_grad_norm: float, lr: float, beta1: float, beta2: float,
                       eps: float, step: int) -> None:
@@ -345,6 +422,16 @@ class FusedGBWMUpdate:
         step_size = lr / bias_correction1
         denom = (self.exp_avg_sq.sqrt() / bias_correction2**0.5).add_(eps)
         self.flat.addcdiv_(self.exp_avg, denom, value=-step_size)
+
+
+def _plain_scorer(head: DecisionScoringHead) -> bool:
+    """Whether a decision-scoring head has the layers the hand-written pass assumes."""
+    latent, features, score = head.latent, head.features, head.score
+    return (type(latent) is nn.Linear and latent.bias is not None
+            and type(features) is nn.Linear and features.bias is None
+            and type(score) is nn.Linear and score.bias is not None and score.out_features == 1
+            and latent.out_features == features.out_features == score.in_features
+            and features.in_features == len(DECISION_FEATURES))
 
 
 def _fused_layers(policy: Any) -> tuple[list[tuple[nn.Linear, nn.Linear]], type[nn.Module]] | None:
@@ -396,8 +483,15 @@ def build_fused_update(policy: Any) -> FusedGBWMUpdate | None:
     # the regime one-hot and the inflation column, last: plain inputs
     regimes = getattr(policy, "regime_columns", 0)
     inflation = getattr(policy, "inflation_columns", 0)
+    scorer = getattr(policy, "goal_head", None)
+    scored = isinstance(scorer, DecisionScoringHead)
+    features = decision_features_size(k) if scored else 0
+    if scored and not (general and getattr(policy, "decision_features", False) is True
+                       and _plain_scorer(cast(DecisionScoringHead, scorer))):
+        return None
     if general and (not isinstance(regimes, int) or not isinstance(inflation, int)
-                    or obs_space.shape[0] != DECISION_FLAGS_START + k + regimes + inflation):
+                    or obs_space.shape[0] != DECISION_FLAGS_START + k + features + regimes
+                    + inflation):
         return None
     if k != 2 and not general:
         return None
@@ -405,11 +499,13 @@ def build_fused_update(policy: Any) -> FusedGBWMUpdate | None:
                   type(policy.vf_features_extractor)}
     if extractors != {FlattenExtractor}:
         return None
-    heads = [getattr(policy, name, None) for name in ("goal_head", "portfolio_head", "value_net")]
+    names = ("portfolio_head", "value_net") if scored else ("goal_head", "portfolio_head",
+                                                            "value_net")
+    heads = [getattr(policy, name, None) for name in names]
     linear_heads = [h for h in heads if type(h) is nn.Linear and h.bias is not None]
     if len(linear_heads) != len(heads):
         return None
-    goal_head, portfolio_head, value_head = linear_heads
+    portfolio_head, value_head = linear_heads[-2:]
     n = int(space.nvec[1])
     conditional = getattr(policy, "portfolio_given_goal", False) is True
     basis = getattr(policy, "portfolio_basis", None)
@@ -417,7 +513,8 @@ def build_fused_update(policy: Any) -> FusedGBWMUpdate | None:
                               or basis.shape[1] != n):
         return None
     n_port_logits = (k if conditional else 1) * (n if basis is None else basis.shape[0])
-    if goal_head.out_features != k or portfolio_head.out_features != n_port_logits \
+    goal_outputs = k if scored else linear_heads[0].out_features
+    if goal_outputs != k or portfolio_head.out_features != n_port_logits \
             or value_head.out_features != 1:
         return None
     found = _fused_layers(policy)

@@ -172,8 +172,8 @@ def paper_ppo(
 #: budget (benchmarks/bench_crowded.py, crowded_training_curves.py): with 27 decisions in
 #: a year the per-index head collapses onto one decision within the first rollouts and
 #: reaches 0.949 (3 seeds), the decision head 0.974 (5 seeds); with 3 or 9 decisions the
-#: per-index head was as good (0.979 / 0.973 against 0.974 / 0.968, one seed each) and it
-#: trains on FastPPO's fused update, 2-3x faster.
+#: per-index head was as good (0.979 / 0.973 against 0.974 / 0.968, one seed each) and
+#: cheaper per update (its head is one matrix product, the decision head one per decision).
 CROWDED_DECISIONS = 16
 
 
