@@ -321,42 +321,39 @@ def _checked_inflation(table: ProblemTable, inflation: np.ndarray | float | None
                        n: int) -> np.ndarray | None:
     """``inflation`` as a float array of length ``n`` (None without stochastic inflation),
     required exactly where the problem has it."""
-    if not _inflation_count(table):
-        if inflation is not None:
-            raise ValueError("inflation must be None: the problem has no stochastic inflation")
-        return None
-    if inflation is None:
-        raise ValueError("the problem has stochastic inflation: the observation needs the "
-                         "current inflation rate of every trajectory (inflation=)")
-    values = np.asarray(inflation)
-    if values.dtype.kind not in "fiu" or values.ndim > 1 \
-            or (values.ndim == 1 and values.shape[0] != n):
-        raise ValueError(f"inflation must be a number or {n} numbers (one rate per "
-                         f"trajectory), got {values.dtype} of shape {values.shape}")
-    values = values.astype(np.float64)
-    if not np.all(np.isfinite(values)):
-        raise ValueError("inflation must be finite rates")
-    return np.broadcast_to(values, (n,))
+    return _per_trajectory(inflation, "inflation", bool(_inflation_count(table)),
+                           "stochastic inflation", "the current inflation rate", "rate", n)
 
 
 def _checked_price_level(table: ProblemTable, price_level: np.ndarray | float | None,
                          n: int) -> np.ndarray | None:
     """``price_level`` as a float array of length ``n`` (None for a problem without nominal
-    amounts), refused where it does not belong or is missing, not positive or not finite."""
-    if not has_nominal(table):
-        if price_level is not None:
-            raise ValueError("price_level must be None: the problem has no nominal amounts")
+    amounts), required exactly where the problem has them; positive."""
+    return _per_trajectory(price_level, "price_level", has_nominal(table), "nominal amounts",
+                           "the price level", "level", n, positive=True)
+
+
+def _per_trajectory(value: np.ndarray | float | None, name: str, needed: bool, feature: str,
+                    what: str, unit: str, n: int, positive: bool = False) -> np.ndarray | None:
+    """A per-trajectory state input of the observation, checked: refused where the problem
+    has no ``feature``, required where it has, one finite number or ``n`` of them."""
+    if not needed:
+        if value is not None:
+            raise ValueError(f"{name} must be None: the problem has no {feature}")
         return None
-    if price_level is None:
-        raise ValueError("the problem has nominal amounts: the observation needs the price "
-                         "level of every trajectory (price_level=)")
-    values = np.asarray(price_level, dtype=np.float64)
-    if values.ndim > 1 or (values.ndim == 1 and values.shape[0] != n):
-        raise ValueError(f"price_level must be a number or {n} numbers (one per trajectory), "
-                         f"got shape {values.shape}")
-    if not np.all(np.isfinite(values)) or not np.all(values > 0.0):
-        raise ValueError("price_level must be finite and positive")
-    return np.broadcast_to(values, (n,)).astype(np.float64)
+    if value is None:
+        raise ValueError(f"the problem has {feature}: the observation needs {what} of every "
+                         f"trajectory ({name}=)")
+    values = np.asarray(value)
+    if values.dtype.kind not in "fiu" or values.ndim > 1 \
+            or (values.ndim == 1 and values.shape[0] != n):
+        raise ValueError(f"{name} must be a number or {n} numbers (one {unit} per "
+                         f"trajectory), got {values.dtype} of shape {values.shape}")
+    values = values.astype(np.float64)
+    if not np.all(np.isfinite(values)) or (positive and not np.all(values > 0.0)):
+        raise ValueError(f"{name} must be finite{' and positive' if positive else ''} "
+                         f"{unit}s")
+    return np.broadcast_to(values, (n,))
 
 
 def _today(as_written: float, nominal: np.ndarray | None, row_year: tuple[int, int],
