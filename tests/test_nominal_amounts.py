@@ -380,3 +380,22 @@ def test_cli_trains_evaluates_and_plots_a_plan_beyond_the_dp(
     written = {Path(line).name for line in capsys.readouterr().out.split()}
     assert {"policy_heatmaps.png", "wealth_fan_rl.png", "goal_success.png"} <= written
     assert "wealth_fan_dp.png" not in written and "efficiency.png" not in written
+
+
+def test_a_nominal_payment_can_bankrupt_and_inflation_erodes_it() -> None:
+    """Indexed savings beside a larger nominal payment: bankruptcy is reported, and the
+    same plan under higher inflation (the payment worth less in today's money) goes
+    bankrupt less often and reaches more."""
+    def plan(mean: float) -> GBWMProblem:
+        return GBWMProblem(horizon=8, initial_wealth=8.0, portfolios=paper_portfolios(),
+                           goals=(Goal(8, 2.0, 1.0),), infusions=[1.0] * 8,
+                           nominal_infusions=[-2.2] * 8,
+                           inflation=InflationModel(mean=mean, persistence=0.5,
+                                                    volatility=0.01))
+    assert has_withdrawals(problem_table(plan(0.02)))
+    low, high = (evaluate({"hold": BuyAndHold(3, problem=plan(mean))}, plan(mean),
+                          n_paths=20_000, seed=3)["hold"] for mean in (0.0, 0.08))
+    assert low.bankruptcy_probability is not None and high.bankruptcy_probability is not None
+    assert low.bankruptcy_probability > 0.2  # 0.43 with this seed
+    assert high.bankruptcy_probability < low.bankruptcy_probability - 0.1  # 0.0
+    assert high.mean_utility > low.mean_utility + 0.1  # 0.38 against 0.05
