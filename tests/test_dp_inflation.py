@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -179,3 +180,42 @@ def test_correlations_must_fit_the_portfolios_and_files_round_trip(tmp_path) -> 
     path.write_text(path.read_text().replace("persistence: 0.6", "persistence: 1.2"))
     with pytest.raises(ProblemFileError, match=r"inflation\.persistence"):
         load_problem(path)
+
+
+# ----------------------------------------------------------------------------- fitting
+def test_fit_inflation_recovers_a_simulated_ar1() -> None:
+    from gbwm_sb3.problem.inflation import fit_inflation
+
+    truth = InflationModel(mean=0.03, persistence=0.7, volatility=0.02, initial=0.05)
+    innovations = np.random.default_rng(0).standard_normal((20_000, 1))
+    rates = truth.rate_paths(innovations)[:, 0]
+    fitted = fit_inflation(rates, correlation=-0.2)
+    assert fitted.mean == pytest.approx(0.03, abs=0.002)
+    assert fitted.persistence == pytest.approx(0.7, abs=0.02)
+    assert fitted.volatility == pytest.approx(0.02, rel=0.03)
+    assert fitted.initial_rate == rates[-1] and fitted.correlation == -0.2
+    with pytest.raises(InflationError, match="at least 5"):
+        fit_inflation([0.01, 0.02, 0.03])
+    with pytest.raises(InflationError, match="persistence fitted as 1.05"):
+        fit_inflation(0.001 * 1.05 ** np.arange(50))  # explosive: no long-run mean
+
+
+def test_us_cpi_inflation_is_the_fit_of_its_table() -> None:
+    from gbwm_sb3.problem import us_cpi_inflation
+    from gbwm_sb3.problem.inflation import US_CPI_ANNUAL
+
+    assert len(US_CPI_ANNUAL) == 50  # 1959-2008
+    rates = np.diff(np.log(np.array(US_CPI_ANNUAL)))
+    slope, intercept = np.polyfit(rates[:-1], rates[1:], 1)
+    model = us_cpi_inflation()
+    assert model.persistence == pytest.approx(slope, rel=1e-10)
+    assert model.mean == pytest.approx(intercept / (1 - slope), rel=1e-10)
+    # the figures the docs state
+    assert (round(model.mean, 4), round(model.persistence, 3), round(model.volatility, 4),
+            round(model.initial_rate, 4)) == (0.0428, 0.819, 0.0152, 0.0316)
+    example = load_problem(Path(__file__).resolve().parents[1] / "examples" / "problems"
+                           / "family_plan_us_cpi.yaml")
+    assert example.inflation is not None
+    for field in ("mean", "persistence", "volatility", "initial_rate"):
+        assert getattr(example.inflation, field) == pytest.approx(getattr(model, field),
+                                                                  abs=5e-6)

@@ -23,7 +23,12 @@ from __future__ import annotations
 from gbwm_sb3.problem.empirical import EmpiricalMarket
 from gbwm_sb3.problem.files import load_problem, save_problem
 from gbwm_sb3.problem.frontier import EfficientFrontier, efficient_frontier
-from gbwm_sb3.problem.inflation import InflationModel, us_inflation
+from gbwm_sb3.problem.inflation import (
+    InflationModel,
+    fit_inflation,
+    us_cpi_inflation,
+    us_inflation,
+)
 from gbwm_sb3.problem.market import LognormalMarket, Market, StudentTMarket, market_from_mapping
 from gbwm_sb3.problem.model import (
     MAX_DECISIONS_PER_YEAR,
@@ -61,6 +66,8 @@ __all__ = [
     "EmpiricalMarket",
     "InflationModel",
     "us_inflation",
+    "us_cpi_inflation",
+    "fit_inflation",
     "two_regime_us_market",
     "market_from_mapping",
     "load_problem",

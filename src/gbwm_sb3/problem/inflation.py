@@ -28,7 +28,8 @@ from typing import Any
 import numpy as np
 
 __all__ = ["InflationModel", "InflationError", "INFLATION_RATE_LIMIT", "INFLATION_FIELDS",
-           "INFLATION_VOLATILITY_LIMIT", "inflation_from_mapping", "us_inflation"]
+           "INFLATION_VOLATILITY_LIMIT", "inflation_from_mapping", "us_inflation",
+           "us_cpi_inflation", "US_CPI_ANNUAL", "fit_inflation"]
 
 #: The long-run and initial rates lie in ``[-INFLATION_RATE_LIMIT, INFLATION_RATE_LIMIT]``
 #: (log rates: 0.5 is +65% a year) ...
@@ -182,3 +183,53 @@ def us_inflation() -> InflationModel:
     returns. Round numbers of the size that AR(1) fits to annual US CPI inflation since the
     1980s give (persistence about 0.5-0.7, innovation about 1-2%), not a fit."""
     return InflationModel(mean=0.025, persistence=0.6, volatility=0.015, correlation=0.0)
+
+
+#: US consumer prices, the yearly average of the quarterly CPI (all urban consumers,
+#: 1982-84 = 100), 1959-2008: from ``statsmodels.datasets.macrodata`` (FRED, Federal
+#: Reserve Bank of St. Louis, accessed 15 Dec 2009; public domain), the mean of each
+#: year's four quarters (exact: the quarters have three decimals). Year ``1959 + i`` is
+#: entry ``i``.
+US_CPI_ANNUAL: tuple[float, ...] = (
+    29.2125, 29.67, 29.9375, 30.3125, 30.715, 31.0925, 31.6225, 32.62, 33.575, 35.075,
+    37.075, 39.175, 40.7, 42.05, 45.075, 50.175, 54.425, 57.425, 61.275, 66.25,
+    74.2, 83.85, 92.1, 97.125, 100.375, 104.55, 108.275, 109.95, 114.375, 119.2,
+    125.125, 131.875, 136.7, 141.1, 145.05, 148.875, 153.15, 157.675, 160.95, 163.5,
+    167.5, 173.275, 177.275, 180.775, 184.525, 189.775, 196.775, 202.2185, 208.7215,
+    215.4175)
+
+
+def fit_inflation(rates: Sequence[float] | np.ndarray, correlation: float = 0.0
+                  ) -> InflationModel:
+    """The AR(1) of a series of yearly log inflation rates (``log(P_t / P_{t-1})``, at
+    least 5), fitted by least squares: ``pi_{t+1} = a + phi pi_t + s eps``; ``mean =
+    a / (1 - phi)``, ``volatility`` the residuals' standard deviation (two parameters
+    fitted), ``initial`` the last rate. ``correlation`` with returns is not estimated
+    from a price series: give it. Raises an :class:`InflationError` when the series is
+    too short or the fit leaves the model's ranges (a persistence of 1 or more: no long-run
+    mean)."""
+    values = np.asarray(rates, dtype=np.float64)
+    if values.ndim != 1 or values.shape[0] < 5 or not np.all(np.isfinite(values)):
+        raise InflationError("", f"fit needs at least 5 finite yearly rates, got "
+                                 f"{values.shape[0] if values.ndim == 1 else values.shape}")
+    before, after = values[:-1], values[1:]
+    design = np.column_stack([np.ones_like(before), before])
+    (intercept, persistence), *_ = np.linalg.lstsq(design, after, rcond=None)
+    if not 0.0 <= persistence < 1.0:
+        raise InflationError("persistence", f"fitted as {persistence:.4g}: the series has no "
+                                            "stationary AR(1) in [0, 1)")
+    residuals = after - design @ np.array([intercept, persistence])
+    return InflationModel(mean=float(intercept / (1.0 - persistence)),
+                          persistence=float(persistence),
+                          volatility=float(residuals.std(ddof=2)),
+                          initial=float(values[-1]), correlation=correlation)
+
+
+def us_cpi_inflation(correlation: float = 0.0) -> InflationModel:
+    """The AR(1) fitted to US yearly CPI inflation 1960-2008 (:data:`US_CPI_ANNUAL`, log
+    changes of the yearly average; :func:`fit_inflation`): long-run 4.28%, persistence
+    0.819, innovation volatility 1.52% (a long-run standard deviation of 2.65%), starting
+    at 2008's 3.16%. The period includes the high inflation of the 1970s; ``correlation``
+    with returns is not in a price series: give it (0 by default)."""
+    rates = np.diff(np.log(np.array(US_CPI_ANNUAL)))
+    return fit_inflation(rates, correlation)
