@@ -219,3 +219,44 @@ def test_us_cpi_inflation_is_the_fit_of_its_table() -> None:
     for field in ("mean", "persistence", "volatility", "initial_rate"):
         assert getattr(example.inflation, field) == pytest.approx(getattr(model, field),
                                                                   abs=5e-6)
+
+
+def test_a_portfolio_moving_with_inflation_refines_the_grid_and_quadrature_or_is_refused(
+        ) -> None:
+    """Given the year's inflation innovation a portfolio correlated rho with it keeps a
+    volatility of sigma sqrt(1 - rho^2): the grid is refined for it and the innovation gets
+    more quadrature nodes; a near-riskless remainder is refused with the reason."""
+    from gbwm_sb3.dp.grid import grid_bounds, inflation_quadrature_for, plan_grid
+    from gbwm_sb3.envs.dynamics import problem_table
+
+    for rho, nodes in ((0.0, 7), (-0.5, 7), (0.96, 7), (0.97, 8), (0.99, 25), (-0.99, 25),
+                       (1.0, 61)):
+        problem = dataclasses.replace(NEAR_ONE, inflation=InflationModel(correlation=rho))
+        assert inflation_quadrature_for(problem) == nodes
+    close = dataclasses.replace(NEAR_ONE, inflation=InflationModel(correlation=0.99))
+    low, high = grid_bounds(close, problem_table(close), 1e-2, 5.0)
+    (density, *_), sharp = plan_grid(close, low, high, 50.0, None, True)
+    assert density > 300.0 and not sharp.any()  # 0.037 x sqrt(1 - 0.99^2) = 0.005 wide
+    (plain_density, *_), _ = plan_grid(NEAR_ONE, low, high, 50.0, None, True)
+    assert plain_density == 50.0
+    for rho in (0.999, 1.0, -1.0):
+        with pytest.raises(ValueError, match=r"too close to riskless for the inflation "
+                                             r"dynamic programme \(given the year's"):
+            solve_dp(dataclasses.replace(NEAR_ONE, inflation=InflationModel(correlation=rho)))
+
+
+@pytest.mark.slow
+def test_a_portfolio_moving_with_inflation_is_solved_as_its_policy_earns() -> None:
+    """rho = 0.99: with 7 nodes on the default grid the optimum was 3.8 standard errors
+    above what its own policy earns (2.0059 against 1.9992); refined, it agrees."""
+    from gbwm_sb3.evaluation import evaluate
+
+    close = dataclasses.replace(NEAR_ONE, inflation=InflationModel(correlation=0.99))
+    solution = solve_dp(close)
+    assert solution.quadrature_nodes == 25
+    result = evaluate({"dp": solution}, close, n_paths=100_000, seed=4)["dp"]
+    assert abs(solution.expected_utility - result.mean_utility) < 3.0 * result.std_error
+
+
+NEAR_ONE = GBWMProblem(horizon=6, initial_wealth=100.0,
+                       goals=(Goal(3, 60.0, 1.0), Goal(6, 70.0, 1.5)))

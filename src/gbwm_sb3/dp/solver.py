@@ -13,8 +13,9 @@ from gbwm_sb3.common.limits import check_float, check_horizon, check_int
 from gbwm_sb3.dp.grid import (
     DEFAULT_GRID_DENSITY,
     DEFAULT_INFLATION_NODES,
-    DEFAULT_INFLATION_QUADRATURE,
+    MAX_INFLATION_QUADRATURE,
     grid_bounds,
+    inflation_quadrature_for,
     plan_grid,
     rate_grid,
 )
@@ -62,7 +63,7 @@ def solve_dp(problem: GBWMProblem, *, grid_density: float = DEFAULT_GRID_DENSITY
              grid_points: int | None = None, wealth_floor: float = 1e-2,
              upper_sigmas: float = 5.0, tail_sigmas: float = 7.0,
              inflation_nodes: int = DEFAULT_INFLATION_NODES,
-             inflation_quadrature: int = DEFAULT_INFLATION_QUADRATURE
+             inflation_quadrature: int | None = None
              ) -> DPSolution | RegimeDPSolution | InflationDPSolution:
     """Solve ``problem`` exactly (up to the grid) by backward Bellman recursion.
 
@@ -79,6 +80,10 @@ def solve_dp(problem: GBWMProblem, *, grid_density: float = DEFAULT_GRID_DENSITY
     tail_sigmas: transition probabilities are computed within +-``tail_sigmas`` sigma
         (lognormal market); a fat-tailed market reaches as far as its quantile with the
         same tail mass, at most the grid's width, and counts the rest in the end cells.
+    inflation_nodes, inflation_quadrature: with stochastic inflation, the rate grid's
+        nodes (default 13) and the Gauss-Hermite nodes of the year's innovation (default
+        None: 7, more where a portfolio's correlation with inflation needs them,
+        ``inflation_quadrature_for``).
     """
     if not isinstance(problem, GBWMProblem):
         raise ValueError(f"problem must be a GBWMProblem, got {type(problem).__name__}")
@@ -97,7 +102,9 @@ def solve_dp(problem: GBWMProblem, *, grid_density: float = DEFAULT_GRID_DENSITY
     if problem.inflation is None:
         return solve_one_state(problem, grid, sharp, tail_sigmas, start)
     nodes = check_int(inflation_nodes, "inflation_nodes", 3, 401)
-    quadrature = check_int(inflation_quadrature, "inflation_quadrature", 1, 61)
+    quadrature = (inflation_quadrature_for(problem) if inflation_quadrature is None else
+                  check_int(inflation_quadrature, "inflation_quadrature", 1,
+                            MAX_INFLATION_QUADRATURE))
     return solve_inflation(problem, grid, sharp, tail_sigmas, start, nodes, quadrature)
 
 
@@ -279,7 +286,8 @@ def solve_inflation(problem: GBWMProblem,
     model = problem.inflation
     if model is None:
         raise ValueError("the problem has no inflation model")
-    refuse_sharp(sharp_portfolios, "the inflation dynamic programme")
+    refuse_sharp(sharp_portfolios, "the inflation dynamic programme (given the year's "
+                 "inflation innovation: volatility times sqrt(1 - correlation^2))")
     table = problem_table(problem)
     grid_density, grid_size, h, log_grid, wealth_grid = grid
     x_low = float(log_grid[0])
