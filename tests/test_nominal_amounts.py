@@ -378,7 +378,8 @@ def test_cli_trains_evaluates_and_plots_a_plan_beyond_the_dp(
                                       "buy_and_hold_coin_flip", "random"}
     assert main(["plot", str(out), "--paths", "400", "--formats", "png"]) == 0
     written = {Path(line).name for line in capsys.readouterr().out.split()}
-    assert {"policy_heatmaps.png", "wealth_fan_rl.png", "goal_success.png"} <= written
+    assert {"policy_heatmaps.png", "wealth_fan_rl.png", "goal_success.png",
+            "policy_heatmaps_inflation_low.png", "policy_heatmaps_inflation_high.png"} <= written
     assert "wealth_fan_dp.png" not in written and "efficiency.png" not in written
 
 

@@ -556,6 +556,12 @@ def cmd_plot(args: argparse.Namespace) -> int:
                 stem = "policy_heatmaps_" + "".join(
                     c if c.isalnum() else "_" for c in regime_name.lower())
                 written += plots.save_figure(figure, out / stem, formats)
+    if problem.inflation is not None:  # and at a low and a high rate (the long-run sd)
+        mean, spread = problem.inflation.stationary_moments()
+        for label, rate in (("low", mean - spread), ("high", mean + spread)):
+            figure = plots.plot_policy_heatmaps(problem, mapped, inflation=rate)
+            written += plots.save_figure(figure, out / f"policy_heatmaps_inflation_{label}",
+                                         formats)
     for name, policy in mapped.items():
         fig = plots.plot_wealth_fan(problem, policy, n_paths=min(args.paths, 20_000),
                                     seed=args.seed, name=name)
