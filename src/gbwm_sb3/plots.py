@@ -43,6 +43,7 @@ from gbwm_sb3.envs.dynamics import (  # noqa: E402
     YearOutcome,
     apply_decisions,
     call_policy,
+    price_levels,
     problem_table,
     rollout,
 )
@@ -186,7 +187,7 @@ def simulate_paths(problem: GBWMProblem, policy: GBWMPolicyLike, n_paths: int = 
     rates = levels = None
     if inflation is not None:
         rates = inflation[1][:horizon + 1]
-        levels = np.exp(np.cumsum(rates, axis=0) - rates[0])  # P_0 = 1, P_t = P_{t-1} e^pi_t
+        levels = price_levels(rates)  # the levels the kernel deflated nominal amounts by
     return SimulatedPaths(wealth_paths, decisions > 0, portfolios, utility, decisions,
                           None if regimes is None else regimes[:horizon], rates, levels)
 
