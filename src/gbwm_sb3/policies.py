@@ -49,6 +49,7 @@ from gbwm_sb3.envs.observation import (
     DECISION_FEATURES,
     DECISION_FLAGS_START,
     GOAL_AFFORDABLE_INDEX,
+    LOG_CLIP,
     OBSERVATION_DIM,
     decision_features_size,
 )
@@ -330,13 +331,14 @@ class GBWMActionDistribution(MaskableDistribution):
 
 
 def _check_spaces(observation_space: spaces.Space, action_space: spaces.Space
-                  ) -> tuple[int, int, bool, bool, int, int]:
+                  ) -> tuple[int, int, bool, bool, int, int, int]:
     """Validate the spaces; return (portfolios n, decisions K, general-class observation?,
-    decision features in it?, regime columns near its end, inflation columns at its end).
+    decision features in it?, regime columns, survival columns, inflation columns).
 
-    The inflation column is recognised by its bounds: it is the only column of a
-    general-class observation that can be negative at the end (flags, decision features
-    and the regime one-hot are all >= 0 there)."""
+    The inflation and survival columns are recognised by their bounds: at the end of a
+    general-class observation, the inflation column is the only one that can be both
+    negative and positive, the survival column the only one bounded by [-LOG_CLIP, 0]
+    (flags, decision features and the regime one-hot are all >= 0 there)."""
     if not isinstance(action_space, spaces.MultiDiscrete) or action_space.nvec.shape != (2,):
         raise ValueError(
             f"action_space must be MultiDiscrete([K, n_portfolios]), got {action_space!r}"
@@ -354,21 +356,27 @@ def _check_spaces(observation_space: spaces.Space, action_space: spaces.Space
             f"({DECISION_FLAGS_START} + K,), got {observation_space!r}"
         )
     if k == 2 and shape == (OBSERVATION_DIM,):
-        return n, k, False, False, 0, 0
+        return n, k, False, False, 0, 0, 0
     low = np.asarray(observation_space.low).reshape(-1)
-    inflation = int(low.size > 0 and bool(low[-1] < 0.0))
+    high = np.asarray(observation_space.high).reshape(-1)
+    inflation = int(low.size > 0 and bool(low[-1] < 0.0) and bool(high[-1] > 0.0))
+    survival = int(low.size > inflation and bool(low[-1 - inflation] < 0.0)
+                   and bool(high[-1 - inflation] == 0.0))
     # Regime columns (R in 2..MAX_REGIMES) never reach the 5 K >= 10 decision features.
     regimes = (0, *range(2, MAX_REGIMES + 1))
+    extra = inflation + survival
     for decision_features, base in ((False, DECISION_FLAGS_START + k),
                                     (True, DECISION_FLAGS_START + k + decision_features_size(k))):
-        if shape[0] - inflation - base in regimes:
-            return n, k, True, decision_features, shape[0] - inflation - base, inflation
+        if shape[0] - extra - base in regimes:
+            return (n, k, True, decision_features, shape[0] - extra - base, survival,
+                    inflation)
     raise ValueError(
         f"observation_space must be the GBWM Box of shape ({OBSERVATION_DIM},) (paper family, "
         f"K = 2), ({DECISION_FLAGS_START + k},) ({DECISION_FLAGS_START} + K for K = {k}) or "
         f"({DECISION_FLAGS_START + k + decision_features_size(k)},) (with decision "
         f"features), plus R in 2..{MAX_REGIMES} for a market with R regimes, plus 1 (bounds "
-        f"below 0) for stochastic inflation, got {observation_space!r}"
+        f"[-{LOG_CLIP:g}, 0]) for a survival table, plus 1 (bounds below and above 0) for "
+        f"stochastic inflation, got {observation_space!r}"
     )
 
 
@@ -431,7 +439,7 @@ class _GBWMHeads(_PolicyMixinBase):
                  portfolio_given_goal: bool = False, portfolio_degree: int | None = None,
                  portfolio_free_logits: bool = True, decision_goal_head: bool = False, **kw):
         (self.n_portfolios, self.n_decisions, self.general_observation,
-         self.decision_features, self.regime_columns,
+         self.decision_features, self.regime_columns, self.survival_columns,
          self.inflation_columns) = _check_spaces(observation_space, action_space)
         if not isinstance(decision_goal_head, (bool, np.bool_)):
             raise ValueError(

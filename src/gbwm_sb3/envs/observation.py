@@ -63,13 +63,22 @@ decision features if any): the one-hot of the current regime (``regime_r`` is 1.
 regime ``r``, else 0.0; :func:`regime_columns`). Every other observation is unchanged,
 and the columns before them keep their positions.
 
+A problem with a survival table (the plan ends at death; always of the general class)
+appends one column after the regime one-hot (if any): ``log_expected_utility_share``,
+``log(sum_g S(t, t_g) u_g / sum_g u_g)`` over the goals at or after ``t`` (``u_g`` a goal's
+top-level utility, ``S(t, t_g)`` the probability of living from ``t`` to its year), in
+[-LOG_CLIP, 0]; 0.0 when no goal is left (:func:`survival_column`). It tells the policy how
+much of what is still on offer the investor can expect to live for, so that a year's
+choice between goals now and goals later can follow the table.
+
 A problem with stochastic inflation (:class:`~gbwm_sb3.problem.inflation.InflationModel`,
 always of the general class) appends one more column, the very last (after the regime
-one-hot where the market has regimes too): ``inflation_rate``, the standardised current
-rate ``(pi_t - pibar) / sd`` (``sd`` the AR(1)'s long-run standard deviation
-``s / sqrt(1 - phi^2)``), clipped to [-INFLATION_CLIP, INFLATION_CLIP]; 0.0 when the
-volatility ``s`` is 0 (:func:`inflation_column`). Wealth and every amount are then real
-(today's money). The other columns are as without inflation, in the same places.
+one-hot and the survival column where the problem has them too): ``inflation_rate``,
+the standardised current rate ``(pi_t - pibar) / sd`` (``sd`` the AR(1)'s long-run
+standard deviation ``s / sqrt(1 - phi^2)``), clipped to [-INFLATION_CLIP,
+INFLATION_CLIP]; 0.0 when the volatility ``s`` is 0 (:func:`inflation_column`). Wealth
+and every amount are then real (today's money). The other columns are as without
+inflation, in the same places.
 """
 
 from __future__ import annotations
@@ -85,6 +94,7 @@ from gbwm_sb3.envs.dynamics import (
     cash_at,
     decision_mask,
     deflation,
+    has_mortality,
     has_nominal,
     has_withdrawals,
     year_costs,
@@ -108,6 +118,8 @@ __all__ = [
     "decision_features_size",
     "regime_columns",
     "inflation_column",
+    "survival_column",
+    "SURVIVAL_FEATURE",
     "INFLATION_CLIP",
     "standardised_inflation",
 ]
@@ -131,6 +143,8 @@ DECISION_FLAGS_START = OBSERVATION_DIM + len(GENERAL_EXTRA_FEATURES)
 #: Features of each decision (``decision_features=True``), see the module docstring.
 DECISION_FEATURES = ("cost_to_cash", "utility_share", "log_funding_after", "goals_share",
                      "level_share")
+#: The column a problem with a survival table appends (see the module docstring).
+SURVIVAL_FEATURE = "log_expected_utility_share"
 #: Cap of ``cost_to_cash``.
 COST_RATIO_CAP = 4.0
 WEALTH_FLOOR = 1e-3
@@ -170,12 +184,26 @@ def _inflation_count(table: ProblemTable | None) -> int:
     return 0 if table is None or not table.has_inflation[0] else 1
 
 
+def _survival_count(table: ProblemTable | None) -> int:
+    """Columns the observation gives the survival table: 1 with one, else 0."""
+    return 0 if table is None or not has_mortality(table) else 1
+
+
 def regime_columns(table: ProblemTable, decision_features: bool = False) -> slice:
     """The columns of the regime one-hot in the observation of the one-problem ``table``
-    (an empty slice before the inflation column, or at the end, for a market without
-    regimes)."""
-    stop = observation_size(table, decision_features) - _inflation_count(table)
+    (an empty slice before the survival and inflation columns, or at the end, for a
+    market without regimes)."""
+    stop = (observation_size(table, decision_features) - _inflation_count(table)
+            - _survival_count(table))
     return slice(stop - _regime_count(table), stop)
+
+
+def survival_column(table: ProblemTable, decision_features: bool = False) -> slice:
+    """The column of ``log_expected_utility_share`` in the observation of the one-problem
+    ``table``: before the inflation column, if any (an empty slice without a survival
+    table)."""
+    stop = observation_size(table, decision_features) - _inflation_count(table)
+    return slice(stop - _survival_count(table), stop)
 
 
 def inflation_column(table: ProblemTable, decision_features: bool = False) -> slice:
@@ -203,14 +231,15 @@ def standardised_inflation(table: ProblemTable, rate: np.ndarray | float,
 def observation_size(table: ProblemTable | None = None, decision_features: bool = False) -> int:
     """Length of the observation: 6 for the paper family, ``8 + K`` for the general class
     (``8 + K + 5 K`` with ``decision_features``), plus ``R`` for a market with ``R``
-    regimes, plus 1 for stochastic inflation."""
+    regimes, plus 1 for a survival table, plus 1 for stochastic inflation."""
     if table is None or table.paper_family[0]:
         _check_decision_features(table, decision_features)
         return OBSERVATION_DIM
     k = int(table.num_decisions[0])
     extra = decision_features_size(k) if _check_decision_features(table, decision_features) \
         else 0
-    return DECISION_FLAGS_START + k + extra + _regime_count(table) + _inflation_count(table)
+    return (DECISION_FLAGS_START + k + extra + _regime_count(table) + _survival_count(table)
+            + _inflation_count(table))
 
 
 def observation_bounds(table: ProblemTable | None = None, decision_features: bool = False
@@ -233,6 +262,9 @@ def observation_bounds(table: ProblemTable | None = None, decision_features: boo
     if regimes:
         low = np.concatenate([low, np.zeros(regimes)]).astype(np.float32)
         high = np.concatenate([high, np.ones(regimes)]).astype(np.float32)
+    if _survival_count(table):  # the only column whose bounds are [-LOG_CLIP, 0]
+        low = np.concatenate([low, [-LOG_CLIP]]).astype(np.float32)
+        high = np.concatenate([high, [0.0]]).astype(np.float32)
     if _inflation_count(table):
         low = np.concatenate([low, [-INFLATION_CLIP]]).astype(np.float32)
         high = np.concatenate([high, [INFLATION_CLIP]]).astype(np.float32)
@@ -405,9 +437,30 @@ def _encode_general(table: ProblemTable, t: int, wealth: np.ndarray,
         one_hot = obs[:, start: start + _regime_count(table)]
         one_hot[:] = 0.0
         one_hot[np.arange(wealth.shape[0]), regime] = 1.0
+    if _survival_count(table):
+        obs[:, survival_column(table, decision_features)] = _expected_utility_share(
+            table.problems[0])[year]
     if inflation is not None:
         obs[:, -1] = standardised_inflation(table, inflation)
     return obs
+
+
+@lru_cache(maxsize=64)
+def _expected_utility_share(problem: GBWMProblem | None) -> np.ndarray:
+    """``log_expected_utility_share`` of each year 0..T (see the module docstring)."""
+    assert problem is not None
+    horizon = problem.horizon
+    alive = np.concatenate([[1.0], np.cumprod(problem.survival_by_time[:horizon])])
+    column = np.zeros(horizon + 1)
+    for t in range(horizon + 1):
+        ahead = [(g.time, g.max_utility) for g in problem.goals if g.time >= t]
+        offered = sum(u for _, u in ahead)
+        if offered <= 0.0:
+            continue
+        expected = sum(u * (alive[year] / alive[t] if alive[t] > 0.0 else 0.0)
+                       for year, u in ahead)
+        column[t] = np.log(expected / offered) if expected > 0.0 else -LOG_CLIP
+    return np.maximum(column, -LOG_CLIP)
 
 
 def _decision_block(table: ProblemTable, t: int, safe_cash: np.ndarray, cash: np.ndarray,

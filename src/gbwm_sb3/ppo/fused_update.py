@@ -480,8 +480,9 @@ def build_fused_update(policy: Any) -> FusedGBWMUpdate | None:
             or obs_space.shape[0] <= GOAL_AFFORDABLE_INDEX:
         return None
     general = getattr(policy, "general_observation", False) is True
-    # the regime one-hot and the inflation column, last: plain inputs
+    # the regime one-hot, the survival and the inflation column, last: plain inputs
     regimes = getattr(policy, "regime_columns", 0)
+    survival = getattr(policy, "survival_columns", 0)
     inflation = getattr(policy, "inflation_columns", 0)
     scorer = getattr(policy, "goal_head", None)
     scored = isinstance(scorer, DecisionScoringHead)
@@ -490,8 +491,9 @@ def build_fused_update(policy: Any) -> FusedGBWMUpdate | None:
                        and _plain_scorer(cast(DecisionScoringHead, scorer))):
         return None
     if general and (not isinstance(regimes, int) or not isinstance(inflation, int)
+                    or not isinstance(survival, int)
                     or obs_space.shape[0] != DECISION_FLAGS_START + k + features + regimes
-                    + inflation):
+                    + survival + inflation):
         return None
     if k != 2 and not general:
         return None
