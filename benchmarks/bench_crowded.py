@@ -15,14 +15,21 @@ package's settings (none of them is drawn by the package's sampler or used to tu
 - ``long_volatile``: 30-39 years, yearly savings for the first half, a frontier whose
   riskiest portfolio reaches 25-31% volatility, 4-6 goals, two of them with levels;
 - ``underfunded``: funding ratio (W0 / the goals' total top cost) 0.1-0.5, 6-8 goals
-  with 2 levels each; T 12-24.
+  with 2 levels each; T 12-24;
+- ``household``: one problem, three two-level goals due in year 7 (27 decisions), a car
+  at 3 and a two-level retirement goal at 12 (``crowded_training_curves.household``).
 
 Configurations (``--configs``): ``tuned`` (the preset), ``tuned-decisions`` (the preset
-with ``decision_goal_head=True``), ``paper``; each at ``--budgets`` multiples of the
-paper's 50,000 trajectories, over ``--seeds`` seeds; ``fine-tune`` is the shipped
-pretrained policy fine-tuned with ``fine_tune(problem, ..., seed=seed,
-time_budget_s=60 * budget)`` (a budget is a multiple of 60 s), scored with the
-pretrained policy without fine-tuning (zero-shot, ``pretrained_policy``) beside it.
+with ``decision_goal_head=True``), ``tuned-conditional`` (with ``portfolio_given_goal=True``),
+``tuned-no-rows`` (with ``portfolio_given_goal=False``, the preset before its rows per
+decision), ``paper``; with ``--autograd`` FastPPO trains by autograd instead of its
+hand-written update (the records' configuration names end in ``+autograd``); each at
+``--budgets`` multiples of the paper's 50,000 trajectories, over
+``--seeds`` seeds (from ``--first-seed``), on problems ``0 .. --problems - 1`` of each
+family or the ``--indices`` given; ``fine-tune`` is the shipped pretrained policy
+fine-tuned with ``fine_tune(problem, ..., seed=seed, time_budget_s=60 * budget)`` (a
+budget is a multiple of 60 s), scored with the pretrained policy without fine-tuning
+(zero-shot, ``pretrained_policy``) beside it.
 Every policy is scored against the DP on the same ``--paths`` markets (seed 1). A problem
 outside the weights' acceptance envelope (``accepted_envelope()``) is refused by
 ``fine_tune``: its line records the reasons and, for reference only, the same network
@@ -50,8 +57,10 @@ from gbwm_sb3.evaluation.strategies import SB3Policy
 from gbwm_sb3.ppo.presets import learn_paper, make_preset_model
 from gbwm_sb3.problem.model import GBWMProblem, Goal, Portfolios, paper_portfolios
 
-FAMILIES = ("crowded", "long_volatile", "underfunded")
+FAMILIES = ("crowded", "long_volatile", "underfunded", "household")
 CONFIGS = {"tuned": ("tuned", {}), "tuned-decisions": ("tuned", {"decision_goal_head": True}),
+           "tuned-conditional": ("tuned", {"portfolio_given_goal": True}),
+           "tuned-no-rows": ("tuned", {"portfolio_given_goal": False}),
            "paper": ("paper", {})}
 
 
@@ -111,7 +120,21 @@ def underfunded(seed: int) -> GBWMProblem:
                        portfolios=paper_portfolios())
 
 
-GENERATORS = {"crowded": crowded, "long_volatile": long_volatile, "underfunded": underfunded}
+def household(seed: int) -> GBWMProblem:
+    """The household of ``crowded_training_curves.py`` (one problem: ``seed`` must be 0)."""
+    if seed != 0:
+        raise ValueError(f"the household family has one problem (index 0), got {seed}")
+    return GBWMProblem(horizon=12, initial_wealth=100.0, goals=(
+        Goal(3, 25.0, 10.0, name="car"),
+        Goal(7, levels=[(40.0, 20.0), (70.0, 32.0)], name="tuition"),
+        Goal(7, levels=[(20.0, 8.0), (35.0, 14.0)], name="wedding"),
+        Goal(7, levels=[(30.0, 12.0), (60.0, 20.0)], name="house"),
+        Goal(12, levels=[(60.0, 30.0), (120.0, 50.0)], name="retire")),
+        portfolios=paper_portfolios())
+
+
+GENERATORS = {"crowded": crowded, "long_volatile": long_volatile, "underfunded": underfunded,
+              "household": household}
 
 
 def run_fine_tune(problem: GBWMProblem, dp: Any, seed: int, budget: float, paths: int
@@ -144,7 +167,7 @@ def run_fine_tune(problem: GBWMProblem, dp: Any, seed: int, budget: float, paths
 
 
 def run_one(family: str, index: int, config: str, seed: int, budget: float,
-            paths: int) -> dict[str, Any]:
+            paths: int, autograd: bool = False) -> dict[str, Any]:
     problem = GENERATORS[family](index)
     dp = solve_dp(problem)
     if config == "fine-tune":
@@ -152,6 +175,8 @@ def run_one(family: str, index: int, config: str, seed: int, budget: float,
     started = time.perf_counter()
     preset, extra = CONFIGS[config]
     model = make_preset_model(preset, problem=problem, seed=seed, **extra)
+    if autograd:  # FastPPO's autograd update instead of its hand-written one
+        model._fused_checked, model._fused = model.policy, None
     learn_paper(model, int(50_000 * budget))
     policy = SB3Policy(model, problem)
     seconds = time.perf_counter() - started
@@ -203,12 +228,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--families", nargs="+", choices=FAMILIES, default=list(FAMILIES))
     parser.add_argument("--problems", type=int, default=3, help="problems per family")
+    parser.add_argument("--indices", type=int, nargs="+", default=None,
+                        help="these problem indices instead of 0..problems-1")
     parser.add_argument("--configs", nargs="+", choices=[*CONFIGS, "fine-tune"],
                         default=["tuned", "tuned-decisions"])
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="seeds first-seed .. first-seed + seeds - 1")
     parser.add_argument("--budgets", type=float, nargs="+", default=[1.0, 4.0],
                         help="multiples of the paper's 50,000 trajectories (fine-tune: of 60 s)")
     parser.add_argument("--paths", type=int, default=50_000)
+    parser.add_argument("--autograd", action="store_true",
+                        help="train with FastPPO's autograd update (configs named +autograd)")
     parser.add_argument("--out", type=Path, default=Path("docs/results/crowded"))
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -219,20 +250,24 @@ def main() -> None:
             record = json.loads(line)
             done[tuple(record["key"])] = record
     for family in args.families:
-        for index in range(args.problems):
+        indices = args.indices if args.indices is not None else range(args.problems)
+        for index in ([0] if family == "household" else indices):
             for config in args.configs:
                 for budget in args.budgets:
-                    for seed in range(args.seeds):
-                        key = (family, index, config, budget, seed)
+                    for seed in range(args.first_seed, args.first_seed + args.seeds):
+                        name = config + ("+autograd" if args.autograd else "")
+                        key = (family, index, name, budget, seed)
                         if key in done:
                             continue
                         record = {"key": list(key), **run_one(family, index, config, seed,
-                                                               budget, args.paths)}
+                                                               budget, args.paths,
+                                                               args.autograd)}
                         done[key] = record
                         with results.open("a") as handle:
                             handle.write(json.dumps(record) + "\n")
                         print(json.dumps(record), flush=True)
-    print("\n" + "\n".join(summary(done, args.families, args.configs, args.budgets)))
+    names = [c + ("+autograd" if args.autograd else "") for c in args.configs]
+    print("\n" + "\n".join(summary(done, args.families, names, args.budgets)))
 
 
 if __name__ == "__main__":

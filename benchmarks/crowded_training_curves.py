@@ -19,6 +19,7 @@ import argparse
 import json
 import time
 
+import bench_crowded
 import numpy as np
 import torch as th
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList
@@ -30,20 +31,14 @@ from gbwm_sb3.evaluation import evaluate
 from gbwm_sb3.evaluation.callback import GBWMEvalCallback
 from gbwm_sb3.evaluation.strategies import SB3Policy
 from gbwm_sb3.ppo.presets import learn_paper, make_preset_model
-from gbwm_sb3.problem.model import GBWMProblem, Goal, paper_portfolios
+from gbwm_sb3.problem.model import GBWMProblem
 
 CROWDED_YEAR = 7
 
 
 def household() -> GBWMProblem:
     """Three two-level goals due in year 7: 27 decisions that year."""
-    return GBWMProblem(horizon=12, initial_wealth=100.0, goals=(
-        Goal(3, 25.0, 10.0, name="car"),
-        Goal(7, levels=[(40.0, 20.0), (70.0, 32.0)], name="tuition"),
-        Goal(7, levels=[(20.0, 8.0), (35.0, 14.0)], name="wedding"),
-        Goal(7, levels=[(30.0, 12.0), (60.0, 20.0)], name="house"),
-        Goal(12, levels=[(60.0, 30.0), (120.0, 50.0)], name="retire")),
-        portfolios=paper_portfolios())
+    return bench_crowded.household(0)
 
 
 class GoalEntropy(BaseCallback):

@@ -127,3 +127,59 @@ def test_trains_saves_loads_and_scores(tmp_path) -> None:
     after = evaluate({"dp": dp, "rl": SB3Policy(loaded, PROBLEM)}, PROBLEM, n_paths=4000)
     assert after["rl"].mean_utility == before["rl"].mean_utility
     assert 0.5 < before["rl"].efficiency <= 1.0 + 3 * 0.01
+
+
+def test_portfolio_rows_per_decision_where_the_years_are_crowded() -> None:
+    """``portfolio_given_goal="crowded"``: a portfolio row per decision only where some
+    year has at least CROWDED_DECISIONS decisions; "general": on the general class."""
+    from gbwm_sb3.ppo.presets import CROWDED_DECISIONS
+    from gbwm_sb3.problem.model import GBWMProblem, Goal, paper_portfolios
+
+    crowded = GBWMProblem(horizon=4, initial_wealth=100.0, portfolios=paper_portfolios(),
+                          goals=tuple(Goal(2, levels=[(10.0 * i, 2.0), (20.0 * i, 3.0)])
+                                      for i in (1, 2, 3)))
+    assert crowded.max_decisions >= CROWDED_DECISIONS > PROBLEM.max_decisions
+    small = dict(n_trajectories_per_rollout=8, batch_size=32)
+    for problem, option, expected in ((crowded, "crowded", True), (PROBLEM, "crowded", False),
+                                      (PROBLEM, "general", True),
+                                      (paper_problem(2), "general", False)):
+        policy = paper_ppo(problem=problem, portfolio_given_goal=option, **small).policy
+        assert policy.portfolio_given_goal is expected, (option, problem.max_decisions)
+        rows = problem.max_decisions if expected else 1
+        assert policy.portfolio_head.out_features == rows * policy.n_portfolios
+    with pytest.raises(ValueError, match="portfolio_given_goal must be True, False, "
+                                         "'general' or 'crowded'"):
+        paper_ppo(problem=PROBLEM, portfolio_given_goal="often", **small)
+
+
+def test_portfolio_rows_from_a_number_of_decisions_and_the_tuned_preset() -> None:
+    """An integer N: rows per decision where some year has at least N decisions; the
+    ``tuned`` preset applies them from ROWS_PER_DECISION_FROM."""
+    from gbwm_sb3.ppo.presets import ROWS_PER_DECISION_FROM, make_preset_model
+
+    small = dict(n_trajectories_per_rollout=8, batch_size=32)
+    k = PROBLEM.max_decisions
+    assert paper_ppo(problem=PROBLEM, portfolio_given_goal=k, **small).policy \
+        .portfolio_given_goal
+    assert not paper_ppo(problem=PROBLEM, portfolio_given_goal=k + 1, **small).policy \
+        .portfolio_given_goal
+    for bad in (1, 0, -3, 2.5):
+        with pytest.raises(ValueError, match="or an integer >= 2"):
+            paper_ppo(problem=PROBLEM, portfolio_given_goal=bad, **small)
+    assert PROBLEM.max_decisions < ROWS_PER_DECISION_FROM
+    assert not make_preset_model("tuned", problem=PROBLEM).policy.portfolio_given_goal
+
+
+def test_the_tuned_preset_has_rows_per_decision_on_a_year_of_54_decisions() -> None:
+    from gbwm_sb3.ppo.presets import ROWS_PER_DECISION_FROM, make_preset_model
+    from gbwm_sb3.problem.model import GBWMProblem, Goal, paper_portfolios
+
+    goals = tuple(Goal(2, levels=[(10.0 * i, 2.0), (20.0 * i, 3.0)]) for i in (1, 2, 3))
+    for extra, rows in (((), False), ((Goal(2, 5.0, 1.0),), True)):
+        problem = GBWMProblem(horizon=4, initial_wealth=100.0, portfolios=paper_portfolios(),
+                              goals=goals + extra)
+        assert (problem.max_decisions >= ROWS_PER_DECISION_FROM) is rows
+        policy = make_preset_model("tuned", problem=problem).policy
+        assert policy.portfolio_given_goal is rows
+        assert policy.portfolio_head.out_features == \
+            (problem.max_decisions if rows else 1) * (2 + policy.n_portfolios)

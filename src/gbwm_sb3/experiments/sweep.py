@@ -300,6 +300,12 @@ def preset_fingerprint(name: str) -> str:
     # ... and the decision-scoring goal head never applies to their two decisions a year
     if settings.get("decision_goal_head") in ("general", "crowded", False):
         settings.pop("decision_goal_head")
+    # nor a portfolio row per decision given as "general", "crowded" or from N >= 3
+    # decisions a year
+    given = settings.get("portfolio_given_goal")
+    if given in ("general", "crowded") or (isinstance(given, int)
+                                           and not isinstance(given, bool) and given >= 3):
+        settings.pop("portfolio_given_goal")
     if n_minibatches is not None:
         settings["batch_size"] = minibatch_size(
             settings["n_trajectories_per_rollout"] * PAPER_HORIZON, n_minibatches)

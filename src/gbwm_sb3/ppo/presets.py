@@ -34,7 +34,12 @@ from gbwm_sb3.ppo.hyperparams import (
     resolve_hyperparams,
     resolve_reward_scale,
 )
-from gbwm_sb3.ppo.registry import PRESET_NAMES, TUNED_HYPERPARAMS, get_preset
+from gbwm_sb3.ppo.registry import (
+    PRESET_NAMES,
+    ROWS_PER_DECISION_FROM,
+    TUNED_HYPERPARAMS,
+    get_preset,
+)
 from gbwm_sb3.problem.model import GBWMProblem, paper_problem
 
 if TYPE_CHECKING:
@@ -49,6 +54,7 @@ __all__ = [
     "learn_paper",
     "PRESET_NAMES",
     "TUNED_HYPERPARAMS",
+    "ROWS_PER_DECISION_FROM",
     "tuned_ppo",
     "make_preset_model",
 ]
@@ -78,7 +84,7 @@ def paper_ppo(
     verbose: int = 0,
     tensorboard_log: str | None = None,
     reward_scale: float | str | None = 1.0,
-    portfolio_given_goal: bool = False,
+    portfolio_given_goal: bool | str | int = False,
     portfolio_degree: int | None = None,
     portfolio_free_logits: bool = True,
     ent_coef_final: float | None = None,
@@ -96,6 +102,10 @@ def paper_ppo(
     for ``1 / problem.total_utility`` (returns in [0, 1]), or ``None`` for 1 (the paper).
     ``portfolio_given_goal=True`` gives ``GBWMPolicy`` one portfolio head per goal
     decision (see ``GBWMActionDistribution``); the paper's policy has one.
+    ``"general"`` / ``"crowded"`` apply it where ``decision_goal_head`` would be (a
+    problem of the general class / one with at least :data:`CROWDED_DECISIONS` decisions
+    in some year); an integer ``N >= 2`` where some year has at least ``N`` decisions (the
+    ``tuned`` preset: :data:`ROWS_PER_DECISION_FROM`).
     ``portfolio_degree=d`` adds a degree-d polynomial over the ordered portfolios to
     the portfolio logits (only the polynomial with ``portfolio_free_logits=False``;
     see ``GBWMPolicy``); ``None`` (the paper): one free logit each.
@@ -136,6 +146,7 @@ def paper_ppo(
         hp["batch_size"] = minibatch_size(hp["n_trajectories_per_rollout"] * problem.horizon,
                                           n_minibatches)
     decision_head = _decision_goal_head(decision_goal_head, problem)
+    portfolio_given_goal = _portfolio_given_goal(portfolio_given_goal, problem)
     algo = _algorithm(fast)
     configure_torch_threads()
     env = GBWMVecEnv(hp["n_trajectories_per_rollout"], problem=problem, seed=seed,
@@ -177,12 +188,32 @@ def paper_ppo(
 CROWDED_DECISIONS = 16
 
 
-def _decision_goal_head(option: bool | str, problem: GBWMProblem) -> bool:
-    """Whether the policy scores decisions from their features (see ``paper_ppo``)."""
+def _where(option: str, problem: GBWMProblem, name: str) -> bool:
+    """``"general"``: for a problem of the general class; ``"crowded"``: for one with at
+    least ``CROWDED_DECISIONS`` decisions in some year (``name`` names the option)."""
     if option == "general":
         return not problem.in_paper_family
     if option == "crowded":
         return not problem.in_paper_family and problem.max_decisions >= CROWDED_DECISIONS
+    raise ValueError(f"{name} must be True, False, 'general' or 'crowded', got {option!r}")
+
+
+def _portfolio_given_goal(option: bool | str | int, problem: GBWMProblem) -> bool:
+    """Whether the policy has a portfolio row per decision (see ``paper_ppo``)."""
+    if isinstance(option, (bool, np.bool_)):
+        return bool(option)
+    if isinstance(option, str):
+        return _where(option, problem, "portfolio_given_goal")
+    if isinstance(option, (int, np.integer)) and option >= 2:
+        return problem.max_decisions >= int(option)
+    raise ValueError(f"portfolio_given_goal must be True, False, 'general', 'crowded' or an "
+                     f"integer >= 2 (decisions in a year), got {option!r}")
+
+
+def _decision_goal_head(option: bool | str, problem: GBWMProblem) -> bool:
+    """Whether the policy scores decisions from their features (see ``paper_ppo``)."""
+    if isinstance(option, str):
+        return _where(option, problem, "decision_goal_head")
     if not isinstance(option, (bool, np.bool_)):
         raise ValueError(f"decision_goal_head must be True, False, 'general' or 'crowded', "
                          f"got {option!r}")
