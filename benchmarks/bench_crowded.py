@@ -176,7 +176,7 @@ def run_one(family: str, index: int, config: str, seed: int, budget: float,
     preset, extra = CONFIGS[config]
     model = make_preset_model(preset, problem=problem, seed=seed, **extra)
     if autograd:  # FastPPO's autograd update instead of its hand-written one
-        model._fused_checked, model._fused = model.policy, None
+        model.use_autograd_update()
     learn_paper(model, int(50_000 * budget))
     policy = SB3Policy(model, problem)
     seconds = time.perf_counter() - started

@@ -21,28 +21,30 @@ import bench_crowded
 import torch as th
 import torch.nn.functional as F
 
-from gbwm_sb3.ppo import fast_ppo
 from gbwm_sb3.ppo.fused_update import build_fused_update
 from gbwm_sb3.ppo.presets import make_preset_model
 
 
-def _autograd_only(model) -> None:
-    model._fused_checked, model._fused = model.policy, None  # FastPPO then uses autograd
+def _flat(buffer, name: str) -> th.Tensor:
+    """A rollout buffer's array as (n_envs * n_steps, ...) rows, trajectory by trajectory."""
+    array = th.from_numpy(getattr(buffer, name)).transpose(0, 1)
+    return array.reshape(buffer.n_envs * buffer.buffer_size, *array.shape[2:])
 
 
 def gradients(problem, seed: int, rows: int = 720) -> list[tuple[str, float, float]]:
     """(parameter, largest |autograd gradient|, largest |difference|) on ``rows`` rows."""
     model = make_preset_model("tuned", problem=problem, seed=seed)
-    _autograd_only(model)
+    model.use_autograd_update()
     model.learn(1200 * problem.horizon * 2)
-    data = fast_ppo._rollout_tensors(model.rollout_buffer, model.action_space)
+    buffer = model.rollout_buffer
     fused, policy = build_fused_update(model.policy), model.policy
     assert fused is not None
-    index = th.randperm(len(data), generator=th.Generator().manual_seed(0))[:rows]
-    obs, actions = data.observations[index], data.actions[index]
-    adv = data.advantages[index]
+    index = th.randperm(buffer.n_envs * buffer.buffer_size,
+                        generator=th.Generator().manual_seed(0))[:rows]
+    obs, actions = _flat(buffer, "observations")[index], _flat(buffer, "actions")[index]
+    adv = _flat(buffer, "advantages")[index]
     adv = (adv - adv.mean()) / (adv.std() + 1e-8)
-    old_lp, returns = data.old_log_prob[index], data.returns[index]
+    old_lp, returns = _flat(buffer, "log_probs")[index], _flat(buffer, "returns")[index]
     clip, ent_coef, vf_coef = 0.5, float(model.ent_coef), float(model.vf_coef)
     fused.load_state()
     policy.zero_grad(set_to_none=True)
@@ -78,7 +80,7 @@ def after_one_update(problem, seed: int, other: str) -> list[tuple[str, float, f
     for path in (other, "autograd"):
         model = make_preset_model("tuned", problem=problem, seed=seed)
         if path != "fused":
-            _autograd_only(model)
+            model.use_autograd_update()
         if path == "perturbed":
             with th.no_grad():
                 model.policy.mlp_extractor.policy_net[0].weight[0, 0] += 1e-7

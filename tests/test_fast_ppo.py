@@ -116,6 +116,21 @@ def test_fused_path_is_used_for_gbwm_policy():
     assert not fused_path_available(mlp.policy)
 
 
+def test_use_autograd_update_trains_without_the_hand_written_path(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("the hand-written update ran")
+
+    monkeypatch.setattr(FastPPO, "_train_fused", refuse)
+    model = paper_ppo(n_trajectories_per_rollout=8, batch_size=32, seed=1)
+    with pytest.raises(AssertionError, match="hand-written update ran"):
+        model.learn(8 * 16 * 2)
+    model = paper_ppo(n_trajectories_per_rollout=8, batch_size=32, seed=1)
+    before = [p.detach().clone() for p in model.policy.parameters()]
+    model.use_autograd_update()
+    model.learn(8 * 16 * 2)
+    assert any(not th.equal(a, b) for a, b in zip(before, model.policy.parameters()))
+
+
 def test_one_epoch_float32_matches_stock_train():
     stock, fast = _paper_pair(double=False, n_epochs=1)
     stock_logs = _train(stock, seed=11)

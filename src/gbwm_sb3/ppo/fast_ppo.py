@@ -225,6 +225,15 @@ class FastPPO(GBWMTrainingMixin, PPO):
     def _excluded_save_params(self) -> list[str]:
         return [*super()._excluded_save_params(), "_fused", "_fused_checked"]
 
+    def use_autograd_update(self) -> None:
+        """Train this model's current policy with the autograd update from now on.
+
+        The hand-written update computes the same gradients (checked once per policy), but
+        PPO amplifies rounding differences, so the two give different runs from one seed:
+        this reproduces runs made where the hand-written path did not cover a policy.
+        """
+        self._fused, self._fused_checked = None, self.policy
+
     # -- dispatch ---------------------------------------------------------------------
     def _fused_update(self) -> FusedGBWMUpdate | None:
         if self._fused_checked is self.policy and self._fused is not None \
