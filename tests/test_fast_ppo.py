@@ -128,7 +128,7 @@ def test_use_autograd_update_trains_without_the_hand_written_path(monkeypatch):
     before = [p.detach().clone() for p in model.policy.parameters()]
     model.use_autograd_update()
     model.learn(8 * 16 * 2)
-    assert any(not th.equal(a, b) for a, b in zip(before, model.policy.parameters()))
+    assert any(not th.equal(a, b) for a, b in zip(before, model.policy.parameters(), strict=True))
 
 
 def test_one_epoch_float32_matches_stock_train():
