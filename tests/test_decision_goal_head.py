@@ -148,7 +148,7 @@ def test_portfolio_rows_per_decision_where_the_years_are_crowded() -> None:
         rows = problem.max_decisions if expected else 1
         assert policy.portfolio_head.out_features == rows * policy.n_portfolios
     with pytest.raises(ValueError, match="portfolio_given_goal must be True, False, "
-                                         "'general' or 'crowded'"):
+                                         "'general', 'crowded' or an integer >= 2"):
         paper_ppo(problem=PROBLEM, portfolio_given_goal="often", **small)
 
 

@@ -202,8 +202,8 @@ def _portfolio_given_goal(option: bool | str | int, problem: GBWMProblem) -> boo
     """Whether the policy has a portfolio row per decision (see ``paper_ppo``)."""
     if isinstance(option, (bool, np.bool_)):
         return bool(option)
-    if isinstance(option, str):
-        return _where(option, problem, "portfolio_given_goal")
+    if option in ("general", "crowded"):
+        return _where(str(option), problem, "portfolio_given_goal")
     if isinstance(option, (int, np.integer)) and option >= 2:
         return problem.max_decisions >= int(option)
     raise ValueError(f"portfolio_given_goal must be True, False, 'general', 'crowded' or an "
