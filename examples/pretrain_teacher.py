@@ -41,6 +41,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="share of each round's problems replayed from the pool of those "
                              "the network is furthest from the optimum on (curriculum; 0: "
                              "every problem fresh)")
+    parser.add_argument("--mixture", choices=("teacher", "wide"), default=defaults.mixture,
+                        help="problems to teach on: the teacher mixture (horizons to 60) or "
+                             "the wide one (the acceptance envelope: horizons to 100, 60 "
+                             "goals, flat frontiers)")
     parser.add_argument("--validate-every", type=int_in(1), default=defaults.validate_every)
     parser.add_argument("--export", type=Path, default=None, metavar="DIR",
                         help="write the best round's weights to DIR, ready to ship (the "
@@ -53,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     config = DistillConfig(seed=args.seed, rounds=args.rounds, start=args.start,
                            problems_per_round=args.problems_per_round,
                            learning_rate=args.learning_rate, hard_share=args.hard_share,
-                           validate_every=args.validate_every)
+                           validate_every=args.validate_every, mixture=args.mixture)
     try:
         state = distill(config, args.out, max_rounds=args.max_rounds)
     except ValueError as exc:

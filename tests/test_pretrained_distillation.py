@@ -21,6 +21,8 @@ from gbwm_sb3.pretrained.distillation import (
 from gbwm_sb3.pretrained.loading import DEFAULT_WEIGHTS
 from gbwm_sb3.pretrained.mixture import (
     TEACHER_ENVELOPE,
+    WIDE_ENVELOPE,
+    mixture_problem,
     mixture_problems,
     noisier_utilities,
     rescaled_frontier,
@@ -78,6 +80,23 @@ def test_the_mixture_is_seeded_and_inside_its_envelope() -> None:
     assert min(funding_ratio(p) for p in mixture_problems(60, seed=4)) < 0.25
 
 
+def test_the_wide_mixture_reaches_the_acceptance_envelope() -> None:
+    problems = mixture_problems(150, seed=5, mixture="wide")
+    assert [problem_to_dict(p) for p in problems[:10]] == \
+        [problem_to_dict(p) for p in mixture_problems(10, seed=5, mixture="wide")]
+    assert all(WIDE_ENVELOPE.contains(p) == [] for p in problems)
+    assert max(p.horizon for p in problems) > 60 and max(len(p.goals) for p in problems) > 40
+    assert min(funding_ratio(p) for p in problems) < 0.15
+    # frontiers topping out under 6% volatility
+    assert any(p.portfolios.volatility_array.max() < 0.06 for p in problems)
+    with pytest.raises(ValueError, match="mixture must be one of teacher, wide, got 'broad'"):
+        mixture_problem(np.random.default_rng(0), "broad")
+    with pytest.raises(ValueError, match="mixture must be one of teacher, wide"):
+        DistillConfig(mixture="broad")
+    assert DistillConfig(mixture="wide").envelope == WIDE_ENVELOPE
+    assert DistillConfig().envelope == TEACHER_ENVELOPE
+
+
 def test_the_perturbations_keep_costs_and_funding() -> None:
     rng = np.random.default_rng(0)
     problem = household()
@@ -92,6 +111,10 @@ def test_the_perturbations_keep_costs_and_funding() -> None:
         paper_problem(4).portfolios.mean_array.min())
     assert funding_ratio(rescaled) == pytest.approx(funding_ratio(paper_problem(4)))
     assert TEACHER_ENVELOPE.contains(rescaled) == []
+    flattest = [rescaled_frontier(paper_problem(4), np.random.default_rng(seed), WIDE_ENVELOPE,
+                                  floor=0.005) for seed in range(40)]
+    assert min(p.portfolios.volatility_array.min() for p in flattest) < 0.02
+    assert all(p.portfolios.volatility_array.min() >= 0.005 - 1e-12 for p in flattest)
 
 
 def test_teach_labels_the_states_with_soft_targets() -> None:

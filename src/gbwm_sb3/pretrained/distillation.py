@@ -61,7 +61,7 @@ from gbwm_sb3.envs.universal_observation import K_MAX, N_MAX
 from gbwm_sb3.evaluation.evaluator import evaluate
 from gbwm_sb3.pretrained.advisor import PretrainedPolicy
 from gbwm_sb3.pretrained.loading import DEFAULT_WEIGHTS, bind_policy
-from gbwm_sb3.pretrained.mixture import TEACHER_ENVELOPE, mixture_problem, mixture_problems
+from gbwm_sb3.pretrained.mixture import MIXTURES, mixture_problem, mixture_problems
 from gbwm_sb3.pretrained.policy import UniversalGBWMPolicy
 from gbwm_sb3.pretrained.training import atomic_write_json, linear_fraction, validation_problems
 from gbwm_sb3.pretrained.weights import (
@@ -73,6 +73,7 @@ from gbwm_sb3.pretrained.weights import (
 )
 from gbwm_sb3.problem.files import problem_from_dict, problem_to_dict
 from gbwm_sb3.problem.model import GBWMProblem
+from gbwm_sb3.problem.sampler import ProblemEnvelope
 
 __all__ = ["DistillConfig", "distill", "export_weights", "teach", "TeacherBatch",
            "distillation_loss", "MIXTURE_VALIDATION_SEED"]
@@ -88,7 +89,9 @@ class DistillConfig:
     """Everything that determines a DP-teacher run (saved with it; see the module docstring).
 
     ``start``: ``"shipped"`` (continue from the shipped PPO-pretrained weights) or
-    ``"scratch"`` (a freshly initialised network, seeded: pure imitation).
+    ``"scratch"`` (a freshly initialised network, seeded: pure imitation). ``mixture``:
+    the problems taught and validated on, ``"teacher"`` or ``"wide"``
+    (:mod:`gbwm_sb3.pretrained.mixture`).
     """
 
     seed: int = 0
@@ -113,6 +116,7 @@ class DistillConfig:
     validation_problems: int = 12
     validation_mixture: int = 12
     validation_paths: int = 2000
+    mixture: str = "teacher"
 
     def __post_init__(self) -> None:
         ints = {"seed": (0, 2**32 - 1), "rounds": (1, 10**6),
@@ -140,6 +144,14 @@ class DistillConfig:
                                  f"got {number!r}")
         if self.start not in ("shipped", "scratch"):
             raise ValueError(f"start must be 'shipped' or 'scratch', got {self.start!r}")
+        if not isinstance(self.mixture, str) or self.mixture not in MIXTURES:
+            raise ValueError(f"mixture must be one of {', '.join(MIXTURES)}, "
+                             f"got {self.mixture!r}")
+
+    @property
+    def envelope(self) -> ProblemEnvelope:
+        """The training envelope of the run's mixture."""
+        return MIXTURES[self.mixture]
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields."""
@@ -336,7 +348,8 @@ def distill(config: DistillConfig, directory: str | os.PathLike[str], *,
         say(f"{directory} is complete ({state['round']} rounds)" if state["round"] >= config.rounds
             else f"resuming {directory} at round {state['round'] + 1}/{config.rounds}")
     problems = validation_problems(config.validation_problems) \
-        + mixture_problems(config.validation_mixture, MIXTURE_VALIDATION_SEED)
+        + mixture_problems(config.validation_mixture, MIXTURE_VALIDATION_SEED,
+                           config.mixture)
     solutions: list[DPSolution] = []
     meta_base = {"distillation": config.to_dict()}
     if "start_validation" not in state and max_rounds != 0:
@@ -362,7 +375,7 @@ def distill(config: DistillConfig, directory: str | os.PathLike[str], *,
         with th.no_grad():
             taught_parts = [teach(problem, network, config, rng) for problem in chosen]
             for _ in range(config.problems_per_round - hard):  # drawn as each is taught
-                chosen.append(mixture_problem(rng))
+                chosen.append(mixture_problem(rng, config.mixture))
                 taught_parts.append(teach(chosen[-1], network, config, rng))
         batch = TeacherBatch.concatenate([part for part, _ in taught_parts])
         gaps = [gap for _, gap in taught_parts]
@@ -421,15 +434,15 @@ def distill(config: DistillConfig, directory: str | os.PathLike[str], *,
                          validation=[round(e, 5) for e in efficiencies])
             meta = {**meta_base, "round": round_ + 1, "validation_mean": mean}
             save_weights(network, directory / "stages" / f"round-{round_ + 1:04d}", meta,
-                         overwrite=True, envelope=TEACHER_ENVELOPE)
+                         overwrite=True, envelope=config.envelope)
             if state["best"] is None or mean > state["best"]["validation_mean"]:
                 save_weights(network, directory / "best", meta, overwrite=True,
-                             envelope=TEACHER_ENVELOPE)
+                             envelope=config.envelope)
                 state["best"] = {"round": round_ + 1, "validation_mean": mean}
             line += f"; validation mean {mean:.4f} min {entry['validation_min']:.4f}"
         if last:
             save_weights(network, directory / "final", {**meta_base, "round": round_ + 1},
-                         overwrite=True, envelope=TEACHER_ENVELOPE)
+                         overwrite=True, envelope=config.envelope)
         th.save({"network": network.state_dict(), "optimizer": optimizer.state_dict()},
                 directory / "checkpoint.tmp.pt")
         os.replace(directory / "checkpoint.tmp.pt", checkpoint)
@@ -462,7 +475,8 @@ def export_weights(directory: str | os.PathLike[str], destination: str | os.Path
     config = DistillConfig.from_dict(json.loads((directory / "config.json").read_text()))
     network = load_network(directory / "best")
     problems = validation_problems(config.validation_problems) \
-        + mixture_problems(config.validation_mixture, MIXTURE_VALIDATION_SEED)
+        + mixture_problems(config.validation_mixture, MIXTURE_VALIDATION_SEED,
+                           config.mixture)
     solutions = [_solve(p) for p in problems]
     scores = {lookahead: float(np.mean(_validation(network, problems, solutions,
                                                    config.validation_paths, lookahead)))
@@ -476,7 +490,7 @@ def export_weights(directory: str | os.PathLike[str], destination: str | os.Path
               "wall_time_s": state["wall_time_s"], "threads": 1,
               "command": command}
     metadata = {**start.get("metadata", {}), "distillation": record}
-    accepted = accepted_envelope_from_manifest(start) if start else TEACHER_ENVELOPE
-    save_weights(network, destination, metadata, overwrite=overwrite, envelope=TEACHER_ENVELOPE,
+    accepted = accepted_envelope_from_manifest(start) if start else config.envelope
+    save_weights(network, destination, metadata, overwrite=overwrite, envelope=config.envelope,
                  accepted_envelope=accepted, lookahead=chosen)
     return record

@@ -19,6 +19,13 @@ held out):
    and no volatility falls below :data:`FRONTIER_FLOOR` (near-riskless portfolios with
    dozens of decisions a year make the exact DP slow, minutes instead of a second).
 
+The **wide** mixture (``mixture="wide"``) reaches the whole acceptance envelope of the
+shipped weights instead: :data:`WIDE_ENVELOPE` (horizons 1-100 years, 1-60 goals, funding
+ratios 0.1-4, volatilities up to 0.5), the same two perturbations, and a rescaled frontier
+may fall to the envelope's lowest volatility (0.005) where no year has more than
+:data:`FLAT_FRONTIER_MAX_DECISIONS` decisions (the exact DP stays fast there), so that
+frontiers topping out at 3-5% volatility are drawn too.
+
 Same generator, same problems; numpy only.
 """
 
@@ -32,11 +39,21 @@ import numpy as np
 from gbwm_sb3.problem.model import GBWMProblem, Goal, Portfolios
 from gbwm_sb3.problem.sampler import ProblemEnvelope, sample_problem
 
-__all__ = ["TEACHER_ENVELOPE", "UTILITY_NOISE_SHARE", "FRONTIER_SHARE", "FRONTIER_FLOOR",
+__all__ = ["TEACHER_ENVELOPE", "WIDE_ENVELOPE", "MIXTURES", "FLAT_FRONTIER_MAX_DECISIONS",
+           "UTILITY_NOISE_SHARE", "FRONTIER_SHARE", "FRONTIER_FLOOR",
            "mixture_problem", "mixture_problems", "noisier_utilities", "rescaled_frontier"]
 
 TEACHER_ENVELOPE = ProblemEnvelope(horizon=(1, 60), num_goals=(1, 40), funding_ratio=(0.1, 4.0),
                                    portfolio_volatility=(0.005, 0.5))
+#: The wide mixture's envelope: the shipped weights' acceptance envelope, with funding
+#: ratios down to 0.1.
+WIDE_ENVELOPE = ProblemEnvelope(horizon=(1, 100), num_goals=(1, 60), funding_ratio=(0.1, 4.0),
+                                portfolio_volatility=(0.005, 0.5))
+#: The mixtures :func:`mixture_problem` draws from, by name, with their envelopes.
+MIXTURES = {"teacher": TEACHER_ENVELOPE, "wide": WIDE_ENVELOPE}
+#: In the wide mixture, a rescaled frontier may go below :data:`FRONTIER_FLOOR` (down to the
+#: envelope's lowest volatility) only where no year has more decisions than this.
+FLAT_FRONTIER_MAX_DECISIONS = 8
 UTILITY_NOISE_SHARE = 0.35
 FRONTIER_SHARE = 0.3
 #: Lowest volatility a rescaled frontier may reach.
@@ -62,8 +79,10 @@ def _scaled_goal(goal: Goal, factor: float) -> Goal:
 
 
 def rescaled_frontier(problem: GBWMProblem, rng: np.random.Generator,
-                      envelope: ProblemEnvelope = TEACHER_ENVELOPE) -> GBWMProblem:
-    """``problem`` on a flatter or steeper frontier (item 3), inside ``envelope``."""
+                      envelope: ProblemEnvelope = TEACHER_ENVELOPE,
+                      floor: float = FRONTIER_FLOOR) -> GBWMProblem:
+    """``problem`` on a flatter or steeper frontier (item 3), inside ``envelope``, no
+    volatility under ``floor``."""
     means = problem.portfolios.mean_array
     vols = problem.portfolios.volatility_array
     low = float(means.min())
@@ -73,22 +92,35 @@ def rescaled_frontier(problem: GBWMProblem, rng: np.random.Generator,
     scale = min(scale, vol_hi / float(vols.max()))
     if excess.max() > 0:
         scale = min(scale, (envelope.portfolio_mean[1] - low) / float(excess.max()))
-    scale = max(scale, max(vol_lo, FRONTIER_FLOOR) / float(vols.min()))
+    scale = max(scale, max(vol_lo, floor) / float(vols.min()))
     portfolios = Portfolios(low + excess * scale, vols * scale)
     return replace(problem, portfolios=portfolios)
 
 
-def mixture_problem(rng: np.random.Generator) -> GBWMProblem:
-    """One problem of the teacher mixture (the module docstring), drawn with ``rng``."""
-    problem = sample_problem(rng, TEACHER_ENVELOPE)
+def _check_mixture(mixture: str) -> ProblemEnvelope:
+    if not isinstance(mixture, str) or mixture not in MIXTURES:
+        raise ValueError(f"mixture must be one of {', '.join(MIXTURES)}, got {mixture!r}")
+    return MIXTURES[mixture]
+
+
+def mixture_problem(rng: np.random.Generator, mixture: str = "teacher") -> GBWMProblem:
+    """One problem of the ``mixture`` (``"teacher"`` or ``"wide"``; the module docstring),
+    drawn with ``rng``."""
+    envelope = _check_mixture(mixture)
+    problem = sample_problem(rng, envelope)
     if rng.uniform() < UTILITY_NOISE_SHARE:
         problem = noisier_utilities(problem, rng)
     if rng.uniform() < FRONTIER_SHARE:
-        problem = rescaled_frontier(problem, rng)
+        floor = FRONTIER_FLOOR
+        if mixture == "wide" and max(len(problem.decisions(t)) for t in range(problem.horizon)) \
+                <= FLAT_FRONTIER_MAX_DECISIONS:
+            floor = envelope.portfolio_volatility[0]
+        problem = rescaled_frontier(problem, rng, envelope, floor)
     return problem
 
 
-def mixture_problems(n: int, seed: int) -> list[GBWMProblem]:
-    """``n`` problems of the mixture from one generator seeded with ``seed``."""
+def mixture_problems(n: int, seed: int, mixture: str = "teacher") -> list[GBWMProblem]:
+    """``n`` problems of the ``mixture`` from one generator seeded with ``seed``."""
+    _check_mixture(mixture)
     rng = np.random.default_rng(seed)
-    return [mixture_problem(rng) for _ in range(n)]
+    return [mixture_problem(rng, mixture) for _ in range(n)]
