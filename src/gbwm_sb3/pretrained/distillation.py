@@ -61,7 +61,7 @@ from gbwm_sb3.envs.universal_observation import K_MAX, N_MAX
 from gbwm_sb3.evaluation.evaluator import evaluate
 from gbwm_sb3.pretrained.advisor import PretrainedPolicy
 from gbwm_sb3.pretrained.loading import DEFAULT_WEIGHTS, bind_policy
-from gbwm_sb3.pretrained.mixture import MIXTURES, mixture_problem, mixture_problems
+from gbwm_sb3.pretrained.mixture import mixture_envelope, mixture_problem, mixture_problems
 from gbwm_sb3.pretrained.policy import UniversalGBWMPolicy
 from gbwm_sb3.pretrained.training import atomic_write_json, linear_fraction, validation_problems
 from gbwm_sb3.pretrained.weights import (
@@ -144,14 +144,12 @@ class DistillConfig:
                                  f"got {number!r}")
         if self.start not in ("shipped", "scratch"):
             raise ValueError(f"start must be 'shipped' or 'scratch', got {self.start!r}")
-        if not isinstance(self.mixture, str) or self.mixture not in MIXTURES:
-            raise ValueError(f"mixture must be one of {', '.join(MIXTURES)}, "
-                             f"got {self.mixture!r}")
+        mixture_envelope(self.mixture)
 
     @property
     def envelope(self) -> ProblemEnvelope:
         """The training envelope of the run's mixture."""
-        return MIXTURES[self.mixture]
+        return mixture_envelope(self.mixture)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields."""

@@ -41,7 +41,8 @@ from gbwm_sb3.problem.sampler import ProblemEnvelope, sample_problem
 
 __all__ = ["TEACHER_ENVELOPE", "WIDE_ENVELOPE", "MIXTURES", "FLAT_FRONTIER_MAX_DECISIONS",
            "UTILITY_NOISE_SHARE", "FRONTIER_SHARE", "FRONTIER_FLOOR",
-           "mixture_problem", "mixture_problems", "noisier_utilities", "rescaled_frontier"]
+           "mixture_envelope", "mixture_problem", "mixture_problems", "noisier_utilities",
+           "rescaled_frontier"]
 
 TEACHER_ENVELOPE = ProblemEnvelope(horizon=(1, 60), num_goals=(1, 40), funding_ratio=(0.1, 4.0),
                                    portfolio_volatility=(0.005, 0.5))
@@ -97,7 +98,9 @@ def rescaled_frontier(problem: GBWMProblem, rng: np.random.Generator,
     return replace(problem, portfolios=portfolios)
 
 
-def _check_mixture(mixture: str) -> ProblemEnvelope:
+def mixture_envelope(mixture: str) -> ProblemEnvelope:
+    """The envelope of the mixture called ``mixture``; ValueError naming the mixtures
+    otherwise."""
     if not isinstance(mixture, str) or mixture not in MIXTURES:
         raise ValueError(f"mixture must be one of {', '.join(MIXTURES)}, got {mixture!r}")
     return MIXTURES[mixture]
@@ -106,7 +109,7 @@ def _check_mixture(mixture: str) -> ProblemEnvelope:
 def mixture_problem(rng: np.random.Generator, mixture: str = "teacher") -> GBWMProblem:
     """One problem of the ``mixture`` (``"teacher"`` or ``"wide"``; the module docstring),
     drawn with ``rng``."""
-    envelope = _check_mixture(mixture)
+    envelope = mixture_envelope(mixture)
     problem = sample_problem(rng, envelope)
     if rng.uniform() < UTILITY_NOISE_SHARE:
         problem = noisier_utilities(problem, rng)
@@ -121,6 +124,6 @@ def mixture_problem(rng: np.random.Generator, mixture: str = "teacher") -> GBWMP
 
 def mixture_problems(n: int, seed: int, mixture: str = "teacher") -> list[GBWMProblem]:
     """``n`` problems of the ``mixture`` from one generator seeded with ``seed``."""
-    _check_mixture(mixture)
+    mixture_envelope(mixture)
     rng = np.random.default_rng(seed)
     return [mixture_problem(rng, mixture) for _ in range(n)]
