@@ -1,7 +1,8 @@
 """Beyond the DP: PPO against the best DP-based heuristic where the exact DP cannot go.
 
     nice -n 10 .venv/bin/python benchmarks/bench_beyond_dp.py [--economy regimes-inflation] \\
-        [--seeds 5] [--budget 50000] [--paths 50000] [--out docs/results/beyond-dp]
+        [--seeds 5] [--budget 50000] [--paths 50000] [--out docs/results/beyond-dp] \
+        [--lookahead]
 
 Two economies with two state variables beyond wealth, which ``solve_dp`` refuses
 (``gbwm_sb3.dp.beyond_dp``); each problem is scored on common random numbers (seed 1)
@@ -44,6 +45,12 @@ with every amount nominal, against the money-of-the-day DP.
 PPO (the ``tuned`` preset, ``--budget`` trajectories, every seed) is reported as its
 efficiency against the reference with the paired 95% confidence interval. One JSON line
 per run (the run resumes); prints the table.
+
+``--lookahead`` also scores the same trained model through
+:class:`~gbwm_sb3.evaluation.CriticLookahead` (one step of policy improvement with its own
+critic, which needs no DP) against the same reference on the same paths
+(``lookahead``, ``lookahead_efficiency``, ``lookahead_efficiency_ci``), and skips the
+heuristics' information gap (it does not depend on PPO); use another ``--out`` for it.
 """
 
 from __future__ import annotations
@@ -60,6 +67,7 @@ import numpy as np
 
 from gbwm_sb3.dp import solve_dp
 from gbwm_sb3.evaluation import evaluate
+from gbwm_sb3.evaluation.critic_lookahead import CriticLookahead
 from gbwm_sb3.evaluation.strategies import SB3Policy
 from gbwm_sb3.ppo.presets import learn_paper, make_preset_model
 from gbwm_sb3.problem import InflationModel, load_problem, two_regime_us_market
@@ -239,6 +247,8 @@ def main() -> None:
     parser.add_argument("--budget", type=int, default=50_000)
     parser.add_argument("--paths", type=int, default=50_000)
     parser.add_argument("--out", type=Path, default=Path("docs/results/beyond-dp"))
+    parser.add_argument("--lookahead", action="store_true",
+                        help="also score the model through CriticLookahead")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     problems, make_heuristics, file_name = ECONOMIES[args.economy]
@@ -260,8 +270,11 @@ def main() -> None:
             seconds = time.perf_counter() - started
             first = evaluate(heuristics, problem, n_paths=args.paths, seed=1, reference=None)
             best = max(heuristics, key=lambda h: first[h].mean_utility)
-            report = evaluate({best: heuristics[best], "ppo": SB3Policy(trained, problem)},
-                              problem, n_paths=args.paths, seed=1, reference=best)
+            scored: dict[str, Any] = {best: heuristics[best],
+                                      "ppo": SB3Policy(trained, problem)}
+            if args.lookahead:
+                scored["lookahead"] = CriticLookahead(trained, problem)
+            report = evaluate(scored, problem, n_paths=args.paths, seed=1, reference=best)
             ppo = report["ppo"]
             record = {"problem": name, "seed": seed, "budget": args.budget,
                       "best_heuristic": best,
@@ -271,6 +284,11 @@ def main() -> None:
                       "difference": ppo.difference_mean,
                       "difference_std_error": ppo.difference_std_error,
                       "seconds": seconds}
+            if args.lookahead:
+                lookahead = report["lookahead"]
+                record.update({"lookahead": lookahead.mean_utility,
+                               "lookahead_efficiency": lookahead.efficiency,
+                               "lookahead_efficiency_ci": lookahead.efficiency_ci})
             done[(name, seed)] = record
             with results.open("a") as handle:
                 handle.write(json.dumps(record) + "\n")
@@ -289,6 +307,18 @@ def main() -> None:
               f"{statistics.mean(r['ppo'] for r in rows):.4f} | "
               f"{statistics.mean(r['efficiency'] for r in rows):.4f} | "
               f"{min(r['efficiency'] for r in rows):.4f} | {above} of {len(rows)} |")
+    if args.lookahead:
+        print("\n| problem | PPO + critic lookahead / heuristic, mean | lowest | "
+              "seeds with 95% CI above 1 |\n|---|---|---|---|")
+        for name in problems():
+            rows = [r for k, r in done.items() if k[0] == name and "lookahead" in r]
+            if rows:
+                above = sum(r["lookahead_efficiency_ci"][0] > 1.0 for r in rows)
+                print(f"| {name} | "
+                      f"{statistics.mean(r['lookahead_efficiency'] for r in rows):.4f} | "
+                      f"{min(r['lookahead_efficiency'] for r in rows):.4f} | "
+                      f"{above} of {len(rows)} |")
+        return
     if args.economy == "regimes-inflation":
         information_gap(args.paths)
     else:

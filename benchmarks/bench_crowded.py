@@ -6,6 +6,8 @@
     nice -n 10 .venv/bin/python benchmarks/bench_crowded.py --out docs/results/crowded
     nice -n 10 .venv/bin/python benchmarks/bench_crowded.py --configs fine-tune --seeds 1 \\
         --budgets 1 --out docs/results/crowded/fine-tune-60s
+    nice -n 10 .venv/bin/python benchmarks/bench_crowded.py --lookahead --budgets 1 \\
+        --out docs/results/crowded/lookahead
 
 The problems come from rules of this script's own, held out from every choice of the
 package's settings (none of them is drawn by the package's sampler or used to tune):
@@ -37,7 +39,10 @@ bound without the envelope check (``bind_policy``) scored zero-shot on those mar
 Each result is one JSON line in ``--out``/results.jsonl (the run resumes: lines already
 there are not recomputed); the summary prints mean and min per family, configuration
 and budget (for ``fine-tune`` the zero-shot mean and min beside them), and one line per
-``fine-tune`` problem.
+``fine-tune`` problem. ``--lookahead`` also scores each trained (or fine-tuned) network
+through :class:`~gbwm_sb3.evaluation.CriticLookahead` (its four likeliest decisions and
+every portfolio compared by its own critic) on the same markets
+(``efficiency_lookahead``; use another ``--out``).
 """
 
 from __future__ import annotations
@@ -52,7 +57,7 @@ from typing import Any
 import numpy as np
 
 from gbwm_sb3.dp import solve_dp
-from gbwm_sb3.evaluation import evaluate
+from gbwm_sb3.evaluation import CriticLookahead, evaluate
 from gbwm_sb3.evaluation.strategies import SB3Policy
 from gbwm_sb3.ppo.presets import learn_paper, make_preset_model
 from gbwm_sb3.problem.model import GBWMProblem, Goal, Portfolios, paper_portfolios
@@ -137,8 +142,8 @@ GENERATORS = {"crowded": crowded, "long_volatile": long_volatile, "underfunded":
               "household": household}
 
 
-def run_fine_tune(problem: GBWMProblem, dp: Any, seed: int, budget: float, paths: int
-                  ) -> dict[str, Any]:
+def run_fine_tune(problem: GBWMProblem, dp: Any, seed: int, budget: float, paths: int,
+                  lookahead: bool = False) -> dict[str, Any]:
     """``fine_tune`` for ``60 * budget`` s and the zero-shot policy, on the same markets."""
     from gbwm_sb3.pretrained import accepted_envelope, fine_tune, pretrained_policy
     from gbwm_sb3.pretrained.loading import bind_policy, pretrained_network
@@ -154,10 +159,13 @@ def run_fine_tune(problem: GBWMProblem, dp: Any, seed: int, budget: float, paths
     started = time.perf_counter()
     tuned = fine_tune(problem, 10**7, seed=seed, time_budget_s=60.0 * budget)
     seconds = time.perf_counter() - started
-    report = evaluate({"dp": dp, "policy": tuned, "zero_shot": zero_shot}, problem,
-                      n_paths=paths, seed=1)
+    policies: dict[str, Any] = {"dp": dp, "policy": tuned, "zero_shot": zero_shot}
+    if lookahead:
+        policies["lookahead"] = CriticLookahead(tuned, problem)
+    report = evaluate(policies, problem, n_paths=paths, seed=1)
     scores = tuned.fine_tune_scores
-    return {"efficiency": report["policy"].efficiency,
+    extra = {"efficiency_lookahead": report["lookahead"].efficiency} if lookahead else {}
+    return {**extra, "efficiency": report["policy"].efficiency,
             "efficiency_ci": list(report["policy"].efficiency_ci or []),
             "zero_shot_efficiency": report["zero_shot"].efficiency,
             "zero_shot_ci": list(report["zero_shot"].efficiency_ci or []),
@@ -167,11 +175,11 @@ def run_fine_tune(problem: GBWMProblem, dp: Any, seed: int, budget: float, paths
 
 
 def run_one(family: str, index: int, config: str, seed: int, budget: float,
-            paths: int, autograd: bool = False) -> dict[str, Any]:
+            paths: int, autograd: bool = False, lookahead: bool = False) -> dict[str, Any]:
     problem = GENERATORS[family](index)
     dp = solve_dp(problem)
     if config == "fine-tune":
-        return run_fine_tune(problem, dp, seed, budget, paths)
+        return run_fine_tune(problem, dp, seed, budget, paths, lookahead)
     started = time.perf_counter()
     preset, extra = CONFIGS[config]
     model = make_preset_model(preset, problem=problem, seed=seed, **extra)
@@ -180,8 +188,12 @@ def run_one(family: str, index: int, config: str, seed: int, budget: float,
     learn_paper(model, int(50_000 * budget))
     policy = SB3Policy(model, problem)
     seconds = time.perf_counter() - started
-    report = evaluate({"dp": dp, "policy": policy}, problem, n_paths=paths, seed=1)
-    return {"efficiency": report["policy"].efficiency, "seconds": seconds,
+    policies: dict[str, Any] = {"dp": dp, "policy": policy}
+    if lookahead:
+        policies["lookahead"] = CriticLookahead(model, problem)
+    report = evaluate(policies, problem, n_paths=paths, seed=1)
+    extra = {"efficiency_lookahead": report["lookahead"].efficiency} if lookahead else {}
+    return {"efficiency": report["policy"].efficiency, **extra, "seconds": seconds,
             "decisions": problem.max_decisions, "horizon": problem.horizon}
 
 
@@ -193,7 +205,8 @@ def summary(done: dict[tuple[Any, ...], dict[str, Any]], families: list[str],
             configs: list[str], budgets: list[float]) -> list[str]:
     """The markdown tables of the records in ``done`` for these families, configs, budgets."""
     lines = ["| family | config | budget | n | mean | min | zero-shot mean | zero-shot min "
-             "| refused |", "|---|---|---|---|---|---|---|---|---|"]
+             "| refused | critic lookahead mean | min |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for family in families:
         for config in configs:
             for budget in budgets:
@@ -202,9 +215,12 @@ def summary(done: dict[tuple[Any, ...], dict[str, Any]], families: list[str],
                 values = [r["efficiency"] for r in group if "efficiency" in r]
                 zero = [r["zero_shot_efficiency"] for r in group if "zero_shot_efficiency" in r]
                 refused = sum("refused" in r for r in group)
+                ahead = [r["efficiency_lookahead"] for r in group
+                         if "efficiency_lookahead" in r]
                 if group:
                     lines.append(f"| {family} | {config} | {budget:g}x | {len(values)} "
-                                 f"| {_mean_min(values)} | {_mean_min(zero)} | {refused} |")
+                                 f"| {_mean_min(values)} | {_mean_min(zero)} | {refused} "
+                                 f"| {_mean_min(ahead)} |")
     tuned = sorted((k, r) for k, r in done.items()
                    if k[0] in families and k[2] == "fine-tune" and k[3] in budgets)
     if tuned:
@@ -241,6 +257,8 @@ def main() -> None:
     parser.add_argument("--autograd", action="store_true",
                         help="train with FastPPO's autograd update (configs named +autograd)")
     parser.add_argument("--out", type=Path, default=Path("docs/results/crowded"))
+    parser.add_argument("--lookahead", action="store_true",
+                        help="also score each network through CriticLookahead")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     results = args.out / "results.jsonl"
@@ -261,7 +279,7 @@ def main() -> None:
                             continue
                         record = {"key": list(key), **run_one(family, index, config, seed,
                                                                budget, args.paths,
-                                                               args.autograd)}
+                                                               args.autograd, args.lookahead)}
                         done[key] = record
                         with results.open("a") as handle:
                             handle.write(json.dumps(record) + "\n")

@@ -2,7 +2,7 @@
 
     nice -n 10 .venv/bin/python benchmarks/bench_economies.py [--seeds 5] \\
         [--models student_t withdrawals mortality regimes inflation] \\
-        [--out docs/results/economies]
+        [--out docs/results/economies] [--lookahead]
 
 Three problems per model, written for this benchmark (not drawn by the package's
 sampler): a Student-t market (nu = 4) under a two-goal plan, a retiree's plan and a
@@ -15,6 +15,12 @@ the example file ``regime_market.yaml``); stochastic inflation (the same three w
 ``tuned`` preset at the paper's budget (50,000 trajectories) for every seed, 50,000
 common markets against the DP. One JSON line per run in ``--out``/results.jsonl (the run
 resumes); prints the table.
+
+``--lookahead`` also scores the same trained model acting through
+:class:`~gbwm_sb3.evaluation.CriticLookahead` (one step of policy improvement with its own
+critic) on the same markets, comparing every portfolio with the model's own goal
+decision (``efficiency_lookahead_1``) and with its four likeliest decisions
+(``efficiency_lookahead``, the default); use another ``--out`` for it.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from gbwm_sb3.dp import solve_dp
-from gbwm_sb3.evaluation import evaluate
+from gbwm_sb3.evaluation import CriticLookahead, evaluate
 from gbwm_sb3.evaluation.strategies import SB3Policy
 from gbwm_sb3.ppo.presets import learn_paper, make_preset_model
 from gbwm_sb3.problem.files import load_problem
@@ -105,6 +111,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--paths", type=int, default=50_000)
     parser.add_argument("--out", type=Path, default=Path("docs/results/economies"))
+    parser.add_argument("--lookahead", action="store_true",
+                        help="also score the model through CriticLookahead")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     results = args.out / "results.jsonl"
@@ -123,24 +131,39 @@ def main() -> None:
                 trained = make_preset_model("tuned", problem=problem, seed=seed)
                 learn_paper(trained, 50_000)
                 seconds = time.perf_counter() - started
-                report = evaluate({"dp": dp, "tuned": SB3Policy(trained, problem)}, problem,
-                                  n_paths=args.paths, seed=1)
+                policies: dict[str, Any] = {"dp": dp, "tuned": SB3Policy(trained, problem)}
+                if args.lookahead:
+                    policies["lookahead_1"] = CriticLookahead(trained, problem, decisions=1)
+                    policies["lookahead"] = CriticLookahead(trained, problem)
+                report = evaluate(policies, problem, n_paths=args.paths, seed=1)
                 record = {"model": model, "problem": name, "seed": seed,
                           "efficiency": report["tuned"].efficiency, "seconds": seconds,
                           "dp_value": dp.expected_utility,
                           "bankruptcy_dp": report["dp"].bankruptcy_probability,
                           "bankruptcy_tuned": report["tuned"].bankruptcy_probability}
+                if args.lookahead:
+                    for policy in ("lookahead_1", "lookahead"):
+                        record[f"efficiency_{policy}"] = report[policy].efficiency
+                        record[f"bankruptcy_{policy}"] = report[policy].bankruptcy_probability
                 done[(model, name, seed)] = record
                 with results.open("a") as handle:
                     handle.write(json.dumps(record) + "\n")
                 print(json.dumps(record), flush=True)
-    print("\n| model | problem | seeds | mean efficiency | lowest |\n|---|---|---|---|---|")
+    columns = ["efficiency"]
+    if args.lookahead:
+        columns += ["efficiency_lookahead_1", "efficiency_lookahead"]
+    print("\n| model | problem | seeds | " + " | ".join(f"{c}: mean / lowest" for c in columns)
+          + " |\n|---|---|---|" + "---|" * len(columns))
     for model in args.models:
         for name in problems(model):
-            values = [r["efficiency"] for k, r in done.items() if k[:2] == (model, name)]
-            if values:
-                print(f"| {model} | {name} | {len(values)} | {statistics.mean(values):.4f} "
-                      f"| {min(values):.4f} |")
+            runs = [r for k, r in done.items() if k[:2] == (model, name)]
+            cells = []
+            for column in columns:
+                values = [r[column] for r in runs if column in r]
+                cells.append(f"{statistics.mean(values):.4f} / {min(values):.4f}"
+                             if values else "-")
+            if runs:
+                print(f"| {model} | {name} | {len(runs)} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

@@ -153,6 +153,19 @@ def test_evaluate(trained: Path, capsys: pytest.CaptureFixture) -> None:
     assert json.loads(capsys.readouterr().out)["report"]["n_paths"] == 500
 
 
+def test_evaluate_with_the_critic_lookahead(trained: Path, capsys: pytest.CaptureFixture
+                                           ) -> None:
+    manifest = json.loads((trained / "manifest.json").read_text())
+    assert manifest["extra"]["reward_scale"] == 1.0  # the paper preset trains unscaled
+    assert main(["evaluate", str(trained), "--paths", "500", "--lookahead", "2", "--json",
+                 "--no-save"]) == 0
+    results = json.loads(capsys.readouterr().out)["report"]["results"]
+    assert results["rl_critic_lookahead"]["efficiency"] is not None
+    with pytest.raises(SystemExit):
+        main(["evaluate", str(trained), "--lookahead", "65"])
+    assert "--lookahead: must be an integer in [0, 64], got 65" in capsys.readouterr().err
+
+
 def test_evaluate_rejects_non_model_directories(tmp_path: Path,
                                                 capsys: pytest.CaptureFixture) -> None:
     assert main(["evaluate", str(tmp_path)]) == 2

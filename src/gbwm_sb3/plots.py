@@ -80,6 +80,7 @@ STRATEGY_LABELS: dict[str, str] = {
     "random": "Random portfolios + coin-flip goals",
     "dp_portfolios_rl_goals": "RL goals + DP portfolios",
     "rl_portfolios_dp_goals": "DP goals + RL portfolios",
+    "rl_critic_lookahead": "RL + critic lookahead",
 }
 
 # Goal-decision categories of the heatmap.

@@ -431,8 +431,11 @@ def _train_into(work: Path, out: Path, args: argparse.Namespace, problem: Any, m
         "total_timesteps": int(model.num_timesteps),
         "evaluation_history": callback.history if callback is not None else [],
     }
+    from gbwm_sb3.evaluation.critic_sources import model_reward_scale
+
     save_model(model, work, problem, args.preset, metrics, overwrite=True,
-               extra={"problem_spec": args.problem, "train_seed": args.seed})
+               extra={"problem_spec": args.problem, "train_seed": args.seed,
+                      "reward_scale": model_reward_scale(model)})
     efficiency = metrics["efficiency"]
     efficiency_text = "undefined" if efficiency is None else f"{efficiency:.4f}"
     if callback is None:
@@ -456,15 +459,17 @@ def _buy_and_hold(problem: Any, seed: int) -> Any:
     return BuyAndHold(portfolio=min(7, problem.num_portfolios - 1), seed=seed, problem=problem)
 
 
-def _policies(model: Any, problem: Any, dp: Any, seed: int) -> dict[str, Any]:
+def _policies(model: Any, problem: Any, dp: Any, seed: int,
+              lookahead: Any = None) -> dict[str, Any]:
     """The strategies ``gbwm evaluate`` scores (without the DP and its hybrids for a plan
-    beyond the DP, ``dp`` None)."""
+    beyond the DP, ``dp`` None; with ``lookahead``, a ``CriticLookahead``, beside RL)."""
     from gbwm_sb3.evaluation import strategies as s
 
     rl = s.SB3Policy(model, problem)
     policies = {
         "dp": dp,
         "rl": rl,
+        **({} if lookahead is None else {"rl_critic_lookahead": lookahead}),
         "greedy_goals_rl_portfolios": s.GreedyGoals(rl),
         "buy_and_hold_coin_flip": _buy_and_hold(problem, seed),
         "random": s.RandomPolicy(problem, seed=seed),
@@ -477,14 +482,34 @@ def _policies(model: Any, problem: Any, dp: Any, seed: int) -> dict[str, Any]:
     return policies
 
 
-def _evaluate_dir(directory: str, paths: int, seed: int) -> tuple[Any, Any, Any, Any]:
+def _evaluate_dir(directory: str, paths: int, seed: int, lookahead: int = 0
+                  ) -> tuple[Any, Any, Any, Any]:
     from gbwm_sb3.evaluation.evaluator import evaluate
 
-    model, problem, _ = _load_model_dir(directory)
+    model, problem, manifest = _load_model_dir(directory)
     dp = _solve_if_within(problem, f"{directory}/problem.yaml")
-    report = evaluate(_policies(model, problem, dp, seed), problem, n_paths=paths, seed=seed,
-                      reference="dp" if dp is not None else None)
+    ahead = _critic_lookahead(model, problem, manifest, lookahead) if lookahead else None
+    report = evaluate(_policies(model, problem, dp, seed, ahead), problem, n_paths=paths,
+                      seed=seed, reference="dp" if dp is not None else None)
     return model, problem, dp, report
+
+
+def _critic_lookahead(model: Any, problem: Any, manifest: dict[str, Any],
+                      decisions: int) -> Any:
+    """``CriticLookahead`` of a saved model: the reward scale it trained with from the
+    manifest (``extra.reward_scale``; older models: their preset's)."""
+    from gbwm_sb3.evaluation import CriticLookahead
+    from gbwm_sb3.ppo.hyperparams import resolve_reward_scale
+    from gbwm_sb3.ppo.registry import PRESETS
+
+    scale = (manifest.get("extra") or {}).get("reward_scale")
+    if scale is None:
+        preset = PRESETS.get(str(manifest.get("preset")))
+        if preset is None:
+            raise CLIError(f"--lookahead: the model's manifest records no reward scale and "
+                           f"its preset {manifest.get('preset')!r} is not registered here")
+        scale = resolve_reward_scale(preset.overrides.get("reward_scale"), problem)
+    return CriticLookahead(model, problem, decisions=decisions, reward_scale=float(scale))
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -496,7 +521,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         if Path(args.directory).is_dir():
             check_output_file(Path(args.directory) / EVALUATION_FILE, "DIR")
     start = time.perf_counter()
-    _, problem, _, report = _evaluate_dir(args.directory, args.paths, args.seed)
+    _, problem, _, report = _evaluate_dir(args.directory, args.paths, args.seed,
+                                          args.lookahead)
     seconds = time.perf_counter() - start
     ng = _paper_num_goals(problem)
     data = {"directory": args.directory, "paper_num_goals": ng, "report": report.to_dict()}
@@ -677,6 +703,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--seed", type=int_in(0, at_most=MAX_SEED), default=0,
                           help="seed of the markets")
     evaluate.add_argument("--json", action="store_true", help="print the result as JSON")
+    evaluate.add_argument("--lookahead", type=int_in(0, 64), default=0, metavar="K",
+                          help="also score the model improved by one step of lookahead with "
+                               "its own critic over its K likeliest decisions (0: off)")
     evaluate.add_argument("--no-save", action="store_true",
                           help=f"do not write DIR/{EVALUATION_FILE}")
     evaluate.set_defaults(func=cmd_evaluate)

@@ -2,6 +2,8 @@
 
 - :mod:`~gbwm_sb3.evaluation.strategies`: the policy protocol ``act(t, wealth)``, the trained
   SB3 model as such a policy (``SB3Policy``) and the paper's benchmark strategies;
+- :mod:`~gbwm_sb3.evaluation.critic_lookahead`: ``CriticLookahead``, a trained model's policy
+  improved by one step of lookahead with its own critic over the problem's one-year law;
 - :mod:`~gbwm_sb3.evaluation.evaluator`: ``evaluate``, every policy on the same normal draws
   (and market regimes, ``market_paths``, and inflation, ``inflation_paths``), with paired
   confidence intervals against the DP policy;
@@ -14,6 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from gbwm_sb3.common.lazy import lazy_exports
+from gbwm_sb3.evaluation.critic_lookahead import CriticLookahead
 from gbwm_sb3.evaluation.evaluator import (
     EvaluationReport,
     PolicyResult,
@@ -50,6 +53,7 @@ __all__ = [
     "BuyAndHold",
     "RandomPolicy",
     "Hybrid",
+    "CriticLookahead",
     "GBWMEvalCallback",
 ]
 

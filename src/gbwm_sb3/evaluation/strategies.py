@@ -232,6 +232,15 @@ class SB3Policy:
         take = drawn if general else drawn == 1
         return take, self._portfolios(dist, t, take)
 
+    def goal_probabilities(self, t: int, wealth: np.ndarray, regime: np.ndarray | None = None,
+                           inflation: np.ndarray | None = None,
+                           price_level: np.ndarray | None = None) -> np.ndarray:
+        """(N, K): the final stochastic policy's probability of each goal decision (all on
+        decision 0 where the goal head has no effect). Arguments as for :meth:`act`."""
+        wealth = np.atleast_1d(np.asarray(wealth, dtype=np.float64))
+        dist = self._distribution(t, wealth, regime, inflation, price_level)
+        return _factor_probabilities(dist)[0]
+
     def portfolio_for_decision(self, t: int, wealth: np.ndarray, take: np.ndarray,
                                regime: np.ndarray | None = None,
                                inflation: np.ndarray | None = None,

@@ -11,6 +11,7 @@ on common random numbers like any other policy.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch as th
@@ -21,6 +22,9 @@ from gbwm_sb3.pretrained.bracketing import bracketed_actions
 from gbwm_sb3.pretrained.fast import GreedyScorer, parameter_fingerprint
 from gbwm_sb3.pretrained.policy import UniversalGBWMPolicy
 from gbwm_sb3.problem.model import GBWMProblem
+
+if TYPE_CHECKING:  # pragma: no cover
+    from gbwm_sb3.pretrained.critic import PretrainedCritic
 
 __all__ = ["PretrainedPolicy", "Advice"]
 
@@ -116,6 +120,14 @@ class PretrainedPolicy:
         else:
             decision, portfolio = self._sample(t, wealth)
         return (decision if self._general else decision != 0), portfolio
+
+    def critic_source(self) -> PretrainedCritic:
+        """What :class:`~gbwm_sb3.evaluation.CriticLookahead` reads of this network: its
+        greedy actions, likeliest decisions and value network
+        (:class:`~gbwm_sb3.pretrained.critic.PretrainedCritic`)."""
+        from gbwm_sb3.pretrained.critic import PretrainedCritic as Critic
+
+        return Critic(self)
 
     def thresholds(self, t: int) -> np.ndarray:
         """The wealths at year ``t`` at which a decision becomes affordable (sorted)."""
