@@ -102,6 +102,8 @@ def test_nominal_amounts_are_read_row_by_row_with_the_price_level() -> None:
                                   nominal_infusions={1: -2.0, 3: 1.5})
     model = paper_ppo(problem=problem, seed=0)
     lookahead = CriticLookahead(model, problem, reward_scale=SCALE)
+    with pytest.raises(ValueError, match="price_level"):
+        lookahead.act(1, np.array([40.0]), inflation=np.array([0.03]))
     for t, level in ((1, 1.1), (4, 1.3)):
         q = lookahead.q_values(t, np.array([40.0]), 0, inflation=np.array([0.03]),
                                price_level=np.array([level]))[0]
@@ -173,6 +175,9 @@ def test_bad_arguments_name_the_field(tmp_path) -> None:
     lookahead = CriticLookahead(model, problem)
     with pytest.raises(ValueError, match="inflation"):
         lookahead.act(1, np.array([30.0]))
+    regimes = ECONOMIES["regimes"]
+    with pytest.raises(ValueError, match="regime"):
+        CriticLookahead(paper_ppo(problem=regimes, seed=0), regimes).act(1, np.array([30.0]))
     with pytest.raises(ValueError, match="t must be"):
         lookahead.q_values(6, np.array([30.0]), 0, inflation=np.array([0.02]))
     model.save(tmp_path / "model")

@@ -38,7 +38,13 @@ from typing import Any, cast
 
 import numpy as np
 
-from gbwm_sb3.envs.dynamics import apply_decisions, can_end, problem_table, take_final
+from gbwm_sb3.envs.dynamics import (
+    apply_decisions,
+    can_end,
+    has_nominal,
+    problem_table,
+    take_final,
+)
 from gbwm_sb3.envs.observation import INFLATION_CLIP, LOG_CLIP, WEALTH_FLOOR
 from gbwm_sb3.evaluation.critic_sources import CriticSource, critic_source
 from gbwm_sb3.evaluation.value_grid import (
@@ -117,8 +123,10 @@ class CriticLookahead:
     def act(self, t: int, wealth: np.ndarray, regime: np.ndarray | None = None,
             inflation: np.ndarray | None = None, price_level: np.ndarray | None = None
             ) -> tuple[np.ndarray, np.ndarray]:
+        """``(decision, portfolio)`` per path at year ``t`` (a bool take for the paper
+        family); ``regime``, ``inflation``, ``price_level`` as for ``SB3Policy.act``."""
         wealth = np.atleast_1d(np.asarray(wealth, dtype=np.float64))
-        self._check_state(inflation)
+        self._check_state(regime, inflation, price_level)
         self._grids = {}
         self._set_level_span(inflation, price_level)
         if self.decisions == 1:
@@ -149,17 +157,25 @@ class CriticLookahead:
             raise ValueError(f"t must be an integer in 0..{self.problem.horizon - 1}, "
                              f"got {t!r}")
         wealth = np.atleast_1d(np.asarray(wealth, dtype=np.float64))
-        self._check_state(inflation)
+        self._check_state(regime, inflation, price_level)
         decision = np.broadcast_to(np.asarray(decision, dtype=np.intp), wealth.shape)
         self._grids = {}
         self._set_level_span(inflation, price_level)
         return self._q(int(t), wealth, decision[:, None].copy(), regime, inflation,
                        price_level)[:, 0, :]
 
-    def _check_state(self, inflation: np.ndarray | None) -> None:
+    def _check_state(self, regime: np.ndarray | None, inflation: np.ndarray | None,
+                     price_level: np.ndarray | None) -> None:
+        """A ValueError naming the state a call must give for this problem and did not."""
+        if self._regimes is not None and regime is None:
+            raise ValueError("regime: this problem's market has regimes; act needs each "
+                             "path's current regime")
         if self.problem.inflation is not None and inflation is None:
             raise ValueError("inflation: this problem has stochastic inflation; act needs "
                              "each path's current rate")
+        if has_nominal(self._table) and price_level is None:
+            raise ValueError("price_level: this problem has nominal amounts; act needs each "
+                             "path's price level")
 
     def _best(self, t: int, wealth: np.ndarray, candidates: np.ndarray,
               regime: np.ndarray | None, inflation: np.ndarray | None,
