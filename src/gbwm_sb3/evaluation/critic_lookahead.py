@@ -313,7 +313,7 @@ class CriticLookahead:
         nominal = self._level_span is not None
         rates = None
         if model is not None:
-            spread = model.volatility / math.sqrt(1.0 - model.persistence ** 2)
+            _, spread = model.stationary_moments()
             count = (NOMINAL_RATE_POINTS if nominal else RATE_POINTS) if spread > 0 else 1
             rates = model.mean + spread * np.linspace(-INFLATION_CLIP, INFLATION_CLIP, count)
         levels = None
