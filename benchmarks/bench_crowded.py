@@ -171,6 +171,8 @@ def run_fine_tune(problem: GBWMProblem, dp: Any, seed: int, budget: float, paths
             "zero_shot_ci": list(report["zero_shot"].efficiency_ci or []),
             "seconds": seconds, "holdout_checks": len(scores) - 1,
             "adopted": sum(adopted for _, _, adopted in scores[1:]),
+            "critic_check": None if tuned.fine_tune_critic_check is None
+            else list(tuned.fine_tune_critic_check),
             "trajectories": scores[-1][0] // problem.horizon, **size}
 
 

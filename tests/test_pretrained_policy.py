@@ -24,6 +24,7 @@ from gbwm_sb3.pretrained.training import (
     validation_problems,
 )
 from gbwm_sb3.problem import paper_problem
+from gbwm_sb3.problem.model import GBWMProblem, Goal, paper_portfolios
 from gbwm_sb3.problem.sampler import sample_problems
 
 TINY = dict(total_timesteps=512, stage_timesteps=256, n_envs=64, n_steps=4, batch_size=128,
@@ -227,7 +228,9 @@ def test_fine_tune_returns_the_best_network_on_the_held_out_markets(tiny_weights
 
     problem = paper_problem(2)
     tuned = fine_tune(problem, 256, weights=tiny_weights, n_envs=32, seed=2, lookahead=1,
-                      learning_rate=0.3, holdout_paths=2000, holdout_every=2)
+                      learning_rate=0.3, holdout_paths=2000, holdout_every=2,
+                      critic_lookahead=False)
+    assert tuned.critic_lookahead is None and tuned.fine_tune_critic_check is None
     scores = tuned.fine_tune_scores
     assert len(scores) >= 3 and scores[0][0] == 0 and scores[0][2]
     held_out = evaluate({"p": tuned}, problem, n_paths=2000, seed=HOLDOUT_SEED,
@@ -238,6 +241,69 @@ def test_fine_tune_returns_the_best_network_on_the_held_out_markets(tiny_weights
     assert all(later > earlier for earlier, later in zip(adopted, adopted[1:], strict=False))
     with pytest.raises(ValueError, match="holdout_paths"):
         fine_tune(problem, 8, weights=tiny_weights, holdout_paths=-1)
+
+
+def test_fine_tune_keeps_the_critic_lookahead_only_where_it_scores_better(
+        tiny_weights: str) -> None:
+    """By default the fine-tuned network is compared on the held-out markets with and
+    without its critic's lookahead, and the better (by the margin) is returned."""
+    from gbwm_sb3.evaluation import evaluate
+    from gbwm_sb3.pretrained import fine_tune
+    from gbwm_sb3.pretrained.fine_tuning import HOLDOUT_MARGIN, HOLDOUT_SEED
+
+    problem = paper_problem(4)
+    settings = {"weights": tiny_weights, "n_envs": 32, "seed": 3, "holdout_paths": 2000}
+    tuned = fine_tune(problem, 128, **settings)
+    assert tuned.fine_tune_critic_check is not None
+    alone, with_critic, adopted = tuned.fine_tune_critic_check
+    assert adopted == (tuned.critic_lookahead is not None)
+    plain = fine_tune(problem, 128, critic_lookahead=False, **settings)
+    improved = fine_tune(problem, 128, critic_lookahead=True, **settings)
+    assert plain.critic_lookahead is None and improved.critic_lookahead is not None
+    report = evaluate({"plain": plain, "improved": improved, "tuned": tuned}, problem,
+                      n_paths=2000, seed=HOLDOUT_SEED, reference="plain")
+    assert report["plain"].mean_utility == pytest.approx(alone, rel=1e-12)
+    assert report["improved"].mean_utility == pytest.approx(with_critic, rel=1e-12)
+    error = report["improved"].difference_std_error or 0.0
+    assert adopted == (with_critic - alone > HOLDOUT_MARGIN * error)
+    assert report["tuned"].mean_utility == (with_critic if adopted else alone)
+    # without held-out markets nothing is compared: the network acts alone
+    last = fine_tune(problem, 64, weights=tiny_weights, n_envs=32, holdout_paths=0)
+    assert last.critic_lookahead is None and last.fine_tune_critic_check is None
+    with pytest.raises(ValueError, match="critic_lookahead must be True, False or None"):
+        fine_tune(problem, 8, weights=tiny_weights, critic_lookahead=1)
+
+
+def test_a_policy_with_the_critic_lookahead_acts_and_advises_as_the_lookahead(
+        tiny_weights: str) -> None:
+    from gbwm_sb3.evaluation import CriticLookahead
+    from gbwm_sb3.pretrained import pretrained_policy
+
+    problem = GBWMProblem(horizon=6, initial_wealth=40.0, portfolios=paper_portfolios(),
+                          goals=(Goal(2, levels=[(20.0, 6.0), (30.0, 10.0)]),
+                                 Goal(2, 12.0, 5.0), Goal(5, 30.0, 8.0)))
+    policy = pretrained_policy(problem, tiny_weights, lookahead=4)
+    improved = policy.with_critic_lookahead()
+    assert policy.critic_lookahead is None  # the original is unchanged
+    assert improved.critic_lookahead is not None
+    assert improved.critic_lookahead.decisions == 4  # the policy's own breadth
+    wealth = np.linspace(5.0, 90.0, 40)
+    reference = CriticLookahead(policy, problem, decisions=4)
+    for t in range(problem.horizon):
+        decision, portfolio = improved.act(t, wealth)
+        expected = reference.act(t, wealth)
+        assert np.array_equal(decision, expected[0])
+        assert np.array_equal(portfolio, expected[1])
+    for w in (18.0, 33.0, 55.0):
+        advice = improved.advise(2, w)
+        decision, portfolio = improved.act(2, np.array([w]))
+        assert (advice.decision, advice.portfolio) == (int(decision[0]), int(portfolio[0]))
+    assert pretrained_policy(problem, tiny_weights, lookahead=1).with_critic_lookahead(
+        ).critic_lookahead.decisions == 1
+    with pytest.raises(ValueError, match="decisions must be an integer in 1..64"):
+        policy.with_critic_lookahead(0)
+    with pytest.raises(ValueError, match="t must be an integer year"):
+        improved.act(6, wealth)
 
 
 def test_the_default_lookahead_is_the_one_the_weights_record(tiny_weights: str, tmp_path,

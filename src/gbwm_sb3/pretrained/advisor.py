@@ -10,6 +10,7 @@ on common random numbers like any other policy.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -24,6 +25,7 @@ from gbwm_sb3.pretrained.policy import UniversalGBWMPolicy
 from gbwm_sb3.problem.model import GBWMProblem
 
 if TYPE_CHECKING:  # pragma: no cover
+    from gbwm_sb3.evaluation.critic_lookahead import CriticLookahead
     from gbwm_sb3.pretrained.critic import PretrainedCritic
 
 __all__ = ["PretrainedPolicy", "Advice"]
@@ -37,9 +39,10 @@ class Advice:
 
     ``decision`` indexes ``problem.decisions(t)`` (0: fund nothing); ``goals_funded``
     names the goals (and levels) it pays for; ``decision_probabilities`` and
-    ``portfolio_probabilities`` are the policy's probabilities (the advice is the most
-    likely of each); ``goal_probabilities`` maps each goal due this year to the
-    probability that the policy funds it (at any level).
+    ``portfolio_probabilities`` are the network's probabilities (the plain policy advises
+    the most likely of each; a lookahead can choose another, as it acts);
+    ``goal_probabilities`` maps each goal due this year to the probability that the
+    network funds it (at any level).
     """
 
     year: int
@@ -62,7 +65,9 @@ class PretrainedPolicy:
     between them (:func:`~gbwm_sb3.pretrained.bracketing.bracketed_actions`), unless
     ``exact=True``. ``deterministic=False`` samples actions with torch's global
     generator through the network's ``_predict`` (evaluation uses the greedy policy, as
-    for per-client models).
+    for per-client models). :meth:`with_critic_lookahead` gives a copy whose actions come
+    from :class:`~gbwm_sb3.evaluation.CriticLookahead` over the network's critic (what
+    :func:`~gbwm_sb3.pretrained.fine_tune` returns where that scores better).
     """
 
     #: Largest gap between bracketing anchors (the greedy action is cheap: keep gaps short).
@@ -97,6 +102,11 @@ class PretrainedPolicy:
         #: (environment steps, held-out mean utility, adopted) of the networks
         #: ``fine_tune`` compared.
         self.fine_tune_scores: list[tuple[int, float, bool]] = []
+        #: (held-out mean utility with the network's own portfolios, with the critic's
+        #: lookahead, adopted) of ``fine_tune``'s last comparison; None: not compared.
+        self.fine_tune_critic_check: tuple[float, float, bool] | None = None
+        #: Set by :meth:`with_critic_lookahead`: the rule the greedy actions come from.
+        self.critic_lookahead: CriticLookahead | None = None
 
     def observe(self, t: int, wealth: np.ndarray) -> np.ndarray:
         """Universal observations at year ``t``, shape (n, ``UNIVERSAL_OBSERVATION_SIZE``)."""
@@ -107,6 +117,9 @@ class PretrainedPolicy:
 
     def act(self, t: int, wealth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(decision, portfolio)`` per wealth at year ``t`` (a bool take for the paper family)."""
+        if self.deterministic and self.critic_lookahead is not None:
+            _check_year(t, self.problem.horizon)
+            return self.critic_lookahead.act(int(t), wealth)
         if self.deterministic:
             wealth = np.atleast_1d(np.asarray(wealth, dtype=np.float64))
             _check_year(t, self.problem.horizon)
@@ -128,6 +141,24 @@ class PretrainedPolicy:
         from gbwm_sb3.pretrained.critic import PretrainedCritic as Critic
 
         return Critic(self)
+
+    def with_critic_lookahead(self, decisions: int | None = None) -> PretrainedPolicy:
+        """A copy of this (deterministic) policy acting through
+        :class:`~gbwm_sb3.evaluation.CriticLookahead` with its own critic: each year the
+        best of ``decisions`` likeliest goal decisions and every portfolio by one step of
+        lookahead (None: the policy's own lookahead breadth, ``candidates``, else 1: its
+        own decision). This policy is unchanged; the copy shares the network."""
+        from gbwm_sb3.evaluation.critic_lookahead import CriticLookahead
+
+        if not self.deterministic:
+            raise ValueError("with_critic_lookahead needs a deterministic policy (the "
+                             "lookahead's actions are greedy)")
+        improved = copy.copy(self)
+        improved.critic_lookahead = None
+        improved.fine_tune_scores = list(self.fine_tune_scores)
+        count = int(getattr(self, "candidates", 1)) if decisions is None else decisions
+        improved.critic_lookahead = CriticLookahead(improved, self.problem, decisions=count)
+        return improved
 
     def thresholds(self, t: int) -> np.ndarray:
         """The wealths at year ``t`` at which a decision becomes affordable (sorted)."""
@@ -163,9 +194,14 @@ class PretrainedPolicy:
         if not np.isfinite(wealth_value) or wealth_value < 0:
             raise ValueError(f"wealth must be a finite number >= 0, got {wealth!r}")
         obs = th.as_tensor(self.observe(t, np.array([wealth_value])), device=self.network.device)
+        chosen_portfolio: int | None = None
         with th.no_grad():  # the portfolio odds are those given the advised decision
             goal, portfolio = self.network.action_probabilities(obs)
-            decision = self._advised_decision(int(t), wealth_value, goal)
+            if self.critic_lookahead is not None and self.deterministic:
+                taken, held = self.critic_lookahead.act(int(t), np.array([wealth_value]))
+                decision, chosen_portfolio = int(taken[0]), int(held[0])
+            else:
+                decision = self._advised_decision(int(t), wealth_value, goal)
             if decision != int(goal[0].argmax()):
                 _, portfolio = self.network.action_probabilities(
                     obs, th.tensor([decision], device=obs.device))
@@ -179,7 +215,8 @@ class PretrainedPolicy:
         funded = tuple(_funded_labels(labels, decisions[decision].levels))
         port_p = portfolio[0, : self.problem.num_portfolios].cpu().numpy().astype(float)
         return Advice(year=int(t), wealth=wealth_value, decision=decision,
-                      portfolio=int(port_p.argmax()), goals_funded=funded,
+                      portfolio=int(port_p.argmax()) if chosen_portfolio is None
+                      else chosen_portfolio, goals_funded=funded,
                       decision_probabilities=tuple(goal_p.tolist()),
                       portfolio_probabilities=tuple(port_p.tolist()),
                       goal_probabilities=goal_probabilities)

@@ -72,6 +72,8 @@ def benchmark_problem(item: BenchmarkProblem, policy_factory: PolicyFactory, n_p
     policy's mean utility on the paths), ``pretrained_value``, ``efficiency`` (mean
     utility over the DP policy's on the same paths) and ``efficiency_ci`` (95%);
     ``fine_tuned_value`` and ``fine_tuned_efficiency`` (``None`` without fine-tuning);
+    ``fine_tune_critic_check``: the fine-tuned policy's choice of the critic's lookahead
+    (held-out mean utility without and with it, adopted; ``None`` where not compared);
     ``n_paths``, ``seed``; ``seconds``: ``dp_solve``, ``policy_build``, ``first_action``
     (one ``act`` at t = 0 for W0: what advising a client costs once the policy is
     built), ``evaluation`` (simulating the pretrained policy on the paths),
@@ -100,8 +102,10 @@ def benchmark_problem(item: BenchmarkProblem, policy_factory: PolicyFactory, n_p
     seconds["evaluation_total"] = time.perf_counter() - start
     seconds["evaluation"] = report["pretrained"].seconds
     efficiency, ci = _efficiency(report, "pretrained")
-    tuned_value = tuned_efficiency = None
+    tuned_value = tuned_efficiency = critic_check = None
     if "fine_tuned" in policies:
+        check = getattr(policies["fine_tuned"], "fine_tune_critic_check", None)
+        critic_check = None if check is None else list(check)
         tuned_value = report["fine_tuned"].mean_utility
         tuned_efficiency = report["fine_tuned"].efficiency
     return {
@@ -121,6 +125,7 @@ def benchmark_problem(item: BenchmarkProblem, policy_factory: PolicyFactory, n_p
         "efficiency_ci": ci,
         "fine_tuned_value": tuned_value,
         "fine_tuned_efficiency": tuned_efficiency,
+        "fine_tune_critic_check": critic_check,
         "n_paths": n_paths,
         "seed": seed,
         "seconds": seconds,

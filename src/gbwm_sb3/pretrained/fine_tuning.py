@@ -13,6 +13,14 @@ it beats it there by more than ``HOLDOUT_MARGIN`` paired standard errors, so tha
 noise does not pick a worse network. The held-out markets are never the ones
 ``evaluate`` uses by default (seed 0). With ``holdout_paths=0`` the last network is
 returned.
+
+The fine-tuned critic often ranks portfolios better than the portfolio head picks them
+(PPO's advantages carry a whole year's market noise), but not always: on problems where
+the critic is too smooth at a goal's cost it ranks them worse. So, on the same held-out
+markets, the best network acting through
+:class:`~gbwm_sb3.evaluation.CriticLookahead` is compared with the network acting
+alone, and the lookahead is kept only where it is better by the same margin
+(``critic_lookahead=None``, the default; True or False fix the choice).
 """
 
 from __future__ import annotations
@@ -111,7 +119,7 @@ def fine_tune(problem: GBWMProblem, n_trajectories: int, *,
               n_envs: int | None = None, time_budget_s: float | None = None,
               threads: int | None = 1, lookahead: int | None = None,
               holdout_paths: int = 20_000, holdout_every: int = 4,
-              **ppo: float) -> PretrainedPolicy:
+              critic_lookahead: bool | None = None, **ppo: float) -> PretrainedPolicy:
     """A policy for ``problem``: the pretrained network after PPO on ``n_trajectories``.
 
     - ``n_envs``: trajectories per rollout (default ``min(n_trajectories, 512)``: many
@@ -126,12 +134,20 @@ def fine_tune(problem: GBWMProblem, n_trajectories: int, *,
       every ``holdout_every`` rollouts and at the end is compared with the best so far (at
       first the zero-shot one); the best is returned, so the result is never below the
       zero-shot policy on those markets (0: no selection, the last network);
+    - ``critic_lookahead``: act through :class:`~gbwm_sb3.evaluation.CriticLookahead`
+      with the fine-tuned critic (comparing ``lookahead`` decisions and every portfolio;
+      :meth:`PretrainedPolicy.with_critic_lookahead`): None decides on the held-out
+      markets after training (kept only where better by ``HOLDOUT_MARGIN`` paired
+      standard errors; the network alone when ``holdout_paths=0``), True or False fix it;
     - ``**ppo``: ``learning_rate``, ``n_epochs``, ``minibatches``, ``ent_coef``,
       ``clip_range``, ``gae_lambda`` (defaults in :data:`FINE_TUNE_DEFAULTS`).
 
     Same seed, same problem, same weights: same result (without a time budget). The
     returned policy's ``fine_tune_scores`` lists (environment steps, held-out mean
-    utility, adopted as the best) for every network scored.
+    utility, adopted as the best) for every network scored, and its
+    ``fine_tune_critic_check`` the lookahead's comparison (held-out mean utility without
+    and with it, adopted; None where not compared). The comparisons at the end come after
+    the time budget.
     """
     started = time.time()
     if lookahead is None:
@@ -148,6 +164,9 @@ def fine_tune(problem: GBWMProblem, n_trajectories: int, *,
         raise ValueError(f"time_budget_s must be a number > 0, got {time_budget_s!r}")
     holdout_paths = check_int(holdout_paths, "holdout_paths", 0, MAX_PATHS, exact=True)
     holdout_every = check_int(holdout_every, "holdout_every", 1, exact=True)
+    if critic_lookahead is not None and not isinstance(critic_lookahead, bool):
+        raise ValueError(f"critic_lookahead must be True, False or None (decide on the "
+                         f"held-out markets), got {critic_lookahead!r}")
     unknown = sorted(set(ppo) - set(FINE_TUNE_DEFAULTS))
     if unknown:
         raise ValueError(f"unknown fine-tuning settings: {', '.join(unknown)} (allowed: "
@@ -175,17 +194,19 @@ def fine_tune(problem: GBWMProblem, n_trajectories: int, *,
     callbacks: list[BaseCallback] = [_Deadline(None if time_budget_s is None
                                                else started + time_budget_s)]
     keep: _KeepBest | None = None
+    def held_out(best: PretrainedPolicy, candidate: PretrainedPolicy
+                 ) -> tuple[float, float, float]:
+        report = evaluate({"best": best, "candidate": candidate}, base.problem,
+                          n_paths=holdout_paths, seed=HOLDOUT_SEED, reference="best")
+        error = report["candidate"].difference_std_error
+        return (report["best"].mean_utility, report["candidate"].mean_utility,
+                0.0 if error is None else error)
+
     if holdout_paths:
         def compare(best: UniversalGBWMPolicy, candidate: UniversalGBWMPolicy
                     ) -> tuple[float, float, float]:
-            report = evaluate({"best": bind_policy(best, base.problem, lookahead=lookahead),
-                               "candidate": bind_policy(candidate, base.problem,
-                                                        lookahead=lookahead)},
-                              base.problem, n_paths=holdout_paths, seed=HOLDOUT_SEED,
-                              reference="best")
-            error = report["candidate"].difference_std_error
-            return (report["best"].mean_utility, report["candidate"].mean_utility,
-                    0.0 if error is None else error)
+            return held_out(bind_policy(best, base.problem, lookahead=lookahead),
+                            bind_policy(candidate, base.problem, lookahead=lookahead))
 
         # the model was built as PPO(UniversalGBWMPolicy, ...) above
         start = copy.deepcopy(cast(UniversalGBWMPolicy, model.policy))
@@ -202,4 +223,14 @@ def fine_tune(problem: GBWMProblem, n_trajectories: int, *,
     policy.set_training_mode(False)
     bound = bind_policy(policy, base.problem, lookahead=lookahead)
     bound.fine_tune_scores = [] if keep is None else list(keep.scores)
+    if critic_lookahead is True:
+        return bound.with_critic_lookahead()
+    if critic_lookahead is None and holdout_paths:
+        improved = bound.with_critic_lookahead()
+        alone, with_critic, error = held_out(bound, improved)
+        adopted = with_critic - alone > HOLDOUT_MARGIN * error
+        (improved if adopted else bound).fine_tune_critic_check = (alone, with_critic,
+                                                                   adopted)
+        if adopted:
+            return improved
     return bound
