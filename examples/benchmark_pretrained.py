@@ -17,7 +17,12 @@ them all).
     python examples/benchmark_pretrained.py --categories out_of_distribution \\
         --fine-tune-trajectories 20000 --out docs/results/pretrained-ood
     python examples/benchmark_pretrained.py --paths 20000 --fine-tune-seconds 60 \\
-        --out docs/results/pretrained-fine-tune-60s --resume
+        --out docs/results/pretrained-fine-tune-60s-critic --resume
+
+The fine-tuned policy acts through its critic's lookahead where that scores better on
+``fine_tune``'s held-out markets (``--fine-tune-critic held-out``, the default; ``on`` or
+``off`` fix it; ``off`` is ``fine_tune`` as it was before the choice existed, as in
+docs/results/pretrained-fine-tune-60s).
 
 ``--family NAME [NAME ...]`` (or ``--family all``) runs the independent problem families
 of ``gbwm_sb3.pretrained.families`` instead of the suite (problems made by other rules
@@ -73,6 +78,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="fine-tune on each problem for S seconds of wall time (with "
                              "--fine-tune-trajectories as the cap, default unbounded; 0: by "
                              "trajectories only)")
+    parser.add_argument("--fine-tune-critic", choices=tuple(CRITIC_CHOICES),
+                        default="held-out",
+                        help="whether the fine-tuned policy acts through its critic's "
+                             "lookahead: held-out (default: where better on fine_tune's "
+                             "held-out markets), on, off (as before that choice existed)")
     parser.add_argument("--lookahead", type=int_in(1, 64), default=None, metavar="K",
                         help="decisions the network's critic compares each year (default: "
                              "the weights' own, recommended_lookahead; 1: the network's most "
@@ -119,6 +129,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+#: ``--fine-tune-critic`` choices and ``fine_tune``'s ``critic_lookahead`` for each.
+CRITIC_CHOICES: dict[str, bool | None] = {"held-out": None, "on": True, "off": False}
+
+
 def _fine_tunes(args: argparse.Namespace) -> bool:
     return bool(args.fine_tune_trajectories or args.fine_tune_seconds)
 
@@ -137,10 +151,12 @@ def _fine_tune_text(args: argparse.Namespace) -> str:
     if not _fine_tunes(args):
         return "no fine-tuning"
     if not args.fine_tune_seconds:
-        return f"{args.fine_tune_trajectories:,} fine-tuning trajectories per problem"
+        return (f"{args.fine_tune_trajectories:,} fine-tuning trajectories per problem, "
+                f"critic lookahead {args.fine_tune_critic}")
     cap = (f" (at most {args.fine_tune_trajectories:,} trajectories)"
            if args.fine_tune_trajectories else "")
-    return f"{args.fine_tune_seconds} s of fine-tuning per problem{cap}"
+    return (f"{args.fine_tune_seconds} s of fine-tuning per problem{cap}, critic lookahead "
+            f"{args.fine_tune_critic}")
 
 
 def _settings(args: argparse.Namespace) -> dict[str, Any]:
@@ -148,7 +164,8 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
     return {"weights": str(args.weights) if args.weights is not None
             else "shipped with the package", "lookahead": args.lookahead,
             "exact": args.exact, "fine_tune_trajectories": args.fine_tune_trajectories,
-            "fine_tune_seconds": args.fine_tune_seconds}
+            "fine_tune_seconds": args.fine_tune_seconds,
+            **({"fine_tune_critic": args.fine_tune_critic} if _fine_tunes(args) else {})}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -175,7 +192,9 @@ def main(argv: list[str] | None = None) -> None:
 
     def tuned(problem: GBWMProblem) -> Any:
         return fine_tune(problem, _fine_tune_budget(args), weights=weights, seed=args.seed,
-                         lookahead=args.lookahead, **_time_budget(args))
+                         lookahead=args.lookahead,
+                         critic_lookahead=CRITIC_CHOICES[args.fine_tune_critic],
+                         **_time_budget(args))
 
     source = weights if weights is not None else "shipped with the package"
     tuning = _fine_tune_text(args)
@@ -218,6 +237,7 @@ def _run_families(args: argparse.Namespace, argv: list[str] | None) -> None:
     def tuned(problem: GBWMProblem) -> Any:
         return pretrained.fine_tune(problem, _fine_tune_budget(args), weights=weights,
                                     seed=args.seed, lookahead=args.lookahead,
+                                    critic_lookahead=CRITIC_CHOICES[args.fine_tune_critic],
                                     **_time_budget(args))
 
     source = str(weights) if weights is not None else "shipped with the package"

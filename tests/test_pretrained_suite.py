@@ -288,9 +288,13 @@ def test_script_runs_with_any_policy_and_keeps_earlier_results(script, tmp_path,
     monkeypatch.setattr(pretrained, "pretrained_policy",
                         lambda p, weights=None, lookahead=8, exact=False: solve_dp(p),
                         raising=False)
-    monkeypatch.setattr(pretrained, "fine_tune",
-                        lambda p, n, *, weights=None, seed=0, lookahead=8: solve_dp(p),
-                        raising=False)
+    critic_choices: list[bool | None] = []
+
+    def fake_fine_tune(p, n, *, weights=None, seed=0, lookahead=8, critic_lookahead=None):
+        critic_choices.append(critic_lookahead)
+        return solve_dp(p)
+
+    monkeypatch.setattr(pretrained, "fine_tune", fake_fine_tune, raising=False)
     out = tmp_path / "out"
     argv = ["--categories", "paper", "--limit", "1", "--paths", "500",
             "--fine-tune-trajectories", "10", "--out", str(out)]
@@ -298,6 +302,11 @@ def test_script_runs_with_any_policy_and_keeps_earlier_results(script, tmp_path,
     records = read_results(out)
     assert [r["name"] for r in records] == ["paper-ng1"]
     assert records[0]["fine_tuned_efficiency"] == pytest.approx(1.0)
+    assert records[0]["settings"]["fine_tune_critic"] == "held-out"
+    assert critic_choices == [None]  # decided on the held-out markets
+    script.main([*argv[:-1], str(tmp_path / "off"), "--fine-tune-critic", "off"])
+    assert critic_choices == [None, False]
+    assert read_results(tmp_path / "off")[0]["settings"]["fine_tune_critic"] == "off"
     assert "fine-tuning trajectories" in (out / SUMMARY_FILE).read_text()
     assert "Mean zero-shot efficiency 100.0% over 1 problem" in capsys.readouterr().out
     with pytest.raises(SystemExit):
