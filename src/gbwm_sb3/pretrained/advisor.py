@@ -154,7 +154,6 @@ class PretrainedPolicy:
             raise ValueError("with_critic_lookahead needs a deterministic policy (the "
                              "lookahead's actions are greedy)")
         improved = copy.copy(self)
-        improved.critic_lookahead = None
         improved.fine_tune_scores = list(self.fine_tune_scores)
         count = int(getattr(self, "candidates", 1)) if decisions is None else decisions
         improved.critic_lookahead = CriticLookahead(improved, self.problem, decisions=count)
