@@ -30,7 +30,12 @@ from pathlib import Path
 from gbwm_sb3.cli.arguments import float_in, int_in
 from gbwm_sb3.experiments.engines import ENGINES
 from gbwm_sb3.pretrained.seeds import best_seed, pretrain_seeds
-from gbwm_sb3.pretrained.training import PretrainConfig, pretrain
+from gbwm_sb3.pretrained.training import (
+    TRAINING_MIXTURES,
+    TRAINING_STARTS,
+    PretrainConfig,
+    pretrain,
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,6 +91,14 @@ def main(argv: list[str] | None = None) -> int:
                         default=defaults.validation_lookahead,
                         help="score the validation problems with the critic's lookahead over "
                              "this many decisions (1: the network's own decisions)")
+    parser.add_argument("--mixture", choices=TRAINING_MIXTURES, default=defaults.mixture,
+                        help="where the training problems come from: the sampler's default "
+                             "envelope, or a mixture of gbwm_sb3.pretrained.mixture")
+    parser.add_argument("--start", choices=TRAINING_STARTS, default=defaults.start,
+                        help="a fresh network, or PPO continued from the shipped weights")
+    parser.add_argument("--validation-mixture", type=int_in(0),
+                        default=defaults.validation_mixture,
+                        help="problems of --mixture added to the validation set")
     parser.add_argument("--pool-size", type=int_in(1), default=defaults.pool_size)
     parser.add_argument("--new-problems-per-step", type=int_in(0),
                         default=defaults.new_problems_per_step)
@@ -117,7 +130,9 @@ def main(argv: list[str] | None = None) -> int:
                                 validation_problems=args.validation_problems,
                                 validation_paper_like=args.validation_paper_like,
                                 validation_paths=args.validation_paths,
-                                validation_lookahead=args.validation_lookahead)
+                                validation_lookahead=args.validation_lookahead,
+                                mixture=args.mixture, start=args.start,
+                                validation_mixture=args.validation_mixture)
         if args.export is not None and (args.export / "manifest.json").exists() \
                 and not args.overwrite_export:  # refused before hours of training
             parser.error(f"--export {args.export} already holds weights; add "
@@ -151,7 +166,9 @@ def main(argv: list[str] | None = None) -> int:
           f"{state['best']}")
     if args.export is not None:
         if state["best"] is None:
-            print("not exporting: no stage has finished yet", file=sys.stderr)
+            why = ("no stage has beaten the starting weights' validation"
+                   if "start_validation" in state else "no stage has finished yet")
+            print(f"not exporting: {why}", file=sys.stderr)
             return 1
         _export(run, state, args.export, config.stages,
                 list(argv if argv is not None else sys.argv[1:]))

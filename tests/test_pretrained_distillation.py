@@ -29,8 +29,8 @@ from gbwm_sb3.pretrained.mixture import (
 )
 from gbwm_sb3.pretrained.weights import load_network
 from gbwm_sb3.problem.files import problem_to_dict
-from gbwm_sb3.problem.model import GBWMProblem, Goal, paper_problem
-from gbwm_sb3.problem.sampler import funding_ratio
+from gbwm_sb3.problem.model import GBWMProblem, Goal, Portfolios, paper_problem
+from gbwm_sb3.problem.sampler import DEFAULT_ENVELOPE, funding_ratio
 
 TINY = DistillConfig(rounds=3, problems_per_round=2, paths_per_problem=8, states_per_problem=48,
                      validate_every=2, validation_problems=1, validation_mixture=1,
@@ -89,7 +89,8 @@ def test_the_wide_mixture_reaches_the_acceptance_envelope() -> None:
     assert min(funding_ratio(p) for p in problems) < 0.15
     # frontiers topping out under 6% volatility
     assert any(p.portfolios.volatility_array.max() < 0.06 for p in problems)
-    with pytest.raises(ValueError, match="mixture must be one of teacher, wide, got 'broad'"):
+    with pytest.raises(ValueError,
+                       match="mixture must be one of teacher, wide, blend, got 'broad'"):
         mixture_problem(np.random.default_rng(0), "broad")
     with pytest.raises(ValueError, match="mixture must be one of teacher, wide"):
         DistillConfig(mixture="broad")
@@ -115,6 +116,26 @@ def test_the_perturbations_keep_costs_and_funding() -> None:
                                   floor=0.005) for seed in range(40)]
     assert min(p.portfolios.volatility_array.min() for p in flattest) < 0.02
     assert all(p.portfolios.volatility_array.min() >= 0.005 - 1e-12 for p in flattest)
+    # a frontier from 1% to 45% volatility: no scale keeps it under 50% with every
+    # portfolio at 2% or more, so it is left as drawn rather than pushed outside
+    wide_spread = replace(paper_problem(4), portfolios=Portfolios(
+        np.linspace(0.02, 0.12, 6), np.linspace(0.01, 0.45, 6)))
+    for seed in range(20):
+        kept = rescaled_frontier(wide_spread, np.random.default_rng(seed), WIDE_ENVELOPE)
+        assert WIDE_ENVELOPE.contains(kept) == []
+
+
+def test_the_blend_mixes_sampler_draws_with_the_wide_mixture() -> None:
+    problems = mixture_problems(200, seed=6, mixture="blend")
+    assert all(WIDE_ENVELOPE.contains(p) == [] for p in problems)
+    inside = sum(DEFAULT_ENVELOPE.contains(p) == [] for p in problems)
+    wide_inside = sum(DEFAULT_ENVELOPE.contains(p) == []
+                      for p in mixture_problems(200, seed=6, mixture="wide"))
+    assert inside > wide_inside + 40  # half the draws are the sampler's own
+    rng = np.random.default_rng(8)
+    draws = [mixture_problem(rng, "blend") for _ in range(2)]
+    assert [problem_to_dict(p) for p in draws] == \
+        [problem_to_dict(p) for p in mixture_problems(2, seed=8, mixture="blend")]
 
 
 def test_teach_labels_the_states_with_soft_targets() -> None:

@@ -16,6 +16,8 @@ from gbwm_sb3.envs.multi_problem_vec_env import MultiProblemVecEnv
 from gbwm_sb3.envs.universal_observation import K_MAX
 from gbwm_sb3.pretrained import UniversalGBWMPolicy, load_network, save_weights
 from gbwm_sb3.pretrained.advisor import PretrainedPolicy
+from gbwm_sb3.pretrained.loading import DEFAULT_WEIGHTS
+from gbwm_sb3.pretrained.mixture import MIXTURE_VALIDATION_SEED, WIDE_ENVELOPE, mixture_problems
 from gbwm_sb3.pretrained.training import (
     PAPER_LIKE_VALIDATION,
     VALIDATION_SEED,
@@ -24,6 +26,7 @@ from gbwm_sb3.pretrained.training import (
     validation_problems,
 )
 from gbwm_sb3.problem import paper_problem
+from gbwm_sb3.problem.files import problem_to_dict
 from gbwm_sb3.problem.model import GBWMProblem, Goal, paper_portfolios
 from gbwm_sb3.problem.sampler import sample_problems
 
@@ -167,6 +170,64 @@ def test_config_validation_names_the_field() -> None:
         PretrainConfig.from_dict({"nope": 1})
     with pytest.raises(ValueError, match=r"validation_paper_like must be an integer in 0\.\.6"):
         PretrainConfig(**{**TINY, "validation_paper_like": 7})
+
+
+def test_a_run_can_draw_from_a_mixture_and_validate_on_it(tmp_path) -> None:
+    config = PretrainConfig(**{**TINY, "total_timesteps": 256, "mixture": "wide",
+                               "validation_mixture": 2})
+    assert config.envelope == WIDE_ENVELOPE
+    problems = config.validation_set()
+    assert problems[:2] == validation_problems(2)
+    assert [problem_to_dict(p) for p in problems[2:]] == \
+        [problem_to_dict(p) for p in mixture_problems(2, MIXTURE_VALIDATION_SEED, "wide")]
+    state = pretrain(config, tmp_path / "w", threads=1, log=None)
+    assert len(state["history"][0]["validation"]) == 4
+    assert "start_validation" not in state  # a fresh network has no start to beat
+    manifest = json.loads((tmp_path / "w" / "best" / "manifest.json").read_text())
+    assert manifest["envelope"]["funding_ratio"] == [0.1, 4.0]
+    assert manifest["envelope"]["horizon"] == [1, 100]
+    assert PretrainConfig.from_dict(json.loads((tmp_path / "w" / "config.json").read_text())) \
+        == config
+    # an older config.json (without these settings) reads as the sampler and a fresh start
+    old = {k: v for k, v in PretrainConfig(**TINY).to_dict().items()
+           if k not in ("mixture", "start", "validation_mixture")}
+    assert PretrainConfig.from_dict(old) == PretrainConfig(**TINY)
+
+
+def test_a_run_can_continue_from_the_shipped_weights(tmp_path) -> None:
+    shipped_shape = {k: v for k, v in TINY.items() if k not in ("embedding", "head", "value")}
+    config = PretrainConfig(**{**shipped_shape, "total_timesteps": 256, "start": "shipped",
+                               "learning_rate": 1e-9, "learning_rate_final": 1e-9})
+    state = pretrain(config, tmp_path / "s", threads=1, log=None)
+    start = state["start_validation"]
+    assert len(start["validation"]) == 2
+    assert start["min"] == pytest.approx(min(start["validation"]), abs=1e-5)
+    shipped = load_network(DEFAULT_WEIGHTS).state_dict()
+    trained = load_network(tmp_path / "s" / "final").state_dict()
+    assert shipped.keys() == trained.keys()
+    # a learning rate of 1e-9 leaves every weight within a few 1e-8 of the shipped one
+    assert max(float((shipped[k] - trained[k]).abs().max()) for k in shipped) < 1e-6
+    # a stage is kept as best only where it beats the starting weights: a wrecking
+    # learning rate leaves no best stage at all
+    wrecked = PretrainConfig(**{**shipped_shape, "total_timesteps": 256, "start": "shipped",
+                                "learning_rate": 0.5, "learning_rate_final": 0.5})
+    state = pretrain(wrecked, tmp_path / "x", threads=1, log=None)
+    assert state["history"][0]["validation_mean"] < state["start_validation"]["mean"]
+    assert state["best"] is None and not (tmp_path / "x" / "best").exists()
+    with pytest.raises(ValueError, match="start 'shipped' needs the shipped network's shape"):
+        pretrain(PretrainConfig(**{**TINY, "start": "shipped"}), tmp_path / "t", threads=1,
+                 log=None)
+
+
+def test_mixture_settings_are_checked() -> None:
+    with pytest.raises(ValueError, match="mixture must be one of sampler, teacher, wide, blend"):
+        PretrainConfig(**{**TINY, "mixture": "broad"})
+    with pytest.raises(ValueError, match="start must be one of scratch, shipped, got 'v2'"):
+        PretrainConfig(**{**TINY, "start": "v2"})
+    with pytest.raises(ValueError, match="validation_mixture must be 0 with mixture 'sampler'"):
+        PretrainConfig(**{**TINY, "validation_mixture": 3})
+    with pytest.raises(ValueError, match=r"validation_mixture must be an integer in 0\.\.1000"):
+        PretrainConfig(**{**TINY, "mixture": "wide", "validation_mixture": -1})
 
 
 def test_validation_set_adds_paper_like_problems() -> None:

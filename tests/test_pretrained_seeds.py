@@ -139,6 +139,22 @@ def test_script_exports_the_best_seed(tmp_path, capsys) -> None:
     assert not seed_directory(tmp_path / "runs", 7).exists()  # and refused before training
 
 
+def test_script_passes_the_mixture_and_the_start(tmp_path, capsys) -> None:
+    script = _pretrain_script()
+    args = [*_SCRIPT_ARGS, "--total-timesteps", "256"]
+    assert script.main(["--out", str(tmp_path / "run"), *args, "--mixture", "blend",
+                        "--start", "shipped", "--validation-mixture", "1"]) == 0
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert (config["mixture"], config["start"], config["validation_mixture"]) == \
+        ("blend", "shipped", 1)
+    state = json.loads((tmp_path / "run" / "state.json").read_text())
+    assert len(state["start_validation"]["validation"]) == 3
+    assert "start (shipped weights): validation efficiency mean" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        script.main(["--out", str(tmp_path / "other"), *args, "--validation-mixture", "2"])
+    assert "validation_mixture must be 0 with mixture 'sampler'" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("extra, message", [
     (["--engine", "ray"], "--engine is only used with --seeds"),
     (["--workers", "2"], "--workers is only used with --seeds"),

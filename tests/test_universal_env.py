@@ -23,8 +23,16 @@ from gbwm_sb3.envs.universal_observation import (
     universal_observation_bounds,
 )
 from gbwm_sb3.envs.vec_env import GBWMVecEnv
+from gbwm_sb3.pretrained.mixture import mixture_envelope, mixture_problem
+from gbwm_sb3.problem.files import problem_to_dict
 from gbwm_sb3.problem.model import GBWMProblem, Goal, Portfolios, paper_problem
-from gbwm_sb3.problem.sampler import ProblemEnvelope, discount_rate, sample_problems
+from gbwm_sb3.problem.sampler import (
+    DEFAULT_ENVELOPE,
+    ProblemEnvelope,
+    discount_rate,
+    sample_problem,
+    sample_problems,
+)
 
 SAMPLED = sample_problems(12, seed=3)
 SMALL_ENVELOPE = ProblemEnvelope(horizon=(1, 6), num_goals=(1, 6))
@@ -391,3 +399,27 @@ def test_rewriting_a_row_leaves_nothing_of_the_old_problem() -> None:
         expected = universal_observation(short_problem, t, wealth)
         np.testing.assert_array_equal(encoder.encode(np.zeros(3, int), np.full(3, t), wealth),
                                       expected)
+
+
+def test_a_sampler_fills_the_pool_and_its_draws_are_checked() -> None:
+    wide = mixture_envelope("wide")
+
+    def make(seed: int) -> MultiProblemVecEnv:
+        return MultiProblemVecEnv(32, envelope=wide, seed=seed, pool_size=24,
+                                  sampler=lambda rng: mixture_problem(rng, "wide"))
+
+    env = make(3)
+    env.reset()
+    assert all(wide.contains(p) == [] for p in env.table.problems)
+    assert any(DEFAULT_ENVELOPE.contains(p) != [] for p in env.table.problems)
+    rng = np.random.default_rng(0)
+    for _ in range(12):
+        env.step(_random_actions(env, rng))
+    assert env.problems_drawn > 24 and all(wide.contains(p) == [] for p in env.table.problems)
+    pools = [[problem_to_dict(p) for p in make(seed).table.problems] for seed in (3, 3, 4)]
+    assert pools[0] == pools[1] and pools[0] != pools[2]
+    with pytest.raises(ValueError, match="sampler drew a problem outside the envelope: horizon"):
+        MultiProblemVecEnv(4, seed=0, pool_size=2, sampler=lambda rng: sample_problem(
+            rng, ProblemEnvelope(horizon=(41, 60))))
+    with pytest.raises(ValueError, match="sampler must be a function"):
+        MultiProblemVecEnv(4, seed=0, sampler=3)  # type: ignore[arg-type]

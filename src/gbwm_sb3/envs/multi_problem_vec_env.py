@@ -53,6 +53,10 @@ class MultiProblemVecEnv(ArrayVecEnv):
     """N trajectories over many problems, stepped together with numpy (an SB3 ``VecEnv``).
 
     - ``envelope``: where the problems are drawn from (ignored when ``problems`` is given);
+    - ``sampler``: a function of a ``numpy.random.Generator`` that draws one problem inside
+      ``envelope``, used instead of ``sample_problem(rng, envelope)`` (e.g. a training
+      mixture of :mod:`gbwm_sb3.pretrained.mixture`); its draws are checked against
+      ``envelope`` as they enter the pool;
     - ``problems``: a fixed pool instead of draws (e.g. one problem, or a benchmark set);
     - ``pool_size``: problems held at once (default 1024; about 45 KB each);
     - ``new_problems_per_step``: unused pool rows redrawn after each step (default 4;
@@ -71,7 +75,8 @@ class MultiProblemVecEnv(ArrayVecEnv):
                  seed: int | None = None, problems: Sequence[GBWMProblem] | None = None,
                  pool_size: int = 1024, new_problems_per_step: int = 4,
                  normalize_rewards: bool = True,
-                 reward_scale: Callable[[GBWMProblem], float] | None = None) -> None:
+                 reward_scale: Callable[[GBWMProblem], float] | None = None,
+                 sampler: Callable[[np.random.Generator], GBWMProblem] | None = None) -> None:
         num_envs = self.check_num_envs(num_envs)
         seed = self.check_seed(seed)
         if not isinstance(envelope, ProblemEnvelope):
@@ -88,6 +93,10 @@ class MultiProblemVecEnv(ArrayVecEnv):
             raise ValueError(f"reward_scale must be a function of the problem or None, got "
                              f"{type(reward_scale).__name__}")
         self.reward_scale = reward_scale
+        if sampler is not None and not callable(sampler):
+            raise ValueError(f"sampler must be a function of a numpy Generator or None, got "
+                             f"{type(sampler).__name__}")
+        self.sampler = sampler
         self._seed_sequence = np.random.SeedSequence(seed)
         self._fixed = problems is not None
         if problems is not None:
@@ -142,7 +151,7 @@ class MultiProblemVecEnv(ArrayVecEnv):
         if self._fixed:
             problems = self._fixed_problems
         else:
-            problems = [sample_problem(self._problem_rng, self.envelope) for _ in rows]
+            problems = [self._draw() for _ in rows]
         self._write(rows, problems)
         self.problems_drawn = 0 if self._fixed else self.pool_size
 
@@ -154,9 +163,21 @@ class MultiProblemVecEnv(ArrayVecEnv):
             return
         count = min(self.new_problems_per_step, unused.size)
         rows = self._problem_rng.choice(unused, size=count, replace=False)
-        problems = [sample_problem(self._problem_rng, self.envelope) for _ in range(count)]
+        problems = [self._draw() for _ in range(count)]
         self._write(rows, problems)
         self.problems_drawn += count
+
+    def _draw(self) -> GBWMProblem:
+        """One fresh problem for the pool: the sampler's, or ``sample_problem``'s."""
+        if self.sampler is None:
+            return sample_problem(self._problem_rng, self.envelope)
+        problem = self.sampler(self._problem_rng)
+        outside = self.envelope.contains(problem) if isinstance(problem, GBWMProblem) \
+            else [f"got {type(problem).__name__}, not a GBWMProblem"]
+        if outside:
+            raise ValueError("sampler drew a problem outside the envelope: "
+                             + "; ".join(outside))
+        return problem
 
     def _write(self, rows: np.ndarray, problems: list[GBWMProblem]) -> None:
         self.table.write(rows, problems)

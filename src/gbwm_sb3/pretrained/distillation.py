@@ -61,7 +61,12 @@ from gbwm_sb3.envs.universal_observation import K_MAX, N_MAX
 from gbwm_sb3.evaluation.evaluator import evaluate
 from gbwm_sb3.pretrained.advisor import PretrainedPolicy
 from gbwm_sb3.pretrained.loading import DEFAULT_WEIGHTS, bind_policy
-from gbwm_sb3.pretrained.mixture import mixture_envelope, mixture_problem, mixture_problems
+from gbwm_sb3.pretrained.mixture import (
+    MIXTURE_VALIDATION_SEED,
+    mixture_envelope,
+    mixture_problem,
+    mixture_problems,
+)
 from gbwm_sb3.pretrained.policy import UniversalGBWMPolicy
 from gbwm_sb3.pretrained.training import atomic_write_json, linear_fraction, validation_problems
 from gbwm_sb3.pretrained.weights import (
@@ -78,8 +83,6 @@ from gbwm_sb3.problem.sampler import ProblemEnvelope
 __all__ = ["DistillConfig", "distill", "export_weights", "teach", "TeacherBatch",
            "distillation_loss", "MIXTURE_VALIDATION_SEED"]
 
-#: Seed domain of the mixture's validation problems.
-MIXTURE_VALIDATION_SEED = 7_100_003
 _STATE = "state.json"
 _CHECKPOINT = "checkpoint.pt"
 

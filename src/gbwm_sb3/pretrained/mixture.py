@@ -17,7 +17,8 @@ held out):
    log-uniform in [0.2, 2.5] (flat to steep frontiers; the lowest mean, and so the
    funding ratio, unchanged), ``k`` capped so every portfolio stays inside the envelope
    and no volatility falls below :data:`FRONTIER_FLOOR` (near-riskless portfolios with
-   dozens of decisions a year make the exact DP slow, minutes instead of a second).
+   dozens of decisions a year make the exact DP slow, minutes instead of a second); a
+   frontier that no scale keeps inside both bounds is left as drawn.
 
 The **wide** mixture (``mixture="wide"``) reaches the whole acceptance envelope of the
 shipped weights instead: :data:`WIDE_ENVELOPE` (horizons 1-100 years, 1-60 goals, funding
@@ -25,6 +26,10 @@ ratios 0.1-4, volatilities up to 0.5), the same two perturbations, and a rescale
 may fall to the envelope's lowest volatility (0.005) where no year has more than
 :data:`FLAT_FRONTIER_MAX_DECISIONS` decisions (the exact DP stays fast there), so that
 frontiers topping out at 3-5% volatility are drawn too.
+
+The **blend** (``mixture="blend"``) draws half its problems as the PPO pretraining does
+(``sample_problem`` from ``DEFAULT_ENVELOPE``, unperturbed) and half from the wide mixture,
+so that a run widening what a network has seen keeps seeing what it was trained on.
 
 Same generator, same problems; numpy only.
 """
@@ -37,10 +42,11 @@ from dataclasses import replace
 import numpy as np
 
 from gbwm_sb3.problem.model import GBWMProblem, Goal, Portfolios
-from gbwm_sb3.problem.sampler import ProblemEnvelope, sample_problem
+from gbwm_sb3.problem.sampler import DEFAULT_ENVELOPE, ProblemEnvelope, sample_problem
 
 __all__ = ["TEACHER_ENVELOPE", "WIDE_ENVELOPE", "MIXTURES", "FLAT_FRONTIER_MAX_DECISIONS",
-           "UTILITY_NOISE_SHARE", "FRONTIER_SHARE", "FRONTIER_FLOOR",
+           "UTILITY_NOISE_SHARE", "FRONTIER_SHARE", "FRONTIER_FLOOR", "BLEND_SAMPLER_SHARE",
+           "MIXTURE_VALIDATION_SEED",
            "mixture_envelope", "mixture_problem", "mixture_problems", "noisier_utilities",
            "rescaled_frontier"]
 
@@ -51,7 +57,11 @@ TEACHER_ENVELOPE = ProblemEnvelope(horizon=(1, 60), num_goals=(1, 40), funding_r
 WIDE_ENVELOPE = ProblemEnvelope(horizon=(1, 100), num_goals=(1, 60), funding_ratio=(0.1, 4.0),
                                 portfolio_volatility=(0.005, 0.5))
 #: The mixtures :func:`mixture_problem` draws from, by name, with their envelopes.
-MIXTURES = {"teacher": TEACHER_ENVELOPE, "wide": WIDE_ENVELOPE}
+MIXTURES = {"teacher": TEACHER_ENVELOPE, "wide": WIDE_ENVELOPE, "blend": WIDE_ENVELOPE}
+#: Share of the blend's draws made as the PPO pretraining makes them.
+BLEND_SAMPLER_SHARE = 0.5
+#: Seed domain of the mixtures' validation problems.
+MIXTURE_VALIDATION_SEED = 7_100_003
 #: In the wide mixture, a rescaled frontier may go below :data:`FRONTIER_FLOOR` (down to the
 #: envelope's lowest volatility) only where no year has more decisions than this.
 FLAT_FRONTIER_MAX_DECISIONS = 8
@@ -93,7 +103,12 @@ def rescaled_frontier(problem: GBWMProblem, rng: np.random.Generator,
     scale = min(scale, vol_hi / float(vols.max()))
     if excess.max() > 0:
         scale = min(scale, (envelope.portfolio_mean[1] - low) / float(excess.max()))
-    scale = max(scale, max(vol_lo, floor) / float(vols.min()))
+    low_scale = max(vol_lo, floor) / float(vols.min())
+    if low_scale > scale and (low_scale * float(vols.max()) > vol_hi
+                              or low + low_scale * float(excess.max())
+                              > envelope.portfolio_mean[1]):
+        return problem  # no scale keeps this frontier inside the envelope above the floor
+    scale = max(scale, low_scale)
     portfolios = Portfolios(low + excess * scale, vols * scale)
     return replace(problem, portfolios=portfolios)
 
@@ -107,9 +122,13 @@ def mixture_envelope(mixture: str) -> ProblemEnvelope:
 
 
 def mixture_problem(rng: np.random.Generator, mixture: str = "teacher") -> GBWMProblem:
-    """One problem of the ``mixture`` (``"teacher"`` or ``"wide"``; the module docstring),
-    drawn with ``rng``."""
+    """One problem of the ``mixture`` (``"teacher"``, ``"wide"`` or ``"blend"``; the module
+    docstring), drawn with ``rng``."""
     envelope = mixture_envelope(mixture)
+    if mixture == "blend":
+        if rng.uniform() < BLEND_SAMPLER_SHARE:
+            return sample_problem(rng, DEFAULT_ENVELOPE)
+        mixture = "wide"
     problem = sample_problem(rng, envelope)
     if rng.uniform() < UTILITY_NOISE_SHARE:
         problem = noisier_utilities(problem, rng)

@@ -15,6 +15,18 @@ After each stage the greedy policy is scored on a validation set of sampled prob
 (their own seed domain, disjoint from the benchmark suite) against the DP optimum on
 common random numbers; the best stage's weights are kept as ``best/``, and every
 stage's weights as ``stages/stage-NNN/`` (about 200 KB each) for later comparison.
+
+By default the problems are drawn from the sampler's ``DEFAULT_ENVELOPE`` and the network
+starts fresh. ``mixture`` draws them from a training mixture of
+:mod:`gbwm_sb3.pretrained.mixture` instead (``"wide"``: the whole acceptance envelope,
+funding ratios down to 0.1, noisier utilities, flatter and steeper frontiers;
+``"blend"``: half sampler, half wide), ``validation_mixture`` adds that many of the
+mixture's problems (their own seed domain) to the validation set, and
+``start="shipped"`` continues PPO from the shipped weights (Adam starts afresh) instead
+of a fresh network; their validation before any training is recorded as
+``start_validation`` in ``state.json``, and a stage becomes ``best/`` only if it beats
+them (``best`` stays None while none does).
+Every part of it is PPO: no DP decision or value is trained on.
 """
 
 from __future__ import annotations
@@ -38,14 +50,21 @@ from stable_baselines3.common.utils import set_random_seed
 from gbwm_sb3.dp import solve_dp
 from gbwm_sb3.envs.multi_problem_vec_env import MultiProblemVecEnv
 from gbwm_sb3.evaluation.evaluator import evaluate
-from gbwm_sb3.pretrained.loading import bind_policy
+from gbwm_sb3.pretrained.loading import DEFAULT_WEIGHTS, bind_policy
+from gbwm_sb3.pretrained.mixture import (
+    MIXTURE_VALIDATION_SEED,
+    mixture_envelope,
+    mixture_problem,
+    mixture_problems,
+)
 from gbwm_sb3.pretrained.policy import UniversalGBWMPolicy
-from gbwm_sb3.pretrained.weights import save_weights
+from gbwm_sb3.pretrained.weights import load_network, save_weights
 from gbwm_sb3.problem.model import GBWMProblem, paper_problem
-from gbwm_sb3.problem.sampler import DEFAULT_ENVELOPE, sample_problems
+from gbwm_sb3.problem.sampler import DEFAULT_ENVELOPE, ProblemEnvelope, sample_problems
 
 __all__ = ["PretrainConfig", "pretrain", "validation_problems", "optimum_value", "STATE_FILE",
-           "REWARD_NORMALIZATIONS", "PAPER_LIKE_VALIDATION", "paper_like_problem"]
+           "REWARD_NORMALIZATIONS", "PAPER_LIKE_VALIDATION", "paper_like_problem",
+           "TRAINING_MIXTURES", "TRAINING_STARTS"]
 
 STATE_FILE = "state.json"
 _CHECKPOINT = "checkpoint.zip"
@@ -55,6 +74,11 @@ VALIDATION_SEED = 7_000_001
 #: its optimal expected utility (a coarse DP, grid density 20: returns are efficiencies).
 REWARD_NORMALIZATIONS = ("total_utility", "optimum")
 _SCALE_GRID_DENSITY = 20.0
+#: Where a run's problems come from: the sampler's default envelope, or a mixture of
+#: :mod:`gbwm_sb3.pretrained.mixture`.
+TRAINING_MIXTURES = ("sampler", "teacher", "wide", "blend")
+#: What a run's network starts from: a fresh network, or the shipped weights.
+TRAINING_STARTS = ("scratch", "shipped")
 
 
 def optimum_value(problem: GBWMProblem) -> float:
@@ -68,7 +92,8 @@ class PretrainConfig:
     """Everything that determines a pretraining run (saved with the weights).
 
     ``total_timesteps`` is rounded up to whole stages; a stage is a whole number of
-    rollouts of ``n_envs * n_steps`` steps.
+    rollouts of ``n_envs * n_steps`` steps. ``mixture``, ``start`` and
+    ``validation_mixture``: the module docstring.
     """
 
     seed: int = 0
@@ -96,6 +121,9 @@ class PretrainConfig:
     reward_normalization: str = "total_utility"
     validation_paper_like: int = 0
     validation_lookahead: int = 1
+    mixture: str = "sampler"
+    start: str = "scratch"
+    validation_mixture: int = 0
 
     def __post_init__(self) -> None:
         ints = {"seed": (0, 2**32 - 1), "total_timesteps": (1, 10**11),
@@ -104,7 +132,7 @@ class PretrainConfig:
                 "pool_size": (1, 10**6), "new_problems_per_step": (0, 10**4),
                 "validation_problems": (0, 1000), "validation_paths": (2, 10**7),
                 "validation_paper_like": (0, len(PAPER_LIKE_VALIDATION)),
-                "validation_lookahead": (1, 64)}
+                "validation_lookahead": (1, 64), "validation_mixture": (0, 1000)}
         for name, (lo, hi) in ints.items():
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
@@ -123,6 +151,15 @@ class PretrainConfig:
             raise ValueError(f"reward_normalization must be one of "
                              f"{', '.join(REWARD_NORMALIZATIONS)}, got "
                              f"{self.reward_normalization!r}")
+        if self.mixture not in TRAINING_MIXTURES:
+            raise ValueError(f"mixture must be one of {', '.join(TRAINING_MIXTURES)}, got "
+                             f"{self.mixture!r}")
+        if self.start not in TRAINING_STARTS:
+            raise ValueError(f"start must be one of {', '.join(TRAINING_STARTS)}, got "
+                             f"{self.start!r}")
+        if self.validation_mixture and self.mixture == "sampler":
+            raise ValueError("validation_mixture must be 0 with mixture 'sampler' (its "
+                             "validation problems are the sampled ones)")
         if self.validation_lookahead > 1 and self.reward_normalization != "total_utility":
             raise ValueError("validation_lookahead must be 1 with reward_normalization "
                              f"{self.reward_normalization!r}: the lookahead needs a value "
@@ -166,6 +203,27 @@ class PretrainConfig:
             if name in data:
                 data[name] = tuple(data[name])
         return cls(**data)
+
+    @property
+    def envelope(self) -> ProblemEnvelope:
+        """The envelope the run's problems are drawn from."""
+        return DEFAULT_ENVELOPE if self.mixture == "sampler" else mixture_envelope(self.mixture)
+
+    def problem_sampler(self) -> Callable[[np.random.Generator], GBWMProblem] | None:
+        """The draw of one training problem (None: ``sample_problem`` from the envelope)."""
+        if self.mixture == "sampler":
+            return None
+        mixture = self.mixture
+        return lambda rng: mixture_problem(rng, mixture)
+
+    def validation_set(self) -> list[GBWMProblem]:
+        """The run's validation problems: the sampled and paper-like ones, then
+        ``validation_mixture`` of the mixture's."""
+        problems = validation_problems(self.validation_problems, self.validation_paper_like)
+        if self.validation_mixture:
+            problems += mixture_problems(self.validation_mixture, MIXTURE_VALIDATION_SEED,
+                                         self.mixture)
+        return problems
 
     def policy_kwargs(self) -> dict[str, Any]:
         """The network shape."""
@@ -251,6 +309,27 @@ def _network(model: PPO) -> UniversalGBWMPolicy:
     return cast(UniversalGBWMPolicy, model.policy)
 
 
+def _load_shipped(network: UniversalGBWMPolicy, config: PretrainConfig) -> None:
+    """Copy the shipped weights into ``network`` (same shape required)."""
+    shipped = load_network(DEFAULT_WEIGHTS)
+    shape = {"embedding": tuple(shipped.embedding), "head": shipped.head,
+             "value": tuple(shipped.value)}
+    if shape != config.policy_kwargs():
+        raise ValueError(f"start 'shipped' needs the shipped network's shape {shape}, got "
+                         f"{config.policy_kwargs()}")
+    network.load_state_dict(shipped.state_dict())
+
+
+def _score_to_beat(state: dict[str, Any]) -> float:
+    """The validation mean a stage must exceed to become ``best``: the best stage's, else
+    the starting weights' (``start="shipped"``), else none."""
+    if state["best"] is not None:
+        return float(state["best"]["validation_mean"])
+    if "start_validation" in state:
+        return float(state["start_validation"]["mean"])
+    return -math.inf
+
+
 def _validation_efficiency(model: PPO, problems: list[GBWMProblem], solutions: list[Any],
                            paths: int, lookahead: int = 1) -> list[float]:
     out = []
@@ -317,17 +396,18 @@ def pretrain(config: PretrainConfig, directory: str | os.PathLike[str], *,
         say(f"pretraining in {directory} has {state['stage']} stages (until stage "
             f"{until_stage}): nothing to train")
         return state
-    problems = validation_problems(config.validation_problems, config.validation_paper_like)
+    problems = config.validation_set()
     solutions = [solve_dp(p) for p in problems]
     total = config.stages * config.stage_timesteps
     checkpoint = directory / _CHECKPOINT
 
     def new_env(stage: int) -> MultiProblemVecEnv:
-        return MultiProblemVecEnv(config.n_envs, DEFAULT_ENVELOPE, seed=stage_seed(config.seed,
-                                  stage), pool_size=config.pool_size,
+        return MultiProblemVecEnv(config.n_envs, config.envelope,
+                                  seed=stage_seed(config.seed, stage), pool_size=config.pool_size,
                                   new_problems_per_step=config.new_problems_per_step,
                                   reward_scale=optimum_value
-                                  if config.reward_normalization == "optimum" else None)
+                                  if config.reward_normalization == "optimum" else None,
+                                  sampler=config.problem_sampler())
 
     start_stage = int(state["stage"])
     if start_stage >= config.stages:
@@ -344,11 +424,22 @@ def pretrain(config: PretrainConfig, directory: str | os.PathLike[str], *,
                     max_grad_norm=config.max_grad_norm, device="cpu",
                     policy_kwargs=config.policy_kwargs(),
                     tensorboard_log=None if tensorboard is None else str(tensorboard))
+        if config.start == "shipped":
+            _load_shipped(_network(model), config)
     else:
         say(f"resuming {directory} at stage {start_stage + 1}/{config.stages} "
             f"({state['num_timesteps']:,} steps done)")
         model = PPO.load(checkpoint, env=env, device="cpu",
                          tensorboard_log=None if tensorboard is None else str(tensorboard))
+    if config.start == "shipped" and start_stage == 0 and "start_validation" not in state \
+            and problems:
+        start_scores = _validation_efficiency(model, problems, solutions, config.validation_paths,
+                                              config.validation_lookahead)
+        state["start_validation"] = {"mean": float(np.mean(start_scores)),
+                                     "min": float(np.min(start_scores)),
+                                     "validation": [round(e, 5) for e in start_scores]}
+        say(f"start (shipped weights): validation efficiency mean "
+            f"{state['start_validation']['mean']:.4f} min {state['start_validation']['min']:.4f}")
     stages_run = 0
     while int(state["stage"]) < config.stages:
         stage = int(state["stage"])
@@ -407,12 +498,15 @@ def pretrain(config: PretrainConfig, directory: str | os.PathLike[str], *,
                 "stage": stage + 1, "wall_time_s": state["wall_time_s"], "threads": threads,
                 "validation_mean": mean_eff}
         save_weights(_network(model), directory / "stages" / f"stage-{stage + 1:03d}", meta,
-                     overwrite=True)
-        if efficiencies and (state["best"] is None or mean_eff > state["best"]["validation_mean"]):
-            save_weights(_network(model), directory / "best", meta, overwrite=True)
+                     overwrite=True,
+                     envelope=config.envelope)
+        if efficiencies and mean_eff > _score_to_beat(state):
+            save_weights(_network(model), directory / "best", meta, overwrite=True,
+                         envelope=config.envelope)
             state["best"] = {"stage": stage + 1, "validation_mean": mean_eff}
         if stage + 1 == config.stages:
-            save_weights(_network(model), directory / "final", meta, overwrite=True)
+            save_weights(_network(model), directory / "final", meta, overwrite=True,
+                         envelope=config.envelope)
         atomic_write_json(directory / STATE_FILE, state)
         say(f"stage {stage + 1}/{config.stages}: {model.num_timesteps:,} steps, "
             f"{state['wall_time_s'] / 60:.1f} min, utility fraction "
