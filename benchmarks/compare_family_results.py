@@ -1,14 +1,15 @@
-"""Two family benchmark runs side by side, split by one acceptance envelope.
+"""Family benchmark runs side by side, split by one acceptance envelope.
 
     python benchmarks/compare_family_results.py BEFORE/results.jsonl AFTER/results.jsonl \
-        [--labels A B] [--weights DIR]
+        [MORE/results.jsonl ...] [--labels A B ...] [--weights DIR]
 
-Both files come from ``examples/benchmark_pretrained.py --family ...`` (every problem
+Every file comes from ``examples/benchmark_pretrained.py --family ...`` (every problem
 scored, inside its envelope or beyond it) on the same problems and markets. Each problem
 is placed by the acceptance envelope of ``--weights`` (default: the shipped weights), so
-the two runs are compared on the same problems whatever envelope each was scored under.
-Prints, per family, the mean and lowest efficiency of each run over the accepted
-problems, the refused ones and all, and how many accepted problems score under 0.95.
+the runs are compared on the same problems whatever envelope each was scored under, and
+only on the problems every run scored. Prints, per family, the mean and lowest
+efficiency of each run over the accepted problems, the refused ones and all, and how
+many accepted problems score under 0.95. Labels default to each file's folder name.
 """
 
 from __future__ import annotations
@@ -41,18 +42,26 @@ def _cell(values: list[float]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("before", type=Path)
-    parser.add_argument("after", type=Path)
-    parser.add_argument("--labels", nargs=2, default=("before", "after"))
+    parser.add_argument("results", type=Path, nargs="+", metavar="RESULTS_JSONL")
+    parser.add_argument("--labels", nargs="+", default=None,
+                        help="one per results file (default: each file's folder name)")
     parser.add_argument("--weights", type=Path, default=None)
     args = parser.parse_args(argv)
-    runs = [_read(args.before), _read(args.after)]
+    labels = args.labels or [path.parent.name or str(path) for path in args.results]
+    if len(labels) != len(args.results):
+        parser.error(f"--labels: {len(labels)} given for {len(args.results)} results files; "
+                     "give one per file")
+    missing = [str(path) for path in args.results if not path.is_file()]
+    if missing:
+        parser.error(f"results file not found: {', '.join(missing)}")
+    runs = [_read(path) for path in args.results]
     envelope = accepted_envelope(args.weights)
     accepted = {item.name: not envelope.contains(item.problem) for item in family_problems()}
-    a, b = args.labels
-    print(f"| family | accepted | {a}: mean | min | {b}: mean | min | {a} < 0.95 | "
-          f"{b} < 0.95 | refused | {a}: mean | min | {b}: mean | min |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    columns = (["family", "accepted"] + [f"{a}: mean | min" for a in labels]
+               + [f"{a} < 0.95" for a in labels] + ["refused"]
+               + [f"{a}: mean | min" for a in labels])
+    print("| " + " | ".join(columns) + " |")
+    print("|" + "---|" * (3 + 5 * len(runs)))
     for family in (*FAMILY_NAMES, "all"):
         names = [n for n in accepted if (family == "all" or n.rsplit("-", 1)[0] == family)
                  and all(n in run for run in runs)]
