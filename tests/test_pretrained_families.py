@@ -261,14 +261,18 @@ def test_runner_scores_inside_refuses_and_scores_beyond_then_resumes(tmp_path) -
     assert "not scored" in summarise_families(unscored)
 
 
-# ----- the script -----
-@pytest.fixture(scope="module")
-def script():
-    spec = importlib.util.spec_from_file_location(
-        "benchmark_pretrained_families", ROOT / "examples" / "benchmark_pretrained.py")
+# ----- the scripts -----
+def _load_script(name: str, relative: str):
+    """The script at ``ROOT / relative`` imported as module ``name``."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / relative)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture(scope="module")
+def script():
+    return _load_script("benchmark_pretrained_families", "examples/benchmark_pretrained.py")
 
 
 def test_script_accepts_family_names_and_all(script, tmp_path, monkeypatch) -> None:
@@ -320,14 +324,6 @@ def test_script_runs_families_with_the_shipped_weights(script, tmp_path, capsys)
     assert "lookahead 1" in (tmp_path / "inside" / SUMMARY_FILE).read_text()
 
 
-def _compare_script():
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "compare_family_results.py"
-    spec = importlib.util.spec_from_file_location("compare_family_results", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_compare_script_puts_any_number_of_runs_side_by_side(tmp_path, capsys) -> None:
     names = ["crowded_years-00", "crowded_years-01", "underfunded-00"]
     scores = {"a": [0.99, 0.93, 0.90], "b": [0.98, 0.97, 0.95], "c": [1.0, 0.96]}
@@ -338,7 +334,7 @@ def test_compare_script_puts_any_number_of_runs_side_by_side(tmp_path, capsys) -
         path.write_text("".join(f'{{"name": "{n}", "efficiency": {v}}}\n'
                                 for n, v in zip(names, values, strict=False)))
         files.append(str(path))
-    script = _compare_script()
+    script = _load_script("compare_family_results", "benchmarks/compare_family_results.py")
     assert script.main(files) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("| family | accepted | a: mean | min | b: mean | min | c: mean")

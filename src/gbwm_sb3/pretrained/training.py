@@ -53,6 +53,7 @@ from gbwm_sb3.evaluation.evaluator import evaluate
 from gbwm_sb3.pretrained.loading import DEFAULT_WEIGHTS, bind_policy
 from gbwm_sb3.pretrained.mixture import (
     MIXTURE_VALIDATION_SEED,
+    MIXTURES,
     mixture_envelope,
     mixture_problem,
     mixture_problems,
@@ -76,7 +77,7 @@ REWARD_NORMALIZATIONS = ("total_utility", "optimum")
 _SCALE_GRID_DENSITY = 20.0
 #: Where a run's problems come from: the sampler's default envelope, or a mixture of
 #: :mod:`gbwm_sb3.pretrained.mixture`.
-TRAINING_MIXTURES = ("sampler", "teacher", "wide", "blend")
+TRAINING_MIXTURES = ("sampler", *MIXTURES)
 #: What a run's network starts from: a fresh network, or the shipped weights.
 TRAINING_STARTS = ("scratch", "shipped")
 
