@@ -145,17 +145,20 @@ GENERATORS = {"crowded": crowded, "long_volatile": long_volatile, "underfunded":
 def run_fine_tune(problem: GBWMProblem, dp: Any, seed: int, budget: float, paths: int,
                   lookahead: bool = False) -> dict[str, Any]:
     """``fine_tune`` for ``60 * budget`` s and the zero-shot policy, on the same markets."""
-    from gbwm_sb3.pretrained import accepted_envelope, fine_tune, pretrained_policy
+    from gbwm_sb3.pretrained import accepted_envelope, fine_tune, fine_tune_envelope
     from gbwm_sb3.pretrained.loading import bind_policy, pretrained_network
 
     size = {"decisions": problem.max_decisions, "horizon": problem.horizon}
-    reasons = accepted_envelope().contains(problem)
+    beyond = bind_policy(pretrained_network(), problem)
+    reasons = fine_tune_envelope().contains(problem)
     if reasons:  # fine_tune refuses it; the same network beyond the envelope, for reference
-        beyond = bind_policy(pretrained_network(), problem)
         report = evaluate({"dp": dp, "zero_shot": beyond}, problem, n_paths=paths, seed=1)
         return {"refused": reasons,
                 "zero_shot_beyond_efficiency": report["zero_shot"].efficiency, **size}
-    zero_shot = pretrained_policy(problem)
+    # the zero-shot network as pretrained_policy binds it (beyond its acceptance envelope
+    # for the fine-tuning envelope's underfunded clients, recorded as such)
+    outside = accepted_envelope().contains(problem)
+    zero_shot = beyond
     started = time.perf_counter()
     tuned = fine_tune(problem, 10**7, seed=seed, time_budget_s=60.0 * budget)
     seconds = time.perf_counter() - started
@@ -170,6 +173,7 @@ def run_fine_tune(problem: GBWMProblem, dp: Any, seed: int, budget: float, paths
             "zero_shot_efficiency": report["zero_shot"].efficiency,
             "zero_shot_ci": list(report["zero_shot"].efficiency_ci or []),
             "seconds": seconds, "holdout_checks": len(scores) - 1,
+            **({"zero_shot_outside_acceptance": outside} if outside else {}),
             "adopted": sum(adopted for _, _, adopted in scores[1:]),
             "critic_check": None if tuned.fine_tune_critic_check is None
             else list(tuned.fine_tune_critic_check),

@@ -244,7 +244,8 @@ def _run_families(args: argparse.Namespace, argv: list[str] | None) -> None:
     command = " ".join(["python examples/benchmark_pretrained.py",
                         *(sys.argv[1:] if argv is None else argv)])
     scoring = "every action computed" if args.exact else "large batches bracketed"
-    tuning = _fine_tune_text(args) + (" inside the envelope" if _fine_tunes(args) else "")
+    tuning = _fine_tune_text(args) + (" where `fine_tune` accepts the problem"
+                                      if _fine_tunes(args) else "")
     notes = [f"Weights: {source}; {tuning}; lookahead {args.lookahead} (decisions the critic "
              f"compares a year; 1: none); {scoring}.", f"Command: `{command}`"]
     try:
@@ -252,6 +253,7 @@ def _run_families(args: argparse.Namespace, argv: list[str] | None) -> None:
             build, suite, envelope, n_paths=args.paths, seed=args.seed,
             beyond_factory=None if args.no_beyond else beyond,
             fine_tune_factory=tuned if _fine_tunes(args) else None,
+            fine_tune_envelope=pretrained.fine_tune_envelope(weights),
             settings=_settings(args), out=args.out, overwrite=args.overwrite,
             resume=args.resume, notes=notes)
     except ValueError as exc:  # a resumed folder made with other settings

@@ -18,6 +18,7 @@ from gbwm_sb3.pretrained import (
     OutsideEnvelopeError,
     accepted_envelope,
     fine_tune,
+    fine_tune_envelope,
     pretrained_network,
     pretrained_policy,
     save_weights,
@@ -106,8 +107,11 @@ def test_outside_the_acceptance_envelope_names_the_field_the_value_and_the_range
     message = "funding_ratio: 0.1 is outside the supported range 0.25..4"
     with pytest.raises(OutsideEnvelopeError, match=message):
         pretrained_policy(poor)
-    with pytest.raises(OutsideEnvelopeError, match=message):
-        fine_tune(poor, 1_000)
+    poorer = every_year(30, 21, funding=0.09)
+    with pytest.raises(OutsideEnvelopeError, match=r"envelope fine_tune accepts:\n  "
+                                                   r"funding_ratio: 0\.09 is outside the "
+                                                   r"supported range 0\.1\.\.4"):
+        fine_tune(poorer, 1_000)
     crowded = every_year(80, 20)  # 61 goals
     with pytest.raises(OutsideEnvelopeError, match=r"num_goals: 61 is outside the supported "
                                                    r"range 1\.\.60"):
@@ -123,6 +127,28 @@ def test_outside_the_acceptance_envelope_names_the_field_the_value_and_the_range
     save_problem(poor, tmp_path / "poor.yaml")
     assert main(["advise", str(tmp_path / "poor.yaml")]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_fine_tune_accepts_underfunded_clients_the_zero_shot_policy_refuses() -> None:
+    # the acceptance envelope, with funding ratios down to 0.1: fine-tuning trains on the
+    # client's problem and keeps the zero-shot network unless a trained one beats it
+    widened = fine_tune_envelope()
+    assert widened == dataclasses.replace(ACCEPTED_ENVELOPE, funding_ratio=(0.1, 4.0))
+    poor = every_year(12, 6, funding=0.12)
+    assert ACCEPTED_ENVELOPE.contains(poor) and not widened.contains(poor)
+    tuned = fine_tune(poor, 64, n_envs=32, seed=0, holdout_paths=500)
+    assert [steps for steps, _, _ in tuned.fine_tune_scores] == [0, 64 * 12]
+    advice = tuned.advise(0, poor.initial_wealth)
+    assert 0 <= advice.portfolio < poor.num_portfolios
+
+
+def test_the_fine_tuning_envelope_keeps_a_wider_acceptance_envelope(tmp_path: Path) -> None:
+    wide = ProblemEnvelope(horizon=(1, 50), funding_ratio=(0.05, 6.0))
+    weights = save_weights(pretrained_network(), tmp_path / "wide", accepted_envelope=wide)
+    assert fine_tune_envelope(weights) == wide
+    narrow = ProblemEnvelope(funding_ratio=(0.5, 2.0))
+    weights = save_weights(pretrained_network(), tmp_path / "narrow", accepted_envelope=narrow)
+    assert fine_tune_envelope(weights).funding_ratio == (0.1, 2.0)
 
 
 def test_weights_without_an_acceptance_envelope_accept_their_training_envelope(

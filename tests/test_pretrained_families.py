@@ -261,6 +261,32 @@ def test_runner_scores_inside_refuses_and_scores_beyond_then_resumes(tmp_path) -
     assert "not scored" in summarise_families(unscored)
 
 
+def test_runner_fine_tunes_beyond_the_envelope_only_where_fine_tune_accepts() -> None:
+    suite = family_problems("published")[4:6]  # paper NG = 16 (T = 16), Das 2020 C = 0
+    envelope = ProblemEnvelope(horizon=(1, 12))  # refuses T = 16
+    tuned = []
+
+    def fine_tuned(problem):
+        tuned.append(problem.horizon)
+        return solve_dp(problem)
+
+    def run(fine_tune_envelope):
+        return run_family_benchmark(solve_dp, suite, envelope, 200, 1, beyond_factory=solve_dp,
+                                    fine_tune_factory=fine_tuned,
+                                    fine_tune_envelope=fine_tune_envelope, progress=None)
+
+    wider = run(ProblemEnvelope(horizon=(1, 16)))
+    assert [r["scope"] for r in wider] == ["beyond", "inside"]
+    assert [r["fine_tuned_efficiency"] for r in wider] == [pytest.approx(1.0)] * 2
+    assert tuned == [16, suite[1].problem.horizon]
+    tuned.clear()
+    for fine_tune_envelope in (None, ProblemEnvelope(horizon=(1, 15))):
+        records = run(fine_tune_envelope)
+        assert records[0]["fine_tuned_efficiency"] is None
+        assert records[1]["fine_tuned_efficiency"] == pytest.approx(1.0)
+    assert tuned == [suite[1].problem.horizon] * 2
+
+
 # ----- the scripts -----
 def _load_script(name: str, relative: str):
     """The script at ``ROOT / relative`` imported as module ``name``."""

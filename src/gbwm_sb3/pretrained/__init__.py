@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from gbwm_sb3.common.lazy import lazy_exports
 from gbwm_sb3.pretrained.advisor import Advice, PretrainedPolicy
-from gbwm_sb3.pretrained.fine_tuning import fine_tune
+from gbwm_sb3.pretrained.fine_tuning import fine_tune, fine_tune_envelope
 from gbwm_sb3.pretrained.loading import (
     ACCEPTED_ENVELOPE,
     DEFAULT_WEIGHTS,
@@ -57,6 +57,7 @@ __all__ = [
     "WeightsFileError",
     "accepted_envelope",
     "fine_tune",
+    "fine_tune_envelope",
     "load_network",
     "pretrained_network",
     "pretrained_policy",

@@ -76,6 +76,7 @@ def run_family_benchmark(inside_factory: PolicyFactory, suite: Sequence[Benchmar
                          envelope: ProblemEnvelope, n_paths: int, seed: int, *,
                          beyond_factory: PolicyFactory | None = None,
                          fine_tune_factory: PolicyFactory | None = None,
+                         fine_tune_envelope: ProblemEnvelope | None = None,
                          settings: Mapping[str, Any] | None = None,
                          out: str | Path | None = None, overwrite: bool = False,
                          resume: bool = False,
@@ -85,7 +86,8 @@ def run_family_benchmark(inside_factory: PolicyFactory, suite: Sequence[Benchmar
 
     ``envelope`` decides which problems ``inside_factory`` scores; the others are refused
     and, with ``beyond_factory``, scored beyond the envelope (module docstring).
-    ``fine_tune_factory`` fine-tunes the problems inside the envelope. ``settings``
+    ``fine_tune_factory`` fine-tunes the problems inside the envelope, and those beyond it
+    that lie inside ``fine_tune_envelope`` (what ``fine_tune`` accepts). ``settings``
     (JSON-serialisable) describes the policy and goes into every record. With ``out``,
     records are appended to ``out/results.jsonl`` as they finish and ``out/summary.md``
     is written at the end; existing results are an error unless ``overwrite`` (start
@@ -139,8 +141,11 @@ def run_family_benchmark(inside_factory: PolicyFactory, suite: Sequence[Benchmar
                                       "envelope")
             record["scope"] = "unscored"
         else:
+            tunable = fine_tune_envelope is not None and not fine_tune_envelope.contains(
+                item.problem)
             try:
-                record = benchmark_problem(item, beyond_factory, n_paths, seed, None)
+                record = benchmark_problem(item, beyond_factory, n_paths, seed,
+                                           fine_tune_factory if tunable else None)
                 record.update(scope="beyond", error=None)
             except ValueError as exc:  # the network's fixed action space cannot hold it
                 record = _unscored_record(item, n_paths, seed, str(exc))
@@ -229,7 +234,8 @@ def summarise_families(records: Sequence[Mapping[str, Any]], notes: Sequence[str
                   "raises `OutsideEnvelopeError`); \"beyond\": the refused problems scored "
                   "anyway with the same network bound without the envelope check "
                   "(`bind_policy`), a measure of how far the envelope could be widened, not "
-                  "a supported use. \"not easy\": the DP optimum collects under "
+                  "a supported use (\"fine-tuned\" there: `fine_tune`, which accepts them). "
+                  "\"not easy\": the DP optimum collects under "
                   f"{EASY_SHARE:.0%} of the total utility.", ""]
     lines += ["## Per family", "", *family_table(records), ""]
     refused = [r for r in records if r["refused"]]

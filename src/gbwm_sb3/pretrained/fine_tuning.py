@@ -26,6 +26,7 @@ alone, and the lookahead is kept only where it is better by the same margin
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import os
 import time
@@ -42,15 +43,22 @@ from gbwm_sb3.envs.multi_problem_vec_env import MultiProblemVecEnv
 from gbwm_sb3.evaluation.evaluator import evaluate
 from gbwm_sb3.pretrained.advisor import PretrainedPolicy
 from gbwm_sb3.pretrained.loading import (
+    accepted_envelope,
     bind_policy,
+    checked_policy,
     pretrained_network,
-    pretrained_policy,
     recommended_lookahead,
 )
 from gbwm_sb3.pretrained.policy import UniversalGBWMPolicy
 from gbwm_sb3.problem.model import GBWMProblem
+from gbwm_sb3.problem.sampler import ProblemEnvelope
 
-__all__ = ["fine_tune", "FINE_TUNE_DEFAULTS", "HOLDOUT_SEED"]
+__all__ = ["fine_tune", "fine_tune_envelope", "FINE_TUNE_DEFAULTS", "FINE_TUNE_MIN_FUNDING_RATIO",
+           "HOLDOUT_SEED"]
+
+#: The lowest funding ratio :func:`fine_tune` accepts, whatever the weights' acceptance
+#: envelope says (docs/pretrained.md, "Fine-tuning underfunded clients").
+FINE_TUNE_MIN_FUNDING_RATIO = 0.1
 
 #: Seed of the held-out markets ``fine_tune`` selects its network on (not ``evaluate``'s
 #: default 0).
@@ -114,6 +122,21 @@ class _KeepBest(BaseCallback):
             self._check()
 
 
+def fine_tune_envelope(weights: str | os.PathLike[str] | None = None) -> ProblemEnvelope:
+    """The problems :func:`fine_tune` accepts with ``weights`` (default: the shipped ones).
+
+    The weights' acceptance envelope (:func:`~gbwm_sb3.pretrained.loading.accepted_envelope`)
+    with funding ratios down to :data:`FINE_TUNE_MIN_FUNDING_RATIO`. The acceptance envelope
+    stops where the zero-shot policy was measured to do well; fine-tuning trains on the
+    client's own problem and keeps the zero-shot network unless a trained one beats it on
+    held-out markets, so it only needs a problem the network can read and improve on.
+    """
+    accepted = accepted_envelope(weights)
+    low, high = accepted.funding_ratio
+    return dataclasses.replace(accepted,
+                               funding_ratio=(min(low, FINE_TUNE_MIN_FUNDING_RATIO), high))
+
+
 def fine_tune(problem: GBWMProblem, n_trajectories: int, *,
               weights: str | os.PathLike[str] | None = None, seed: int = 0,
               n_envs: int | None = None, time_budget_s: float | None = None,
@@ -152,7 +175,8 @@ def fine_tune(problem: GBWMProblem, n_trajectories: int, *,
     started = time.time()
     if lookahead is None:
         lookahead = recommended_lookahead(weights)
-    base = pretrained_policy(problem, weights, lookahead=lookahead)  # checks the envelope
+    base = checked_policy(problem, weights, fine_tune_envelope(weights), "fine_tune accepts",
+                          lookahead=lookahead)
     n_trajectories = check_int(n_trajectories, "n_trajectories", 1, exact=True)
     n_envs = check_int(min(n_trajectories, 512) if n_envs is None else n_envs, "n_envs", 1,
                        exact=True)
