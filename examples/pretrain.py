@@ -96,6 +96,10 @@ def main(argv: list[str] | None = None) -> int:
                              "envelope, or a mixture of gbwm_sb3.pretrained.mixture")
     parser.add_argument("--start", choices=TRAINING_STARTS, default=defaults.start,
                         help="a fresh network, or PPO continued from the shipped weights")
+    parser.add_argument("--weighted-reach", action="store_true",
+                        help="the portfolio head also reads the reach probabilities weighted "
+                             "by the goals' utility (new inputs start at zero with --start "
+                             "shipped)")
     parser.add_argument("--validation-mixture", type=int_in(0),
                         default=defaults.validation_mixture,
                         help="problems of --mixture added to the validation set")
@@ -132,7 +136,8 @@ def main(argv: list[str] | None = None) -> int:
                                 validation_paths=args.validation_paths,
                                 validation_lookahead=args.validation_lookahead,
                                 mixture=args.mixture, start=args.start,
-                                validation_mixture=args.validation_mixture)
+                                validation_mixture=args.validation_mixture,
+                                weighted_reach=args.weighted_reach)
         if args.export is not None and (args.export / "manifest.json").exists() \
                 and not args.overwrite_export:  # refused before hours of training
             parser.error(f"--export {args.export} already holds weights; add "

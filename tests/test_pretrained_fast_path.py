@@ -153,3 +153,40 @@ def test_sampling_still_uses_the_network(network: UniversalGBWMPolicy) -> None:
     assert ((a[1] >= 0) & (a[1] < problem.num_portfolios)).all()
     greedy = PretrainedPolicy(network, problem, exact=True).act(4, wealth)
     assert not np.array_equal(a[1], greedy[1])
+
+
+@pytest.fixture(scope="module")
+def weighted_network(network: UniversalGBWMPolicy) -> UniversalGBWMPolicy:
+    """The shipped network with the weighted reach inputs, their weights drawn at random."""
+    from gbwm_sb3.pretrained.weights import network_spaces
+
+    wide = UniversalGBWMPolicy(*network_spaces(), lambda _: 0.0, weighted_reach=True)
+    state = network.state_dict()
+    first = wide.state_dict()["portfolio_scorer.0.weight"].clone()
+    first[:, : state["portfolio_scorer.0.weight"].shape[1]] = state["portfolio_scorer.0.weight"]
+    first[:, -2:] = th.randn(first.shape[0], 2, generator=th.Generator().manual_seed(5))
+    wide.load_state_dict({**state, "portfolio_scorer.0.weight": first})
+    wide.set_training_mode(False)
+    return wide
+
+
+def test_the_weighted_reach_inputs_get_the_generic_actions(
+        weighted_network: UniversalGBWMPolicy) -> None:
+    assert weighted_network.portfolio_inputs == 12
+    for problem in [paper_problem(4), *_general_problems()[:4]]:
+        _check_problem(weighted_network, problem, 400)
+
+
+def test_the_weighted_reach_is_the_utility_share_mix_of_the_two_reaches(
+        weighted_network: UniversalGBWMPolicy) -> None:
+    from gbwm_sb3.pretrained.policy import next_goal_share
+
+    problem = paper_problem(4)  # goals worth 10 + t at t = 4, 8, 12, 16
+    policy = PretrainedPolicy(weighted_network, problem, exact=True)
+    parts = weighted_network.observation_parts(th.as_tensor(policy.observe(4, np.array([100.0]))))
+    share = next_goal_share(parts["trajectory"], parts["upcoming"])
+    # at year 4 (goal worth 14 due now) the next goal (t = 8, worth 18) has 18 / (18 + 22 + 26)
+    assert share.item() == pytest.approx(18 / 66, rel=1e-5)
+    parts = weighted_network.observation_parts(th.as_tensor(policy.observe(12,
+                                                                           np.array([100.0]))))
+    assert next_goal_share(parts["trajectory"], parts["upcoming"]).item() == pytest.approx(1.0)

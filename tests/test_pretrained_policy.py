@@ -190,7 +190,7 @@ def test_a_run_can_draw_from_a_mixture_and_validate_on_it(tmp_path) -> None:
         == config
     # an older config.json (without these settings) reads as the sampler and a fresh start
     old = {k: v for k, v in PretrainConfig(**TINY).to_dict().items()
-           if k not in ("mixture", "start", "validation_mixture")}
+           if k not in ("mixture", "start", "validation_mixture", "weighted_reach")}
     assert PretrainConfig.from_dict(old) == PretrainConfig(**TINY)
 
 
@@ -217,6 +217,37 @@ def test_a_run_can_continue_from_the_shipped_weights(tmp_path) -> None:
     with pytest.raises(ValueError, match="start 'shipped' needs the shipped network's shape"):
         pretrain(PretrainConfig(**{**TINY, "start": "shipped"}), tmp_path / "t", threads=1,
                  log=None)
+
+
+def test_a_weighted_reach_run_starts_as_the_shipped_weights_and_saves_the_inputs(
+        tmp_path) -> None:
+    from gbwm_sb3.pretrained import fine_tune
+
+    shipped_shape = {k: v for k, v in TINY.items() if k not in ("embedding", "head", "value")}
+    config = PretrainConfig(**{**shipped_shape, "total_timesteps": 256, "start": "shipped",
+                               "weighted_reach": True, "learning_rate": 1e-9,
+                               "learning_rate_final": 1e-9})
+    state = pretrain(config, tmp_path / "r", threads=1, log=None)
+    plain = PretrainConfig(**{**shipped_shape, "total_timesteps": 256, "start": "shipped"})
+    # zero weights on the new inputs: the start is scored exactly as the shipped weights
+    assert state["start_validation"] == pretrain(plain, tmp_path / "p", threads=1,
+                                                 log=None)["start_validation"]
+    manifest = json.loads((tmp_path / "r" / "final" / "manifest.json").read_text())
+    assert manifest["network"]["weighted_reach"] is True
+    assert "weighted_reach" not in json.loads(
+        (tmp_path / "p" / "final" / "manifest.json").read_text())["network"]
+    trained = load_network(tmp_path / "r" / "final")
+    first = trained.state_dict()["portfolio_scorer.0.weight"]
+    assert trained.weighted_reach and first.shape[1] == 12
+    assert float(first[:, 10:].abs().max()) < 1e-6  # moved by at most a few 1e-9 steps
+    # fine_tune builds the same network from such weights
+    tuned = fine_tune(paper_problem(2), 32, weights=str(tmp_path / "r" / "final"), n_envs=16,
+                      holdout_paths=0)
+    assert tuned.network.weighted_reach
+    assert PretrainConfig.from_dict(json.loads((tmp_path / "r" / "config.json").read_text())) \
+        == config
+    with pytest.raises(ValueError, match="weighted_reach must be True or False, got 1"):
+        PretrainConfig(**{**TINY, "weighted_reach": 1})
 
 
 def test_mixture_settings_are_checked() -> None:

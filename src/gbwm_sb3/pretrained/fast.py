@@ -50,7 +50,9 @@ from gbwm_sb3.pretrained.policy import (
     TRAJ_COL,
     Z_CLIP,
     UniversalGBWMPolicy,
+    next_goal_share,
     normal_cdf,
+    weighted_reach,
 )
 
 __all__ = ["GreedyScorer"]
@@ -111,6 +113,7 @@ class _Year:
     decision_constants: th.Tensor  # (K, 2) utility share, cost / PVC
     next_goal: _Reach
     all_goals: _Reach
+    share: th.Tensor  # (1, 1) the next goal year's share of the later utility
 
 
 class GreedyScorer:
@@ -130,7 +133,7 @@ class GreedyScorer:
         self.portfolios = int(encoder.table.num_portfolios[0])
         self.fingerprint = parameter_fingerprint(network)
         self._years: dict[int, _Year] = {}
-        self._features: th.Tensor | None = None  # (ROWS, P, 10) portfolio scorer inputs
+        self._features: th.Tensor | None = None  # (ROWS, P, inputs) portfolio scorer inputs
         self._hidden: th.Tensor | None = None  # (BLOCK * P, head)
         self._scores: th.Tensor | None = None  # (BLOCK * P, 1)
 
@@ -170,12 +173,13 @@ class GreedyScorer:
                                DEC_COL["cost_to_discounted_cost"]]], device=self.device),
             next_goal=_reach_constants(frontier.drift[0, :p], frontier.vol[0, :p], next_years),
             all_goals=_reach_constants((frontier.drift - frontier.rate)[0, :p],
-                                       frontier.vol[0, :p], all_years))
+                                       frontier.vol[0, :p], all_years),
+            share=next_goal_share(traj, parts["upcoming"]))
 
     def _allocate(self, static: th.Tensor) -> None:
         """Work buffers; the portfolio scorer's 4 fixed inputs are written once."""
         p, head = self.portfolios, cast(nn.Linear, self.network.portfolio_scorer[0]).out_features
-        self._features = th.empty((ROWS, p, 10), device=self.device)
+        self._features = th.empty((ROWS, p, self.network.portfolio_inputs), device=self.device)
         self._features[..., :4] = static
         self._hidden = th.empty((BLOCK * p, head), device=self.device)
         self._scores = th.empty((BLOCK * p, 1), device=self.device)
@@ -224,7 +228,8 @@ class GreedyScorer:
                        ) -> tuple[th.Tensor, th.Tensor, np.ndarray]:
         embedding, pairs, context, goal = self._goal_head(year, wealth)
         decision = goal.argmax(dim=1).cpu().numpy().astype(np.intp)
-        portfolio = self._portfolio_logits(embedding, context, self._chosen(pairs, decision))
+        portfolio = self._portfolio_logits(year, embedding, context,
+                                           self._chosen(pairs, decision))
         return goal, portfolio, decision
 
     def _goal_head(self, year: _Year, wealth: np.ndarray
@@ -287,7 +292,7 @@ class GreedyScorer:
         for j in range(decisions.shape[1]):
             key = decisions[:, j].tobytes()
             if key not in done:  # e.g. every row's candidate is decision 0
-                logits = self._portfolio_logits(embedding, context,
+                logits = self._portfolio_logits(year, embedding, context,
                                                 self._chosen(pairs, decisions[:, j]))
                 done[key] = logits.argmax(dim=1).cpu().numpy()
             portfolios[:, j] = done[key]
@@ -414,7 +419,7 @@ class GreedyScorer:
             logits[rows[: pairs.scored], columns] = score[: pairs.scored]
         return logits
 
-    def _portfolio_logits(self, embedding: th.Tensor, context: _Context,
+    def _portfolio_logits(self, year: _Year, embedding: th.Tensor, context: _Context,
                           chosen: th.Tensor | None) -> th.Tensor:
         """(n, P) logits of the problem's portfolios given each row's decision.
 
@@ -431,6 +436,10 @@ class GreedyScorer:
         th.div(all_z, 3.0, out=features[..., 7])
         features[..., 8] = all_p
         th.sub(all_p, best_all.unsqueeze(1), out=features[..., 9])
+        if self.network.weighted_reach:
+            weighted = weighted_reach(year.share, next_p, all_p)
+            features[..., 10] = weighted
+            th.sub(weighted, weighted.amax(dim=1, keepdim=True), out=features[..., 11])
         context_hidden = self.network.portfolio_context(th.cat([embedding, inputs], dim=1))
         return self._score_portfolios(features, context_hidden)
 

@@ -15,7 +15,9 @@ of decisions or portfolios:
   volatility, place on the frontier and reach probabilities (a lognormal
   approximation: ``Phi((log(cash after / cost) + (mu - sigma^2/2) tau) / (sigma
   sqrt(tau)))`` for the next goal, and the same against the discounted cost of all
-  later goals); portfolios the problem does not have get probability 0. The
+  later goals) and, with ``weighted_reach=True``, those two probabilities weighted by
+  what the goals are worth (:data:`WEIGHTED_REACH_INPUTS`); portfolios the problem does
+  not have get probability 0. The
   portfolio is drawn *given* the decision (wealth after a goal is paid is what gets
   invested), so the action's probability is ``p(decision) p(portfolio | decision)``
   and the entropy bonus is the goal entropy plus the portfolio entropy given the
@@ -60,7 +62,8 @@ from gbwm_sb3.envs.universal_observation import (
 )
 
 __all__ = ["UniversalGBWMPolicy", "MASKED_LOGIT", "DECISION_INPUTS", "PORTFOLIO_INPUTS",
-           "DEC_COL", "TRAJ_COL", "Z_CLIP", "normal_cdf"]
+           "WEIGHTED_REACH_INPUTS", "DEC_COL", "TRAJ_COL", "Z_CLIP", "normal_cdf",
+           "next_goal_share"]
 
 MASKED_LOGIT = -1e9
 _NT, _ND, _NP = len(TRAJECTORY_FEATURES), len(DECISION_FEATURES), len(PORTFOLIO_FEATURES)
@@ -79,10 +82,31 @@ DECISION_INPUTS = ("affordable", "cost_to_cash", "utility_to_remaining_utility",
 PORTFOLIO_INPUTS = ("mean", "volatility", "log_drift", "frontier_position", "next_goal_z",
                     "next_goal_probability", "next_goal_probability_gap", "all_goals_z",
                     "all_goals_probability", "all_goals_probability_gap")
+#: Further inputs of the portfolio head with ``weighted_reach=True``: ``s P_next + (1 - s)
+#: P_all``, ``s`` the next goal year's share of the utility due after this year (a goal
+#: worth most of what is left is worth securing, one worth little is worth gambling on
+#: for the goals after it), and its gap to the best portfolio's.
+WEIGHTED_REACH_INPUTS = ("weighted_reach", "weighted_reach_gap")
 #: Frontier summary read by the trajectory embedding and the value network.
 _SUMMARY = 6
 #: Width of the per-goal-year encoding of the upcoming goals (pooled by mean and max).
 _UPCOMING = 32
+
+
+def next_goal_share(trajectory: th.Tensor, upcoming: th.Tensor) -> th.Tensor:
+    """(B, 1): the next goal year's share of the utility due after this year (0: none).
+
+    ``trajectory`` (B, len(TRAJECTORY_FEATURES)), ``upcoming`` (B, years, features).
+    """
+    later = (1.0 - trajectory[:, TRAJ_COL["current_utility_fraction"]]).clamp_min(1e-9)
+    share = (upcoming[:, 0, UPCOMING_FEATURES.index("utility_share")] / later).clamp(0.0, 1.0)
+    exists = upcoming[:, 0, UPCOMING_FEATURES.index("exists")] > 0.5
+    return th.where(exists, share, th.zeros_like(share)).unsqueeze(1)
+
+
+def weighted_reach(share: th.Tensor, next_p: th.Tensor, all_p: th.Tensor) -> th.Tensor:
+    """``share P_next + (1 - share) P_all`` per portfolio (0 where both are 0)."""
+    return share * next_p + (1.0 - share) * all_p
 
 
 def _mlp(sizes: list[int], activation: type[nn.Module]) -> nn.Sequential:
@@ -152,7 +176,9 @@ class UniversalGBWMPolicy(ActorCriticPolicy):
 
     Keyword arguments: ``embedding=(64, 64)`` (trajectory embedding of the actor),
     ``head=64`` (hidden units of the decision and portfolio scorers), ``value=(128, 128)``
-    (the value network), ``activation_fn`` (``nn.Tanh``), plus SB3's optimizer arguments.
+    (the value network), ``activation_fn`` (``nn.Tanh``), ``weighted_reach=False`` (the
+    portfolio head also reads :data:`WEIGHTED_REACH_INPUTS`), plus SB3's optimizer
+    arguments.
     """
 
     # SB3 infers ``value_net`` as the nn.Linear its own _build makes; any module from the
@@ -162,7 +188,8 @@ class UniversalGBWMPolicy(ActorCriticPolicy):
     def __init__(self, observation_space: spaces.Space, action_space: spaces.Space,
                  lr_schedule: Schedule, embedding: tuple[int, ...] | list[int] = (64, 64),
                  head: int = 64, value: tuple[int, ...] | list[int] = (128, 128),
-                 activation_fn: type[nn.Module] = nn.Tanh, **kwargs: Any) -> None:
+                 activation_fn: type[nn.Module] = nn.Tanh, weighted_reach: bool = False,
+                 **kwargs: Any) -> None:
         if not isinstance(observation_space, spaces.Box) \
                 or observation_space.shape != (UNIVERSAL_OBSERVATION_SIZE,):
             raise ValueError(f"observation_space must be a Box of shape "
@@ -175,13 +202,17 @@ class UniversalGBWMPolicy(ActorCriticPolicy):
         self.embedding = _sizes(embedding, "embedding")
         self.head = _sizes([head], "head")[0]
         self.value = _sizes(value, "value")
+        if not isinstance(weighted_reach, bool):
+            raise ValueError(f"weighted_reach must be True or False, got {weighted_reach!r}")
+        self.weighted_reach = weighted_reach
         kwargs.pop("net_arch", None)
         super().__init__(observation_space, action_space, lr_schedule,
                          activation_fn=activation_fn, **kwargs)
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
         data = super()._get_constructor_parameters()
-        data.update(embedding=self.embedding, head=self.head, value=self.value)
+        data.update(embedding=self.embedding, head=self.head, value=self.value,
+                    weighted_reach=self.weighted_reach)
         return data
 
     def _build(self, lr_schedule: Schedule) -> None:
@@ -201,7 +232,7 @@ class UniversalGBWMPolicy(ActorCriticPolicy):
             nn.Linear(self.head, 1))
         self.portfolio_context = nn.Linear(width + len(DECISION_INPUTS), self.head)
         self.portfolio_scorer = nn.Sequential(
-            nn.Linear(len(PORTFOLIO_INPUTS), self.head, bias=False), nn.ReLU(),
+            nn.Linear(self.portfolio_inputs, self.head, bias=False), nn.ReLU(),
             nn.Linear(self.head, 1))
         self.value_net = nn.Sequential(
             _mlp([_NT + _SUMMARY + 3 + 2 * _UPCOMING, *self.value], act), act(),
@@ -219,6 +250,11 @@ class UniversalGBWMPolicy(ActorCriticPolicy):
         optimizer_class = cast(Callable[..., th.optim.Optimizer], self.optimizer_class)
         self.optimizer = optimizer_class(self.parameters(), lr=lr_schedule(1),
                                          **self.optimizer_kwargs)
+
+    @property
+    def portfolio_inputs(self) -> int:
+        """Inputs of the portfolio scorer for one portfolio (besides the context)."""
+        return len(PORTFOLIO_INPUTS) + (len(WEIGHTED_REACH_INPUTS) if self.weighted_reach else 0)
 
     # ----- shared pieces -----
     def observation_parts(self, obs: th.Tensor) -> dict[str, Any]:
@@ -306,12 +342,18 @@ class UniversalGBWMPolicy(ActorCriticPolicy):
         zero = th.zeros_like(frontier.mean)
         best_next = next_reach[..., 1].max(dim=1, keepdim=True).values
         best_all = all_reach[..., 1].max(dim=1, keepdim=True).values
-        features = th.stack([
+        columns = [
             10 * frontier.mean, 10 * frontier.vol, 10 * frontier.drift, frontier.position,
             next_reach[..., 0] / 3.0, next_reach[..., 1],
             th.where(exists, next_reach[..., 1] - best_next, zero),
             all_reach[..., 0] / 3.0, all_reach[..., 1],
-            th.where(exists, all_reach[..., 1] - best_all, zero)], dim=2)
+            th.where(exists, all_reach[..., 1] - best_all, zero)]
+        if self.weighted_reach:
+            share = next_goal_share(parts["trajectory"], parts["upcoming"])
+            weighted = weighted_reach(share, next_reach[..., 1], all_reach[..., 1])
+            best = weighted.max(dim=1, keepdim=True).values
+            columns += [weighted, th.where(exists, weighted - best, zero)]
+        features = th.stack(columns, dim=2)
         context = self.portfolio_context(th.cat([embedding, inputs], dim=1))
         hidden = self.portfolio_scorer[0](features) + context.unsqueeze(1)
         score = self.portfolio_scorer[1:](hidden).squeeze(2)

@@ -125,6 +125,7 @@ class PretrainConfig:
     mixture: str = "sampler"
     start: str = "scratch"
     validation_mixture: int = 0
+    weighted_reach: bool = False
 
     def __post_init__(self) -> None:
         ints = {"seed": (0, 2**32 - 1), "total_timesteps": (1, 10**11),
@@ -152,6 +153,9 @@ class PretrainConfig:
             raise ValueError(f"reward_normalization must be one of "
                              f"{', '.join(REWARD_NORMALIZATIONS)}, got "
                              f"{self.reward_normalization!r}")
+        if not isinstance(self.weighted_reach, bool):
+            raise ValueError(f"weighted_reach must be True or False, got "
+                             f"{self.weighted_reach!r}")
         if self.mixture not in TRAINING_MIXTURES:
             raise ValueError(f"mixture must be one of {', '.join(TRAINING_MIXTURES)}, got "
                              f"{self.mixture!r}")
@@ -229,7 +233,7 @@ class PretrainConfig:
     def policy_kwargs(self) -> dict[str, Any]:
         """The network shape."""
         return {"embedding": tuple(self.embedding), "head": self.head,
-                "value": tuple(self.value)}
+                "value": tuple(self.value), "weighted_reach": self.weighted_reach}
 
 
 def stage_seed(seed: int, stage: int) -> int:
@@ -311,14 +315,27 @@ def _network(model: PPO) -> UniversalGBWMPolicy:
 
 
 def _load_shipped(network: UniversalGBWMPolicy, config: PretrainConfig) -> None:
-    """Copy the shipped weights into ``network`` (same shape required)."""
+    """Copy the shipped weights into ``network`` (same layer sizes required). A network
+    with ``weighted_reach`` starts with zero weights on those inputs, so it acts exactly
+    as the shipped one until training moves them."""
     shipped = load_network(DEFAULT_WEIGHTS)
     shape = {"embedding": tuple(shipped.embedding), "head": shipped.head,
              "value": tuple(shipped.value)}
-    if shape != config.policy_kwargs():
+    wanted = {k: v for k, v in config.policy_kwargs().items() if k != "weighted_reach"}
+    if shape != wanted:
         raise ValueError(f"start 'shipped' needs the shipped network's shape {shape}, got "
-                         f"{config.policy_kwargs()}")
-    network.load_state_dict(shipped.state_dict())
+                         f"{wanted}")
+    state = shipped.state_dict()
+    key = "portfolio_scorer.0.weight"
+    own = network.state_dict()[key]
+    if own.shape[1] < state[key].shape[1]:
+        raise ValueError("start 'shipped' needs weighted_reach=True: the shipped network "
+                         "reads the weighted reach inputs")
+    if own.shape != state[key].shape:  # extra inputs: zero columns after the shipped ones
+        padded = th.zeros_like(own)
+        padded[:, : state[key].shape[1]] = state[key]
+        state[key] = padded
+    network.load_state_dict(state)
 
 
 def _score_to_beat(state: dict[str, Any]) -> float:

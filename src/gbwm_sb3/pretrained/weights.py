@@ -87,7 +87,7 @@ MAX_NETWORK_WEIGHTS = 1 << 24
 _MAX_TENSORS = 1_000
 #: Activations a manifest may name (``torch.nn`` class names).
 _ACTIVATIONS = {cls.__name__: cls for cls in (th.nn.Tanh, th.nn.ReLU, th.nn.SiLU, th.nn.ELU)}
-_NETWORK_KEYS = ("embedding", "head", "value", "activation")
+_NETWORK_KEYS = ("embedding", "head", "value", "activation", "weighted_reach")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 #: What reading a damaged (or encrypted, or oddly compressed) archive may raise.
 _DAMAGED_ARCHIVE = (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError,
@@ -144,7 +144,8 @@ def save_weights(policy: UniversalGBWMPolicy, directory: str | os.PathLike[str],
         "format_version": WEIGHTS_FORMAT_VERSION,
         "network": {"embedding": list(policy.embedding), "head": policy.head,
                     "value": list(policy.value),
-                    "activation": policy.activation_fn.__name__},
+                    "activation": policy.activation_fn.__name__,
+                    **({"weighted_reach": True} if policy.weighted_reach else {})},
         "observation_size": UNIVERSAL_OBSERVATION_SIZE,
         "action": [K_MAX, N_MAX],
         "envelope": _envelope_json(envelope),
@@ -199,6 +200,9 @@ def _check_network(path: Path, network: Any) -> None:
     if not isinstance(activation, str) or activation not in _ACTIVATIONS:
         raise WeightsFileError(f"{path}: network.activation must be one of "
                                f"{', '.join(_ACTIVATIONS)}, got {shown(activation)}")
+    if not isinstance(network.get("weighted_reach", False), bool):
+        raise WeightsFileError(f"{path}: network.weighted_reach must be true or false, got "
+                               f"{shown(network['weighted_reach'])}")
 
 
 def _envelope_json(envelope: ProblemEnvelope) -> dict[str, Any]:
@@ -369,7 +373,8 @@ def load_network(directory: str | os.PathLike[str], device: str = "cpu"
     observation_space, action_space = network_spaces()
     policy = UniversalGBWMPolicy(observation_space, action_space, lambda _: 0.0,
                                  embedding=network["embedding"], head=network["head"],
-                                 value=network["value"], activation_fn=activation)
+                                 value=network["value"], activation_fn=activation,
+                                 weighted_reach=network.get("weighted_reach", False))
     expected = policy.state_dict()
     listed = manifest.get("tensors")
     if listed is not None:
