@@ -23,7 +23,11 @@ from gbwm_sb3.pretrained.families import (
     family_problems,
     family_rng,
 )
-from gbwm_sb3.pretrained.family_benchmark import run_family_benchmark, summarise_families
+from gbwm_sb3.pretrained.family_benchmark import (
+    family_table,
+    run_family_benchmark,
+    summarise_families,
+)
 from gbwm_sb3.problem import sampler
 from gbwm_sb3.problem.model import (
     MAX_DECISIONS_PER_YEAR,
@@ -278,12 +282,16 @@ def test_runner_fine_tunes_beyond_the_envelope_only_where_fine_tune_accepts() ->
     wider = run(ProblemEnvelope(horizon=(1, 16)))
     assert [r["scope"] for r in wider] == ["beyond", "inside"]
     assert [r["fine_tuned_efficiency"] for r in wider] == [pytest.approx(1.0)] * 2
+    table = family_table(wider)
+    assert table[0].endswith("| fine-tuned: count | fine-tuned: mean | fine-tuned: min |")
+    assert table[-1].endswith("| 2 | 1.0000 | 1.0000 |")
     assert tuned == [16, suite[1].problem.horizon]
     tuned.clear()
     for fine_tune_envelope in (None, ProblemEnvelope(horizon=(1, 15))):
         records = run(fine_tune_envelope)
         assert records[0]["fine_tuned_efficiency"] is None
         assert records[1]["fine_tuned_efficiency"] == pytest.approx(1.0)
+        assert family_table(records)[-1].endswith("| 1 | 1.0000 | 1.0000 |")
     assert tuned == [suite[1].problem.horizon] * 2
 
 

@@ -190,11 +190,15 @@ def _easy(record: Mapping[str, Any]) -> bool:
 def family_table(records: Sequence[Mapping[str, Any]]) -> list[str]:
     """The per-family markdown table: problems inside the envelope (mean, min), refused,
     beyond the envelope (mean, min), all scored problems (mean, min) and the problems
-    that are not easy (the DP collects under 99% of the total utility)."""
+    that are not easy (the DP collects under 99% of the total utility); where problems
+    were fine-tuned, their count, mean and min after fine-tuning as well."""
+    tuned_any = any(r.get("fine_tuned_efficiency") is not None for r in records)
     lines = ["| family | label | problems | inside: scored | inside: mean | inside: min "
              "| refused | beyond: mean | beyond: min | all: mean | all: min "
-             "| not easy: count | not easy: mean |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| not easy: count | not easy: mean |"
+             + (" fine-tuned: count | fine-tuned: mean | fine-tuned: min |" if tuned_any else ""),
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|" + ("---|" * 3 if tuned_any
+                                                                      else "")]
     present = [n for n in FAMILY_NAMES if any(r["family"] == n for r in records)]
     present += sorted({r["family"] for r in records} - set(FAMILY_NAMES))
     groups = [(n, [r for r in records if r["family"] == n]) for n in present]
@@ -211,11 +215,16 @@ def family_table(records: Sequence[Mapping[str, Any]]) -> list[str]:
         out_mean, out_min = _mean_min(beyond)
         all_mean, all_min = _mean_min(inside + beyond)
         hard_mean, _ = _mean_min(hard)
-        lines.append(
-            f"| {label} | {', '.join(sorted(kinds))} | {len(group)} | {len(inside)} "
-            f"| {_fmt(in_mean)} | {_fmt(in_min)} | {refused} | {_fmt(out_mean)} "
-            f"| {_fmt(out_min)} | {_fmt(all_mean)} | {_fmt(all_min)} | {len(hard)} "
-            f"| {_fmt(hard_mean)} |")
+        line = (f"| {label} | {', '.join(sorted(kinds))} | {len(group)} | {len(inside)} "
+                f"| {_fmt(in_mean)} | {_fmt(in_min)} | {refused} | {_fmt(out_mean)} "
+                f"| {_fmt(out_min)} | {_fmt(all_mean)} | {_fmt(all_min)} | {len(hard)} "
+                f"| {_fmt(hard_mean)} |")
+        if tuned_any:
+            tuned = [r["fine_tuned_efficiency"] for r in group
+                     if r.get("fine_tuned_efficiency") is not None]
+            tuned_mean, tuned_min = _mean_min(tuned)
+            line += f" {len(tuned)} | {_fmt(tuned_mean)} | {_fmt(tuned_min)} |"
+        lines.append(line)
     return lines
 
 
