@@ -145,6 +145,9 @@ def fine_tune(problem: GBWMProblem, n_trajectories: int, *,
               critic_lookahead: bool | None = None, **ppo: float) -> PretrainedPolicy:
     """A policy for ``problem``: the pretrained network after PPO on ``n_trajectories``.
 
+    ``problem`` must lie inside :func:`fine_tune_envelope` of ``weights`` (else
+    :class:`~gbwm_sb3.pretrained.loading.OutsideEnvelopeError` names each field outside it).
+
     - ``n_envs``: trajectories per rollout (default ``min(n_trajectories, 512)``: many
       small updates, which is what a short time budget needs);
     - ``time_budget_s``: stop once this much wall time has passed since the call

@@ -39,8 +39,9 @@ __all__ = ["DEFAULT_WEIGHTS", "ACCEPTED_ENVELOPE", "OutsideEnvelopeError", "acce
 #: Where the shipped weights are.
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "default_weights"
 
-#: The problems ``pretrained_policy``, ``fine_tune`` and ``gbwm advise`` accept with the
-#: shipped weights (their manifest's ``accepted_envelope``): the training envelope
+#: The problems ``pretrained_policy`` and ``gbwm advise`` accept with the shipped weights
+#: (their manifest's ``accepted_envelope``; ``fine_tune`` accepts it with funding ratios
+#: down to 0.1, :func:`~gbwm_sb3.pretrained.fine_tuning.fine_tune_envelope`): the training envelope
 #: (:data:`~gbwm_sb3.problem.sampler.DEFAULT_ENVELOPE`) widened where the policy was
 #: measured against the DP beyond it (docs/pretrained.md, "The acceptance envelope").
 ACCEPTED_ENVELOPE = ProblemEnvelope(horizon=(1, 100), num_goals=(1, 60),
