@@ -95,22 +95,24 @@ def pretrained_policy(problem: GBWMProblem, weights: str | os.PathLike[str] | No
     weights' acceptance envelope (:func:`accepted_envelope`), with its value and the
     accepted range.
     """
-    directory = Path(weights) if weights is not None else DEFAULT_WEIGHTS
-    manifest = read_weights_manifest(directory)
-    return checked_policy(problem, directory, accepted_envelope_from_manifest(manifest),
-                          "the pretrained policy accepts", deterministic=deterministic,
-                          lookahead=lookahead, exact=exact)
+    return checked_policy(problem, weights, deterministic=deterministic, lookahead=lookahead,
+                          exact=exact)
 
 
 def checked_policy(problem: GBWMProblem, weights: str | os.PathLike[str] | None,
-                   envelope: ProblemEnvelope, accepts: str, *, deterministic: bool = True,
-                   lookahead: int | None = None, exact: bool = False) -> PretrainedPolicy:
-    """:func:`pretrained_policy` with the envelope to check ``problem`` against given
-    (``accepts`` completes the refusal: "the problem is outside the envelope ...")."""
+                   envelope: ProblemEnvelope | None = None,
+                   accepts: str = "the pretrained policy accepts", *,
+                   deterministic: bool = True, lookahead: int | None = None,
+                   exact: bool = False) -> PretrainedPolicy:
+    """:func:`pretrained_policy` checking ``problem`` against ``envelope`` (None: the
+    weights' acceptance envelope); ``accepts`` completes the refusal ("the problem is
+    outside the envelope ...")."""
     if not isinstance(problem, GBWMProblem):
         raise ValueError(f"problem must be a GBWMProblem, got {type(problem).__name__}")
     directory = Path(weights) if weights is not None else DEFAULT_WEIGHTS
     manifest = read_weights_manifest(directory)
+    if envelope is None:
+        envelope = accepted_envelope_from_manifest(manifest)
     reasons = envelope.contains(problem)
     if reasons:
         raise OutsideEnvelopeError(f"the problem is outside the envelope {accepts}:\n  "

@@ -63,7 +63,7 @@ from gbwm_sb3.envs.universal_observation import (
 
 __all__ = ["UniversalGBWMPolicy", "MASKED_LOGIT", "DECISION_INPUTS", "PORTFOLIO_INPUTS",
            "WEIGHTED_REACH_INPUTS", "DEC_COL", "TRAJ_COL", "Z_CLIP", "normal_cdf",
-           "next_goal_share"]
+           "next_goal_share", "weighted_reach"]
 
 MASKED_LOGIT = -1e9
 _NT, _ND, _NP = len(TRAJECTORY_FEATURES), len(DECISION_FEATURES), len(PORTFOLIO_FEATURES)
