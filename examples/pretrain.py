@@ -100,6 +100,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="the portfolio head also reads the reach probabilities weighted "
                              "by the goals' utility (new inputs start at zero with --start "
                              "shipped)")
+    parser.add_argument("--curriculum-share", type=float_in(0.0, 1.0),
+                        default=defaults.curriculum_share,
+                        help="share of each stage's problems drawn from the bands (goal count "
+                             "x funding ratio) where the network's measured gap to the DP is "
+                             "largest (0: no curriculum)")
+    parser.add_argument("--curriculum-problems", type=int_in(1),
+                        default=defaults.curriculum_problems,
+                        help="fresh problems per band the gaps are measured on, each stage")
     parser.add_argument("--validation-mixture", type=int_in(0),
                         default=defaults.validation_mixture,
                         help="problems of --mixture added to the validation set")
@@ -137,7 +145,9 @@ def main(argv: list[str] | None = None) -> int:
                                 validation_lookahead=args.validation_lookahead,
                                 mixture=args.mixture, start=args.start,
                                 validation_mixture=args.validation_mixture,
-                                weighted_reach=args.weighted_reach)
+                                weighted_reach=args.weighted_reach,
+                                curriculum_share=args.curriculum_share,
+                                curriculum_problems=args.curriculum_problems)
         if args.export is not None and (args.export / "manifest.json").exists() \
                 and not args.overwrite_export:  # refused before hours of training
             parser.error(f"--export {args.export} already holds weights; add "

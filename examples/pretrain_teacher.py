@@ -23,6 +23,7 @@ from pathlib import Path
 
 from gbwm_sb3.cli.arguments import float_in, int_in
 from gbwm_sb3.pretrained.distillation import DistillConfig, distill, export_weights
+from gbwm_sb3.pretrained.mixture import MIXTURES
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,10 +42,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="share of each round's problems replayed from the pool of those "
                              "the network is furthest from the optimum on (curriculum; 0: "
                              "every problem fresh)")
-    parser.add_argument("--mixture", choices=("teacher", "wide"), default=defaults.mixture,
-                        help="problems to teach on: the teacher mixture (horizons to 60) or "
+    parser.add_argument("--mixture", choices=tuple(MIXTURES), default=defaults.mixture,
+                        help="problems to teach on: the teacher mixture (horizons to 60), "
                              "the wide one (the acceptance envelope: horizons to 100, 60 "
-                             "goals, flat frontiers)")
+                             "goals, flat frontiers), the blend (half sampler, half wide) "
+                             "or dominant (the blend with one goal worth most of the plan "
+                             "in a third of the draws)")
     parser.add_argument("--validate-every", type=int_in(1), default=defaults.validate_every)
     parser.add_argument("--export", type=Path, default=None, metavar="DIR",
                         help="write the best round's weights to DIR, ready to ship (the "

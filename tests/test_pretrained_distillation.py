@@ -20,8 +20,10 @@ from gbwm_sb3.pretrained.distillation import (
 )
 from gbwm_sb3.pretrained.loading import DEFAULT_WEIGHTS
 from gbwm_sb3.pretrained.mixture import (
+    DOMINANT_SHARE,
     TEACHER_ENVELOPE,
     WIDE_ENVELOPE,
+    dominant_goal,
     mixture_problem,
     mixture_problems,
     noisier_utilities,
@@ -90,7 +92,7 @@ def test_the_wide_mixture_reaches_the_acceptance_envelope() -> None:
     # frontiers topping out under 6% volatility
     assert any(p.portfolios.volatility_array.max() < 0.06 for p in problems)
     with pytest.raises(ValueError,
-                       match="mixture must be one of teacher, wide, blend, got 'broad'"):
+                       match="mixture must be one of teacher, wide, blend, dominant, got 'broad'"):
         mixture_problem(np.random.default_rng(0), "broad")
     with pytest.raises(ValueError, match="mixture must be one of teacher, wide"):
         DistillConfig(mixture="broad")
@@ -136,6 +138,49 @@ def test_the_blend_mixes_sampler_draws_with_the_wide_mixture() -> None:
     draws = [mixture_problem(rng, "blend") for _ in range(2)]
     assert [problem_to_dict(p) for p in draws] == \
         [problem_to_dict(p) for p in mixture_problems(2, seed=8, mixture="blend")]
+
+
+def _top_utilities(problem: GBWMProblem) -> np.ndarray:
+    return np.array([max(u for _, u in goal.levels) for goal in problem.goals])
+
+
+def test_a_dominant_goal_is_worth_one_to_four_times_the_others_together() -> None:
+    problem = household()
+    changed = 0
+    for seed in range(30):
+        made = dominant_goal(problem, np.random.default_rng(seed))
+        assert [g.time for g in made.goals] == [g.time for g in problem.goals]
+        assert made.portfolios == problem.portfolios and made.horizon == problem.horizon
+        before, after = _top_utilities(problem), _top_utilities(made)
+        scaled = np.flatnonzero(~np.isclose(before, after))
+        assert scaled.size <= 1  # one goal, all its levels by one factor
+        for b_goal, a_goal in zip(problem.goals, made.goals, strict=True):
+            assert [c for c, _ in a_goal.levels] == [c for c, _ in b_goal.levels]
+            ratios = [u2 / u1 for (_, u1), (_, u2) in zip(b_goal.levels, a_goal.levels,
+                                                           strict=True)]
+            assert np.allclose(ratios, ratios[0])
+        index = int(scaled[0]) if scaled.size else int(np.argmax(after))
+        q = after[index] / (after.sum() - after[index])
+        assert 1.0 - 1e-9 <= q <= 4.0 + 1e-9
+        changed += scaled.size
+    assert changed >= 25
+    single = GBWMProblem(horizon=5, initial_wealth=100.0, goals=(Goal(5, 120.0, 10.0),),
+                         portfolios=paper_problem(1).portfolios)
+    assert dominant_goal(single, np.random.default_rng(0)) is single
+
+
+def test_the_dominant_mixture_is_the_blend_with_dominant_goals() -> None:
+    def dominated(problems: list[GBWMProblem]) -> float:
+        shares = [u.max() / u.sum() for u in map(_top_utilities, problems) if u.size > 1]
+        return float(np.mean(np.array(shares) >= 0.5 - 1e-9))
+
+    problems = mixture_problems(300, seed=9, mixture="dominant")
+    assert all(WIDE_ENVELOPE.contains(p) == [] for p in problems)
+    assert [problem_to_dict(p) for p in problems[:5]] == \
+        [problem_to_dict(p) for p in mixture_problems(5, seed=9, mixture="dominant")]
+    blend = dominated(mixture_problems(300, seed=9, mixture="blend"))
+    # about DOMINANT_SHARE more multi-goal draws with one goal worth half the plan or more
+    assert dominated(problems) - blend > DOMINANT_SHARE - 0.12
 
 
 def test_teach_labels_the_states_with_soft_targets() -> None:

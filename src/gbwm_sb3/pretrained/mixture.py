@@ -31,6 +31,15 @@ The **blend** (``mixture="blend"``) draws half its problems as the PPO pretraini
 (``sample_problem`` from ``DEFAULT_ENVELOPE``, unperturbed) and half from the wide mixture,
 so that a run widening what a network has seen keeps seeing what it was trained on.
 
+The **dominant** mixture (``mixture="dominant"``) draws as the blend does, then, with
+probability :data:`DOMINANT_SHARE`, makes one goal dominant (:func:`dominant_goal`): a goal
+picked uniformly has all its utilities scaled so that its top level is worth ``q`` times
+the other goals' top levels together, ``q`` log-uniform in [1, 4]. The sampler ties utility
+to cost, and its noise rarely makes one goal worth most of the plan; where one is, the
+optimum secures it (a safer portfolio once its cost is within reach, funding it before a
+larger but less valuable goal) and a policy that chases the rest loses most of the
+utility. The rule is stated on the sampler's draws, not on any benchmark problem.
+
 Same generator, same problems; numpy only.
 """
 
@@ -46,9 +55,9 @@ from gbwm_sb3.problem.sampler import DEFAULT_ENVELOPE, ProblemEnvelope, sample_p
 
 __all__ = ["TEACHER_ENVELOPE", "WIDE_ENVELOPE", "MIXTURES", "FLAT_FRONTIER_MAX_DECISIONS",
            "UTILITY_NOISE_SHARE", "FRONTIER_SHARE", "FRONTIER_FLOOR", "BLEND_SAMPLER_SHARE",
-           "MIXTURE_VALIDATION_SEED",
-           "mixture_envelope", "mixture_problem", "mixture_problems", "noisier_utilities",
-           "rescaled_frontier"]
+           "MIXTURE_VALIDATION_SEED", "DOMINANT_SHARE",
+           "dominant_goal", "mixture_envelope", "mixture_problem", "mixture_problems",
+           "noisier_utilities", "rescaled_frontier"]
 
 TEACHER_ENVELOPE = ProblemEnvelope(horizon=(1, 60), num_goals=(1, 40), funding_ratio=(0.1, 4.0),
                                    portfolio_volatility=(0.005, 0.5))
@@ -57,7 +66,8 @@ TEACHER_ENVELOPE = ProblemEnvelope(horizon=(1, 60), num_goals=(1, 40), funding_r
 WIDE_ENVELOPE = ProblemEnvelope(horizon=(1, 100), num_goals=(1, 60), funding_ratio=(0.1, 4.0),
                                 portfolio_volatility=(0.005, 0.5))
 #: The mixtures :func:`mixture_problem` draws from, by name, with their envelopes.
-MIXTURES = {"teacher": TEACHER_ENVELOPE, "wide": WIDE_ENVELOPE, "blend": WIDE_ENVELOPE}
+MIXTURES = {"teacher": TEACHER_ENVELOPE, "wide": WIDE_ENVELOPE, "blend": WIDE_ENVELOPE,
+            "dominant": WIDE_ENVELOPE}
 #: Share of the blend's draws made as the PPO pretraining makes them.
 BLEND_SAMPLER_SHARE = 0.5
 #: Seed domain of the mixtures' validation problems.
@@ -71,6 +81,9 @@ FRONTIER_SHARE = 0.3
 FRONTIER_FLOOR = 0.02
 _FRONTIER_SCALE = (0.2, 2.5)
 _UTILITY_NOISE = (0.3, 1.2)
+#: Share of the dominant mixture's draws in which one goal is made dominant.
+DOMINANT_SHARE = 0.35
+_DOMINANCE = (1.0, 4.0)
 
 
 def noisier_utilities(problem: GBWMProblem, rng: np.random.Generator) -> GBWMProblem:
@@ -79,6 +92,30 @@ def noisier_utilities(problem: GBWMProblem, rng: np.random.Generator) -> GBWMPro
     factors = np.exp(spread * rng.standard_normal(len(problem.goals)))
     goals = tuple(_scaled_goal(goal, float(f)) for goal, f in zip(problem.goals, factors,
                                                                   strict=True))
+    return replace(problem, goals=goals)
+
+
+def dominant_goal(problem: GBWMProblem, rng: np.random.Generator) -> GBWMProblem:
+    """``problem`` with one goal, picked uniformly, worth ``q`` times the others together.
+
+    All the goal's levels are scaled by one factor, so that its top level's utility is
+    ``q`` (log-uniform in [1, 4]) times the sum of the other goals' top levels; costs,
+    times and the other goals are unchanged. A problem with one goal (or no utility to
+    scale against) is returned as it is.
+    """
+    if len(problem.goals) < 2:
+        return problem
+    index = int(rng.integers(len(problem.goals)))
+    q = math.exp(rng.uniform(math.log(_DOMINANCE[0]), math.log(_DOMINANCE[1])))
+    others = sum(max(u for _, u in goal.levels)
+                 for i, goal in enumerate(problem.goals) if i != index)
+    goal = problem.goals[index]
+    top = max(u for _, u in goal.levels)
+    if top <= 0 or others <= 0:
+        return problem
+    factor = q * others / top
+    goals = tuple(_scaled_goal(g, factor) if i == index else g
+                  for i, g in enumerate(problem.goals))
     return replace(problem, goals=goals)
 
 
@@ -122,9 +159,12 @@ def mixture_envelope(mixture: str) -> ProblemEnvelope:
 
 
 def mixture_problem(rng: np.random.Generator, mixture: str = "teacher") -> GBWMProblem:
-    """One problem of the ``mixture`` (``"teacher"``, ``"wide"`` or ``"blend"``; the module
-    docstring), drawn with ``rng``."""
+    """One problem of the ``mixture`` (``"teacher"``, ``"wide"``, ``"blend"`` or
+    ``"dominant"``; the module docstring), drawn with ``rng``."""
     envelope = mixture_envelope(mixture)
+    if mixture == "dominant":
+        problem = mixture_problem(rng, "blend")
+        return dominant_goal(problem, rng) if rng.uniform() < DOMINANT_SHARE else problem
     if mixture == "blend":
         if rng.uniform() < BLEND_SAMPLER_SHARE:
             return sample_problem(rng, DEFAULT_ENVELOPE)

@@ -20,13 +20,20 @@ By default the problems are drawn from the sampler's ``DEFAULT_ENVELOPE`` and th
 starts fresh. ``mixture`` draws them from a training mixture of
 :mod:`gbwm_sb3.pretrained.mixture` instead (``"wide"``: the whole acceptance envelope,
 funding ratios down to 0.1, noisier utilities, flatter and steeper frontiers;
-``"blend"``: half sampler, half wide), ``validation_mixture`` adds that many of the
+``"blend"``: half sampler, half wide; ``"dominant"``: the blend with one goal worth
+most of the plan in a third of the draws), ``validation_mixture`` adds that many of the
 mixture's problems (their own seed domain) to the validation set, and
 ``start="shipped"`` continues PPO from the shipped weights (Adam starts afresh) instead
 of a fresh network; their validation before any training is recorded as
 ``start_validation`` in ``state.json``, and a stage becomes ``best/`` only if it beats
 them (``best`` stays None while none does).
-Every part of it is PPO: no DP decision or value is trained on.
+``curriculum_share`` turns on the gap-driven curriculum of
+:mod:`gbwm_sb3.pretrained.curriculum`: before each stage the network's gap to the DP is
+measured on ``curriculum_problems`` fresh problems of every band (goal count times
+funding ratio), and that share of the stage's problems comes from bands picked in
+proportion to their gap; ``state.json`` records each stage's gaps and weights.
+Every part of it is PPO: no DP decision or value is trained on (the DP only scores the
+validation problems and, with the curriculum, picks where to draw more problems).
 """
 
 from __future__ import annotations
@@ -50,6 +57,12 @@ from stable_baselines3.common.utils import set_random_seed
 from gbwm_sb3.dp import solve_dp
 from gbwm_sb3.envs.multi_problem_vec_env import MultiProblemVecEnv
 from gbwm_sb3.evaluation.evaluator import evaluate
+from gbwm_sb3.pretrained.curriculum import (
+    CURRICULUM_BANDS,
+    band_weights,
+    curriculum_sampler,
+    measure_band_gaps,
+)
 from gbwm_sb3.pretrained.loading import DEFAULT_WEIGHTS, bind_policy
 from gbwm_sb3.pretrained.mixture import (
     MIXTURE_VALIDATION_SEED,
@@ -61,7 +74,12 @@ from gbwm_sb3.pretrained.mixture import (
 from gbwm_sb3.pretrained.policy import UniversalGBWMPolicy
 from gbwm_sb3.pretrained.weights import load_network, save_weights
 from gbwm_sb3.problem.model import GBWMProblem, paper_problem
-from gbwm_sb3.problem.sampler import DEFAULT_ENVELOPE, ProblemEnvelope, sample_problems
+from gbwm_sb3.problem.sampler import (
+    DEFAULT_ENVELOPE,
+    ProblemEnvelope,
+    sample_problem,
+    sample_problems,
+)
 
 __all__ = ["PretrainConfig", "pretrain", "validation_problems", "optimum_value", "STATE_FILE",
            "REWARD_NORMALIZATIONS", "PAPER_LIKE_VALIDATION", "paper_like_problem",
@@ -126,6 +144,8 @@ class PretrainConfig:
     start: str = "scratch"
     validation_mixture: int = 0
     weighted_reach: bool = False
+    curriculum_share: float = 0.0
+    curriculum_problems: int = 4
 
     def __post_init__(self) -> None:
         ints = {"seed": (0, 2**32 - 1), "total_timesteps": (1, 10**11),
@@ -134,7 +154,8 @@ class PretrainConfig:
                 "pool_size": (1, 10**6), "new_problems_per_step": (0, 10**4),
                 "validation_problems": (0, 1000), "validation_paths": (2, 10**7),
                 "validation_paper_like": (0, len(PAPER_LIKE_VALIDATION)),
-                "validation_lookahead": (1, 64), "validation_mixture": (0, 1000)}
+                "validation_lookahead": (1, 64), "validation_mixture": (0, 1000),
+                "curriculum_problems": (1, 1000)}
         for name, (lo, hi) in ints.items():
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
@@ -143,7 +164,7 @@ class PretrainConfig:
         reals = {"learning_rate": (0.0, 1.0), "learning_rate_final": (0.0, 1.0),
                  "ent_coef": (0.0, 1.0), "ent_coef_final": (0.0, 1.0),
                  "clip_range": (0.0, 10.0), "gae_lambda": (0.0, 1.0), "gamma": (0.0, 1.0),
-                 "max_grad_norm": (0.0, 1e6)}
+                 "max_grad_norm": (0.0, 1e6), "curriculum_share": (0.0, 1.0)}
         for name, (low, high) in reals.items():
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) \
@@ -220,6 +241,14 @@ class PretrainConfig:
             return None
         mixture = self.mixture
         return lambda rng: mixture_problem(rng, mixture)
+
+    def problem_draw(self) -> Callable[[np.random.Generator], GBWMProblem]:
+        """The draw of one training problem, always a function (the curriculum's base)."""
+        sampler = self.problem_sampler()
+        if sampler is not None:
+            return sampler
+        envelope = self.envelope
+        return lambda rng: sample_problem(rng, envelope)
 
     def validation_set(self) -> list[GBWMProblem]:
         """The run's validation problems: the sampled and paper-like ones, then
@@ -338,6 +367,20 @@ def _load_shipped(network: UniversalGBWMPolicy, config: PretrainConfig) -> None:
     network.load_state_dict(state)
 
 
+def _stage_curriculum(config: PretrainConfig, network: UniversalGBWMPolicy, stage: int
+                      ) -> dict[str, Any] | None:
+    """The curriculum of ``stage`` (None without one): each band's measured gap and its
+    weight in the stage's draw (:mod:`gbwm_sb3.pretrained.curriculum`)."""
+    if config.curriculum_share <= 0:
+        return None
+    gaps = measure_band_gaps(network, config.problem_draw(), CURRICULUM_BANDS,
+                             config.curriculum_problems, stage_seed(config.seed, stage))
+    weights = band_weights(gaps)
+    return {"bands": [band.name for band in CURRICULUM_BANDS],
+            "gaps": [None if g is None else round(g, 5) for g in gaps],
+            "weights": [round(w, 5) for w in weights]}
+
+
 def _score_to_beat(state: dict[str, Any]) -> float:
     """The validation mean a stage must exceed to become ``best``: the best stage's, else
     the starting weights' (``start="shipped"``), else none."""
@@ -419,13 +462,14 @@ def pretrain(config: PretrainConfig, directory: str | os.PathLike[str], *,
     total = config.stages * config.stage_timesteps
     checkpoint = directory / _CHECKPOINT
 
-    def new_env(stage: int) -> MultiProblemVecEnv:
+    def new_env(stage: int, sampler: Callable[[np.random.Generator], GBWMProblem] | None = None
+                ) -> MultiProblemVecEnv:
         return MultiProblemVecEnv(config.n_envs, config.envelope,
                                   seed=stage_seed(config.seed, stage), pool_size=config.pool_size,
                                   new_problems_per_step=config.new_problems_per_step,
                                   reward_scale=optimum_value
                                   if config.reward_normalization == "optimum" else None,
-                                  sampler=config.problem_sampler())
+                                  sampler=sampler or config.problem_sampler())
 
     start_stage = int(state["stage"])
     if start_stage >= config.stages:
@@ -465,7 +509,13 @@ def pretrain(config: PretrainConfig, directory: str | os.PathLike[str], *,
             break
         if until_stage is not None and stage >= until_stage:
             break
-        if stages_run:  # the first stage's env exists already
+        curriculum = _stage_curriculum(config, _network(model), stage)
+        if curriculum is not None:  # every stage's env draws with that stage's weights
+            env = new_env(stage, curriculum_sampler(
+                config.problem_draw(), CURRICULUM_BANDS, curriculum["weights"],
+                config.curriculum_share))
+            model.set_env(env, force_reset=True)
+        elif stages_run:  # the first stage's env exists already
             env = new_env(stage)
             model.set_env(env, force_reset=True)
         else:
@@ -508,6 +558,8 @@ def pretrain(config: PretrainConfig, directory: str | os.PathLike[str], *,
             "validation_mean": mean_eff,
             "validation_min": float(np.min(efficiencies)) if efficiencies else None,
             "validation": [round(e, 5) for e in efficiencies]}
+        if curriculum is not None:
+            entry["curriculum"] = curriculum
         state["history"].append(entry)
         state["stage"] = stage + 1
         state["num_timesteps"] = int(model.num_timesteps)
