@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch as th
 
+from gbwm_sb3.pretrained.distillation import DistillConfig, teach
 from gbwm_sb3.pretrained.policy import UniversalGBWMPolicy
 from gbwm_sb3.problem.model import GBWMProblem
 from gbwm_sb3.problem.sampler import funding_ratio
@@ -92,9 +93,6 @@ def measure_band_gaps(network: UniversalGBWMPolicy, draw: ProblemDraw,
                       ) -> list[float | None]:
     """The network's mean gap to the optimum (a fraction of the optimum) on ``per_band``
     fresh problems of each band; None for a band the draw does not reach."""
-    # imported here: distillation imports the training module, which imports this one
-    from gbwm_sb3.pretrained.distillation import DistillConfig, teach
-
     estimate = DistillConfig(paths_per_problem=GAP_PATHS, expert_share=0.0, explore=0.0,
                              states_per_problem=1)
     gaps: list[float | None] = []

@@ -68,7 +68,8 @@ from gbwm_sb3.pretrained.mixture import (
     mixture_problems,
 )
 from gbwm_sb3.pretrained.policy import UniversalGBWMPolicy
-from gbwm_sb3.pretrained.training import atomic_write_json, linear_fraction, validation_problems
+from gbwm_sb3.pretrained.run_support import atomic_write_json, linear_fraction
+from gbwm_sb3.pretrained.validation import validation_problems
 from gbwm_sb3.pretrained.weights import (
     accepted_envelope_from_manifest,
     load_network,

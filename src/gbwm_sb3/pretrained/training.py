@@ -44,7 +44,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, cast
 
@@ -72,23 +72,28 @@ from gbwm_sb3.pretrained.mixture import (
     mixture_problems,
 )
 from gbwm_sb3.pretrained.policy import UniversalGBWMPolicy
+from gbwm_sb3.pretrained.run_support import atomic_write_json, linear_fraction
+from gbwm_sb3.pretrained.validation import (
+    PAPER_LIKE_VALIDATION,
+    VALIDATION_SEED,
+    paper_like_problem,
+    validation_problems,
+)
 from gbwm_sb3.pretrained.weights import load_network, save_weights
-from gbwm_sb3.problem.model import GBWMProblem, paper_problem
+from gbwm_sb3.problem.model import GBWMProblem
 from gbwm_sb3.problem.sampler import (
     DEFAULT_ENVELOPE,
     ProblemEnvelope,
     sample_problem,
-    sample_problems,
 )
 
 __all__ = ["PretrainConfig", "pretrain", "validation_problems", "optimum_value", "STATE_FILE",
            "REWARD_NORMALIZATIONS", "PAPER_LIKE_VALIDATION", "paper_like_problem",
-           "TRAINING_MIXTURES", "TRAINING_STARTS"]
+           "TRAINING_MIXTURES", "TRAINING_STARTS", "VALIDATION_SEED", "atomic_write_json",
+           "linear_fraction"]
 
 STATE_FILE = "state.json"
 _CHECKPOINT = "checkpoint.zip"
-#: Seed domain of the validation problems (the benchmark suite uses its own).
-VALIDATION_SEED = 7_000_001
 #: What each problem's rewards are divided by: its total utility (returns in [0, 1]) or
 #: its optimal expected utility (a coarse DP, grid density 20: returns are efficiencies).
 REWARD_NORMALIZATIONS = ("total_utility", "optimum")
@@ -270,30 +275,6 @@ def stage_seed(seed: int, stage: int) -> int:
     return int(np.random.SeedSequence([seed, stage]).generate_state(1)[0])
 
 
-def validation_problems(count: int, paper_like: int = 0) -> list[GBWMProblem]:
-    """``count`` problems from the default envelope in the validation seed domain, then
-    the first ``paper_like`` of :data:`PAPER_LIKE_VALIDATION`."""
-    sampled = sample_problems(count, seed=VALIDATION_SEED) if count else []
-    return sampled + [paper_like_problem(ng, scale)
-                      for ng, scale in PAPER_LIKE_VALIDATION[:paper_like]]
-
-
-#: ``(num_goals, W0 multiplier)`` of the paper-like validation problems: the paper's goals
-#: and frontier with a richer or poorer client, so none of them is in the benchmark suite.
-PAPER_LIKE_VALIDATION = ((4, 0.8), (4, 1.25), (8, 0.85), (16, 1.2), (2, 0.8), (8, 1.15))
-
-
-def paper_like_problem(num_goals: int, wealth_multiplier: float) -> GBWMProblem:
-    """The paper's ``num_goals`` problem with ``W0`` multiplied by ``wealth_multiplier``."""
-    base = paper_problem(num_goals)
-    return replace(base, initial_wealth=base.initial_wealth * wealth_multiplier)
-
-
-def linear_fraction(start: float, end: float, fraction: float) -> float:
-    """``start`` moved linearly to ``end`` by ``fraction`` (clipped to [0, 1])."""
-    return start + (end - start) * min(max(fraction, 0.0), 1.0)
-
-
 class _Progress(BaseCallback):
     """Prints a progress bar line after every rollout (in place on a terminal)."""
 
@@ -322,13 +303,6 @@ class _Progress(BaseCallback):
             print("\r" + line, end="", flush=True)
         elif self.write is not None:
             self.write(line)
-
-
-def atomic_write_json(path: Path, data: Any) -> None:
-    """Write ``data`` as JSON to ``path`` through a temporary file (never half-written)."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, path)
 
 
 def _read_state(directory: Path) -> dict[str, Any] | None:
