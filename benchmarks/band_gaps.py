@@ -22,6 +22,7 @@ import time
 import numpy as np
 import torch as th
 
+from gbwm_sb3.cli.arguments import int_in
 from gbwm_sb3.pretrained.curriculum import CURRICULUM_BANDS, measure_band_gaps
 from gbwm_sb3.pretrained.loading import DEFAULT_WEIGHTS
 from gbwm_sb3.pretrained.training import TRAINING_MIXTURES, PretrainConfig
@@ -42,11 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--weights", nargs="+", default=[str(DEFAULT_WEIGHTS)])
     parser.add_argument("--mixture", choices=TRAINING_MIXTURES, default="sampler")
-    parser.add_argument("--per-band", type=int, default=12)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--per-band", type=int_in(1, 1000), default=12)
+    parser.add_argument("--seed", type=int_in(0, 2**32 - 1), default=0)
     args = parser.parse_args(argv)
-    if args.per_band < 1:
-        parser.error(f"--per-band must be an integer >= 1, got {args.per_band}")
     th.set_num_threads(1)
     draw = PretrainConfig(mixture=args.mixture).problem_draw()
     shares = band_shares(draw, args.seed + 1)

@@ -21,6 +21,7 @@ import sys
 
 import torch as th
 
+from gbwm_sb3.cli.arguments import int_in
 from gbwm_sb3.pretrained.benchmark import benchmark_problem
 from gbwm_sb3.pretrained.families import family_problems
 from gbwm_sb3.pretrained.loading import bind_policy, recommended_lookahead
@@ -35,8 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--weights", nargs="+", required=True)
     parser.add_argument("--problems", nargs="+", default=list(LOWEST))
-    parser.add_argument("--paths", type=int, default=10_000)
-    parser.add_argument("--lookahead", type=int, default=None)
+    parser.add_argument("--paths", type=int_in(2, 10**7), default=10_000)
+    parser.add_argument("--lookahead", type=int_in(1, 64), default=None)
     args = parser.parse_args(argv)
     th.set_num_threads(1)
     items = {item.name: item for item in family_problems()}
@@ -55,7 +56,8 @@ def main(argv: list[str] | None = None) -> int:
 
         for name in args.problems:
             record = benchmark_problem(items[name], factory, args.paths, 0)
-            cells.append(f"{record['efficiency']:.3f}")
+            efficiency = record["efficiency"]  # None where the optimum funds nothing
+            cells.append("n/a" if efficiency is None else f"{efficiency:.3f}")
         print(f"| {weights} (lookahead {lookahead}) | " + " | ".join(cells) + " |", flush=True)
     return 0
 

@@ -17,6 +17,7 @@ from dataclasses import replace
 
 import numpy as np
 import torch as th
+from scipy.special import ndtr
 
 from gbwm_sb3.dp import solve_dp
 from gbwm_sb3.evaluation.evaluator import evaluate
@@ -84,8 +85,7 @@ class EntryReachPortfolio:
             tau = self.year - t
             z = (np.log(np.maximum(wealth, 1e-12)[:, None] / self.entry)
                  + (self.mu - self.sigma ** 2 / 2) * tau) / (self.sigma * math.sqrt(tau))
-            cdf = 0.5 * (1.0 + np.vectorize(math.erf)(z / math.sqrt(2.0)))
-            portfolio = cdf.argmax(axis=1)
+            portfolio = ndtr(z).argmax(axis=1)
         return decision, portfolio
 
 
