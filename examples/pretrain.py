@@ -32,7 +32,6 @@ from gbwm_sb3.experiments.engines import ENGINES
 from gbwm_sb3.pretrained.seeds import best_seed, pretrain_seeds
 from gbwm_sb3.pretrained.training import (
     TRAINING_MIXTURES,
-    TRAINING_STARTS,
     PretrainConfig,
     pretrain,
 )
@@ -94,12 +93,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mixture", choices=TRAINING_MIXTURES, default=defaults.mixture,
                         help="where the training problems come from: the sampler's default "
                              "envelope, or a mixture of gbwm_sb3.pretrained.mixture")
-    parser.add_argument("--start", choices=TRAINING_STARTS, default=defaults.start,
-                        help="a fresh network, or PPO continued from the shipped weights")
+    parser.add_argument("--start", default=defaults.start, metavar="{scratch,shipped,DIR}",
+                        help="a fresh network, or PPO continued from the shipped weights or "
+                             "from the weights in directory DIR (for example a DP-teacher "
+                             "run's best/)")
     parser.add_argument("--weighted-reach", action="store_true",
                         help="the portfolio head also reads the reach probabilities weighted "
                              "by the goals' utility (new inputs start at zero with --start "
                              "shipped)")
+    parser.add_argument("--entry-reach", action="store_true",
+                        help="the portfolio head also reads the reach of the next goal "
+                             "year's cheapest and best-value decisions (new inputs start at "
+                             "zero with --start shipped)")
     parser.add_argument("--curriculum-share", type=float_in(0.0, 1.0),
                         default=defaults.curriculum_share,
                         help="share of each stage's problems drawn from the bands (goal count "
@@ -146,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
                                 mixture=args.mixture, start=args.start,
                                 validation_mixture=args.validation_mixture,
                                 weighted_reach=args.weighted_reach,
+                                entry_reach=args.entry_reach,
                                 curriculum_share=args.curriculum_share,
                                 curriculum_problems=args.curriculum_problems)
         if args.export is not None and (args.export / "manifest.json").exists() \

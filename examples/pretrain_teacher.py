@@ -48,6 +48,10 @@ def main(argv: list[str] | None = None) -> int:
                              "goals, flat frontiers), the blend (half sampler, half wide) "
                              "or dominant (the blend with one goal worth most of the plan "
                              "in a third of the draws)")
+    parser.add_argument("--entry-reach", action="store_true",
+                        help="the portfolio head also reads the reach of the next goal "
+                             "year's cheapest and best-value decisions (new inputs start at "
+                             "zero with --start shipped)")
     parser.add_argument("--validate-every", type=int_in(1), default=defaults.validate_every)
     parser.add_argument("--export", type=Path, default=None, metavar="DIR",
                         help="write the best round's weights to DIR, ready to ship (the "
@@ -60,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     config = DistillConfig(seed=args.seed, rounds=args.rounds, start=args.start,
                            problems_per_round=args.problems_per_round,
                            learning_rate=args.learning_rate, hard_share=args.hard_share,
-                           validate_every=args.validate_every, mixture=args.mixture)
+                           validate_every=args.validate_every, mixture=args.mixture,
+                           entry_reach=args.entry_reach)
     try:
         state = distill(config, args.out, max_rounds=args.max_rounds)
     except ValueError as exc:

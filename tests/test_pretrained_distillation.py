@@ -250,6 +250,18 @@ def test_distill_refuses_another_config_and_bad_settings(tmp_path: Path) -> None
 
 
 
+def test_an_entry_reach_run_starts_as_the_shipped_weights(tmp_path: Path) -> None:
+    config = replace(TINY, start="shipped", entry_reach=True)
+    state = distill(config, tmp_path / "entry", log=None)
+    plain = distill(replace(TINY, start="shipped"), tmp_path / "plain", max_rounds=1, log=None)
+    # zero weights on the new inputs: the start is scored exactly as the shipped weights
+    assert state["start_validation"] == plain["start_validation"]
+    trained = load_network(tmp_path / "entry" / "final")
+    assert trained.entry_reach and trained.portfolio_inputs == 15
+    with pytest.raises(ValueError, match="entry_reach must be True or False, got 'yes'"):
+        replace(TINY, entry_reach="yes")
+
+
 def test_the_gap_estimate_matches_a_simulation_of_the_network() -> None:
     """The regret-sum gap of teach against evaluate's gap of the same greedy network."""
     from gbwm_sb3.evaluation.evaluator import evaluate

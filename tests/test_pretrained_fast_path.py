@@ -190,3 +190,86 @@ def test_the_weighted_reach_is_the_utility_share_mix_of_the_two_reaches(
     parts = weighted_network.observation_parts(th.as_tensor(policy.observe(12,
                                                                            np.array([100.0]))))
     assert next_goal_share(parts["trajectory"], parts["upcoming"]).item() == pytest.approx(1.0)
+
+
+def _widened(network: UniversalGBWMPolicy, seed: int, **flags: bool) -> UniversalGBWMPolicy:
+    """``network`` with more portfolio inputs, the new inputs' weights drawn at random."""
+    from gbwm_sb3.pretrained.weights import copy_weights_widened, network_spaces
+
+    wide = UniversalGBWMPolicy(*network_spaces(), lambda _: 0.0, **flags)
+    copy_weights_widened(network, wide)
+    state = wide.state_dict()
+    first = state["portfolio_scorer.0.weight"]
+    extra = first.shape[1] - network.portfolio_inputs
+    first[:, -extra:] = th.randn(first.shape[0], extra, generator=th.Generator().manual_seed(seed))
+    wide.load_state_dict(state)
+    wide.set_training_mode(False)
+    return wide
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_the_entry_reach_inputs_get_the_generic_actions(network: UniversalGBWMPolicy,
+                                                        weighted: bool) -> None:
+    wide = _widened(network, 7, entry_reach=True, weighted_reach=weighted)
+    assert wide.portfolio_inputs == 15 + 2 * weighted
+    for problem in [paper_problem(4), *_general_problems()[:4]]:
+        _check_problem(wide, problem, 400)
+
+
+def test_the_entry_reach_is_the_lognormal_reach_of_the_next_years_cheapest_decision(
+        network: UniversalGBWMPolicy) -> None:
+    from gbwm_sb3.pretrained.policy import ENTRY_REACH_INPUTS, _entry_reach_columns, normal_cdf
+    from gbwm_sb3.problem.model import GBWMProblem, Goal, Portfolios
+
+    # year 3: a car with a basic level (cost 4, the most utility per cost) and a full one
+    # (cost 12), and a trip (cost 2, the cheapest decision that funds anything)
+    mean, std = np.array([0.03, 0.06, 0.09]), np.array([0.02, 0.10, 0.20])
+    problem = GBWMProblem(
+        horizon=5, initial_wealth=3.5,
+        goals=(Goal(time=3, levels=((4.0, 10.0), (12.0, 20.0))), Goal(time=3, cost=2.0,
+                                                                      utility=3.0)),
+        portfolios=Portfolios(mean, std))
+    wide = _widened(network, 3, entry_reach=True)
+    policy = PretrainedPolicy(wide, problem, exact=True)
+    parts = wide.observation_parts(th.as_tensor(policy.observe(1, np.array([3.9]))))
+    rows = th.arange(1)
+    inputs, next_reach, _ = wide._decision_context(parts, rows, th.zeros(1, dtype=th.long))
+    columns = dict(zip(ENTRY_REACH_INPUTS,
+                       _entry_reach_columns(parts["frontier"], rows, parts["upcoming"],
+                                            inputs[:, 5]), strict=True))
+    tau, drift = 2.0, mean - 0.5 * std ** 2
+    for name, cost in (("entry_probability", 2.0), ("efficient_probability", 4.0)):
+        z = (np.log(3.9 / cost) + drift * tau) / (std * np.sqrt(tau))
+        expected = normal_cdf(th.as_tensor(np.clip(z, -6.0, 6.0), dtype=th.float32))
+        assert th.allclose(columns[name][0, :3], expected, atol=1e-5), name
+        assert (columns[name][0, 3:] == 0).all()  # portfolios the problem does not have
+    # the year's full cost (14) is out of reach: the riskiest portfolio gives it the best
+    # chance; its cheaper decisions are best secured by the safest portfolio
+    assert int(next_reach[0, :3, 1].argmax()) == 2
+    for name in ("entry_probability", "efficient_probability"):
+        assert int(columns[name][0, :3].argmax()) == 0
+        gap = columns[f"{name}_gap"][0, :3]
+        assert gap[0] == 0.0 and gap[1] <= 0.0 and gap[2] < 0.0
+
+
+def test_widened_weights_act_as_the_source_and_keep_each_input_by_name(
+        network: UniversalGBWMPolicy) -> None:
+    from gbwm_sb3.pretrained.weights import copy_weights_widened, network_spaces
+
+    weighted = _widened(network, 5, weighted_reach=True)
+    both = UniversalGBWMPolicy(*network_spaces(), lambda _: 0.0, weighted_reach=True,
+                               entry_reach=True)
+    copy_weights_widened(weighted, both)
+    both.set_training_mode(False)
+    assert both.portfolio_input_names[10:12] == ("weighted_reach", "weighted_reach_gap")
+    problem = _general_problems()[0]
+    policy = PretrainedPolicy(network, problem, exact=True)
+    obs = th.as_tensor(policy.observe(1, problem.initial_wealth * np.geomspace(0.1, 10, 64)))
+    for got, want in zip(_generic(both, obs), _generic(weighted, obs), strict=True):
+        assert th.equal(got, want)
+    entry_only = UniversalGBWMPolicy(*network_spaces(), lambda _: 0.0, entry_reach=True)
+    with pytest.raises(ValueError, match="lacks weighted_reach, weighted_reach_gap"):
+        copy_weights_widened(weighted, entry_only)
+    small = UniversalGBWMPolicy(*network_spaces(), lambda _: 0.0, head=8)
+    with pytest.raises(ValueError, match="must have the source network's shape"):
+        copy_weights_widened(network, small)

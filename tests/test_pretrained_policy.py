@@ -190,7 +190,8 @@ def test_a_run_can_draw_from_a_mixture_and_validate_on_it(tmp_path) -> None:
         == config
     # an older config.json (without these settings) reads as the sampler and a fresh start
     old = {k: v for k, v in PretrainConfig(**TINY).to_dict().items()
-           if k not in ("mixture", "start", "validation_mixture", "weighted_reach")}
+           if k not in ("mixture", "start", "validation_mixture", "weighted_reach",
+                        "entry_reach")}
     assert PretrainConfig.from_dict(old) == PretrainConfig(**TINY)
 
 
@@ -214,18 +215,41 @@ def test_a_run_can_continue_from_the_shipped_weights(tmp_path) -> None:
     state = pretrain(wrecked, tmp_path / "x", threads=1, log=None)
     assert state["history"][0]["validation_mean"] < state["start_validation"]["mean"]
     assert state["best"] is None and not (tmp_path / "x" / "best").exists()
-    with pytest.raises(ValueError, match="start 'shipped' needs the shipped network's shape"):
+    with pytest.raises(ValueError, match="start 'shipped': the network must have the source "
+                                         "network's shape"):
         pretrain(PretrainConfig(**{**TINY, "start": "shipped"}), tmp_path / "t", threads=1,
                  log=None)
 
 
-def test_a_weighted_reach_run_starts_as_the_shipped_weights_and_saves_the_inputs(
-        tmp_path) -> None:
+def test_a_run_can_continue_from_any_weights_directory(tmp_path) -> None:
+    first = pretrain(PretrainConfig(**TINY), tmp_path / "a", threads=1, log=None)
+    assert "start_validation" not in first
+    origin = tmp_path / "a" / "final"
+    config = PretrainConfig(**{**TINY, "start": str(origin), "entry_reach": True,
+                               "learning_rate": 1e-9, "learning_rate_final": 1e-9})
+    state = pretrain(config, tmp_path / "b", threads=1, log=None)
+    # the start is scored as those weights act, and recorded with their digest
+    assert state["start_validation"]["mean"] == pytest.approx(
+        first["history"][-1]["validation_mean"], abs=1e-12)
+    assert state["start_weights_sha256"] == json.loads(
+        (origin / "manifest.json").read_text())["sha256"]
+    before = load_network(origin).state_dict()
+    after = load_network(tmp_path / "b" / "final").state_dict()
+    assert max(float((before[k] - after[k]).abs().max()) for k in before
+               if k != "portfolio_scorer.0.weight") < 1e-6
+    with pytest.raises(ValueError, match=r"start must be one of scratch, shipped or a weights "
+                                         r"directory \(holding manifest.json\), got 'nowhere'"):
+        PretrainConfig(**{**TINY, "start": "nowhere"})
+
+
+@pytest.mark.parametrize(("flag", "inputs"), [("weighted_reach", 12), ("entry_reach", 15)])
+def test_a_run_with_more_portfolio_inputs_starts_as_the_shipped_weights_and_saves_them(
+        tmp_path, flag: str, inputs: int) -> None:
     from gbwm_sb3.pretrained import fine_tune
 
     shipped_shape = {k: v for k, v in TINY.items() if k not in ("embedding", "head", "value")}
     config = PretrainConfig(**{**shipped_shape, "total_timesteps": 256, "start": "shipped",
-                               "weighted_reach": True, "learning_rate": 1e-9,
+                               flag: True, "learning_rate": 1e-9,
                                "learning_rate_final": 1e-9})
     state = pretrain(config, tmp_path / "r", threads=1, log=None)
     plain = PretrainConfig(**{**shipped_shape, "total_timesteps": 256, "start": "shipped"})
@@ -233,27 +257,28 @@ def test_a_weighted_reach_run_starts_as_the_shipped_weights_and_saves_the_inputs
     assert state["start_validation"] == pretrain(plain, tmp_path / "p", threads=1,
                                                  log=None)["start_validation"]
     manifest = json.loads((tmp_path / "r" / "final" / "manifest.json").read_text())
-    assert manifest["network"]["weighted_reach"] is True
-    assert "weighted_reach" not in json.loads(
+    assert manifest["network"][flag] is True
+    assert flag not in json.loads(
         (tmp_path / "p" / "final" / "manifest.json").read_text())["network"]
     trained = load_network(tmp_path / "r" / "final")
     first = trained.state_dict()["portfolio_scorer.0.weight"]
-    assert trained.weighted_reach and first.shape[1] == 12
+    assert getattr(trained, flag) and first.shape[1] == inputs
     assert float(first[:, 10:].abs().max()) < 1e-6  # moved by at most a few 1e-9 steps
     # fine_tune builds the same network from such weights
     tuned = fine_tune(paper_problem(2), 32, weights=str(tmp_path / "r" / "final"), n_envs=16,
                       holdout_paths=0)
-    assert tuned.network.weighted_reach
+    assert getattr(tuned.network, flag)
     assert PretrainConfig.from_dict(json.loads((tmp_path / "r" / "config.json").read_text())) \
         == config
-    with pytest.raises(ValueError, match="weighted_reach must be True or False, got 1"):
-        PretrainConfig(**{**TINY, "weighted_reach": 1})
+    with pytest.raises(ValueError, match=f"{flag} must be True or False, got 1"):
+        PretrainConfig(**{**TINY, flag: 1})
 
 
 def test_mixture_settings_are_checked() -> None:
     with pytest.raises(ValueError, match="mixture must be one of sampler, teacher, wide, blend"):
         PretrainConfig(**{**TINY, "mixture": "broad"})
-    with pytest.raises(ValueError, match="start must be one of scratch, shipped, got 'v2'"):
+    with pytest.raises(ValueError, match=r"start must be one of scratch, shipped or a weights "
+                                         r"directory \(holding manifest.json\), got 'v2'"):
         PretrainConfig(**{**TINY, "start": "v2"})
     with pytest.raises(ValueError, match="validation_mixture must be 0 with mixture 'sampler'"):
         PretrainConfig(**{**TINY, "validation_mixture": 3})

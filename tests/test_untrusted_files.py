@@ -492,6 +492,8 @@ WEIGHTS_MANIFESTS = {
                    r"network.activation must be one of Tanh, ReLU, SiLU, ELU, got 'eval'"),
     "weighted reach": (lambda d: edit_weights(d, lambda m: m["network"].update(
         weighted_reach="yes")), r"network.weighted_reach must be true or false, got 'yes'"),
+    "entry reach": (lambda d: edit_weights(d, lambda m: m["network"].update(
+        entry_reach=1)), r"network.entry_reach must be true or false, got 1"),
     "tensor shape": (lambda d: edit_weights(d, lambda m: m["tensors"].update(x=[10**12])),
                      r"tensors.'x'\[0\] must be an integer in 0..4,096"),
     "parameters": (lambda d: edit_weights(d, lambda m: m.update(parameters=10**15)),

@@ -72,6 +72,7 @@ from gbwm_sb3.pretrained.run_support import atomic_write_json, linear_fraction
 from gbwm_sb3.pretrained.validation import validation_problems
 from gbwm_sb3.pretrained.weights import (
     accepted_envelope_from_manifest,
+    copy_weights_widened,
     load_network,
     network_spaces,
     read_weights_manifest,
@@ -121,6 +122,7 @@ class DistillConfig:
     validation_mixture: int = 12
     validation_paths: int = 2000
     mixture: str = "teacher"
+    entry_reach: bool = False
 
     def __post_init__(self) -> None:
         ints = {"seed": (0, 2**32 - 1), "rounds": (1, 10**6),
@@ -146,6 +148,8 @@ class DistillConfig:
                     or not math.isfinite(number) or not lowest <= number <= highest:
                 raise ValueError(f"{name} must be a number in [{lowest}, {highest}], "
                                  f"got {number!r}")
+        if not isinstance(self.entry_reach, bool):
+            raise ValueError(f"entry_reach must be True or False, got {self.entry_reach!r}")
         if self.start not in ("shipped", "scratch"):
             raise ValueError(f"start must be 'shipped' or 'scratch', got {self.start!r}")
         mixture_envelope(self.mixture)
@@ -190,9 +194,22 @@ class TeacherBatch:
         return int(self.obs.shape[0])
 
 
-def _fresh_network(seed: int) -> UniversalGBWMPolicy:
+def _fresh_network(seed: int, entry_reach: bool = False) -> UniversalGBWMPolicy:
     th.manual_seed(seed)
-    return UniversalGBWMPolicy(*network_spaces(), lambda _: 0.0)
+    return UniversalGBWMPolicy(*network_spaces(), lambda _: 0.0, entry_reach=entry_reach)
+
+
+def _start_network(config: DistillConfig) -> UniversalGBWMPolicy:
+    """The run's first network: fresh, or the shipped weights (with zero weights on the
+    entry-reach inputs when the run adds them)."""
+    if config.start == "scratch":
+        return _fresh_network(config.seed, config.entry_reach)
+    shipped = load_network(DEFAULT_WEIGHTS)
+    if not config.entry_reach:
+        return shipped
+    network = _fresh_network(config.seed, entry_reach=True)
+    copy_weights_widened(shipped, network)
+    return network
 
 
 def _soft(values: np.ndarray, best: np.ndarray, temperature: float) -> np.ndarray:
@@ -337,8 +354,7 @@ def distill(config: DistillConfig, directory: str | os.PathLike[str], *,
     else:
         atomic_write_json(config_path, config.to_dict())
     th.set_num_threads(1)
-    network = load_network(DEFAULT_WEIGHTS) if config.start == "shipped" \
-        else _fresh_network(config.seed)
+    network = _start_network(config)
     optimizer = th.optim.Adam(network.parameters(), lr=config.learning_rate)
     state: dict[str, Any] = {"round": 0, "wall_time_s": 0.0, "history": [], "best": None}
     checkpoint = directory / _CHECKPOINT

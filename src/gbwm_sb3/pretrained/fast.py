@@ -46,6 +46,7 @@ from gbwm_sb3.envs.universal_observation import (
 )
 from gbwm_sb3.pretrained.policy import (
     DEC_COL,
+    ENTRY_COLUMNS,
     MASKED_LOGIT,
     TRAJ_COL,
     Z_CLIP,
@@ -113,6 +114,7 @@ class _Year:
     decision_constants: th.Tensor  # (K, 2) utility share, cost / PVC
     next_goal: _Reach
     all_goals: _Reach
+    entry: _Reach  # the next goal year's cheapest and best-value decisions
     share: th.Tensor  # (1, 1) the next goal year's share of the later utility
 
 
@@ -163,6 +165,8 @@ class GreedyScorer:
                              (traj[:, TRAJ_COL["cost_weighted_years_to_goals"]] * HORIZON_SCALE)
                              .clamp_min(1.0), th.zeros_like(next_years))
         upcoming = raw[0, UPCOMING_BLOCK].reshape(UPCOMING_GOAL_YEARS, len(UPCOMING_FEATURES))
+        entry_years = parts["upcoming"][:, 0, UPCOMING_FEATURES.index("years_ahead")] \
+            * HORIZON_SCALE
         return _Year(
             quantities=q, trajectory=raw[0, : traj.shape[1]].copy(),
             cash_columns=varying_cash_columns(q), summary=parts["summary"],
@@ -174,6 +178,7 @@ class GreedyScorer:
             next_goal=_reach_constants(frontier.drift[0, :p], frontier.vol[0, :p], next_years),
             all_goals=_reach_constants((frontier.drift - frontier.rate)[0, :p],
                                        frontier.vol[0, :p], all_years),
+            entry=_reach_constants(frontier.drift[0, :p], frontier.vol[0, :p], entry_years),
             share=next_goal_share(traj, parts["upcoming"]))
 
     def _allocate(self, static: th.Tensor) -> None:
@@ -226,25 +231,28 @@ class GreedyScorer:
 
     def _padded_logits(self, year: _Year, wealth: np.ndarray
                        ) -> tuple[th.Tensor, th.Tensor, np.ndarray]:
-        embedding, pairs, context, goal = self._goal_head(year, wealth)
+        embedding, pairs, context, goal, upcoming = self._goal_head(year, wealth)
         decision = goal.argmax(dim=1).cpu().numpy().astype(np.intp)
         portfolio = self._portfolio_logits(year, embedding, context,
-                                           self._chosen(pairs, decision))
+                                           self._chosen(pairs, decision), upcoming)
         return goal, portfolio, decision
 
     def _goal_head(self, year: _Year, wealth: np.ndarray
-                   ) -> tuple[th.Tensor, _Pairs, _Context, th.Tensor]:
-        """Embedding, decision pairs, their context and the (n, K) decision logits."""
+                   ) -> tuple[th.Tensor, _Pairs, _Context, th.Tensor, th.Tensor]:
+        """Embedding, decision pairs, their context, the (n, K) decision logits and the
+        upcoming goal-year features."""
         cash = self.cash(year, wealth)
         trajectory = self.trajectory_features(year, cash)
-        embedding = self._embedding(year, trajectory, self.upcoming_features(year, cash))
+        upcoming = self.upcoming_features(year, cash)
+        embedding = self._embedding(year, trajectory, upcoming)
         pairs = _pairs(year.costs, cash)
         traj11 = trajectory[:, TRAJ_COL["log_cash_to_next_cost"]]
         if not pairs.identity:
             traj11 = traj11[th.as_tensor(pairs.rows, device=self.device)]
         context = self._context(year, traj11,
                                 self.decision_features(year, cash[pairs.rows], pairs.columns))
-        return embedding, pairs, context, self._goal_logits(pairs, context[0], embedding)
+        return (embedding, pairs, context, self._goal_logits(pairs, context[0], embedding),
+                upcoming)
 
     def _chosen(self, pairs: _Pairs, decision: np.ndarray) -> th.Tensor | None:
         """The pair of each row's ``decision`` (n,); None: pair i is row i's (decision 0)."""
@@ -280,7 +288,7 @@ class GreedyScorer:
 
     def _candidates(self, year: _Year, wealth: np.ndarray, k: int
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        embedding, pairs, context, goal = self._goal_head(year, wealth)
+        embedding, pairs, context, goal, upcoming = self._goal_head(year, wealth)
         top = th.softmax(goal, dim=1).topk(min(k, goal.shape[1]), dim=1)
         probabilities = np.zeros((wealth.shape[0], k), dtype=np.float32)
         probabilities[:, : top.values.shape[1]] = top.values.cpu().numpy()
@@ -293,7 +301,7 @@ class GreedyScorer:
             key = decisions[:, j].tobytes()
             if key not in done:  # e.g. every row's candidate is decision 0
                 logits = self._portfolio_logits(year, embedding, context,
-                                                self._chosen(pairs, decisions[:, j]))
+                                                self._chosen(pairs, decisions[:, j]), upcoming)
                 done[key] = logits.argmax(dim=1).cpu().numpy()
             portfolios[:, j] = done[key]
         return decisions, portfolios, probabilities
@@ -420,11 +428,12 @@ class GreedyScorer:
         return logits
 
     def _portfolio_logits(self, year: _Year, embedding: th.Tensor, context: _Context,
-                          chosen: th.Tensor | None) -> th.Tensor:
+                          chosen: th.Tensor | None, upcoming: th.Tensor) -> th.Tensor:
         """(n, P) logits of the problem's portfolios given each row's decision.
 
         ``context`` holds the decision inputs of the pairs; ``chosen`` (n,) picks each
-        row's pair (None: pair i is row i's).
+        row's pair (None: pair i is row i's); ``upcoming`` (n, U, F) the rows' upcoming
+        goal-year features.
         """
         inputs, (next_z, next_p, best_next), (all_z, all_p, best_all) = (
             context if chosen is None else _pick(context, chosen))
@@ -440,6 +449,9 @@ class GreedyScorer:
             weighted = weighted_reach(year.share, next_p, all_p)
             features[..., 10] = weighted
             th.sub(weighted, weighted.amax(dim=1, keepdim=True), out=features[..., 11])
+        if self.network.entry_reach:
+            first = self.network.portfolio_input_names.index("entry_z")
+            _entry_reach(features, first, year.entry, inputs[:, 5], upcoming)
         context_hidden = self.network.portfolio_context(th.cat([embedding, inputs], dim=1))
         return self._score_portfolios(features, context_hidden)
 
@@ -541,6 +553,21 @@ def _reach(log_ratio: th.Tensor, target: _Reach) -> tuple[th.Tensor, th.Tensor]:
     else:
         z = ((log_ratio.unsqueeze(1) + target.shift) / target.scale).clamp(-Z_CLIP, Z_CLIP)
     return z, normal_cdf(z)
+
+
+def _entry_reach(features: th.Tensor, first: int, target: _Reach, kept: th.Tensor,
+                 upcoming: th.Tensor) -> None:
+    """Write the ENTRY_REACH_INPUTS into ``features[..., first:first + 5]``: the reach of
+    the next goal year's cheapest and best-value decisions, by the generic path's arithmetic."""
+    for i, column in enumerate(ENTRY_COLUMNS):
+        log_ratio = kept if target.none else kept - upcoming[:, 0, column]
+        z, p = _reach(log_ratio, target)
+        at = first if i == 0 else first + 3
+        if i == 0:
+            th.div(z, 3.0, out=features[..., at])
+            at += 1
+        features[..., at] = p
+        th.sub(p, p.amax(dim=1, keepdim=True), out=features[..., at + 1])
 
 
 def _ahead(q: dict[str, float | np.ndarray], name: str) -> np.ndarray:

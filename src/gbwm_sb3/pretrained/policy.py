@@ -16,8 +16,10 @@ of decisions or portfolios:
   approximation: ``Phi((log(cash after / cost) + (mu - sigma^2/2) tau) / (sigma
   sqrt(tau)))`` for the next goal, and the same against the discounted cost of all
   later goals) and, with ``weighted_reach=True``, those two probabilities weighted by
-  what the goals are worth (:data:`WEIGHTED_REACH_INPUTS`); portfolios the problem does
-  not have get probability 0. The
+  what the goals are worth (:data:`WEIGHTED_REACH_INPUTS`) and, with ``entry_reach=True``,
+  the probability of reaching the cost of the next goal year's cheapest and best-value
+  decisions (:data:`ENTRY_REACH_INPUTS`); portfolios the problem does not have get
+  probability 0. The
   portfolio is drawn *given* the decision (wealth after a goal is paid is what gets
   invested), so the action's probability is ``p(decision) p(portfolio | decision)``
   and the entropy bonus is the goal entropy plus the portfolio entropy given the
@@ -62,8 +64,8 @@ from gbwm_sb3.envs.universal_observation import (
 )
 
 __all__ = ["UniversalGBWMPolicy", "MASKED_LOGIT", "DECISION_INPUTS", "PORTFOLIO_INPUTS",
-           "WEIGHTED_REACH_INPUTS", "DEC_COL", "TRAJ_COL", "Z_CLIP", "normal_cdf",
-           "next_goal_share", "weighted_reach"]
+           "WEIGHTED_REACH_INPUTS", "ENTRY_REACH_INPUTS", "ENTRY_COLUMNS", "DEC_COL", "TRAJ_COL",
+           "Z_CLIP", "normal_cdf", "next_goal_share", "weighted_reach"]
 
 MASKED_LOGIT = -1e9
 _NT, _ND, _NP = len(TRAJECTORY_FEATURES), len(DECISION_FEATURES), len(PORTFOLIO_FEATURES)
@@ -87,6 +89,20 @@ PORTFOLIO_INPUTS = ("mean", "volatility", "log_drift", "frontier_position", "nex
 #: worth most of what is left is worth securing, one worth little is worth gambling on
 #: for the goals after it), and its gap to the best portfolio's.
 WEIGHTED_REACH_INPUTS = ("weighted_reach", "weighted_reach_gap")
+#: Further inputs of the portfolio head with ``entry_reach=True``: the reach (z-score,
+#: probability and gap to the best portfolio's) of the cost of the next goal year's
+#: cheapest decision that funds anything, and the probability (and gap) for its decision
+#: with the most utility per cost. The next-goal reach prices the year at its full
+#: top-level cost; when that is out of reach, the riskiest portfolio maximises it, while
+#: a client who can still secure a goal's lower level or the year's cheaper goal should
+#: hold a safe portfolio.
+ENTRY_REACH_INPUTS = ("entry_z", "entry_probability", "entry_probability_gap",
+                      "efficient_probability", "efficient_probability_gap")
+#: Columns of the next goal year's entry and best-value costs (log cost / cash) and of its
+#: distance in the upcoming goal-year features.
+ENTRY_COLUMNS = (UPCOMING_FEATURES.index("log_entry_cost_to_cash"),
+                 UPCOMING_FEATURES.index("log_efficient_cost_to_cash"))
+_YEARS_AHEAD = UPCOMING_FEATURES.index("years_ahead")
 #: Frontier summary read by the trajectory embedding and the value network.
 _SUMMARY = 6
 #: Width of the per-goal-year encoding of the upcoming goals (pooled by mean and max).
@@ -171,14 +187,32 @@ def _reach(frontier: _Frontier, rows: th.Tensor, log_ratio: th.Tensor, years: th
     return th.where(frontier.exists[rows], z, th.zeros_like(z)), prob
 
 
+def _entry_reach_columns(frontier: _Frontier, rows: th.Tensor, upcoming: th.Tensor,
+                        kept: th.Tensor) -> list[th.Tensor]:
+    """The :data:`ENTRY_REACH_INPUTS` columns, (B, N_MAX) each.
+
+    ``upcoming`` (B, years, features): the upcoming goal years; ``kept`` (B,): log of the
+    share of the cash the chosen decision leaves. No next goal year: z = Z_CLIP, probability 1.
+    """
+    years = upcoming[:, 0, _YEARS_AHEAD] * HORIZON_SCALE
+    exists = frontier.exists[rows]
+    zero = th.zeros_like(frontier.mean[rows])
+    columns: list[th.Tensor] = []
+    for i, column in enumerate(ENTRY_COLUMNS):
+        z, p = _reach(frontier, rows, kept - upcoming[:, 0, column], years, excess=False)
+        gap = th.where(exists, p - p.max(dim=1, keepdim=True).values, zero)
+        columns += [z / 3.0, p, gap] if i == 0 else [p, gap]
+    return columns
+
+
 class UniversalGBWMPolicy(ActorCriticPolicy):
     """Actor-critic for ``PPO`` over many problems at once (see the module docstring).
 
     Keyword arguments: ``embedding=(64, 64)`` (trajectory embedding of the actor),
     ``head=64`` (hidden units of the decision and portfolio scorers), ``value=(128, 128)``
     (the value network), ``activation_fn`` (``nn.Tanh``), ``weighted_reach=False`` (the
-    portfolio head also reads :data:`WEIGHTED_REACH_INPUTS`), plus SB3's optimizer
-    arguments.
+    portfolio head also reads :data:`WEIGHTED_REACH_INPUTS`), ``entry_reach=False`` (and
+    :data:`ENTRY_REACH_INPUTS`), plus SB3's optimizer arguments.
     """
 
     # SB3 infers ``value_net`` as the nn.Linear its own _build makes; any module from the
@@ -189,7 +223,7 @@ class UniversalGBWMPolicy(ActorCriticPolicy):
                  lr_schedule: Schedule, embedding: tuple[int, ...] | list[int] = (64, 64),
                  head: int = 64, value: tuple[int, ...] | list[int] = (128, 128),
                  activation_fn: type[nn.Module] = nn.Tanh, weighted_reach: bool = False,
-                 **kwargs: Any) -> None:
+                 entry_reach: bool = False, **kwargs: Any) -> None:
         if not isinstance(observation_space, spaces.Box) \
                 or observation_space.shape != (UNIVERSAL_OBSERVATION_SIZE,):
             raise ValueError(f"observation_space must be a Box of shape "
@@ -202,9 +236,11 @@ class UniversalGBWMPolicy(ActorCriticPolicy):
         self.embedding = _sizes(embedding, "embedding")
         self.head = _sizes([head], "head")[0]
         self.value = _sizes(value, "value")
-        if not isinstance(weighted_reach, bool):
-            raise ValueError(f"weighted_reach must be True or False, got {weighted_reach!r}")
+        for name, flag in (("weighted_reach", weighted_reach), ("entry_reach", entry_reach)):
+            if not isinstance(flag, bool):
+                raise ValueError(f"{name} must be True or False, got {flag!r}")
         self.weighted_reach = weighted_reach
+        self.entry_reach = entry_reach
         kwargs.pop("net_arch", None)
         super().__init__(observation_space, action_space, lr_schedule,
                          activation_fn=activation_fn, **kwargs)
@@ -212,7 +248,7 @@ class UniversalGBWMPolicy(ActorCriticPolicy):
     def _get_constructor_parameters(self) -> dict[str, Any]:
         data = super()._get_constructor_parameters()
         data.update(embedding=self.embedding, head=self.head, value=self.value,
-                    weighted_reach=self.weighted_reach)
+                    weighted_reach=self.weighted_reach, entry_reach=self.entry_reach)
         return data
 
     def _build(self, lr_schedule: Schedule) -> None:
@@ -252,9 +288,15 @@ class UniversalGBWMPolicy(ActorCriticPolicy):
                                          **self.optimizer_kwargs)
 
     @property
+    def portfolio_input_names(self) -> tuple[str, ...]:
+        """Names of the portfolio scorer's inputs for one portfolio, in column order."""
+        return (PORTFOLIO_INPUTS + (WEIGHTED_REACH_INPUTS if self.weighted_reach else ())
+                + (ENTRY_REACH_INPUTS if self.entry_reach else ()))
+
+    @property
     def portfolio_inputs(self) -> int:
         """Inputs of the portfolio scorer for one portfolio (besides the context)."""
-        return len(PORTFOLIO_INPUTS) + (len(WEIGHTED_REACH_INPUTS) if self.weighted_reach else 0)
+        return len(self.portfolio_input_names)
 
     # ----- shared pieces -----
     def observation_parts(self, obs: th.Tensor) -> dict[str, Any]:
@@ -353,6 +395,8 @@ class UniversalGBWMPolicy(ActorCriticPolicy):
             weighted = weighted_reach(share, next_reach[..., 1], all_reach[..., 1])
             best = weighted.max(dim=1, keepdim=True).values
             columns += [weighted, th.where(exists, weighted - best, zero)]
+        if self.entry_reach:
+            columns += _entry_reach_columns(frontier, rows, parts["upcoming"], inputs[:, 5])
         features = th.stack(columns, dim=2)
         context = self.portfolio_context(th.cat([embedding, inputs], dim=1))
         hidden = self.portfolio_scorer[0](features) + context.unsqueeze(1)

@@ -24,9 +24,11 @@ funding ratios down to 0.1, noisier utilities, flatter and steeper frontiers;
 most of the plan in a third of the draws), ``validation_mixture`` adds that many of the
 mixture's problems (their own seed domain) to the validation set, and
 ``start="shipped"`` continues PPO from the shipped weights (Adam starts afresh) instead
-of a fresh network; their validation before any training is recorded as
-``start_validation`` in ``state.json``, and a stage becomes ``best/`` only if it beats
-them (``best`` stays None while none does).
+of a fresh network, and ``start=DIR`` from the weights in directory DIR (for example a
+DP-teacher run's, :mod:`gbwm_sb3.pretrained.distillation`); their validation before any
+training is recorded as ``start_validation`` in ``state.json`` (with
+``start_weights_sha256``), and a stage becomes ``best/`` only if it beats them (``best``
+stays None while none does).
 ``curriculum_share`` turns on the gap-driven curriculum of
 :mod:`gbwm_sb3.pretrained.curriculum`: before each stage the network's gap to the DP is
 measured on ``curriculum_problems`` fresh problems of every band (goal count times
@@ -79,7 +81,12 @@ from gbwm_sb3.pretrained.validation import (
     paper_like_problem,
     validation_problems,
 )
-from gbwm_sb3.pretrained.weights import load_network, save_weights
+from gbwm_sb3.pretrained.weights import (
+    copy_weights_widened,
+    load_network,
+    read_weights_manifest,
+    save_weights,
+)
 from gbwm_sb3.problem.model import GBWMProblem
 from gbwm_sb3.problem.sampler import (
     DEFAULT_ENVELOPE,
@@ -101,7 +108,8 @@ _SCALE_GRID_DENSITY = 20.0
 #: Where a run's problems come from: the sampler's default envelope, or a mixture of
 #: :mod:`gbwm_sb3.pretrained.mixture`.
 TRAINING_MIXTURES = ("sampler", *MIXTURES)
-#: What a run's network starts from: a fresh network, or the shipped weights.
+#: What a run's network starts from: a fresh network, or the shipped weights (or, given
+#: as ``start``, any other weights directory).
 TRAINING_STARTS = ("scratch", "shipped")
 
 
@@ -149,6 +157,7 @@ class PretrainConfig:
     start: str = "scratch"
     validation_mixture: int = 0
     weighted_reach: bool = False
+    entry_reach: bool = False
     curriculum_share: float = 0.0
     curriculum_problems: int = 4
 
@@ -179,15 +188,17 @@ class PretrainConfig:
             raise ValueError(f"reward_normalization must be one of "
                              f"{', '.join(REWARD_NORMALIZATIONS)}, got "
                              f"{self.reward_normalization!r}")
-        if not isinstance(self.weighted_reach, bool):
-            raise ValueError(f"weighted_reach must be True or False, got "
-                             f"{self.weighted_reach!r}")
+        for flag in ("weighted_reach", "entry_reach"):
+            if not isinstance(getattr(self, flag), bool):
+                raise ValueError(f"{flag} must be True or False, got {getattr(self, flag)!r}")
         if self.mixture not in TRAINING_MIXTURES:
             raise ValueError(f"mixture must be one of {', '.join(TRAINING_MIXTURES)}, got "
                              f"{self.mixture!r}")
-        if self.start not in TRAINING_STARTS:
-            raise ValueError(f"start must be one of {', '.join(TRAINING_STARTS)}, got "
-                             f"{self.start!r}")
+        if not isinstance(self.start, str) or (
+                self.start not in TRAINING_STARTS
+                and not (Path(self.start) / "manifest.json").is_file()):
+            raise ValueError(f"start must be one of {', '.join(TRAINING_STARTS)} or a weights "
+                             f"directory (holding manifest.json), got {self.start!r}")
         if self.validation_mixture and self.mixture == "sampler":
             raise ValueError("validation_mixture must be 0 with mixture 'sampler' (its "
                              "validation problems are the sampled ones)")
@@ -267,7 +278,8 @@ class PretrainConfig:
     def policy_kwargs(self) -> dict[str, Any]:
         """The network shape."""
         return {"embedding": tuple(self.embedding), "head": self.head,
-                "value": tuple(self.value), "weighted_reach": self.weighted_reach}
+                "value": tuple(self.value), "weighted_reach": self.weighted_reach,
+                "entry_reach": self.entry_reach}
 
 
 def stage_seed(seed: int, stage: int) -> int:
@@ -317,28 +329,21 @@ def _network(model: PPO) -> UniversalGBWMPolicy:
     return cast(UniversalGBWMPolicy, model.policy)
 
 
-def _load_shipped(network: UniversalGBWMPolicy, config: PretrainConfig) -> None:
-    """Copy the shipped weights into ``network`` (same layer sizes required). A network
-    with ``weighted_reach`` starts with zero weights on those inputs, so it acts exactly
-    as the shipped one until training moves them."""
-    shipped = load_network(DEFAULT_WEIGHTS)
-    shape = {"embedding": tuple(shipped.embedding), "head": shipped.head,
-             "value": tuple(shipped.value)}
-    wanted = {k: v for k, v in config.policy_kwargs().items() if k != "weighted_reach"}
-    if shape != wanted:
-        raise ValueError(f"start 'shipped' needs the shipped network's shape {shape}, got "
-                         f"{wanted}")
-    state = shipped.state_dict()
-    key = "portfolio_scorer.0.weight"
-    own = network.state_dict()[key]
-    if own.shape[1] < state[key].shape[1]:
-        raise ValueError("start 'shipped' needs weighted_reach=True: the shipped network "
-                         "reads the weighted reach inputs")
-    if own.shape != state[key].shape:  # extra inputs: zero columns after the shipped ones
-        padded = th.zeros_like(own)
-        padded[:, : state[key].shape[1]] = state[key]
-        state[key] = padded
-    network.load_state_dict(state)
+def _start_weights(config: PretrainConfig) -> Path | None:
+    """The weights directory a run starts from (None: a fresh network)."""
+    if config.start == "scratch":
+        return None
+    return DEFAULT_WEIGHTS if config.start == "shipped" else Path(config.start)
+
+
+def _load_start(network: UniversalGBWMPolicy, directory: Path, start: str) -> None:
+    """Copy the weights in ``directory`` into ``network`` (same layer sizes required).
+    Portfolio inputs those weights do not read start with zero weights, so the network
+    acts exactly as they do until training moves them."""
+    try:
+        copy_weights_widened(load_network(directory), network)
+    except ValueError as exc:
+        raise ValueError(f"start {start!r}: {exc}") from None
 
 
 def _stage_curriculum(config: PretrainConfig, network: UniversalGBWMPolicy, stage: int
@@ -460,21 +465,23 @@ def pretrain(config: PretrainConfig, directory: str | os.PathLike[str], *,
                     max_grad_norm=config.max_grad_norm, device="cpu",
                     policy_kwargs=config.policy_kwargs(),
                     tensorboard_log=None if tensorboard is None else str(tensorboard))
-        if config.start == "shipped":
-            _load_shipped(_network(model), config)
+        origin = _start_weights(config)
+        if origin is not None:
+            _load_start(_network(model), origin, config.start)
+            state["start_weights_sha256"] = read_weights_manifest(origin)["sha256"]
     else:
         say(f"resuming {directory} at stage {start_stage + 1}/{config.stages} "
             f"({state['num_timesteps']:,} steps done)")
         model = PPO.load(checkpoint, env=env, device="cpu",
                          tensorboard_log=None if tensorboard is None else str(tensorboard))
-    if config.start == "shipped" and start_stage == 0 and "start_validation" not in state \
+    if config.start != "scratch" and start_stage == 0 and "start_validation" not in state \
             and problems:
         start_scores = _validation_efficiency(model, problems, solutions, config.validation_paths,
                                               config.validation_lookahead)
         state["start_validation"] = {"mean": float(np.mean(start_scores)),
                                      "min": float(np.min(start_scores)),
                                      "validation": [round(e, 5) for e in start_scores]}
-        say(f"start (shipped weights): validation efficiency mean "
+        say(f"start ({config.start} weights): validation efficiency mean "
             f"{state['start_validation']['mean']:.4f} min {state['start_validation']['min']:.4f}")
     stages_run = 0
     while int(state["stage"]) < config.stages:

@@ -61,7 +61,7 @@ from gbwm_sb3.problem.sampler import DEFAULT_ENVELOPE, ProblemEnvelope
 __all__ = ["WEIGHTS_FORMAT", "WEIGHTS_FORMAT_VERSION", "WeightsFileError", "save_weights",
            "load_network", "read_weights_manifest", "envelope_from_manifest",
            "accepted_envelope_from_manifest", "lookahead_from_manifest", "DEFAULT_LOOKAHEAD",
-           "network_spaces",
+           "network_spaces", "copy_weights_widened",
            "MAX_MANIFEST_BYTES", "MAX_ARRAYS_BYTES", "MAX_NETWORK_LAYERS", "MAX_NETWORK_WIDTH",
            "MAX_NETWORK_WEIGHTS"]
 
@@ -87,7 +87,9 @@ MAX_NETWORK_WEIGHTS = 1 << 24
 _MAX_TENSORS = 1_000
 #: Activations a manifest may name (``torch.nn`` class names).
 _ACTIVATIONS = {cls.__name__: cls for cls in (th.nn.Tanh, th.nn.ReLU, th.nn.SiLU, th.nn.ELU)}
-_NETWORK_KEYS = ("embedding", "head", "value", "activation", "weighted_reach")
+#: Optional portfolio inputs a manifest may switch on (``UniversalGBWMPolicy`` flags).
+_INPUT_FLAGS = ("weighted_reach", "entry_reach")
+_NETWORK_KEYS = ("embedding", "head", "value", "activation", *_INPUT_FLAGS)
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 #: What reading a damaged (or encrypted, or oddly compressed) archive may raise.
 _DAMAGED_ARCHIVE = (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError,
@@ -145,7 +147,7 @@ def save_weights(policy: UniversalGBWMPolicy, directory: str | os.PathLike[str],
         "network": {"embedding": list(policy.embedding), "head": policy.head,
                     "value": list(policy.value),
                     "activation": policy.activation_fn.__name__,
-                    **({"weighted_reach": True} if policy.weighted_reach else {})},
+                    **{flag: True for flag in _INPUT_FLAGS if getattr(policy, flag)}},
         "observation_size": UNIVERSAL_OBSERVATION_SIZE,
         "action": [K_MAX, N_MAX],
         "envelope": _envelope_json(envelope),
@@ -200,9 +202,10 @@ def _check_network(path: Path, network: Any) -> None:
     if not isinstance(activation, str) or activation not in _ACTIVATIONS:
         raise WeightsFileError(f"{path}: network.activation must be one of "
                                f"{', '.join(_ACTIVATIONS)}, got {shown(activation)}")
-    if not isinstance(network.get("weighted_reach", False), bool):
-        raise WeightsFileError(f"{path}: network.weighted_reach must be true or false, got "
-                               f"{shown(network['weighted_reach'])}")
+    for flag in _INPUT_FLAGS:
+        if not isinstance(network.get(flag, False), bool):
+            raise WeightsFileError(f"{path}: network.{flag} must be true or false, got "
+                                   f"{shown(network[flag])}")
 
 
 def _envelope_json(envelope: ProblemEnvelope) -> dict[str, Any]:
@@ -374,7 +377,7 @@ def load_network(directory: str | os.PathLike[str], device: str = "cpu"
     policy = UniversalGBWMPolicy(observation_space, action_space, lambda _: 0.0,
                                  embedding=network["embedding"], head=network["head"],
                                  value=network["value"], activation_fn=activation,
-                                 weighted_reach=network.get("weighted_reach", False))
+                                 **{flag: network.get(flag, False) for flag in _INPUT_FLAGS})
     expected = policy.state_dict()
     listed = manifest.get("tensors")
     if listed is not None:
@@ -429,3 +432,32 @@ def load_network(directory: str | os.PathLike[str], device: str = "cpu"
             (observation_space.low + np.minimum(observation_space.high, 1.0))[None] / 2,
             device=policy.device))
     return policy
+
+
+def copy_weights_widened(source: UniversalGBWMPolicy, target: UniversalGBWMPolicy) -> None:
+    """Copy ``source``'s weights into ``target``, a network of the same layer sizes whose
+    portfolio head may read more inputs (``weighted_reach``, ``entry_reach``).
+
+    Each of ``source``'s portfolio inputs keeps its weights; ``target``'s extra inputs
+    get zero weights, so ``target`` acts exactly as ``source`` until training moves them.
+    """
+    shape = {"embedding": list(source.embedding), "head": source.head,
+             "value": list(source.value)}
+    wanted = {"embedding": list(target.embedding), "head": target.head,
+              "value": list(target.value)}
+    if shape != wanted:
+        raise ValueError(f"the network must have the source network's shape {shape}, got "
+                         f"{wanted}")
+    names = target.portfolio_input_names
+    missing = [name for name in source.portfolio_input_names if name not in names]
+    if missing:
+        raise ValueError(f"the network must read every portfolio input of the source "
+                         f"network; it lacks {', '.join(missing)}")
+    state = source.state_dict()
+    key = "portfolio_scorer.0.weight"
+    widened = th.zeros_like(target.state_dict()[key])
+    for i, name in enumerate(source.portfolio_input_names):
+        widened[:, names.index(name)] = state[key][:, i]
+    state[key] = widened
+    target.load_state_dict(state)
+
