@@ -273,3 +273,6 @@ def test_widened_weights_act_as_the_source_and_keep_each_input_by_name(
     small = UniversalGBWMPolicy(*network_spaces(), lambda _: 0.0, head=8)
     with pytest.raises(ValueError, match="must have the source network's shape"):
         copy_weights_widened(network, small)
+    relu = UniversalGBWMPolicy(*network_spaces(), lambda _: 0.0, activation_fn=th.nn.ReLU)
+    with pytest.raises(ValueError, match="'activation': 'Tanh'}, got .*'activation': 'ReLU'"):
+        copy_weights_widened(network, relu)

@@ -559,15 +559,16 @@ def _entry_reach(features: th.Tensor, first: int, target: _Reach, kept: th.Tenso
                  upcoming: th.Tensor) -> None:
     """Write the ENTRY_REACH_INPUTS into ``features[..., first:first + 5]``: the reach of
     the next goal year's cheapest and best-value decisions, by the generic path's arithmetic."""
+    at = first
     for i, column in enumerate(ENTRY_COLUMNS):
         log_ratio = kept if target.none else kept - upcoming[:, 0, column]
         z, p = _reach(log_ratio, target)
-        at = first if i == 0 else first + 3
-        if i == 0:
+        if i == 0:  # the z-score of the cheapest decision only
             th.div(z, 3.0, out=features[..., at])
             at += 1
         features[..., at] = p
         th.sub(p, p.amax(dim=1, keepdim=True), out=features[..., at + 1])
+        at += 2
 
 
 def _ahead(q: dict[str, float | np.ndarray], name: str) -> np.ndarray:

@@ -64,8 +64,8 @@ from gbwm_sb3.envs.universal_observation import (
 )
 
 __all__ = ["UniversalGBWMPolicy", "MASKED_LOGIT", "DECISION_INPUTS", "PORTFOLIO_INPUTS",
-           "WEIGHTED_REACH_INPUTS", "ENTRY_REACH_INPUTS", "ENTRY_COLUMNS", "DEC_COL", "TRAJ_COL",
-           "Z_CLIP", "normal_cdf", "next_goal_share", "weighted_reach"]
+           "WEIGHTED_REACH_INPUTS", "ENTRY_REACH_INPUTS", "ENTRY_COLUMNS", "INPUT_FLAGS",
+           "DEC_COL", "TRAJ_COL", "Z_CLIP", "normal_cdf", "next_goal_share", "weighted_reach"]
 
 MASKED_LOGIT = -1e9
 _NT, _ND, _NP = len(TRAJECTORY_FEATURES), len(DECISION_FEATURES), len(PORTFOLIO_FEATURES)
@@ -103,6 +103,9 @@ ENTRY_REACH_INPUTS = ("entry_z", "entry_probability", "entry_probability_gap",
 ENTRY_COLUMNS = (UPCOMING_FEATURES.index("log_entry_cost_to_cash"),
                  UPCOMING_FEATURES.index("log_efficient_cost_to_cash"))
 _YEARS_AHEAD = UPCOMING_FEATURES.index("years_ahead")
+#: The constructor flags that switch on optional portfolio inputs (recorded in a weights
+#: manifest, set by a pretraining config).
+INPUT_FLAGS = ("weighted_reach", "entry_reach")
 #: Frontier summary read by the trajectory embedding and the value network.
 _SUMMARY = 6
 #: Width of the per-goal-year encoding of the upcoming goals (pooled by mean and max).
@@ -236,7 +239,7 @@ class UniversalGBWMPolicy(ActorCriticPolicy):
         self.embedding = _sizes(embedding, "embedding")
         self.head = _sizes([head], "head")[0]
         self.value = _sizes(value, "value")
-        for name, flag in (("weighted_reach", weighted_reach), ("entry_reach", entry_reach)):
+        for name, flag in zip(INPUT_FLAGS, (weighted_reach, entry_reach), strict=True):
             if not isinstance(flag, bool):
                 raise ValueError(f"{name} must be True or False, got {flag!r}")
         self.weighted_reach = weighted_reach

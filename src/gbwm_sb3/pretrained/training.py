@@ -73,7 +73,7 @@ from gbwm_sb3.pretrained.mixture import (
     mixture_problem,
     mixture_problems,
 )
-from gbwm_sb3.pretrained.policy import UniversalGBWMPolicy
+from gbwm_sb3.pretrained.policy import INPUT_FLAGS, UniversalGBWMPolicy
 from gbwm_sb3.pretrained.run_support import atomic_write_json, linear_fraction
 from gbwm_sb3.pretrained.validation import (
     PAPER_LIKE_VALIDATION,
@@ -188,7 +188,7 @@ class PretrainConfig:
             raise ValueError(f"reward_normalization must be one of "
                              f"{', '.join(REWARD_NORMALIZATIONS)}, got "
                              f"{self.reward_normalization!r}")
-        for flag in ("weighted_reach", "entry_reach"):
+        for flag in INPUT_FLAGS:
             if not isinstance(getattr(self, flag), bool):
                 raise ValueError(f"{flag} must be True or False, got {getattr(self, flag)!r}")
         if self.mixture not in TRAINING_MIXTURES:

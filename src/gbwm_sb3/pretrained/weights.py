@@ -55,7 +55,7 @@ from gbwm_sb3.envs.universal_observation import (
     UNIVERSAL_OBSERVATION_SIZE,
     universal_observation_bounds,
 )
-from gbwm_sb3.pretrained.policy import UniversalGBWMPolicy
+from gbwm_sb3.pretrained.policy import INPUT_FLAGS, UniversalGBWMPolicy
 from gbwm_sb3.problem.sampler import DEFAULT_ENVELOPE, ProblemEnvelope
 
 __all__ = ["WEIGHTS_FORMAT", "WEIGHTS_FORMAT_VERSION", "WeightsFileError", "save_weights",
@@ -87,9 +87,7 @@ MAX_NETWORK_WEIGHTS = 1 << 24
 _MAX_TENSORS = 1_000
 #: Activations a manifest may name (``torch.nn`` class names).
 _ACTIVATIONS = {cls.__name__: cls for cls in (th.nn.Tanh, th.nn.ReLU, th.nn.SiLU, th.nn.ELU)}
-#: Optional portfolio inputs a manifest may switch on (``UniversalGBWMPolicy`` flags).
-_INPUT_FLAGS = ("weighted_reach", "entry_reach")
-_NETWORK_KEYS = ("embedding", "head", "value", "activation", *_INPUT_FLAGS)
+_NETWORK_KEYS = ("embedding", "head", "value", "activation", *INPUT_FLAGS)
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 #: What reading a damaged (or encrypted, or oddly compressed) archive may raise.
 _DAMAGED_ARCHIVE = (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError,
@@ -147,7 +145,7 @@ def save_weights(policy: UniversalGBWMPolicy, directory: str | os.PathLike[str],
         "network": {"embedding": list(policy.embedding), "head": policy.head,
                     "value": list(policy.value),
                     "activation": policy.activation_fn.__name__,
-                    **{flag: True for flag in _INPUT_FLAGS if getattr(policy, flag)}},
+                    **{flag: True for flag in INPUT_FLAGS if getattr(policy, flag)}},
         "observation_size": UNIVERSAL_OBSERVATION_SIZE,
         "action": [K_MAX, N_MAX],
         "envelope": _envelope_json(envelope),
@@ -202,7 +200,7 @@ def _check_network(path: Path, network: Any) -> None:
     if not isinstance(activation, str) or activation not in _ACTIVATIONS:
         raise WeightsFileError(f"{path}: network.activation must be one of "
                                f"{', '.join(_ACTIVATIONS)}, got {shown(activation)}")
-    for flag in _INPUT_FLAGS:
+    for flag in INPUT_FLAGS:
         if not isinstance(network.get(flag, False), bool):
             raise WeightsFileError(f"{path}: network.{flag} must be true or false, got "
                                    f"{shown(network[flag])}")
@@ -377,7 +375,7 @@ def load_network(directory: str | os.PathLike[str], device: str = "cpu"
     policy = UniversalGBWMPolicy(observation_space, action_space, lambda _: 0.0,
                                  embedding=network["embedding"], head=network["head"],
                                  value=network["value"], activation_fn=activation,
-                                 **{flag: network.get(flag, False) for flag in _INPUT_FLAGS})
+                                 **{flag: network.get(flag, False) for flag in INPUT_FLAGS})
     expected = policy.state_dict()
     listed = manifest.get("tensors")
     if listed is not None:
@@ -442,9 +440,9 @@ def copy_weights_widened(source: UniversalGBWMPolicy, target: UniversalGBWMPolic
     get zero weights, so ``target`` acts exactly as ``source`` until training moves them.
     """
     shape = {"embedding": list(source.embedding), "head": source.head,
-             "value": list(source.value)}
+             "value": list(source.value), "activation": source.activation_fn.__name__}
     wanted = {"embedding": list(target.embedding), "head": target.head,
-              "value": list(target.value)}
+              "value": list(target.value), "activation": target.activation_fn.__name__}
     if shape != wanted:
         raise ValueError(f"the network must have the source network's shape {shape}, got "
                          f"{wanted}")
