@@ -3,7 +3,7 @@ acceptance envelope (docs/pretrained.md, "The acceptance envelope").
 
     nice -n 10 .venv/bin/python benchmarks/envelope_probe.py --out DIR
         [--families NAME ...] [--seeds 20 40] [--full-range 0 100] [--paths 100000]
-        [--lookahead 8] [--weights DIR] [--resume] [--limit N]
+        [--lookahead K|auto] [--weights DIR] [--resume] [--limit N]
 
 Problems: seeds ``--seeds LO HI`` (default 20-39: the documented family results used
 0-19) of the independent families that reach beyond the training envelope
@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 import torch as th
 
+from gbwm_sb3.cli.arguments import lookahead_option
 from gbwm_sb3.pretrained.families import META_RL_FULL_RANGE, ProblemFamily, family
 from gbwm_sb3.pretrained.family_benchmark import run_family_benchmark
 from gbwm_sb3.pretrained.loading import (
@@ -143,8 +144,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--full-range", type=int, nargs=2, default=(0, 100),
                         metavar=("LO", "HI"))
     parser.add_argument("--paths", type=int, default=100_000)
-    parser.add_argument("--lookahead", type=int, default=None,
-                        help="default: the weights' own (recommended_lookahead)")
+    parser.add_argument("--lookahead", type=lookahead_option, default=None,
+                        help="1-64 or auto (default: the weights' own, "
+                             "recommended_lookahead)")
     parser.add_argument("--weights", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--resume", action="store_true")

@@ -2,7 +2,7 @@
 
     python benchmarks/family_problem_probe.py --weights DIR [DIR ...] \
         [--problems published-13 volatile_or_flat_frontiers-00 ...] [--paths 10000] \
-        [--lookahead K]
+        [--lookahead K|auto]
 
 A quick look at how a run's stages move on chosen problems of
 :mod:`gbwm_sb3.pretrained.families` (default: the lowest ones of the shipped weights,
@@ -21,7 +21,7 @@ import sys
 
 import torch as th
 
-from gbwm_sb3.cli.arguments import int_in
+from gbwm_sb3.cli.arguments import int_in, lookahead_option
 from gbwm_sb3.pretrained.benchmark import benchmark_problem
 from gbwm_sb3.pretrained.families import family_problems
 from gbwm_sb3.pretrained.loading import bind_policy, recommended_lookahead
@@ -37,7 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--weights", nargs="+", required=True)
     parser.add_argument("--problems", nargs="+", default=list(LOWEST))
     parser.add_argument("--paths", type=int_in(2, 10**7), default=10_000)
-    parser.add_argument("--lookahead", type=int_in(1, 64), default=None)
+    parser.add_argument("--lookahead", type=lookahead_option, default=None,
+                        help="1-64 or auto (default: the weights' own)")
     args = parser.parse_args(argv)
     th.set_num_threads(1)
     items = {item.name: item for item in family_problems()}

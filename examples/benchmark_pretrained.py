@@ -43,7 +43,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from gbwm_sb3.cli.arguments import int_in
+from gbwm_sb3.cli.arguments import int_in, lookahead_option
 from gbwm_sb3.pretrained.benchmark import anchor_line, existing_outputs, run_benchmark
 from gbwm_sb3.pretrained.families import FAMILY_NAMES, family_problems
 from gbwm_sb3.pretrained.loading import recommended_lookahead
@@ -83,10 +83,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="whether the fine-tuned policy acts through its critic's "
                              "lookahead: held-out (default: where better on fine_tune's "
                              "held-out markets), on, off (as before that choice existed)")
-    parser.add_argument("--lookahead", type=int_in(1, 64), default=None, metavar="K",
+    parser.add_argument("--lookahead", type=lookahead_option, default=None, metavar="K",
                         help="decisions the network's critic compares each year (default: "
                              "the weights' own, recommended_lookahead; 1: the network's most "
-                             "likely decision)")
+                             "likely decision; auto: per problem, whichever of the two does "
+                             "better on simulated markets, without fine-tuning)")
     parser.add_argument("--exact", action="store_true",
                         help="compute the action at every path (default: bracket large "
                              "batches, gbwm_sb3.pretrained.bracketing)")
@@ -115,6 +116,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("argument --no-beyond: only with --family")
     if args.resume and args.overwrite:
         parser.error("argument --resume: not allowed with argument --overwrite")
+    if args.lookahead == "auto" and _fine_tunes(args):
+        parser.error("argument --lookahead: auto is for the zero-shot policy, not with "
+                     "fine-tuning (fine_tune chooses its critic's lookahead on held-out "
+                     "markets: --fine-tune-critic)")
     if args.lookahead is None:
         args.lookahead = recommended_lookahead(args.weights)
     if args.out is None:

@@ -10,7 +10,8 @@ Each round draws fresh problems of the teacher mixture (``gbwm_sb3.pretrained.mi
 solves them exactly, simulates the network's own paths and trains it towards the DP's
 decisions, portfolios and values (``gbwm_sb3.pretrained.distillation``). ``--start
 shipped`` (default) continues from the shipped PPO-pretrained weights, ``--start
-scratch`` from a fresh network (pure imitation). ``best/`` holds the weights with the
+scratch`` from a fresh network (pure imitation), ``--start DIR`` from the weights in
+directory DIR (for example an earlier run's ``best/``). ``best/`` holds the weights with the
 best validation score, ``final/`` those of the last round, ``stages/`` every validated
 round's. One PyTorch thread; the same seed and settings give the same weights.
 """
@@ -33,7 +34,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="run directory (checkpoint, state.json, best/, final/)")
     parser.add_argument("--seed", type=int_in(0), default=defaults.seed)
     parser.add_argument("--rounds", type=int_in(1), default=defaults.rounds)
-    parser.add_argument("--start", choices=("shipped", "scratch"), default=defaults.start)
+    parser.add_argument("--start", default=defaults.start, metavar="{shipped,scratch,DIR}",
+                        help="continue from the shipped weights or from those in directory "
+                             "DIR (for example an earlier run's best/), or start from a "
+                             "fresh network (pure imitation)")
     parser.add_argument("--problems-per-round", type=int_in(1),
                         default=defaults.problems_per_round)
     parser.add_argument("--learning-rate", type=float_in(1e-12, 1.0),
@@ -46,8 +50,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="problems to teach on: the teacher mixture (horizons to 60), "
                              "the wide one (the acceptance envelope: horizons to 100, 60 "
                              "goals, flat frontiers), the blend (half sampler, half wide) "
-                             "or dominant (the blend with one goal worth most of the plan "
-                             "in a third of the draws)")
+                             ", dominant (the blend with one goal worth most of the plan "
+                             "in a third of the draws) or few_goals (the blend with a third "
+                             "of the draws underfunded plans of 1-4 goals)")
     parser.add_argument("--entry-reach", action="store_true",
                         help="the portfolio head also reads the reach of the next goal "
                              "year's cheapest and best-value decisions (new inputs start at "
@@ -61,12 +66,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-rounds", type=int_in(0), default=None,
                         help="stop after this many rounds in this call (resume later)")
     args = parser.parse_args(argv)
-    config = DistillConfig(seed=args.seed, rounds=args.rounds, start=args.start,
-                           problems_per_round=args.problems_per_round,
-                           learning_rate=args.learning_rate, hard_share=args.hard_share,
-                           validate_every=args.validate_every, mixture=args.mixture,
-                           entry_reach=args.entry_reach)
     try:
+        config = DistillConfig(seed=args.seed, rounds=args.rounds, start=args.start,
+                               problems_per_round=args.problems_per_round,
+                               learning_rate=args.learning_rate, hard_share=args.hard_share,
+                               validate_every=args.validate_every, mixture=args.mixture,
+                               entry_reach=args.entry_reach)
         state = distill(config, args.out, max_rounds=args.max_rounds)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)

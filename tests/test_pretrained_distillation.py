@@ -14,6 +14,7 @@ from gbwm_sb3.dp import solve_dp
 from gbwm_sb3.pretrained.distillation import (
     DistillConfig,
     TeacherBatch,
+    _start_network,
     distill,
     distillation_loss,
     teach,
@@ -21,6 +22,8 @@ from gbwm_sb3.pretrained.distillation import (
 from gbwm_sb3.pretrained.loading import DEFAULT_WEIGHTS
 from gbwm_sb3.pretrained.mixture import (
     DOMINANT_SHARE,
+    FEW_GOALS_ENVELOPE,
+    FEW_GOALS_SHARE,
     TEACHER_ENVELOPE,
     WIDE_ENVELOPE,
     dominant_goal,
@@ -92,7 +95,8 @@ def test_the_wide_mixture_reaches_the_acceptance_envelope() -> None:
     # frontiers topping out under 6% volatility
     assert any(p.portfolios.volatility_array.max() < 0.06 for p in problems)
     with pytest.raises(ValueError,
-                       match="mixture must be one of teacher, wide, blend, dominant, got 'broad'"):
+                       match="mixture must be one of teacher, wide, blend, dominant, few_goals, "
+                             "got 'broad'"):
         mixture_problem(np.random.default_rng(0), "broad")
     with pytest.raises(ValueError, match="mixture must be one of teacher, wide"):
         DistillConfig(mixture="broad")
@@ -183,6 +187,22 @@ def test_the_dominant_mixture_is_the_blend_with_dominant_goals() -> None:
     assert dominated(problems) - blend > DOMINANT_SHARE - 0.12
 
 
+def test_the_few_goals_mixture_adds_underfunded_plans_of_few_goals() -> None:
+    def few_underfunded(problems: list[GBWMProblem]) -> float:
+        return float(np.mean([len(p.goals) <= 4 and funding_ratio(p) <= 1.0 + 1e-9
+                              for p in problems]))
+
+    problems = mixture_problems(400, seed=11, mixture="few_goals")
+    assert all(WIDE_ENVELOPE.contains(p) == [] for p in problems)
+    assert [problem_to_dict(p) for p in problems[:5]] == \
+        [problem_to_dict(p) for p in mixture_problems(5, seed=11, mixture="few_goals")]
+    blend = mixture_problems(400, seed=11, mixture="blend")
+    # FEW_GOALS_SHARE of the draws come from FEW_GOALS_ENVELOPE, all few-goal and underfunded
+    assert few_underfunded(problems) - few_underfunded(blend) > FEW_GOALS_SHARE - 0.12
+    lowest = min(funding_ratio(p) for p in problems)
+    assert FEW_GOALS_ENVELOPE.funding_ratio[0] - 1e-6 <= lowest < 0.15
+
+
 def test_teach_labels_the_states_with_soft_targets() -> None:
     network = load_network(DEFAULT_WEIGHTS)
     problem = household()
@@ -243,7 +263,8 @@ def test_distill_refuses_another_config_and_bad_settings(tmp_path: Path) -> None
         distill(DistillConfig(rounds=4), tmp_path, log=None)
     with pytest.raises(ValueError, match="temperature must be a number"):
         DistillConfig(temperature=0.0)
-    with pytest.raises(ValueError, match="start must be 'shipped' or 'scratch'"):
+    with pytest.raises(ValueError, match="start must be one of shipped, scratch or a weights "
+                                         "directory .*got 'nowhere'"):
         DistillConfig(start="nowhere")
     with pytest.raises(ValueError, match="problems_per_round must be an integer in 1.."):
         DistillConfig(problems_per_round=0)
@@ -260,6 +281,22 @@ def test_an_entry_reach_run_starts_as_the_shipped_weights(tmp_path: Path) -> Non
     assert trained.entry_reach and trained.portfolio_inputs == 15
     with pytest.raises(ValueError, match="entry_reach must be True or False, got 'yes'"):
         replace(TINY, entry_reach="yes")
+
+
+def test_a_run_continues_from_any_weights_directory(tmp_path: Path) -> None:
+    distill(replace(TINY, start="shipped", entry_reach=True), tmp_path / "first", log=None)
+    best = tmp_path / "first" / "best"
+    start = _start_network(replace(TINY, start=str(best), entry_reach=True))
+    saved = load_network(best).state_dict()
+    assert all(th.equal(value, saved[key]) for key, value in start.state_dict().items())
+    # the shipped weights named by their directory start exactly as start="shipped"
+    by_name = distill(replace(TINY, start="shipped", entry_reach=True, mixture="few_goals"),
+                      tmp_path / "named", max_rounds=1, log=None)
+    by_path = distill(replace(TINY, start=str(DEFAULT_WEIGHTS), entry_reach=True,
+                              mixture="few_goals"), tmp_path / "path", max_rounds=1, log=None)
+    assert by_path["start_validation"] == by_name["start_validation"]
+    with pytest.raises(ValueError, match="read the entry-reach inputs; set entry_reach=True"):
+        distill(replace(TINY, start=str(best)), tmp_path / "plain", log=None)
 
 
 def test_the_gap_estimate_matches_a_simulation_of_the_network() -> None:
@@ -326,3 +363,6 @@ def test_the_script_refuses_a_run_directory_with_other_settings(tmp_path: Path, 
     with pytest.raises(SystemExit):
         script.main(["--out", str(out), "--hard-share", "1.5"])
     assert "--hard-share: must be a number in [0, 1]" in capsys.readouterr().err
+    assert script.main(["--out", str(out), "--start", str(tmp_path / "nowhere")]) == 2
+    assert "start must be one of shipped, scratch or a weights directory" \
+        in capsys.readouterr().err

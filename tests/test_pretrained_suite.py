@@ -273,6 +273,10 @@ def script():
                                          r"integer >= 0"),
     (["--categories", "nope"], r"argument --categories: invalid choice: 'nope'"),
     (["--weights", "/nonexistent/weights.pt"], r"argument --weights: no such file"),
+    (["--lookahead", "65"], r"argument --lookahead: must be an integer in \[1, 64\] or "
+                            r"'auto', got '65'"),
+    (["--lookahead", "auto", "--fine-tune-seconds", "5"],
+     r"argument --lookahead: auto is for the zero-shot policy, not with fine-tuning"),
 ])
 def test_script_rejects_bad_options(script, argv, message, tmp_path, capsys) -> None:
     with pytest.raises(SystemExit) as exc:

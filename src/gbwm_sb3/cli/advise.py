@@ -12,7 +12,7 @@ import json
 import time
 from typing import Any
 
-from gbwm_sb3.cli.arguments import CLIError, float_in, int_in
+from gbwm_sb3.cli.arguments import CLIError, float_in, int_in, lookahead_option
 from gbwm_sb3.cli.checks import check_path_text, format_money
 
 __all__ = ["add_advise_parser", "cmd_advise"]
@@ -34,10 +34,11 @@ def add_advise_parser(commands: Any) -> None:
                              "(default: the problem's initial wealth; required when --year > 0)")
     advise.add_argument("--weights", default=None, metavar="DIR",
                         help="a weights directory (default: the shipped weights)")
-    advise.add_argument("--lookahead", type=int_in(1, 64), default=None, metavar="K",
+    advise.add_argument("--lookahead", type=lookahead_option, default=None, metavar="K",
                         help="decisions the network's critic compares (default: the weights' "
                              "own, 8 for weights that record none; 1: the network's most "
-                             "likely decision)")
+                             "likely decision; auto: whichever of the two does better on "
+                             "simulated markets of this problem, about a second more)")
     advise.add_argument("--json", action="store_true", help="print the advice as JSON")
     advise.set_defaults(func=cmd_advise)
 
@@ -82,6 +83,9 @@ def cmd_advise(args: argparse.Namespace) -> int:
         policy = pretrained_policy(problem, args.weights, lookahead=args.lookahead)
     except ValueError as exc:
         raise CLIError(str(exc)) from None
+    check = policy.self_check
+    if check is not None:  # "auto": the lookahead the self-check kept
+        args.lookahead = check.chosen
     advice = policy.advise(args.year, wealth)
     done = time.perf_counter()
     timing = {"load_ms": round(1000 * (loaded - started), 2),
@@ -96,7 +100,11 @@ def cmd_advise(args: argparse.Namespace) -> int:
                           "portfolio": advice.portfolio, "portfolio_mean": mean,
                           "portfolio_volatility": vol,
                           "portfolio_probability": advice.portfolio_probabilities[
-                              advice.portfolio], "lookahead": args.lookahead, **timing},
+                              advice.portfolio], "lookahead": args.lookahead,
+                          **({} if check is None else {"self_check": {
+                              "own_mean_utility": check.own,
+                              "lookahead_mean_utility": check.lookahead,
+                              "markets": check.paths}}), **timing},
                          indent=2))
         return 0
     print(f"{args.problem}: year {advice.year} of {problem.horizon}, "

@@ -6,7 +6,7 @@ import argparse
 import math
 from collections.abc import Callable
 
-__all__ = ["CLIError", "int_in", "float_in", "shown"]
+__all__ = ["CLIError", "int_in", "float_in", "lookahead_option", "shown"]
 
 #: Characters of a refused argument repeated in its error message.
 _SHOWN_CHARS = 40
@@ -63,6 +63,18 @@ def int_in(low: int, high: int | None = None, *,
         return value
 
     return parse
+
+
+def lookahead_option(text: str) -> int | str:
+    """A ``--lookahead`` value: decisions the critic compares a year (1-64) or ``auto``
+    (the better of the network's own decisions and the lookahead, per client)."""
+    if text == "auto":
+        return text
+    try:
+        return int_in(1, 64)(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"must be an integer in [1, 64] or 'auto', got {shown(text)}") from None
 
 
 def float_in(low: float, high: float) -> Callable[[str], float]:

@@ -27,6 +27,7 @@ from gbwm_sb3.problem.model import GBWMProblem
 if TYPE_CHECKING:  # pragma: no cover
     from gbwm_sb3.evaluation.critic_lookahead import CriticLookahead
     from gbwm_sb3.pretrained.critic import PretrainedCritic
+    from gbwm_sb3.pretrained.self_check import SelfCheck
 
 __all__ = ["PretrainedPolicy", "Advice"]
 
@@ -107,6 +108,9 @@ class PretrainedPolicy:
         self.fine_tune_critic_check: tuple[float, float, bool] | None = None
         #: Set by :meth:`with_critic_lookahead`: the rule the greedy actions come from.
         self.critic_lookahead: CriticLookahead | None = None
+        #: Set where ``lookahead="auto"`` chose this policy: the two scores and the choice
+        #: (:class:`~gbwm_sb3.pretrained.self_check.SelfCheck`).
+        self.self_check: SelfCheck | None = None
 
     def observe(self, t: int, wealth: np.ndarray) -> np.ndarray:
         """Universal observations at year ``t``, shape (n, ``UNIVERSAL_OBSERVATION_SIZE``)."""

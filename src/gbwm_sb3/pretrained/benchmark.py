@@ -74,6 +74,9 @@ def benchmark_problem(item: BenchmarkProblem, policy_factory: PolicyFactory, n_p
     ``fine_tuned_value`` and ``fine_tuned_efficiency`` (``None`` without fine-tuning);
     ``fine_tune_critic_check``: the fine-tuned policy's choice of the critic's lookahead
     (held-out mean utility without and with it, adopted; ``None`` where not compared);
+    ``self_check``: with ``lookahead="auto"``, the zero-shot choice (mean utility of the
+    network's own decisions and of the lookahead on the self-check's markets, the
+    decisions compared a year by the policy kept; ``None`` otherwise);
     ``n_paths``, ``seed``; ``seconds``: ``dp_solve``, ``policy_build``, ``first_action``
     (one ``act`` at t = 0 for W0: what advising a client costs once the policy is
     built), ``evaluation`` (simulating the pretrained policy on the paths),
@@ -102,6 +105,7 @@ def benchmark_problem(item: BenchmarkProblem, policy_factory: PolicyFactory, n_p
     seconds["evaluation_total"] = time.perf_counter() - start
     seconds["evaluation"] = report["pretrained"].seconds
     efficiency, ci = _efficiency(report, "pretrained")
+    own_check = getattr(policy, "self_check", None)
     tuned_value = tuned_efficiency = critic_check = None
     if "fine_tuned" in policies:
         check = getattr(policies["fine_tuned"], "fine_tune_critic_check", None)
@@ -126,6 +130,8 @@ def benchmark_problem(item: BenchmarkProblem, policy_factory: PolicyFactory, n_p
         "fine_tuned_value": tuned_value,
         "fine_tuned_efficiency": tuned_efficiency,
         "fine_tune_critic_check": critic_check,
+        "self_check": None if own_check is None else [own_check.own, own_check.lookahead,
+                                                      own_check.chosen],
         "n_paths": n_paths,
         "seed": seed,
         "seconds": seconds,

@@ -93,10 +93,11 @@ _CHECKPOINT = "checkpoint.pt"
 class DistillConfig:
     """Everything that determines a DP-teacher run (saved with it; see the module docstring).
 
-    ``start``: ``"shipped"`` (continue from the shipped PPO-pretrained weights) or
-    ``"scratch"`` (a freshly initialised network, seeded: pure imitation). ``mixture``:
-    the problems taught and validated on, ``"teacher"`` or ``"wide"``
-    (:mod:`gbwm_sb3.pretrained.mixture`).
+    ``start``: ``"shipped"`` (continue from the shipped PPO-pretrained weights),
+    ``"scratch"`` (a freshly initialised network, seeded: pure imitation) or a weights
+    directory (holding ``manifest.json``, e.g. an earlier run's ``best/``; inputs those
+    weights do not read start at zero). ``mixture``: the problems taught and validated on
+    (:data:`~gbwm_sb3.pretrained.mixture.MIXTURES`).
     """
 
     seed: int = 0
@@ -150,8 +151,11 @@ class DistillConfig:
                                  f"got {number!r}")
         if not isinstance(self.entry_reach, bool):
             raise ValueError(f"entry_reach must be True or False, got {self.entry_reach!r}")
-        if self.start not in ("shipped", "scratch"):
-            raise ValueError(f"start must be 'shipped' or 'scratch', got {self.start!r}")
+        if not isinstance(self.start, str) or (
+                self.start not in ("shipped", "scratch")
+                and not (Path(self.start) / "manifest.json").is_file()):
+            raise ValueError("start must be one of shipped, scratch or a weights directory "
+                             f"(holding manifest.json), got {self.start!r}")
         mixture_envelope(self.mixture)
 
     @property
@@ -200,16 +204,27 @@ def _fresh_network(seed: int, entry_reach: bool = False) -> UniversalGBWMPolicy:
 
 
 def _start_network(config: DistillConfig) -> UniversalGBWMPolicy:
-    """The run's first network: fresh, or the shipped weights (with zero weights on the
-    entry-reach inputs when the run adds them)."""
+    """The run's first network: fresh, or the shipped weights or those of a weights
+    directory (with zero weights on the inputs they do not read and the run adds)."""
     if config.start == "scratch":
         return _fresh_network(config.seed, config.entry_reach)
-    shipped = load_network(DEFAULT_WEIGHTS)
-    if not config.entry_reach:
-        return shipped
-    network = _fresh_network(config.seed, entry_reach=True)
-    copy_weights_widened(shipped, network)
+    source = load_network(_start_directory(config))
+    if source.entry_reach and not config.entry_reach:
+        raise ValueError(f"start {config.start!r}: those weights read the entry-reach inputs; "
+                         "set entry_reach=True to continue from them")
+    if source.entry_reach == config.entry_reach and not source.weighted_reach:
+        return source
+    network = _fresh_network(config.seed, entry_reach=config.entry_reach)
+    try:
+        copy_weights_widened(source, network)
+    except ValueError as exc:
+        raise ValueError(f"start {config.start!r}: {exc}") from None
     return network
+
+
+def _start_directory(config: DistillConfig) -> Path:
+    """The weights directory a run that does not start from scratch starts from."""
+    return DEFAULT_WEIGHTS if config.start == "shipped" else Path(config.start)
 
 
 def _soft(values: np.ndarray, best: np.ndarray, temperature: float) -> np.ndarray:
@@ -500,7 +515,7 @@ def export_weights(directory: str | os.PathLike[str], destination: str | os.Path
                                                    config.validation_paths, lookahead)))
               for lookahead in lookaheads}
     chosen = max(lookaheads, key=lambda k: (scores[k], -k))
-    start = read_weights_manifest(DEFAULT_WEIGHTS) if config.start == "shipped" else {}
+    start = {} if config.start == "scratch" else read_weights_manifest(_start_directory(config))
     record = {"config": config.to_dict(), "round": state["best"]["round"],
               "validation_mean": state["best"]["validation_mean"],
               "start_validation_mean": state["start_validation"]["mean"],

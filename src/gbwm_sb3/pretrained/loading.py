@@ -24,6 +24,7 @@ from pathlib import Path
 from gbwm_sb3.pretrained.advisor import PretrainedPolicy
 from gbwm_sb3.pretrained.lookahead import DEFAULT_CANDIDATES, LookaheadPolicy
 from gbwm_sb3.pretrained.policy import UniversalGBWMPolicy
+from gbwm_sb3.pretrained.self_check import AUTO, self_checked
 from gbwm_sb3.pretrained.weights import (
     accepted_envelope_from_manifest,
     load_network,
@@ -81,14 +82,18 @@ def recommended_lookahead(weights: str | os.PathLike[str] | None = None) -> int:
 
 
 def pretrained_policy(problem: GBWMProblem, weights: str | os.PathLike[str] | None = None,
-                      *, deterministic: bool = True, lookahead: int | None = None,
+                      *, deterministic: bool = True, lookahead: int | str | None = None,
                       exact: bool = False) -> PretrainedPolicy:
     """A policy for ``problem`` from the pretrained network, no training.
 
     ``lookahead``: how many of the likeliest decisions the network's critic compares
     each year (:class:`~gbwm_sb3.pretrained.lookahead.LookaheadPolicy`); 1 takes the
     network's most likely decision; None (default): the weights' own
-    (:func:`recommended_lookahead`). ``deterministic=False`` samples from the
+    (:func:`recommended_lookahead`); ``"auto"``: the network's own decisions or the
+    critic's lookahead (over the weights' own number of decisions, else
+    :data:`~gbwm_sb3.pretrained.lookahead.DEFAULT_CANDIDATES`), whichever does better on
+    simulated markets of this problem (:mod:`gbwm_sb3.pretrained.self_check`; the choice
+    is in the policy's ``self_check``). ``deterministic=False`` samples from the
     network (no lookahead). ``exact=True`` computes the action at every wealth of a large
     batch instead of bracketing it (:mod:`gbwm_sb3.pretrained.bracketing`). Raises
     :class:`OutsideEnvelopeError` naming every field of ``problem`` that lies outside the
@@ -102,7 +107,7 @@ def pretrained_policy(problem: GBWMProblem, weights: str | os.PathLike[str] | No
 def checked_policy(problem: GBWMProblem, weights: str | os.PathLike[str] | None,
                    envelope: ProblemEnvelope | None = None,
                    accepts: str = "the pretrained policy accepts", *,
-                   deterministic: bool = True, lookahead: int | None = None,
+                   deterministic: bool = True, lookahead: int | str | None = None,
                    exact: bool = False) -> PretrainedPolicy:
     """:func:`pretrained_policy` checking ``problem`` against ``envelope`` (None: the
     weights' acceptance envelope); ``accepts`` completes the refusal ("the problem is
@@ -117,30 +122,43 @@ def checked_policy(problem: GBWMProblem, weights: str | os.PathLike[str] | None,
     if reasons:
         raise OutsideEnvelopeError(f"the problem is outside the envelope {accepts}:\n  "
                                    + "\n  ".join(reasons))
-    if lookahead is None:
-        lookahead = lookahead_from_manifest(manifest)
+    own = lookahead_from_manifest(manifest)
+    auto = lookahead == AUTO
+    if lookahead is None or auto:
+        lookahead = own if own > 1 or not auto else DEFAULT_CANDIDATES
     config = manifest.get("metadata", {}).get("config", {})
     normalization = config.get("reward_normalization", "total_utility")
-    if _check_lookahead(lookahead) > 1 and deterministic and normalization != "total_utility":
+    count = _check_lookahead(lookahead)
+    if count > 1 and deterministic and normalization != "total_utility":
         raise ValueError(f"lookahead must be 1 for {directory}: its value network was trained "
                          f"on rewards divided by the {normalization}, the lookahead needs "
                          "rewards divided by the total utility")
-    return bind_policy(pretrained_network(directory), problem, deterministic=deterministic,
-                       lookahead=lookahead, exact=exact)
+    network = pretrained_network(directory)
+    if auto and deterministic:
+        return self_checked(network, problem, count, exact=exact)
+    return bind_policy(network, problem, deterministic=deterministic, lookahead=count,
+                       exact=exact)
 
 
 def bind_policy(network: UniversalGBWMPolicy, problem: GBWMProblem, *,
-                deterministic: bool = True, lookahead: int = DEFAULT_CANDIDATES,
+                deterministic: bool = True, lookahead: int | str = DEFAULT_CANDIDATES,
                 exact: bool = False) -> PretrainedPolicy:
     """``network`` acting for ``problem``: with the critic's lookahead when ``lookahead > 1``
-    and the policy is deterministic, else the network's own choices."""
-    if _check_lookahead(lookahead) > 1 and deterministic:
-        return LookaheadPolicy(network, problem, candidates=lookahead, exact=exact)
+    and the policy is deterministic, else the network's own choices; ``"auto"``: the
+    better of the two on simulated markets (:mod:`gbwm_sb3.pretrained.self_check`,
+    comparing :data:`~gbwm_sb3.pretrained.lookahead.DEFAULT_CANDIDATES` decisions)."""
+    if lookahead == AUTO:
+        if not deterministic:
+            return PretrainedPolicy(network, problem, deterministic=False, exact=exact)
+        return self_checked(network, problem, DEFAULT_CANDIDATES, exact=exact)
+    count = _check_lookahead(lookahead)
+    if count > 1 and deterministic:
+        return LookaheadPolicy(network, problem, candidates=count, exact=exact)
     return PretrainedPolicy(network, problem, deterministic=deterministic, exact=exact)
 
 
-def _check_lookahead(value: int) -> int:
+def _check_lookahead(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 64:
         raise ValueError(f"lookahead must be an integer in 1..64 (decisions compared a "
-                         f"year; 1: no lookahead), got {value!r}")
+                         f"year; 1: no lookahead) or 'auto', got {value!r}")
     return value

@@ -41,6 +41,15 @@ network scores the same on sampler problems with and without a dominant goal, an
 training on this mixture left those problems unchanged; docs/pretrained.md, "Where the
 gap is"). The rule is stated on the sampler's draws, not on any benchmark problem.
 
+The **few-goals** mixture (``mixture="few_goals"``) draws as the blend does, then replaces
+a share :data:`FEW_GOALS_SHARE` of the draws with one from :data:`FEW_GOALS_ENVELOPE`
+(1-4 goals, funding ratios 0.1-1, horizons 1-40, volatilities up to 0.5) with the wide
+mixture's two perturbations. The blend holds few such plans (2-3 goals at a funding ratio
+under 0.5 are 2.4% of its draws), and that is where the pretrained network's gap to the
+optimum is largest: whether to secure the next goal or take risk for the goals after it
+turns on a few costs against the client's wealth. The rule is stated on the sampler's
+envelope, not on any benchmark problem.
+
 Same generator, same problems; numpy only.
 """
 
@@ -56,7 +65,7 @@ from gbwm_sb3.problem.sampler import DEFAULT_ENVELOPE, ProblemEnvelope, sample_p
 
 __all__ = ["TEACHER_ENVELOPE", "WIDE_ENVELOPE", "MIXTURES", "FLAT_FRONTIER_MAX_DECISIONS",
            "UTILITY_NOISE_SHARE", "FRONTIER_SHARE", "FRONTIER_FLOOR", "BLEND_SAMPLER_SHARE",
-           "MIXTURE_VALIDATION_SEED", "DOMINANT_SHARE",
+           "MIXTURE_VALIDATION_SEED", "DOMINANT_SHARE", "FEW_GOALS_ENVELOPE", "FEW_GOALS_SHARE",
            "dominant_goal", "mixture_envelope", "mixture_problem", "mixture_problems",
            "noisier_utilities", "rescaled_frontier"]
 
@@ -66,9 +75,14 @@ TEACHER_ENVELOPE = ProblemEnvelope(horizon=(1, 60), num_goals=(1, 40), funding_r
 #: ratios down to 0.1.
 WIDE_ENVELOPE = ProblemEnvelope(horizon=(1, 100), num_goals=(1, 60), funding_ratio=(0.1, 4.0),
                                 portfolio_volatility=(0.005, 0.5))
+#: The few-goals mixture's own draws: few goals, underfunded to just funded.
+FEW_GOALS_ENVELOPE = ProblemEnvelope(horizon=(1, 40), num_goals=(1, 4), funding_ratio=(0.1, 1.0),
+                                     portfolio_volatility=(0.005, 0.5))
+#: Share of the few-goals mixture's draws made from :data:`FEW_GOALS_ENVELOPE`.
+FEW_GOALS_SHARE = 0.35
 #: The mixtures :func:`mixture_problem` draws from, by name, with their envelopes.
 MIXTURES = {"teacher": TEACHER_ENVELOPE, "wide": WIDE_ENVELOPE, "blend": WIDE_ENVELOPE,
-            "dominant": WIDE_ENVELOPE}
+            "dominant": WIDE_ENVELOPE, "few_goals": WIDE_ENVELOPE}
 #: Share of the blend's draws made as the PPO pretraining makes them.
 BLEND_SAMPLER_SHARE = 0.5
 #: Seed domain of the mixtures' validation problems.
@@ -160,12 +174,16 @@ def mixture_envelope(mixture: str) -> ProblemEnvelope:
 
 
 def mixture_problem(rng: np.random.Generator, mixture: str = "teacher") -> GBWMProblem:
-    """One problem of the ``mixture`` (``"teacher"``, ``"wide"``, ``"blend"`` or
-    ``"dominant"``; the module docstring), drawn with ``rng``."""
+    """One problem of the ``mixture`` (``"teacher"``, ``"wide"``, ``"blend"``,
+    ``"dominant"`` or ``"few_goals"``; the module docstring), drawn with ``rng``."""
     envelope = mixture_envelope(mixture)
     if mixture == "dominant":
         problem = mixture_problem(rng, "blend")
         return dominant_goal(problem, rng) if rng.uniform() < DOMINANT_SHARE else problem
+    if mixture == "few_goals":
+        if rng.uniform() >= FEW_GOALS_SHARE:
+            return mixture_problem(rng, "blend")
+        envelope = FEW_GOALS_ENVELOPE
     if mixture == "blend":
         if rng.uniform() < BLEND_SAMPLER_SHARE:
             return sample_problem(rng, DEFAULT_ENVELOPE)
@@ -175,7 +193,7 @@ def mixture_problem(rng: np.random.Generator, mixture: str = "teacher") -> GBWMP
         problem = noisier_utilities(problem, rng)
     if rng.uniform() < FRONTIER_SHARE:
         floor = FRONTIER_FLOOR
-        if mixture == "wide" and max(len(problem.decisions(t)) for t in range(problem.horizon)) \
+        if mixture != "teacher" and max(len(problem.decisions(t)) for t in range(problem.horizon)) \
                 <= FLAT_FRONTIER_MAX_DECISIONS:
             floor = envelope.portfolio_volatility[0]
         problem = rescaled_frontier(problem, rng, envelope, floor)

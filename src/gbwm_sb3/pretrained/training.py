@@ -21,7 +21,8 @@ starts fresh. ``mixture`` draws them from a training mixture of
 :mod:`gbwm_sb3.pretrained.mixture` instead (``"wide"``: the whole acceptance envelope,
 funding ratios down to 0.1, noisier utilities, flatter and steeper frontiers;
 ``"blend"``: half sampler, half wide; ``"dominant"``: the blend with one goal worth
-most of the plan in a third of the draws), ``validation_mixture`` adds that many of the
+most of the plan in a third of the draws; ``"few_goals"``: the blend with a third of
+the draws underfunded plans of 1-4 goals), ``validation_mixture`` adds that many of the
 mixture's problems (their own seed domain) to the validation set, and
 ``start="shipped"`` continues PPO from the shipped weights (Adam starts afresh) instead
 of a fresh network, and ``start=DIR`` from the weights in directory DIR (for example a
