@@ -263,7 +263,7 @@ def test_distill_refuses_another_config_and_bad_settings(tmp_path: Path) -> None
         distill(DistillConfig(rounds=4), tmp_path, log=None)
     with pytest.raises(ValueError, match="temperature must be a number"):
         DistillConfig(temperature=0.0)
-    with pytest.raises(ValueError, match="start must be one of shipped, scratch or a weights "
+    with pytest.raises(ValueError, match="start must be one of scratch, shipped or a weights "
                                          "directory .*got 'nowhere'"):
         DistillConfig(start="nowhere")
     with pytest.raises(ValueError, match="problems_per_round must be an integer in 1.."):
@@ -295,7 +295,10 @@ def test_a_run_continues_from_any_weights_directory(tmp_path: Path) -> None:
     by_path = distill(replace(TINY, start=str(DEFAULT_WEIGHTS), entry_reach=True,
                               mixture="few_goals"), tmp_path / "path", max_rounds=1, log=None)
     assert by_path["start_validation"] == by_name["start_validation"]
-    with pytest.raises(ValueError, match="read the entry-reach inputs; set entry_reach=True"):
+    assert sorted(start.state_dict()) == sorted(saved)
+    # weights that read the entry-reach inputs need a run that reads them too
+    with pytest.raises(ValueError, match="must read every portfolio input of the source "
+                                         "network; it lacks entry_z"):
         distill(replace(TINY, start=str(best)), tmp_path / "plain", log=None)
 
 
@@ -364,5 +367,5 @@ def test_the_script_refuses_a_run_directory_with_other_settings(tmp_path: Path, 
         script.main(["--out", str(out), "--hard-share", "1.5"])
     assert "--hard-share: must be a number in [0, 1]" in capsys.readouterr().err
     assert script.main(["--out", str(out), "--start", str(tmp_path / "nowhere")]) == 2
-    assert "start must be one of shipped, scratch or a weights directory" \
+    assert "start must be one of scratch, shipped or a weights directory" \
         in capsys.readouterr().err

@@ -67,11 +67,11 @@ def test_bad_lookahead_values_are_refused_where_they_enter() -> None:
     with pytest.raises(ValueError, match=r"lookahead must be an integer in 1..64 .* or "
                                          r"'auto', got 'sometimes'"):
         pretrained_policy(problem, lookahead="sometimes")  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="lookahead must be an integer in 1..64 .*got 'auto'"):
+    with pytest.raises(ValueError, match="lookahead must be an integer in 1..64, got 'auto'"):
         fine_tune(problem, 10, lookahead="auto")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="candidates must be an integer in 2..64, got 1"):
         self_checked(pretrained_network(), problem, 1)
-    with pytest.raises(ValueError, match="paths must be an integer in 2..1000000, got 0"):
+    with pytest.raises(ValueError, match="paths must be an integer in 2..10,000,000, got 0"):
         self_checked(pretrained_network(), problem, 8, paths=0)
 
 

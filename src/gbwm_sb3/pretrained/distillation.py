@@ -60,7 +60,7 @@ from gbwm_sb3.envs.dynamics import apply_decisions, decision_mask, problem_table
 from gbwm_sb3.envs.universal_observation import K_MAX, N_MAX
 from gbwm_sb3.evaluation.evaluator import evaluate
 from gbwm_sb3.pretrained.advisor import PretrainedPolicy
-from gbwm_sb3.pretrained.loading import DEFAULT_WEIGHTS, bind_policy
+from gbwm_sb3.pretrained.loading import bind_policy
 from gbwm_sb3.pretrained.mixture import (
     MIXTURE_VALIDATION_SEED,
     mixture_envelope,
@@ -68,11 +68,16 @@ from gbwm_sb3.pretrained.mixture import (
     mixture_problems,
 )
 from gbwm_sb3.pretrained.policy import UniversalGBWMPolicy
-from gbwm_sb3.pretrained.run_support import atomic_write_json, linear_fraction
+from gbwm_sb3.pretrained.run_support import (
+    atomic_write_json,
+    check_start,
+    linear_fraction,
+    load_start,
+    start_directory,
+)
 from gbwm_sb3.pretrained.validation import validation_problems
 from gbwm_sb3.pretrained.weights import (
     accepted_envelope_from_manifest,
-    copy_weights_widened,
     load_network,
     network_spaces,
     read_weights_manifest,
@@ -151,11 +156,7 @@ class DistillConfig:
                                  f"got {number!r}")
         if not isinstance(self.entry_reach, bool):
             raise ValueError(f"entry_reach must be True or False, got {self.entry_reach!r}")
-        if not isinstance(self.start, str) or (
-                self.start not in ("shipped", "scratch")
-                and not (Path(self.start) / "manifest.json").is_file()):
-            raise ValueError("start must be one of shipped, scratch or a weights directory "
-                             f"(holding manifest.json), got {self.start!r}")
+        check_start(self.start)
         mixture_envelope(self.mixture)
 
     @property
@@ -204,27 +205,12 @@ def _fresh_network(seed: int, entry_reach: bool = False) -> UniversalGBWMPolicy:
 
 
 def _start_network(config: DistillConfig) -> UniversalGBWMPolicy:
-    """The run's first network: fresh, or the shipped weights or those of a weights
-    directory (with zero weights on the inputs they do not read and the run adds)."""
-    if config.start == "scratch":
-        return _fresh_network(config.seed, config.entry_reach)
-    source = load_network(_start_directory(config))
-    if source.entry_reach and not config.entry_reach:
-        raise ValueError(f"start {config.start!r}: those weights read the entry-reach inputs; "
-                         "set entry_reach=True to continue from them")
-    if source.entry_reach == config.entry_reach and not source.weighted_reach:
-        return source
-    network = _fresh_network(config.seed, entry_reach=config.entry_reach)
-    try:
-        copy_weights_widened(source, network)
-    except ValueError as exc:
-        raise ValueError(f"start {config.start!r}: {exc}") from None
+    """The run's first network: fresh, or the weights ``config.start`` names (with zero
+    weights on the inputs they do not read and the run adds)."""
+    network = _fresh_network(config.seed, config.entry_reach)
+    if config.start != "scratch":
+        load_start(network, config.start)
     return network
-
-
-def _start_directory(config: DistillConfig) -> Path:
-    """The weights directory a run that does not start from scratch starts from."""
-    return DEFAULT_WEIGHTS if config.start == "shipped" else Path(config.start)
 
 
 def _soft(values: np.ndarray, best: np.ndarray, temperature: float) -> np.ndarray:
@@ -515,7 +501,8 @@ def export_weights(directory: str | os.PathLike[str], destination: str | os.Path
                                                    config.validation_paths, lookahead)))
               for lookahead in lookaheads}
     chosen = max(lookaheads, key=lambda k: (scores[k], -k))
-    start = {} if config.start == "scratch" else read_weights_manifest(_start_directory(config))
+    origin = start_directory(config.start)
+    start = {} if origin is None else read_weights_manifest(origin)
     record = {"config": config.to_dict(), "round": state["best"]["round"],
               "validation_mean": state["best"]["validation_mean"],
               "start_validation_mean": state["start_validation"]["mean"],

@@ -178,10 +178,7 @@ def fine_tune(problem: GBWMProblem, n_trajectories: int, *,
     started = time.time()
     if lookahead is None:
         lookahead = recommended_lookahead(weights)
-    if isinstance(lookahead, bool) or not isinstance(lookahead, int) \
-            or not 1 <= lookahead <= 64:
-        raise ValueError(f"lookahead must be an integer in 1..64 (decisions the fine-tuned "
-                         f"critic compares a year; 1: none), got {lookahead!r}")
+    lookahead = check_int(lookahead, "lookahead", 1, 64, style="dots")  # "auto" refused
     base = checked_policy(problem, weights, fine_tune_envelope(weights), "fine_tune accepts",
                           lookahead=lookahead)
     n_trajectories = check_int(n_trajectories, "n_trajectories", 1, exact=True)

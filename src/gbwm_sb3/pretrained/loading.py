@@ -122,10 +122,11 @@ def checked_policy(problem: GBWMProblem, weights: str | os.PathLike[str] | None,
     if reasons:
         raise OutsideEnvelopeError(f"the problem is outside the envelope {accepts}:\n  "
                                    + "\n  ".join(reasons))
-    own = lookahead_from_manifest(manifest)
     auto = lookahead == AUTO
-    if lookahead is None or auto:
-        lookahead = own if own > 1 or not auto else DEFAULT_CANDIDATES
+    if lookahead is None or auto:  # "auto" compares the weights' own lookahead, else 8
+        lookahead = lookahead_from_manifest(manifest)
+        if auto and lookahead == 1:
+            lookahead = DEFAULT_CANDIDATES
     config = manifest.get("metadata", {}).get("config", {})
     normalization = config.get("reward_normalization", "total_utility")
     count = _check_lookahead(lookahead)

@@ -10,14 +10,16 @@ both policies on the same :data:`SELF_CHECK_PATHS` markets (seed :data:`SELF_CHE
 a stream of its own, so a later evaluation on other seeds is not the one that chose) and
 keeps the one with the higher mean utility (the network's own decisions on a tie: they
 are cheaper). The choice and both scores are kept on the returned policy
-(``self_check``). It costs two simulations when the policy is bound (a fraction of a
-second for most problems); advice afterwards costs what the chosen policy costs.
+(``self_check``). It costs two simulations when the policy is bound (0.25-8.5 s per
+problem on a 2-core machine, median about 2 s, against milliseconds without); advice
+afterwards costs what the chosen policy costs.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gbwm_sb3.common.limits import MAX_PATHS, check_int
 from gbwm_sb3.evaluation.evaluator import evaluate
 from gbwm_sb3.pretrained.advisor import PretrainedPolicy
 from gbwm_sb3.pretrained.lookahead import LookaheadPolicy
@@ -56,11 +58,8 @@ def self_checked(network: UniversalGBWMPolicy, problem: GBWMProblem, candidates:
     """``network`` bound to ``problem`` with its own decisions or with the critic's lookahead
     over ``candidates`` (2-64) decisions, whichever has the higher mean utility on
     ``paths`` simulated markets (the module docstring); the choice is in ``self_check``."""
-    if isinstance(candidates, bool) or not isinstance(candidates, int) \
-            or not 2 <= candidates <= 64:
-        raise ValueError(f"candidates must be an integer in 2..64, got {candidates!r}")
-    if isinstance(paths, bool) or not isinstance(paths, int) or not 2 <= paths <= 10**6:
-        raise ValueError(f"paths must be an integer in 2..1000000, got {paths!r}")
+    candidates = check_int(candidates, "candidates", 2, 64, style="dots")
+    paths = check_int(paths, "paths", 2, MAX_PATHS, style="dots")
     own = PretrainedPolicy(network, problem, exact=exact)
     ahead = LookaheadPolicy(network, problem, candidates=candidates, exact=exact)
     report = evaluate({"own": own, "lookahead": ahead}, problem, n_paths=paths,

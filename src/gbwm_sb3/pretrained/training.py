@@ -66,7 +66,7 @@ from gbwm_sb3.pretrained.curriculum import (
     curriculum_sampler,
     measure_band_gaps,
 )
-from gbwm_sb3.pretrained.loading import DEFAULT_WEIGHTS, bind_policy
+from gbwm_sb3.pretrained.loading import bind_policy
 from gbwm_sb3.pretrained.mixture import (
     MIXTURE_VALIDATION_SEED,
     MIXTURES,
@@ -75,7 +75,14 @@ from gbwm_sb3.pretrained.mixture import (
     mixture_problems,
 )
 from gbwm_sb3.pretrained.policy import INPUT_FLAGS, UniversalGBWMPolicy
-from gbwm_sb3.pretrained.run_support import atomic_write_json, linear_fraction
+from gbwm_sb3.pretrained.run_support import (
+    NAMED_STARTS,
+    atomic_write_json,
+    check_start,
+    linear_fraction,
+    load_start,
+    start_directory,
+)
 from gbwm_sb3.pretrained.validation import (
     PAPER_LIKE_VALIDATION,
     VALIDATION_SEED,
@@ -83,8 +90,6 @@ from gbwm_sb3.pretrained.validation import (
     validation_problems,
 )
 from gbwm_sb3.pretrained.weights import (
-    copy_weights_widened,
-    load_network,
     read_weights_manifest,
     save_weights,
 )
@@ -111,7 +116,7 @@ _SCALE_GRID_DENSITY = 20.0
 TRAINING_MIXTURES = ("sampler", *MIXTURES)
 #: What a run's network starts from: a fresh network, or the shipped weights (or, given
 #: as ``start``, any other weights directory).
-TRAINING_STARTS = ("scratch", "shipped")
+TRAINING_STARTS = NAMED_STARTS
 
 
 def optimum_value(problem: GBWMProblem) -> float:
@@ -195,11 +200,7 @@ class PretrainConfig:
         if self.mixture not in TRAINING_MIXTURES:
             raise ValueError(f"mixture must be one of {', '.join(TRAINING_MIXTURES)}, got "
                              f"{self.mixture!r}")
-        if not isinstance(self.start, str) or (
-                self.start not in TRAINING_STARTS
-                and not (Path(self.start) / "manifest.json").is_file()):
-            raise ValueError(f"start must be one of {', '.join(TRAINING_STARTS)} or a weights "
-                             f"directory (holding manifest.json), got {self.start!r}")
+        check_start(self.start)
         if self.validation_mixture and self.mixture == "sampler":
             raise ValueError("validation_mixture must be 0 with mixture 'sampler' (its "
                              "validation problems are the sampled ones)")
@@ -330,23 +331,6 @@ def _network(model: PPO) -> UniversalGBWMPolicy:
     return cast(UniversalGBWMPolicy, model.policy)
 
 
-def _start_weights(config: PretrainConfig) -> Path | None:
-    """The weights directory a run starts from (None: a fresh network)."""
-    if config.start == "scratch":
-        return None
-    return DEFAULT_WEIGHTS if config.start == "shipped" else Path(config.start)
-
-
-def _load_start(network: UniversalGBWMPolicy, directory: Path, start: str) -> None:
-    """Copy the weights in ``directory`` into ``network`` (same layer sizes required).
-    Portfolio inputs those weights do not read start with zero weights, so the network
-    acts exactly as they do until training moves them."""
-    try:
-        copy_weights_widened(load_network(directory), network)
-    except ValueError as exc:
-        raise ValueError(f"start {start!r}: {exc}") from None
-
-
 def _stage_curriculum(config: PretrainConfig, network: UniversalGBWMPolicy, stage: int
                       ) -> dict[str, Any] | None:
     """The curriculum of ``stage`` (None without one): each band's measured gap and its
@@ -466,9 +450,9 @@ def pretrain(config: PretrainConfig, directory: str | os.PathLike[str], *,
                     max_grad_norm=config.max_grad_norm, device="cpu",
                     policy_kwargs=config.policy_kwargs(),
                     tensorboard_log=None if tensorboard is None else str(tensorboard))
-        origin = _start_weights(config)
+        origin = start_directory(config.start)
         if origin is not None:
-            _load_start(_network(model), origin, config.start)
+            load_start(_network(model), config.start)
             state["start_weights_sha256"] = read_weights_manifest(origin)["sha256"]
     else:
         say(f"resuming {directory} at stage {start_stage + 1}/{config.stages} "
