@@ -8,6 +8,8 @@
         --budgets 1 --out docs/results/crowded/fine-tune-60s
     nice -n 10 .venv/bin/python benchmarks/bench_crowded.py --lookahead --budgets 1 \\
         --out docs/results/crowded/lookahead
+    nice -n 10 .venv/bin/python benchmarks/bench_crowded.py --families household crowded \\
+        --configs pretrained-ppo --seeds 5 --budgets 1 --out docs/results/crowded/pretrained-ppo
 
 The problems come from rules of this script's own, held out from every choice of the
 package's settings (none of them is drawn by the package's sampler or used to tune):
@@ -31,7 +33,11 @@ hand-written update (the records' configuration names end in ``+autograd``); eac
 family or the ``--indices`` given; ``fine-tune`` is the shipped pretrained policy
 fine-tuned with ``fine_tune(problem, ..., seed=seed, time_budget_s=60 * budget)`` (a
 budget is a multiple of 60 s), scored with the pretrained policy without fine-tuning
-(zero-shot, ``pretrained_policy``) beside it.
+(zero-shot, ``pretrained_policy``) beside it; ``pretrained-ppo`` is the same per-client PPO
+from the pretrained network with a budget of trajectories instead of time,
+``fine_tune(problem, 50_000 * budget, seed=seed)``, so that it is measured at the paper's
+budget like the presets and does not depend on the machine's speed. ``--weights DIR``
+fine-tunes (and scores zero-shot) other weights than the shipped ones.
 Every policy is scored against the DP on the same ``--paths`` markets (seed 1). A problem
 outside the weights' acceptance envelope (``accepted_envelope()``) is refused by
 ``fine_tune``: its line records the reasons and, for reference only, the same network
@@ -67,6 +73,8 @@ CONFIGS = {"tuned": ("tuned", {}), "tuned-decisions": ("tuned", {"decision_goal_
            "tuned-conditional": ("tuned", {"portfolio_given_goal": True}),
            "tuned-no-rows": ("tuned", {"portfolio_given_goal": False}),
            "paper": ("paper", {})}
+#: Configurations that start from the pretrained network (``fine_tune``).
+FROM_PRETRAINED = ("fine-tune", "pretrained-ppo")
 
 
 def _levels(rng: np.random.Generator, cost: float, utility: float, count: int
@@ -143,24 +151,31 @@ GENERATORS = {"crowded": crowded, "long_volatile": long_volatile, "underfunded":
 
 
 def run_fine_tune(problem: GBWMProblem, dp: Any, seed: int, budget: float, paths: int,
-                  lookahead: bool = False) -> dict[str, Any]:
-    """``fine_tune`` for ``60 * budget`` s and the zero-shot policy, on the same markets."""
+                  lookahead: bool = False, *, trajectories: int | None = None,
+                  weights: Path | None = None) -> dict[str, Any]:
+    """``fine_tune`` of ``weights`` (default: the shipped ones) for ``60 * budget`` s, or on
+    ``trajectories`` with no time limit, and the zero-shot policy, on the same markets."""
     from gbwm_sb3.pretrained import accepted_envelope, fine_tune, fine_tune_envelope
-    from gbwm_sb3.pretrained.loading import bind_policy, pretrained_network
+    from gbwm_sb3.pretrained.loading import bind_policy, pretrained_network, recommended_lookahead
 
     size = {"decisions": problem.max_decisions, "horizon": problem.horizon}
-    beyond = bind_policy(pretrained_network(), problem)
-    reasons = fine_tune_envelope().contains(problem)
+    beyond = bind_policy(pretrained_network(weights), problem,
+                         lookahead=recommended_lookahead(weights))
+    reasons = fine_tune_envelope(weights).contains(problem)
     if reasons:  # fine_tune refuses it; the same network beyond the envelope, for reference
         report = evaluate({"dp": dp, "zero_shot": beyond}, problem, n_paths=paths, seed=1)
         return {"refused": reasons,
                 "zero_shot_beyond_efficiency": report["zero_shot"].efficiency, **size}
     # the zero-shot network as pretrained_policy binds it (beyond its acceptance envelope
     # for the fine-tuning envelope's underfunded clients, recorded as such)
-    outside = accepted_envelope().contains(problem)
+    outside = accepted_envelope(weights).contains(problem)
     zero_shot = beyond
     started = time.perf_counter()
-    tuned = fine_tune(problem, 10**7, seed=seed, time_budget_s=60.0 * budget)
+    if trajectories is None:
+        tuned = fine_tune(problem, 10**7, weights=weights, seed=seed,
+                          time_budget_s=60.0 * budget)
+    else:
+        tuned = fine_tune(problem, trajectories, weights=weights, seed=seed)
     seconds = time.perf_counter() - started
     policies: dict[str, Any] = {"dp": dp, "policy": tuned, "zero_shot": zero_shot}
     if lookahead:
@@ -181,11 +196,15 @@ def run_fine_tune(problem: GBWMProblem, dp: Any, seed: int, budget: float, paths
 
 
 def run_one(family: str, index: int, config: str, seed: int, budget: float,
-            paths: int, autograd: bool = False, lookahead: bool = False) -> dict[str, Any]:
+            paths: int, autograd: bool = False, lookahead: bool = False,
+            weights: Path | None = None) -> dict[str, Any]:
     problem = GENERATORS[family](index)
     dp = solve_dp(problem)
     if config == "fine-tune":
-        return run_fine_tune(problem, dp, seed, budget, paths, lookahead)
+        return run_fine_tune(problem, dp, seed, budget, paths, lookahead, weights=weights)
+    if config == "pretrained-ppo":
+        return run_fine_tune(problem, dp, seed, budget, paths, lookahead,
+                             trajectories=int(50_000 * budget), weights=weights)
     started = time.perf_counter()
     preset, extra = CONFIGS[config]
     model = make_preset_model(preset, problem=problem, seed=seed, **extra)
@@ -201,6 +220,12 @@ def run_one(family: str, index: int, config: str, seed: int, budget: float,
     extra = {"efficiency_lookahead": report["lookahead"].efficiency} if lookahead else {}
     return {"efficiency": report["policy"].efficiency, **extra, "seconds": seconds,
             "decisions": problem.max_decisions, "horizon": problem.horizon}
+
+
+def _record_name(config: str, autograd: bool, weights: Path | None) -> str:
+    """A record's configuration name: ``config``, ``+autograd`` and ``@`` the weights' folder."""
+    return (config + ("+autograd" if autograd else "")
+            + (f"@{weights.name}" if weights is not None else ""))
 
 
 def _mean_min(values: list[float]) -> str:
@@ -228,7 +253,8 @@ def summary(done: dict[tuple[Any, ...], dict[str, Any]], families: list[str],
                                  f"| {_mean_min(values)} | {_mean_min(zero)} | {refused} "
                                  f"| {_mean_min(ahead)} |")
     tuned = sorted((k, r) for k, r in done.items()
-                   if k[0] in families and k[2] == "fine-tune" and k[3] in budgets)
+                   if k[0] in families and k[2].split("@")[0] in FROM_PRETRAINED
+                   and k[3] in budgets)
     if tuned:
         lines += ["", "| family | # | budget | seed | T | decisions | fine-tuned | zero-shot "
                   "| fine-tuned - zero-shot | trajectories | s |",
@@ -252,13 +278,16 @@ def main() -> None:
     parser.add_argument("--problems", type=int, default=3, help="problems per family")
     parser.add_argument("--indices", type=int, nargs="+", default=None,
                         help="these problem indices instead of 0..problems-1")
-    parser.add_argument("--configs", nargs="+", choices=[*CONFIGS, "fine-tune"],
+    parser.add_argument("--configs", nargs="+", choices=[*CONFIGS, *FROM_PRETRAINED],
                         default=["tuned", "tuned-decisions"])
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--first-seed", type=int, default=0,
                         help="seeds first-seed .. first-seed + seeds - 1")
     parser.add_argument("--budgets", type=float, nargs="+", default=[1.0, 4.0],
                         help="multiples of the paper's 50,000 trajectories (fine-tune: of 60 s)")
+    parser.add_argument("--weights", type=Path, default=None,
+                        help="fine-tune these weights (a directory) instead of the shipped "
+                        "ones; the records' configuration names end in @DIRNAME")
     parser.add_argument("--paths", type=int, default=50_000)
     parser.add_argument("--autograd", action="store_true",
                         help="train with FastPPO's autograd update (configs named +autograd)")
@@ -279,18 +308,19 @@ def main() -> None:
             for config in args.configs:
                 for budget in args.budgets:
                     for seed in range(args.first_seed, args.first_seed + args.seeds):
-                        name = config + ("+autograd" if args.autograd else "")
+                        name = _record_name(config, args.autograd, args.weights)
                         key = (family, index, name, budget, seed)
                         if key in done:
                             continue
                         record = {"key": list(key), **run_one(family, index, config, seed,
                                                                budget, args.paths,
-                                                               args.autograd, args.lookahead)}
+                                                               args.autograd, args.lookahead,
+                                                               args.weights)}
                         done[key] = record
                         with results.open("a") as handle:
                             handle.write(json.dumps(record) + "\n")
                         print(json.dumps(record), flush=True)
-    names = [c + ("+autograd" if args.autograd else "") for c in args.configs]
+    names = [_record_name(c, args.autograd, args.weights) for c in args.configs]
     print("\n" + "\n".join(summary(done, args.families, names, args.budgets)))
 
 

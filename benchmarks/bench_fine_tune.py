@@ -1,16 +1,16 @@
 """Fine-tuning from the pretrained weights against training from scratch, at equal wall time.
 
     nice -n 10 .venv/bin/python benchmarks/bench_fine_tune.py [--goals 4 16] [--seeds 3]
-        [--budgets 5 10 15 30] [--weights DIR] [--paths 100000] [--lookahead 8]
+        [--budgets 5 10 15 30] [--weights DIR] [--paths 100000] [--lookahead K]
 
 For each paper problem and seed: the ``paper`` and ``tuned`` presets trained from scratch
 on the paper's budget (50,000 trajectories; their wall time is measured), the zero-shot
 pretrained policy, and ``fine_tune`` stopped after each wall-time budget (seconds since
 the call, network copy and env included). Every policy is scored against the DP optimum
 on the same ``--paths`` markets. ``--lookahead K``: the zero-shot and fine-tuned policies
-compare their K likeliest decisions with the critic (default 8, as ``pretrained_policy``;
-1: the network's own decisions). Prints one row per (problem, method): median efficiency
-and median wall time over the seeds.
+compare their K likeliest decisions with the critic (default: the weights' own, as
+``pretrained_policy``; 1: the network's own decisions). Prints one row per (problem,
+method): median efficiency and median wall time over the seeds.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from gbwm_sb3.evaluation import evaluate
 from gbwm_sb3.evaluation.strategies import SB3Policy
 from gbwm_sb3.ppo.presets import learn_paper, make_preset_model
 from gbwm_sb3.pretrained import fine_tune, pretrained_policy
-from gbwm_sb3.pretrained.lookahead import DEFAULT_CANDIDATES
 from gbwm_sb3.problem import paper_problem
 
 
@@ -38,7 +37,7 @@ def main() -> None:
     parser.add_argument("--weights", default=None)
     parser.add_argument("--paths", type=int, default=100_000)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--lookahead", type=int, default=DEFAULT_CANDIDATES)
+    parser.add_argument("--lookahead", type=int, default=None)
     parser.add_argument("--no-scratch", action="store_true",
                         help="skip the from-scratch presets (fine-tuning and zero-shot only)")
     args = parser.parse_args()

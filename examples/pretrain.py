@@ -4,7 +4,7 @@
     python examples/pretrain.py --out runs/pretrain            # again: resumes where it stopped
     python examples/pretrain.py --out runs/entry/s2 --seed 2 --until-stage 16 \
         --validation-problems 24 --validation-paper-like 6 --validation-lookahead 4 \
-        --export src/gbwm_sb3/pretrained/default_weights    # how the shipped weights were made
+        --export src/gbwm_sb3/pretrained/ppo_weights    # how the PPO weights were made
 
 Each stage ends with a checkpoint, ``state.json`` and a validation score (the policy
 vs the DP optimum on held-out problems: 12 sampled ones and the greedy policy by
@@ -93,18 +93,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mixture", choices=TRAINING_MIXTURES, default=defaults.mixture,
                         help="where the training problems come from: the sampler's default "
                              "envelope, or a mixture of gbwm_sb3.pretrained.mixture")
-    parser.add_argument("--start", default=defaults.start, metavar="{scratch,shipped,DIR}",
-                        help="a fresh network, or PPO continued from the shipped weights or "
-                             "from the weights in directory DIR (for example a DP-teacher "
-                             "run's best/)")
+    parser.add_argument("--start", default=defaults.start, metavar="{scratch,shipped,ppo,DIR}",
+                        help="a fresh network, or PPO continued from the shipped weights, "
+                             "the pure-RL PPO weights or the weights in directory DIR (for "
+                             "example a DP-teacher run's best/)")
     parser.add_argument("--weighted-reach", action="store_true",
                         help="the portfolio head also reads the reach probabilities weighted "
                              "by the goals' utility (new inputs start at zero with --start "
-                             "shipped)")
+                             "ppo)")
     parser.add_argument("--entry-reach", action="store_true",
                         help="the portfolio head also reads the reach of the next goal "
                              "year's cheapest and best-value decisions (new inputs start at "
-                             "zero with --start shipped)")
+                             "zero with --start ppo; the shipped weights read them)")
     parser.add_argument("--curriculum-share", type=float_in(0.0, 1.0),
                         default=defaults.curriculum_share,
                         help="share of each stage's problems drawn from the bands (goal count "

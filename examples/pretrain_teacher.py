@@ -9,7 +9,8 @@
 Each round draws fresh problems of the teacher mixture (``gbwm_sb3.pretrained.mixture``),
 solves them exactly, simulates the network's own paths and trains it towards the DP's
 decisions, portfolios and values (``gbwm_sb3.pretrained.distillation``). ``--start
-shipped`` (default) continues from the shipped PPO-pretrained weights, ``--start
+ppo`` (default) continues from the PPO-pretrained weights, ``--start shipped`` from the
+shipped weights (PPO refined by imitation), ``--start
 scratch`` from a fresh network (pure imitation), ``--start DIR`` from the weights in
 directory DIR (for example an earlier run's ``best/``). ``best/`` holds the weights with the
 best validation score, ``final/`` those of the last round, ``stages/`` every validated
@@ -34,10 +35,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="run directory (checkpoint, state.json, best/, final/)")
     parser.add_argument("--seed", type=int_in(0), default=defaults.seed)
     parser.add_argument("--rounds", type=int_in(1), default=defaults.rounds)
-    parser.add_argument("--start", default=defaults.start, metavar="{shipped,scratch,DIR}",
-                        help="continue from the shipped weights or from those in directory "
-                             "DIR (for example an earlier run's best/), or start from a "
-                             "fresh network (pure imitation)")
+    parser.add_argument("--start", default=defaults.start, metavar="{ppo,shipped,scratch,DIR}",
+                        help="continue from the PPO weights, the shipped ones or those in "
+                             "directory DIR (for example an earlier run's best/), or start "
+                             "from a fresh network (pure imitation)")
     parser.add_argument("--problems-per-round", type=int_in(1),
                         default=defaults.problems_per_round)
     parser.add_argument("--learning-rate", type=float_in(1e-12, 1.0),
@@ -56,13 +57,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--entry-reach", action="store_true",
                         help="the portfolio head also reads the reach of the next goal "
                              "year's cheapest and best-value decisions (new inputs start at "
-                             "zero with --start shipped)")
+                             "zero with --start ppo; the shipped weights read them)")
     parser.add_argument("--validate-every", type=int_in(1), default=defaults.validate_every)
     parser.add_argument("--export", type=Path, default=None, metavar="DIR",
                         help="write the best round's weights to DIR, ready to ship (the "
                              "default lookahead chosen on the validation problems)")
     parser.add_argument("--overwrite", action="store_true",
                         help="with --export: replace weights already in DIR")
+    parser.add_argument("--accepted-from", type=Path, default=None, metavar="WEIGHTS",
+                        help="with --export: the acceptance envelope of the weights in "
+                             "directory WEIGHTS (default: the start's)")
     parser.add_argument("--max-rounds", type=int_in(0), default=None,
                         help="stop after this many rounds in this call (resume later)")
     args = parser.parse_args(argv)
@@ -85,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
                             *(sys.argv[1:] if argv is None else argv)])
         try:
             record = export_weights(args.out, args.export, command=command,
-                                    overwrite=args.overwrite)
+                                    overwrite=args.overwrite, accepted_from=args.accepted_from)
         except (ValueError, FileExistsError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2

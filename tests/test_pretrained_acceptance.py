@@ -15,6 +15,7 @@ import pytest
 from gbwm_sb3.pretrained import (
     ACCEPTED_ENVELOPE,
     DEFAULT_WEIGHTS,
+    PPO_WEIGHTS,
     OutsideEnvelopeError,
     accepted_envelope,
     fine_tune,
@@ -71,8 +72,8 @@ def test_the_training_envelope_and_its_draws_are_unchanged() -> None:
         max_decisions_per_year=64, savings_rate=(0.0, 1.0), no_savings_probability=0.3,
         funding_ratio=(0.25, 4.0), num_portfolios=(5, 20), portfolio_mean=(-0.05, 0.2),
         portfolio_volatility=(0.005, 0.4))
-    manifest = read_weights_manifest(DEFAULT_WEIGHTS)
-    assert envelope_from_manifest(manifest) == DEFAULT_ENVELOPE  # trained on it
+    manifest = read_weights_manifest(PPO_WEIGHTS)
+    assert envelope_from_manifest(manifest) == DEFAULT_ENVELOPE  # PPO trained on it
     draws = sample_problems(40, seed=7)
     assert fingerprint([(str(i), p) for i, p in enumerate(draws)]) == TRAINING_DRAWS_FINGERPRINT
     suite = benchmark_suite()
@@ -154,7 +155,7 @@ def test_the_fine_tuning_envelope_keeps_a_wider_acceptance_envelope(tmp_path: Pa
 def test_weights_without_an_acceptance_envelope_accept_their_training_envelope(
         tmp_path: Path) -> None:
     old = tmp_path / "old"
-    shutil.copytree(DEFAULT_WEIGHTS, old)
+    shutil.copytree(PPO_WEIGHTS, old)  # trained on DEFAULT_ENVELOPE
     manifest = json.loads((old / "manifest.json").read_text())
     del manifest["accepted_envelope"]
     (old / "manifest.json").write_text(json.dumps(manifest))

@@ -19,7 +19,7 @@ from gbwm_sb3.pretrained.distillation import (
     distillation_loss,
     teach,
 )
-from gbwm_sb3.pretrained.loading import DEFAULT_WEIGHTS
+from gbwm_sb3.pretrained.loading import DEFAULT_WEIGHTS, PPO_WEIGHTS
 from gbwm_sb3.pretrained.mixture import (
     DOMINANT_SHARE,
     FEW_GOALS_ENVELOPE,
@@ -32,10 +32,10 @@ from gbwm_sb3.pretrained.mixture import (
     noisier_utilities,
     rescaled_frontier,
 )
-from gbwm_sb3.pretrained.weights import load_network
+from gbwm_sb3.pretrained.weights import load_network, save_weights
 from gbwm_sb3.problem.files import problem_to_dict
 from gbwm_sb3.problem.model import GBWMProblem, Goal, Portfolios, paper_problem
-from gbwm_sb3.problem.sampler import DEFAULT_ENVELOPE, funding_ratio
+from gbwm_sb3.problem.sampler import DEFAULT_ENVELOPE, ProblemEnvelope, funding_ratio
 
 TINY = DistillConfig(rounds=3, problems_per_round=2, paths_per_problem=8, states_per_problem=48,
                      validate_every=2, validation_problems=1, validation_mixture=1,
@@ -263,19 +263,20 @@ def test_distill_refuses_another_config_and_bad_settings(tmp_path: Path) -> None
         distill(DistillConfig(rounds=4), tmp_path, log=None)
     with pytest.raises(ValueError, match="temperature must be a number"):
         DistillConfig(temperature=0.0)
-    with pytest.raises(ValueError, match="start must be one of scratch, shipped or a weights "
-                                         "directory .*got 'nowhere'"):
+    with pytest.raises(ValueError, match="start must be one of scratch, shipped, ppo or a "
+                                         "weights directory .*got 'nowhere'"):
         DistillConfig(start="nowhere")
     with pytest.raises(ValueError, match="problems_per_round must be an integer in 1.."):
         DistillConfig(problems_per_round=0)
 
 
 
-def test_an_entry_reach_run_starts_as_the_shipped_weights(tmp_path: Path) -> None:
-    config = replace(TINY, start="shipped", entry_reach=True)
+def test_an_entry_reach_run_starts_as_the_ppo_weights(tmp_path: Path) -> None:
+    assert TINY.start == "ppo"  # the default: the PPO weights, which lack the entry inputs
+    config = replace(TINY, entry_reach=True)
     state = distill(config, tmp_path / "entry", log=None)
-    plain = distill(replace(TINY, start="shipped"), tmp_path / "plain", max_rounds=1, log=None)
-    # zero weights on the new inputs: the start is scored exactly as the shipped weights
+    plain = distill(TINY, tmp_path / "plain", max_rounds=1, log=None)
+    # zero weights on the new inputs: the start is scored exactly as the PPO weights
     assert state["start_validation"] == plain["start_validation"]
     trained = load_network(tmp_path / "entry" / "final")
     assert trained.entry_reach and trained.portfolio_inputs == 15
@@ -307,7 +308,7 @@ def test_the_gap_estimate_matches_a_simulation_of_the_network() -> None:
     from gbwm_sb3.evaluation.evaluator import evaluate
     from gbwm_sb3.pretrained.advisor import PretrainedPolicy
 
-    network = load_network(DEFAULT_WEIGHTS)
+    network = load_network(PPO_WEIGHTS)  # a network with a visible gap on this problem
     problem = household()
     solution = solve_dp(problem)
     config = replace(TINY, paths_per_problem=4000, expert_share=0.0, explore=0.0)
@@ -348,6 +349,19 @@ def test_export_writes_the_best_round_with_its_lookahead(tmp_path: Path) -> None
     assert all(th.equal(best[k], shipped[k]) for k in best)
     with pytest.raises(FileExistsError):
         export_weights(tmp_path / "run", tmp_path / "out")
+    # a run continued from that run's best: its record keeps the first run's, and the
+    # acceptance envelope can come from other weights (the start's is its training one)
+    distill(replace(TINY, start=str(tmp_path / "run" / "best")), tmp_path / "next", log=None)
+    wide = ProblemEnvelope(horizon=(1, 70))
+    save_weights(load_network(PPO_WEIGHTS), tmp_path / "wide", accepted_envelope=wide)
+    chained = export_weights(tmp_path / "next", tmp_path / "chained",
+                             accepted_from=tmp_path / "wide")
+    assert chained["start_metadata"]["distillation"] == TINY.to_dict()
+    assert read_weights_manifest(tmp_path / "chained")["metadata"] == {"distillation": chained}
+    assert accepted_envelope_from_manifest(read_weights_manifest(tmp_path / "chained")) == wide
+    export_weights(tmp_path / "next", tmp_path / "own")
+    assert accepted_envelope_from_manifest(read_weights_manifest(tmp_path / "own")) \
+        == TEACHER_ENVELOPE
 
 
 def test_the_script_refuses_a_run_directory_with_other_settings(tmp_path: Path, capsys) -> None:
@@ -367,5 +381,5 @@ def test_the_script_refuses_a_run_directory_with_other_settings(tmp_path: Path, 
         script.main(["--out", str(out), "--hard-share", "1.5"])
     assert "--hard-share: must be a number in [0, 1]" in capsys.readouterr().err
     assert script.main(["--out", str(out), "--start", str(tmp_path / "nowhere")]) == 2
-    assert "start must be one of scratch, shipped or a weights directory" \
+    assert "start must be one of scratch, shipped, ppo or a weights directory" \
         in capsys.readouterr().err

@@ -14,6 +14,7 @@ import pytest
 
 from gbwm_sb3.dp import solve_dp
 from gbwm_sb3.pretrained import families as families_module
+from gbwm_sb3.pretrained import recommended_lookahead
 from gbwm_sb3.pretrained.benchmark import RESULTS_FILE, SUMMARY_FILE, read_results
 from gbwm_sb3.pretrained.families import (
     CROWDED_LEVEL_PATTERNS,
@@ -345,7 +346,7 @@ def test_script_runs_families_with_the_shipped_weights(script, tmp_path, capsys)
     (record,) = read_results(out)  # funding ratio 0.1: refused by the acceptance envelope
     assert record["scope"] == "beyond" and record["refused"][0].startswith("funding_ratio")
     assert 0.3 < record["efficiency"] <= 1.05
-    assert record["settings"]["lookahead"] == 8
+    assert record["settings"]["lookahead"] == recommended_lookahead() == 1
     printed = capsys.readouterr().out
     assert "| underfunded | independent | 1 | 0 | n/a | n/a | 1 |" in printed
     with pytest.raises(SystemExit):

@@ -11,16 +11,23 @@ from gbwm_sb3.envs.universal_observation import (
     UPCOMING_FEATURES,
     UPCOMING_GOAL_YEARS,
 )
-from gbwm_sb3.pretrained import pretrained_network
+from gbwm_sb3.pretrained import PPO_WEIGHTS, pretrained_network
 from gbwm_sb3.pretrained.advisor import PretrainedPolicy
 from gbwm_sb3.pretrained.policy import MASKED_LOGIT, UniversalGBWMPolicy
 from gbwm_sb3.problem import paper_problem
 from gbwm_sb3.problem.sampler import sample_problems
 
 
+@pytest.fixture(scope="module", params=["shipped", "ppo"])
+def network(request: pytest.FixtureRequest) -> UniversalGBWMPolicy:
+    """The shipped network (it reads the entry-reach inputs) and the PPO one (it does not)."""
+    return pretrained_network(None if request.param == "shipped" else PPO_WEIGHTS)
+
+
 @pytest.fixture(scope="module")
-def network() -> UniversalGBWMPolicy:
-    return pretrained_network()
+def ppo_network() -> UniversalGBWMPolicy:
+    """The PPO network: the ten portfolio inputs the widening tests add to."""
+    return pretrained_network(PPO_WEIGHTS)
 
 
 def _general_problems() -> list:
@@ -123,10 +130,12 @@ def test_act_handles_any_number_of_wealths(network: UniversalGBWMPolicy) -> None
 
 def test_the_fast_path_follows_weight_changes(network: UniversalGBWMPolicy) -> None:
     problem = paper_problem(4)
-    copy = pretrained_network()  # the cached network: work on a copy
+    copy = network  # the cached network: work on a copy
     state = {k: v.clone() for k, v in copy.state_dict().items()}
     model = UniversalGBWMPolicy(copy.observation_space, copy.action_space, lambda _: 1e-3,
-                                embedding=copy.embedding, head=copy.head, value=copy.value)
+                                embedding=copy.embedding, head=copy.head, value=copy.value,
+                                weighted_reach=copy.weighted_reach,
+                                entry_reach=copy.entry_reach)
     model.load_state_dict(state)
     policy = PretrainedPolicy(model, problem, exact=True)
     wealth = problem.initial_wealth * np.geomspace(0.2, 5, 64)
@@ -156,8 +165,9 @@ def test_sampling_still_uses_the_network(network: UniversalGBWMPolicy) -> None:
 
 
 @pytest.fixture(scope="module")
-def weighted_network(network: UniversalGBWMPolicy) -> UniversalGBWMPolicy:
-    """The shipped network with the weighted reach inputs, their weights drawn at random."""
+def weighted_network(ppo_network: UniversalGBWMPolicy) -> UniversalGBWMPolicy:
+    """The PPO network with the weighted reach inputs, their weights drawn at random."""
+    network = ppo_network
     from gbwm_sb3.pretrained.weights import network_spaces
 
     wide = UniversalGBWMPolicy(*network_spaces(), lambda _: 0.0, weighted_reach=True)
@@ -208,16 +218,16 @@ def _widened(network: UniversalGBWMPolicy, seed: int, **flags: bool) -> Universa
 
 
 @pytest.mark.parametrize("weighted", [False, True])
-def test_the_entry_reach_inputs_get_the_generic_actions(network: UniversalGBWMPolicy,
+def test_the_entry_reach_inputs_get_the_generic_actions(ppo_network: UniversalGBWMPolicy,
                                                         weighted: bool) -> None:
-    wide = _widened(network, 7, entry_reach=True, weighted_reach=weighted)
+    wide = _widened(ppo_network, 7, entry_reach=True, weighted_reach=weighted)
     assert wide.portfolio_inputs == 15 + 2 * weighted
     for problem in [paper_problem(4), *_general_problems()[:4]]:
         _check_problem(wide, problem, 400)
 
 
 def test_the_entry_reach_is_the_lognormal_reach_of_the_next_years_cheapest_decision(
-        network: UniversalGBWMPolicy) -> None:
+        ppo_network: UniversalGBWMPolicy) -> None:
     from gbwm_sb3.pretrained.policy import ENTRY_REACH_INPUTS, _entry_reach_columns, normal_cdf
     from gbwm_sb3.problem.model import GBWMProblem, Goal, Portfolios
 
@@ -229,7 +239,7 @@ def test_the_entry_reach_is_the_lognormal_reach_of_the_next_years_cheapest_decis
         goals=(Goal(time=3, levels=((4.0, 10.0), (12.0, 20.0))), Goal(time=3, cost=2.0,
                                                                       utility=3.0)),
         portfolios=Portfolios(mean, std))
-    wide = _widened(network, 3, entry_reach=True)
+    wide = _widened(ppo_network, 3, entry_reach=True)
     policy = PretrainedPolicy(wide, problem, exact=True)
     parts = wide.observation_parts(th.as_tensor(policy.observe(1, np.array([3.9]))))
     rows = th.arange(1)
@@ -253,9 +263,10 @@ def test_the_entry_reach_is_the_lognormal_reach_of_the_next_years_cheapest_decis
 
 
 def test_widened_weights_act_as_the_source_and_keep_each_input_by_name(
-        network: UniversalGBWMPolicy) -> None:
+        ppo_network: UniversalGBWMPolicy) -> None:
     from gbwm_sb3.pretrained.weights import copy_weights_widened, network_spaces
 
+    network = ppo_network
     weighted = _widened(network, 5, weighted_reach=True)
     both = UniversalGBWMPolicy(*network_spaces(), lambda _: 0.0, weighted_reach=True,
                                entry_reach=True)

@@ -9,11 +9,13 @@ import torch as th
 from gbwm_sb3.envs.multi_problem_vec_env import MultiProblemVecEnv
 from gbwm_sb3.evaluation import evaluate
 from gbwm_sb3.pretrained import (
+    PPO_WEIGHTS,
     LookaheadPolicy,
     PretrainedPolicy,
     UniversalGBWMPolicy,
     pretrained_network,
     pretrained_policy,
+    recommended_lookahead,
     save_weights,
 )
 from gbwm_sb3.pretrained.training import validation_problems
@@ -66,7 +68,11 @@ def test_q_of_the_last_year_is_the_expected_utility_by_quadrature(tiny) -> None:
 def test_one_candidate_is_the_plain_network_and_bad_values_are_refused(tiny) -> None:
     problem = paper_problem(4)
     assert type(pretrained_policy(problem, lookahead=1)) is PretrainedPolicy
-    assert type(pretrained_policy(problem)) is LookaheadPolicy
+    assert type(pretrained_policy(problem, lookahead=8)) is LookaheadPolicy
+    # the default is the weights' own: the shipped weights' was chosen as 1, the PPO's as 8
+    assert recommended_lookahead() == 1 and recommended_lookahead(PPO_WEIGHTS) == 8
+    assert type(pretrained_policy(problem)) is PretrainedPolicy
+    assert type(pretrained_policy(problem, PPO_WEIGHTS)) is LookaheadPolicy
     assert type(pretrained_policy(problem, deterministic=False)) is PretrainedPolicy
     one = LookaheadPolicy(tiny, problem, candidates=1)
     plain = PretrainedPolicy(tiny, problem)
@@ -91,11 +97,11 @@ def test_weights_with_another_reward_scale_refuse_the_lookahead(tiny, tmp_path) 
     assert type(pretrained_policy(paper_problem(4), directory, lookahead=1)) is PretrainedPolicy
 
 
-def test_lookahead_improves_the_shipped_network_where_its_argmax_is_poor() -> None:
+def test_lookahead_improves_the_ppo_network_where_its_argmax_is_poor() -> None:
     """0.937 -> 0.990 of the optimum (2,000 paths); here: more utility on the same
     markets by at least 1% and by more than five paired standard errors."""
     problem = validation_problems(ARGMAX_POOR + 1)[ARGMAX_POOR]
-    network = pretrained_network()
+    network = pretrained_network(PPO_WEIGHTS)
     report = evaluate({"greedy": PretrainedPolicy(network, problem),
                        "lookahead": LookaheadPolicy(network, problem)},
                       problem, n_paths=2000, seed=1, reference="greedy")

@@ -16,7 +16,7 @@ from gbwm_sb3.envs.multi_problem_vec_env import MultiProblemVecEnv
 from gbwm_sb3.envs.universal_observation import K_MAX
 from gbwm_sb3.pretrained import UniversalGBWMPolicy, load_network, save_weights
 from gbwm_sb3.pretrained.advisor import PretrainedPolicy
-from gbwm_sb3.pretrained.loading import DEFAULT_WEIGHTS
+from gbwm_sb3.pretrained.loading import DEFAULT_WEIGHTS, PPO_WEIGHTS
 from gbwm_sb3.pretrained.mixture import MIXTURE_VALIDATION_SEED, WIDE_ENVELOPE, mixture_problems
 from gbwm_sb3.pretrained.training import (
     PAPER_LIKE_VALIDATION,
@@ -25,6 +25,7 @@ from gbwm_sb3.pretrained.training import (
     pretrain,
     validation_problems,
 )
+from gbwm_sb3.pretrained.weights import read_weights_manifest
 from gbwm_sb3.problem import paper_problem
 from gbwm_sb3.problem.files import problem_to_dict
 from gbwm_sb3.problem.model import GBWMProblem, Goal, paper_portfolios
@@ -195,29 +196,39 @@ def test_a_run_can_draw_from_a_mixture_and_validate_on_it(tmp_path) -> None:
     assert PretrainConfig.from_dict(old) == PretrainConfig(**TINY)
 
 
-def test_a_run_can_continue_from_the_shipped_weights(tmp_path) -> None:
+@pytest.mark.parametrize(("start", "directory", "inputs"),
+                         [("shipped", DEFAULT_WEIGHTS, {"entry_reach": True}),
+                          ("ppo", PPO_WEIGHTS, {})])
+def test_a_run_can_continue_from_the_shipped_or_the_ppo_weights(
+        tmp_path, start: str, directory: Path, inputs: dict[str, bool]) -> None:
     shipped_shape = {k: v for k, v in TINY.items() if k not in ("embedding", "head", "value")}
-    config = PretrainConfig(**{**shipped_shape, "total_timesteps": 256, "start": "shipped",
-                               "learning_rate": 1e-9, "learning_rate_final": 1e-9})
+    config = PretrainConfig(**{**shipped_shape, **inputs, "total_timesteps": 256,
+                               "start": start, "learning_rate": 1e-9,
+                               "learning_rate_final": 1e-9})
     state = pretrain(config, tmp_path / "s", threads=1, log=None)
-    start = state["start_validation"]
-    assert len(start["validation"]) == 2
-    assert start["min"] == pytest.approx(min(start["validation"]), abs=1e-5)
-    shipped = load_network(DEFAULT_WEIGHTS).state_dict()
+    begun = state["start_validation"]
+    assert len(begun["validation"]) == 2
+    assert begun["min"] == pytest.approx(min(begun["validation"]), abs=1e-5)
+    assert state["start_weights_sha256"] == read_weights_manifest(directory)["sha256"]
+    source = load_network(directory).state_dict()
     trained = load_network(tmp_path / "s" / "final").state_dict()
-    assert shipped.keys() == trained.keys()
-    # a learning rate of 1e-9 leaves every weight within a few 1e-8 of the shipped one
-    assert max(float((shipped[k] - trained[k]).abs().max()) for k in shipped) < 1e-6
+    assert source.keys() == trained.keys()
+    # a learning rate of 1e-9 leaves every weight within a few 1e-8 of the source's
+    assert max(float((source[k] - trained[k]).abs().max()) for k in source) < 1e-6
+
+
+def test_a_stage_is_kept_only_where_it_beats_the_start(tmp_path) -> None:
+    shipped_shape = {k: v for k, v in TINY.items() if k not in ("embedding", "head", "value")}
     # a stage is kept as best only where it beats the starting weights: a wrecking
     # learning rate leaves no best stage at all
-    wrecked = PretrainConfig(**{**shipped_shape, "total_timesteps": 256, "start": "shipped",
+    wrecked = PretrainConfig(**{**shipped_shape, "total_timesteps": 256, "start": "ppo",
                                 "learning_rate": 0.5, "learning_rate_final": 0.5})
     state = pretrain(wrecked, tmp_path / "x", threads=1, log=None)
     assert state["history"][0]["validation_mean"] < state["start_validation"]["mean"]
     assert state["best"] is None and not (tmp_path / "x" / "best").exists()
-    with pytest.raises(ValueError, match="start 'shipped': the network must have the source "
+    with pytest.raises(ValueError, match="start 'ppo': the network must have the source "
                                          "network's shape"):
-        pretrain(PretrainConfig(**{**TINY, "start": "shipped"}), tmp_path / "t", threads=1,
+        pretrain(PretrainConfig(**{**TINY, "start": "ppo"}), tmp_path / "t", threads=1,
                  log=None)
 
 
@@ -237,23 +248,23 @@ def test_a_run_can_continue_from_any_weights_directory(tmp_path) -> None:
     after = load_network(tmp_path / "b" / "final").state_dict()
     assert max(float((before[k] - after[k]).abs().max()) for k in before
                if k != "portfolio_scorer.0.weight") < 1e-6
-    with pytest.raises(ValueError, match=r"start must be one of scratch, shipped or a weights "
+    with pytest.raises(ValueError, match=r"start must be one of scratch, shipped, ppo or a weights "
                                          r"directory \(holding manifest.json\), got 'nowhere'"):
         PretrainConfig(**{**TINY, "start": "nowhere"})
 
 
 @pytest.mark.parametrize(("flag", "inputs"), [("weighted_reach", 12), ("entry_reach", 15)])
-def test_a_run_with_more_portfolio_inputs_starts_as_the_shipped_weights_and_saves_them(
+def test_a_run_with_more_portfolio_inputs_starts_as_the_ppo_weights_and_saves_them(
         tmp_path, flag: str, inputs: int) -> None:
     from gbwm_sb3.pretrained import fine_tune
 
     shipped_shape = {k: v for k, v in TINY.items() if k not in ("embedding", "head", "value")}
-    config = PretrainConfig(**{**shipped_shape, "total_timesteps": 256, "start": "shipped",
+    config = PretrainConfig(**{**shipped_shape, "total_timesteps": 256, "start": "ppo",
                                flag: True, "learning_rate": 1e-9,
                                "learning_rate_final": 1e-9})
     state = pretrain(config, tmp_path / "r", threads=1, log=None)
-    plain = PretrainConfig(**{**shipped_shape, "total_timesteps": 256, "start": "shipped"})
-    # zero weights on the new inputs: the start is scored exactly as the shipped weights
+    plain = PretrainConfig(**{**shipped_shape, "total_timesteps": 256, "start": "ppo"})
+    # zero weights on the new inputs: the start is scored exactly as the PPO weights
     assert state["start_validation"] == pretrain(plain, tmp_path / "p", threads=1,
                                                  log=None)["start_validation"]
     manifest = json.loads((tmp_path / "r" / "final" / "manifest.json").read_text())
@@ -277,7 +288,7 @@ def test_a_run_with_more_portfolio_inputs_starts_as_the_shipped_weights_and_save
 def test_mixture_settings_are_checked() -> None:
     with pytest.raises(ValueError, match="mixture must be one of sampler, teacher, wide, blend"):
         PretrainConfig(**{**TINY, "mixture": "broad"})
-    with pytest.raises(ValueError, match=r"start must be one of scratch, shipped or a weights "
+    with pytest.raises(ValueError, match=r"start must be one of scratch, shipped, ppo or a weights "
                                          r"directory \(holding manifest.json\), got 'v2'"):
         PretrainConfig(**{**TINY, "start": "v2"})
     with pytest.raises(ValueError, match="validation_mixture must be 0 with mixture 'sampler'"):

@@ -143,7 +143,8 @@ def test_script_passes_the_mixture_and_the_start(tmp_path, capsys) -> None:
     script = _pretrain_script()
     args = [*_SCRIPT_ARGS, "--total-timesteps", "256"]
     assert script.main(["--out", str(tmp_path / "run"), *args, "--mixture", "blend",
-                        "--start", "shipped", "--validation-mixture", "1"]) == 0
+                        "--start", "shipped", "--entry-reach",  # the shipped weights read it
+                        "--validation-mixture", "1"]) == 0
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert (config["mixture"], config["start"], config["validation_mixture"]) == \
         ("blend", "shipped", 1)

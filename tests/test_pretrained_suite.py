@@ -334,7 +334,7 @@ def test_script_resumes_the_suite(script, tmp_path, capsys, monkeypatch) -> None
     script.main(argv)
     first = read_results(out)
     assert [r["settings"] for r in first] == [{
-        "weights": "shipped with the package", "lookahead": 8, "exact": False,
+        "weights": "shipped with the package", "lookahead": 1, "exact": False,
         "fine_tune_trajectories": 0, "fine_tune_seconds": 0}] * 3
     (out / RESULTS_FILE).write_text("".join(json.dumps(r) + "\n" for r in first[:2]))
     (out / SUMMARY_FILE).unlink()
@@ -344,7 +344,7 @@ def test_script_resumes_the_suite(script, tmp_path, capsys, monkeypatch) -> None
         script.main(argv)
     assert "(or --resume to go on with them)" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exc:  # other settings: refused, nothing scored
-        script.main([*argv, "--resume", "--lookahead", "1"])
+        script.main([*argv, "--resume", "--lookahead", "8"])
     assert "was made with other settings" in str(exc.value) and built == []
     script.main([*argv, "--resume"])
     assert built == [4]  # paper-ng4 only: paper-ng1 and paper-ng2 were kept

@@ -7,18 +7,35 @@ import json
 import numpy as np
 import pytest
 
-from gbwm_sb3.pretrained import DEFAULT_WEIGHTS, OutsideEnvelopeError, pretrained_policy
-from gbwm_sb3.pretrained.weights import envelope_from_manifest, read_weights_manifest
+from gbwm_sb3.pretrained import (
+    ACCEPTED_ENVELOPE,
+    DEFAULT_WEIGHTS,
+    PPO_WEIGHTS,
+    OutsideEnvelopeError,
+    pretrained_policy,
+)
+from gbwm_sb3.pretrained.mixture import WIDE_ENVELOPE
+from gbwm_sb3.pretrained.weights import (
+    accepted_envelope_from_manifest,
+    envelope_from_manifest,
+    read_weights_manifest,
+)
 from gbwm_sb3.problem import paper_problem
 from gbwm_sb3.problem.model import GBWMProblem, Goal, Portfolios
 from gbwm_sb3.problem.sampler import DEFAULT_ENVELOPE
 
 
-def test_shipped_weights_are_small_safe_and_documented() -> None:
-    manifest = read_weights_manifest(DEFAULT_WEIGHTS)
-    assert (DEFAULT_WEIGHTS / "weights.npz").stat().st_size < 2_000_000
-    with np.load(DEFAULT_WEIGHTS / "weights.npz", allow_pickle=False) as data:
+@pytest.mark.parametrize("directory", [DEFAULT_WEIGHTS, PPO_WEIGHTS])
+def test_shipped_weights_are_small_and_safe(directory) -> None:
+    manifest = read_weights_manifest(directory)
+    assert (directory / "weights.npz").stat().st_size < 2_000_000
+    with np.load(directory / "weights.npz", allow_pickle=False) as data:
         assert set(data.files) == set(manifest["tensors"])
+    assert accepted_envelope_from_manifest(manifest) == ACCEPTED_ENVELOPE
+
+
+def test_the_ppo_weights_are_documented() -> None:
+    manifest = read_weights_manifest(PPO_WEIGHTS)
     assert envelope_from_manifest(manifest) == DEFAULT_ENVELOPE
     meta = manifest["metadata"]
     for key in ("config", "num_timesteps", "wall_time_s", "stage", "command", "threads"):
@@ -27,6 +44,24 @@ def test_shipped_weights_are_small_safe_and_documented() -> None:
     assert meta["threads"] == 1
     assert f"--seed {meta['config']['seed']}" in meta["command"]
     assert meta["config"]["validation_lookahead"] == 4
+
+
+def test_the_shipped_weights_are_documented_as_imitation_of_the_ppo_weights() -> None:
+    manifest = read_weights_manifest(DEFAULT_WEIGHTS)
+    assert envelope_from_manifest(manifest) == WIDE_ENVELOPE  # the few-goals mixture's
+    assert manifest["network"]["entry_reach"] is True
+    record = manifest["metadata"]["distillation"]
+    # one thread, the run's settings and command, and the imitation run it continued
+    assert record["threads"] == 1
+    assert record["config"]["mixture"] == "few_goals" and record["config"]["entry_reach"]
+    assert "--mixture few_goals --entry-reach" in record["command"]
+    assert record["config"]["start"] == "runs/distill-entry/best"
+    started = record["start_metadata"]["distillation"]
+    assert (started["mixture"], started["start"], started["entry_reach"]) == \
+        ("blend", "shipped", True)  # "shipped" then: the PPO weights
+    # the lookahead used by default was chosen on the run's validation problems
+    scores = record["lookahead_validation"]
+    assert manifest["lookahead"] == max((1, 8), key=lambda k: (scores[str(k)], -k))
 
 
 def test_outside_the_envelope_is_refused_with_every_field() -> None:

@@ -3,7 +3,8 @@
 Importing this package loads PyTorch (the network); ``import gbwm_sb3`` does not.
 
 - :func:`pretrained_policy` (the shipped network bound to one client's problem inside
-  :data:`ACCEPTED_ENVELOPE`; :func:`accepted_envelope` for other weights),
+  :data:`ACCEPTED_ENVELOPE`; :func:`accepted_envelope` for other weights, such as the
+  pure-RL variant :data:`PPO_WEIGHTS`),
   :class:`PretrainedPolicy` (``act(t, wealth)``, ``advise(t, wealth)``) and
   :class:`LookaheadPolicy` (the default: the likeliest decisions compared by the critic);
 - :func:`fine_tune` (PPO from the pretrained weights on one client);
@@ -24,6 +25,7 @@ from gbwm_sb3.pretrained.fine_tuning import fine_tune, fine_tune_envelope
 from gbwm_sb3.pretrained.loading import (
     ACCEPTED_ENVELOPE,
     DEFAULT_WEIGHTS,
+    PPO_WEIGHTS,
     OutsideEnvelopeError,
     accepted_envelope,
     pretrained_network,
@@ -50,6 +52,7 @@ __all__ = [
     "ACCEPTED_ENVELOPE",
     "Advice",
     "DEFAULT_WEIGHTS",
+    "PPO_WEIGHTS",
     "LookaheadPolicy",
     "OutsideEnvelopeError",
     "PretrainedPolicy",

@@ -7,14 +7,16 @@ few points where the network's preference crosses over. :func:`bracketed_actions
 sorts the distinct wealths, computes the exact action at every ``stride``-th one and on
 both sides of every threshold, and bisects each gap whose two ends disagree until the
 change is pinned between two neighbouring wealths; a gap whose ends agree takes their
-action. The result equals the exact action at every wealth unless a different action
-holds on a stretch narrower than ``stride`` distinct wealths that lies wholly inside a
-gap (both ends agreeing, between two thresholds). That happens where two choices are
-nearly tied and swap back and forth: portfolios whose logits differ by 1e-4, or the
-lookahead's ``Q`` values, which jump where a next-year wealth crosses an affordability
-threshold. Measured on 100,000 paths of seven problems (``pytest -m slow
-tests/test_pretrained_bracketing.py``): up to 1.2 in 10,000 actions differ, and the
-mean utility is the same to 1e-7 or to the last digit. ``exact=True`` on the pretrained
+action. Where the wealths are sparse (a year's tails) ``stride`` distinct wealths can span
+a wide range, so there is also an anchor at least every :data:`MAX_LOG_SPAN` of
+log-wealth. The result equals the exact action at every wealth unless a different action
+holds on a stretch narrower than both, lying wholly inside a gap (both ends agreeing,
+between two thresholds). That happens where two choices are nearly tied and swap back
+and forth: portfolios whose logits differ by 1e-4, or the lookahead's ``Q`` values, which
+jump where a next-year wealth crosses an affordability threshold. Measured on 100,000
+paths of seven problems (``pytest -m slow tests/test_pretrained_bracketing.py``): up to
+1.2 in 10,000 actions differ, and the mean utility is the same to 1e-7 or to the last
+digit. ``exact=True`` on the pretrained
 policies computes every action.
 """
 
@@ -24,7 +26,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-__all__ = ["bracketed_actions", "anchor_stride", "MIN_BRACKETED", "MIN_STRIDE"]
+__all__ = ["bracketed_actions", "anchor_stride", "MIN_BRACKETED", "MIN_STRIDE", "MAX_LOG_SPAN"]
 
 #: Fewer distinct wealths than this are all computed exactly.
 MIN_BRACKETED = 4096
@@ -32,6 +34,10 @@ MIN_BRACKETED = 4096
 #: ``n / ANCHORS`` of them, so a gap spans a similar range of wealth in any batch.
 MIN_STRIDE = 16
 ANCHORS = 256
+#: The widest stretch of log-wealth between two anchors: where the wealths are sparse (the
+#: tails of a year's distribution) ``stride`` distinct wealths can span a wide range, on
+#: which a network's preference may cross over and back by more than a near tie.
+MAX_LOG_SPAN = 0.02
 
 ActionFunction = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 
@@ -63,7 +69,8 @@ def bracketed_actions(exact: ActionFunction, wealth: np.ndarray, thresholds: np.
         return np.asarray(decision)[inverse], np.asarray(portfolio)[inverse]
     cut = np.searchsorted(values, np.asarray(thresholds, dtype=np.float64), side="left")
     anchors = np.unique(np.concatenate([np.arange(0, count, stride), [count - 1],
-                                        cut - 1, cut]).clip(0, count - 1))
+                                        cut - 1, cut, _log_span_anchors(values)]
+                                       ).clip(0, count - 1))
     decision = np.zeros(count, dtype=np.intp)
     portfolio = np.zeros(count, dtype=np.intp)
     known = np.zeros(count, dtype=bool)
@@ -87,3 +94,10 @@ def bracketed_actions(exact: ActionFunction, wealth: np.ndarray, thresholds: np.
     source = np.where(known, np.arange(count), 0)
     np.maximum.accumulate(source, out=source)
     return decision[source][inverse], portfolio[source][inverse]
+
+
+def _log_span_anchors(values: np.ndarray) -> np.ndarray:
+    """The first of the sorted ``values`` in every bin of :data:`MAX_LOG_SPAN` in log-wealth
+    (non-positive wealths share the lowest bin)."""
+    bins = np.floor(np.log(np.maximum(values, 1e-300)) / MAX_LOG_SPAN)
+    return np.flatnonzero(np.diff(bins, prepend=-np.inf) != 0)

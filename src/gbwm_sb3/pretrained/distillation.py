@@ -98,16 +98,18 @@ _CHECKPOINT = "checkpoint.pt"
 class DistillConfig:
     """Everything that determines a DP-teacher run (saved with it; see the module docstring).
 
-    ``start``: ``"shipped"`` (continue from the shipped PPO-pretrained weights),
-    ``"scratch"`` (a freshly initialised network, seeded: pure imitation) or a weights
-    directory (holding ``manifest.json``, e.g. an earlier run's ``best/``; inputs those
-    weights do not read start at zero). ``mixture``: the problems taught and validated on
+    ``start``: ``"ppo"`` (continue from the PPO-pretrained weights,
+    :data:`~gbwm_sb3.pretrained.loading.PPO_WEIGHTS`), ``"shipped"`` (from the shipped
+    weights, themselves PPO refined by imitation), ``"scratch"`` (a freshly initialised
+    network, seeded: pure imitation) or a weights directory (holding ``manifest.json``,
+    e.g. an earlier run's ``best/``; inputs those weights do not read start at zero).
+    ``mixture``: the problems taught and validated on
     (:data:`~gbwm_sb3.pretrained.mixture.MIXTURES`).
     """
 
     seed: int = 0
     rounds: int = 240
-    start: str = "shipped"
+    start: str = "ppo"
     problems_per_round: int = 24
     paths_per_problem: int = 48
     states_per_problem: int = 384
@@ -476,14 +478,18 @@ def distill(config: DistillConfig, directory: str | os.PathLike[str], *,
 
 def export_weights(directory: str | os.PathLike[str], destination: str | os.PathLike[str], *,
                    command: str | None = None, overwrite: bool = False,
-                   lookaheads: tuple[int, ...] = (1, 8)) -> dict[str, Any]:
+                   lookaheads: tuple[int, ...] = (1, 8),
+                   accepted_from: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """Write the best weights of the run in ``directory`` to ``destination``, ready to ship.
 
     The lookahead they are used with by default is chosen among ``lookaheads`` on the
     run's validation problems (the same problems and markets that chose the round); the
-    manifest keeps the starting weights' metadata (for ``start="shipped"``: the PPO
-    pretraining run) and adds ``distillation`` (settings, round, validation, ``command``),
-    the teacher's training envelope and the starting weights' acceptance envelope.
+    manifest keeps the starting weights' metadata (for ``start="ppo"``: the PPO
+    pretraining run) and adds ``distillation`` (settings, round, validation, ``command``;
+    where the start was itself an imitation run's weights, their metadata is kept whole
+    as the record's ``start_metadata``), the teacher's training envelope and the acceptance envelope
+    of the weights in ``accepted_from`` (default: the starting weights'; a chain of runs
+    names the weights it began from, whose envelope was measured).
     Returns the ``distillation`` record. An existing ``destination`` is refused unless
     ``overwrite=True``.
     """
@@ -503,14 +509,22 @@ def export_weights(directory: str | os.PathLike[str], destination: str | os.Path
     chosen = max(lookaheads, key=lambda k: (scores[k], -k))
     origin = start_directory(config.start)
     start = {} if origin is None else read_weights_manifest(origin)
+    envelope_source = start if accepted_from is None \
+        else read_weights_manifest(Path(accepted_from))
     record = {"config": config.to_dict(), "round": state["best"]["round"],
               "validation_mean": state["best"]["validation_mean"],
               "start_validation_mean": state["start_validation"]["mean"],
               "lookahead_validation": {str(k): round(v, 5) for k, v in scores.items()},
               "wall_time_s": state["wall_time_s"], "threads": 1,
               "command": command}
-    metadata = {**start.get("metadata", {}), "distillation": record}
-    accepted = accepted_envelope_from_manifest(start) if start else config.envelope
+    start_metadata = start.get("metadata", {})
+    if "distillation" in start_metadata:  # an imitation run's weights: keep theirs whole
+        record["start_metadata"] = start_metadata
+        metadata = {"distillation": record}
+    else:
+        metadata = {**start_metadata, "distillation": record}
+    accepted = accepted_envelope_from_manifest(envelope_source) if envelope_source \
+        else config.envelope
     save_weights(network, destination, metadata, overwrite=overwrite, envelope=config.envelope,
                  accepted_envelope=accepted, lookahead=chosen)
     return record

@@ -7,12 +7,14 @@ weights' *acceptance envelope* is refused with the reasons
 (:meth:`~gbwm_sb3.problem.sampler.ProblemEnvelope.contains`), each naming the field, the
 problem's value and the accepted range.
 
-Two envelopes: the *training envelope* (the manifest's ``envelope``; for the shipped
-weights :data:`~gbwm_sb3.problem.sampler.DEFAULT_ENVELOPE`, what pretraining and the
-benchmark suite draw from) and the *acceptance envelope* (the manifest's
-``accepted_envelope``; for the shipped weights :data:`ACCEPTED_ENVELOPE`), which may be
-wider where the policy was measured against the DP beyond its training envelope. Weights
-whose manifest records no acceptance envelope accept their training envelope.
+Two envelopes: the *training envelope* (the manifest's ``envelope``: for the PPO weights
+:data:`~gbwm_sb3.problem.sampler.DEFAULT_ENVELOPE`, what PPO pretraining and the benchmark
+suite draw from; for the shipped weights, refined by imitation on a wider mixture, that
+mixture's :data:`~gbwm_sb3.pretrained.mixture.WIDE_ENVELOPE`) and the *acceptance
+envelope* (the manifest's ``accepted_envelope``; for both :data:`ACCEPTED_ENVELOPE`),
+where the policy was measured against the DP: wider than the PPO training envelope,
+narrower than the imitation mixture's in its funding ratios. Weights whose manifest
+records no acceptance envelope accept their training envelope.
 """
 
 from __future__ import annotations
@@ -34,11 +36,17 @@ from gbwm_sb3.pretrained.weights import (
 from gbwm_sb3.problem.model import GBWMProblem
 from gbwm_sb3.problem.sampler import ProblemEnvelope
 
-__all__ = ["DEFAULT_WEIGHTS", "ACCEPTED_ENVELOPE", "OutsideEnvelopeError", "accepted_envelope",
-           "pretrained_network", "pretrained_policy", "bind_policy", "recommended_lookahead"]
+__all__ = ["DEFAULT_WEIGHTS", "PPO_WEIGHTS", "ACCEPTED_ENVELOPE", "OutsideEnvelopeError",
+           "accepted_envelope", "pretrained_network", "pretrained_policy", "bind_policy",
+           "recommended_lookahead"]
 
-#: Where the shipped weights are.
+#: Where the shipped weights are: the PPO-pretrained network refined by imitation of the DP
+#: (docs/pretrained.md, "How the shipped weights were made").
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "default_weights"
+#: The pure-RL variant, shipped beside them: the PPO-pretrained network the imitation
+#: started from (the default weights of earlier releases; the ``"ppo"`` start of the
+#: pretraining loops), e.g. ``pretrained_policy(problem, PPO_WEIGHTS)``.
+PPO_WEIGHTS = Path(__file__).resolve().parent / "ppo_weights"
 
 #: The problems ``pretrained_policy`` and ``gbwm advise`` accept with the shipped weights
 #: (their manifest's ``accepted_envelope``; ``fine_tune`` accepts it with funding ratios

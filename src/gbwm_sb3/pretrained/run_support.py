@@ -8,15 +8,17 @@ import os
 from pathlib import Path
 from typing import Any
 
-from gbwm_sb3.pretrained.loading import DEFAULT_WEIGHTS
+from gbwm_sb3.pretrained.loading import DEFAULT_WEIGHTS, PPO_WEIGHTS
 from gbwm_sb3.pretrained.policy import UniversalGBWMPolicy
 from gbwm_sb3.pretrained.weights import copy_weights_widened, load_network
 
 __all__ = ["NAMED_STARTS", "atomic_write_json", "check_start", "linear_fraction",
            "load_start", "start_directory"]
 
-#: The starts a run names; any other start is a weights directory.
-NAMED_STARTS = ("scratch", "shipped")
+#: The starts a run names (a fresh network, the shipped weights, the pure-RL PPO weights);
+#: any other start is a weights directory.
+NAMED_STARTS = ("scratch", "shipped", "ppo")
+_NAMED_DIRECTORIES = {"shipped": DEFAULT_WEIGHTS, "ppo": PPO_WEIGHTS}
 
 
 def atomic_write_json(path: Path, data: Any) -> None:
@@ -43,7 +45,7 @@ def start_directory(start: str) -> Path | None:
     """The weights directory a run starts from (None: a fresh network)."""
     if start == "scratch":
         return None
-    return DEFAULT_WEIGHTS if start == "shipped" else Path(start)
+    return _NAMED_DIRECTORIES.get(start, Path(start))
 
 
 def load_start(network: UniversalGBWMPolicy, start: str) -> None:

@@ -25,7 +25,8 @@ most of the plan in a third of the draws; ``"few_goals"``: the blend with a thir
 the draws underfunded plans of 1-4 goals), ``validation_mixture`` adds that many of the
 mixture's problems (their own seed domain) to the validation set, and
 ``start="shipped"`` continues PPO from the shipped weights (Adam starts afresh) instead
-of a fresh network, and ``start=DIR`` from the weights in directory DIR (for example a
+of a fresh network, ``start="ppo"`` from the pure-RL PPO weights (the shipped weights
+before their imitation stage), and ``start=DIR`` from the weights in directory DIR (for example a
 DP-teacher run's, :mod:`gbwm_sb3.pretrained.distillation`); their validation before any
 training is recorded as ``start_validation`` in ``state.json`` (with
 ``start_weights_sha256``), and a stage becomes ``best/`` only if it beats them (``best``
@@ -114,8 +115,8 @@ _SCALE_GRID_DENSITY = 20.0
 #: Where a run's problems come from: the sampler's default envelope, or a mixture of
 #: :mod:`gbwm_sb3.pretrained.mixture`.
 TRAINING_MIXTURES = ("sampler", *MIXTURES)
-#: What a run's network starts from: a fresh network, or the shipped weights (or, given
-#: as ``start``, any other weights directory).
+#: What a run's network starts from: a fresh network, the shipped weights or the PPO weights
+#: (or, given as ``start``, any other weights directory).
 TRAINING_STARTS = NAMED_STARTS
 
 
@@ -347,7 +348,7 @@ def _stage_curriculum(config: PretrainConfig, network: UniversalGBWMPolicy, stag
 
 def _score_to_beat(state: dict[str, Any]) -> float:
     """The validation mean a stage must exceed to become ``best``: the best stage's, else
-    the starting weights' (``start="shipped"``), else none."""
+    the starting weights' (any start but ``"scratch"``), else none."""
     if state["best"] is not None:
         return float(state["best"]["validation_mean"])
     if "start_validation" in state:

@@ -242,7 +242,7 @@ class ProblemEnvelope:
 
 
 #: The training envelope (docs/pretrained.md): what pretraining, its validation problems
-#: and the benchmark suite's sampled clients draw from. The shipped pretrained policy
+#: and the benchmark suite's sampled clients draw from. The pretrained policy
 #: accepts more (its acceptance envelope, ``gbwm_sb3.pretrained.loading.ACCEPTED_ENVELOPE``,
 #: wider where measured against the DP); changing this changes those draws.
 DEFAULT_ENVELOPE = ProblemEnvelope()
