@@ -46,7 +46,8 @@ def trained(tiny: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.parametrize("command", [[], ["solve"], ["train"], ["evaluate"], ["plot"],
                                      ["reproduce"], ["reproduce", "table1"],
-                                     ["reproduce", "ablation"]])
+                                     ["reproduce", "ablation"], ["advise"],
+                                     ["fine-tune"]])
 def test_help_on_every_command(command: list[str], capsys: pytest.CaptureFixture) -> None:
     with pytest.raises(SystemExit) as info:
         main([*command, "--help"])

@@ -352,6 +352,15 @@ HOSTILE: list[tuple[list[str], tuple[str, ...]]] = [
     (["advise", "paper:4", "--weights", ""], ("--weights",)),
     (["advise", "paper:4", "--weights", "emptydir"], ("--weights emptydir",)),
     (["advise", ""], ("PROBLEM must be a non-empty",)),
+    # fine-tune (all refused before any training)
+    (["fine-tune", "paper:4", "--out", "run", "--trajectories", "0"], ("--trajectories",)),
+    (["fine-tune", "paper:4", "--out", "run", "--seconds", "nan"], ("--seconds",)),
+    (["fine-tune", "paper:4", "--out", "run", "--paths", "1"], ("--paths",)),
+    (["fine-tune", "paper:4", "--out", "run", "--seed", "-1"], ("--seed",)),
+    (["fine-tune", "paper:4", "--out", "afile"], ("--out afile",)),
+    (["fine-tune", "paper:4", "--out", "run", "--weights", "emptydir"], ("--weights emptydir",)),
+    (["fine-tune", "", "--out", "run"], ("PROBLEM must be a non-empty",)),
+    (["fine-tune", "long.yaml", "--out", "run"], ("long.yaml: no such file",)),
 ]
 TUNE_HOSTILE: list[tuple[list[str], tuple[str, ...]]] = [
     (["--trials", "0"], ("--trials", "[1, 100000]")),

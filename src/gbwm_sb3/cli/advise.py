@@ -33,7 +33,8 @@ def add_advise_parser(commands: Any) -> None:
                         help="wealth at the start of the year, before its savings and goals "
                              "(default: the problem's initial wealth; required when --year > 0)")
     advise.add_argument("--weights", default=None, metavar="DIR",
-                        help="a weights directory (default: the shipped weights)")
+                        help="a weights directory (default: the shipped weights), or a client "
+                             "policy saved by `gbwm fine-tune` for this problem")
     advise.add_argument("--lookahead", type=lookahead_option, default=None, metavar="K",
                         help="decisions the network's critic compares (default: the weights' "
                              "own, 8 for weights that record none; 1: the network's most "
@@ -64,6 +65,7 @@ def cmd_advise(args: argparse.Namespace) -> int:
         raise CLIError("--wealth is required when --year > 0")
     wealth = problem.initial_wealth if args.wealth is None else args.wealth
 
+    from gbwm_sb3.pretrained.client_policy import is_client_policy
     from gbwm_sb3.pretrained.loading import (
         pretrained_network,
         pretrained_policy,
@@ -77,10 +79,15 @@ def cmd_advise(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         raise CLIError(f"{weights}{exc}") from None
     loaded = time.perf_counter()
+    client = args.weights is not None and is_client_policy(args.weights)
+    if client and args.lookahead is not None:
+        raise CLIError(f"{weights}a fine-tuned client policy acts with the lookahead it was "
+                       "saved with; leave out --lookahead")
     if args.lookahead is None:
         args.lookahead = recommended_lookahead(args.weights)
     try:
-        policy = pretrained_policy(problem, args.weights, lookahead=args.lookahead)
+        policy = (pretrained_policy(problem, args.weights) if client
+                  else pretrained_policy(problem, args.weights, lookahead=args.lookahead))
     except ValueError as exc:
         raise CLIError(str(exc)) from None
     check = policy.self_check
@@ -101,6 +108,9 @@ def cmd_advise(args: argparse.Namespace) -> int:
                           "portfolio_volatility": vol,
                           "portfolio_probability": advice.portfolio_probabilities[
                               advice.portfolio], "lookahead": args.lookahead,
+                          "client_policy": client,
+                          "critic_lookahead": None if policy.critic_lookahead is None
+                          else policy.critic_lookahead.decisions,
                           **({} if check is None else {"self_check": {
                               "own_mean_utility": check.own,
                               "lookahead_mean_utility": check.lookahead,
@@ -110,8 +120,14 @@ def cmd_advise(args: argparse.Namespace) -> int:
     print(f"{args.problem}: year {advice.year} of {problem.horizon}, "
           f"wealth {format_money(wealth)}")
     funded = ", ".join(advice.goals_funded) if advice.goals_funded else "none"
-    print(f"fund now: {funded}" + (f" (the best of the {args.lookahead} likeliest decisions "
-                                   "by the critic)" if args.lookahead > 1 else ""))
+    if policy.critic_lookahead is not None:
+        how = (f" (decision and portfolio by the fine-tuned critic's lookahead over "
+               f"{policy.critic_lookahead.decisions} decisions)")
+    elif args.lookahead > 1:
+        how = f" (the best of the {args.lookahead} likeliest decisions by the critic)"
+    else:
+        how = ""
+    print(f"fund now: {funded}{how}")
     for name, p in advice.goal_probabilities.items():
         print(f"  goal {name}: funded with probability {p:.3f}")
     p = advice.portfolio_probabilities[advice.portfolio]

@@ -35,6 +35,7 @@ from gbwm_sb3.cli.checks import (
     check_problem,
     format_money,
 )
+from gbwm_sb3.cli.fine_tune import add_fine_tune_parser
 from gbwm_sb3.cli.reproduce import add_reproduce_parser
 from gbwm_sb3.cli.tune import add_tune_parser
 from gbwm_sb3.common.limits import (
@@ -730,6 +731,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_reproduce_parser(commands)
     add_tune_parser(commands)
     add_advise_parser(commands)
+    add_fine_tune_parser(commands)
     return parser
 
 

@@ -7,7 +7,8 @@ Importing this package loads PyTorch (the network); ``import gbwm_sb3`` does not
   pure-RL variant :data:`PPO_WEIGHTS`),
   :class:`PretrainedPolicy` (``act(t, wealth)``, ``advise(t, wealth)``) and
   :class:`LookaheadPolicy` (the default: the likeliest decisions compared by the critic);
-- :func:`fine_tune` (PPO from the pretrained weights on one client);
+- :func:`fine_tune` (PPO from the pretrained weights on one client), and
+  :func:`save_client_policy` / :func:`load_client_policy` (its result on disk);
 - :class:`UniversalGBWMPolicy` (the network), :func:`pretrain` / :class:`PretrainConfig`
   (PPO), :func:`distill` / :class:`DistillConfig` (the DP as teacher),
   :func:`pretrain_seeds` / :func:`best_seed` (several seeds side by side, the best);
@@ -21,6 +22,11 @@ from typing import TYPE_CHECKING
 
 from gbwm_sb3.common.lazy import lazy_exports
 from gbwm_sb3.pretrained.advisor import Advice, PretrainedPolicy
+from gbwm_sb3.pretrained.client_policy import (
+    is_client_policy,
+    load_client_policy,
+    save_client_policy,
+)
 from gbwm_sb3.pretrained.fine_tuning import fine_tune, fine_tune_envelope
 from gbwm_sb3.pretrained.loading import (
     ACCEPTED_ENVELOPE,
@@ -61,10 +67,13 @@ __all__ = [
     "accepted_envelope",
     "fine_tune",
     "fine_tune_envelope",
+    "is_client_policy",
+    "load_client_policy",
     "load_network",
     "pretrained_network",
     "pretrained_policy",
     "recommended_lookahead",
+    "save_client_policy",
     "save_weights",
     *_EXPORTS,
 ]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch as th
@@ -106,6 +106,9 @@ class PretrainedPolicy:
         #: (held-out mean utility with the network's own portfolios, with the critic's
         #: lookahead, adopted) of ``fine_tune``'s last comparison; None: not compared.
         self.fine_tune_critic_check: tuple[float, float, bool] | None = None
+        #: What ``fine_tune`` was given and did (weights, budget, seed, trajectories,
+        #: seconds); None for a policy that was not fine-tuned.
+        self.fine_tune_record: dict[str, Any] | None = None
         #: Set by :meth:`with_critic_lookahead`: the rule the greedy actions come from.
         self.critic_lookahead: CriticLookahead | None = None
         #: Set where ``lookahead="auto"`` chose this policy: the two scores and the choice

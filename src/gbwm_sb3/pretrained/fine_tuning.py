@@ -31,6 +31,7 @@ import math
 import os
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import cast
 
 import torch as th
@@ -43,6 +44,7 @@ from gbwm_sb3.envs.multi_problem_vec_env import MultiProblemVecEnv
 from gbwm_sb3.evaluation.evaluator import evaluate
 from gbwm_sb3.pretrained.advisor import PretrainedPolicy
 from gbwm_sb3.pretrained.loading import (
+    DEFAULT_WEIGHTS,
     accepted_envelope,
     bind_policy,
     checked_policy,
@@ -50,6 +52,7 @@ from gbwm_sb3.pretrained.loading import (
     recommended_lookahead,
 )
 from gbwm_sb3.pretrained.policy import UniversalGBWMPolicy
+from gbwm_sb3.pretrained.weights import read_weights_manifest
 from gbwm_sb3.problem.model import GBWMProblem
 from gbwm_sb3.problem.sampler import ProblemEnvelope
 
@@ -142,7 +145,8 @@ def fine_tune(problem: GBWMProblem, n_trajectories: int, *,
               n_envs: int | None = None, time_budget_s: float | None = None,
               threads: int | None = 1, lookahead: int | None = None,
               holdout_paths: int = 20_000, holdout_every: int = 4,
-              critic_lookahead: bool | None = None, **ppo: float) -> PretrainedPolicy:
+              critic_lookahead: bool | None = None, progress_bar: bool = False,
+              **ppo: float) -> PretrainedPolicy:
     """A policy for ``problem``: the pretrained network after PPO on ``n_trajectories``.
 
     ``problem`` must lie inside :func:`fine_tune_envelope` of ``weights`` (else
@@ -166,14 +170,17 @@ def fine_tune(problem: GBWMProblem, n_trajectories: int, *,
       markets after training (kept only where better by ``HOLDOUT_MARGIN`` paired
       standard errors; the network alone when ``holdout_paths=0``), True or False fix it;
     - ``**ppo``: ``learning_rate``, ``n_epochs``, ``minibatches``, ``ent_coef``,
-      ``clip_range``, ``gae_lambda`` (defaults in :data:`FINE_TUNE_DEFAULTS`).
+      ``clip_range``, ``gae_lambda`` (defaults in :data:`FINE_TUNE_DEFAULTS`);
+    - ``progress_bar``: SB3's progress bar during training.
 
     Same seed, same problem, same weights: same result (without a time budget). The
     returned policy's ``fine_tune_scores`` lists (environment steps, held-out mean
     utility, adopted as the best) for every network scored, and its
     ``fine_tune_critic_check`` the lookahead's comparison (held-out mean utility without
-    and with it, adopted; None where not compared). The comparisons at the end come after
-    the time budget.
+    and with it, adopted; None where not compared), and its ``fine_tune_record`` what was
+    asked and done (weights, budget, seed, trajectories trained, seconds). The comparisons
+    at the end come after the time budget. Save the result with
+    :func:`~gbwm_sb3.pretrained.client_policy.save_client_policy`.
     """
     started = time.time()
     if lookahead is None:
@@ -246,13 +253,23 @@ def fine_tune(problem: GBWMProblem, n_trajectories: int, *,
                              reference=None)["policy"].mean_utility
         keep = _KeepBest(compare, holdout_every, start, zero_shot)
         callbacks.append(keep)
-    model.learn(total, callback=CallbackList(callbacks))
+    model.learn(total, callback=CallbackList(callbacks), progress_bar=bool(progress_bar))
     policy = cast(UniversalGBWMPolicy, model.policy)
     if keep is not None:
         policy.load_state_dict(keep.best.state_dict())
     policy.set_training_mode(False)
     bound = bind_policy(policy, base.problem, lookahead=lookahead)
     bound.fine_tune_scores = [] if keep is None else list(keep.scores)
+    source = Path(weights) if weights is not None else DEFAULT_WEIGHTS
+    bound.fine_tune_record = {
+        "weights_directory": str(source.resolve()),
+        "weights_sha256": read_weights_manifest(source)["sha256"],
+        "n_trajectories": n_trajectories, "seed": seed, "n_envs": n_envs,
+        "time_budget_s": time_budget_s, "lookahead": lookahead,
+        "holdout_paths": holdout_paths, "holdout_every": holdout_every,
+        "settings": dict(settings),
+        "trajectories": int(model.num_timesteps // horizon),
+        "seconds": round(time.time() - started, 3)}
     if critic_lookahead is True:
         return bound.with_critic_lookahead()
     if critic_lookahead is None and holdout_paths:

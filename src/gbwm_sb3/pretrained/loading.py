@@ -24,6 +24,11 @@ from functools import lru_cache
 from pathlib import Path
 
 from gbwm_sb3.pretrained.advisor import PretrainedPolicy
+from gbwm_sb3.pretrained.client_policy import (
+    check_client_problem,
+    is_client_policy,
+    load_client_policy,
+)
 from gbwm_sb3.pretrained.lookahead import DEFAULT_CANDIDATES, LookaheadPolicy
 from gbwm_sb3.pretrained.policy import UniversalGBWMPolicy
 from gbwm_sb3.pretrained.self_check import AUTO, self_checked
@@ -107,7 +112,14 @@ def pretrained_policy(problem: GBWMProblem, weights: str | os.PathLike[str] | No
     :class:`OutsideEnvelopeError` naming every field of ``problem`` that lies outside the
     weights' acceptance envelope (:func:`accepted_envelope`), with its value and the
     accepted range.
+
+    ``weights`` may be a saved client policy (:mod:`gbwm_sb3.pretrained.client_policy`):
+    it is accepted for its own problem only, and with ``lookahead=None`` acts as it was
+    saved (its lookahead and, where fine-tuning kept it, the critic's lookahead).
     """
+    if weights is not None and lookahead is None and deterministic and not exact \
+            and is_client_policy(weights):
+        return load_client_policy(weights, problem)
     return checked_policy(problem, weights, deterministic=deterministic, lookahead=lookahead,
                           exact=exact)
 
@@ -124,6 +136,7 @@ def checked_policy(problem: GBWMProblem, weights: str | os.PathLike[str] | None,
         raise ValueError(f"problem must be a GBWMProblem, got {type(problem).__name__}")
     directory = Path(weights) if weights is not None else DEFAULT_WEIGHTS
     manifest = read_weights_manifest(directory)
+    check_client_problem(manifest, problem, directory)
     if envelope is None:
         envelope = accepted_envelope_from_manifest(manifest)
     reasons = envelope.contains(problem)
