@@ -35,8 +35,9 @@ fine-tuned with ``fine_tune(problem, ..., seed=seed, time_budget_s=60 * budget)`
 budget is a multiple of 60 s), scored with the pretrained policy without fine-tuning
 (zero-shot, ``pretrained_policy``) beside it; ``pretrained-ppo`` is the same per-client PPO
 from the pretrained network with a budget of trajectories instead of time,
-``fine_tune(problem, 50_000 * budget, seed=seed)``, so that it is measured at the paper's
-budget like the presets and does not depend on the machine's speed. ``--weights DIR``
+``fine_tune(problem, 50_000 * budget, seed=seed)`` (what ``gbwm fine-tune PROBLEM
+--trajectories N --seed S`` trains), so that it is measured at the paper's budget like
+the presets and does not depend on the machine's speed. ``--weights DIR``
 fine-tunes (and scores zero-shot) other weights than the shipped ones.
 Every policy is scored against the DP on the same ``--paths`` markets (seed 1). A problem
 outside the weights' acceptance envelope (``accepted_envelope()``) is refused by
