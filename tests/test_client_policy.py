@@ -58,6 +58,7 @@ def test_a_saved_policy_acts_as_the_one_saved(tuned: PretrainedPolicy, saved: Pa
     assert loaded.problem == PROBLEM
     _same_actions(tuned, loaded)
     assert loaded.fine_tune_scores == tuned.fine_tune_scores
+    assert loaded.fine_tune_critic_check == tuned.fine_tune_critic_check
     assert loaded.fine_tune_record == json.loads(json.dumps(tuned.fine_tune_record))
     report = evaluate({"a": tuned, "b": loaded}, PROBLEM, n_paths=2_000, seed=5, reference=None)
     assert report["a"].mean_utility == report["b"].mean_utility
@@ -124,11 +125,17 @@ def test_nothing_saved_is_overwritten_without_asking(tuned: PretrainedPolicy,
         save_client_policy(sampling, tmp_path / "q")
 
 
+#: Fields a client policy may leave out (no history, no comparison, no record).
+OPTIONAL_FIELDS = ("fine_tune_scores", "fine_tune_critic_check", "fine_tune")
+
+
 @pytest.mark.parametrize("field, value, message", [
     ("lookahead", 0, "lookahead must be an integer in 1..64"),
     ("critic_lookahead", "3", "critic_lookahead must be an integer in 1..64 or null"),
     ("fine_tune_scores", [[1, "x", True]], "fine_tune_scores: each entry"),
     ("problem", {"horizon": 3}, "client_policy.problem: initial_wealth: missing"),
+    ("fine_tune_critic_check", ["a", 1.0, True], "fine_tune_critic_check must be null or"),
+    ("fine_tune", [1], "client_policy.fine_tune must be a mapping"),
 ])
 def test_a_malformed_client_policy_names_the_field(saved: Path, tmp_path: Path, field: str,
                                                    value: object, message: str) -> None:
@@ -143,7 +150,7 @@ def test_a_malformed_client_policy_names_the_field(saved: Path, tmp_path: Path, 
         load_client_policy(copy)
     del manifest["metadata"]["client_policy"][field]
     (copy / "manifest.json").write_text(json.dumps(manifest))
-    if field != "fine_tune_scores":  # optional: an empty history
+    if field not in OPTIONAL_FIELDS:
         with pytest.raises(WeightsFileError, match=f"client_policy.{field} is missing"):
             load_client_policy(copy)
 

@@ -89,9 +89,8 @@ def cmd_fine_tune(args: argparse.Namespace) -> int:
                                    lookahead=recommended_lookahead(args.weights))
     except OSError as exc:
         raise CLIError(f"{weights}{exc}") from None
-    except ValueError as exc:
-        raise CLIError(f"{weights}{exc}" if weights and "weights" in str(exc) else str(exc)
-                       ) from None
+    except ValueError as exc:  # a problem outside the envelope, unreadable weights
+        raise CLIError(str(exc)) from None
     configure_torch_threads()
     if not args.json:
         budget = "" if args.seconds is None else f", at most {args.seconds:g} s"

@@ -165,6 +165,11 @@ def _decisions(path: Path, data: dict[str, Any], key: str, optional: bool = Fals
     return value
 
 
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) \
+        and math.isfinite(value)
+
+
 def _scores(path: Path, value: Any) -> list[tuple[int, float, bool]]:
     where = f"{path}: metadata.{CLIENT_POLICY_KEY}.fine_tune_scores"
     if not isinstance(value, list):
@@ -173,12 +178,22 @@ def _scores(path: Path, value: Any) -> list[tuple[int, float, bool]]:
     for entry in value:
         if not (isinstance(entry, list) and len(entry) == 3
                 and isinstance(entry[0], int) and not isinstance(entry[0], bool)
-                and isinstance(entry[1], (int, float)) and not isinstance(entry[1], bool)
-                and math.isfinite(entry[1]) and isinstance(entry[2], bool)):
+                and _finite(entry[1]) and isinstance(entry[2], bool)):
             raise WeightsFileError(f"{where}: each entry must be [steps, mean utility, "
                                    f"adopted], got {str(entry)[:80]}")
         scores.append((entry[0], float(entry[1]), entry[2]))
     return scores
+
+
+def _critic_check(path: Path, value: Any) -> tuple[float, float, bool] | None:
+    if value is None:
+        return None
+    if not (isinstance(value, list) and len(value) == 3 and _finite(value[0])
+            and _finite(value[1]) and isinstance(value[2], bool)):
+        raise WeightsFileError(f"{path}: metadata.{CLIENT_POLICY_KEY}.fine_tune_critic_check "
+                               f"must be null or [mean utility alone, with the lookahead, "
+                               f"adopted], got {str(value)[:80]}")
+    return float(value[0]), float(value[1]), value[2]
 
 
 def load_client_policy(directory: str | os.PathLike[str],
@@ -208,18 +223,20 @@ def load_client_policy(directory: str | os.PathLike[str],
     lookahead: int = _decisions(path, client, "lookahead")
     critic: int | None = _decisions(path, client, "critic_lookahead", optional=True)
     scores = _scores(path, client.get("fine_tune_scores", []))
-    check = client.get("fine_tune_critic_check")
+    check = _critic_check(path, client.get("fine_tune_critic_check"))
+    record = client.get("fine_tune", {})
+    if not isinstance(record, dict):
+        raise WeightsFileError(f"{path}: metadata.{CLIENT_POLICY_KEY}.fine_tune must be a "
+                               f"mapping, got {str(record)[:80]}")
     if problem is not None:
         check_client_problem(manifest, problem, path)
     network = load_network(path)
     policy = (LookaheadPolicy(network, saved, candidates=lookahead) if lookahead > 1
               else PretrainedPolicy(network, saved))
     policy.fine_tune_scores = scores
-    record = client.get("fine_tune", {})
-    policy.fine_tune_record = dict(record) if isinstance(record, dict) else {}
+    policy.fine_tune_record = dict(record)
     if critic is not None:
         policy = policy.with_critic_lookahead(decisions=critic)
-    if isinstance(check, list) and len(check) == 3:
-        policy.fine_tune_critic_check = (float(check[0]), float(check[1]), bool(check[2]))
+    policy.fine_tune_critic_check = check
     return policy
 
