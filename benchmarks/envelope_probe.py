@@ -3,7 +3,7 @@ acceptance envelope (docs/pretrained.md, "The acceptance envelope").
 
     nice -n 10 .venv/bin/python benchmarks/envelope_probe.py --out DIR
         [--families NAME ...] [--seeds 20 40] [--full-range 0 100] [--paths 100000]
-        [--lookahead K|auto] [--weights DIR] [--resume] [--limit N]
+        [--lookahead K|auto] [--weights DIR] [--resume] [--limit N] [--refused-for FIELD]
 
 Problems: seeds ``--seeds LO HI`` (default 20-39: the documented family results used
 0-19) of the independent families that reach beyond the training envelope
@@ -18,9 +18,10 @@ without the check (``bind_policy``), against the exact DP on ``--paths`` common 
 ``results.jsonl`` and ``summary.md``, ``--resume`` goes on after an interruption).
 
 Prints (and with ``--out`` writes to ``bands.md``) the efficiency by horizon, goal-count,
-largest-volatility and funding-ratio band (all problems, then those with a funding ratio
-of at least 0.25), and per family the problems the acceptance envelope accepts and
-refuses.
+largest-mean, largest-volatility and funding-ratio band (all problems, then those with a
+funding ratio of at least 0.25), and per family the problems the acceptance envelope accepts and
+refuses. ``--refused-for FIELD`` keeps only the problems the acceptance envelope refuses
+for ``FIELD`` alone (for example ``portfolio_mean``), to probe one limit on many draws.
 
 The acceptance envelope was chosen from the default run (run before it was widened) and
 checked on problems scored after the choice:
@@ -34,6 +35,7 @@ checked on problems scored after the choice:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import sys
 import time
@@ -69,6 +71,8 @@ BANDS: dict[str, list[tuple[str, float, float]]] = {
     "goals": [("1-20", 1, 20), ("21-40", 21, 40), ("41-60", 41, 60)],
     "largest volatility": [("<= 0.25", 0.0, 0.25), ("0.25-0.40", 0.25 + 1e-12, 0.40),
                            ("0.40-0.50", 0.40 + 1e-12, 0.50)],
+    "largest mean": [("<= 0.20", -1.0, 0.20), ("0.20-0.25", 0.20 + 1e-12, 0.25),
+                     ("0.25-0.30", 0.25 + 1e-12, 0.30)],
     "funding ratio": [("0.10-0.15", 0.0, 0.15), ("0.15-0.20", 0.15 + 1e-12, 0.20),
                       ("0.20-0.25", 0.20 + 1e-12, 0.25 - 1e-9), ("0.25-0.50", 0.25 - 1e-9, 0.5),
                       ("0.50-1", 0.5 + 1e-12, 1.0), ("1-4", 1.0 + 1e-12, 4.0 + 1e-9)],
@@ -85,9 +89,19 @@ def probe_problems(families: Sequence[str], seeds: tuple[int, int],
             for f, span in chosen for s in span]
 
 
+#: The fields of ``ProblemEnvelope`` a refusal can name.
+ENVELOPE_FIELDS = tuple(f.name for f in dataclasses.fields(ProblemEnvelope))
+
+
+def refusal_fields(envelope: ProblemEnvelope, problem: GBWMProblem) -> set[str]:
+    """The envelope fields ``envelope`` refuses ``problem`` for (empty: accepted)."""
+    return {reason.split(":", 1)[0] for reason in envelope.contains(problem)}
+
+
 def _quantities(problem: GBWMProblem, record: dict[str, Any]) -> dict[str, float]:
     return {"horizon (years)": problem.horizon, "goals": len(problem.goals),
             "largest volatility": float(problem.portfolios.volatility_array.max()),
+            "largest mean": float(problem.portfolios.mean_array.max()),
             "funding ratio": record["funding_ratio"]}
 
 
@@ -151,16 +165,25 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--limit", type=int, default=None, help="score the first N only")
+    parser.add_argument("--refused-for", default=None, metavar="FIELD",
+                        help="score only the problems the acceptance envelope refuses for "
+                             "FIELD and nothing else (e.g. portfolio_mean)")
     args = parser.parse_args(argv)
+    if args.refused_for is not None and args.refused_for not in ENVELOPE_FIELDS:
+        parser.error(f"--refused-for must be one of {', '.join(ENVELOPE_FIELDS)}, "
+                     f"got {args.refused_for!r}")
     if args.lookahead is None:
         args.lookahead = recommended_lookahead(args.weights)
     th.set_num_threads(1)
     command = " ".join(["python benchmarks/envelope_probe.py",
                         *(sys.argv[1:] if argv is None else argv)])
     suite = probe_problems(args.families, tuple(args.seeds), tuple(args.full_range))
+    envelope = accepted_envelope(args.weights)
+    if args.refused_for is not None:
+        suite = [item for item in suite
+                 if refusal_fields(envelope, item.problem) == {args.refused_for}]
     if args.limit is not None:
         suite = suite[: args.limit]
-    envelope = accepted_envelope(args.weights)
     network = pretrained_network(args.weights)
 
     def inside(problem: GBWMProblem) -> Any:

@@ -52,8 +52,10 @@ def main(argv: list[str] | None = None) -> int:
                              "the wide one (the acceptance envelope: horizons to 100, 60 "
                              "goals, flat frontiers), the blend (half sampler, half wide) "
                              ", dominant (the blend with one goal worth most of the plan "
-                             "in a third of the draws) or few_goals (the blend with a third "
-                             "of the draws underfunded plans of 1-4 goals)")
+                             "in a third of the draws), few_goals (the blend with a third "
+                             "of the draws underfunded plans of 1-4 goals) or near_ties "
+                             "(few_goals with a third of the draws' partial levels worth "
+                             "nearly as much as the full level, or more)")
     parser.add_argument("--entry-reach", action="store_true",
                         help="the portfolio head also reads the reach of the next goal "
                              "year's cheapest and best-value decisions (new inputs start at "

@@ -33,7 +33,7 @@ from gbwm_sb3.pretrained.weights import (
     read_weights_manifest,
 )
 from gbwm_sb3.problem.files import problem_to_dict, save_problem
-from gbwm_sb3.problem.model import GBWMProblem, Goal
+from gbwm_sb3.problem.model import GBWMProblem, Goal, Portfolios
 from gbwm_sb3.problem.sampler import DEFAULT_ENVELOPE, ProblemEnvelope, sample_problems
 
 #: Fingerprints (below) of the suite's 66 problems and of 40 training draws (seed 7),
@@ -87,12 +87,29 @@ def test_the_shipped_weights_accept_the_measured_envelope() -> None:
     assert accepted_envelope() == ACCEPTED_ENVELOPE
     assert ACCEPTED_ENVELOPE.horizon == (1, 100) and ACCEPTED_ENVELOPE.num_goals == (1, 60)
     assert ACCEPTED_ENVELOPE.portfolio_volatility == (0.005, 0.5)
+    assert ACCEPTED_ENVELOPE.portfolio_mean == (-0.05, 0.25)
     assert ACCEPTED_ENVELOPE.funding_ratio == DEFAULT_ENVELOPE.funding_ratio  # not widened
-    widened = {"horizon", "num_goals", "portfolio_volatility"}
+    assert accepted_envelope(PPO_WEIGHTS) == ACCEPTED_ENVELOPE
+    widened = {"horizon", "num_goals", "portfolio_volatility", "portfolio_mean"}
     for field in dataclasses.fields(ProblemEnvelope):
         if field.name not in widened:
             assert getattr(ACCEPTED_ENVELOPE, field.name) == getattr(DEFAULT_ENVELOPE,
                                                                      field.name), field.name
+
+
+def test_a_steep_frontier_with_expected_returns_to_25_percent_is_accepted() -> None:
+    # 50% volatility at a risk premium of 0.4 per unit of volatility: a top mean of 0.23
+    steep = dataclasses.replace(every_year(20, 10), portfolios=Portfolios(
+        np.linspace(0.02, 0.23, 8), np.linspace(0.01, 0.5, 8)))
+    assert DEFAULT_ENVELOPE.contains(steep) and not ACCEPTED_ENVELOPE.contains(steep)
+    advice = pretrained_policy(steep).advise(0, steep.initial_wealth)
+    assert 0 <= advice.portfolio < steep.num_portfolios
+    steeper = dataclasses.replace(steep, portfolios=Portfolios(
+        np.linspace(0.02, 0.27, 8), np.linspace(0.01, 0.5, 8)))
+    with pytest.raises(OutsideEnvelopeError, match=r"portfolio_mean: values .*\.\.0\.27 are "
+                                                   r"outside the supported range "
+                                                   r"-0\.05\.\.0\.25"):
+        pretrained_policy(steeper)
 
 
 def test_a_century_with_a_goal_every_year_is_accepted() -> None:

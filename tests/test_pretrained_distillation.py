@@ -24,6 +24,7 @@ from gbwm_sb3.pretrained.mixture import (
     DOMINANT_SHARE,
     FEW_GOALS_ENVELOPE,
     FEW_GOALS_SHARE,
+    NEAR_TIES_SHARE,
     TEACHER_ENVELOPE,
     WIDE_ENVELOPE,
     dominant_goal,
@@ -31,6 +32,7 @@ from gbwm_sb3.pretrained.mixture import (
     mixture_problems,
     noisier_utilities,
     rescaled_frontier,
+    revalued_levels,
 )
 from gbwm_sb3.pretrained.weights import load_network, save_weights
 from gbwm_sb3.problem.files import problem_to_dict
@@ -96,6 +98,7 @@ def test_the_wide_mixture_reaches_the_acceptance_envelope() -> None:
     assert any(p.portfolios.volatility_array.max() < 0.06 for p in problems)
     with pytest.raises(ValueError,
                        match="mixture must be one of teacher, wide, blend, dominant, few_goals, "
+                             "near_ties, "
                              "got 'broad'"):
         mixture_problem(np.random.default_rng(0), "broad")
     with pytest.raises(ValueError, match="mixture must be one of teacher, wide"):
@@ -201,6 +204,68 @@ def test_the_few_goals_mixture_adds_underfunded_plans_of_few_goals() -> None:
     assert few_underfunded(problems) - few_underfunded(blend) > FEW_GOALS_SHARE - 0.12
     lowest = min(funding_ratio(p) for p in problems)
     assert FEW_GOALS_ENVELOPE.funding_ratio[0] - 1e-6 <= lowest < 0.15
+
+
+def _implied_concavities(goal: Goal) -> list[float]:
+    full_cost, full_utility = max(goal.levels)
+    return [float(np.log(u / full_utility) / np.log(c / full_cost))
+            for c, u in goal.levels if c < full_cost]
+
+
+def test_revalued_levels_keep_costs_and_draw_one_concavity_per_goal() -> None:
+    rng = np.random.default_rng(5)
+    problems = [p for p in mixture_problems(60, seed=5, mixture="few_goals")
+                if any(g.num_levels > 1 for g in p.goals)][:20]
+    concavities = []
+    for problem in problems:
+        revalued = revalued_levels(problem, rng)
+        assert [(g.time, [c for c, _ in g.levels]) for g in revalued.goals] \
+            == [(g.time, [c for c, _ in g.levels]) for g in problem.goals]
+        assert revalued.initial_wealth == problem.initial_wealth
+        assert revalued.portfolios == problem.portfolios
+        for before, after in zip(problem.goals, revalued.goals, strict=True):
+            if before.num_levels == 1:
+                assert after == before
+                continue
+            assert max(after.levels)[1] == pytest.approx(max(before.levels)[1])
+            implied = _implied_concavities(after)
+            assert max(implied) - min(implied) < 1e-9  # one c per goal
+            concavities.append(implied[0])
+    assert -0.15 - 1e-9 <= min(concavities) < 0.0 < max(concavities) <= 0.3 + 1e-9
+    # the sampler's own levels have c in [0.3, 1]
+    assert min(c for p in problems for g in p.goals if g.num_levels > 1
+               for c in _implied_concavities(g)) >= 0.3 - 1e-9
+
+
+def test_the_near_ties_mixture_adds_nearly_tied_levels() -> None:
+    def near_tied(problems: list[GBWMProblem]) -> float:
+        return float(np.mean([any(u >= 0.97 * g.max_utility
+                                  for c, u in g.levels if c <= 0.8 * max(g.levels)[0])
+                              for p in problems for g in p.goals if g.num_levels > 1]))
+
+    problems = mixture_problems(400, seed=13, mixture="near_ties")
+    assert all(WIDE_ENVELOPE.contains(p) == [] for p in problems)
+    assert [problem_to_dict(p) for p in problems[:5]] == \
+        [problem_to_dict(p) for p in mixture_problems(5, seed=13, mixture="near_ties")]
+    base = mixture_problems(400, seed=13, mixture="few_goals")
+    assert near_tied(base) == 0.0  # the sampler's c >= 0.3: at 80% of the cost, under 0.94
+    assert near_tied(problems) - near_tied(base) > NEAR_TIES_SHARE / 4
+
+
+def test_a_validation_problem_the_optimum_cannot_fund_is_left_out(tmp_path: Path) -> None:
+    # the near-ties mixture's second validation problem is a goal far beyond the wealth:
+    # no efficiency is defined there, and the validation mean is over the others
+    state = distill(replace(TINY, rounds=2, mixture="near_ties", validation_mixture=2),
+                    tmp_path / "run", log=None)
+    start = state["start_validation"]
+    assert start["validation"][2] is None and np.isfinite(start["mean"])
+    defined = [e for e in start["validation"] if e is not None]
+    assert start["mean"] == pytest.approx(np.mean(defined), abs=1e-5)
+    validated = [h for h in state["history"] if "validation_mean" in h]
+    assert validated and all(np.isfinite(h["validation_mean"]) and np.isfinite(h["validation_min"])
+                             for h in validated)
+    assert state["best"] is not None
+    json.loads((tmp_path / "run" / "state.json").read_text())  # strict JSON: no NaN
 
 
 def test_teach_labels_the_states_with_soft_targets() -> None:
@@ -338,6 +403,10 @@ def test_export_writes_the_best_round_with_its_lookahead(tmp_path: Path) -> None
     manifest = read_weights_manifest(tmp_path / "out")
     assert record["round"] == state["best"]["round"]
     assert manifest["metadata"]["distillation"]["command"] == "the command"
+    # where the run ran: the libraries and the CPU path its sums took
+    environment = manifest["metadata"]["distillation"]["environment"]
+    assert environment["torch"] == th.__version__ and environment["numpy"] == np.__version__
+    assert environment["cpu_capability"] == th.backends.cpu.get_cpu_capability()
     assert manifest["metadata"]["config"]["seed"] == 2  # the PPO run it started from
     scores = record["lookahead_validation"]
     assert recommended_lookahead(tmp_path / "out") == max((1, 8), key=lambda k: (scores[str(k)],

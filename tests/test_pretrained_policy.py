@@ -133,6 +133,10 @@ def test_pretraining_resumes_to_the_same_weights(tmp_path) -> None:
     with np.load(tmp_path / "a" / "final" / "weights.npz") as a, \
             np.load(tmp_path / "c" / "final" / "weights.npz") as c:
         assert not all(np.array_equal(a[name], c[name]) for name in a.files)
+    # the manifest names the libraries and the CPU path the run's sums took
+    environment = read_weights_manifest(tmp_path / "a" / "final")["metadata"]["environment"]
+    assert environment["torch"] == th.__version__
+    assert environment["cpu_capability"] == th.backends.cpu.get_cpu_capability()
     # every stage's weights are kept, and each problem's validation efficiency
     state = json.loads((tmp_path / "a" / "state.json").read_text())
     for entry in state["history"]:
@@ -171,6 +175,20 @@ def test_config_validation_names_the_field() -> None:
         PretrainConfig.from_dict({"nope": 1})
     with pytest.raises(ValueError, match=r"validation_paper_like must be an integer in 0\.\.6"):
         PretrainConfig(**{**TINY, "validation_paper_like": 7})
+
+
+def test_a_validation_problem_the_optimum_cannot_fund_is_left_out(tmp_path) -> None:
+    # the near-ties mixture's second validation draw is a goal far beyond the wealth: no
+    # efficiency is defined there; the mean and minimum are over the other problems
+    config = PretrainConfig(**{**TINY, "total_timesteps": 256, "mixture": "near_ties",
+                               "validation_mixture": 2})
+    state = pretrain(config, tmp_path / "w", threads=1, log=None)
+    entry = state["history"][0]
+    assert len(entry["validation"]) == 4 and entry["validation"][3] is None
+    assert entry["validation_mean"] == pytest.approx(np.mean(entry["validation"][:3]), abs=1e-5)
+    assert entry["validation_min"] == pytest.approx(min(entry["validation"][:3]), abs=1e-5)
+    assert state["best"]["stage"] == 1
+    json.loads((tmp_path / "w" / "state.json").read_text())  # strict JSON: no NaN
 
 
 def test_a_run_can_draw_from_a_mixture_and_validate_on_it(tmp_path) -> None:

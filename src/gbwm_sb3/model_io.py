@@ -36,7 +36,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import platform
 import shutil
 import tempfile
 import zipfile
@@ -51,6 +50,7 @@ from gymnasium import spaces
 from stable_baselines3 import PPO
 from torch import nn
 
+from gbwm_sb3.common.environment import software_versions
 from gbwm_sb3.common.limits import MAX_N_ENVS, MAX_ROLLOUT_STEPS, MAX_SEED, check_int
 from gbwm_sb3.common.untrusted import (
     MAX_JSON_DEPTH,
@@ -227,24 +227,6 @@ def _json_safe(value: Any, path: str) -> Any:
                      f"got {type(value).__name__}")
 
 
-def _versions() -> dict[str, str]:
-    import gymnasium
-    import sb3_contrib
-    import stable_baselines3
-
-    from gbwm_sb3.common.version import __version__
-
-    return {
-        "gbwm_sb3": __version__,
-        "stable_baselines3": stable_baselines3.__version__,
-        "sb3_contrib": sb3_contrib.__version__,
-        "torch": torch.__version__,
-        "gymnasium": gymnasium.__version__,
-        "numpy": np.__version__,
-        "python": platform.python_version(),
-    }
-
-
 def _prepare_directory(directory: Path, overwrite: bool) -> None:
     if directory.exists() and not directory.is_dir():
         raise FileExistsError(f"{directory} exists and is not a directory")
@@ -320,7 +302,7 @@ def save_model(model: PPO | MaskablePPO, directory: str | os.PathLike[str], prob
         "policy_kwargs": _policy_kwargs_to_json(model.policy_kwargs),
         "metrics": _json_safe(dict(metrics or {}), "metrics"),
         "extra": _json_safe(dict(extra or {}), "extra"),
-        "versions": _versions(),
+        "versions": software_versions(),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "files": {},
     }

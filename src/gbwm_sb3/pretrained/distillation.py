@@ -54,6 +54,7 @@ from typing import Any
 import numpy as np
 import torch as th
 
+from gbwm_sb3.common.environment import run_environment
 from gbwm_sb3.dp import solve_dp
 from gbwm_sb3.dp.solutions import DPSolution
 from gbwm_sb3.envs.dynamics import apply_decisions, decision_mask, problem_table, step_year
@@ -75,7 +76,11 @@ from gbwm_sb3.pretrained.run_support import (
     load_start,
     start_directory,
 )
-from gbwm_sb3.pretrained.validation import validation_problems
+from gbwm_sb3.pretrained.validation import (
+    defined_efficiencies,
+    rounded_efficiencies,
+    validation_problems,
+)
 from gbwm_sb3.pretrained.weights import (
     accepted_envelope_from_manifest,
     load_network,
@@ -372,13 +377,14 @@ def distill(config: DistillConfig, directory: str | os.PathLike[str], *,
         + mixture_problems(config.validation_mixture, MIXTURE_VALIDATION_SEED,
                            config.mixture)
     solutions: list[DPSolution] = []
-    meta_base = {"distillation": config.to_dict()}
+    meta_base = {"distillation": config.to_dict(), "environment": run_environment()}
     if "start_validation" not in state and max_rounds != 0:
         solutions = [_solve(p) for p in problems]
         baseline = _validation(network, problems, solutions, config.validation_paths)
+        defined = defined_efficiencies(baseline)
         state["start_validation"] = {
-            "mean": float(np.mean(baseline)) if baseline else float("nan"),
-            "validation": [round(e, 5) for e in baseline]}
+            "mean": float(np.mean(defined)) if defined else float("nan"),
+            "validation": rounded_efficiencies(baseline)}
         atomic_write_json(directory / _STATE, state)
         say(f"start ({config.start}): validation mean {state['start_validation']['mean']:.4f}")
     done_now = 0
@@ -450,9 +456,11 @@ def distill(config: DistillConfig, directory: str | os.PathLike[str], *,
             if not solutions:
                 solutions = [_solve(p) for p in problems]
             efficiencies = _validation(network, problems, solutions, config.validation_paths)
-            mean = float(np.mean(efficiencies)) if efficiencies else float("nan")
-            entry.update(validation_mean=mean, validation_min=float(np.min(efficiencies)),
-                         validation=[round(e, 5) for e in efficiencies])
+            defined = defined_efficiencies(efficiencies)
+            mean = float(np.mean(defined)) if defined else float("nan")
+            entry.update(validation_mean=mean,
+                         validation_min=float(np.min(defined)) if defined else float("nan"),
+                         validation=rounded_efficiencies(efficiencies))
             meta = {**meta_base, "round": round_ + 1, "validation_mean": mean}
             save_weights(network, directory / "stages" / f"round-{round_ + 1:04d}", meta,
                          overwrite=True, envelope=config.envelope)
@@ -503,8 +511,8 @@ def export_weights(directory: str | os.PathLike[str], destination: str | os.Path
         + mixture_problems(config.validation_mixture, MIXTURE_VALIDATION_SEED,
                            config.mixture)
     solutions = [_solve(p) for p in problems]
-    scores = {lookahead: float(np.mean(_validation(network, problems, solutions,
-                                                   config.validation_paths, lookahead)))
+    scores = {lookahead: float(np.mean(defined_efficiencies(
+        _validation(network, problems, solutions, config.validation_paths, lookahead))))
               for lookahead in lookaheads}
     chosen = max(lookaheads, key=lambda k: (scores[k], -k))
     origin = start_directory(config.start)
@@ -516,6 +524,8 @@ def export_weights(directory: str | os.PathLike[str], destination: str | os.Path
               "start_validation_mean": state["start_validation"]["mean"],
               "lookahead_validation": {str(k): round(v, 5) for k, v in scores.items()},
               "wall_time_s": state["wall_time_s"], "threads": 1,
+              "environment": read_weights_manifest(directory / "best")["metadata"].get(
+                  "environment"),
               "command": command}
     start_metadata = start.get("metadata", {})
     if "distillation" in start_metadata:  # an imitation run's weights: keep theirs whole

@@ -59,6 +59,7 @@ PPO_WEIGHTS = Path(__file__).resolve().parent / "ppo_weights"
 #: (:data:`~gbwm_sb3.problem.sampler.DEFAULT_ENVELOPE`) widened where the policy was
 #: measured against the DP beyond it (docs/pretrained.md, "The acceptance envelope").
 ACCEPTED_ENVELOPE = ProblemEnvelope(horizon=(1, 100), num_goals=(1, 60),
+                                    portfolio_mean=(-0.05, 0.25),
                                     portfolio_volatility=(0.005, 0.5))
 
 

@@ -50,6 +50,16 @@ optimum is largest: whether to secure the next goal or take risk for the goals a
 turns on a few costs against the client's wealth. The rule is stated on the sampler's
 envelope, not on any benchmark problem.
 
+The **near-ties** mixture (``mixture="near_ties"``) draws as the few-goals mixture does,
+then, with probability :data:`NEAR_TIES_SHARE`, re-values every goal's partial levels
+(:func:`revalued_levels`): the sampler gives a level costing a fraction ``f`` of the full
+level the utility ``U f^c`` with ``c`` in [0.3, 1]; here each goal with levels draws its
+own ``c`` uniform in [-0.15, 0.3], so a cheaper level is worth almost as much as a dearer
+one (``c`` near 0) or more (``c`` below 0: the dearer level is dominated). The pretrained
+network's errors on such options are choosing between levels whose utilities are nearly
+tied at very different costs; the sampler's ``c`` of at least 0.3 never draws them. The
+rule is stated on the sampler's level construction, not on any benchmark problem.
+
 Same generator, same problems; numpy only.
 """
 
@@ -66,8 +76,8 @@ from gbwm_sb3.problem.sampler import DEFAULT_ENVELOPE, ProblemEnvelope, sample_p
 __all__ = ["TEACHER_ENVELOPE", "WIDE_ENVELOPE", "MIXTURES", "FLAT_FRONTIER_MAX_DECISIONS",
            "UTILITY_NOISE_SHARE", "FRONTIER_SHARE", "FRONTIER_FLOOR", "BLEND_SAMPLER_SHARE",
            "MIXTURE_VALIDATION_SEED", "DOMINANT_SHARE", "FEW_GOALS_ENVELOPE", "FEW_GOALS_SHARE",
-           "dominant_goal", "mixture_envelope", "mixture_problem", "mixture_problems",
-           "noisier_utilities", "rescaled_frontier"]
+           "NEAR_TIES_SHARE", "dominant_goal", "mixture_envelope", "mixture_problem",
+           "mixture_problems", "noisier_utilities", "rescaled_frontier", "revalued_levels"]
 
 TEACHER_ENVELOPE = ProblemEnvelope(horizon=(1, 60), num_goals=(1, 40), funding_ratio=(0.1, 4.0),
                                    portfolio_volatility=(0.005, 0.5))
@@ -82,7 +92,8 @@ FEW_GOALS_ENVELOPE = ProblemEnvelope(horizon=(1, 40), num_goals=(1, 4), funding_
 FEW_GOALS_SHARE = 0.35
 #: The mixtures :func:`mixture_problem` draws from, by name, with their envelopes.
 MIXTURES = {"teacher": TEACHER_ENVELOPE, "wide": WIDE_ENVELOPE, "blend": WIDE_ENVELOPE,
-            "dominant": WIDE_ENVELOPE, "few_goals": WIDE_ENVELOPE}
+            "dominant": WIDE_ENVELOPE, "few_goals": WIDE_ENVELOPE,
+            "near_ties": WIDE_ENVELOPE}
 #: Share of the blend's draws made as the PPO pretraining makes them.
 BLEND_SAMPLER_SHARE = 0.5
 #: Seed domain of the mixtures' validation problems.
@@ -99,6 +110,9 @@ _UTILITY_NOISE = (0.3, 1.2)
 #: Share of the dominant mixture's draws in which one goal is made dominant.
 DOMINANT_SHARE = 0.35
 _DOMINANCE = (1.0, 4.0)
+#: Share of the near-ties mixture's draws whose partial levels are re-valued.
+NEAR_TIES_SHARE = 0.35
+_LEVEL_CONCAVITY = (-0.15, 0.3)
 
 
 def noisier_utilities(problem: GBWMProblem, rng: np.random.Generator) -> GBWMProblem:
@@ -132,6 +146,26 @@ def dominant_goal(problem: GBWMProblem, rng: np.random.Generator) -> GBWMProblem
     goals = tuple(_scaled_goal(g, factor) if i == index else g
                   for i, g in enumerate(problem.goals))
     return replace(problem, goals=goals)
+
+
+def revalued_levels(problem: GBWMProblem, rng: np.random.Generator) -> GBWMProblem:
+    """``problem`` with each goal's partial levels worth ``U f^c``, ``c`` uniform in
+    [-0.15, 0.3] per goal (the module docstring, near-ties mixture).
+
+    ``U`` is the goal's most expensive level's utility and ``f`` a level's cost over that
+    level's cost; costs, times and goals of one level are unchanged.
+    """
+    goals = []
+    for goal in problem.goals:
+        if goal.num_levels == 1:
+            goals.append(goal)
+            continue
+        concavity = rng.uniform(*_LEVEL_CONCAVITY)
+        full_cost, full_utility = max(goal.levels)
+        levels = [(cost, full_utility * (cost / full_cost) ** concavity)
+                  for cost, _ in goal.levels]
+        goals.append(Goal(goal.time, name=goal.name, levels=levels))
+    return replace(problem, goals=tuple(goals))
 
 
 def _scaled_goal(goal: Goal, factor: float) -> Goal:
@@ -175,8 +209,12 @@ def mixture_envelope(mixture: str) -> ProblemEnvelope:
 
 def mixture_problem(rng: np.random.Generator, mixture: str = "teacher") -> GBWMProblem:
     """One problem of the ``mixture`` (``"teacher"``, ``"wide"``, ``"blend"``,
-    ``"dominant"`` or ``"few_goals"``; the module docstring), drawn with ``rng``."""
+    ``"dominant"``, ``"few_goals"`` or ``"near_ties"``; the module docstring), drawn with
+    ``rng``."""
     envelope = mixture_envelope(mixture)
+    if mixture == "near_ties":
+        problem = mixture_problem(rng, "few_goals")
+        return revalued_levels(problem, rng) if rng.uniform() < NEAR_TIES_SHARE else problem
     if mixture == "dominant":
         problem = mixture_problem(rng, "blend")
         return dominant_goal(problem, rng) if rng.uniform() < DOMINANT_SHARE else problem

@@ -22,7 +22,9 @@ starts fresh. ``mixture`` draws them from a training mixture of
 funding ratios down to 0.1, noisier utilities, flatter and steeper frontiers;
 ``"blend"``: half sampler, half wide; ``"dominant"``: the blend with one goal worth
 most of the plan in a third of the draws; ``"few_goals"``: the blend with a third of
-the draws underfunded plans of 1-4 goals), ``validation_mixture`` adds that many of the
+the draws underfunded plans of 1-4 goals; ``"near_ties"``: few_goals with a third of the
+draws' partial levels worth nearly as much as the full level, or more),
+``validation_mixture`` adds that many of the
 mixture's problems (their own seed domain) to the validation set, and
 ``start="shipped"`` continues PPO from the shipped weights (Adam starts afresh) instead
 of a fresh network, ``start="ppo"`` from the pure-RL PPO weights (the shipped weights
@@ -58,6 +60,7 @@ from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.utils import set_random_seed
 
+from gbwm_sb3.common.environment import run_environment
 from gbwm_sb3.dp import solve_dp
 from gbwm_sb3.envs.multi_problem_vec_env import MultiProblemVecEnv
 from gbwm_sb3.evaluation.evaluator import evaluate
@@ -87,7 +90,9 @@ from gbwm_sb3.pretrained.run_support import (
 from gbwm_sb3.pretrained.validation import (
     PAPER_LIKE_VALIDATION,
     VALIDATION_SEED,
+    defined_efficiencies,
     paper_like_problem,
+    rounded_efficiencies,
     validation_problems,
 )
 from gbwm_sb3.pretrained.weights import (
@@ -362,10 +367,8 @@ def _validation_efficiency(model: PPO, problems: list[GBWMProblem], solutions: l
     for problem, solution in zip(problems, solutions, strict=True):
         policy = bind_policy(_network(model), problem, lookahead=lookahead)
         report = evaluate({"dp": solution, "policy": policy}, problem, n_paths=paths, seed=1)
-        efficiency = report["policy"].efficiency
-        if efficiency is None:  # the DP solution is the reference: always set
-            raise RuntimeError("the validation has no DP reference")
-        out.append(float(efficiency))
+        efficiency = report["policy"].efficiency  # None: the optimum funds nothing
+        out.append(float("nan") if efficiency is None else float(efficiency))
     return out
 
 
@@ -464,9 +467,11 @@ def pretrain(config: PretrainConfig, directory: str | os.PathLike[str], *,
             and problems:
         start_scores = _validation_efficiency(model, problems, solutions, config.validation_paths,
                                               config.validation_lookahead)
-        state["start_validation"] = {"mean": float(np.mean(start_scores)),
-                                     "min": float(np.min(start_scores)),
-                                     "validation": [round(e, 5) for e in start_scores]}
+        defined = defined_efficiencies(start_scores)
+        state["start_validation"] = {
+            "mean": float(np.mean(defined)) if defined else float("nan"),
+            "min": float(np.min(defined)) if defined else float("nan"),
+            "validation": rounded_efficiencies(start_scores)}
         say(f"start ({config.start} weights): validation efficiency mean "
             f"{state['start_validation']['mean']:.4f} min {state['start_validation']['min']:.4f}")
     stages_run = 0
@@ -511,10 +516,11 @@ def pretrain(config: PretrainConfig, directory: str | os.PathLike[str], *,
                                               config.validation_paths,
                                               config.validation_lookahead)
         stats = env.pop_episode_statistics()
-        mean_eff = float(np.mean(efficiencies)) if efficiencies else float("nan")
-        if efficiencies and model.logger is not None:
+        defined = defined_efficiencies(efficiencies)
+        mean_eff = float(np.mean(defined)) if defined else float("nan")
+        if defined and model.logger is not None:
             model.logger.record("validation/mean_efficiency", mean_eff)
-            model.logger.record("validation/min_efficiency", float(np.min(efficiencies)))
+            model.logger.record("validation/min_efficiency", float(np.min(defined)))
             model.logger.dump(model.num_timesteps)
         model.save(directory / "checkpoint.tmp.zip")
         os.replace(directory / "checkpoint.tmp.zip", checkpoint)
@@ -523,8 +529,8 @@ def pretrain(config: PretrainConfig, directory: str | os.PathLike[str], *,
             "train_time_s": round(train_time, 2),
             "utility_fraction": stats.get("mean_utility_fraction"),
             "validation_mean": mean_eff,
-            "validation_min": float(np.min(efficiencies)) if efficiencies else None,
-            "validation": [round(e, 5) for e in efficiencies]}
+            "validation_min": float(np.min(defined)) if defined else None,
+            "validation": rounded_efficiencies(efficiencies)}
         if curriculum is not None:
             entry["curriculum"] = curriculum
         state["history"].append(entry)
@@ -533,11 +539,11 @@ def pretrain(config: PretrainConfig, directory: str | os.PathLike[str], *,
         state["wall_time_s"] = round(float(state["wall_time_s"]) + time.time() - started, 2)
         meta = {"config": config.to_dict(), "num_timesteps": int(model.num_timesteps),
                 "stage": stage + 1, "wall_time_s": state["wall_time_s"], "threads": threads,
-                "validation_mean": mean_eff}
+                "validation_mean": mean_eff, "environment": run_environment()}
         save_weights(_network(model), directory / "stages" / f"stage-{stage + 1:03d}", meta,
                      overwrite=True,
                      envelope=config.envelope)
-        if efficiencies and mean_eff > _score_to_beat(state):
+        if defined and mean_eff > _score_to_beat(state):
             save_weights(_network(model), directory / "best", meta, overwrite=True,
                          envelope=config.envelope)
             state["best"] = {"stage": stage + 1, "validation_mean": mean_eff}

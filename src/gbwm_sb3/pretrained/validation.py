@@ -8,13 +8,14 @@ pretraining (:mod:`.training`) and the DP-teacher pretraining (:mod:`.distillati
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 from gbwm_sb3.problem.model import GBWMProblem, paper_problem
 from gbwm_sb3.problem.sampler import sample_problems
 
-__all__ = ["VALIDATION_SEED", "PAPER_LIKE_VALIDATION", "paper_like_problem",
-           "validation_problems"]
+__all__ = ["VALIDATION_SEED", "PAPER_LIKE_VALIDATION", "defined_efficiencies",
+           "paper_like_problem", "rounded_efficiencies", "validation_problems"]
 
 #: Seed domain of the validation problems (the benchmark suite uses its own).
 VALIDATION_SEED = 7_000_001
@@ -35,3 +36,14 @@ def paper_like_problem(num_goals: int, wealth_multiplier: float) -> GBWMProblem:
     """The paper's ``num_goals`` problem with ``W0`` multiplied by ``wealth_multiplier``."""
     base = paper_problem(num_goals)
     return replace(base, initial_wealth=base.initial_wealth * wealth_multiplier)
+
+
+def defined_efficiencies(efficiencies: list[float]) -> list[float]:
+    """The efficiencies that are defined (finite). A problem where the optimum funds
+    nothing has none (NaN) and is left out of a validation mean and minimum."""
+    return [e for e in efficiencies if math.isfinite(e)]
+
+
+def rounded_efficiencies(efficiencies: list[float]) -> list[float | None]:
+    """``efficiencies`` rounded to 5 digits for a run's state file, None where undefined."""
+    return [round(e, 5) if math.isfinite(e) else None for e in efficiencies]
