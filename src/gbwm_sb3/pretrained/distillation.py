@@ -77,7 +77,7 @@ from gbwm_sb3.pretrained.run_support import (
     start_directory,
 )
 from gbwm_sb3.pretrained.validation import (
-    defined_efficiencies,
+    efficiency_summary,
     rounded_efficiencies,
     validation_problems,
 )
@@ -381,9 +381,8 @@ def distill(config: DistillConfig, directory: str | os.PathLike[str], *,
     if "start_validation" not in state and max_rounds != 0:
         solutions = [_solve(p) for p in problems]
         baseline = _validation(network, problems, solutions, config.validation_paths)
-        defined = defined_efficiencies(baseline)
         state["start_validation"] = {
-            "mean": float(np.mean(defined)) if defined else float("nan"),
+            "mean": efficiency_summary(baseline)[0],
             "validation": rounded_efficiencies(baseline)}
         atomic_write_json(directory / _STATE, state)
         say(f"start ({config.start}): validation mean {state['start_validation']['mean']:.4f}")
@@ -456,10 +455,8 @@ def distill(config: DistillConfig, directory: str | os.PathLike[str], *,
             if not solutions:
                 solutions = [_solve(p) for p in problems]
             efficiencies = _validation(network, problems, solutions, config.validation_paths)
-            defined = defined_efficiencies(efficiencies)
-            mean = float(np.mean(defined)) if defined else float("nan")
-            entry.update(validation_mean=mean,
-                         validation_min=float(np.min(defined)) if defined else float("nan"),
+            mean, lowest = efficiency_summary(efficiencies)
+            entry.update(validation_mean=mean, validation_min=lowest,
                          validation=rounded_efficiencies(efficiencies))
             meta = {**meta_base, "round": round_ + 1, "validation_mean": mean}
             save_weights(network, directory / "stages" / f"round-{round_ + 1:04d}", meta,
@@ -511,8 +508,8 @@ def export_weights(directory: str | os.PathLike[str], destination: str | os.Path
         + mixture_problems(config.validation_mixture, MIXTURE_VALIDATION_SEED,
                            config.mixture)
     solutions = [_solve(p) for p in problems]
-    scores = {lookahead: float(np.mean(defined_efficiencies(
-        _validation(network, problems, solutions, config.validation_paths, lookahead))))
+    scores = {lookahead: efficiency_summary(_validation(network, problems, solutions,
+                                                       config.validation_paths, lookahead))[0]
               for lookahead in lookaheads}
     chosen = max(lookaheads, key=lambda k: (scores[k], -k))
     origin = start_directory(config.start)

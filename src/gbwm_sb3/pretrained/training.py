@@ -90,7 +90,7 @@ from gbwm_sb3.pretrained.run_support import (
 from gbwm_sb3.pretrained.validation import (
     PAPER_LIKE_VALIDATION,
     VALIDATION_SEED,
-    defined_efficiencies,
+    efficiency_summary,
     paper_like_problem,
     rounded_efficiencies,
     validation_problems,
@@ -467,10 +467,9 @@ def pretrain(config: PretrainConfig, directory: str | os.PathLike[str], *,
             and problems:
         start_scores = _validation_efficiency(model, problems, solutions, config.validation_paths,
                                               config.validation_lookahead)
-        defined = defined_efficiencies(start_scores)
+        start_mean, start_min = efficiency_summary(start_scores)
         state["start_validation"] = {
-            "mean": float(np.mean(defined)) if defined else float("nan"),
-            "min": float(np.min(defined)) if defined else float("nan"),
+            "mean": start_mean, "min": start_min,
             "validation": rounded_efficiencies(start_scores)}
         say(f"start ({config.start} weights): validation efficiency mean "
             f"{state['start_validation']['mean']:.4f} min {state['start_validation']['min']:.4f}")
@@ -516,11 +515,11 @@ def pretrain(config: PretrainConfig, directory: str | os.PathLike[str], *,
                                               config.validation_paths,
                                               config.validation_lookahead)
         stats = env.pop_episode_statistics()
-        defined = defined_efficiencies(efficiencies)
-        mean_eff = float(np.mean(defined)) if defined else float("nan")
-        if defined and model.logger is not None:
+        mean_eff, min_eff = efficiency_summary(efficiencies)
+        scored = math.isfinite(mean_eff)
+        if scored and model.logger is not None:
             model.logger.record("validation/mean_efficiency", mean_eff)
-            model.logger.record("validation/min_efficiency", float(np.min(defined)))
+            model.logger.record("validation/min_efficiency", min_eff)
             model.logger.dump(model.num_timesteps)
         model.save(directory / "checkpoint.tmp.zip")
         os.replace(directory / "checkpoint.tmp.zip", checkpoint)
@@ -529,7 +528,7 @@ def pretrain(config: PretrainConfig, directory: str | os.PathLike[str], *,
             "train_time_s": round(train_time, 2),
             "utility_fraction": stats.get("mean_utility_fraction"),
             "validation_mean": mean_eff,
-            "validation_min": float(np.min(defined)) if defined else None,
+            "validation_min": min_eff if scored else None,
             "validation": rounded_efficiencies(efficiencies)}
         if curriculum is not None:
             entry["curriculum"] = curriculum
@@ -543,7 +542,7 @@ def pretrain(config: PretrainConfig, directory: str | os.PathLike[str], *,
         save_weights(_network(model), directory / "stages" / f"stage-{stage + 1:03d}", meta,
                      overwrite=True,
                      envelope=config.envelope)
-        if defined and mean_eff > _score_to_beat(state):
+        if scored and mean_eff > _score_to_beat(state):
             save_weights(_network(model), directory / "best", meta, overwrite=True,
                          envelope=config.envelope)
             state["best"] = {"stage": stage + 1, "validation_mean": mean_eff}

@@ -11,10 +11,12 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
+import numpy as np
+
 from gbwm_sb3.problem.model import GBWMProblem, paper_problem
 from gbwm_sb3.problem.sampler import sample_problems
 
-__all__ = ["VALIDATION_SEED", "PAPER_LIKE_VALIDATION", "defined_efficiencies",
+__all__ = ["VALIDATION_SEED", "PAPER_LIKE_VALIDATION", "efficiency_summary",
            "paper_like_problem", "rounded_efficiencies", "validation_problems"]
 
 #: Seed domain of the validation problems (the benchmark suite uses its own).
@@ -38,10 +40,13 @@ def paper_like_problem(num_goals: int, wealth_multiplier: float) -> GBWMProblem:
     return replace(base, initial_wealth=base.initial_wealth * wealth_multiplier)
 
 
-def defined_efficiencies(efficiencies: list[float]) -> list[float]:
-    """The efficiencies that are defined (finite). A problem where the optimum funds
-    nothing has none (NaN) and is left out of a validation mean and minimum."""
-    return [e for e in efficiencies if math.isfinite(e)]
+def efficiency_summary(efficiencies: list[float]) -> tuple[float, float]:
+    """Mean and minimum of the efficiencies that are defined (NaN, NaN if none is). A
+    problem where the optimum funds nothing has none (NaN) and is left out."""
+    defined = [e for e in efficiencies if math.isfinite(e)]
+    if not defined:
+        return math.nan, math.nan
+    return float(np.mean(defined)), float(np.min(defined))
 
 
 def rounded_efficiencies(efficiencies: list[float]) -> list[float | None]:
