@@ -105,6 +105,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="the portfolio head also reads the reach of the next goal "
                              "year's cheapest and best-value decisions (new inputs start at "
                              "zero with --start ppo; the shipped weights read them)")
+    parser.add_argument("--decision-margins", action="store_true",
+                        help="the goal head also reads what each decision adds over the "
+                             "year's best decision that costs no more (utility gain, extra "
+                             "cost, their ratio; new inputs start at zero with a start "
+                             "that does not read them)")
     parser.add_argument("--curriculum-share", type=float_in(0.0, 1.0),
                         default=defaults.curriculum_share,
                         help="share of each stage's problems drawn from the bands (goal count "
@@ -152,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
                                 validation_mixture=args.validation_mixture,
                                 weighted_reach=args.weighted_reach,
                                 entry_reach=args.entry_reach,
+                                decision_margins=args.decision_margins,
                                 curriculum_share=args.curriculum_share,
                                 curriculum_problems=args.curriculum_problems)
         if args.export is not None and (args.export / "manifest.json").exists() \

@@ -60,6 +60,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="the portfolio head also reads the reach of the next goal "
                              "year's cheapest and best-value decisions (new inputs start at "
                              "zero with --start ppo; the shipped weights read them)")
+    parser.add_argument("--decision-margins", action="store_true",
+                        help="the goal head also reads what each decision adds over the "
+                             "year's best decision that costs no more (utility gain, extra "
+                             "cost, their ratio; new inputs start at zero with a start "
+                             "that does not read them)")
     parser.add_argument("--validate-every", type=int_in(1), default=defaults.validate_every)
     parser.add_argument("--export", type=Path, default=None, metavar="DIR",
                         help="write the best round's weights to DIR, ready to ship (the "
@@ -77,7 +82,8 @@ def main(argv: list[str] | None = None) -> int:
                                problems_per_round=args.problems_per_round,
                                learning_rate=args.learning_rate, hard_share=args.hard_share,
                                validate_every=args.validate_every, mixture=args.mixture,
-                               entry_reach=args.entry_reach)
+                               entry_reach=args.entry_reach,
+                               decision_margins=args.decision_margins)
         state = distill(config, args.out, max_rounds=args.max_rounds)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)

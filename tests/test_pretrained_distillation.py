@@ -452,3 +452,25 @@ def test_the_script_refuses_a_run_directory_with_other_settings(tmp_path: Path, 
     assert script.main(["--out", str(out), "--start", str(tmp_path / "nowhere")]) == 2
     assert "start must be one of scratch, shipped, ppo or a weights directory" \
         in capsys.readouterr().err
+
+
+def test_a_margins_run_starts_as_the_shipped_weights_and_saves_the_flag(tmp_path: Path) -> None:
+    config = replace(TINY, start="shipped", entry_reach=True)
+    state = distill(replace(config, decision_margins=True), tmp_path / "margins", log=None)
+    plain = distill(config, tmp_path / "plain", max_rounds=1, log=None)
+    # zero weights on the new goal-head inputs: the start is scored exactly as the shipped weights
+    assert state["start_validation"] == plain["start_validation"]
+    trained = load_network(tmp_path / "margins" / "final")
+    assert trained.decision_margins and trained.entry_reach
+    assert trained.state_dict()["decision_scorer.0.weight"].shape[1] == 12
+    manifest = json.loads((tmp_path / "margins" / "final" / "manifest.json").read_text())
+    assert manifest["network"]["decision_margins"] is True
+    assert "decision_margins" not in json.loads(
+        (DEFAULT_WEIGHTS / "manifest.json").read_text())["network"]
+    # weights that read the margins need a run that reads them too
+    with pytest.raises(ValueError, match="must read every goal input of the source network; "
+                                         "it lacks utility_gain, cost_increase, gain_per_cost"):
+        distill(replace(config, start=str(tmp_path / "margins" / "final")), tmp_path / "x",
+                log=None)
+    with pytest.raises(ValueError, match="decision_margins must be True or False, got 1"):
+        replace(TINY, decision_margins=1)

@@ -287,3 +287,37 @@ def test_widened_weights_act_as_the_source_and_keep_each_input_by_name(
     relu = UniversalGBWMPolicy(*network_spaces(), lambda _: 0.0, activation_fn=th.nn.ReLU)
     with pytest.raises(ValueError, match="'activation': 'Tanh'}, got .*'activation': 'ReLU'"):
         copy_weights_widened(network, relu)
+
+
+def _with_margins(network: UniversalGBWMPolicy, seed: int) -> UniversalGBWMPolicy:
+    """``network`` reading the goal head's margin inputs, their weights drawn at random."""
+    from gbwm_sb3.pretrained.weights import copy_weights_widened, network_spaces
+
+    wide = UniversalGBWMPolicy(*network_spaces(), lambda _: 0.0,
+                               entry_reach=network.entry_reach, decision_margins=True)
+    copy_weights_widened(network, wide)
+    state = wide.state_dict()
+    first = state["decision_scorer.0.weight"]
+    first[:, -3:] = th.randn(first.shape[0], 3, generator=th.Generator().manual_seed(seed))
+    wide.load_state_dict(state)
+    wide.set_training_mode(False)
+    return wide
+
+
+def test_the_margin_inputs_get_the_generic_actions(network: UniversalGBWMPolicy) -> None:
+    from gbwm_sb3.pretrained.families import family
+
+    wide = _with_margins(network, 5)
+    assert wide.decision_input_names[-3:] == ("utility_gain", "cost_increase", "gain_per_cost")
+    crowded = [family("crowded_years").problem(seed) for seed in (0, 1)]
+    for problem in [paper_problem(4), *_general_problems()[:4], *crowded]:
+        _check_problem(wide, problem, 300)
+    # the margins move the decisions: the same network without them acts otherwise
+    problem = _general_problems()[0]
+    policy = PretrainedPolicy(network, problem, exact=True)
+    wealth = problem.initial_wealth * np.geomspace(1 / 4, 4, 200)
+    differs = False
+    for t in range(problem.horizon):
+        obs = th.as_tensor(policy.observe(t, wealth))
+        differs |= not th.equal(_generic(wide, obs)[1], _generic(network, obs)[1])
+    assert differs

@@ -271,9 +271,12 @@ def test_a_run_can_continue_from_any_weights_directory(tmp_path) -> None:
         PretrainConfig(**{**TINY, "start": "nowhere"})
 
 
-@pytest.mark.parametrize(("flag", "inputs"), [("weighted_reach", 12), ("entry_reach", 15)])
-def test_a_run_with_more_portfolio_inputs_starts_as_the_ppo_weights_and_saves_them(
-        tmp_path, flag: str, inputs: int) -> None:
+@pytest.mark.parametrize(("flag", "layer", "inputs", "first_new"),
+                         [("weighted_reach", "portfolio_scorer", 12, 10),
+                          ("entry_reach", "portfolio_scorer", 15, 10),
+                          ("decision_margins", "decision_scorer", 12, 9)])
+def test_a_run_with_more_inputs_starts_as_the_ppo_weights_and_saves_them(
+        tmp_path, flag: str, layer: str, inputs: int, first_new: int) -> None:
     from gbwm_sb3.pretrained import fine_tune
 
     shipped_shape = {k: v for k, v in TINY.items() if k not in ("embedding", "head", "value")}
@@ -290,9 +293,9 @@ def test_a_run_with_more_portfolio_inputs_starts_as_the_ppo_weights_and_saves_th
     assert flag not in json.loads(
         (tmp_path / "p" / "final" / "manifest.json").read_text())["network"]
     trained = load_network(tmp_path / "r" / "final")
-    first = trained.state_dict()["portfolio_scorer.0.weight"]
+    first = trained.state_dict()[f"{layer}.0.weight"]
     assert getattr(trained, flag) and first.shape[1] == inputs
-    assert float(first[:, 10:].abs().max()) < 1e-6  # moved by at most a few 1e-9 steps
+    assert float(first[:, first_new:].abs().max()) < 1e-6  # moved by at most a few 1e-9 steps
     # fine_tune builds the same network from such weights
     tuned = fine_tune(paper_problem(2), 32, weights=str(tmp_path / "r" / "final"), n_envs=16,
                       holdout_paths=0)
@@ -563,3 +566,50 @@ def test_weights_for_another_observation_size_are_refused(tiny_weights: str, tmp
                                          rf"\[64, 20\], this version uses "
                                          f"{UNIVERSAL_OBSERVATION_SIZE}"):
         load_network(copy)
+
+
+def test_decision_margins_compare_each_decision_with_the_best_that_costs_no_more() -> None:
+    from gbwm_sb3.pretrained.policy import MARGIN_RATIO_CLIP, decision_margins
+
+    # skip; a full level (cost 20.5) adding almost nothing to a basic one (cost 10.8); two
+    # decisions of equal cost (the worse one dominated); a decision that does not exist
+    utility = th.tensor([[0.0, 15.568, 15.562, 3.0, 5.0, 0.0]])
+    cost = th.tensor([[0.0, 20.5, 10.8, 2.0, 2.0, 0.0]])
+    exists = th.tensor([[True, True, True, True, True, False]])
+    margins = decision_margins(utility, cost, exists)[0]
+    gain, extra, ratio = margins.unbind(dim=1)
+    assert (margins[0] == 0).all()  # skip: nothing to compare with
+    # the basic level against the cheaper decision with the most utility (cost 2, utility 5)
+    assert gain[2].item() == pytest.approx(10.562, abs=1e-5)
+    assert extra[2].item() == pytest.approx(8.8, abs=1e-5)
+    assert ratio[2].item() == pytest.approx(10.562 / 8.8, rel=1e-5)
+    # the full level: 0.006 more utility for 9.7 more cost
+    assert gain[1].item() == pytest.approx(0.006, abs=1e-5)
+    assert extra[1].item() == pytest.approx(9.7, abs=1e-5)
+    assert 0 < ratio[1].item() < 1e-3
+    # equal cost: the better one is compared with skip, the worse one with the better one
+    assert (gain[4].item(), extra[4].item()) == pytest.approx((5.0, 2.0))
+    assert (gain[3].item(), extra[3].item(), ratio[3].item()) == \
+        pytest.approx((-2.0, 0.0, -MARGIN_RATIO_CLIP))
+    assert th.isfinite(margins).all()
+    # the order of the decisions in the year does not matter
+    permutation = th.tensor([3, 1, 5, 0, 4, 2])
+    shuffled = decision_margins(utility[:, permutation], cost[:, permutation],
+                                exists[:, permutation])[0]
+    assert th.equal(shuffled[exists[0, permutation]], margins[permutation][exists[0, permutation]])
+    # a gain for (almost) nothing reads as the clip
+    free = decision_margins(th.tensor([[0.0, 1.0, 2.0]]), th.tensor([[0.0, 1.0, 1.001]]),
+                            th.ones((1, 3), dtype=th.bool))[0]
+    assert free[2, 2].item() == MARGIN_RATIO_CLIP and free[1, 2].item() == pytest.approx(1.0)
+
+
+def test_the_margins_flag_is_checked() -> None:
+    with pytest.raises(ValueError, match="decision_margins must be True or False, got 'yes'"):
+        PretrainConfig(**{**TINY, "decision_margins": "yes"})
+    from gbwm_sb3.pretrained.weights import network_spaces
+
+    network = UniversalGBWMPolicy(*network_spaces(), lambda _: 0.0, decision_margins=True)
+    assert network.decision_input_names[-3:] == ("utility_gain", "cost_increase",
+                                                  "gain_per_cost")
+    assert network.decision_scorer[0].in_features == 12
+    assert network.portfolio_inputs == 10

@@ -136,6 +136,7 @@ class DistillConfig:
     validation_paths: int = 2000
     mixture: str = "teacher"
     entry_reach: bool = False
+    decision_margins: bool = False
 
     def __post_init__(self) -> None:
         ints = {"seed": (0, 2**32 - 1), "rounds": (1, 10**6),
@@ -161,8 +162,9 @@ class DistillConfig:
                     or not math.isfinite(number) or not lowest <= number <= highest:
                 raise ValueError(f"{name} must be a number in [{lowest}, {highest}], "
                                  f"got {number!r}")
-        if not isinstance(self.entry_reach, bool):
-            raise ValueError(f"entry_reach must be True or False, got {self.entry_reach!r}")
+        for flag in ("entry_reach", "decision_margins"):
+            if not isinstance(getattr(self, flag), bool):
+                raise ValueError(f"{flag} must be True or False, got {getattr(self, flag)!r}")
         check_start(self.start)
         mixture_envelope(self.mixture)
 
@@ -206,15 +208,17 @@ class TeacherBatch:
         return int(self.obs.shape[0])
 
 
-def _fresh_network(seed: int, entry_reach: bool = False) -> UniversalGBWMPolicy:
+def _fresh_network(seed: int, entry_reach: bool = False, decision_margins: bool = False
+                   ) -> UniversalGBWMPolicy:
     th.manual_seed(seed)
-    return UniversalGBWMPolicy(*network_spaces(), lambda _: 0.0, entry_reach=entry_reach)
+    return UniversalGBWMPolicy(*network_spaces(), lambda _: 0.0, entry_reach=entry_reach,
+                               decision_margins=decision_margins)
 
 
 def _start_network(config: DistillConfig) -> UniversalGBWMPolicy:
     """The run's first network: fresh, or the weights ``config.start`` names (with zero
     weights on the inputs they do not read and the run adds)."""
-    network = _fresh_network(config.seed, config.entry_reach)
+    network = _fresh_network(config.seed, config.entry_reach, config.decision_margins)
     if config.start != "scratch":
         load_start(network, config.start)
     return network

@@ -51,6 +51,7 @@ from gbwm_sb3.pretrained.policy import (
     TRAJ_COL,
     Z_CLIP,
     UniversalGBWMPolicy,
+    decision_margins,
     next_goal_share,
     normal_cdf,
     weighted_reach,
@@ -112,6 +113,7 @@ class _Year:
     upcoming: np.ndarray  # (U, F) float32 for the upcoming goal years that exist
     costs: np.ndarray  # (K,) float64 cost of each decision of the year
     decision_constants: th.Tensor  # (K, 2) utility share, cost / PVC
+    margins: th.Tensor | None  # (K, 3) the goal head's margin inputs (decision_margins)
     next_goal: _Reach
     all_goals: _Reach
     entry: _Reach  # the next goal year's cheapest and best-value decisions
@@ -167,14 +169,19 @@ class GreedyScorer:
         upcoming = raw[0, UPCOMING_BLOCK].reshape(UPCOMING_GOAL_YEARS, len(UPCOMING_FEATURES))
         entry_years = parts["upcoming"][:, 0, UPCOMING_FEATURES.index("years_ahead")] \
             * HORIZON_SCALE
+        constants = th.as_tensor(decisions[:k, [DEC_COL["utility_to_remaining_utility"],
+                                                DEC_COL["cost_to_discounted_cost"]]],
+                                 device=self.device)
+        margins = None
+        if self.network.decision_margins:  # fixed for the year: they do not read the cash
+            margins = decision_margins(constants[None, :, 0], constants[None, :, 1],
+                                       th.ones((1, k), dtype=th.bool, device=self.device))[0]
         return _Year(
             quantities=q, trajectory=raw[0, : traj.shape[1]].copy(),
             cash_columns=varying_cash_columns(q), summary=parts["summary"],
             upcoming=upcoming[: len(_ahead(q, "ahead"))].copy(),
             costs=self.encoder.table.decision_cost[0, t, :k].copy(),
-            decision_constants=th.as_tensor(
-                decisions[:k, [DEC_COL["utility_to_remaining_utility"],
-                               DEC_COL["cost_to_discounted_cost"]]], device=self.device),
+            decision_constants=constants, margins=margins,
             next_goal=_reach_constants(frontier.drift[0, :p], frontier.vol[0, :p], next_years),
             all_goals=_reach_constants((frontier.drift - frontier.rate)[0, :p],
                                        frontier.vol[0, :p], all_years),
@@ -251,8 +258,8 @@ class GreedyScorer:
             traj11 = traj11[th.as_tensor(pairs.rows, device=self.device)]
         context = self._context(year, traj11,
                                 self.decision_features(year, cash[pairs.rows], pairs.columns))
-        return (embedding, pairs, context, self._goal_logits(pairs, context[0], embedding),
-                upcoming)
+        return (embedding, pairs, context,
+                self._goal_logits(year, pairs, context[0], embedding), upcoming)
 
     def _chosen(self, pairs: _Pairs, decision: np.ndarray) -> th.Tensor | None:
         """The pair of each row's ``decision`` (n,); None: pair i is row i's (decision 0)."""
@@ -411,15 +418,19 @@ class GreedyScorer:
                            best_next, best_all, all_z.amax(dim=1) / 3.0], dim=1)
         return inputs, (next_z, next_p, best_next), (all_z, all_p, best_all)
 
-    def _goal_logits(self, pairs: _Pairs, inputs: th.Tensor, embedding: th.Tensor
-                     ) -> th.Tensor:
+    def _goal_logits(self, year: _Year, pairs: _Pairs, inputs: th.Tensor,
+                     embedding: th.Tensor) -> th.Tensor:
         """(n, K) logits of the year's decisions; ``inputs`` are those of ``pairs``."""
         logits = embedding.new_full(pairs.shape, MASKED_LOGIT)
         logits[th.as_tensor(~pairs.several, device=self.device), 0] = 0.0
         if pairs.scored:
             net = self.network
             rows = th.as_tensor(pairs.rows[: pairs.padded], device=self.device)
-            hidden = net.decision_scorer[0](inputs[: pairs.padded])
+            scored = inputs[: pairs.padded]
+            if year.margins is not None:
+                padded = th.as_tensor(pairs.columns[: pairs.padded], device=self.device)
+                scored = th.cat([scored, year.margins.index_select(0, padded)], dim=1)
+            hidden = net.decision_scorer[0](scored)
             hidden.add_(net.decision_context(embedding).index_select(0, rows))
             score = _forward(cast(nn.Sequential, net.decision_scorer[1:]), hidden,
                              fresh=True).squeeze(1)

@@ -225,6 +225,8 @@ def fine_tune(problem: GBWMProblem, n_trajectories: int, *,
                                              "value": tuple(network.value),
                                              "weighted_reach": network.weighted_reach,
                                              "entry_reach": network.entry_reach,
+                                             "decision_margins":
+                                                 network.decision_margins,
                                              "activation_fn": network.activation_fn})
     model.policy.load_state_dict(copy.deepcopy(network.state_dict()))
     total = n_trajectories * horizon

@@ -64,8 +64,9 @@ from gbwm_sb3.envs.universal_observation import (
 )
 
 __all__ = ["UniversalGBWMPolicy", "MASKED_LOGIT", "DECISION_INPUTS", "PORTFOLIO_INPUTS",
-           "WEIGHTED_REACH_INPUTS", "ENTRY_REACH_INPUTS", "ENTRY_COLUMNS", "INPUT_FLAGS",
-           "DEC_COL", "TRAJ_COL", "Z_CLIP", "normal_cdf", "next_goal_share", "weighted_reach"]
+           "WEIGHTED_REACH_INPUTS", "ENTRY_REACH_INPUTS", "MARGIN_INPUTS", "ENTRY_COLUMNS",
+           "INPUT_FLAGS", "DEC_COL", "TRAJ_COL", "Z_CLIP", "normal_cdf", "next_goal_share",
+           "weighted_reach", "decision_margins"]
 
 MASKED_LOGIT = -1e9
 _NT, _ND, _NP = len(TRAJECTORY_FEATURES), len(DECISION_FEATURES), len(PORTFOLIO_FEATURES)
@@ -103,9 +104,21 @@ ENTRY_REACH_INPUTS = ("entry_z", "entry_probability", "entry_probability_gap",
 ENTRY_COLUMNS = (UPCOMING_FEATURES.index("log_entry_cost_to_cash"),
                  UPCOMING_FEATURES.index("log_efficient_cost_to_cash"))
 _YEARS_AHEAD = UPCOMING_FEATURES.index("years_ahead")
-#: The constructor flags that switch on optional portfolio inputs (recorded in a weights
-#: manifest, set by a pretraining config).
-INPUT_FLAGS = ("weighted_reach", "entry_reach")
+#: Further inputs of the goal head with ``decision_margins=True``, per decision: its
+#: utility gain over the best decision of the year that costs no more (a share of the
+#: utility still on offer; negative for a dominated decision), the extra cost of that gain
+#: (a share of the discounted cost still to come) and their ratio (clipped to
+#: +-:data:`MARGIN_RATIO_CLIP`). Each decision's own cost and utility say what it is worth
+#: alone; these say what it is worth against the cheaper choices of the same year, such as
+#: a dearer level adding almost nothing to a cheaper one.
+MARGIN_INPUTS = ("utility_gain", "cost_increase", "gain_per_cost")
+#: Bound of the ``gain_per_cost`` margin input (a gain for no extra cost reads as this).
+MARGIN_RATIO_CLIP = 4.0
+#: Extra costs below this share count as this in the ``gain_per_cost`` ratio.
+_MARGIN_MIN_COST = 0.01
+#: The constructor flags that switch on optional inputs (recorded in a weights manifest,
+#: set by a pretraining config): two of the portfolio head, one of the goal head.
+INPUT_FLAGS = ("weighted_reach", "entry_reach", "decision_margins")
 #: Frontier summary read by the trajectory embedding and the value network.
 _SUMMARY = 6
 #: Width of the per-goal-year encoding of the upcoming goals (pooled by mean and max).
@@ -126,6 +139,41 @@ def next_goal_share(trajectory: th.Tensor, upcoming: th.Tensor) -> th.Tensor:
 def weighted_reach(share: th.Tensor, next_p: th.Tensor, all_p: th.Tensor) -> th.Tensor:
     """``share P_next + (1 - share) P_all`` per portfolio (0 where both are 0)."""
     return share * next_p + (1.0 - share) * all_p
+
+
+def decision_margins(utility: th.Tensor, cost: th.Tensor, exists: th.Tensor) -> th.Tensor:
+    """(B, K, 3): the :data:`MARGIN_INPUTS` of every decision of a year.
+
+    ``utility`` and ``cost`` (B, K) in any common units (the observation's shares),
+    ``exists`` (B, K) bool. A decision's reference is the best decision that costs no more
+    (on equal cost, one with more utility, then one earlier in the list): the cheapest
+    among those with the most utility, or "nothing" (utility and cost 0) when none has any.
+    Decisions that do not exist get finite values that nothing reads. Costs no more is
+    judged over the decisions that exist, not the affordable ones: whatever costs no more
+    than an affordable decision is affordable, so the margins do not depend on the cash.
+    """
+    b, k = utility.shape
+    never = th.full_like(cost, math.inf)
+    # the order: cost ascending, then utility descending, then position (stable sorts)
+    order = th.argsort(-utility, dim=1, stable=True)
+    order = order.gather(1, th.argsort(th.where(exists, cost, never).gather(1, order),
+                                       dim=1, stable=True))
+    u, c, e = utility.gather(1, order), cost.gather(1, order), exists.gather(1, order)
+    running = th.cummax(th.where(e, u, -never), dim=1).values
+    best_before = th.cat([th.zeros_like(u[:, :1]), running[:, :-1]], dim=1).clamp_min(0.0)
+    # the first decision (in this order) to reach a new best utility is the cheapest with it
+    record = e & (u > best_before)
+    position = th.arange(k, device=u.device).expand(b, k)
+    last = th.cummax(th.where(record, position, th.full_like(position, -1)), dim=1).values
+    before = th.cat([th.full_like(last[:, :1], -1), last[:, :-1]], dim=1)
+    reference_cost = th.where(before >= 0, c.gather(1, before.clamp_min(0)),
+                              th.zeros_like(c))
+    gain = u - best_before
+    extra = c - reference_cost
+    ratio = (gain / extra.clamp_min(_MARGIN_MIN_COST)).clamp(-MARGIN_RATIO_CLIP,
+                                                             MARGIN_RATIO_CLIP)
+    margins = th.stack([gain, extra, ratio], dim=2)
+    return th.zeros_like(margins).scatter_(1, order.unsqueeze(2).expand(b, k, 3), margins)
 
 
 def _mlp(sizes: list[int], activation: type[nn.Module]) -> nn.Sequential:
@@ -215,7 +263,8 @@ class UniversalGBWMPolicy(ActorCriticPolicy):
     ``head=64`` (hidden units of the decision and portfolio scorers), ``value=(128, 128)``
     (the value network), ``activation_fn`` (``nn.Tanh``), ``weighted_reach=False`` (the
     portfolio head also reads :data:`WEIGHTED_REACH_INPUTS`), ``entry_reach=False`` (and
-    :data:`ENTRY_REACH_INPUTS`), plus SB3's optimizer arguments.
+    :data:`ENTRY_REACH_INPUTS`), ``decision_margins=False`` (the goal head also reads
+    :data:`MARGIN_INPUTS`), plus SB3's optimizer arguments.
     """
 
     # SB3 infers ``value_net`` as the nn.Linear its own _build makes; any module from the
@@ -226,7 +275,8 @@ class UniversalGBWMPolicy(ActorCriticPolicy):
                  lr_schedule: Schedule, embedding: tuple[int, ...] | list[int] = (64, 64),
                  head: int = 64, value: tuple[int, ...] | list[int] = (128, 128),
                  activation_fn: type[nn.Module] = nn.Tanh, weighted_reach: bool = False,
-                 entry_reach: bool = False, **kwargs: Any) -> None:
+                 entry_reach: bool = False, decision_margins: bool = False,
+                 **kwargs: Any) -> None:
         if not isinstance(observation_space, spaces.Box) \
                 or observation_space.shape != (UNIVERSAL_OBSERVATION_SIZE,):
             raise ValueError(f"observation_space must be a Box of shape "
@@ -239,11 +289,13 @@ class UniversalGBWMPolicy(ActorCriticPolicy):
         self.embedding = _sizes(embedding, "embedding")
         self.head = _sizes([head], "head")[0]
         self.value = _sizes(value, "value")
-        for name, flag in zip(INPUT_FLAGS, (weighted_reach, entry_reach), strict=True):
+        for name, flag in zip(INPUT_FLAGS, (weighted_reach, entry_reach, decision_margins),
+                              strict=True):
             if not isinstance(flag, bool):
                 raise ValueError(f"{name} must be True or False, got {flag!r}")
         self.weighted_reach = weighted_reach
         self.entry_reach = entry_reach
+        self.decision_margins = decision_margins
         kwargs.pop("net_arch", None)
         super().__init__(observation_space, action_space, lr_schedule,
                          activation_fn=activation_fn, **kwargs)
@@ -251,7 +303,8 @@ class UniversalGBWMPolicy(ActorCriticPolicy):
     def _get_constructor_parameters(self) -> dict[str, Any]:
         data = super()._get_constructor_parameters()
         data.update(embedding=self.embedding, head=self.head, value=self.value,
-                    weighted_reach=self.weighted_reach, entry_reach=self.entry_reach)
+                    weighted_reach=self.weighted_reach, entry_reach=self.entry_reach,
+                    decision_margins=self.decision_margins)
         return data
 
     def _build(self, lr_schedule: Schedule) -> None:
@@ -267,7 +320,7 @@ class UniversalGBWMPolicy(ActorCriticPolicy):
         # the scorers run once per (sample, decision) and (sample, portfolio) pair: one
         # hidden ReLU layer, whose input from the sample's context is computed once
         self.decision_scorer = nn.Sequential(
-            nn.Linear(len(DECISION_INPUTS), self.head, bias=False), nn.ReLU(),
+            nn.Linear(len(self.decision_input_names), self.head, bias=False), nn.ReLU(),
             nn.Linear(self.head, 1))
         self.portfolio_context = nn.Linear(width + len(DECISION_INPUTS), self.head)
         self.portfolio_scorer = nn.Sequential(
@@ -289,6 +342,11 @@ class UniversalGBWMPolicy(ActorCriticPolicy):
         optimizer_class = cast(Callable[..., th.optim.Optimizer], self.optimizer_class)
         self.optimizer = optimizer_class(self.parameters(), lr=lr_schedule(1),
                                          **self.optimizer_kwargs)
+
+    @property
+    def decision_input_names(self) -> tuple[str, ...]:
+        """Names of the goal scorer's inputs for one decision, in column order."""
+        return DECISION_INPUTS + (MARGIN_INPUTS if self.decision_margins else ())
 
     @property
     def portfolio_input_names(self) -> tuple[str, ...]:
@@ -370,6 +428,13 @@ class UniversalGBWMPolicy(ActorCriticPolicy):
         logits[:, 0] = th.where(several, logits[:, 0], th.zeros_like(logits[:, 0]))
         if rows.numel():
             inputs, _, _ = self._decision_context(parts, rows, columns)
+            if self.decision_margins:
+                decisions = parts["decisions"]
+                margins = decision_margins(
+                    decisions[..., DEC_COL["utility_to_remaining_utility"]],
+                    decisions[..., DEC_COL["cost_to_discounted_cost"]],
+                    decisions[..., DEC_COL["exists"]] > 0.5)
+                inputs = th.cat([inputs, margins[rows, columns]], dim=1)
             context = self.decision_context(embedding)[rows]
             hidden = self.decision_scorer[0](inputs) + context
             score = self.decision_scorer[1:](hidden).squeeze(1)

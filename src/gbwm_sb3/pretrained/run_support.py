@@ -50,7 +50,7 @@ def start_directory(start: str) -> Path | None:
 
 def load_start(network: UniversalGBWMPolicy, start: str) -> None:
     """Copy the weights ``start`` names into ``network`` (same layer sizes required).
-    Portfolio inputs those weights do not read start with zero weights, so the network
+    Inputs those weights do not read start with zero weights, so the network
     acts exactly as they do until training moves them."""
     directory = start_directory(start)
     if directory is None:

@@ -170,6 +170,7 @@ class PretrainConfig:
     validation_mixture: int = 0
     weighted_reach: bool = False
     entry_reach: bool = False
+    decision_margins: bool = False
     curriculum_share: float = 0.0
     curriculum_problems: int = 4
 
@@ -287,7 +288,7 @@ class PretrainConfig:
         """The network shape."""
         return {"embedding": tuple(self.embedding), "head": self.head,
                 "value": tuple(self.value), "weighted_reach": self.weighted_reach,
-                "entry_reach": self.entry_reach}
+                "entry_reach": self.entry_reach, "decision_margins": self.decision_margins}
 
 
 def stage_seed(seed: int, stage: int) -> int:

@@ -434,10 +434,10 @@ def load_network(directory: str | os.PathLike[str], device: str = "cpu"
 
 def copy_weights_widened(source: UniversalGBWMPolicy, target: UniversalGBWMPolicy) -> None:
     """Copy ``source``'s weights into ``target``, a network of the same layer sizes whose
-    portfolio head may read more inputs (``weighted_reach``, ``entry_reach``).
+    heads may read more inputs (``weighted_reach``, ``entry_reach``, ``decision_margins``).
 
-    Each of ``source``'s portfolio inputs keeps its weights; ``target``'s extra inputs
-    get zero weights, so ``target`` acts exactly as ``source`` until training moves them.
+    Each of ``source``'s inputs keeps its weights; ``target``'s extra inputs get zero
+    weights, so ``target`` acts exactly as ``source`` until training moves them.
     """
     shape = {"embedding": list(source.embedding), "head": source.head,
              "value": list(source.value), "activation": source.activation_fn.__name__}
@@ -446,16 +446,19 @@ def copy_weights_widened(source: UniversalGBWMPolicy, target: UniversalGBWMPolic
     if shape != wanted:
         raise ValueError(f"the network must have the source network's shape {shape}, got "
                          f"{wanted}")
-    names = target.portfolio_input_names
-    missing = [name for name in source.portfolio_input_names if name not in names]
-    if missing:
-        raise ValueError(f"the network must read every portfolio input of the source "
-                         f"network; it lacks {', '.join(missing)}")
     state = source.state_dict()
-    key = "portfolio_scorer.0.weight"
-    widened = th.zeros_like(target.state_dict()[key])
-    for i, name in enumerate(source.portfolio_input_names):
-        widened[:, names.index(name)] = state[key][:, i]
-    state[key] = widened
+    for head, key, had, names in (
+            ("portfolio", "portfolio_scorer.0.weight", source.portfolio_input_names,
+             target.portfolio_input_names),
+            ("goal", "decision_scorer.0.weight", source.decision_input_names,
+             target.decision_input_names)):
+        missing = [name for name in had if name not in names]
+        if missing:
+            raise ValueError(f"the network must read every {head} input of the source "
+                             f"network; it lacks {', '.join(missing)}")
+        widened = th.zeros_like(target.state_dict()[key])
+        for i, name in enumerate(had):
+            widened[:, names.index(name)] = state[key][:, i]
+        state[key] = widened
     target.load_state_dict(state)
 
