@@ -51,7 +51,7 @@ from gbwm_sb3.pretrained.loading import (
     pretrained_network,
     recommended_lookahead,
 )
-from gbwm_sb3.pretrained.policy import UniversalGBWMPolicy
+from gbwm_sb3.pretrained.policy import INPUT_FLAGS, UniversalGBWMPolicy
 from gbwm_sb3.pretrained.weights import read_weights_manifest
 from gbwm_sb3.problem.model import GBWMProblem
 from gbwm_sb3.problem.sampler import ProblemEnvelope
@@ -223,11 +223,9 @@ def fine_tune(problem: GBWMProblem, n_trajectories: int, *,
                 device="cpu", policy_kwargs={"embedding": tuple(network.embedding),
                                              "head": network.head,
                                              "value": tuple(network.value),
-                                             "weighted_reach": network.weighted_reach,
-                                             "entry_reach": network.entry_reach,
-                                             "decision_margins":
-                                                 network.decision_margins,
-                                             "activation_fn": network.activation_fn})
+                                             "activation_fn": network.activation_fn,
+                                             **{flag: getattr(network, flag)
+                                                for flag in INPUT_FLAGS}})
     model.policy.load_state_dict(copy.deepcopy(network.state_dict()))
     total = n_trajectories * horizon
     callbacks: list[BaseCallback] = [_Deadline(None if time_budget_s is None

@@ -287,8 +287,8 @@ class PretrainConfig:
     def policy_kwargs(self) -> dict[str, Any]:
         """The network shape."""
         return {"embedding": tuple(self.embedding), "head": self.head,
-                "value": tuple(self.value), "weighted_reach": self.weighted_reach,
-                "entry_reach": self.entry_reach, "decision_margins": self.decision_margins}
+                "value": tuple(self.value),
+                **{flag: getattr(self, flag) for flag in INPUT_FLAGS}}
 
 
 def stage_seed(seed: int, stage: int) -> int:
