@@ -87,7 +87,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="decisions the network's critic compares each year (default: "
                              "the weights' own, recommended_lookahead; 1: the network's most "
                              "likely decision; auto: per problem, whichever of the two does "
-                             "better on simulated markets, without fine-tuning)")
+                             "better on simulated markets, then the best portfolio shift, "
+                             "without fine-tuning)")
     parser.add_argument("--exact", action="store_true",
                         help="compute the action at every path (default: bracket large "
                              "batches, gbwm_sb3.pretrained.bracketing)")

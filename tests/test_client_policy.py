@@ -126,7 +126,8 @@ def test_nothing_saved_is_overwritten_without_asking(tuned: PretrainedPolicy,
 
 
 #: Fields a client policy may leave out (no history, no comparison, no record).
-OPTIONAL_FIELDS = ("fine_tune_scores", "fine_tune_critic_check", "fine_tune")
+OPTIONAL_FIELDS = ("fine_tune_scores", "fine_tune_critic_check", "fine_tune",
+                   "portfolio_shift")
 
 
 @pytest.mark.parametrize("field, value, message", [
@@ -136,6 +137,7 @@ OPTIONAL_FIELDS = ("fine_tune_scores", "fine_tune_critic_check", "fine_tune")
     ("problem", {"horizon": 3}, "client_policy.problem: initial_wealth: missing"),
     ("fine_tune_critic_check", ["a", 1.0, True], "fine_tune_critic_check must be null or"),
     ("fine_tune", [1], "client_policy.fine_tune must be a mapping"),
+    ("portfolio_shift", 4, r"client_policy.portfolio_shift must be an integer in -3..3, got 4"),
 ])
 def test_a_malformed_client_policy_names_the_field(saved: Path, tmp_path: Path, field: str,
                                                    value: object, message: str) -> None:

@@ -12,6 +12,8 @@ import json
 import time
 from typing import Any
 
+import numpy as np
+
 from gbwm_sb3.cli.arguments import CLIError, float_in, int_in, lookahead_option
 from gbwm_sb3.cli.checks import check_path_text, format_money
 
@@ -39,7 +41,8 @@ def add_advise_parser(commands: Any) -> None:
                         help="decisions the network's critic compares (default: the weights' "
                              "own, 8 for weights that record none; 1: the network's most "
                              "likely decision; auto: whichever of the two does better on "
-                             "simulated markets of this problem, about a second more)")
+                             "simulated markets of this problem, then the best portfolio "
+                             "shift, a few seconds more)")
     advise.add_argument("--json", action="store_true", help="print the advice as JSON")
     advise.set_defaults(func=cmd_advise)
 
@@ -114,6 +117,9 @@ def cmd_advise(args: argparse.Namespace) -> int:
                           **({} if check is None else {"self_check": {
                               "own_mean_utility": check.own,
                               "lookahead_mean_utility": check.lookahead,
+                              "portfolio_shift": check.shift,
+                              "shift_mean_utilities": {str(k): v for k, v
+                                                       in check.shift_utilities},
                               "markets": check.paths}}), **timing},
                          indent=2))
         return 0
@@ -131,7 +137,14 @@ def cmd_advise(args: argparse.Namespace) -> int:
     for name, p in advice.goal_probabilities.items():
         print(f"  goal {name}: funded with probability {p:.3f}")
     p = advice.portfolio_probabilities[advice.portfolio]
+    moved = ""
+    if policy.portfolio_shift and policy.critic_lookahead is None:
+        places = advice.portfolio - int(np.argmax(advice.portfolio_probabilities))
+        moved = (f", {abs(places)} place{'s' if abs(places) > 1 else ''} "
+                 f"{'riskier' if places > 0 else 'safer'} than the network's choice"
+                 if places else ", the network's choice (at the frontier's end)")
+        moved += f" (portfolio shift {policy.portfolio_shift:+d})"
     print(f"portfolio: #{advice.portfolio + 1} of {problem.num_portfolios} (mean {mean:.2%}, "
-          f"volatility {vol:.2%}), probability {p:.3f}")
+          f"volatility {vol:.2%}), probability {p:.3f}{moved}")
     print(f"advice in {timing['advice_ms']:.1f} ms (weights loaded in {timing['load_ms']:.0f} ms)")
     return 0

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch as th
 
+from gbwm_sb3.common.limits import check_int
 from gbwm_sb3.envs.dynamics import ProblemTable, affordability_thresholds
 from gbwm_sb3.envs.universal_observation import UniversalObservation
 from gbwm_sb3.pretrained.bracketing import bracketed_actions
@@ -29,7 +30,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from gbwm_sb3.pretrained.critic import PretrainedCritic
     from gbwm_sb3.pretrained.self_check import SelfCheck
 
-__all__ = ["PretrainedPolicy", "Advice"]
+__all__ = ["PretrainedPolicy", "Advice", "MAX_PORTFOLIO_SHIFT"]
+
+#: The largest ``portfolio_shift`` either way (places along the frontier).
+MAX_PORTFOLIO_SHIFT = 3
 
 _CHUNK = 2048
 
@@ -41,7 +45,8 @@ class Advice:
     ``decision`` indexes ``problem.decisions(t)`` (0: fund nothing); ``goals_funded``
     names the goals (and levels) it pays for; ``decision_probabilities`` and
     ``portfolio_probabilities`` are the network's probabilities (the plain policy advises
-    the most likely of each; a lookahead can choose another, as it acts);
+    the most likely of each, the portfolio moved by the policy's ``portfolio_shift``; a
+    lookahead can choose another decision, as it acts);
     ``goal_probabilities`` maps each goal due this year to the probability that the
     network funds it (at any level).
     """
@@ -69,13 +74,19 @@ class PretrainedPolicy:
     for per-client models). :meth:`with_critic_lookahead` gives a copy whose actions come
     from :class:`~gbwm_sb3.evaluation.CriticLookahead` over the network's critic (what
     :func:`~gbwm_sb3.pretrained.fine_tune` returns where that scores better).
+
+    ``portfolio_shift`` (-3..3, deterministic policies only): every portfolio the network
+    picks is moved that many places along the frontier (positive: riskier), clipped to
+    its ends. It is the per-client risk dial ``lookahead="auto"`` sets by simulation
+    (:mod:`gbwm_sb3.pretrained.self_check`); 0 (default) acts as the network does.
     """
 
     #: Largest gap between bracketing anchors (the greedy action is cheap: keep gaps short).
     _max_stride = 32
 
     def __init__(self, network: UniversalGBWMPolicy, problem: GBWMProblem,
-                 deterministic: bool = True, *, exact: bool = False) -> None:
+                 deterministic: bool = True, *, exact: bool = False,
+                 portfolio_shift: int = 0) -> None:
         if not isinstance(network, UniversalGBWMPolicy):
             raise ValueError(f"network must be a UniversalGBWMPolicy, got "
                              f"{type(network).__name__}")
@@ -91,9 +102,16 @@ class PretrainedPolicy:
                              "inflation: its universal observation does not show the inflation "
                              "rate; train a model for the problem (GBWMVecEnv) or use its DP "
                              "solution")
+        shift = check_int(portfolio_shift, "portfolio_shift", -MAX_PORTFOLIO_SHIFT,
+                          MAX_PORTFOLIO_SHIFT, style="dots")
+        if shift and not deterministic:
+            raise ValueError("portfolio_shift must be 0 for a sampling policy "
+                             "(deterministic=False): it moves the greedy portfolio")
         self.network = network
         self.problem = problem
         self.deterministic = bool(deterministic)
+        #: Places each chosen portfolio moves along the frontier (positive: riskier).
+        self.portfolio_shift = shift
         self.exact = bool(exact)
         self._general = not problem.in_paper_family
         self._encoder = UniversalObservation(
@@ -172,7 +190,18 @@ class PretrainedPolicy:
 
     def _exact_actions(self, t: int, wealth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The greedy ``(decision, portfolio)`` computed at every wealth."""
-        return self.scorer().actions(t, wealth)
+        return self._greedy_actions(t, wealth)
+
+    def _greedy_actions(self, t: int, wealth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The network's most likely ``(decision, portfolio)``, the portfolio shifted."""
+        decision, portfolio = self.scorer().actions(t, wealth)
+        return decision, self.shifted(portfolio)
+
+    def shifted(self, portfolio: np.ndarray) -> np.ndarray:
+        """``portfolio`` (indices) moved ``portfolio_shift`` places, kept on the frontier."""
+        if not self.portfolio_shift:
+            return portfolio
+        return np.clip(portfolio + self.portfolio_shift, 0, self.problem.num_portfolios - 1)
 
     def scorer(self) -> GreedyScorer:
         """The greedy fast path for this problem, rebuilt if the network's weights changed."""
@@ -220,9 +249,10 @@ class PretrainedPolicy:
                 p for p, d in zip(goal_p, decisions, strict=True) if d.levels[index] > 0))
         funded = tuple(_funded_labels(labels, decisions[decision].levels))
         port_p = portfolio[0, : self.problem.num_portfolios].cpu().numpy().astype(float)
+        if chosen_portfolio is None:
+            chosen_portfolio = int(self.shifted(np.array([port_p.argmax()]))[0])
         return Advice(year=int(t), wealth=wealth_value, decision=decision,
-                      portfolio=int(port_p.argmax()) if chosen_portfolio is None
-                      else chosen_portfolio, goals_funded=funded,
+                      portfolio=chosen_portfolio, goals_funded=funded,
                       decision_probabilities=tuple(goal_p.tolist()),
                       portfolio_probabilities=tuple(port_p.tolist()),
                       goal_probabilities=goal_probabilities)

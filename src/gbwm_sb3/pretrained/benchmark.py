@@ -76,7 +76,8 @@ def benchmark_problem(item: BenchmarkProblem, policy_factory: PolicyFactory, n_p
     (held-out mean utility without and with it, adopted; ``None`` where not compared);
     ``self_check``: with ``lookahead="auto"``, the zero-shot choice (mean utility of the
     network's own decisions and of the lookahead on the self-check's markets, the
-    decisions compared a year by the policy kept; ``None`` otherwise);
+    decisions compared a year by the policy kept, its portfolio shift; ``None``
+    otherwise);
     ``n_paths``, ``seed``; ``seconds``: ``dp_solve``, ``policy_build``, ``first_action``
     (one ``act`` at t = 0 for W0: what advising a client costs once the policy is
     built), ``evaluation`` (simulating the pretrained policy on the paths),
@@ -131,7 +132,7 @@ def benchmark_problem(item: BenchmarkProblem, policy_factory: PolicyFactory, n_p
         "fine_tuned_efficiency": tuned_efficiency,
         "fine_tune_critic_check": critic_check,
         "self_check": None if own_check is None else [own_check.own, own_check.lookahead,
-                                                      own_check.chosen],
+                                                      own_check.chosen, own_check.shift],
         "n_paths": n_paths,
         "seed": seed,
         "seconds": seconds,

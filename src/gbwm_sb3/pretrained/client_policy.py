@@ -20,7 +20,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from gbwm_sb3.pretrained.advisor import PretrainedPolicy
+from gbwm_sb3.pretrained.advisor import MAX_PORTFOLIO_SHIFT, PretrainedPolicy
 from gbwm_sb3.pretrained.lookahead import LookaheadPolicy
 from gbwm_sb3.pretrained.weights import (
     WeightsFileError,
@@ -101,7 +101,8 @@ def save_client_policy(policy: PretrainedPolicy, directory: str | os.PathLike[st
     """Write ``policy`` (typically :func:`~gbwm_sb3.pretrained.fine_tune`'s result) to
     ``directory``; returns the directory.
 
-    Stored: the network's weights, the problem, the lookahead, whether and over how many
+    Stored: the network's weights, the problem, the lookahead, the portfolio shift
+    (:class:`~gbwm_sb3.pretrained.advisor.PretrainedPolicy`), whether and over how many
     decisions it acts through the critic's lookahead, ``fine_tune``'s record and
     comparisons, and ``metadata`` (JSON data, e.g. an evaluation). The envelopes are those
     of the weights the network was fine-tuned from. An existing weights directory is
@@ -122,6 +123,7 @@ def save_client_policy(policy: PretrainedPolicy, directory: str | os.PathLike[st
     client = {
         "problem": problem_to_dict(policy.problem),
         "lookahead": lookahead,
+        "portfolio_shift": policy.portfolio_shift,
         "critic_lookahead": None if critic is None else critic.decisions,
         "fine_tune": record,
         "fine_tune_scores": [[int(s), float(u), bool(a)] for s, u, a in policy.fine_tune_scores],
@@ -222,6 +224,12 @@ def load_client_policy(directory: str | os.PathLike[str],
         raise WeightsFileError(str(exc)) from None
     lookahead: int = _decisions(path, client, "lookahead")
     critic: int | None = _decisions(path, client, "critic_lookahead", optional=True)
+    shift = client.get("portfolio_shift", 0)  # absent in files saved before it existed
+    if isinstance(shift, bool) or not isinstance(shift, int) \
+            or not -MAX_PORTFOLIO_SHIFT <= shift <= MAX_PORTFOLIO_SHIFT:
+        raise WeightsFileError(f"{path}: metadata.{CLIENT_POLICY_KEY}.portfolio_shift must be "
+                               f"an integer in {-MAX_PORTFOLIO_SHIFT}..{MAX_PORTFOLIO_SHIFT}, "
+                               f"got {shift!r}")
     scores = _scores(path, client.get("fine_tune_scores", []))
     check = _critic_check(path, client.get("fine_tune_critic_check"))
     record = client.get("fine_tune", {})
@@ -231,8 +239,8 @@ def load_client_policy(directory: str | os.PathLike[str],
     if problem is not None:
         check_client_problem(manifest, problem, path)
     network = load_network(path)
-    policy = (LookaheadPolicy(network, saved, candidates=lookahead) if lookahead > 1
-              else PretrainedPolicy(network, saved))
+    policy = (LookaheadPolicy(network, saved, candidates=lookahead, portfolio_shift=shift)
+              if lookahead > 1 else PretrainedPolicy(network, saved, portfolio_shift=shift))
     policy.fine_tune_scores = scores
     policy.fine_tune_record = dict(record)
     if critic is not None:

@@ -106,8 +106,9 @@ def pretrained_policy(problem: GBWMProblem, weights: str | os.PathLike[str] | No
     (:func:`recommended_lookahead`); ``"auto"``: the network's own decisions or the
     critic's lookahead (over the weights' own number of decisions, else
     :data:`~gbwm_sb3.pretrained.lookahead.DEFAULT_CANDIDATES`), whichever does better on
-    simulated markets of this problem (:mod:`gbwm_sb3.pretrained.self_check`; the choice
-    is in the policy's ``self_check``). ``deterministic=False`` samples from the
+    simulated markets of this problem, then the portfolio shift that does best
+    (:mod:`gbwm_sb3.pretrained.self_check`; the choices are in the policy's
+    ``self_check``). ``deterministic=False`` samples from the
     network (no lookahead). ``exact=True`` computes the action at every wealth of a large
     batch instead of bracketing it (:mod:`gbwm_sb3.pretrained.bracketing`). Raises
     :class:`OutsideEnvelopeError` naming every field of ``problem`` that lies outside the
@@ -168,8 +169,9 @@ def bind_policy(network: UniversalGBWMPolicy, problem: GBWMProblem, *,
                 exact: bool = False) -> PretrainedPolicy:
     """``network`` acting for ``problem``: with the critic's lookahead when ``lookahead > 1``
     and the policy is deterministic, else the network's own choices; ``"auto"``: the
-    better of the two on simulated markets (:mod:`gbwm_sb3.pretrained.self_check`,
-    comparing :data:`~gbwm_sb3.pretrained.lookahead.DEFAULT_CANDIDATES` decisions)."""
+    better of the two on simulated markets, then the best portfolio shift
+    (:mod:`gbwm_sb3.pretrained.self_check`, comparing
+    :data:`~gbwm_sb3.pretrained.lookahead.DEFAULT_CANDIDATES` decisions)."""
     if lookahead == AUTO:
         if not deterministic:
             return PretrainedPolicy(network, problem, deterministic=False, exact=exact)

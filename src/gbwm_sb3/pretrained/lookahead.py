@@ -48,8 +48,10 @@ class LookaheadPolicy(PretrainedPolicy):
     """A :class:`PretrainedPolicy` choosing among its likeliest decisions by its critic.
 
     ``candidates`` (1-64): decisions compared a year (1 is the plain greedy policy);
-    ``nodes`` (1-32): quadrature points of the market return. Deterministic: the same
-    inputs give the same actions.
+    ``nodes`` (1-32): quadrature points of the market return; ``portfolio_shift``: as for
+    :class:`PretrainedPolicy` (each candidate's portfolio is shifted before its ``Q`` is
+    estimated, so ``Q`` is that of the portfolio held). Deterministic: the same inputs
+    give the same actions.
     """
 
     #: The lookahead costs about 60 times a per-problem model's action: longer gaps.
@@ -57,8 +59,9 @@ class LookaheadPolicy(PretrainedPolicy):
 
     def __init__(self, network: UniversalGBWMPolicy, problem: GBWMProblem,
                  candidates: int = DEFAULT_CANDIDATES, nodes: int = DEFAULT_NODES, *,
-                 exact: bool = False) -> None:
-        super().__init__(network, problem, deterministic=True, exact=exact)
+                 exact: bool = False, portfolio_shift: int = 0) -> None:
+        super().__init__(network, problem, deterministic=True, exact=exact,
+                         portfolio_shift=portfolio_shift)
         for name, value, high in (("candidates", candidates, 64), ("nodes", nodes, 32)):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
                     or not 1 <= value <= high:
@@ -74,13 +77,13 @@ class LookaheadPolicy(PretrainedPolicy):
         """The lookahead's ``(decision, portfolio)`` computed at every wealth (the network's
         greedy action where a single decision is affordable)."""
         if self.candidates == 1:
-            return self.scorer().actions(t, wealth)
+            return self._greedy_actions(t, wealth)
         choice = self._affordable_count(t, wealth) > 1
         decision = np.zeros(wealth.shape[0], dtype=np.intp)
         portfolio = np.zeros(wealth.shape[0], dtype=np.intp)
         single, several = np.flatnonzero(~choice), np.flatnonzero(choice)
         if single.size:
-            decision[single], portfolio[single] = self.scorer().actions(t, wealth[single])
+            decision[single], portfolio[single] = self._greedy_actions(t, wealth[single])
         if several.size:  # each distinct wealth once (every path at year 0: one)
             unique, inverse = np.unique(wealth[several], return_inverse=True)
             best = self._chunked_lookahead(t, unique)
@@ -105,6 +108,7 @@ class LookaheadPolicy(PretrainedPolicy):
                 int(t), wealth, self.candidates)
         else:
             candidates, portfolios, probabilities = self._generic_candidates(int(t), wealth)
+        portfolios = self.shifted(portfolios)  # held, so the Q values use them
         real = probabilities > 0  # fewer decisions than candidates: padding
         q = np.full(real.shape, -np.inf)
         rows, columns = np.nonzero(real)
