@@ -22,6 +22,8 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from collections.abc import Callable
+from typing import Any
 
 import torch as th
 
@@ -33,7 +35,8 @@ from gbwm_sb3.problem import paper_problem
 from gbwm_sb3.problem.sampler import ProblemEnvelope, sample_problem
 
 
-def _median_time(fn, repeats: int) -> float:
+def median_seconds(fn: Callable[[], Any], repeats: int) -> float:
+    """Median wall-clock seconds of ``repeats`` calls of ``fn``."""
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -64,7 +67,7 @@ def main() -> None:
         header += f"{'exact greedy s':>16}{'exact lookahead s':>19}{'utility diff':>14}"
     print(header)
     for name, problem in problems.items():
-        advice = _median_time(lambda p=problem: pretrained_policy(p, args.weights).advise(
+        advice = median_seconds(lambda p=problem: pretrained_policy(p, args.weights).advise(
             0, p.initial_wealth), args.calls)
         policies = [pretrained_policy(problem, args.weights, lookahead=1),
                     pretrained_policy(problem, args.weights),
@@ -72,7 +75,7 @@ def main() -> None:
         if args.exact:
             policies += [pretrained_policy(problem, args.weights, lookahead=1, exact=True),
                          pretrained_policy(problem, args.weights, exact=True)]
-        times = [_median_time(lambda p=problem, pol=policy: evaluate(
+        times = [median_seconds(lambda p=problem, pol=policy: evaluate(
             {"policy": pol}, p, n_paths=args.paths, seed=0), args.repeats)
             for policy in policies]
         pre, look, per = times[:3]

@@ -15,13 +15,11 @@ loaded before timing.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import torch as th
+from bench_pretrained import median_seconds  # a sibling script
 
 from gbwm_sb3.pretrained import pretrained_network
 from gbwm_sb3.pretrained.families import META_RL_FULL_RANGE
@@ -29,15 +27,6 @@ from gbwm_sb3.pretrained.lookahead import DEFAULT_CANDIDATES
 from gbwm_sb3.pretrained.self_check import SELF_CHECK_SHIFTS, self_checked
 from gbwm_sb3.problem import paper_problem
 from gbwm_sb3.problem.sampler import ProblemEnvelope, sample_problem
-
-
-def _median_seconds(fn: Callable[[], Any], repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def _long_plan() -> tuple[str, Any]:
@@ -58,13 +47,13 @@ def main(argv: list[str] | None = None) -> None:
     print("| problem | T | auto with shifts (s) | without shifts (s) | ratio | advice (ms) |")
     print("|---|---|---|---|---|---|")
     for name, problem in problems:
-        with_shifts = _median_seconds(
+        with_shifts = median_seconds(
             lambda p=problem: self_checked(network, p, DEFAULT_CANDIDATES), args.repeats)
-        without = _median_seconds(
+        without = median_seconds(
             lambda p=problem: self_checked(network, p, DEFAULT_CANDIDATES, shifts=()),
             args.repeats)
         policy = self_checked(network, problem, DEFAULT_CANDIDATES)
-        advice = _median_seconds(lambda p=policy, w=problem.initial_wealth: p.advise(0, w),
+        advice = median_seconds(lambda p=policy, w=problem.initial_wealth: p.advise(0, w),
                                  max(args.repeats, 5))
         print(f"| {name} | {problem.horizon} | {with_shifts:.2f} | {without:.2f} "
               f"| {with_shifts / without:.2f} | {1000 * advice:.1f} |", flush=True)

@@ -46,7 +46,7 @@ from gbwm_sb3.pretrained.loading import (
     pretrained_network,
     recommended_lookahead,
 )
-from gbwm_sb3.pretrained.lookahead import DEFAULT_CANDIDATES, LookaheadPolicy
+from gbwm_sb3.pretrained.lookahead import DEFAULT_CANDIDATES, greedy_or_lookahead
 from gbwm_sb3.pretrained.self_check import SELF_CHECK_PATHS, SELF_CHECK_SEED, SELF_CHECK_SHIFTS
 from gbwm_sb3.pretrained.suite import BenchmarkProblem
 from gbwm_sb3.problem.sampler import funding_ratio
@@ -76,9 +76,8 @@ def candidate_scores(problem: Any, network: Any, candidates: int, paths: int
     for count in (1, candidates):
         for shift in SHIFTS:
             name = f"la{count}{shift:+d}"
-            policies[name] = (LookaheadPolicy(network, problem, candidates=count,
-                                              portfolio_shift=shift) if count > 1
-                              else PretrainedPolicy(network, problem, portfolio_shift=shift))
+            policies[name] = greedy_or_lookahead(network, problem, count,
+                                                 portfolio_shift=shift)
     chosen_on = evaluate(policies, problem, n_paths=SELF_CHECK_PATHS, seed=SELF_CHECK_SEED,
                          reference=None)
     solution = solve_dp(problem)

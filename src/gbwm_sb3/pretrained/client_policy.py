@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from gbwm_sb3.pretrained.advisor import MAX_PORTFOLIO_SHIFT, PretrainedPolicy
-from gbwm_sb3.pretrained.lookahead import LookaheadPolicy
+from gbwm_sb3.pretrained.lookahead import greedy_or_lookahead
 from gbwm_sb3.pretrained.weights import (
     WeightsFileError,
     accepted_envelope_from_manifest,
@@ -239,8 +239,7 @@ def load_client_policy(directory: str | os.PathLike[str],
     if problem is not None:
         check_client_problem(manifest, problem, path)
     network = load_network(path)
-    policy = (LookaheadPolicy(network, saved, candidates=lookahead, portfolio_shift=shift)
-              if lookahead > 1 else PretrainedPolicy(network, saved, portfolio_shift=shift))
+    policy = greedy_or_lookahead(network, saved, lookahead, portfolio_shift=shift)
     policy.fine_tune_scores = scores
     policy.fine_tune_record = dict(record)
     if critic is not None:

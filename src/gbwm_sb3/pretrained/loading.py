@@ -29,7 +29,7 @@ from gbwm_sb3.pretrained.client_policy import (
     is_client_policy,
     load_client_policy,
 )
-from gbwm_sb3.pretrained.lookahead import DEFAULT_CANDIDATES, LookaheadPolicy
+from gbwm_sb3.pretrained.lookahead import DEFAULT_CANDIDATES, greedy_or_lookahead
 from gbwm_sb3.pretrained.policy import UniversalGBWMPolicy
 from gbwm_sb3.pretrained.self_check import AUTO, self_checked
 from gbwm_sb3.pretrained.weights import (
@@ -177,9 +177,9 @@ def bind_policy(network: UniversalGBWMPolicy, problem: GBWMProblem, *,
             return PretrainedPolicy(network, problem, deterministic=False, exact=exact)
         return self_checked(network, problem, DEFAULT_CANDIDATES, exact=exact)
     count = _check_lookahead(lookahead)
-    if count > 1 and deterministic:
-        return LookaheadPolicy(network, problem, candidates=count, exact=exact)
-    return PretrainedPolicy(network, problem, deterministic=deterministic, exact=exact)
+    if deterministic:
+        return greedy_or_lookahead(network, problem, count, exact=exact)
+    return PretrainedPolicy(network, problem, deterministic=False, exact=exact)
 
 
 def _check_lookahead(value: object) -> int:

@@ -33,7 +33,7 @@ from gbwm_sb3.pretrained.advisor import PretrainedPolicy
 from gbwm_sb3.pretrained.policy import UniversalGBWMPolicy
 from gbwm_sb3.problem.model import GBWMProblem
 
-__all__ = ["LookaheadPolicy", "DEFAULT_CANDIDATES", "DEFAULT_NODES"]
+__all__ = ["LookaheadPolicy", "DEFAULT_CANDIDATES", "DEFAULT_NODES", "greedy_or_lookahead"]
 
 #: Decisions compared by the critic, the most likely first.
 DEFAULT_CANDIDATES = 8
@@ -167,3 +167,13 @@ class LookaheadPolicy(PretrainedPolicy):
         probabilities = top_probabilities.cpu().double().numpy()
         candidates = np.where(probabilities > 0, decisions.cpu().numpy(), 0).astype(np.intp)
         return candidates, portfolios.cpu().numpy().astype(np.intp), probabilities
+
+
+def greedy_or_lookahead(network: UniversalGBWMPolicy, problem: GBWMProblem, candidates: int,
+                        *, exact: bool = False, portfolio_shift: int = 0) -> PretrainedPolicy:
+    """``network``'s deterministic policy for ``problem``: its own decisions where
+    ``candidates`` is 1, else a :class:`LookaheadPolicy` comparing that many."""
+    if candidates > 1:
+        return LookaheadPolicy(network, problem, candidates=candidates, exact=exact,
+                               portfolio_shift=portfolio_shift)
+    return PretrainedPolicy(network, problem, exact=exact, portfolio_shift=portfolio_shift)

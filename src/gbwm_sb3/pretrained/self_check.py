@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from gbwm_sb3.common.limits import MAX_PATHS, check_int
 from gbwm_sb3.evaluation.evaluator import evaluate
 from gbwm_sb3.pretrained.advisor import MAX_PORTFOLIO_SHIFT, PretrainedPolicy
-from gbwm_sb3.pretrained.lookahead import LookaheadPolicy
+from gbwm_sb3.pretrained.lookahead import greedy_or_lookahead
 from gbwm_sb3.pretrained.policy import UniversalGBWMPolicy
 from gbwm_sb3.problem.model import GBWMProblem
 
@@ -85,10 +85,7 @@ def self_checked(network: UniversalGBWMPolicy, problem: GBWMProblem, candidates:
                              style="dots") for s in shifts)
 
     def bound(count: int, shift: int = 0) -> PretrainedPolicy:
-        if count > 1:
-            return LookaheadPolicy(network, problem, candidates=count, exact=exact,
-                                   portfolio_shift=shift)
-        return PretrainedPolicy(network, problem, exact=exact, portfolio_shift=shift)
+        return greedy_or_lookahead(network, problem, count, exact=exact, portfolio_shift=shift)
 
     report = evaluate({"own": bound(1), "lookahead": bound(candidates)}, problem,
                       n_paths=paths, seed=SELF_CHECK_SEED, reference=None)
