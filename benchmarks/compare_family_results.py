@@ -40,6 +40,20 @@ def _cell(values: list[float]) -> str:
     return f"| {np.mean(values):.4f} | {np.min(values):.4f} "
 
 
+def checked_runs(parser: argparse.ArgumentParser, results: list[Path],
+                 labels: list[str] | None) -> list[str]:
+    """One label per results file (default: the file's folder name); a parser error for
+    a label count that does not match or a file that does not exist."""
+    labels = labels or [path.parent.name or str(path) for path in results]
+    if len(labels) != len(results):
+        parser.error(f"--labels: {len(labels)} given for {len(results)} results files; "
+                     "give one per file")
+    missing = [str(path) for path in results if not path.is_file()]
+    if missing:
+        parser.error(f"results file not found: {', '.join(missing)}")
+    return labels
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("results", type=Path, nargs="+", metavar="RESULTS_JSONL")
@@ -47,13 +61,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="one per results file (default: each file's folder name)")
     parser.add_argument("--weights", type=Path, default=None)
     args = parser.parse_args(argv)
-    labels = args.labels or [path.parent.name or str(path) for path in args.results]
-    if len(labels) != len(args.results):
-        parser.error(f"--labels: {len(labels)} given for {len(args.results)} results files; "
-                     "give one per file")
-    missing = [str(path) for path in args.results if not path.is_file()]
-    if missing:
-        parser.error(f"results file not found: {', '.join(missing)}")
+    labels = checked_runs(parser, args.results, args.labels)
     runs = [_read(path) for path in args.results]
     envelope = accepted_envelope(args.weights)
     accepted = {item.name: not envelope.contains(item.problem) for item in family_problems()}

@@ -110,6 +110,10 @@ def main(argv: list[str] | None = None) -> int:
                              "year's best decision that costs no more (utility gain, extra "
                              "cost, their ratio; new inputs start at zero with a start "
                              "that does not read them)")
+    parser.add_argument("--decision-reach", action="store_true",
+                        help="the goal head also reads what the next goal year is still "
+                             "worth after each decision (new inputs start at zero with a "
+                             "start that does not read them)")
     parser.add_argument("--curriculum-share", type=float_in(0.0, 1.0),
                         default=defaults.curriculum_share,
                         help="share of each stage's problems drawn from the bands (goal count "
@@ -158,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
                                 weighted_reach=args.weighted_reach,
                                 entry_reach=args.entry_reach,
                                 decision_margins=args.decision_margins,
+                                decision_reach=args.decision_reach,
                                 curriculum_share=args.curriculum_share,
                                 curriculum_problems=args.curriculum_problems)
         if args.export is not None and (args.export / "manifest.json").exists() \

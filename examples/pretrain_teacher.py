@@ -41,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
                              "from a fresh network (pure imitation)")
     parser.add_argument("--problems-per-round", type=int_in(1),
                         default=defaults.problems_per_round)
+    parser.add_argument("--epochs", type=int_in(1, 1000), default=defaults.epochs,
+                        help="passes over each round's labelled states")
     parser.add_argument("--learning-rate", type=float_in(1e-12, 1.0),
                         default=defaults.learning_rate)
     parser.add_argument("--hard-share", type=float_in(0.0, 1.0), default=defaults.hard_share,
@@ -55,7 +57,9 @@ def main(argv: list[str] | None = None) -> int:
                              "in a third of the draws), few_goals (the blend with a third "
                              "of the draws underfunded plans of 1-4 goals) or near_ties "
                              "(few_goals with a third of the draws' partial levels worth "
-                             "nearly as much as the full level, or more)")
+                             "nearly as much as the full level, or more) or underfunded "
+                             "(the wide mixture at funding ratios 0.1-0.5 only, a third "
+                             "of it plans of 1-4 goals)")
     parser.add_argument("--entry-reach", action="store_true",
                         help="the portfolio head also reads the reach of the next goal "
                              "year's cheapest and best-value decisions (new inputs start at "
@@ -65,7 +69,22 @@ def main(argv: list[str] | None = None) -> int:
                              "year's best decision that costs no more (utility gain, extra "
                              "cost, their ratio; new inputs start at zero with a start "
                              "that does not read them)")
+    parser.add_argument("--decision-reach", action="store_true",
+                        help="the goal head also reads what the next goal year is still "
+                             "worth after each decision (its utility times the best "
+                             "probability of reaching its full and its cheapest cost; new "
+                             "inputs start at zero with a start that does not read them)")
+    parser.add_argument("--width", type=int_in(1, 1024), default=defaults.width,
+                        help="hidden units of the actor's embedding layers and scorers "
+                             "(the shipped network's: 64; another width needs --start "
+                             "scratch)")
     parser.add_argument("--validate-every", type=int_in(1), default=defaults.validate_every)
+    parser.add_argument("--validation-problems", type=int_in(0, 1000),
+                        default=defaults.validation_problems,
+                        help="validation problems from the sampler's validation set")
+    parser.add_argument("--validation-mixture", type=int_in(0, 1000),
+                        default=defaults.validation_mixture,
+                        help="validation problems drawn from the run's mixture")
     parser.add_argument("--export", type=Path, default=None, metavar="DIR",
                         help="write the best round's weights to DIR, ready to ship (the "
                              "default lookahead chosen on the validation problems)")
@@ -81,9 +100,13 @@ def main(argv: list[str] | None = None) -> int:
         config = DistillConfig(seed=args.seed, rounds=args.rounds, start=args.start,
                                problems_per_round=args.problems_per_round,
                                learning_rate=args.learning_rate, hard_share=args.hard_share,
+                               epochs=args.epochs,
                                validate_every=args.validate_every, mixture=args.mixture,
+                               validation_problems=args.validation_problems,
+                               validation_mixture=args.validation_mixture,
                                entry_reach=args.entry_reach,
-                               decision_margins=args.decision_margins)
+                               decision_margins=args.decision_margins,
+                               decision_reach=args.decision_reach, width=args.width)
         state = distill(config, args.out, max_rounds=args.max_rounds)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -98,13 +98,26 @@ def test_the_wide_mixture_reaches_the_acceptance_envelope() -> None:
     assert any(p.portfolios.volatility_array.max() < 0.06 for p in problems)
     with pytest.raises(ValueError,
                        match="mixture must be one of teacher, wide, blend, dominant, few_goals, "
-                             "near_ties, "
-                             "got 'broad'"):
+                             "near_ties, underfunded, got 'broad'"):
         mixture_problem(np.random.default_rng(0), "broad")
     with pytest.raises(ValueError, match="mixture must be one of teacher, wide"):
         DistillConfig(mixture="broad")
     assert DistillConfig(mixture="wide").envelope == WIDE_ENVELOPE
     assert DistillConfig().envelope == TEACHER_ENVELOPE
+
+
+def test_the_underfunded_mixture_draws_only_underfunded_plans() -> None:
+    from gbwm_sb3.pretrained.mixture import UNDERFUNDED_ENVELOPE
+
+    problems = mixture_problems(300, seed=11, mixture="underfunded")
+    assert [problem_to_dict(p) for p in problems[:5]] == \
+        [problem_to_dict(p) for p in mixture_problems(5, seed=11, mixture="underfunded")]
+    ratios = [funding_ratio(p) for p in problems]
+    assert 0.1 <= min(ratios) < 0.15 and 0.4 < max(ratios) <= 0.5
+    assert UNDERFUNDED_ENVELOPE.funding_ratio == (0.1, 0.5)
+    few = sum(len(p.goals) <= 4 for p in problems)
+    assert 0.25 * len(problems) < few < 0.6 * len(problems)  # a third or so from few-goals
+    assert max(p.horizon for p in problems) > 60
 
 
 def test_the_perturbations_keep_costs_and_funding() -> None:
@@ -452,25 +465,46 @@ def test_the_script_refuses_a_run_directory_with_other_settings(tmp_path: Path, 
     assert script.main(["--out", str(out), "--start", str(tmp_path / "nowhere")]) == 2
     assert "start must be one of scratch, shipped, ppo or a weights directory" \
         in capsys.readouterr().err
+    chosen = tmp_path / "chosen"
+    assert script.main(["--out", str(chosen), "--rounds", "5", "--max-rounds", "0",
+                        "--start", "scratch", "--mixture", "underfunded", "--width", "32",
+                        "--decision-reach", "--validation-problems", "0",
+                        "--validation-mixture", "3", "--epochs", "4"]) == 0
+    saved = json.loads((chosen / "config.json").read_text())
+    assert {k: saved[k] for k in ("mixture", "width", "decision_reach", "validation_problems",
+                                  "validation_mixture", "epochs")} == \
+        {"mixture": "underfunded", "width": 32, "decision_reach": True,
+         "validation_problems": 0, "validation_mixture": 3, "epochs": 4}
+    for option, value in (("--width", "0"), ("--validation-mixture", "1001")):
+        with pytest.raises(SystemExit):
+            script.main(["--out", str(tmp_path / "bad"), option, value])
+        assert f"{option}: must be an integer" in capsys.readouterr().err
+    # another width than the start's is refused, naming both shapes
+    assert script.main(["--out", str(tmp_path / "w"), "--start", "shipped", "--entry-reach",
+                        "--width", "32", "--max-rounds", "0"]) == 2
+    assert "must have the source network's shape" in capsys.readouterr().err
 
 
-def test_a_margins_run_starts_as_the_shipped_weights_and_saves_the_flag(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("flag", "names"), [
+    ("decision_margins", "utility_gain, cost_increase, gain_per_cost"),
+    ("decision_reach", "next_year_value, entry_value, one_step_value")])
+def test_a_goal_input_run_starts_as_the_shipped_weights_and_saves_the_flag(
+        tmp_path: Path, flag: str, names: str) -> None:
     config = replace(TINY, start="shipped", entry_reach=True)
-    state = distill(replace(config, decision_margins=True), tmp_path / "margins", log=None)
+    state = distill(replace(config, **{flag: True}), tmp_path / "wide", log=None)
     plain = distill(config, tmp_path / "plain", max_rounds=1, log=None)
     # zero weights on the new goal-head inputs: the start is scored exactly as the shipped weights
     assert state["start_validation"] == plain["start_validation"]
-    trained = load_network(tmp_path / "margins" / "final")
-    assert trained.decision_margins and trained.entry_reach
+    trained = load_network(tmp_path / "wide" / "final")
+    assert getattr(trained, flag) and trained.entry_reach
     assert trained.state_dict()["decision_scorer.0.weight"].shape[1] == 12
-    manifest = json.loads((tmp_path / "margins" / "final" / "manifest.json").read_text())
-    assert manifest["network"]["decision_margins"] is True
-    assert "decision_margins" not in json.loads(
-        (DEFAULT_WEIGHTS / "manifest.json").read_text())["network"]
-    # weights that read the margins need a run that reads them too
+    manifest = json.loads((tmp_path / "wide" / "final" / "manifest.json").read_text())
+    assert manifest["network"][flag] is True
+    assert flag not in json.loads((DEFAULT_WEIGHTS / "manifest.json").read_text())["network"]
+    # weights that read the inputs need a run that reads them too
     with pytest.raises(ValueError, match="must read every goal input of the source network; "
-                                         "it lacks utility_gain, cost_increase, gain_per_cost"):
-        distill(replace(config, start=str(tmp_path / "margins" / "final")), tmp_path / "x",
+                                         f"it lacks {names}"):
+        distill(replace(config, start=str(tmp_path / "wide" / "final")), tmp_path / "x",
                 log=None)
-    with pytest.raises(ValueError, match="decision_margins must be True or False, got 1"):
-        replace(TINY, decision_margins=1)
+    with pytest.raises(ValueError, match=f"{flag} must be True or False, got 1"):
+        replace(TINY, **{flag: 1})

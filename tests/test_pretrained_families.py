@@ -386,3 +386,33 @@ def test_compare_script_puts_any_number_of_runs_side_by_side(tmp_path, capsys) -
     with pytest.raises(SystemExit):
         script.main([files[0], str(tmp_path / "none.jsonl")])
     assert "results file not found" in capsys.readouterr().err
+
+
+def test_funding_band_script_compares_runs_on_the_problems_all_scored(tmp_path, capsys,
+                                                                      monkeypatch) -> None:
+    # name, funding ratio, efficiency in runs a and b (b lacks the last problem)
+    rows = [("p1", 0.12, 0.90, 0.96), ("p2", 0.18, 0.99, 0.94), ("p3", 0.3, 0.97, 0.98),
+            ("p4", 2.0, 1.0, 0.99), ("p5", 0.13, 0.5, None)]
+    files = []
+    for label, column in (("a", 2), ("b", 3)):
+        (tmp_path / label).mkdir()
+        path = tmp_path / label / "results.jsonl"
+        path.write_text("".join(
+            f'{{"name": "{r[0]}", "funding_ratio": {r[1]}, "efficiency": {r[column]}}}\n'
+            for r in rows if r[column] is not None)
+            + '{"name": "p6", "funding_ratio": 0.5, "efficiency": null}\n')
+        files.append(str(path))
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))  # as when run from there
+    script = _load_script("compare_funding_bands", "benchmarks/compare_funding_bands.py")
+    assert script.main(files) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("4 problems scored by every run")
+    assert lines[2] == "| funding ratio | problems | a | b |"
+    under = next(line for line in lines if line.startswith("| under 0.25 "))
+    assert under == "| under 0.25 | 2 | 0.9450 / 0.900 / 1 | 0.9500 / 0.940 / 1 |"
+    every = next(line for line in lines if line.startswith("| all "))
+    assert every == "| all | 4 | 0.9650 / 0.900 / 1 | 0.9675 / 0.940 / 1 |"
+    assert not any(line.startswith("| 0.20-0.25 ") for line in lines)  # no problem there
+    with pytest.raises(SystemExit):
+        script.main([*files, "--labels", "x"])
+    assert "--labels: 1 given for 2 results files" in capsys.readouterr().err

@@ -15,6 +15,7 @@ from gbwm_sb3.pretrained import PPO_WEIGHTS, pretrained_network
 from gbwm_sb3.pretrained.advisor import PretrainedPolicy
 from gbwm_sb3.pretrained.policy import MASKED_LOGIT, UniversalGBWMPolicy
 from gbwm_sb3.problem import paper_problem
+from gbwm_sb3.problem.model import GBWMProblem
 from gbwm_sb3.problem.sampler import sample_problems
 
 
@@ -289,12 +290,14 @@ def test_widened_weights_act_as_the_source_and_keep_each_input_by_name(
         copy_weights_widened(network, relu)
 
 
-def _with_margins(network: UniversalGBWMPolicy, seed: int) -> UniversalGBWMPolicy:
-    """``network`` reading the goal head's margin inputs, their weights drawn at random."""
+def _with_margins(network: UniversalGBWMPolicy, seed: int, flag: str = "decision_margins"
+                  ) -> UniversalGBWMPolicy:
+    """``network`` reading the goal head's margin (or ``flag``'s) inputs, their weights
+    drawn at random."""
     from gbwm_sb3.pretrained.weights import copy_weights_widened, network_spaces
 
     wide = UniversalGBWMPolicy(*network_spaces(), lambda _: 0.0,
-                               entry_reach=network.entry_reach, decision_margins=True)
+                               entry_reach=network.entry_reach, **{flag: True})
     copy_weights_widened(network, wide)
     state = wide.state_dict()
     first = state["decision_scorer.0.weight"]
@@ -302,6 +305,18 @@ def _with_margins(network: UniversalGBWMPolicy, seed: int) -> UniversalGBWMPolic
     wide.load_state_dict(state)
     wide.set_training_mode(False)
     return wide
+
+
+def _acts_otherwise(wide: UniversalGBWMPolicy, network: UniversalGBWMPolicy,
+                    problem: GBWMProblem) -> bool:
+    """Whether ``wide`` chooses otherwise than ``network`` somewhere on a wealth grid."""
+    policy = PretrainedPolicy(network, problem, exact=True)
+    wealth = problem.initial_wealth * np.geomspace(1 / 4, 4, 200)
+    for t in range(problem.horizon):
+        obs = th.as_tensor(policy.observe(t, wealth))
+        if not th.equal(_generic(wide, obs)[1], _generic(network, obs)[1]):
+            return True
+    return False
 
 
 def test_the_margin_inputs_get_the_generic_actions(network: UniversalGBWMPolicy) -> None:
@@ -314,10 +329,21 @@ def test_the_margin_inputs_get_the_generic_actions(network: UniversalGBWMPolicy)
         _check_problem(wide, problem, 300)
     # the margins move the decisions: the same network without them acts otherwise
     problem = _general_problems()[0]
-    policy = PretrainedPolicy(network, problem, exact=True)
-    wealth = problem.initial_wealth * np.geomspace(1 / 4, 4, 200)
-    differs = False
-    for t in range(problem.horizon):
-        obs = th.as_tensor(policy.observe(t, wealth))
-        differs |= not th.equal(_generic(wide, obs)[1], _generic(network, obs)[1])
-    assert differs
+    assert _acts_otherwise(wide, network, problem)
+
+
+def test_the_decision_reach_inputs_get_the_generic_actions(network: UniversalGBWMPolicy
+                                                           ) -> None:
+    from gbwm_sb3.pretrained.families import family
+
+    wide = _with_margins(network, 6, "decision_reach")
+    assert wide.decision_input_names[-3:] == ("next_year_value", "entry_value",
+                                              "one_step_value")
+    problems = [paper_problem(4), *_general_problems()[:4],
+                *(family(name).problem(seed) for name in ("crowded_years", "underfunded")
+                  for seed in (0, 1))]
+    for problem in problems:
+        _check_problem(wide, problem, 300)
+    # the inputs move the decisions: the same network without them acts otherwise
+    problem = family("underfunded").problem(0)
+    assert _acts_otherwise(wide, network, problem)

@@ -274,7 +274,8 @@ def test_a_run_can_continue_from_any_weights_directory(tmp_path) -> None:
 @pytest.mark.parametrize(("flag", "layer", "inputs", "first_new"),
                          [("weighted_reach", "portfolio_scorer", 12, 10),
                           ("entry_reach", "portfolio_scorer", 15, 10),
-                          ("decision_margins", "decision_scorer", 12, 9)])
+                          ("decision_margins", "decision_scorer", 12, 9),
+                          ("decision_reach", "decision_scorer", 12, 9)])
 def test_a_run_with_more_inputs_starts_as_the_ppo_weights_and_saves_them(
         tmp_path, flag: str, layer: str, inputs: int, first_new: int) -> None:
     from gbwm_sb3.pretrained import fine_tune
@@ -601,6 +602,31 @@ def test_decision_margins_compare_each_decision_with_the_best_that_costs_no_more
     free = decision_margins(th.tensor([[0.0, 1.0, 2.0]]), th.tensor([[0.0, 1.0, 1.001]]),
                             th.ones((1, 3), dtype=th.bool))[0]
     assert free[2, 2].item() == MARGIN_RATIO_CLIP and free[1, 2].item() == pytest.approx(1.0)
+
+
+def test_decision_reach_values_each_decision_by_what_the_next_goal_year_keeps() -> None:
+    from gbwm_sb3.pretrained.families import family
+    from gbwm_sb3.pretrained.policy import decision_reach
+    from gbwm_sb3.pretrained.weights import network_spaces
+
+    values = decision_reach(th.tensor([0.0, 0.2, 0.3]), th.tensor([1.0, 0.1, 0.0]),
+                            th.tensor([1.0, 0.5, 0.0]), th.tensor([0.4, 0.4, 0.4]),
+                            th.tensor([0.1, 0.1, 0.1]))
+    assert th.allclose(values, th.tensor([[0.4, 0.1, 0.4], [0.04, 0.05, 0.25],
+                                          [0.0, 0.0, 0.3]]))
+    # underfunded-00, year 6: a goal worth 51.8 for 27.7, next year one worth 99.6 for
+    # 30.2; with cash for one of them, skipping reads as worth more than taking, and
+    # with cash for both, taking does
+    problem = family("underfunded").problem(0)
+    network = UniversalGBWMPolicy(*network_spaces(), lambda _: 0.0, decision_reach=True)
+    scored: dict[int, th.Tensor] = {}
+    hook = network.decision_scorer[0].register_forward_hook(
+        lambda module, args, out: scored.update({len(scored): args[0][:, -1].clone()}))
+    obs = th.as_tensor(PretrainedPolicy(network, problem).observe(6, np.array([40.0, 74.0])))
+    network.top_decisions(obs, 1)
+    hook.remove()
+    skip_poor, take_poor, skip_rich, take_rich = scored[0].tolist()
+    assert skip_poor > take_poor + 0.1 and take_rich > skip_rich + 0.1
 
 
 def test_the_margins_flag_is_checked() -> None:

@@ -496,6 +496,8 @@ WEIGHTS_MANIFESTS = {
         entry_reach=1)), r"network.entry_reach must be true or false, got 1"),
     "decision margins": (lambda d: edit_weights(d, lambda m: m["network"].update(
         decision_margins="no")), r"network.decision_margins must be true or false, got 'no'"),
+    "decision reach": (lambda d: edit_weights(d, lambda m: m["network"].update(
+        decision_reach=0)), r"network.decision_reach must be true or false, got 0"),
     "tensor shape": (lambda d: edit_weights(d, lambda m: m["tensors"].update(x=[10**12])),
                      r"tensors.'x'\[0\] must be an integer in 0..4,096"),
     "parameters": (lambda d: edit_weights(d, lambda m: m.update(parameters=10**15)),

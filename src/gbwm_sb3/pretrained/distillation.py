@@ -109,7 +109,9 @@ class DistillConfig:
     network, seeded: pure imitation) or a weights directory (holding ``manifest.json``,
     e.g. an earlier run's ``best/``; inputs those weights do not read start at zero).
     ``mixture``: the problems taught and validated on
-    (:data:`~gbwm_sb3.pretrained.mixture.MIXTURES`).
+    (:data:`~gbwm_sb3.pretrained.mixture.MIXTURES`). ``width``: the hidden units of the
+    actor's two embedding layers and of its goal and portfolio scorers (64 in the
+    shipped network; another width needs ``start="scratch"``).
     """
 
     seed: int = 0
@@ -137,6 +139,8 @@ class DistillConfig:
     mixture: str = "teacher"
     entry_reach: bool = False
     decision_margins: bool = False
+    decision_reach: bool = False
+    width: int = 64
 
     def __post_init__(self) -> None:
         ints = {"seed": (0, 2**32 - 1), "rounds": (1, 10**6),
@@ -145,7 +149,7 @@ class DistillConfig:
                 "batch_size": (2, 10**6), "validate_every": (1, 10**6),
                 "hard_pool": (1, 10**5),
                 "validation_problems": (0, 1000), "validation_mixture": (0, 1000),
-                "validation_paths": (2, 10**7)}
+                "validation_paths": (2, 10**7), "width": (1, 1024)}
         for name, (low, high) in ints.items():
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
@@ -162,7 +166,7 @@ class DistillConfig:
                     or not math.isfinite(number) or not lowest <= number <= highest:
                 raise ValueError(f"{name} must be a number in [{lowest}, {highest}], "
                                  f"got {number!r}")
-        for flag in ("entry_reach", "decision_margins"):
+        for flag in ("entry_reach", "decision_margins", "decision_reach"):
             if not isinstance(getattr(self, flag), bool):
                 raise ValueError(f"{flag} must be True or False, got {getattr(self, flag)!r}")
         check_start(self.start)
@@ -208,17 +212,20 @@ class TeacherBatch:
         return int(self.obs.shape[0])
 
 
-def _fresh_network(seed: int, entry_reach: bool = False, decision_margins: bool = False
-                   ) -> UniversalGBWMPolicy:
+def _fresh_network(seed: int, entry_reach: bool = False, decision_margins: bool = False,
+                   decision_reach: bool = False, width: int = 64) -> UniversalGBWMPolicy:
     th.manual_seed(seed)
     return UniversalGBWMPolicy(*network_spaces(), lambda _: 0.0, entry_reach=entry_reach,
-                               decision_margins=decision_margins)
+                               decision_margins=decision_margins,
+                               decision_reach=decision_reach, embedding=(width, width),
+                               head=width)
 
 
 def _start_network(config: DistillConfig) -> UniversalGBWMPolicy:
     """The run's first network: fresh, or the weights ``config.start`` names (with zero
     weights on the inputs they do not read and the run adds)."""
-    network = _fresh_network(config.seed, config.entry_reach, config.decision_margins)
+    network = _fresh_network(config.seed, config.entry_reach, config.decision_margins,
+                             config.decision_reach, config.width)
     if config.start != "scratch":
         load_start(network, config.start)
     return network

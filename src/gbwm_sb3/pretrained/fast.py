@@ -52,6 +52,7 @@ from gbwm_sb3.pretrained.policy import (
     Z_CLIP,
     UniversalGBWMPolicy,
     decision_margins,
+    decision_reach,
     next_goal_share,
     normal_cdf,
     weighted_reach,
@@ -259,7 +260,7 @@ class GreedyScorer:
         context = self._context(year, traj11,
                                 self.decision_features(year, cash[pairs.rows], pairs.columns))
         return (embedding, pairs, context,
-                self._goal_logits(year, pairs, context[0], embedding), upcoming)
+                self._goal_logits(year, pairs, context[0], embedding, upcoming), upcoming)
 
     def _chosen(self, pairs: _Pairs, decision: np.ndarray) -> th.Tensor | None:
         """The pair of each row's ``decision`` (n,); None: pair i is row i's (decision 0)."""
@@ -419,8 +420,9 @@ class GreedyScorer:
         return inputs, (next_z, next_p, best_next), (all_z, all_p, best_all)
 
     def _goal_logits(self, year: _Year, pairs: _Pairs, inputs: th.Tensor,
-                     embedding: th.Tensor) -> th.Tensor:
-        """(n, K) logits of the year's decisions; ``inputs`` are those of ``pairs``."""
+                     embedding: th.Tensor, upcoming: th.Tensor) -> th.Tensor:
+        """(n, K) logits of the year's decisions; ``inputs`` are those of ``pairs``,
+        ``upcoming`` (n, U, F) the rows' upcoming goal-year features."""
         logits = embedding.new_full(pairs.shape, MASKED_LOGIT)
         logits[th.as_tensor(~pairs.several, device=self.device), 0] = 0.0
         if pairs.scored:
@@ -430,6 +432,9 @@ class GreedyScorer:
             if year.margins is not None:
                 padded = th.as_tensor(pairs.columns[: pairs.padded], device=self.device)
                 scored = th.cat([scored, year.margins.index_select(0, padded)], dim=1)
+            if net.decision_reach:
+                scored = th.cat([scored, self._decision_reach(year, scored, rows, upcoming)],
+                                dim=1)
             hidden = net.decision_scorer[0](scored)
             hidden.add_(net.decision_context(embedding).index_select(0, rows))
             score = _forward(cast(nn.Sequential, net.decision_scorer[1:]), hidden,
@@ -437,6 +442,22 @@ class GreedyScorer:
             columns = th.as_tensor(pairs.columns[: pairs.scored], device=self.device)
             logits[rows[: pairs.scored], columns] = score[: pairs.scored]
         return logits
+
+    @staticmethod
+    def _decision_reach(year: _Year, inputs: th.Tensor, rows: th.Tensor,
+                        upcoming: th.Tensor) -> th.Tensor:
+        """(m, 3) DECISION_REACH_INPUTS of the scored pairs, by the generic path's arithmetic."""
+        kept = inputs[:, 5]
+        if upcoming.shape[1]:
+            first = upcoming[:, 0].index_select(0, rows)
+            log_ratio = kept - first[:, ENTRY_COLUMNS[0]]
+            next_share = first[:, UPCOMING_FEATURES.index("utility_share")]
+            entry_share = first[:, UPCOMING_FEATURES.index("entry_utility_share")]
+        else:
+            log_ratio, next_share, entry_share = kept, th.zeros_like(kept), th.zeros_like(kept)
+        _, entry_p = _reach(log_ratio, year.entry)
+        return decision_reach(inputs[:, 2], inputs[:, 6], entry_p.amax(dim=1), next_share,
+                              entry_share)
 
     def _portfolio_logits(self, year: _Year, embedding: th.Tensor, context: _Context,
                           chosen: th.Tensor | None, upcoming: th.Tensor) -> th.Tensor:

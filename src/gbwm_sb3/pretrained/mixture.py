@@ -60,6 +60,13 @@ network's errors on such options are choosing between levels whose utilities are
 tied at very different costs; the sampler's ``c`` of at least 0.3 never draws them. The
 rule is stated on the sampler's level construction, not on any benchmark problem.
 
+The **underfunded** mixture (``mixture="underfunded"``) draws only plans the client cannot
+fully afford: the wide mixture with funding ratios 0.1-0.5
+(:data:`UNDERFUNDED_ENVELOPE`), a share :data:`FEW_GOALS_SHARE` of them from the
+few-goals envelope at the same funding ratios, with the wide mixture's two perturbations.
+It is for a network meant for underfunded clients only (the shipped acceptance envelope
+stops at 0.25); the rule is stated on the sampler's envelope.
+
 Same generator, same problems; numpy only.
 """
 
@@ -76,7 +83,8 @@ from gbwm_sb3.problem.sampler import DEFAULT_ENVELOPE, ProblemEnvelope, sample_p
 __all__ = ["TEACHER_ENVELOPE", "WIDE_ENVELOPE", "MIXTURES", "FLAT_FRONTIER_MAX_DECISIONS",
            "UTILITY_NOISE_SHARE", "FRONTIER_SHARE", "FRONTIER_FLOOR", "BLEND_SAMPLER_SHARE",
            "MIXTURE_VALIDATION_SEED", "DOMINANT_SHARE", "FEW_GOALS_ENVELOPE", "FEW_GOALS_SHARE",
-           "NEAR_TIES_SHARE", "dominant_goal", "mixture_envelope", "mixture_problem",
+           "NEAR_TIES_SHARE", "UNDERFUNDED_ENVELOPE", "UNDERFUNDED_FEW_GOALS_ENVELOPE",
+           "dominant_goal", "mixture_envelope", "mixture_problem",
            "mixture_problems", "noisier_utilities", "rescaled_frontier", "revalued_levels"]
 
 TEACHER_ENVELOPE = ProblemEnvelope(horizon=(1, 60), num_goals=(1, 40), funding_ratio=(0.1, 4.0),
@@ -90,10 +98,14 @@ FEW_GOALS_ENVELOPE = ProblemEnvelope(horizon=(1, 40), num_goals=(1, 4), funding_
                                      portfolio_volatility=(0.005, 0.5))
 #: Share of the few-goals mixture's draws made from :data:`FEW_GOALS_ENVELOPE`.
 FEW_GOALS_SHARE = 0.35
+#: The underfunded mixture's envelope: the wide one with funding ratios 0.1-0.5 only.
+UNDERFUNDED_ENVELOPE = replace(WIDE_ENVELOPE, funding_ratio=(0.1, 0.5))
+#: Its few-goals draws (a share :data:`FEW_GOALS_SHARE` of them): 1-4 goals, 1-40 years.
+UNDERFUNDED_FEW_GOALS_ENVELOPE = replace(FEW_GOALS_ENVELOPE, funding_ratio=(0.1, 0.5))
 #: The mixtures :func:`mixture_problem` draws from, by name, with their envelopes.
 MIXTURES = {"teacher": TEACHER_ENVELOPE, "wide": WIDE_ENVELOPE, "blend": WIDE_ENVELOPE,
             "dominant": WIDE_ENVELOPE, "few_goals": WIDE_ENVELOPE,
-            "near_ties": WIDE_ENVELOPE}
+            "near_ties": WIDE_ENVELOPE, "underfunded": UNDERFUNDED_ENVELOPE}
 #: Share of the blend's draws made as the PPO pretraining makes them.
 BLEND_SAMPLER_SHARE = 0.5
 #: Seed domain of the mixtures' validation problems.
@@ -209,8 +221,8 @@ def mixture_envelope(mixture: str) -> ProblemEnvelope:
 
 def mixture_problem(rng: np.random.Generator, mixture: str = "teacher") -> GBWMProblem:
     """One problem of the ``mixture`` (``"teacher"``, ``"wide"``, ``"blend"``,
-    ``"dominant"``, ``"few_goals"`` or ``"near_ties"``; the module docstring), drawn with
-    ``rng``."""
+    ``"dominant"``, ``"few_goals"``, ``"near_ties"`` or ``"underfunded"``; the module
+    docstring), drawn with ``rng``."""
     envelope = mixture_envelope(mixture)
     if mixture == "near_ties":
         problem = mixture_problem(rng, "few_goals")
@@ -218,6 +230,9 @@ def mixture_problem(rng: np.random.Generator, mixture: str = "teacher") -> GBWMP
     if mixture == "dominant":
         problem = mixture_problem(rng, "blend")
         return dominant_goal(problem, rng) if rng.uniform() < DOMINANT_SHARE else problem
+    if mixture == "underfunded":
+        if rng.uniform() < FEW_GOALS_SHARE:
+            envelope = UNDERFUNDED_FEW_GOALS_ENVELOPE
     if mixture == "few_goals":
         if rng.uniform() >= FEW_GOALS_SHARE:
             return mixture_problem(rng, "blend")

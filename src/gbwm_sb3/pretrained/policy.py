@@ -66,7 +66,7 @@ from gbwm_sb3.envs.universal_observation import (
 __all__ = ["UniversalGBWMPolicy", "MASKED_LOGIT", "DECISION_INPUTS", "PORTFOLIO_INPUTS",
            "WEIGHTED_REACH_INPUTS", "ENTRY_REACH_INPUTS", "MARGIN_INPUTS", "ENTRY_COLUMNS",
            "INPUT_FLAGS", "DEC_COL", "TRAJ_COL", "Z_CLIP", "normal_cdf", "next_goal_share",
-           "weighted_reach", "decision_margins"]
+           "weighted_reach", "decision_margins", "DECISION_REACH_INPUTS", "decision_reach"]
 
 MASKED_LOGIT = -1e9
 _NT, _ND, _NP = len(TRAJECTORY_FEATURES), len(DECISION_FEATURES), len(PORTFOLIO_FEATURES)
@@ -104,6 +104,8 @@ ENTRY_REACH_INPUTS = ("entry_z", "entry_probability", "entry_probability_gap",
 ENTRY_COLUMNS = (UPCOMING_FEATURES.index("log_entry_cost_to_cash"),
                  UPCOMING_FEATURES.index("log_efficient_cost_to_cash"))
 _YEARS_AHEAD = UPCOMING_FEATURES.index("years_ahead")
+_UTILITY_SHARE = UPCOMING_FEATURES.index("utility_share")
+_ENTRY_SHARE = UPCOMING_FEATURES.index("entry_utility_share")
 #: Further inputs of the goal head with ``decision_margins=True``, per decision: its
 #: utility gain over the best decision of the year that costs no more (a share of the
 #: utility still on offer; negative for a dominated decision), the extra cost of that gain
@@ -116,9 +118,18 @@ MARGIN_INPUTS = ("utility_gain", "cost_increase", "gain_per_cost")
 MARGIN_RATIO_CLIP = 4.0
 #: Extra costs below this share count as this in the ``gain_per_cost`` ratio.
 _MARGIN_MIN_COST = 0.01
+#: Further inputs of the goal head with ``decision_reach=True``, per decision: what the
+#: next goal year is still worth after it. ``next_year_value``: that year's utility (a
+#: share of the utility still on offer) times the best probability, over the portfolios,
+#: of growing the cash this decision leaves to the year's full top-level cost;
+#: ``entry_value``: the same for the year's cheapest decision that funds anything; and
+#: ``one_step_value``: this decision's own utility share plus the larger of the two. A
+#: decision that spends the money a more valuable goal next needs reads as worth less
+#: than its own utility says.
+DECISION_REACH_INPUTS = ("next_year_value", "entry_value", "one_step_value")
 #: The constructor flags that switch on optional inputs (recorded in a weights manifest,
-#: set by a pretraining config): two of the portfolio head, one of the goal head.
-INPUT_FLAGS = ("weighted_reach", "entry_reach", "decision_margins")
+#: set by a pretraining config): two of the portfolio head, two of the goal head.
+INPUT_FLAGS = ("weighted_reach", "entry_reach", "decision_margins", "decision_reach")
 #: Frontier summary read by the trajectory embedding and the value network.
 _SUMMARY = 6
 #: Width of the per-goal-year encoding of the upcoming goals (pooled by mean and max).
@@ -174,6 +185,21 @@ def decision_margins(utility: th.Tensor, cost: th.Tensor, exists: th.Tensor) -> 
                                                              MARGIN_RATIO_CLIP)
     margins = th.stack([gain, extra, ratio], dim=2)
     return th.zeros_like(margins).scatter_(1, order.unsqueeze(2).expand(b, k, 3), margins)
+
+
+def decision_reach(utility: th.Tensor, best_next: th.Tensor, best_entry: th.Tensor,
+                   next_share: th.Tensor, entry_share: th.Tensor) -> th.Tensor:
+    """(P, 3): the :data:`DECISION_REACH_INPUTS` of P decisions.
+
+    ``utility``: each decision's utility share; ``best_next`` and ``best_entry``: the best
+    probability of reaching the next goal year's full cost and its cheapest funding
+    decision's cost with the cash the decision leaves; ``next_share`` and ``entry_share``:
+    those two decisions' utility shares (0 when no goal year follows).
+    """
+    next_value = next_share * best_next
+    entry_value = entry_share * best_entry
+    return th.stack([next_value, entry_value,
+                     utility + th.maximum(next_value, entry_value)], dim=1)
 
 
 def _mlp(sizes: list[int], activation: type[nn.Module]) -> nn.Sequential:
@@ -264,7 +290,8 @@ class UniversalGBWMPolicy(ActorCriticPolicy):
     (the value network), ``activation_fn`` (``nn.Tanh``), ``weighted_reach=False`` (the
     portfolio head also reads :data:`WEIGHTED_REACH_INPUTS`), ``entry_reach=False`` (and
     :data:`ENTRY_REACH_INPUTS`), ``decision_margins=False`` (the goal head also reads
-    :data:`MARGIN_INPUTS`), plus SB3's optimizer arguments.
+    :data:`MARGIN_INPUTS`), ``decision_reach=False`` (and :data:`DECISION_REACH_INPUTS`),
+    plus SB3's optimizer arguments.
     """
 
     # SB3 infers ``value_net`` as the nn.Linear its own _build makes; any module from the
@@ -276,7 +303,7 @@ class UniversalGBWMPolicy(ActorCriticPolicy):
                  head: int = 64, value: tuple[int, ...] | list[int] = (128, 128),
                  activation_fn: type[nn.Module] = nn.Tanh, weighted_reach: bool = False,
                  entry_reach: bool = False, decision_margins: bool = False,
-                 **kwargs: Any) -> None:
+                 decision_reach: bool = False, **kwargs: Any) -> None:
         if not isinstance(observation_space, spaces.Box) \
                 or observation_space.shape != (UNIVERSAL_OBSERVATION_SIZE,):
             raise ValueError(f"observation_space must be a Box of shape "
@@ -289,13 +316,14 @@ class UniversalGBWMPolicy(ActorCriticPolicy):
         self.embedding = _sizes(embedding, "embedding")
         self.head = _sizes([head], "head")[0]
         self.value = _sizes(value, "value")
-        for name, flag in zip(INPUT_FLAGS, (weighted_reach, entry_reach, decision_margins),
-                              strict=True):
+        for name, flag in zip(INPUT_FLAGS, (weighted_reach, entry_reach, decision_margins,
+                                            decision_reach), strict=True):
             if not isinstance(flag, bool):
                 raise ValueError(f"{name} must be True or False, got {flag!r}")
         self.weighted_reach = weighted_reach
         self.entry_reach = entry_reach
         self.decision_margins = decision_margins
+        self.decision_reach = decision_reach
         kwargs.pop("net_arch", None)
         super().__init__(observation_space, action_space, lr_schedule,
                          activation_fn=activation_fn, **kwargs)
@@ -304,7 +332,8 @@ class UniversalGBWMPolicy(ActorCriticPolicy):
         data = super()._get_constructor_parameters()
         data.update(embedding=self.embedding, head=self.head, value=self.value,
                     weighted_reach=self.weighted_reach, entry_reach=self.entry_reach,
-                    decision_margins=self.decision_margins)
+                    decision_margins=self.decision_margins,
+                    decision_reach=self.decision_reach)
         return data
 
     def _build(self, lr_schedule: Schedule) -> None:
@@ -346,7 +375,8 @@ class UniversalGBWMPolicy(ActorCriticPolicy):
     @property
     def decision_input_names(self) -> tuple[str, ...]:
         """Names of the goal scorer's inputs for one decision, in column order."""
-        return DECISION_INPUTS + (MARGIN_INPUTS if self.decision_margins else ())
+        return (DECISION_INPUTS + (MARGIN_INPUTS if self.decision_margins else ())
+                + (DECISION_REACH_INPUTS if self.decision_reach else ()))
 
     @property
     def portfolio_input_names(self) -> tuple[str, ...]:
@@ -435,6 +465,15 @@ class UniversalGBWMPolicy(ActorCriticPolicy):
                     decisions[..., DEC_COL["cost_to_discounted_cost"]],
                     decisions[..., DEC_COL["exists"]] > 0.5)
                 inputs = th.cat([inputs, margins[rows, columns]], dim=1)
+            if self.decision_reach:
+                upcoming = parts["upcoming"][rows, 0]
+                years = upcoming[:, _YEARS_AHEAD] * HORIZON_SCALE
+                _, entry_p = _reach(parts["frontier"], rows,
+                                    inputs[:, 5] - upcoming[:, ENTRY_COLUMNS[0]], years,
+                                    excess=False)
+                inputs = th.cat([inputs, decision_reach(
+                    inputs[:, 2], inputs[:, 6], entry_p.max(dim=1).values,
+                    upcoming[:, _UTILITY_SHARE], upcoming[:, _ENTRY_SHARE])], dim=1)
             context = self.decision_context(embedding)[rows]
             hidden = self.decision_scorer[0](inputs) + context
             score = self.decision_scorer[1:](hidden).squeeze(1)

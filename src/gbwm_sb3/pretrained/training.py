@@ -171,6 +171,7 @@ class PretrainConfig:
     weighted_reach: bool = False
     entry_reach: bool = False
     decision_margins: bool = False
+    decision_reach: bool = False
     curriculum_share: float = 0.0
     curriculum_problems: int = 4
 

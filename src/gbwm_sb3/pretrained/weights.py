@@ -434,7 +434,8 @@ def load_network(directory: str | os.PathLike[str], device: str = "cpu"
 
 def copy_weights_widened(source: UniversalGBWMPolicy, target: UniversalGBWMPolicy) -> None:
     """Copy ``source``'s weights into ``target``, a network of the same layer sizes whose
-    heads may read more inputs (``weighted_reach``, ``entry_reach``, ``decision_margins``).
+    heads may read more inputs (``weighted_reach``, ``entry_reach``, ``decision_margins``,
+    ``decision_reach``).
 
     Each of ``source``'s inputs keeps its weights; ``target``'s extra inputs get zero
     weights, so ``target`` acts exactly as ``source`` until training moves them.
