@@ -68,7 +68,7 @@ from gbwm_sb3.pretrained.mixture import (
     mixture_problem,
     mixture_problems,
 )
-from gbwm_sb3.pretrained.policy import UniversalGBWMPolicy
+from gbwm_sb3.pretrained.policy import INPUT_FLAGS, UniversalGBWMPolicy
 from gbwm_sb3.pretrained.run_support import (
     atomic_write_json,
     check_start,
@@ -166,7 +166,7 @@ class DistillConfig:
                     or not math.isfinite(number) or not lowest <= number <= highest:
                 raise ValueError(f"{name} must be a number in [{lowest}, {highest}], "
                                  f"got {number!r}")
-        for flag in ("entry_reach", "decision_margins", "decision_reach"):
+        for flag in self.input_flags():
             if not isinstance(getattr(self, flag), bool):
                 raise ValueError(f"{flag} must be True or False, got {getattr(self, flag)!r}")
         check_start(self.start)
@@ -180,6 +180,10 @@ class DistillConfig:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields."""
         return asdict(self)
+
+    def input_flags(self) -> dict[str, Any]:
+        """The network's optional-input flags (of :data:`INPUT_FLAGS`) this config sets."""
+        return {flag: getattr(self, flag) for flag in INPUT_FLAGS if hasattr(self, flag)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DistillConfig:
@@ -212,20 +216,16 @@ class TeacherBatch:
         return int(self.obs.shape[0])
 
 
-def _fresh_network(seed: int, entry_reach: bool = False, decision_margins: bool = False,
-                   decision_reach: bool = False, width: int = 64) -> UniversalGBWMPolicy:
+def _fresh_network(seed: int, width: int = 64, **flags: Any) -> UniversalGBWMPolicy:
     th.manual_seed(seed)
-    return UniversalGBWMPolicy(*network_spaces(), lambda _: 0.0, entry_reach=entry_reach,
-                               decision_margins=decision_margins,
-                               decision_reach=decision_reach, embedding=(width, width),
-                               head=width)
+    return UniversalGBWMPolicy(*network_spaces(), lambda _: 0.0, embedding=(width, width),
+                               head=width, **flags)
 
 
 def _start_network(config: DistillConfig) -> UniversalGBWMPolicy:
     """The run's first network: fresh, or the weights ``config.start`` names (with zero
     weights on the inputs they do not read and the run adds)."""
-    network = _fresh_network(config.seed, config.entry_reach, config.decision_margins,
-                             config.decision_reach, config.width)
+    network = _fresh_network(config.seed, config.width, **config.input_flags())
     if config.start != "scratch":
         load_start(network, config.start)
     return network
