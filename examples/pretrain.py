@@ -97,6 +97,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="a fresh network, or PPO continued from the shipped weights, "
                              "the pure-RL PPO weights or the weights in directory DIR (for "
                              "example a DP-teacher run's best/)")
+    parser.add_argument("--width", type=int_in(1, 4096), default=defaults.head,
+                        help="hidden units of the actor's embedding layers and heads (the "
+                             "shipped network's: 64; a --start other than scratch must have "
+                             "the same width; the critic keeps its own layers)")
     parser.add_argument("--weighted-reach", action="store_true",
                         help="the portfolio head also reads the reach probabilities weighted "
                              "by the goals' utility (new inputs start at zero with --start "
@@ -164,7 +168,8 @@ def main(argv: list[str] | None = None) -> int:
                                 decision_margins=args.decision_margins,
                                 decision_reach=args.decision_reach,
                                 curriculum_share=args.curriculum_share,
-                                curriculum_problems=args.curriculum_problems)
+                                curriculum_problems=args.curriculum_problems,
+                                embedding=(args.width, args.width), head=args.width)
         if args.export is not None and (args.export / "manifest.json").exists() \
                 and not args.overwrite_export:  # refused before hours of training
             parser.error(f"--export {args.export} already holds weights; add "

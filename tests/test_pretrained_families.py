@@ -388,6 +388,34 @@ def test_compare_script_puts_any_number_of_runs_side_by_side(tmp_path, capsys) -
     assert "results file not found" in capsys.readouterr().err
 
 
+def test_compare_script_reads_the_probe_problems(tmp_path, capsys) -> None:
+    """``--seeds`` / ``--full-range``: the problems of envelope_probe.py, placed by the
+    shipped envelope as the family benchmark's are."""
+    from gbwm_sb3.pretrained.families import META_RL_FULL_RANGE
+    from gbwm_sb3.pretrained.loading import accepted_envelope
+
+    names = ["crowded_years-70", "underfunded-70", "meta_rl_full_range-360",
+             "meta_rl_full_range-361"]
+    path = tmp_path / "a" / "results.jsonl"
+    path.parent.mkdir()
+    path.write_text("".join(f'{{"name": "{n}", "efficiency": {0.9 + i / 100}}}\n'
+                            for i, n in enumerate(names)))
+    script = _load_script("compare_family_results", "benchmarks/compare_family_results.py")
+    assert script.main([str(path), "--seeds", "70", "71", "--full-range", "360", "362"]) == 0
+    rows = {line.split("|")[1].strip(): line.split("|")
+            for line in capsys.readouterr().out.splitlines()[2:]}
+    assert "published" not in rows and len(rows) == len(script.SEEDED_FAMILIES) + 2
+    assert rows["crowded_years"][2:5] == [" 1 ", " 0.9000 ", " 0.9000 "]
+    envelope = accepted_envelope()
+    others = [family("underfunded").problem(70),
+              *(META_RL_FULL_RANGE.problem(seed) for seed in (360, 361))]
+    inside = 1 + sum(not envelope.contains(problem) for problem in others)  # no refusals
+    assert int(rows["all"][2]) == inside and int(rows["all"][6]) == 4 - inside
+    with pytest.raises(SystemExit):
+        script.main([str(path), "--seeds", "71", "70"])
+    assert "--seeds: LO must be below HI" in capsys.readouterr().err
+
+
 def test_funding_band_script_compares_runs_on_the_problems_all_scored(tmp_path, capsys,
                                                                       monkeypatch) -> None:
     # name, funding ratio, efficiency in runs a and b (b lacks the last problem)

@@ -347,3 +347,21 @@ def test_the_decision_reach_inputs_get_the_generic_actions(network: UniversalGBW
     # the inputs move the decisions: the same network without them acts otherwise
     problem = family("underfunded").problem(0)
     assert _acts_otherwise(wide, network, problem)
+
+
+def test_a_wider_network_gets_the_generic_actions() -> None:
+    """The fast path reads the layer sizes from the network: 128 units (``--width 128``)
+    act as the generic forward pass does."""
+    from gbwm_sb3.pretrained.families import family
+    from gbwm_sb3.pretrained.weights import network_spaces
+
+    th.manual_seed(11)
+    wide = UniversalGBWMPolicy(*network_spaces(), lambda _: 0.0, embedding=(128, 128),
+                               head=128, entry_reach=True)
+    with th.no_grad():  # a fresh network's scores are near ties a rounding can reorder:
+        for scorer in (wide.decision_scorer, wide.portfolio_scorer):  # spread them as
+            scorer[-1].weight.mul_(1_000.0)  # trained weights do
+    wide.set_training_mode(False)
+    for problem in [paper_problem(4), *_general_problems()[:2],
+                    family("crowded_years").problem(0)]:
+        _check_problem(wide, problem, 200)

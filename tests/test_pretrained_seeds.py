@@ -14,6 +14,7 @@ import pytest
 
 from gbwm_sb3.pretrained.seeds import SeedRun, best_seed, pretrain_seeds, seed_directory
 from gbwm_sb3.pretrained.training import PretrainConfig, pretrain
+from gbwm_sb3.pretrained.weights import load_network
 
 TINY = PretrainConfig(total_timesteps=512, stage_timesteps=256, n_envs=64, n_steps=4,
                       batch_size=128, n_epochs=2, pool_size=16, validation_problems=2,
@@ -154,6 +155,24 @@ def test_script_passes_the_mixture_and_the_start(tmp_path, capsys) -> None:
     with pytest.raises(SystemExit):
         script.main(["--out", str(tmp_path / "other"), *args, "--validation-mixture", "2"])
     assert "validation_mixture must be 0 with mixture 'sampler'" in capsys.readouterr().err
+
+
+def test_script_sets_the_actor_width(tmp_path, capsys) -> None:
+    script = _pretrain_script()
+    args = [*_SCRIPT_ARGS, "--total-timesteps", "256"]
+    assert script.main(["--out", str(tmp_path / "run"), *args, "--width", "32"]) == 0
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert (config["embedding"], config["head"], config["value"]) == ([32, 32], 32, [128, 128])
+    network = load_network(tmp_path / "run" / "final")
+    assert (list(network.embedding), network.head) == ([32, 32], 32)
+    capsys.readouterr()
+    with pytest.raises(SystemExit):  # another width than the start's, named in the error
+        script.main(["--out", str(tmp_path / "other"), *args, "--width", "32",
+                     "--start", "shipped", "--entry-reach"])
+    assert "must have the source network's shape" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        script.main(["--out", str(tmp_path / "bad"), *args, "--width", "0"])
+    assert "--width: must be an integer" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("extra, message", [
