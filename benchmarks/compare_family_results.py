@@ -27,16 +27,12 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from envelope_probe import probe_problems  # a sibling script
 
 from gbwm_sb3.cli.arguments import int_in
-from gbwm_sb3.pretrained.families import (
-    FAMILY_NAMES,
-    META_RL_FULL_RANGE,
-    BenchmarkProblem,
-    family,
-    family_problems,
-)
+from gbwm_sb3.pretrained.families import FAMILY_NAMES, family_problems
 from gbwm_sb3.pretrained.loading import accepted_envelope
+from gbwm_sb3.pretrained.suite import BenchmarkProblem
 
 #: The families ``--seeds`` draws from: every family but the fixed published problems.
 SEEDED_FAMILIES = tuple(name for name in FAMILY_NAMES if name != "published")
@@ -63,11 +59,8 @@ def chosen_problems(seeds: tuple[int, int] | None, full_range: tuple[int, int] |
     seeds ``LO..HI-1`` of every seeded family, then of META_RL_FULL_RANGE."""
     if seeds is None and full_range is None:
         return family_problems()
-    chosen = [(family(name), range(*seeds)) for name in SEEDED_FAMILIES] if seeds else []
-    if full_range:
-        chosen.append((META_RL_FULL_RANGE, range(*full_range)))
-    return [BenchmarkProblem(f.problem_name(s), f.name, f.problem(s))
-            for f, span in chosen for s in span]
+    return probe_problems(SEEDED_FAMILIES if seeds else (), seeds or (0, 0),
+                          full_range or (0, 0))
 
 
 def checked_runs(parser: argparse.ArgumentParser, results: list[Path],

@@ -483,6 +483,7 @@ def test_the_script_refuses_a_run_directory_with_other_settings(tmp_path: Path, 
     assert script.main(["--out", str(tmp_path / "w"), "--start", "shipped", "--entry-reach",
                         "--width", "32", "--max-rounds", "0"]) == 2
     assert "must have the source network's shape" in capsys.readouterr().err
+    assert not (tmp_path / "w").exists()  # refused before anything was written
 
 
 @pytest.mark.parametrize(("flag", "names"), [

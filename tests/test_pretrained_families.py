@@ -359,7 +359,8 @@ def test_script_runs_families_with_the_shipped_weights(script, tmp_path, capsys)
     assert "lookahead 1" in (tmp_path / "inside" / SUMMARY_FILE).read_text()
 
 
-def test_compare_script_puts_any_number_of_runs_side_by_side(tmp_path, capsys) -> None:
+def test_compare_script_puts_any_number_of_runs_side_by_side(tmp_path, capsys,
+                                                            monkeypatch) -> None:
     names = ["crowded_years-00", "crowded_years-01", "underfunded-00"]
     scores = {"a": [0.99, 0.93, 0.90], "b": [0.98, 0.97, 0.95], "c": [1.0, 0.96]}
     files = []
@@ -369,6 +370,7 @@ def test_compare_script_puts_any_number_of_runs_side_by_side(tmp_path, capsys) -
         path.write_text("".join(f'{{"name": "{n}", "efficiency": {v}}}\n'
                                 for n, v in zip(names, values, strict=False)))
         files.append(str(path))
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))  # as when run from there
     script = _load_script("compare_family_results", "benchmarks/compare_family_results.py")
     assert script.main(files) == 0
     lines = capsys.readouterr().out.splitlines()
@@ -388,7 +390,7 @@ def test_compare_script_puts_any_number_of_runs_side_by_side(tmp_path, capsys) -
     assert "results file not found" in capsys.readouterr().err
 
 
-def test_compare_script_reads_the_probe_problems(tmp_path, capsys) -> None:
+def test_compare_script_reads_the_probe_problems(tmp_path, capsys, monkeypatch) -> None:
     """``--seeds`` / ``--full-range``: the problems of envelope_probe.py, placed by the
     shipped envelope as the family benchmark's are."""
     from gbwm_sb3.pretrained.families import META_RL_FULL_RANGE
@@ -400,6 +402,7 @@ def test_compare_script_reads_the_probe_problems(tmp_path, capsys) -> None:
     path.parent.mkdir()
     path.write_text("".join(f'{{"name": "{n}", "efficiency": {0.9 + i / 100}}}\n'
                             for i, n in enumerate(names)))
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))  # as when run from there
     script = _load_script("compare_family_results", "benchmarks/compare_family_results.py")
     assert script.main([str(path), "--seeds", "70", "71", "--full-range", "360", "362"]) == 0
     rows = {line.split("|")[1].strip(): line.split("|")

@@ -170,6 +170,7 @@ def test_script_sets_the_actor_width(tmp_path, capsys) -> None:
         script.main(["--out", str(tmp_path / "other"), *args, "--width", "32",
                      "--start", "shipped", "--entry-reach"])
     assert "must have the source network's shape" in capsys.readouterr().err
+    assert not (tmp_path / "other").exists()  # refused before anything was written
     with pytest.raises(SystemExit):
         script.main(["--out", str(tmp_path / "bad"), *args, "--width", "0"])
     assert "--width: must be an integer" in capsys.readouterr().err

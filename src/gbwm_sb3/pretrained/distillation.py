@@ -363,6 +363,8 @@ def distill(config: DistillConfig, directory: str | os.PathLike[str], *,
                                    or max_rounds < 0):
         raise ValueError(f"max_rounds must be an integer >= 0 or None, got {max_rounds!r}")
     say = log if log is not None else (lambda _line: None)
+    th.set_num_threads(1)
+    network = _start_network(config)  # a start of another shape is refused before any write
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     config_path = directory / "config.json"
@@ -372,8 +374,6 @@ def distill(config: DistillConfig, directory: str | os.PathLike[str], *,
                              "use another directory or the same settings")
     else:
         atomic_write_json(config_path, config.to_dict())
-    th.set_num_threads(1)
-    network = _start_network(config)
     optimizer = th.optim.Adam(network.parameters(), lr=config.learning_rate)
     state: dict[str, Any] = {"round": 0, "wall_time_s": 0.0, "history": [], "best": None}
     checkpoint = directory / _CHECKPOINT

@@ -96,6 +96,7 @@ from gbwm_sb3.pretrained.validation import (
     validation_problems,
 )
 from gbwm_sb3.pretrained.weights import (
+    network_spaces,
     read_weights_manifest,
     save_weights,
 )
@@ -395,8 +396,12 @@ def pretrain(config: PretrainConfig, directory: str | os.PathLike[str], *,
     if not isinstance(config, PretrainConfig):
         raise ValueError(f"config must be a PretrainConfig, got {type(config).__name__}")
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
     config_path = directory / "config.json"
+    if not config_path.exists() and config.start != "scratch":
+        # a start of another shape is refused before anything is written
+        load_start(UniversalGBWMPolicy(*network_spaces(), lambda _: 0.0,
+                                       **config.policy_kwargs()), config.start)
+    directory.mkdir(parents=True, exist_ok=True)
     if config_path.exists():
         saved = PretrainConfig.from_dict(json.loads(config_path.read_text()))
         if saved != config:
